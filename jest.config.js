@@ -1,0 +1,14 @@
+/**
+ * Type-checking happens once in `npm run typecheck`; here ts-jest only transpiles
+ * (isolatedModules), which cuts a suite from ~20 s / 2 GB to ~5 s.
+ */
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+  },
+  testTimeout: 60_000,
+};
