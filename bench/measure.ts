@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { ProcessMeasurement } from './table';
+
+export interface MeasureOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Run through a shell (for pipelines such as `curl ... | sha256sum`). */
+  readonly shell?: boolean;
+}
+
+/**
+ * Runs a command under GNU time, which reports the peak RSS (max resident set size)
+ * of the process from the kernel's rusage: more exact than polling /proc.
+ * For a shell pipeline it reports the largest process in it.
+ */
+export async function measureProcess(
+  command: string,
+  args: readonly string[],
+  options: MeasureOptions = {},
+): Promise<ProcessMeasurement> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
+  const timeFile = join(dir, 'time.txt');
+  const argv = options.shell ? ['sh', '-c', [command, ...args].join(' ')] : [command, ...args];
+  const started = process.hrtime.bigint();
+  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', timeFile, ...argv], {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const maxRssKiB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
+  rmSync(dir, { recursive: true, force: true });
+  return { wallMs, peakRssMiB: maxRssKiB / 1024, exitCode, stdout, stderr };
+}
