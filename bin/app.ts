@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+
+import { CONFIG_KEYS, ConfigError, parseConfig } from '../lib/config';
+import { PipelineStack } from '../lib/pipeline-stack';
+
+const app = new App();
+let config;
+try {
+  config = parseConfig((key) => app.node.tryGetContext(key));
+} catch (err) {
+  if (err instanceof ConfigError) {
+    // A stack trace would bury the message; the keys and fixes are all the user needs.
+    console.error(`${err.message}\n\nKeys read: ${CONFIG_KEYS.join(', ')}. See README "Configuration".`);
+    process.exit(1);
+  }
+  throw err;
+}
+
+new PipelineStack(app, 'S3FargatePipeline', {
+  config,
+  description: 'S3 object created -> EventBridge -> Step Functions -> Fargate worker (s3-fargate-pipeline)',
+  // Deploys to the account/region of the CLI's credentials; synth needs none.
+  env: process.env.CDK_DEFAULT_ACCOUNT
+    ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
+    : undefined,
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -1,0 +1,141 @@
+import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+
+import type { CapacityMode } from './config';
+
+/**
+ * Errors of the RunTask call itself, worth retrying: throttling surfaces as
+ * `ECS.AmazonECSException`, "Capacity is unavailable" as `AmazonECS.Unknown`, and
+ * transient ENI/subnet shortages as `ECS.InvalidParameterException`.
+ * A worker that ran and exited non-zero fails with `States.TaskFailed`, which is not
+ * here on purpose: retrying it blindly would repeat a deterministic failure.
+ */
+export const LAUNCH_ERRORS = ['ECS.AmazonECSException', 'ECS.InvalidParameterException', 'AmazonECS.Unknown'];
+/** What Fargate Spot reports when it has no capacity, once the launch retries are spent. */
+export const SPOT_CAPACITY_ERRORS = ['AmazonECS.Unknown'];
+/** ECS writes this stop code into the task description (the failure's Cause) when it reclaims Spot capacity. */
+export const SPOT_INTERRUPTED_CAUSE = '*"StopCode":"SpotInterruption"*';
+
+export const LAUNCH_RETRY: sfn.RetryProps = {
+  errors: LAUNCH_ERRORS,
+  interval: Duration.seconds(5),
+  backoffRate: 2,
+  maxAttempts: 5,
+  maxDelay: Duration.minutes(2),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+export interface ProcessObjectStepProps {
+  readonly cluster: ecs.ICluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly subnets: ec2.SubnetSelection;
+  readonly securityGroup: ec2.ISecurityGroup;
+  readonly assignPublicIp: boolean;
+  readonly taskTimeout: Duration;
+  /** @default 'on-demand' */
+  readonly capacity?: CapacityMode;
+}
+
+/**
+ * The per-object step, shared by the event-driven workflow and the backfill map so
+ * both run the same task with the same overrides, retries and catch.
+ *
+ * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
+ * On failure it ends in a Fail state whose error is the original error name and whose
+ * cause names the object.
+ */
+export class ProcessObjectStep extends Construct {
+  /** The first state of the step. */
+  public readonly startState: sfn.State;
+  /** Every state that runs the worker (one, or two with a Spot fallback). */
+  public readonly runTaskStates: tasks.EcsRunTask[] = [];
+
+  constructor(scope: Construct, id: string, props: ProcessObjectStepProps) {
+    super(scope, id);
+    const capacity = props.capacity ?? 'on-demand';
+
+    const failed = new sfn.Fail(this, 'ObjectFailed', {
+      comment:
+        'The worker could not process this object; the cause names it and carries the task description.',
+      errorPath: '$.error.Error',
+      causePath: sfn.JsonPath.format(
+        'Processing s3://{}/{} failed: {}',
+        sfn.JsonPath.stringAt('$.bucket'),
+        sfn.JsonPath.stringAt('$.key'),
+        sfn.JsonPath.stringAt('$.error.Cause'),
+      ),
+    });
+
+    const runOn = (stateId: string, provider: 'FARGATE' | 'FARGATE_SPOT' | undefined) => {
+      const state = this.runWorker(stateId, props, provider);
+      state.addRetry(LAUNCH_RETRY);
+      this.runTaskStates.push(state);
+      return state;
+    };
+
+    if (capacity === 'spot-with-fallback') {
+      const onSpot = runOn('RunWorkerOnSpot', 'FARGATE_SPOT');
+      const onDemand = runOn('RunWorkerOnDemand', 'FARGATE');
+      onDemand.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+      const interrupted = new sfn.Choice(this, 'WasSpotInterrupted', {
+        comment: 'A Spot task that ECS stopped to reclaim capacity gets one more run on on-demand Fargate.',
+      })
+        .when(sfn.Condition.stringMatches('$.error.Cause', SPOT_INTERRUPTED_CAUSE), onDemand)
+        .otherwise(failed);
+      onSpot.addCatch(onDemand, { errors: SPOT_CAPACITY_ERRORS, resultPath: '$.spotError' });
+      onSpot.addCatch(interrupted, { errors: ['States.TaskFailed'], resultPath: '$.error' });
+      onSpot.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+      this.startState = onSpot;
+    } else {
+      const run = runOn('RunWorker', capacity === 'spot' ? 'FARGATE_SPOT' : undefined);
+      run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+      this.startState = run;
+    }
+  }
+
+  private runWorker(
+    id: string,
+    props: ProcessObjectStepProps,
+    provider: 'FARGATE' | 'FARGATE_SPOT' | undefined,
+  ): tasks.EcsRunTask {
+    return new tasks.EcsRunTask(this, id, {
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      cluster: props.cluster,
+      taskDefinition: props.taskDefinition,
+      launchTarget: new tasks.EcsFargateLaunchTarget({
+        platformVersion: ecs.FargatePlatformVersion.LATEST,
+        capacityProviderOptions: provider
+          ? tasks.CapacityProviderOptions.custom([{ capacityProvider: provider, weight: 1 }])
+          : undefined,
+      }),
+      subnets: props.subnets,
+      securityGroups: [props.securityGroup],
+      assignPublicIp: props.assignPublicIp,
+      containerOverrides: [
+        {
+          containerDefinition: props.container,
+          environment: [
+            { name: 'BUCKET', value: sfn.JsonPath.stringAt('$.bucket') },
+            { name: 'KEY', value: sfn.JsonPath.stringAt('$.key') },
+            { name: 'ETAG', value: sfn.JsonPath.stringAt('$.etag') },
+            { name: 'VERSION_ID', value: sfn.JsonPath.stringAt('$.versionId') },
+          ],
+        },
+      ],
+      taskTimeout: sfn.Timeout.duration(props.taskTimeout),
+      // Keep the execution history small: the full task description is kilobytes.
+      resultSelector: {
+        TaskArn: sfn.JsonPath.stringAt('$.TaskArn'),
+        StopCode: sfn.JsonPath.stringAt('$.StopCode'),
+        StoppedReason: sfn.JsonPath.stringAt('$.StoppedReason'),
+        ExitCodes: sfn.JsonPath.listAt('$.Containers[*].ExitCode'),
+      },
+      resultPath: '$.task',
+    });
+  }
+}
