@@ -6,12 +6,26 @@ import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 import { IConstruct } from 'constructs';
 
 /**
- * Acknowledges one `AwsSolutions-IAM5` wildcard-resource finding on the policy of
- * `role`: the one for `resource` (an ARN, possibly a token), and nothing else.
+ * Acknowledges one `AwsSolutions-IAM5` wildcard-resource finding under `scope` (a role
+ * or a policy): the one for `resource` (an ARN, possibly a token), and nothing else.
  */
-export function acknowledgeWildcardResource(role: iam.IRole, resource: string, reason: string): void {
-  const flat = flattenCfnReference(Stack.of(role).resolve(resource));
-  Validations.of(role).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
+export function acknowledgeWildcardResource(scope: IConstruct, resource: unknown, reason: string): void {
+  const flat = flattenCfnReference(Stack.of(scope).resolve(resource));
+  Validations.of(scope).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flat}]`, reason });
+}
+
+/**
+ * For a policy that aws-cdk-lib writes itself (so its ARNs are not ours to name),
+ * acknowledges each wildcard resource it holds, one finding at a time.
+ */
+export function acknowledgeWildcardResourcesOf(policy: iam.Policy, reason: string): void {
+  const document = Stack.of(policy).resolve(policy.document) as { Statement?: { Resource?: unknown }[] };
+  for (const statement of document.Statement ?? []) {
+    const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    for (const resource of resources.filter((r) => flattenCfnReference(r).includes('*'))) {
+      acknowledgeWildcardResource(policy, resource, reason);
+    }
+  }
 }
 
 /**
@@ -27,4 +41,17 @@ export function acknowledgeOnStackSingleton(
   for (const child of Stack.of(scope).node.children.filter((c) => c.node.id.startsWith(idPrefix))) {
     Validations.of(child).acknowledge({ id, reason });
   }
+}
+
+/**
+ * The one `Resource::*` finding every state machine that runs `ecs:runTask.sync` has:
+ * aws-cdk-lib grants ecs:StopTask/DescribeTasks on `*` because the task ARN exists only
+ * at run time, and X-Ray and log delivery APIs take no resource.
+ */
+export function acknowledgeRunTaskSyncWildcard(role: iam.IRole): void {
+  acknowledgeWildcardResource(
+    role,
+    '*',
+    'ecs:StopTask/DescribeTasks name tasks that exist only at run time, and X-Ray and CloudWatch Logs delivery APIs take no resource; every other statement is scoped.',
+  );
 }

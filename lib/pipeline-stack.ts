@@ -4,10 +4,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+import { BackfillWorkflow } from './backfill-workflow';
 import { PipelineConfig } from './config';
 import { DataBucket } from './data-bucket';
 import { EventDeadLetterQueue } from './dead-letter-queue';
+import { PipelineMonitoring } from './monitoring';
 import { PipelineNetwork } from './network';
+import { ProcessObjectStepProps } from './process-object-step';
 import { ObjectCreatedRule } from './trigger-rule';
 import { WorkerTask } from './worker-task';
 import { ProcessObjectWorkflow } from './workflow';
@@ -29,6 +32,8 @@ export class PipelineStack extends Stack {
   public readonly workflow: ProcessObjectWorkflow;
   public readonly trigger: ObjectCreatedRule;
   public readonly deadLetterQueue: EventDeadLetterQueue;
+  public readonly backfill: BackfillWorkflow;
+  public readonly monitoring: PipelineMonitoring;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -62,14 +67,7 @@ export class PipelineStack extends Stack {
     });
 
     this.workflow = new ProcessObjectWorkflow(this, 'Workflow', {
-      cluster: this.worker.cluster,
-      taskDefinition: this.worker.taskDefinition,
-      container: this.worker.container,
-      subnets: this.network.taskSubnets,
-      securityGroup: this.network.taskSecurityGroup,
-      assignPublicIp: this.network.assignPublicIp,
-      taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
-      capacity: config.capacity,
+      ...this.workflowStepProps(config),
       logRetention,
       logRemovalPolicy: removalPolicy,
     });
@@ -82,6 +80,21 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.deadLetterQueue.queue,
     });
 
+    this.backfill = new BackfillWorkflow(this, 'Backfill', {
+      ...this.workflowStepProps(config),
+      bucket: this.data.bucket,
+      maxConcurrency: config.backfillConcurrency,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
+
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      stateMachine: this.workflow.stateMachine,
+      deadLetterQueue: this.deadLetterQueue.queue,
+      rule: this.trigger.rule,
+      alarmEmail: config.alarmEmail,
+    });
+
     const bucketName = this.data.bucket.bucketName;
     new CfnOutput(this, 'BucketName', { value: bucketName });
     new CfnOutput(this, 'InputPrefix', { value: config.inputPrefix });
@@ -92,9 +105,25 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'WorkerLogGroup', { value: this.worker.logGroup.logGroupName });
     new CfnOutput(this, 'WorkflowLogGroup', { value: this.workflow.logGroup.logGroupName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queue.queueUrl });
+    new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'UploadCommand', {
       description: 'Upload a file to start the pipeline',
       value: `aws s3 cp ./my-file.csv s3://${bucketName}/${config.inputPrefix}my-file.csv`,
     });
+  }
+
+  /** What the event-driven and the backfill workflows share: one per-object step. */
+  private workflowStepProps(config: PipelineConfig): ProcessObjectStepProps {
+    return {
+      cluster: this.worker.cluster,
+      taskDefinition: this.worker.taskDefinition,
+      container: this.worker.container,
+      subnets: this.network.taskSubnets,
+      securityGroup: this.network.taskSecurityGroup,
+      assignPublicIp: this.network.assignPublicIp,
+      taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
+      capacity: config.capacity,
+    };
   }
 }

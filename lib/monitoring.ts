@@ -1,0 +1,116 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+export interface PipelineMonitoringProps {
+  readonly stateMachine: sfn.StateMachine;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly rule: events.IRule;
+  /**
+   * Subscribed to the alarm topic (the address must confirm the subscription).
+   * @default - no subscription
+   */
+  readonly alarmEmail?: string;
+}
+
+/**
+ * How failures are seen: an SNS topic that every alarm notifies (optionally emailed),
+ * alarms on failed, timed-out, throttled and aborted executions, on events waiting in
+ * the dead-letter queue and on failed rule invocations, and a dashboard.
+ */
+export class PipelineMonitoring extends Construct {
+  public readonly topic: sns.Topic;
+  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'S3 Fargate pipeline alarms',
+      enforceSSL: true,
+    });
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Alarm notifications carry alarm names and metric values only; CloudWatch cannot publish to a topic under the AWS-managed SNS key, and a customer key would add a monthly cost to an otherwise idle-free stack.',
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+
+    const sm = props.stateMachine;
+    const deadLetters = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    });
+    const failedInvocations = new cloudwatch.Metric({
+      namespace: 'AWS/Events',
+      metricName: 'FailedInvocations',
+      dimensionsMap: { RuleName: props.rule.ruleName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    });
+    const alarmOn = (alarmId: string, metric: cloudwatch.IMetric, description: string) => {
+      const alarm = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      alarm.addAlarmAction(new actions.SnsAction(this.topic));
+      this.alarms.push(alarm);
+    };
+    const sum = { period: Duration.minutes(5), statistic: 'Sum' };
+    alarmOn(
+      'ExecutionsFailed',
+      sm.metricFailed(sum),
+      'An object could not be processed: see the failed execution.',
+    );
+    alarmOn('ExecutionsTimedOut', sm.metricTimedOut(sum), 'An execution exceeded its timeout.');
+    alarmOn('ExecutionsThrottled', sm.metricThrottled(sum), 'Step Functions throttled execution starts.');
+    alarmOn(
+      'ExecutionsAborted',
+      sm.metricAborted(sum),
+      'An execution was aborted (stopped by hand or by a deployment).',
+    );
+    alarmOn(
+      'DeadLetters',
+      deadLetters,
+      'Events that could not start an execution are waiting in the dead-letter queue: replay them.',
+    );
+    alarmOn(
+      'RuleFailedInvocations',
+      failedInvocations,
+      'EventBridge failed to start the state machine for an event.',
+    );
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Executions',
+            left: [sm.metricStarted(sum), sm.metricSucceeded(sum), sm.metricFailed(sum)],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Execution (task) duration',
+            left: ['p50', 'p90', 'Maximum'].map((statistic) =>
+              sm.metricTime({ period: Duration.minutes(5), statistic, label: `duration ${statistic}` }),
+            ),
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth', left: [deadLetters], width: 12 }),
+          new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
+        ],
+      ],
+    });
+  }
+}

@@ -1,0 +1,41 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+
+import { acknowledgeRunTaskSyncWildcard } from './nag-acknowledgements';
+
+export interface TracedStateMachineProps {
+  readonly comment: string;
+  readonly definition: sfn.IChainable;
+  readonly timeout: Duration;
+  readonly logRetention: logs.RetentionDays;
+  /** @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Creates, directly in `scope` (ids `Logs` and `StateMachine`), a Standard JSONPath
+ * state machine as this app runs them all: every event logged with execution data to
+ * its own log group, X-Ray tracing on.
+ */
+export function createTracedStateMachine(
+  scope: Construct,
+  props: TracedStateMachineProps,
+): { stateMachine: sfn.StateMachine; logGroup: logs.LogGroup } {
+  const logGroup = new logs.LogGroup(scope, 'Logs', {
+    retention: props.logRetention,
+    removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+  });
+  const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
+    stateMachineType: sfn.StateMachineType.STANDARD,
+    queryLanguage: sfn.QueryLanguage.JSON_PATH,
+    comment: props.comment,
+    definitionBody: sfn.DefinitionBody.fromChainable(props.definition),
+    timeout: props.timeout,
+    logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    tracingEnabled: true,
+  });
+  acknowledgeRunTaskSyncWildcard(stateMachine.role);
+  return { stateMachine, logGroup };
+}
