@@ -104,6 +104,7 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'WorkerLogGroup', { value: this.worker.logGroup.logGroupName });
     new CfnOutput(this, 'WorkflowLogGroup', { value: this.workflow.logGroup.logGroupName });
+    new CfnOutput(this, 'RuleName', { value: this.trigger.rule.ruleName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queue.queueUrl });
     new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachine.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

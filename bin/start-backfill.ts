@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/**
+ * Starts the backfill state machine over the objects that already exist under the
+ * input prefix, or under a sub-prefix of it.
+ *   npm run backfill -- [sub/prefix/] [--stack S3FargatePipeline]
+ */
+import { parseArgs } from 'node:util';
+
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+
+import { DEFAULT_STACK_NAME, exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
+
+/** The listing prefix: always inside the input prefix, the only place the worker may read. */
+export function backfillPrefix(inputPrefix: string, subPrefix = ''): string {
+  if (subPrefix.startsWith(inputPrefix) && inputPrefix !== '') return subPrefix;
+  if (subPrefix.startsWith('/')) {
+    throw new Error(`sub-prefix "${subPrefix}" starts with "/": S3 keys have no leading slash`);
+  }
+  return inputPrefix + subPrefix;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { stack: { type: 'string', default: DEFAULT_STACK_NAME } },
+  });
+  if (positionals.length > 1) throw new Error(`expected at most one sub-prefix, got ${positionals.length}`);
+  const stackName = values.stack as string;
+  const outputs = await readStackOutputs(stackName);
+  const stateMachineArn = requireOutput(outputs, 'BackfillStateMachineArn', stackName);
+  const prefix = backfillPrefix(requireOutput(outputs, 'InputPrefix', stackName), positionals[0]);
+  const started = await new SFNClient({}).send(
+    new StartExecutionCommand({ stateMachineArn, input: JSON.stringify({ prefix }) }),
+  );
+  console.log(`backfill of "${prefix}" started: ${started.executionArn}`);
+}
+
+if (require.main === module) main().catch(exitWithError);
