@@ -1,0 +1,48 @@
+import { measureProcess } from './measure';
+import type { BenchSection, ProcessMeasurement } from './table';
+
+const ROOT = `${__dirname}/..`;
+/** The app command `cdk init` writes into cdk.json: ts-node with full type-checking. */
+const TS_NODE_APP = 'npx ts-node --prefer-offline bin/app.ts';
+
+async function synth(app?: string): Promise<ProcessMeasurement> {
+  const args = ['cdk', 'synth', '--quiet', '-o', 'bench/out/cdk.out', ...(app ? ['-a', app] : [])];
+  const run = await measureProcess('npx', args, { cwd: ROOT });
+  if (run.exitCode !== 0) throw new Error(`cdk synth ${app ?? ''} failed:\n${run.stderr}`);
+  return run;
+}
+
+/** `cdk synth` as cdk.json runs it (tsx, no type-check) beside the ts-node default, and the test suites' time. */
+export async function benchSynth(): Promise<BenchSection> {
+  await synth(); // warm the file cache and the worker build so neither run pays for it
+  const ours = await synth();
+  const tsNode = await synth(TS_NODE_APP);
+  const ratio = ours.wallMs / tsNode.wallMs;
+  const tests = await measureProcess('npx', ['jest', 'test/lib'], { cwd: ROOT });
+  const checks = await measureProcess('sh', ['-c', '"npm run lint && npm run typecheck"'], { cwd: ROOT, shell: true });
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const mib = (m: ProcessMeasurement) => `${m.peakRssMiB.toFixed(0)} MiB`;
+  const infraTestMs = tests.wallMs + checks.wallMs;
+  return {
+    title: 'Synth and infrastructure tests',
+    rows: [
+      { metric: 'cdk synth (tsx, cdk.json) wall', value: s(ours.wallMs) },
+      { metric: 'cdk synth (tsx) peak RSS', value: mib(ours) },
+      { metric: 'cdk synth (ts-node, type-checked) wall', value: s(tsNode.wallMs) },
+      { metric: 'cdk synth (ts-node) peak RSS', value: mib(tsNode) },
+      { metric: 'synth wall, ours / ts-node', value: ratio.toFixed(2), target: '<= 0.40', met: ratio <= 0.4 },
+      { metric: 'jest test/lib wall', value: s(tests.wallMs) },
+      { metric: 'lint + typecheck wall', value: s(checks.wallMs) },
+      {
+        metric: 'infra part of npm test (lint, typecheck, test/lib)',
+        value: s(infraTestMs),
+        target: '< 60 s',
+        met: infraTestMs < 60_000 && tests.exitCode === 0,
+      },
+    ],
+    notes: [
+      'Each synth includes the worker build (cdk.json "build") and the cdk-nag checks; both runs write to bench/out/cdk.out.',
+      'Peak RSS is the largest process of the run (GNU time), i.e. the app process, not the CLI.',
+    ],
+  };
+}
