@@ -41,10 +41,12 @@ describe('replayDeadLetters', () => {
 
   beforeAll(() => {
     // GIVEN the rule target exactly as synthesized (the transformer has no intrinsics)
-    const rule = Object.values(synthPipeline().template.toJSON().Resources as Record<string, any>).find(
-      (r) => r.Type === 'AWS::Events::Rule',
-    );
-    target = rule.Properties.Targets[0];
+    const resources = synthPipeline().template.toJSON().Resources as Record<
+      string,
+      { Type: string; Properties: { Targets?: RuleTargetInputProperties[] } }
+    >;
+    const rule = Object.values(resources).find((r) => r.Type === 'AWS::Events::Rule');
+    target = rule!.Properties.Targets![0];
   });
 
   test('starts one execution per event with the transformed input, then deletes the message', async () => {
