@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -45,11 +45,6 @@ export class DataBucket extends Construct {
       lifecycleRules: [{ expiration: Duration.days(props.accessLogRetentionDays ?? 365) }],
       removalPolicy,
       autoDeleteObjects,
-    });
-    Validations.of(this.accessLogBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason:
-        'This is the access log bucket itself; logging it to itself would loop and to a third bucket would only move the finding.',
     });
 
     this.bucket = new s3.Bucket(this, 'Bucket', {

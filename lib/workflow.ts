@@ -28,8 +28,11 @@ export class ProcessObjectWorkflow extends Construct {
     ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = createTracedStateMachine(this, {
       comment: 'Runs the worker Fargate task for one S3 object',
       definition: this.step.startState,
-      // A backstop above the task's own timeout, for time spent in launch retries.
-      timeout: props.taskTimeout.plus(Duration.minutes(30)),
+      // A backstop above the longest path: every task run (Spot, then on-demand after an
+      // interruption) at its full timeout, plus time spent in launch retries.
+      timeout: Duration.seconds(props.taskTimeout.toSeconds() * this.step.runTaskStates.length).plus(
+        Duration.minutes(30),
+      ),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
     }));

@@ -1,0 +1,194 @@
+import { statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
+import { putFile, REPO_ROOT, WORKER_BUNDLE, writePseudoRandomFile } from '../test/container/fixtures';
+import { measureProcess } from './measure';
+import type { BenchRow, BenchSection } from './table';
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const BUCKET = 'bench-bucket';
+const RUNS = 2;
+const SAMPLES = 7;
+
+/** The node flags of the Dockerfile's CMD, so the worker is measured exactly as the image runs it. */
+async function imageNodeFlags(): Promise<string[]> {
+  const dockerfile = await readFile(join(REPO_ROOT, 'container', 'Dockerfile'), 'utf8');
+  const cmd = dockerfile.match(/^CMD\s+(\[.*\])\s*$/m);
+  if (!cmd) throw new Error('container/Dockerfile has no exec-form CMD ["node", ..., "/app/worker.js"]');
+  const argv = JSON.parse(cmd[1]) as string[];
+  return argv.slice(1, -1);
+}
+
+/**
+ * Worker throughput, memory, bundle size and cold start, each beside its target. Needs the bundle
+ * (`npm run build`), GNU time and curl; uses ~2.2 GB of temporary disk, removed at the end.
+ */
+export async function benchWorker(): Promise<BenchSection> {
+  const flags = await imageNodeFlags();
+  // Measured first, while this process is idle: the stub listener's timestamps depend on its event loop.
+  const startMs = await timeToFirstRequest(flags);
+  const bareNodeMs = await wallMs(process.execPath, ['-e', '""']);
+  const dir = await mkdtemp(join(tmpdir(), 'bench-worker-'));
+  const s3 = await startLocalS3Server({ directory: join(dir, 's3'), buckets: [BUCKET] });
+  const client = localS3Client(s3.endpoint);
+  try {
+    const objects = [
+      { key: 'bench/64 MiB.bin', size: 64 * MiB },
+      { key: 'bench/1 GiB.bin', size: GiB },
+    ];
+    const digests = new Map<string, string>();
+    for (const { key, size } of objects) {
+      const file = join(dir, 'object.bin');
+      digests.set(key, await writePseudoRandomFile(file, size, key));
+      await putFile(client, BUCKET, key, file);
+      await rm(file);
+    }
+
+    const runWorker = async (key: string) => {
+      const env = { PATH: process.env.PATH ?? '', ...localS3Environment(s3.endpoint), BUCKET, KEY: key };
+      const run = await measureProcess(process.execPath, [...flags, WORKER_BUNDLE], { env });
+      const summary = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
+        result?: { sha256?: string };
+      };
+      if (run.exitCode !== 0 || summary.result?.sha256 !== digests.get(key)) {
+        throw new Error(`worker failed on ${key} (exit ${run.exitCode}): ${run.stdout}${run.stderr}`);
+      }
+      return run;
+    };
+    const best = async <T extends { wallMs: number }>(measure: () => Promise<T>): Promise<T> => {
+      const runs: T[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await measure());
+      return runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
+    };
+
+    const bigKey = objects[1].key;
+    const url = `${s3.endpoint}/${BUCKET}/${encodeURIComponent(bigKey).replace(/%2F/g, '/')}`;
+    const curl = await best(async () => {
+      const run = await measureProcess('curl', ['-sf', `'${url}'`, '|', 'sha256sum'], { shell: true });
+      if (!run.stdout.startsWith(digests.get(bigKey) ?? '-'))
+        throw new Error(`curl | sha256sum: ${run.stdout}`);
+      return run;
+    });
+    const big = await best(() => runWorker(bigKey));
+    const small = await best(() => runWorker(objects[0].key));
+
+    const mibPerS = (wallMs: number) => GiB / MiB / (wallMs / 1000);
+    const ratio = curl.wallMs / big.wallMs;
+    const bundleMiB = statSync(WORKER_BUNDLE).size / MiB;
+    const rss = (mib: number) => `${mib.toFixed(0)} MiB`;
+
+    const rows: BenchRow[] = [
+      {
+        metric: 'curl piped to sha256sum, 1 GiB (reference)',
+        value: `${mibPerS(curl.wallMs).toFixed(0)} MiB/s`,
+      },
+      {
+        metric: 'worker throughput, 1 GiB',
+        value: `${mibPerS(big.wallMs).toFixed(0)} MiB/s (${ratio.toFixed(2)}x curl)`,
+        target: '>= 0.8x curl',
+        met: ratio >= 0.8,
+      },
+      {
+        metric: 'worker peak RSS, 64 MiB object',
+        value: rss(small.peakRssMiB),
+        target: '< 128 MiB',
+        met: small.peakRssMiB < 128,
+      },
+      {
+        metric: 'worker peak RSS, 1 GiB object',
+        value: rss(big.peakRssMiB),
+        target: '< 128 MiB',
+        met: big.peakRssMiB < 128,
+      },
+      {
+        metric: 'RSS growth, 64 MiB -> 1 GiB',
+        value: rss(big.peakRssMiB - small.peakRssMiB),
+        target: '~0 (flat)',
+        met: big.peakRssMiB - small.peakRssMiB < 16,
+      },
+      {
+        metric: 'bundle size (container/dist/worker.js)',
+        value: `${bundleMiB.toFixed(2)} MiB`,
+        target: '< 2 MiB',
+        met: bundleMiB < 2,
+      },
+      {
+        metric: `process start -> first S3 request (median of ${SAMPLES})`,
+        value: `${startMs.median.toFixed(0)} ms (min ${startMs.min.toFixed(0)})`,
+        target: '< 150 ms',
+        met: startMs.median < 150,
+      },
+      {
+        metric: `bare \`node -e ""\` start to exit (reference, median of ${SAMPLES})`,
+        value: `${bareNodeMs.median.toFixed(0)} ms (min ${bareNodeMs.min.toFixed(0)})`,
+      },
+    ];
+    return {
+      title: 'Worker (container/dist/worker.js)',
+      rows,
+      notes: [
+        `node ${process.version} ${flags.join(' ')} (the flags of the Dockerfile CMD); s3rver on loopback in the bench process; ` +
+          `${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the end.`,
+        `Wall times include process start; best of ${RUNS} runs. curl fetches the same object anonymously from the same server.`,
+        'Start -> first request: from spawn (under GNU time, like the bare-node reference) to the first HTTP request ' +
+          'reaching a stub S3 listener. Node itself takes the bare-node time of it on this machine.',
+      ],
+    };
+  } finally {
+    client.destroy();
+    await s3.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Time from spawning the worker to its first request arriving at a stub S3 endpoint. */
+async function timeToFirstRequest(flags: readonly string[]): Promise<Spread> {
+  let firstRequest: (() => void) | undefined;
+  const server = createServer((_request, response) => {
+    firstRequest?.();
+    response.writeHead(404, { 'content-type': 'application/xml' });
+    response.end('<Error><Code>NoSuchKey</Code><Message>stub</Message></Error>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const samples: number[] = [];
+  try {
+    for (let i = 0; i < SAMPLES; i++) {
+      const started = performance.now();
+      const arrived = new Promise<number>(
+        (resolve) => (firstRequest = () => resolve(performance.now() - started)),
+      );
+      const env = { PATH: process.env.PATH ?? '', ...localS3Environment(endpoint), BUCKET, KEY: 'stub' };
+      const run = await measureProcess(process.execPath, [...flags, WORKER_BUNDLE], { env });
+      if (run.exitCode !== 0)
+        throw new Error(`worker against the stub exited ${run.exitCode}: ${run.stdout}`);
+      samples.push(await arrived);
+    }
+  } finally {
+    server.close();
+  }
+  return spread(samples);
+}
+
+async function wallMs(command: string, args: readonly string[]): Promise<Spread> {
+  const samples: number[] = [];
+  for (let i = 0; i < SAMPLES; i++) samples.push((await measureProcess(command, args)).wallMs);
+  return spread(samples);
+}
+
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+}
+
+// Start-up times on a shared machine vary with its load: the minimum shows the cost without it.
+function spread(samples: number[]): Spread {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)], min: sorted[0] };
+}

@@ -1,0 +1,212 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { ConfigError, ConfigKey, DEFAULT_CONFIG, parseConfig } from '../../lib/config';
+
+/** Context as cdk.json and `-c key=value` would provide it. */
+function parse(context: Partial<Record<ConfigKey, unknown>>) {
+  return parseConfig((key) => context[key]);
+}
+
+/** The ConfigError that `context` raises (fails if it parses). */
+function problemsOf(context: Partial<Record<ConfigKey, unknown>>): readonly string[] {
+  try {
+    parse(context);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error(`expected ${JSON.stringify(context)} to be rejected`);
+}
+
+describe('parseConfig', () => {
+  test('no context at all yields the documented defaults', () => {
+    // GIVEN no context WHEN parsed THEN every default applies
+    expect(parse({})).toEqual({ ...DEFAULT_CONFIG, outputBucket: undefined, existingVpc: undefined });
+  });
+
+  // Each row: the context, then fragments the one reported problem must contain:
+  // the key, the bad value (as JSON) and the fix.
+  test.each<[string, Partial<Record<ConfigKey, unknown>>, string[]]>([
+    ['cpu 300', { cpu: 300 }, ['cpu', '300', 'is not a Fargate CPU value', 'use one of 256, 512, 1024']],
+    [
+      'memory 4096 with cpu 256',
+      { cpu: 256, memoryMiB: 4096 },
+      ['memoryMiB', '4096', 'with cpu 256', 'use 512, 1024, 2048'],
+    ],
+    ['architecture arm', { architecture: 'arm' }, ['architecture', '"arm"', 'use one of "ARM64", "X86_64"']],
+    ['taskTimeoutMinutes 0', { taskTimeoutMinutes: 0 }, ['taskTimeoutMinutes', '0', 'use 1 to 10080']],
+    [
+      'taskTimeoutMinutes abc',
+      { taskTimeoutMinutes: 'abc' },
+      ['taskTimeoutMinutes', '"abc"', 'is not a whole number', '-c taskTimeoutMinutes=60'],
+    ],
+    [
+      'logRetentionDays 10',
+      { logRetentionDays: 10 },
+      [
+        'logRetentionDays',
+        '10',
+        'is not a CloudWatch Logs retention period',
+        'use one of 1, 3, 5, 7, 14, 30',
+      ],
+    ],
+    [
+      'removalPolicy delete',
+      { removalPolicy: 'delete' },
+      ['removalPolicy', '"delete"', 'use one of "retain", "destroy"'],
+    ],
+    [
+      'inputPrefix without trailing slash',
+      { inputPrefix: 'incoming' },
+      ['inputPrefix', '"incoming"', 'does not end with "/"', 'use "incoming/"'],
+    ],
+    [
+      'inputPrefix with leading slash',
+      { inputPrefix: '/incoming/' },
+      ['inputPrefix', '"/incoming/"', 'starts with "/"', 'use "incoming/"'],
+    ],
+    ['empty outputPrefix', { outputPrefix: '' }, ['outputPrefix', '""', 'is empty', 'such as "processed/"']],
+    [
+      'outputPrefix under inputPrefix in the same bucket',
+      { outputPrefix: 'incoming/out/' },
+      ['outputPrefix "incoming/out/"', 'inputPrefix "incoming/"', 're-trigger', 'set outputBucket'],
+    ],
+    [
+      'empty inputPrefix with no outputBucket',
+      { inputPrefix: '' },
+      ['inputPrefix ""', 'whole bucket', 're-trigger', 'such as "incoming/"', 'set outputBucket'],
+    ],
+    [
+      'inputPrefix a/a/ with outputPrefix a/ (results land in a/a/a/...)',
+      { inputPrefix: 'a/a/', outputPrefix: 'a/' },
+      ['outputPrefix "a/"', 'inputPrefix "a/a/"', 're-trigger', 'set outputBucket'],
+    ],
+    [
+      'outputBucket with an invalid name',
+      { outputBucket: 'My_Bucket' },
+      ['outputBucket', '"My_Bucket"', 'is not a valid S3 bucket name', 'lowercase'],
+    ],
+    [
+      'capacity cheap',
+      { capacity: 'cheap' },
+      ['capacity', '"cheap"', 'use one of "on-demand", "spot", "spot-with-fallback"'],
+    ],
+    ['network vpn', { network: 'vpn' }, ['network', '"vpn"', 'use one of "public", "private"']],
+    [
+      'vpcId without subnetIds',
+      { vpcId: 'vpc-0123456789abcdef0' },
+      ['vpcId', '"vpc-0123456789abcdef0"', 'without subnetIds', '-c subnetIds='],
+    ],
+    [
+      'subnetIds without vpcId',
+      { subnetIds: 'subnet-0123456789abcdef0' },
+      ['subnetIds', '"subnet-0123456789abcdef0"', 'without vpcId', '-c vpcId='],
+    ],
+    [
+      'bad alarmEmail',
+      { alarmEmail: 'ops-at-example' },
+      ['alarmEmail', '"ops-at-example"', 'is not an email address', 'ops@example.com'],
+    ],
+    ['backfillConcurrency 0', { backfillConcurrency: 0 }, ['backfillConcurrency', '0', 'use 1 to 100']],
+    [
+      'backfillConcurrency 1000',
+      { backfillConcurrency: 1000 },
+      ['backfillConcurrency', '1000', 'use 1 to 100'],
+    ],
+  ])('rejects %s with a message naming the key, the value and the fix', (_name, context, fragments) => {
+    // GIVEN one invalid value WHEN parsed
+    const problems = problemsOf(context);
+    // THEN exactly one problem is reported, and it carries every fragment
+    expect(problems).toHaveLength(1);
+    for (const fragment of fragments) expect(problems[0]).toContain(fragment);
+  });
+
+  test('the error message lists the problems and says where configuration comes from', () => {
+    // GIVEN an invalid cpu WHEN parsed THEN the Error's message is what `cdk synth` prints
+    expect(() => parse({ cpu: 300 })).toThrow(
+      /^Invalid configuration \(cdk\.json context or -c key=value\):\n {2}- cpu 300 is not a Fargate CPU value/,
+    );
+  });
+
+  test('string values from -c parse into numbers', () => {
+    // GIVEN context values as the CLI passes them: strings
+    const config = parse({ cpu: '512', memoryMiB: '1024', taskTimeoutMinutes: '5', logRetentionDays: '7' });
+    // THEN they become numbers
+    expect(config).toMatchObject({ cpu: 512, memoryMiB: 1024, taskTimeoutMinutes: 5, logRetentionDays: 7 });
+  });
+
+  test('subnetIds from -c is a comma-separated list', () => {
+    // GIVEN -c vpcId=... -c subnetIds=a,b
+    const config = parse({
+      vpcId: 'vpc-0123456789abcdef0',
+      subnetIds: 'subnet-0123456789abcdef0, subnet-0123456789abcdef1',
+    });
+    // THEN both subnets are used
+    expect(config.existingVpc).toEqual({
+      vpcId: 'vpc-0123456789abcdef0',
+      subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
+    });
+  });
+
+  test('an outputPrefix under inputPrefix is accepted when results go to another bucket', () => {
+    // GIVEN results in another bucket WHEN parsed THEN they cannot re-trigger the rule
+    const config = parse({ outputPrefix: 'incoming/out/', outputBucket: 'results-bucket' });
+    expect(config).toMatchObject({
+      inputPrefix: 'incoming/',
+      outputPrefix: 'incoming/out/',
+      outputBucket: 'results-bucket',
+    });
+  });
+
+  test('an empty inputPrefix is accepted when results go to another bucket', () => {
+    expect(parse({ inputPrefix: '', outputBucket: 'results-bucket' }).inputPrefix).toBe('');
+  });
+
+  test('several problems are reported together', () => {
+    // GIVEN three independent mistakes WHEN parsed THEN one error lists all three
+    const problems = problemsOf({ cpu: 300, capacity: 'cheap', logRetentionDays: 10 });
+    expect(problems).toHaveLength(3);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('cpu 300'),
+        expect.stringContaining('capacity "cheap"'),
+        expect.stringContaining('logRetentionDays 10'),
+      ]),
+    );
+  });
+});
+
+describe('bin/app.ts with an invalid configuration', () => {
+  test('exits non-zero with the message on stderr and no stack trace, as `cdk synth` shows it', () => {
+    // GIVEN the context the CDK CLI would pass for `-c cpu=300`
+    const root = path.join(__dirname, '..', '..');
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
+    try {
+      // WHEN the app entry runs the way cdk.json's "app" command runs it
+      const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+        cwd: root,
+        env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ cpu: 300 }), CDK_OUTDIR: outdir },
+        encoding: 'utf8',
+        timeout: 45_000,
+      });
+      // THEN it fails, naming the key, the value and the fix, without a stack trace
+      expect(result.error).toBeUndefined();
+      expect({ status: result.status, stderr: result.stderr }).toEqual({
+        status: 1,
+        stderr: expect.stringContaining(
+          'cpu 300 is not a Fargate CPU value: use one of 256, 512, 1024, 2048, 4096, 8192, 16384',
+        ),
+      });
+      expect(result.stderr).toContain('Invalid configuration (cdk.json context or -c key=value)');
+      expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+      expect(result.stderr).not.toContain('ConfigError');
+      // AND nothing was synthesized
+      expect(fs.readdirSync(outdir)).toEqual([]);
+    } finally {
+      fs.rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,185 @@
+import { Match } from 'aws-cdk-lib/assertions';
+
+import {
+  CONFIGURATIONS,
+  definitionOf,
+  onlyResource,
+  statesOfType,
+  Synthesized,
+  synthesized,
+} from './fixture';
+
+const EXISTING = CONFIGURATIONS.existingVpc;
+
+let publicNet: Synthesized;
+let privateNet: Synthesized;
+let existing: Synthesized;
+let taskSecurityGroupId: string;
+
+beforeAll(() => {
+  // GIVEN the default (public) network, a private one, and an existing VPC
+  publicNet = synthesized('default');
+  privateNet = synthesized('private');
+  existing = synthesized('existingVpc');
+  taskSecurityGroupId = publicNet.ids.taskSecurityGroup;
+});
+
+/** The AwsvpcConfiguration of every task state of the workflow. */
+function awsvpcConfigurations(synth: Synthesized) {
+  const tasks = Object.values(statesOfType(definitionOf(synth), 'Task'));
+  expect(tasks.length).toBeGreaterThan(0);
+  return tasks.map(
+    (task) =>
+      (task.Parameters as { NetworkConfiguration: { AwsvpcConfiguration: Record<string, unknown> } })
+        .NetworkConfiguration.AwsvpcConfiguration,
+  );
+}
+
+describe('PipelineNetwork (public, the default)', () => {
+  test('creates one VPC with exactly two public subnets in two different AZs', () => {
+    publicNet.template.resourceCountIs('AWS::EC2::VPC', 1);
+    publicNet.template.resourceCountIs('AWS::EC2::Subnet', 2);
+    const subnets = Object.values(
+      publicNet.template.findResources('AWS::EC2::Subnet', { Properties: { MapPublicIpOnLaunch: true } }),
+    );
+    expect(subnets).toHaveLength(2);
+    const azs = subnets.map((s) => JSON.stringify(s.Properties.AvailabilityZone));
+    expect(new Set(azs).size).toBe(2);
+    publicNet.template.resourceCountIs('AWS::EC2::InternetGateway', 1);
+  });
+
+  test('has no NAT gateway', () => {
+    publicNet.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    publicNet.template.resourceCountIs('AWS::EC2::EIP', 0);
+  });
+
+  test('has no interface endpoint, only an S3 gateway endpoint on the public route tables', () => {
+    publicNet.template.resourcePropertiesCountIs(
+      'AWS::EC2::VPCEndpoint',
+      { VpcEndpointType: 'Interface' },
+      0,
+    );
+    publicNet.template.resourceCountIs('AWS::EC2::VPCEndpoint', 1);
+    publicNet.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+      RouteTableIds: Match.arrayWith([{ Ref: Match.stringLikeRegexp('PublicSubnet1RouteTable') }]),
+    });
+  });
+
+  test('logs all VPC traffic to a log group with finite retention', () => {
+    publicNet.template.hasResourceProperties('AWS::EC2::FlowLog', {
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+    });
+    const { resource } = onlyResource(publicNet.template, 'AWS::EC2::FlowLog');
+    const groupId = (resource.Properties.LogGroupName as { Ref: string }).Ref;
+    expect(publicNet.template.toJSON().Resources[groupId].Properties.RetentionInDays).toBe(30);
+  });
+
+  test('the task security group allows no ingress and only TCP 443 egress', () => {
+    publicNet.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('^Worker tasks'),
+      SecurityGroupIngress: Match.absent(),
+      SecurityGroupEgress: Match.exact([
+        {
+          CidrIp: '0.0.0.0/0',
+          IpProtocol: 'tcp',
+          FromPort: 443,
+          ToPort: 443,
+          Description: 'HTTPS to AWS APIs',
+        },
+      ]),
+    });
+    const group = publicNet.template.toJSON().Resources[taskSecurityGroupId];
+    expect(group.Properties.SecurityGroupIngress).toBeUndefined();
+    // AND no separate ingress or egress rule resource opens it further
+    publicNet.template.resourcePropertiesCountIs(
+      'AWS::EC2::SecurityGroupIngress',
+      { GroupId: { 'Fn::GetAtt': [taskSecurityGroupId, 'GroupId'] } },
+      0,
+    );
+    publicNet.template.resourcePropertiesCountIs(
+      'AWS::EC2::SecurityGroupEgress',
+      { GroupId: { 'Fn::GetAtt': [taskSecurityGroupId, 'GroupId'] } },
+      0,
+    );
+  });
+
+  test('tasks run in the public subnets with a public IP and the task security group', () => {
+    for (const config of awsvpcConfigurations(publicNet)) {
+      expect(config).toEqual({
+        AssignPublicIp: 'ENABLED',
+        Subnets: [
+          expect.stringMatching(/^<NetworkVpcPublicSubnet1Subnet\w+>$/),
+          expect.stringMatching(/^<NetworkVpcPublicSubnet2Subnet\w+>$/),
+        ],
+        SecurityGroups: [`<${taskSecurityGroupId}.GroupId>`],
+      });
+    }
+  });
+});
+
+describe('PipelineNetwork (private)', () => {
+  test('has isolated subnets only: no internet gateway, no NAT, no public IPs', () => {
+    privateNet.template.resourceCountIs('AWS::EC2::Subnet', 2);
+    privateNet.template.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false }, 2);
+    privateNet.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    privateNet.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    for (const config of awsvpcConfigurations(privateNet)) {
+      // (RunTask's default, when the field is absent, is DISABLED)
+      expect([undefined, 'DISABLED']).toContain(config.AssignPublicIp);
+      expect(config.Subnets).toEqual([
+        expect.stringMatching(/^<NetworkVpcIsolatedSubnet1Subnet\w+>$/),
+        expect.stringMatching(/^<NetworkVpcIsolatedSubnet2Subnet\w+>$/),
+      ]);
+    }
+  });
+
+  test('reaches ECR, ECR Docker and CloudWatch Logs through private interface endpoints', () => {
+    privateNet.template.resourcePropertiesCountIs(
+      'AWS::EC2::VPCEndpoint',
+      { VpcEndpointType: 'Interface' },
+      3,
+    );
+    for (const service of ['ecr.api', 'ecr.dkr', 'logs']) {
+      privateNet.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface',
+        PrivateDnsEnabled: true,
+        ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, `.${service}`]] },
+      });
+    }
+    privateNet.template.resourcePropertiesCountIs('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' }, 1);
+  });
+
+  test('the endpoints accept HTTPS from the task security group only', () => {
+    privateNet.template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('^Interface endpoints'),
+      SecurityGroupIngress: Match.absent(),
+    });
+    privateNet.template.resourceCountIs('AWS::EC2::SecurityGroupIngress', 1);
+    privateNet.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [taskSecurityGroupId, 'GroupId'] },
+    });
+  });
+});
+
+describe('PipelineNetwork (existing VPC)', () => {
+  test('creates no VPC, subnets or endpoints, only the task security group in that VPC', () => {
+    existing.template.resourceCountIs('AWS::EC2::VPC', 0);
+    existing.template.resourceCountIs('AWS::EC2::Subnet', 0);
+    existing.template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    existing.template.resourceCountIs('AWS::EC2::SecurityGroup', 1);
+    existing.template.hasResourceProperties('AWS::EC2::SecurityGroup', { VpcId: EXISTING.vpcId });
+  });
+
+  test('tasks run in exactly the given subnets', () => {
+    for (const config of awsvpcConfigurations(existing)) {
+      expect(config.Subnets).toEqual(EXISTING.subnetIds.split(','));
+      expect(config.AssignPublicIp).toBe('ENABLED');
+    }
+  });
+});

@@ -1,0 +1,240 @@
+import {
+  AslDefinition,
+  AslState,
+  definitionOf,
+  onlyResource,
+  statesOfType,
+  Synthesized,
+  synthesized,
+} from './fixture';
+
+const LAUNCH_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException', 'ECS.InvalidParameterException'];
+
+let onDemand: Synthesized;
+let spot: Synthesized;
+let fallback: Synthesized;
+let shortTimeout: Synthesized;
+let definitions: Record<'on-demand' | 'spot' | 'spot-with-fallback', AslDefinition>;
+
+beforeAll(() => {
+  // GIVEN each capacity mode (on-demand is the default) and a 5-minute task timeout
+  onDemand = synthesized('default');
+  spot = synthesized('spot');
+  fallback = synthesized('spotWithFallback');
+  shortTimeout = synthesized('shortTimeout');
+  definitions = {
+    'on-demand': definitionOf(onDemand),
+    spot: definitionOf(spot),
+    'spot-with-fallback': definitionOf(fallback),
+  };
+});
+
+const MODES = ['on-demand', 'spot', 'spot-with-fallback'] as const;
+
+function tasksOf(definition: AslDefinition): [string, AslState][] {
+  return Object.entries(statesOfType(definition, 'Task'));
+}
+
+function taskDefinitionOf(synth: Synthesized) {
+  return onlyResource(synth.template, 'AWS::ECS::TaskDefinition').resource.Properties as {
+    Family: string;
+    ContainerDefinitions: { Name: string }[];
+  };
+}
+
+describe('ProcessObjectStep (on-demand, the default)', () => {
+  let task: AslState;
+  beforeAll(() => {
+    const tasks = tasksOf(definitions['on-demand']);
+    expect(tasks.map(([name]) => name)).toEqual(['RunWorker']);
+    task = tasks[0][1];
+  });
+
+  test('has one Task state, the start state, running the task with ecs:runTask.sync', () => {
+    expect(definitions['on-demand'].StartAt).toBe('RunWorker');
+    expect(task.Resource).toMatch(/:states:::ecs:runTask\.sync$/);
+    expect(task.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+  });
+
+  test('runs the worker task definition on the cluster with LaunchType FARGATE', () => {
+    expect(task.Parameters).toMatchObject({
+      Cluster: `<${onDemand.ids.cluster}.Arn>`,
+      TaskDefinition: taskDefinitionOf(onDemand).Family,
+      LaunchType: 'FARGATE',
+    });
+    expect(task.Parameters?.CapacityProviderStrategy).toBeUndefined();
+  });
+
+  test('overrides the container the task definition defines, by its name', () => {
+    const overrides = task.Parameters?.Overrides?.ContainerOverrides ?? [];
+    expect(overrides.map((o) => o.Name)).toEqual(
+      taskDefinitionOf(onDemand).ContainerDefinitions.map((c) => c.Name),
+    );
+    expect(overrides[0].Name).toBe('worker');
+  });
+
+  test('passes the object to the worker as BUCKET, KEY, ETAG, VERSION_ID (PascalCase Name / Value.$)', () => {
+    expect(task.Parameters?.Overrides).toEqual({
+      ContainerOverrides: [
+        {
+          Name: 'worker',
+          Environment: [
+            { Name: 'BUCKET', 'Value.$': '$.bucket' },
+            { Name: 'KEY', 'Value.$': '$.key' },
+            { Name: 'ETAG', 'Value.$': '$.etag' },
+            { Name: 'VERSION_ID', 'Value.$': '$.versionId' },
+          ],
+        },
+      ],
+    });
+  });
+
+  test('times out after 60 minutes by default and after 5 with -c taskTimeoutMinutes=5', () => {
+    expect(task.TimeoutSeconds).toBe(3600);
+    const [[, short]] = tasksOf(definitionOf(shortTimeout));
+    expect(short.TimeoutSeconds).toBe(300);
+  });
+
+  test('keeps only TaskArn, StopCode, StoppedReason and ExitCodes of the task description', () => {
+    expect(task.ResultSelector).toEqual({
+      'TaskArn.$': '$.TaskArn',
+      'StopCode.$': '$.StopCode',
+      'StoppedReason.$': '$.StoppedReason',
+      'ExitCodes.$': '$.Containers[*].ExitCode',
+    });
+    expect(task.ResultPath).toBe('$.task');
+  });
+
+  test('catches every error into a Fail state whose cause names the object', () => {
+    expect(task.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+    ]);
+    const failed = definitions['on-demand'].States.ObjectFailed;
+    expect(failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
+    expect(failed.CausePath).toMatch(/^States\.Format\('.*', \$\.bucket, \$\.key, \$\.error\.Cause\)$/);
+  });
+});
+
+describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
+  test('every Task state retries exactly the three launch errors, with backoff, a cap and full jitter', () => {
+    const tasks = tasksOf(definitions[mode]);
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const [, task] of tasks) {
+      expect(task.Retry).toHaveLength(1);
+      const [retry] = task.Retry ?? [];
+      expect([...retry.ErrorEquals].sort()).toEqual(LAUNCH_ERRORS);
+      expect(retry.BackoffRate).toBeGreaterThan(1);
+      expect(retry.MaxDelaySeconds).toEqual(expect.any(Number));
+      expect(retry.JitterStrategy).toBe('FULL');
+      expect(retry).toMatchObject({
+        IntervalSeconds: 5,
+        MaxAttempts: 5,
+        BackoffRate: 2,
+        MaxDelaySeconds: 120,
+      });
+    }
+  });
+
+  test('no retrier repeats a worker failure (States.TaskFailed) or retries everything (States.ALL)', () => {
+    const retried = tasksOf(definitions[mode]).flatMap(([, task]) =>
+      (task.Retry ?? []).flatMap((r) => r.ErrorEquals),
+    );
+    expect(retried).not.toContain('States.TaskFailed');
+    expect(retried).not.toContain('States.ALL');
+  });
+});
+
+describe('ProcessObjectStep (spot)', () => {
+  test('runs on FARGATE_SPOT only', () => {
+    const tasks = tasksOf(definitions.spot);
+    expect(tasks).toHaveLength(1);
+    const [[, task]] = tasks;
+    expect(task.Parameters?.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+    expect(task.Parameters?.LaunchType).toBeUndefined();
+    expect(task.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+    ]);
+  });
+});
+
+describe('ProcessObjectStep (spot-with-fallback)', () => {
+  let states: Record<string, AslState>;
+  beforeAll(() => {
+    states = definitions['spot-with-fallback'].States;
+  });
+
+  test('starts on Spot and has exactly two Task states', () => {
+    expect(definitions['spot-with-fallback'].StartAt).toBe('RunWorkerOnSpot');
+    expect(Object.keys(statesOfType(definitions['spot-with-fallback'], 'Task')).sort()).toEqual([
+      'RunWorkerOnDemand',
+      'RunWorkerOnSpot',
+    ]);
+  });
+
+  test('RunWorkerOnSpot uses FARGATE_SPOT and RunWorkerOnDemand uses FARGATE', () => {
+    expect(states.RunWorkerOnSpot.Parameters?.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+    expect(states.RunWorkerOnDemand.Parameters?.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE', Weight: 1 },
+    ]);
+    for (const name of ['RunWorkerOnSpot', 'RunWorkerOnDemand']) {
+      expect(states[name].Parameters?.LaunchType).toBeUndefined();
+    }
+  });
+
+  test('both runs are the same task with the same overrides, apart from the capacity provider', () => {
+    const withoutCapacity = (state: AslState) => ({
+      ...state.Parameters,
+      CapacityProviderStrategy: undefined,
+    });
+    expect(withoutCapacity(states.RunWorkerOnSpot)).toEqual(withoutCapacity(states.RunWorkerOnDemand));
+    expect(states.RunWorkerOnSpot.Parameters?.Overrides).toBeDefined();
+    expect(states.RunWorkerOnSpot.TimeoutSeconds).toBe(states.RunWorkerOnDemand.TimeoutSeconds);
+  });
+
+  test('no Spot capacity (AmazonECS.Unknown) falls back to on-demand; a worker failure is examined; the rest fails', () => {
+    expect(states.RunWorkerOnSpot.Catch).toEqual([
+      { ErrorEquals: ['AmazonECS.Unknown'], ResultPath: '$.spotError', Next: 'RunWorkerOnDemand' },
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasSpotInterrupted' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+    ]);
+  });
+
+  test('a task stopped by a Spot interruption runs again on demand; any other failure fails', () => {
+    expect(states.WasSpotInterrupted).toEqual({
+      Type: 'Choice',
+      Comment: expect.any(String),
+      Choices: [
+        {
+          Variable: '$.error.Cause',
+          StringMatches: '*"StopCode":"SpotInterruption"*',
+          Next: 'RunWorkerOnDemand',
+        },
+      ],
+      Default: 'ObjectFailed',
+    });
+  });
+
+  test('the on-demand run catches everything into the Fail state', () => {
+    expect(states.RunWorkerOnDemand.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+    ]);
+    expect(states.ObjectFailed.Type).toBe('Fail');
+  });
+});
+
+describe('ProcessObjectStep is shared with the backfill', () => {
+  test.each(MODES)('the backfill map runs exactly the states of the event-driven workflow (%s)', (mode) => {
+    const synth = { 'on-demand': onDemand, spot, 'spot-with-fallback': fallback }[mode];
+    const backfill = definitionOf(synth, { stateMachine: synth.ids.backfillStateMachine });
+    const [map] = Object.values(statesOfType(backfill, 'Map'));
+    const processor = map.ItemProcessor as { StartAt: string; States: Record<string, AslState> };
+    expect({ StartAt: processor.StartAt, States: processor.States }).toEqual({
+      StartAt: definitions[mode].StartAt,
+      States: definitions[mode].States,
+    });
+  });
+});

@@ -1,0 +1,204 @@
+import aslValidator from 'asl-validator';
+import { Match } from 'aws-cdk-lib/assertions';
+import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
+
+import {
+  CDK_JSON_CONTEXT,
+  definitionOf,
+  iamPatternMatches,
+  longestTaskTimeSeconds,
+  onlyResource,
+  plausibleValues,
+  roleIdFromArn,
+  Statement,
+  statementsOfRole,
+  Synthesized,
+  synthesized,
+} from './fixture';
+
+const MODES = ['on-demand', 'spot', 'spot-with-fallback'] as const;
+
+let synths: Record<(typeof MODES)[number], Synthesized>;
+let byDefault: Synthesized;
+let ids: {
+  stateMachine: string;
+  logGroup: string;
+  taskDefinition: string;
+  taskRole: string;
+  executionRole: string;
+};
+
+beforeAll(() => {
+  // GIVEN each capacity mode (on-demand is the default)
+  synths = {
+    'on-demand': synthesized('default'),
+    spot: synthesized('spot'),
+    'spot-with-fallback': synthesized('spotWithFallback'),
+  };
+  byDefault = synths['on-demand'];
+  const taskDefinition = onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition');
+  ids = {
+    stateMachine: byDefault.ids.workflowStateMachine,
+    logGroup: byDefault.ids.workflowLogGroup,
+    taskDefinition: taskDefinition.id,
+    taskRole: roleIdFromArn(taskDefinition.resource.Properties.TaskRoleArn),
+    executionRole: roleIdFromArn(taskDefinition.resource.Properties.ExecutionRoleArn),
+  };
+});
+
+function stateMachineRoleStatements(synth: Synthesized): Statement[] {
+  const id = synth.ids.workflowStateMachine;
+  return statementsOfRole(
+    synth.template,
+    roleIdFromArn(synth.template.toJSON().Resources[id].Properties.RoleArn),
+  );
+}
+
+describe('ProcessObjectWorkflow: state machine', () => {
+  test('is a Standard state machine logging every event with execution data to its log group', () => {
+    byDefault.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: Match.exact({
+        Level: 'ALL',
+        IncludeExecutionData: true,
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [ids.logGroup, 'Arn'] } } }],
+      }),
+      TracingConfiguration: { Enabled: true },
+    });
+    const resource = byDefault.template.toJSON().Resources[ids.stateMachine];
+    expect(resource.Properties).toMatchObject({
+      StateMachineType: 'STANDARD',
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: true },
+      TracingConfiguration: { Enabled: true },
+    });
+  });
+
+  test('its log group has finite retention', () => {
+    expect(byDefault.template.toJSON().Resources[ids.logGroup].Properties.RetentionInDays).toBe(30);
+  });
+
+  test('the definition uses JSONPath and an execution timeout of the task timeout plus 30 minutes', () => {
+    const definition = definitionOf(byDefault);
+    expect(definition).toMatchObject({ QueryLanguage: 'JSONPath', TimeoutSeconds: 3600 + 30 * 60 });
+  });
+
+  // Fails for spot-with-fallback with lib/workflow.ts as written: its timeout is
+  // taskTimeout + 30 min, but that mode can run two tasks in a row (an interrupted Spot run,
+  // then an on-demand run), so a late interruption times the whole execution out mid-run.
+  test.each(MODES)(
+    'the execution timeout leaves room for every task run on the longest path (%s)',
+    (mode) => {
+      // GIVEN the most expensive path through the workflow (with Spot fallback: a Spot run
+      // interrupted late, then an on-demand run)
+      const definition = definitionOf(synths[mode]);
+      // THEN the execution-wide timeout, a backstop, does not cut the last run short
+      expect(definition.TimeoutSeconds).toBeGreaterThan(longestTaskTimeSeconds(definition));
+    },
+  );
+
+  test.each(MODES)('the resolved definition is valid Amazon States Language (%s)', (mode) => {
+    // GIVEN the definition with every CloudFormation token replaced by a plausible value
+    const synth = synths[mode];
+    for (const stateMachine of [synth.ids.workflowStateMachine, synth.ids.backfillStateMachine]) {
+      const definition = definitionOf(synth, { stateMachine, values: plausibleValues(synth.template) });
+      expect(JSON.stringify(definition)).not.toMatch(/<[A-Za-z0-9]+(\.[A-Za-z]+)?>/);
+      // WHEN validated
+      const result = aslValidator(structuredClone(definition));
+      // THEN there are no errors
+      expect(result.errorsText('\n')).toBe('');
+      expect(result.isValid).toBe(true);
+    }
+  });
+
+  test('asl-validator does reject a broken definition (the check above can fail)', () => {
+    const definition = definitionOf(byDefault, { values: plausibleValues(byDefault.template) });
+    const broken = structuredClone(definition);
+    broken.States.RunWorker.Catch = [{ ErrorEquals: ['States.ALL'], Next: 'NoSuchState' }];
+    expect(aslValidator(broken).isValid).toBe(false);
+  });
+});
+
+describe('ProcessObjectWorkflow: state machine role (least privilege)', () => {
+  test('the run-task policy fix is on in cdk.json', () => {
+    // (its effect, RunTask on the task definition ARN rather than on "<family>:*", is asserted below)
+    expect(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY).toBe(
+      '@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy',
+    );
+    expect(CDK_JSON_CONTEXT[STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY]).toBe(true);
+  });
+
+  test.each(MODES)('has no "*" action and no service-wide "service:*" action (%s)', (mode) => {
+    const actions = stateMachineRoleStatements(synths[mode]).flatMap((s) => s.Action);
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
+  });
+
+  test('RunTask is allowed on the worker task definition only', () => {
+    const statements = stateMachineRoleStatements(byDefault);
+    const runTask = statements.filter((s) => s.Action.some((a) => iamPatternMatches(a, 'ecs:RunTask', true)));
+    expect(runTask).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['ecs:RunTask'],
+        Resource: [`<${ids.taskDefinition}>`],
+      }),
+    ]);
+    // (Ref of an AWS::ECS::TaskDefinition is its ARN, revision included)
+    expect(byDefault.template.toJSON().Resources[ids.taskDefinition].Type).toBe('AWS::ECS::TaskDefinition');
+  });
+
+  test('may stop and describe the tasks it started', () => {
+    const actions = stateMachineRoleStatements(byDefault).flatMap((s) => s.Action);
+    expect(actions).toEqual(expect.arrayContaining(['ecs:StopTask', 'ecs:DescribeTasks']));
+  });
+
+  test('manages only the StepFunctionsGetEventsForECSTaskRule managed rule', () => {
+    const events = stateMachineRoleStatements(byDefault).filter((s) =>
+      s.Action.some((a) => a.startsWith('events:')),
+    );
+    expect(events).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: expect.arrayContaining(['events:PutTargets', 'events:PutRule', 'events:DescribeRule']),
+        Resource: ['arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForECSTaskRule'],
+      }),
+    ]);
+    expect(events[0].Action).toHaveLength(3);
+  });
+
+  test('may pass exactly the task role and the execution role', () => {
+    const passRole = stateMachineRoleStatements(byDefault).filter((s) => s.Action.includes('iam:PassRole'));
+    expect(passRole).toHaveLength(1);
+    expect(passRole[0].Action).toEqual(['iam:PassRole']);
+    expect([...passRole[0].Resource].sort()).toEqual(
+      [`<${ids.executionRole}.Arn>`, `<${ids.taskRole}.Arn>`].sort(),
+    );
+  });
+
+  test('what it may do on any resource is limited to task polling, log delivery and X-Ray', () => {
+    const unscoped = stateMachineRoleStatements(byDefault).filter((s) => s.Resource.includes('*'));
+    expect(unscoped.flatMap((s) => s.Action).sort()).toEqual(
+      [
+        'ecs:DescribeTasks',
+        'ecs:StopTask',
+        'logs:CreateLogDelivery',
+        'logs:DeleteLogDelivery',
+        'logs:DescribeLogGroups',
+        'logs:DescribeResourcePolicies',
+        'logs:GetLogDelivery',
+        'logs:ListLogDeliveries',
+        'logs:PutResourcePolicy',
+        'logs:UpdateLogDelivery',
+        'xray:GetSamplingRules',
+        'xray:GetSamplingTargets',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
+    );
+  });
+
+  test('has no S3 access: only the worker touches objects', () => {
+    const actions = stateMachineRoleStatements(byDefault).flatMap((s) => s.Action);
+    expect(actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
+  });
+});
