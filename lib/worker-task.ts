@@ -81,11 +81,7 @@ export class WorkerTask extends Construct {
 
     this.container = this.taskDefinition.addContainer('Worker', {
       containerName: WORKER_CONTAINER_NAME,
-      image:
-        props.image ??
-        ecs.ContainerImage.fromAsset(CONTAINER_DIR, {
-          platform: architecture === 'ARM64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-        }),
+      image: props.image ?? this.imageFromContainerDir(architecture),
       essential: true,
       user: NON_ROOT_USER,
       readonlyRootFilesystem: true,
@@ -99,11 +95,27 @@ export class WorkerTask extends Construct {
     this.container.addMountPoints({ sourceVolume: 'scratch', containerPath: '/tmp', readOnly: false });
 
     grantObjectAccess(this.taskDefinition.taskRole, props);
+    if (!props.image) {
+      // Pulling from the asset repository needs ecr:GetAuthorizationToken, an API that
+      // takes no resource; aws-cdk-lib grants it on the execution role.
+      acknowledgeWildcardResource(
+        this.taskDefinition.obtainExecutionRole(),
+        '*',
+        'ecr:GetAuthorizationToken takes no resource; the image pull itself is scoped to the asset repository.',
+      );
+    }
 
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
         'The environment holds only the output bucket name and prefix, which are not secrets; per-object values come as overrides.',
+    });
+  }
+
+  /** The image built from `container/`, whose Dockerfile only copies the esbuild bundle. */
+  private imageFromContainerDir(architecture: Architecture): ecs.ContainerImage {
+    return ecs.ContainerImage.fromAsset(CONTAINER_DIR, {
+      platform: architecture === 'ARM64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
     });
   }
 }
