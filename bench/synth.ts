@@ -19,7 +19,10 @@ export async function benchSynth(): Promise<BenchSection> {
   const tsNode = await synth(TS_NODE_APP);
   const ratio = ours.wallMs / tsNode.wallMs;
   const tests = await measureProcess('npx', ['jest', 'test/lib'], { cwd: ROOT });
-  const checks = await measureProcess('sh', ['-c', '"npm run lint && npm run typecheck"'], { cwd: ROOT, shell: true });
+  const checks = await measureProcess('sh', ['-c', '"npm run lint && npm run typecheck"'], {
+    cwd: ROOT,
+    shell: true,
+  });
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const mib = (m: ProcessMeasurement) => `${m.peakRssMiB.toFixed(0)} MiB`;
   const infraTestMs = tests.wallMs + checks.wallMs;

@@ -1,5 +1,6 @@
+import { type AddressInfo, createServer } from 'node:net';
+
 import { S3Client } from '@aws-sdk/client-s3';
-import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
 
 /** Credentials s3rver accepts by default; they grant nothing anywhere else. */
@@ -33,6 +34,7 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
+  if (options.port) await assertPortFree(options.port);
   const address = (await server.run()) as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
@@ -40,6 +42,19 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
     server,
     close: () => server.close(),
   };
+}
+
+/**
+ * s3rver's run() never settles when the port is taken: the listen error is emitted on an http.Server
+ * it creates internally, with no listener, and crashes the process. Probing first turns that into a
+ * rejected promise with the usual EADDRINUSE error.
+ */
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
 }
 
 /**

@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+
+import { ExecutionQueue } from '../local/execution-queue';
+import { DEFAULT_CONCURRENCY, startLocalPipeline, WORKER_BUNDLE } from '../local/pipeline';
+import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
+import { synthesize } from '../local/synth';
+import type { BenchSection } from './table';
+
+const OBJECTS = 200;
+const TARGET_OVERHEAD = 0.25;
+
+/**
+ * 200 small objects through the whole local pipeline (S3 event -> rule -> state machine -> local ECS
+ * task), beside the same 200 worker runs started directly with the same environment and concurrency.
+ * Both sides include the uploads. The difference is what the emulated AWS layer costs.
+ */
+export async function benchLocalPipeline(options: { templatePath?: string } = {}): Promise<BenchSection> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const templatePath = options.templatePath ?? (await synthesize({ outDir: '.local/bench-cdk.out' }));
+  const keys = Array.from(
+    { length: OBJECTS },
+    (_, i) => `incoming/bench/object-${String(i).padStart(3, '0')}.txt`,
+  );
+  const body = (key: string) => `small object ${key}\n`;
+
+  const direct = await withDataDir(async (dataDir) => {
+    const bucket = 'bench-bucket';
+    const server = await startLocalS3Server({ directory: dataDir, buckets: [bucket] });
+    const s3 = localS3Client(server.endpoint);
+    const queue = new ExecutionQueue(DEFAULT_CONCURRENCY);
+    const started = performance.now();
+    await Promise.all(
+      keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: body(Key) }))),
+    );
+    const exitCodes = await Promise.all(
+      keys.map((key) =>
+        queue.add(() =>
+          runWorker({
+            ...localS3Environment(server.endpoint),
+            BUCKET: bucket,
+            KEY: key,
+            OUTPUT_BUCKET: bucket,
+            OUTPUT_PREFIX: 'processed/',
+          }),
+        ),
+      ),
+    );
+    const wallMs = performance.now() - started;
+    s3.destroy();
+    await server.close();
+    return { wallMs, failed: exitCodes.filter((code) => code !== 0).length };
+  });
+
+  const pipelined = await withDataDir(async (dataDir) => {
+    const pipeline = await startLocalPipeline({ templatePath, dataDir, concurrency: DEFAULT_CONCURRENCY });
+    const started = performance.now();
+    await Promise.all(keys.map((key) => pipeline.upload(key, body(key))));
+    await pipeline.waitForIdle();
+    const wallMs = performance.now() - started;
+    const failed = pipeline.executions().filter((e) => e.status !== 'SUCCEEDED').length;
+    const executions = pipeline.executions().length;
+    await pipeline.stop();
+    return { wallMs, failed: failed + (OBJECTS - executions) };
+  });
+
+  const overhead = pipelined.wallMs / direct.wallMs - 1;
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  return {
+    title: `Local pipeline: ${OBJECTS} small objects, concurrency ${DEFAULT_CONCURRENCY}`,
+    rows: [
+      { metric: 'worker runs started directly (wall)', value: seconds(direct.wallMs) },
+      { metric: 'through the local pipeline (wall)', value: seconds(pipelined.wallMs) },
+      {
+        metric: 'pipeline overhead',
+        value: `${(overhead * 100).toFixed(0)} %`,
+        target: `<= ${TARGET_OVERHEAD * 100} %`,
+        met: overhead <= TARGET_OVERHEAD,
+      },
+      {
+        metric: 'failed runs (direct / pipeline)',
+        value: `${direct.failed} / ${pipelined.failed}`,
+        target: '0 / 0',
+        met: direct.failed + pipelined.failed === 0,
+      },
+    ],
+    notes: [
+      'Both sides include uploading the objects to the embedded S3 server; each worker run is a new Node process.',
+      'The pipeline side adds the S3 event, rule matching, input transformer, aws-local-stepfunctions and the ECS task emulation.',
+    ],
+  };
+}
+
+function runWorker(env: Record<string, string>): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WORKER_BUNDLE], { env, stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code));
+  });
+}
+
+async function withDataDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-local-pipeline-'));
+  try {
+    return await run(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

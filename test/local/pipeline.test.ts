@@ -1,0 +1,154 @@
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+
+import type { LocalPipeline } from '../../local/pipeline';
+import { sha256, startTestPipeline } from './support/pipeline';
+import { synthesizedTemplate } from './support/synthesized-template';
+
+/** End to end through the library API: real s3rver, real worker bundle, real aws-local-stepfunctions. */
+
+let templatePath: string;
+beforeAll(async () => {
+  templatePath = await synthesizedTemplate();
+});
+
+let pipeline: LocalPipeline | undefined;
+afterEach(async () => {
+  await pipeline?.stop({ drain: false });
+  pipeline = undefined;
+});
+
+async function keysUnder(p: LocalPipeline, prefix: string): Promise<string[]> {
+  const listed = await p.s3.send(new ListObjectsV2Command({ Bucket: p.bucket, Prefix: prefix }));
+  return (listed.Contents ?? []).map((object) => object.Key!).sort();
+}
+
+test('tricky keys are processed under their exact names, and results trigger nothing', async () => {
+  pipeline = await startTestPipeline(templatePath);
+  const objects: Record<string, string | Buffer> = {
+    'incoming/with space.txt': 'spaces\n',
+    'incoming/plus+sign.csv': 'a,b\n1,2\n',
+    'incoming/percent%2Bencoded.txt': 'not decoded\n',
+    'incoming/ünïcödé/日本語 ✓.txt': 'unicode path\n',
+    'incoming/binary.bin': Buffer.from([0, 1, 2, 253, 254, 255]),
+  };
+  for (const [key, body] of Object.entries(objects)) await pipeline.upload(key, body);
+  await pipeline.waitForIdle();
+
+  const executions = pipeline.executions();
+  // One execution per upload: the result objects written under processed/ matched no rule.
+  expect(executions.map((e) => e.key).sort()).toEqual(Object.keys(objects).sort());
+  for (const execution of executions) {
+    expect({ key: execution.key, status: execution.status, error: execution.error }).toEqual({
+      key: execution.key,
+      status: 'SUCCEEDED',
+      error: undefined,
+    });
+    const result = (await pipeline.readResult(execution)) as Record<string, unknown>;
+    expect(execution.result?.key).toBe(`processed/${execution.key}.json`);
+    expect(result).toMatchObject({ key: execution.key, sha256: sha256(objects[execution.key]) });
+  }
+  expect(await keysUnder(pipeline, 'processed/')).toEqual(
+    Object.keys(objects)
+      .map((k) => `processed/${k}.json`)
+      .sort(),
+  );
+});
+
+test('an object deleted before its task starts gives a successful execution without a result', async () => {
+  pipeline = await startTestPipeline(templatePath);
+  await pipeline.upload('incoming/short-lived.txt', 'here for a moment');
+  await pipeline.waitForIdle();
+  const [first] = pipeline.executions();
+  // Delete the object and its result, then deliver the same event again: the task starts after the deletion.
+  await pipeline.s3.send(
+    new DeleteObjectCommand({ Bucket: pipeline.bucket, Key: 'incoming/short-lived.txt' }),
+  );
+  await pipeline.s3.send(new DeleteObjectCommand({ Bucket: pipeline.bucket, Key: first.result!.key }));
+
+  const second = pipeline.deliver(first.event)!;
+  await pipeline.waitForIdle();
+
+  expect(second.status).toBe('SUCCEEDED');
+  expect(second.attempts.at(-1)?.summary?.outcome).toBe('not-found');
+  expect(second.result).toBeUndefined();
+  expect(await pipeline.readResult(second)).toBeNull();
+  expect(await keysUnder(pipeline, 'processed/')).toEqual([]);
+});
+
+test('the same event delivered twice yields two executions and one result', async () => {
+  pipeline = await startTestPipeline(templatePath);
+  await pipeline.upload('incoming/twice.json', '{"n":2}');
+  await pipeline.waitForIdle();
+  pipeline.deliver(pipeline.executions()[0].event);
+  await pipeline.waitForIdle();
+
+  expect(pipeline.executions().map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+  expect(await keysUnder(pipeline, 'processed/')).toEqual(['processed/incoming/twice.json.json']);
+});
+
+test('events that do not match the rule start nothing', async () => {
+  pipeline = await startTestPipeline(templatePath);
+  await pipeline.upload('elsewhere/file.txt', 'outside the input prefix');
+  const started = pipeline.deliver({
+    source: 'aws.s3',
+    'detail-type': 'Object Created',
+    detail: { bucket: { name: 'some-other-bucket' }, object: { key: 'incoming/x.txt', size: 1 } },
+  });
+  await pipeline.waitForIdle();
+  expect(started).toBeUndefined();
+  expect(pipeline.executions()).toEqual([]);
+});
+
+test.each([
+  ['throttling', 'ECS.AmazonECSException'],
+  ['capacity', 'AmazonECS.Unknown'],
+] as const)(
+  'injected %s errors are retried by the state machine, then the task runs',
+  async (kind, error) => {
+    pipeline = await startTestPipeline(templatePath, { faults: { launchErrors: { kind, count: 3 } } });
+    await pipeline.upload('incoming/retried.txt', 'try again');
+    await pipeline.waitForIdle();
+
+    const [execution] = pipeline.executions();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.attempts.map((a) => [a.stateName, a.error])).toEqual([
+      ['RunWorker', error],
+      ['RunWorker', error],
+      ['RunWorker', error],
+      ['RunWorker', undefined],
+    ]);
+    expect(await pipeline.readResult(execution)).toMatchObject({ sha256: sha256('try again') });
+  },
+);
+
+test('launch errors beyond MaxAttempts fail the execution through the Fail state', async () => {
+  // MaxAttempts 5: the first run and 5 retries fail, so the error reaches Catch -> ObjectFailed.
+  pipeline = await startTestPipeline(templatePath, {
+    faults: { launchErrors: { kind: 'throttling', count: 6 } },
+  });
+  await pipeline.upload('incoming/never.txt', 'x');
+  await pipeline.waitForIdle();
+
+  const [execution] = pipeline.executions();
+  expect(execution.attempts).toHaveLength(6);
+  expect(execution.status).toBe('FAILED');
+  expect(execution.error).toBe('ECS.AmazonECSException');
+  expect(execution.cause).toMatch(
+    /^Processing s3:\/\/local-pipeline-bucket\/incoming\/never\.txt failed: Rate exceeded/,
+  );
+});
+
+test('a burst of 200 objects gives 200 results', async () => {
+  pipeline = await startTestPipeline(templatePath, { concurrency: 8 });
+  const keys = Array.from(
+    { length: 200 },
+    (_, i) => `incoming/burst/object-${String(i).padStart(3, '0')}.txt`,
+  );
+  await Promise.all(keys.map((key) => pipeline!.upload(key, `body of ${key}\n`)));
+  await pipeline.waitForIdle();
+
+  const executions = pipeline.executions();
+  expect(executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(200);
+  expect(executions.map((e) => e.key).sort()).toEqual(keys);
+  expect(await keysUnder(pipeline, 'processed/')).toEqual(keys.map((k) => `processed/${k}.json`));
+});

@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+import { PROJECT_ROOT, STACK_NAME, synthesize } from '../../../local/synth';
+
+/** Everything `cdk synth` reads: a change to any of it means a new template. */
+const SYNTH_INPUTS = [
+  'bin',
+  'lib',
+  'container/src',
+  'container/build.mjs',
+  'container/Dockerfile',
+  'cdk.json',
+];
+const CACHE_DIR = join(PROJECT_ROOT, '.local', 'test-synth');
+
+/**
+ * The template `cdk synth -c <context>` produces from the current sources, synthesized once and
+ * cached under .local/test-synth/<hash of sources and context> (cdk synth takes ~5 s; the local
+ * tests need it in several files). The synth also rebuilds container/dist/worker.js.
+ */
+export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
+  const { dir, template } = cacheEntry(context);
+  if (existsSync(template) && existsSync(join(PROJECT_ROOT, 'container', 'dist', 'worker.js')))
+    return template;
+  // Synthesize beside the cache entry and rename it in place, so concurrent test files never read half a template.
+  const staging = `${dir}.${process.pid}.tmp`;
+  mkdirSync(CACHE_DIR, { recursive: true });
+  await synthesize({ outDir: staging, context });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir);
+  return template;
+}
+
+/** Where the template for `context` and the current sources is cached. */
+export function cacheEntry(context: Record<string, string>): { dir: string; template: string } {
+  const hash = createHash('sha256').update(JSON.stringify(context));
+  for (const file of SYNTH_INPUTS.flatMap((input) => filesUnder(join(PROJECT_ROOT, input))).sort()) {
+    hash.update(relative(PROJECT_ROOT, file)).update(readFileSync(file));
+  }
+  const dir = join(CACHE_DIR, hash.digest('hex').slice(0, 16));
+  return { dir, template: join(dir, `${STACK_NAME}.template.json`) };
+}
+
+function filesUnder(path: string): string[] {
+  if (!existsSync(path)) return [];
+  if (!statSync(path).isDirectory()) return [path];
+  return readdirSync(path, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
