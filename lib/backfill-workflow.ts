@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -7,9 +7,9 @@ import { Construct } from 'constructs';
 
 import { acknowledgeWildcardResourcesOf } from './nag-acknowledgements';
 import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
-import { createTracedStateMachine } from './traced-state-machine';
+import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
-export interface BackfillWorkflowProps extends ProcessObjectStepProps {
+export interface BackfillWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {
   readonly bucket: s3.IBucket;
   /** At most this many tasks run at once. */
   readonly maxConcurrency: number;
@@ -19,9 +19,6 @@ export interface BackfillWorkflowProps extends ProcessObjectStepProps {
    * @default 10
    */
   readonly toleratedFailurePercentage?: number;
-  readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
   /**
    * How long one backfill run may take in all.
    * @default Duration.days(7)

@@ -5,13 +5,17 @@ import { Construct } from 'constructs';
 
 import { acknowledgeRunTaskSyncWildcard } from './nag-acknowledgements';
 
-export interface TracedStateMachineProps {
-  readonly comment: string;
-  readonly definition: sfn.IChainable;
-  readonly timeout: Duration;
+/** Where a state machine's execution log goes. */
+export interface StateMachineLogProps {
   readonly logRetention: logs.RetentionDays;
   /** @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export interface TracedStateMachineProps extends StateMachineLogProps {
+  readonly comment: string;
+  readonly definition: sfn.IChainable;
+  readonly timeout: Duration;
 }
 
 /**

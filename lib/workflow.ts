@@ -1,16 +1,12 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
-import { createTracedStateMachine } from './traced-state-machine';
+import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
-export interface ProcessObjectWorkflowProps extends ProcessObjectStepProps {
-  readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
-}
+export interface ProcessObjectWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {}
 
 /**
  * The state machine that one "Object Created" event starts: it runs the worker task
