@@ -6,7 +6,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 import { acknowledgeWildcardResourcesOf } from './nag-acknowledgements';
-import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
+import { LAUNCH_RETRY_ALLOWANCE, ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
 import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
 export interface BackfillWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {
@@ -21,7 +21,7 @@ export interface BackfillWorkflowProps extends ProcessObjectStepProps, StateMach
   readonly toleratedFailurePercentage?: number;
   /**
    * How long one backfill run may take in all.
-   * @default Duration.days(7)
+   * @default - 7 days, or one object's longest path if that is longer
    */
   readonly timeout?: Duration;
 }
@@ -68,7 +68,8 @@ export class BackfillWorkflow extends Construct {
     ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = createTracedStateMachine(this, {
       comment: 'Runs the worker for every object that already exists under $.prefix',
       definition: this.map,
-      timeout: props.timeout ?? Duration.days(7),
+      timeout:
+        props.timeout ?? maxDuration(Duration.days(7), this.step.longestRun.plus(LAUNCH_RETRY_ALLOWANCE)),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
     }));
@@ -80,4 +81,8 @@ export class BackfillWorkflow extends Construct {
       );
     }
   }
+}
+
+function maxDuration(a: Duration, b: Duration): Duration {
+  return a.toSeconds() >= b.toSeconds() ? a : b;
 }

@@ -29,6 +29,9 @@ export const LAUNCH_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
+/** Above the launch retries' worst case (5 attempts, 2 min max delay each), with room to spare. */
+export const LAUNCH_RETRY_ALLOWANCE = Duration.minutes(30);
+
 export interface ProcessObjectStepProps {
   readonly cluster: ecs.ICluster;
   readonly taskDefinition: ecs.FargateTaskDefinition;
@@ -54,6 +57,8 @@ export class ProcessObjectStep extends Construct {
   public readonly startState: sfn.State;
   /** Every state that runs the worker (one, or two with a Spot fallback). */
   public readonly runTaskStates: tasks.EcsRunTask[] = [];
+  /** The longest one object can take: every task run on its path (Spot, then on-demand) at its full timeout. */
+  public readonly longestRun: Duration;
 
   constructor(scope: Construct, id: string, props: ProcessObjectStepProps) {
     super(scope, id);
@@ -96,6 +101,7 @@ export class ProcessObjectStep extends Construct {
       run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
       this.startState = run;
     }
+    this.longestRun = Duration.seconds(props.taskTimeout.toSeconds() * this.runTaskStates.length);
   }
 
   private runWorker(

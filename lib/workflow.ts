@@ -1,9 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
+import { LAUNCH_RETRY_ALLOWANCE, ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
 import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
 export interface ProcessObjectWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {}
@@ -24,11 +23,8 @@ export class ProcessObjectWorkflow extends Construct {
     ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = createTracedStateMachine(this, {
       comment: 'Runs the worker Fargate task for one S3 object',
       definition: this.step.startState,
-      // A backstop above the longest path: every task run (Spot, then on-demand after an
-      // interruption) at its full timeout, plus time spent in launch retries.
-      timeout: Duration.seconds(props.taskTimeout.toSeconds() * this.step.runTaskStates.length).plus(
-        Duration.minutes(30),
-      ),
+      // A backstop above the longest path, plus time spent in launch retries.
+      timeout: this.step.longestRun.plus(LAUNCH_RETRY_ALLOWANCE),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
     }));

@@ -68,6 +68,9 @@ export const CONFIGURATIONS = {
   // as `-c key=value` passes them: strings
   sized: { cpu: '1024', memoryMiB: '3072', architecture: 'X86_64', logRetentionDays: '7' },
   shortTimeout: { taskTimeoutMinutes: '5' },
+  backfillConcurrency: { backfillConcurrency: '25' },
+  // the longest task timeout config.ts accepts (7 days), in the mode that can run a task twice
+  longestTimeout: { capacity: 'spot-with-fallback', taskTimeoutMinutes: '10080' },
 } satisfies Record<string, Record<string, unknown>>;
 export type ConfigurationName = keyof typeof CONFIGURATIONS;
 
@@ -83,6 +86,8 @@ export interface ConstructIds {
   readonly workflowStateMachine: string;
   readonly workflowLogGroup: string;
   readonly backfillStateMachine: string;
+  readonly backfillLogGroup: string;
+  readonly alarmTopic: string;
 }
 
 export interface Synthesized {
@@ -108,6 +113,8 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     workflowStateMachine: logicalIdOf(stack, stack.workflow.stateMachine),
     workflowLogGroup: logicalIdOf(stack, stack.workflow.logGroup),
     backfillStateMachine: logicalIdOf(stack, stack.backfill.stateMachine),
+    backfillLogGroup: logicalIdOf(stack, stack.backfill.logGroup),
+    alarmTopic: logicalIdOf(stack, stack.monitoring.topic),
   };
 }
 
@@ -196,8 +203,9 @@ export const placeholder: TokenValue = (id, attribute) => (attribute ? `<${id}.$
 
 /**
  * Evaluates the intrinsics that aws-cdk-lib emits in the fragments these tests read
- * (Ref, Fn::GetAtt, Fn::Join); pseudo parameters get fixed values, everything else
- * goes through `value`. Any other intrinsic throws, so a new one cannot slip through as data.
+ * (Ref, Fn::GetAtt, Fn::Join, and Fn::Select of an Fn::Split, as in the Distributed Map's
+ * execution ARNs); pseudo parameters get fixed values, everything else goes through `value`.
+ * Any other intrinsic throws, so a new one cannot slip through as data.
  */
 export function evaluate(fragment: unknown, value: TokenValue = placeholder): unknown {
   if (Array.isArray(fragment)) return fragment.map((item) => evaluate(item, value));
@@ -216,6 +224,17 @@ export function evaluate(fragment: unknown, value: TokenValue = placeholder): un
     if (key === 'Fn::Join') {
       const [separator, parts] = arg as [string, unknown[]];
       return parts.map((part) => asString(evaluate(part, value))).join(separator);
+    }
+    if (key === 'Fn::Select') {
+      const [index, list] = arg as [number, unknown];
+      const split = (list as { 'Fn::Split'?: [string, unknown] })['Fn::Split'];
+      if (!split) throw new Error(`evaluate: Fn::Select of something other than Fn::Split`);
+      const [delimiter, source] = split;
+      const text = asString(evaluate(source, value));
+      // A placeholder is opaque: name the part instead of splitting it
+      return text.includes(delimiter)
+        ? text.split(delimiter)[index]
+        : `Select(${index}, Split(${JSON.stringify(delimiter)}, ${text}))`;
     }
     if (key.startsWith('Fn::')) throw new Error(`evaluate: unsupported intrinsic ${key}`);
   }
@@ -316,6 +335,19 @@ export interface DefinitionOptions {
   /** Logical ID of the state machine. */
   readonly stateMachine?: string;
   readonly values?: TokenValue;
+}
+
+/** The one Map state of the backfill state machine, by name, and that state. */
+export function backfillMapOf(synth: Synthesized, values: TokenValue = placeholder): [string, AslMapState] {
+  const definition = definitionOf(synth, { stateMachine: synth.ids.backfillStateMachine, values });
+  const maps = Object.entries(statesOfType(definition, 'Map'));
+  if (maps.length !== 1) throw new Error(`expected exactly one Map state, found ${maps.length}`);
+  const [name, state] = maps[0];
+  return [name, state as AslMapState];
+}
+
+export interface AslMapState extends AslState {
+  ItemProcessor: AslDefinition & { ProcessorConfig?: Record<string, unknown> };
 }
 
 /** The states of `definition` whose Type is `type`, by name. */

@@ -10,7 +10,10 @@ import {
   synthPipeline,
 } from './fixture';
 
-/** Every mode the app can be configured into that changes which resources exist. */
+/**
+ * Every mode the app can be configured into that changes which resources exist or what
+ * a policy grants (backfillConcurrency changes neither, but an operator sets it).
+ */
 const NAMES: ConfigurationName[] = [
   'default',
   'destroy',
@@ -20,7 +23,11 @@ const NAMES: ConfigurationName[] = [
   'outputBucket',
   'existingVpc',
   'alarmEmail',
+  'backfillConcurrency',
 ];
+
+/** Configurations that only change values the AwsSolutions rules do not read (sizes, prefixes, timeouts). */
+const VALUES_ONLY: ConfigurationName[] = ['uploadsPrefix', 'sized', 'shortTimeout', 'longestTimeout'];
 
 /** AwsSolutions rules that report one finding per resource or policy (`Rule[finding]`). */
 const PER_FINDING_RULES = new Set(['AwsSolutions-IAM4', 'AwsSolutions-IAM5']);
@@ -98,6 +105,13 @@ describe.each(NAMES)('cdk-nag AwsSolutions with the %s configuration', (name) =>
       (a) => perFinding.has(a.id) || (a.id.includes('[') && !a.id.endsWith(']')),
     );
     expect(bare).toEqual([]);
+  });
+});
+
+describe('cdk-nag configurations', () => {
+  test('every configuration in the fixture is checked above or listed as changing values only', () => {
+    // (a configuration added to fixture.ts for a new mode must be added to NAMES too)
+    expect([...NAMES, ...VALUES_ONLY].sort()).toEqual(Object.keys(CONFIGURATIONS).sort());
   });
 });
 

@@ -1,8 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
 import {
+  backfillMapOf,
+  ConfigurationName,
   CONFIGURATIONS,
   definitionOf,
+  evaluate,
   onlyResource,
   statesOfType,
   Synthesized,
@@ -24,10 +27,14 @@ beforeAll(() => {
   taskSecurityGroupId = publicNet.ids.taskSecurityGroup;
 });
 
-/** The AwsvpcConfiguration of every task state of the workflow. */
+/** The AwsvpcConfiguration of every task state of the workflow and of the backfill's item processor. */
 function awsvpcConfigurations(synth: Synthesized) {
-  const tasks = Object.values(statesOfType(definitionOf(synth), 'Task'));
-  expect(tasks.length).toBeGreaterThan(0);
+  const [, map] = backfillMapOf(synth);
+  const workflowTasks = Object.values(statesOfType(definitionOf(synth), 'Task'));
+  const backfillTasks = Object.values(statesOfType(map.ItemProcessor, 'Task'));
+  expect(workflowTasks.length).toBeGreaterThan(0);
+  expect(backfillTasks).toHaveLength(workflowTasks.length);
+  const tasks = [...workflowTasks, ...backfillTasks];
   return tasks.map(
     (task) =>
       (task.Parameters as { NetworkConfiguration: { AwsvpcConfiguration: Record<string, unknown> } })
@@ -164,6 +171,78 @@ describe('PipelineNetwork (private)', () => {
       ToPort: 443,
       SourceSecurityGroupId: { 'Fn::GetAtt': [taskSecurityGroupId, 'GroupId'] },
     });
+  });
+});
+
+describe('PipelineNetwork (private): endpoint wiring', () => {
+  let endpointSecurityGroupId: string;
+  beforeAll(() => {
+    const groups = Object.keys(
+      privateNet.template.findResources('AWS::EC2::SecurityGroup', {
+        Properties: { GroupDescription: Match.stringLikeRegexp('^Interface endpoints') },
+      }),
+    );
+    expect(groups).toHaveLength(1);
+    [endpointSecurityGroupId] = groups;
+  });
+
+  test('the 443 ingress from the tasks is on the endpoint security group, which every interface endpoint uses', () => {
+    privateNet.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: { 'Fn::GetAtt': [endpointSecurityGroupId, 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [taskSecurityGroupId, 'GroupId'] },
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+    });
+    const interfaces = Object.values(
+      privateNet.template.findResources('AWS::EC2::VPCEndpoint', {
+        Properties: { VpcEndpointType: 'Interface' },
+      }),
+    );
+    expect(interfaces).toHaveLength(3);
+    for (const endpoint of interfaces) {
+      expect(endpoint.Properties.SecurityGroupIds).toEqual([
+        { 'Fn::GetAtt': [endpointSecurityGroupId, 'GroupId'] },
+      ]);
+    }
+  });
+
+  test('the interface endpoints sit in the isolated subnets the tasks run in', () => {
+    const [taskSubnets] = awsvpcConfigurations(privateNet).map((c) => c.Subnets);
+    const interfaces = Object.values(
+      privateNet.template.findResources('AWS::EC2::VPCEndpoint', {
+        Properties: { VpcEndpointType: 'Interface' },
+      }),
+    );
+    for (const endpoint of interfaces) {
+      expect(evaluate(endpoint.Properties.SubnetIds)).toEqual(taskSubnets);
+    }
+  });
+
+  test("the S3 gateway endpoint serves the isolated subnets' route tables", () => {
+    privateNet.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.s3']] },
+      RouteTableIds: [
+        { Ref: Match.stringLikeRegexp('^NetworkVpcIsolatedSubnet1RouteTable') },
+        { Ref: Match.stringLikeRegexp('^NetworkVpcIsolatedSubnet2RouteTable') },
+      ],
+    });
+  });
+
+  test('no subnet maps public IPs and no route leaves the VPC', () => {
+    privateNet.template.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: true }, 0);
+    privateNet.template.resourceCountIs('AWS::EC2::Route', 0);
+    privateNet.template.resourceCountIs('AWS::EC2::VPCGatewayAttachment', 0);
+  });
+});
+
+describe.each(Object.keys(CONFIGURATIONS) as ConfigurationName[])('PipelineNetwork (%s)', (name) => {
+  test('has no NAT gateway, no Elastic IP and no route through a NAT', () => {
+    const { template } = synthesized(name);
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::EIP', 0);
+    template.resourcePropertiesCountIs('AWS::EC2::Route', { NatGatewayId: Match.anyValue() }, 0);
   });
 });
 

@@ -1,13 +1,34 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { Template } from 'aws-cdk-lib/assertions';
 
-import { Synthesized, synthesized } from './fixture';
+import { onlyResource, Synthesized, synthesized } from './fixture';
 
 let byDefault: Synthesized;
+let otherOutput: Synthesized;
+let uploads: Synthesized;
 
 beforeAll(() => {
-  // GIVEN the app as cdk.json configures it
+  // GIVEN the app as cdk.json configures it, one writing results to another bucket, and one watching "uploads/"
   byDefault = synthesized('default');
+  otherOutput = synthesized('outputBucket');
+  uploads = synthesized('uploadsPrefix');
 });
+
+const BIN = path.join(__dirname, '..', '..', 'bin');
+
+/** The output keys a command in bin/ reads with `requireOutput(outputs, '<Key>', ...)`. */
+function outputsRequiredBy(script: string): string[] {
+  const source = fs.readFileSync(path.join(BIN, script), 'utf8');
+  return [...source.matchAll(/requireOutput\(\s*outputs\s*,\s*'([^']+)'/g)].map((m) => m[1]);
+}
+
+/** The commands in bin/ that read stack outputs. */
+const READERS = fs
+  .readdirSync(BIN)
+  .filter((f) => f.endsWith('.ts') && outputsRequiredBy(f).length > 0)
+  .sort();
 
 /**
  * The template with what changes on every unrelated edit taken out: asset hashes (64 hex
@@ -38,6 +59,78 @@ describe('PipelineStack', () => {
     });
     template.hasOutput('StateMachineArn', { Value: { Ref: ids.workflowStateMachine } });
     template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: ids.deadLetterQueue } });
+    template.hasOutput('BackfillStateMachineArn', { Value: { Ref: ids.backfillStateMachine } });
+    template.hasOutput('RuleName', { Value: { Ref: ids.rule } });
+    template.hasOutput('AlarmTopicArn', { Value: { Ref: ids.alarmTopic } });
+    template.hasOutput('WorkerLogGroup', { Value: { Ref: ids.workerLogGroup } });
+    template.hasOutput('WorkflowLogGroup', { Value: { Ref: ids.workflowLogGroup } });
+    template.hasOutput('UploadCommand', {
+      Value: {
+        'Fn::Join': ['', ['aws s3 cp ./my-file.csv s3://', { Ref: bucket }, '/incoming/my-file.csv']],
+      },
+    });
+  });
+
+  test('has exactly these outputs, none exported (nothing else may come to depend on them)', () => {
+    const outputs = byDefault.template.toJSON().Outputs as Record<string, Record<string, unknown>>;
+    expect(Object.keys(outputs).sort()).toEqual(
+      [
+        'AlarmTopicArn',
+        'BackfillStateMachineArn',
+        'BucketName',
+        'DeadLetterQueueUrl',
+        'InputPrefix',
+        'OutputLocation',
+        'RuleName',
+        'StateMachineArn',
+        'UploadCommand',
+        'WorkerLogGroup',
+        'WorkflowLogGroup',
+      ].sort(),
+    );
+    expect(Object.values(outputs).filter((o) => o.Export !== undefined)).toEqual([]);
+  });
+
+  test('the input prefix and the output location follow the configuration', () => {
+    otherOutput.template.hasOutput('OutputLocation', { Value: 's3://some-bucket/processed/' });
+    uploads.template.hasOutput('InputPrefix', { Value: 'uploads/' });
+    uploads.template.hasOutput('UploadCommand', {
+      Value: {
+        'Fn::Join': [
+          '',
+          ['aws s3 cp ./my-file.csv s3://', { Ref: uploads.ids.dataBucket }, '/uploads/my-file.csv'],
+        ],
+      },
+    });
+  });
+
+  test.each(READERS)('has every output that bin/%s requires (renaming one breaks this test)', (script) => {
+    const required = outputsRequiredBy(script);
+    expect(required.length).toBeGreaterThan(0);
+    const outputs = Object.keys(byDefault.template.toJSON().Outputs);
+    expect(required.filter((key) => !outputs.includes(key))).toEqual([]);
+  });
+
+  test('the scan above reads the key of every requireOutput call in bin/', () => {
+    // (the commands documented as reading outputs are among those found)
+    expect(READERS).toEqual(expect.arrayContaining(['replay-dead-letters.ts', 'start-backfill.ts']));
+    for (const script of fs.readdirSync(BIN).filter((f) => f.endsWith('.ts'))) {
+      const source = fs.readFileSync(path.join(BIN, script), 'utf8');
+      const calls = source.match(/\brequireOutput\(/g)?.length ?? 0;
+      const definitions = source.match(/function requireOutput\(/g)?.length ?? 0;
+      // THEN each call names its key as a string literal, which the scan reads
+      expect({ script, keys: outputsRequiredBy(script).length }).toEqual({
+        script,
+        keys: calls - definitions,
+      });
+    }
+  });
+
+  test("StateMachineArn is the rule target's ARN, which the replay command matches it against", () => {
+    // (bin/replay-dead-letters.ts looks up the rule's target whose Arn equals this output)
+    const { resource } = onlyResource(byDefault.template, 'AWS::Events::Rule');
+    const [target] = resource.Properties.Targets as { Arn: unknown }[];
+    expect(byDefault.template.toJSON().Outputs.StateMachineArn.Value).toEqual(target.Arn);
   });
 
   test('the normalization only removes asset hashes and the image', () => {

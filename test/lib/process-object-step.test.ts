@@ -1,6 +1,7 @@
 import {
   AslDefinition,
   AslState,
+  backfillMapOf,
   definitionOf,
   onlyResource,
   statesOfType,
@@ -237,4 +238,28 @@ describe('ProcessObjectStep is shared with the backfill', () => {
       States: definitions[mode].States,
     });
   });
+});
+
+describe('ProcessObjectStep capacity providers are those of the cluster', () => {
+  test.each(MODES)(
+    'every provider a task state asks for is associated with the cluster it runs on (%s)',
+    (mode) => {
+      // GIVEN every task state of both state machines in this capacity mode
+      const synth = { 'on-demand': onDemand, spot, 'spot-with-fallback': fallback }[mode];
+      const [, map] = backfillMapOf(synth);
+      const tasks = [...tasksOf(definitions[mode]), ...tasksOf(map.ItemProcessor)].map(([, task]) => task);
+      expect(tasks.length).toBeGreaterThan(0);
+      // THEN each runs on the pipeline's cluster, and RunTask can place it: the cluster has
+      // the providers it names (otherwise ECS rejects the call with InvalidParameterException)
+      const { resource } = onlyResource(synth.template, 'AWS::ECS::ClusterCapacityProviderAssociations');
+      expect(resource.Properties.Cluster).toEqual({ Ref: synth.ids.cluster });
+      const associated = resource.Properties.CapacityProviders as string[];
+      for (const task of tasks) {
+        expect(task.Parameters?.Cluster).toBe(`<${synth.ids.cluster}.Arn>`);
+        const strategy = (task.Parameters?.CapacityProviderStrategy ?? []) as { CapacityProvider: string }[];
+        expect(strategy.map((s) => s.CapacityProvider).filter((p) => !associated.includes(p))).toEqual([]);
+      }
+      expect(associated).toEqual(expect.arrayContaining(['FARGATE', 'FARGATE_SPOT']));
+    },
+  );
 });

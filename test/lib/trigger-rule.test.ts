@@ -107,9 +107,14 @@ describe('ObjectCreatedRule', () => {
             Principal: { Service: 'events.amazonaws.com' },
             Action: 'sqs:SendMessage',
             Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [ids.rule, 'Arn'] } } },
+            Resource: { 'Fn::GetAtt': [ids.queue, 'Arn'] },
           }),
         ]),
       },
     });
+    // AND nothing else is allowed on the queue: that statement and the TLS-only deny are all there is
+    const { resource } = onlyResource(byDefault.template, 'AWS::SQS::QueuePolicy');
+    const statements = (resource.Properties.PolicyDocument as { Statement: { Effect: string }[] }).Statement;
+    expect(statements.map((s) => s.Effect).sort()).toEqual(['Allow', 'Deny']);
   });
 });

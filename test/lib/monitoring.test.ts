@@ -1,0 +1,185 @@
+import { Match } from 'aws-cdk-lib/assertions';
+
+import { evaluate, onlyResource, Resource, Synthesized, synthesized } from './fixture';
+
+let byDefault: Synthesized;
+let withEmail: Synthesized;
+let alarms: Record<string, Resource>;
+
+beforeAll(() => {
+  // GIVEN the default configuration (no alarm email), and one with -c alarmEmail=ops@example.com
+  byDefault = synthesized('default');
+  withEmail = synthesized('alarmEmail');
+  alarms = byDefault.template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>;
+});
+
+/** Namespace, metric name and dimensions of an alarm, intrinsics as placeholders. */
+function watched(alarm: Resource) {
+  const { Namespace, MetricName, Dimensions } = alarm.Properties;
+  return evaluate({ Namespace, MetricName, Dimensions });
+}
+
+describe('PipelineMonitoring: alarms', () => {
+  test('there are exactly six, one per failure signal, each on the right resource', () => {
+    const workflow = `<${byDefault.ids.workflowStateMachine}>`;
+    const onWorkflow = (MetricName: string) => ({
+      Namespace: 'AWS/States',
+      MetricName,
+      Dimensions: [{ Name: 'StateMachineArn', Value: workflow }],
+    });
+    expect(Object.values(alarms).map(watched)).toEqual(
+      expect.arrayContaining([
+        onWorkflow('ExecutionsFailed'),
+        onWorkflow('ExecutionsTimedOut'),
+        // (the CloudWatch metric is "ExecutionThrottled", singular, unlike its siblings)
+        onWorkflow('ExecutionThrottled'),
+        onWorkflow('ExecutionsAborted'),
+        {
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateNumberOfMessagesVisible',
+          Dimensions: [{ Name: 'QueueName', Value: `<${byDefault.ids.deadLetterQueue}.QueueName>` }],
+        },
+        {
+          Namespace: 'AWS/Events',
+          MetricName: 'FailedInvocations',
+          Dimensions: [{ Name: 'RuleName', Value: `<${byDefault.ids.rule}>` }],
+        },
+      ]),
+    );
+    expect(Object.keys(alarms)).toHaveLength(6);
+  });
+
+  test('the execution alarms watch the event-driven state machine, not the backfill', () => {
+    const onStateMachines = Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States');
+    expect(onStateMachines).toHaveLength(4);
+    for (const alarm of onStateMachines) {
+      expect(alarm.Properties.Dimensions).toEqual([
+        { Name: 'StateMachineArn', Value: { Ref: byDefault.ids.workflowStateMachine } },
+      ]);
+    }
+    expect(JSON.stringify(alarms)).not.toContain(byDefault.ids.backfillStateMachine);
+  });
+
+  test.each([
+    'ExecutionsFailed',
+    'ExecutionsTimedOut',
+    'ExecutionThrottled',
+    'ExecutionsAborted',
+    'ApproximateNumberOfMessagesVisible',
+    'FailedInvocations',
+  ])('%s fires on a single occurrence and notifies the alarm topic', (metricName) => {
+    byDefault.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: metricName,
+      AlarmActions: [{ Ref: byDefault.ids.alarmTopic }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmDescription: Match.stringLikeRegexp('\\S'),
+    });
+  });
+
+  test('every alarm has exactly the topic as its action, and nothing else', () => {
+    for (const alarm of Object.values(alarms)) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: byDefault.ids.alarmTopic }]);
+      expect(alarm.Properties.OKActions).toBeUndefined();
+      expect(alarm.Properties.ActionsEnabled).not.toBe(false);
+    }
+  });
+
+  test('count metrics are summed and the queue depth is its maximum, over 5 minutes', () => {
+    for (const alarm of Object.values(alarms)) {
+      const queueDepth = alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible';
+      expect(alarm.Properties).toMatchObject({ Period: 300, Statistic: queueDepth ? 'Maximum' : 'Sum' });
+    }
+  });
+});
+
+describe('PipelineMonitoring: alarm topic', () => {
+  test('there is one topic, and no subscription unless alarmEmail is set', () => {
+    byDefault.template.resourceCountIs('AWS::SNS::Topic', 1);
+    byDefault.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    expect(onlyResource(byDefault.template, 'AWS::SNS::Topic').id).toBe(byDefault.ids.alarmTopic);
+  });
+
+  test('with alarmEmail, the address is subscribed to the topic by email', () => {
+    withEmail.template.resourceCountIs('AWS::SNS::Subscription', 1);
+    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: { Ref: withEmail.ids.alarmTopic },
+    });
+  });
+
+  test('its policy denies publishing over anything but TLS', () => {
+    const topic = byDefault.ids.alarmTopic;
+    byDefault.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topic }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'sns:Publish',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: { Ref: topic },
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('PipelineMonitoring: dashboard', () => {
+  type Widget = { type: string; properties: { title: string; metrics?: unknown[][]; alarms?: string[] } };
+  let widgets: Widget[];
+
+  beforeAll(() => {
+    const { resource } = onlyResource(byDefault.template, 'AWS::CloudWatch::Dashboard');
+    const body = evaluate(resource.Properties.DashboardBody);
+    if (typeof body !== 'string') throw new Error('DashboardBody did not evaluate to a string');
+    widgets = (JSON.parse(body) as { widgets: Widget[] }).widgets;
+  });
+
+  /** Every metric graphed, as "Namespace MetricName DimensionName DimensionValue". */
+  function graphed(): string[] {
+    return widgets.flatMap((w) =>
+      (w.properties.metrics ?? []).map((m) => m.filter((part) => typeof part === 'string').join(' ')),
+    );
+  }
+
+  test('graphs executions started, succeeded and failed, and execution time, of the event-driven workflow', () => {
+    const workflow = `StateMachineArn <${byDefault.ids.workflowStateMachine}>`;
+    expect(graphed()).toEqual(
+      expect.arrayContaining([
+        `AWS/States ExecutionsStarted ${workflow}`,
+        `AWS/States ExecutionsSucceeded ${workflow}`,
+        `AWS/States ExecutionsFailed ${workflow}`,
+        `AWS/States ExecutionTime ${workflow}`,
+      ]),
+    );
+  });
+
+  test('graphs execution time at p50, p90 and maximum', () => {
+    const stats = widgets
+      .flatMap((w) => w.properties.metrics ?? [])
+      .filter((m) => m[1] === 'ExecutionTime')
+      .map((m) => (m[m.length - 1] as { stat: string }).stat);
+    expect(stats.sort()).toEqual(['Maximum', 'p50', 'p90']);
+  });
+
+  test('graphs the dead-letter queue depth', () => {
+    expect(graphed()).toContain(
+      `AWS/SQS ApproximateNumberOfMessagesVisible QueueName <${byDefault.ids.deadLetterQueue}.QueueName>`,
+    );
+  });
+
+  test('shows the state of all six alarms', () => {
+    const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
+    expect(shown.sort()).toEqual(
+      Object.keys(alarms)
+        .map((id) => `<${id}.Arn>`)
+        .sort(),
+    );
+  });
+});
