@@ -43,6 +43,8 @@ export interface TaskAttempt {
   readonly onSpot: boolean;
   /** The worker's last JSON log line with `summary: true` (its outcome, result key...). */
   readonly summary?: Record<string, unknown>;
+  /** When the launch was requested (epoch ms); with durationMs, when tasks overlapped. */
+  readonly startedAt: number;
   readonly durationMs: number;
 }
 
@@ -86,10 +88,11 @@ export class LocalEcsTaskRunner {
     const started = Date.now();
     const parameters = request.parameters as RunTaskParameters;
     const onSpot = placedOnSpot(parameters);
-    const record = (attempt: Omit<TaskAttempt, 'stateName' | 'onSpot' | 'durationMs'>) =>
+    const record = (attempt: Omit<TaskAttempt, 'stateName' | 'onSpot' | 'startedAt' | 'durationMs'>) =>
       request.onAttempt?.({
         stateName: request.stateName,
         onSpot,
+        startedAt: started,
         durationMs: Date.now() - started,
         ...attempt,
       });

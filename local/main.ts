@@ -2,9 +2,19 @@ import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
-import { DEFAULT_CDK_OUT, parseCliArgs, USAGE, UsageError } from './cli-args';
+import { backfillPrefix } from '../bin/start-backfill';
+import { runBackfill } from './backfill';
+import {
+  type CliOptions,
+  DEFAULT_CDK_OUT,
+  DEFAULT_DATA_DIR,
+  parseCliArgs,
+  USAGE,
+  UsageError,
+} from './cli-args';
 import { type LocalPipeline, startLocalPipeline } from './pipeline';
-import { executionLine, summarize } from './report';
+import { replayLocalDeadLetters } from './replay-local-dead-letters';
+import { backfillLine, executionLine, summarize, undeliveredLine } from './report';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './s3-server';
 import { synthesize } from './synth';
 
@@ -39,9 +49,12 @@ async function main(argv: readonly string[]): Promise<number> {
     templatePath = await synthesize({ outDir: DEFAULT_CDK_OUT, context: options.context });
   }
   const pipeline = await startPipeline(options, templatePath);
+  if (options.backfill) await checkSubPrefix(pipeline, options.backfill.subPrefix);
   progress(`Template: ${relative(process.cwd(), templatePath)}`);
 
-  if (files.length === 0) return watch(pipeline);
+  if (options.backfill) return backfill(pipeline, options, options.backfill.subPrefix);
+  if (options.replayDeadLetters) return replay(pipeline, options);
+  if (files.length === 0) return watch(pipeline, options);
 
   for (const upload of files) {
     await pipeline.upload(pipeline.inputPrefix + upload.key, await readFile(upload.file));
@@ -56,6 +69,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(
       `\n${summary.executions.length} executions: ${summary.executions.length - failed} succeeded, ${failed} failed`,
     );
+    printDeadLetterCount(pipeline, options);
   }
   const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
   return allSucceeded && summary.executions.length === files.length ? 0 : 1;
@@ -72,6 +86,10 @@ async function main(argv: readonly string[]): Promise<number> {
           if (!cli.json) console.log(executionLine(record));
         },
         onWorkerLog: cli.verbose ? (line) => console.error(`  worker | ${line}`) : undefined,
+        deadLetterDir: cli.deadLetterDir && resolve(cli.deadLetterDir),
+        onUndelivered: (undelivered) => {
+          if (!cli.json) console.log(undeliveredLine(undelivered, (file) => relative(process.cwd(), file)));
+        },
       });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
@@ -84,8 +102,80 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+/** A sub-prefix backfillPrefix rejects is the user's to fix: a usage error. */
+async function checkSubPrefix(pipeline: LocalPipeline, subPrefix?: string): Promise<void> {
+  try {
+    backfillPrefix(pipeline.inputPrefix, subPrefix);
+  } catch (error) {
+    await pipeline.stop();
+    throw new UsageError(`--backfill ${JSON.stringify(subPrefix)}: ${(error as Error).message}`);
+  }
+}
+
+/** Lists the bucket under the (sub-)prefix and runs the backfill Map over it; exits when done. */
+async function backfill(pipeline: LocalPipeline, options: CliOptions, subPrefix?: string): Promise<number> {
+  const result = await runBackfill(pipeline, { subPrefix });
+  await pipeline.waitForIdle();
+  const { executions } = await summarize(pipeline);
+  await pipeline.stop();
+  if (options.json) {
+    const { prefix, status, items, failed, toleratedFailurePercentage } = result;
+    console.log(
+      JSON.stringify(
+        { backfill: { prefix, status, items, failed, toleratedFailurePercentage }, executions },
+        null,
+        2,
+      ),
+    );
+  } else {
+    console.log(`\n${backfillLine(result)}`);
+  }
+  return result.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+/** Starts an execution per dead-lettered event, waits for them all; exits 0 only if all succeeded. */
+async function replay(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
+  const result = await replayLocalDeadLetters(pipeline, {
+    onProgress: (outcome) => {
+      if (outcome.error && !options.json) console.log(`KEPT       ${outcome.letterId}: ${outcome.error}`);
+    },
+  });
+  const { executions } = await summarize(pipeline);
+  await pipeline.stop();
+  const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
+  if (options.json) {
+    console.log(
+      JSON.stringify(
+        { replay: { replayed: result.replayed.length, kept: result.kept.length }, executions },
+        null,
+        2,
+      ),
+    );
+  } else {
+    console.log(
+      `\n${result.replayed.length} dead letters replayed, ${result.kept.length} kept; ` +
+        `${executions.length} executions: ${executions.length - failed} succeeded, ${failed} failed`,
+    );
+  }
+  return result.kept.length === 0 && failed === 0 ? 0 : 1;
+}
+
+/** e.g. `3 events in .local/dead-letters: npm start -- --replay-dead-letters`, when there are any. */
+function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): void {
+  const count = pipeline.deadLetters.count();
+  if (count === 0) return;
+  const where = [
+    options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`,
+    options.deadLetterDir ? ` --dead-letter-dir ${options.deadLetterDir}` : '',
+  ].join('');
+  console.log(
+    `${count} ${count === 1 ? 'event' : 'events'} in ${relative(process.cwd(), pipeline.deadLetters.directory)}: ` +
+      `npm start --${where} --replay-dead-letters`,
+  );
+}
+
 /** Runs until Ctrl-C: prints how to write objects, then one line per execution. */
-async function watch(pipeline: LocalPipeline): Promise<number> {
+async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
   const prefix = pipeline.inputPrefix;
   console.log(
     [
@@ -99,6 +189,7 @@ async function watch(pipeline: LocalPipeline): Promise<number> {
       '',
     ].join('\n'),
   );
+  printDeadLetterCount(pipeline, options);
   return new Promise((resolveExit) => {
     let stopping = false;
     process.on('SIGINT', () => {
@@ -112,7 +203,10 @@ async function watch(pipeline: LocalPipeline): Promise<number> {
         .executions()
         .filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED').length;
       console.error(`\nStopping: waiting for ${running} execution(s) to finish...`);
-      void pipeline.stop().then(() => resolveExit(0));
+      void pipeline.stop().then(() => {
+        printDeadLetterCount(pipeline, options);
+        resolveExit(0);
+      });
     });
   });
 }

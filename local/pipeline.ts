@@ -1,19 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
+import { DeadLetterStore } from './dead-letter-store';
 import { LocalEcsTaskRunner, type TaskAttempt } from './ecs-task-runner';
 import { compileEventPattern } from './event-pattern';
 import { ExecutionQueue } from './execution-queue';
-import { FaultInjector, type FaultOptions } from './faults';
+import { FaultInjector, type FaultOptions, startExecutionError } from './faults';
 import { targetInputFor } from './input-transformer';
 import { objectCreatedEvents, type S3rverNotification } from './s3-events';
 import { LOCAL_REGION, localS3Client, localS3Environment, startLocalS3Server } from './s3-server';
 import { LocalStateMachine } from './step-functions';
-import { isRecord, loadPipelineTemplate, type PipelineTemplate, readTemplateFile } from './template';
+import { DeliveryError, TargetDelivery, type UndeliveredEvent } from './target-delivery';
+import {
+  isRecord,
+  loadPipelineTemplate,
+  type PipelineTemplate,
+  readTemplateFile,
+  type StateMachineDefinition,
+} from './template';
+
+export type { UndeliveredEvent } from './target-delivery';
 
 /**
  * The whole pipeline on one machine: embedded S3 -> "Object Created" event -> the rule's pattern and
@@ -30,6 +40,8 @@ export interface LocalPipelineOptions {
   readonly templatePath: string;
   /** Where the embedded S3 server keeps objects. */
   readonly dataDir: string;
+  /** The rule target's dead-letter queue: one JSON file per event. @default `dead-letters` beside dataDir */
+  readonly deadLetterDir?: string;
   /** @default 0 - any free port */
   readonly port?: number;
   /** Executions running at once; more are queued. @default 4 */
@@ -40,11 +52,20 @@ export interface LocalPipelineOptions {
   readonly workerCommand?: readonly string[];
   /** Factor applied to Retry intervals. @default 0.01 */
   readonly retryIntervalScale?: number;
+  /** Factor applied to EventBridge's delivery backoff and event-age limit. @default 1e-4 */
+  readonly deliveryRetryScale?: number;
+  /**
+   * The rule's State: `DISABLED` delivers no event (objects written then are only seen by a backfill),
+   * as `aws events disable-rule` does. @default 'ENABLED'
+   */
+  readonly ruleState?: 'ENABLED' | 'DISABLED';
   readonly faults?: FaultOptions;
   /** Called when an execution has finished (SUCCEEDED or FAILED). */
   readonly onExecutionFinished?: (record: ExecutionRecord) => void;
   /** Each line the worker writes (its CloudWatch Logs, locally). */
   readonly onWorkerLog?: (line: string, taskArn: string) => void;
+  /** Called when the rule target gave up on an event (dead-lettered, or dropped without a queue). */
+  readonly onUndelivered?: (undelivered: UndeliveredEvent) => void;
 }
 
 export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -52,9 +73,9 @@ export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
 export interface ExecutionRecord {
   readonly name: string;
   readonly executionArn: string;
-  /** The EventBridge event that started it. */
+  /** The EventBridge event that started it; undefined for a backfill item. */
   readonly event: unknown;
-  /** The execution input (the rule target's input for the event). */
+  /** The execution input (the rule target's input for the event, or the backfill item). */
   readonly input: unknown;
   readonly bucket: string;
   readonly key: string;
@@ -70,10 +91,25 @@ export interface ExecutionRecord {
   result?: { readonly bucket: string; readonly key: string };
 }
 
-/** An event that matched the rule but could not start an execution (kept for a later replay). */
-export interface UndeliveredEvent {
-  readonly event: unknown;
-  readonly reason: string;
+/** Step Functions' error for a second StartExecution with the same name (and another input). */
+export class ExecutionAlreadyExists extends Error {
+  constructor(name: string) {
+    super(`Execution ${name} already exists; execution names are unique per state machine`);
+    this.name = 'ExecutionAlreadyExists';
+  }
+}
+
+export interface StartExecutionOptions {
+  /** Unique per pipeline, like Step Functions' names per state machine. @default a random UUID */
+  readonly name?: string;
+  /** The event the input was made from, for the record. */
+  readonly event?: unknown;
+}
+
+export interface RunExecutionOptions {
+  readonly name: string;
+  /** The ARN the execution belongs to (its execution ARN is derived from it). */
+  readonly stateMachineArn: string;
 }
 
 export interface LocalPipeline {
@@ -87,12 +123,32 @@ export interface LocalPipeline {
   readonly s3: S3Client;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
-  /** Puts an EventBridge event on the local bus; returns the execution it started, if the rule matched. */
+  /**
+   * Puts an EventBridge event on the local bus; returns the execution it started, if the rule matched
+   * and the first delivery attempt started one (failed attempts are retried, then dead-lettered).
+   */
   deliver(event: unknown): ExecutionRecord | undefined;
-  /** Resolves when no event is being converted and no execution is queued or running. */
+  /**
+   * Starts (queues) an execution of the event-driven state machine, as StartExecution does; throws
+   * ExecutionAlreadyExists for a name used before.
+   */
+  startExecution(input: unknown, options?: StartExecutionOptions): ExecutionRecord;
+  /**
+   * Runs `definition` (e.g. a Map's item processor) to completion now, unqueued, with this pipeline's
+   * task runner and faults; the record is listed in `executions()`.
+   */
+  runExecution(
+    definition: StateMachineDefinition,
+    input: unknown,
+    options: RunExecutionOptions,
+  ): Promise<ExecutionRecord>;
+  /** Resolves when no event is being converted or retried and no execution is queued or running. */
   waitForIdle(): Promise<void>;
   executions(): readonly ExecutionRecord[];
+  /** Events the rule target gave up on during this run (see also `deadLetters`). */
   undelivered(): readonly UndeliveredEvent[];
+  /** The rule target's dead-letter queue, kept across runs. */
+  readonly deadLetters: DeadLetterStore;
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
   /** Stops accepting events; `drain` (default) lets queued and running executions finish first. */
@@ -109,9 +165,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   if (!options.workerCommand && !existsSync(WORKER_BUNDLE)) {
     throw new Error(`The worker bundle ${WORKER_BUNDLE} does not exist; build it with \`npm run build\``);
   }
-  const stateMachine = new LocalStateMachine(template.definition, {
-    retryIntervalScale: options.retryIntervalScale,
-  });
+  // One LocalStateMachine per definition: the event-driven one, and any a backfill runs.
+  const stateMachines = new Map<StateMachineDefinition, LocalStateMachine>();
+  const stateMachineFor = (definition: StateMachineDefinition) => {
+    let machine = stateMachines.get(definition);
+    if (!machine) {
+      machine = new LocalStateMachine(definition, { retryIntervalScale: options.retryIntervalScale });
+      stateMachines.set(definition, machine);
+    }
+    return machine;
+  };
+  stateMachineFor(template.definition); // validates the definition before anything starts
   const matchesRule = compileEventPattern(template.eventPattern);
   const queue = new ExecutionQueue(options.concurrency ?? DEFAULT_CONCURRENCY);
 
@@ -121,25 +185,65 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     port: options.port,
   });
   const s3 = localS3Client(server.endpoint);
+  const faults = new FaultInjector(options.faults);
   const runner = new LocalEcsTaskRunner({
     taskDefinitions: template.taskDefinitions,
     command: workerCommand,
     baseEnvironment: localS3Environment(server.endpoint),
     region: template.region,
     accountId: template.accountId,
-    faults: new FaultInjector(options.faults),
+    faults,
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
   const records: ExecutionRecord[] = [];
+  /** Execution ARNs so far: a name is unique per state machine, as in Step Functions. */
+  const startedArns = new Set<string>();
   const undelivered: UndeliveredEvent[] = [];
+  const deadLetters = new DeadLetterStore(
+    options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
+  );
+  const delivery = new TargetDelivery({
+    ruleArn: template.ruleArn,
+    targetArn: template.stateMachineArn,
+    retryPolicy: template.retryPolicy,
+    retryScale: options.deliveryRetryScale,
+    deadLetters: template.deadLetterQueueArn === undefined ? undefined : deadLetters,
+    onUndelivered: (event) => {
+      undelivered.push(event);
+      options.onUndelivered?.(event);
+    },
+  });
   let pendingEvents = 0;
   let accepting = true;
 
-  const execute = async (record: ExecutionRecord) => {
+  const newRecord = (
+    input: unknown,
+    name: string,
+    stateMachineArn: string,
+    event?: unknown,
+  ): ExecutionRecord => {
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    if (startedArns.has(executionArn)) throw new ExecutionAlreadyExists(name);
+    startedArns.add(executionArn);
+    const record: ExecutionRecord = {
+      name,
+      executionArn,
+      event,
+      input,
+      bucket: isRecord(input) ? String(input.bucket) : '',
+      key: isRecord(input) ? String(input.key) : '',
+      status: 'QUEUED',
+      attempts: [],
+    };
+    records.push(record);
+    return record;
+  };
+
+  const execute = async (record: ExecutionRecord, definition: StateMachineDefinition) => {
     record.status = 'RUNNING';
     const started = Date.now();
-    const outcome = await stateMachine.run(record.input, (stateName, parameters, state) =>
+    const outcome = await stateMachineFor(definition).run(record.input, (stateName, parameters, state) =>
       runner.run({
         stateName,
         parameters,
@@ -156,41 +260,48 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     options.onExecutionFinished?.(record);
   };
 
-  const deliver = (event: unknown): ExecutionRecord | undefined => {
-    if (!accepting || !matchesRule(event)) return undefined;
-    let input: unknown;
-    try {
-      input = targetInputFor(template.target, event, {
-        ruleArn: template.ruleArn,
-        ruleName: template.ruleName,
-      });
-    } catch (error) {
-      // EventBridge sends such an event to the target's dead-letter queue.
-      undelivered.push({ event, reason: (error as Error).message });
-      return undefined;
-    }
-    const name = randomUUID();
-    const record: ExecutionRecord = {
-      name,
-      executionArn: `${template.stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`,
-      event,
-      input,
-      bucket: isRecord(input) ? String(input.bucket) : '',
-      key: isRecord(input) ? String(input.key) : '',
-      status: 'QUEUED',
-      attempts: [],
-    };
-    records.push(record);
-    void queue
-      .add(() => execute(record))
-      .catch((error: unknown) => {
-        // Only a bug in the local pipeline gets here (a failed execution is an outcome, not an error).
-        record.status = 'FAILED';
-        record.error = 'LocalPipelineError';
-        record.cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
-        options.onExecutionFinished?.(record);
-      });
+  /** Only a bug in the local pipeline gets here (a failed execution is an outcome, not an error). */
+  const failWithBug = (record: ExecutionRecord, error: unknown) => {
+    record.status = 'FAILED';
+    record.error = 'LocalPipelineError';
+    record.cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    options.onExecutionFinished?.(record);
+  };
+
+  const startExecution = (input: unknown, start: StartExecutionOptions = {}): ExecutionRecord => {
+    const record = newRecord(input, start.name ?? randomUUID(), template.stateMachineArn, start.event);
+    void queue.add(() => execute(record, template.definition)).catch((error) => failWithBug(record, error));
     return record;
+  };
+
+  const runExecution = async (
+    definition: StateMachineDefinition,
+    input: unknown,
+    run: RunExecutionOptions,
+  ): Promise<ExecutionRecord> => {
+    const record = newRecord(input, run.name, run.stateMachineArn);
+    await execute(record, definition).catch((error) => failWithBug(record, error));
+    return record;
+  };
+
+  const deliver = (event: unknown): ExecutionRecord | undefined => {
+    if (!accepting || options.ruleState === 'DISABLED' || !matchesRule(event)) return undefined;
+    // Whether this event's StartExecution can never succeed is decided once, for all its attempts.
+    const cannotStart = faults.takeStartFailure();
+    return delivery.deliver(event, () => {
+      let input: unknown;
+      try {
+        input = targetInputFor(template.target, event, {
+          ruleArn: template.ruleArn,
+          ruleName: template.ruleName,
+        });
+      } catch (error) {
+        // A target invocation failure that no retry can fix: straight to the dead-letter queue.
+        throw new DeliveryError('INVALID_JSON', (error as Error).message, false);
+      }
+      if (cannotStart) throw startExecutionError(randomUUID());
+      return startExecution(input, { event });
+    });
   };
 
   // s3rver is a Koa app, an EventEmitter; @types/s3rver does not declare that.
@@ -210,7 +321,18 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       },
     })
       .then((events) => events.forEach(deliver))
-      .catch((error: unknown) => undelivered.push({ event: notification, reason: String(error) }))
+      .catch((error: unknown) => {
+        // A bug in the local pipeline (S3 -> EventBridge), not a target failure: reported, not dead-lettered.
+        const attributes = {
+          RULE_ARN: template.ruleArn,
+          TARGET_ARN: template.stateMachineArn,
+          ERROR_CODE: 'LocalPipelineError',
+          ERROR_MESSAGE: String(error),
+          RETRY_ATTEMPTS: '0',
+        };
+        undelivered.push({ event: notification, attributes });
+        options.onUndelivered?.({ event: notification, attributes });
+      })
       .finally(() => pendingEvents--);
   });
 
@@ -218,7 +340,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     // Events become executions asynchronously (a HeadObject for copies), so wait until both are settled.
     for (;;) {
       await queue.onIdle();
-      if (pendingEvents === 0 && queue.running === 0 && queue.queued === 0) return;
+      if (pendingEvents === 0 && delivery.retrying === 0 && queue.running === 0 && queue.queued === 0) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
@@ -234,9 +356,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
     deliver,
+    startExecution,
+    runExecution,
     waitForIdle,
     executions: () => records,
     undelivered: () => undelivered,
+    deadLetters,
     readResult: async (record) => {
       if (!record.result) return null;
       try {

@@ -1,4 +1,6 @@
+import type { BackfillResult } from './backfill';
 import type { ExecutionRecord, LocalPipeline } from './pipeline';
+import type { UndeliveredEvent } from './target-delivery';
 
 /** How the CLI shows executions: one line each, and the `--json` summary document. */
 
@@ -24,6 +26,31 @@ export async function summarize(pipeline: LocalPipeline): Promise<{ executions: 
     })),
   );
   return { executions };
+}
+
+/** e.g. `DEAD-LETTER  incoming/a.csv  THROTTLING after 185 retries -> .local/dead-letters/17...json` */
+export function undeliveredLine(undelivered: UndeliveredEvent, showPath: (file: string) => string): string {
+  const { ERROR_CODE, RETRY_ATTEMPTS, ERROR_MESSAGE } = undelivered.attributes;
+  const detail = (undelivered.event as { detail?: { object?: { key?: unknown } } } | undefined)?.detail;
+  const where = undelivered.file
+    ? `-> ${showPath(undelivered.file)}`
+    : 'dropped (the target has no dead-letter queue)';
+  const retries =
+    RETRY_ATTEMPTS === '0' ? `not retried: ${ERROR_MESSAGE}` : `after ${RETRY_ATTEMPTS} retries`;
+  return `${'DEAD-LETTER'.padEnd(9)}  ${String(detail?.object?.key ?? '(no key)')}  ${ERROR_CODE} ${retries}  ${where}`;
+}
+
+/** e.g. `backfill of "incoming/": SUCCEEDED, 50 items, 1 failed (tolerated: more than 10%)` */
+export function backfillLine(result: BackfillResult): string {
+  const tolerated = [
+    result.toleratedFailurePercentage === undefined ? '' : `more than ${result.toleratedFailurePercentage}%`,
+    result.toleratedFailureCount === undefined ? '' : `more than ${result.toleratedFailureCount} items`,
+  ].filter((part) => part !== '');
+  const notStarted = result.notStarted > 0 ? `, ${result.notStarted} not started` : '';
+  return (
+    `backfill of "${result.prefix}": ${result.status}, ${result.items} items, ${result.failed} failed${notStarted} ` +
+    `(fails the run: ${tolerated.join(' or ') || 'any failure'}; at most ${result.maxConcurrency} at once)`
+  );
 }
 
 /** e.g. `SUCCEEDED  incoming/a.csv  412 ms  -> processed/incoming/a.csv.json (after 3 retries)` */

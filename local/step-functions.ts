@@ -120,11 +120,7 @@ export class LocalStateMachine {
     const parameters = Object.fromEntries(
       Object.entries(paths).filter(([, path]) => typeof path === 'string'),
     );
-    const evaluator = new StateMachine({
-      StartAt: 'Evaluate',
-      States: { Evaluate: { Type: 'Pass', Parameters: parameters, End: true } },
-    } as never);
-    const values = (await evaluator.run(lastFailed.input as never).result) as {
+    const values = (await compilePayloadTemplate(parameters)(lastFailed.input)) as {
       error?: string;
       cause?: string;
     };
@@ -134,6 +130,25 @@ export class LocalStateMachine {
       cause: values.cause ?? (state.Cause as string | undefined),
     };
   }
+}
+
+/**
+ * A payload template (`Parameters`, `ItemSelector`: keys ending in `.$` take a path or an intrinsic
+ * function), compiled into a function of the state input and the context object `$$`. Evaluated by
+ * aws-local-stepfunctions itself, as a one-state Pass machine, so paths and intrinsics behave as in
+ * the executions it runs.
+ */
+export function compilePayloadTemplate(
+  template: Record<string, unknown>,
+): (input: unknown, context?: Record<string, unknown>) => Promise<unknown> {
+  // JSON round trips: the library skips objects of another realm (see localDefinition).
+  const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value ?? null)) as T;
+  const evaluator = new StateMachine({
+    StartAt: 'Evaluate',
+    States: { Evaluate: { Type: 'Pass', Parameters: copy(template), End: true } },
+  } as never);
+  return (input, context) =>
+    evaluator.run(copy(input) as never, { context: context && (copy(context) as never) }).result;
 }
 
 /** The definition as run locally: scaled retry intervals, explicit task timeouts. Does not mutate. */

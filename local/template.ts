@@ -65,6 +65,32 @@ export interface PipelineTemplate {
   readonly taskDefinitions: readonly LocalTaskDefinition[];
   readonly region: string;
   readonly accountId: string;
+  /** The rule target's `RetryPolicy`, with EventBridge's defaults where the template sets none. */
+  readonly retryPolicy: TargetRetryPolicy;
+  /** The rule target's `DeadLetterConfig` queue; without one EventBridge drops undeliverable events. */
+  readonly deadLetterQueueArn?: string;
+  /** The state machine with a Distributed Map over the bucket listing, if the template has one. */
+  readonly backfill?: BackfillStateMachine;
+}
+
+export interface TargetRetryPolicy {
+  readonly maximumRetryAttempts: number;
+  readonly maximumEventAgeInSeconds: number;
+}
+
+/** EventBridge's defaults: "for 24 hours and up to 185 times". */
+export const DEFAULT_TARGET_RETRY_POLICY: TargetRetryPolicy = {
+  maximumRetryAttempts: 185,
+  maximumEventAgeInSeconds: 86400,
+};
+
+export interface BackfillStateMachine {
+  readonly logicalId: string;
+  readonly arn: string;
+  readonly definition: StateMachineDefinition;
+  /** The Map state whose `ItemReader` is `s3:listObjectsV2`, resolved. */
+  readonly mapStateName: string;
+  readonly map: AslState;
 }
 
 export interface LoadPipelineOptions {
@@ -107,16 +133,7 @@ export function loadPipelineTemplate(template: CfnTemplate, options: LoadPipelin
   const context = intrinsicContext(template, { ...options, accountId, dataBucketLogicalId });
   const resolve = (value: unknown) => resolveIntrinsics(value, context);
 
-  const stateMachine = template.Resources[stateMachineLogicalId];
-  const definitionString = resolve(
-    stateMachine.Properties?.DefinitionString ?? stateMachine.Properties?.Definition,
-  );
-  const definition = (
-    typeof definitionString === 'string' ? JSON.parse(definitionString) : definitionString
-  ) as StateMachineDefinition;
-  if (!isRecord(definition) || !isRecord(definition.States)) {
-    throw new TemplateError(`State machine ${stateMachineLogicalId} has no DefinitionString with States`);
-  }
+  const definition = stateMachineDefinition(template, stateMachineLogicalId, resolve);
 
   const eventPattern = resolve(rule.EventPattern);
   // Only the input properties: the Arn, RoleArn, DeadLetterConfig and RetryPolicy are AWS plumbing.
@@ -140,7 +157,78 @@ export function loadPipelineTemplate(template: CfnTemplate, options: LoadPipelin
     taskDefinitions: taskDefinitionsOf(template, resolve, context),
     region: options.region,
     accountId,
+    retryPolicy: retryPolicyOf(target.RetryPolicy),
+    deadLetterQueueArn: isRecord(target.DeadLetterConfig)
+      ? (resolve(target.DeadLetterConfig.Arn) as string)
+      : undefined,
+    backfill: findBackfillStateMachine(template, resolve, context),
   };
+}
+
+function stateMachineDefinition(
+  template: CfnTemplate,
+  logicalId: string,
+  resolve: (value: unknown) => unknown,
+): StateMachineDefinition {
+  const properties = template.Resources[logicalId].Properties;
+  const definitionString = resolve(properties?.DefinitionString ?? properties?.Definition);
+  const definition: unknown =
+    typeof definitionString === 'string' ? JSON.parse(definitionString) : definitionString;
+  if (!isRecord(definition) || !isRecord(definition.States)) {
+    throw new TemplateError(`State machine ${logicalId} has no DefinitionString with States`);
+  }
+  return definition as StateMachineDefinition;
+}
+
+function retryPolicyOf(policy: unknown): TargetRetryPolicy {
+  const given = isRecord(policy) ? policy : {};
+  return {
+    maximumRetryAttempts:
+      typeof given.MaximumRetryAttempts === 'number'
+        ? given.MaximumRetryAttempts
+        : DEFAULT_TARGET_RETRY_POLICY.maximumRetryAttempts,
+    maximumEventAgeInSeconds:
+      typeof given.MaximumEventAgeInSeconds === 'number'
+        ? given.MaximumEventAgeInSeconds
+        : DEFAULT_TARGET_RETRY_POLICY.maximumEventAgeInSeconds,
+  };
+}
+
+/** The state machine (at most one) with a Map state whose ItemReader lists the bucket (`s3:listObjectsV2`). */
+function findBackfillStateMachine(
+  template: CfnTemplate,
+  resolve: (value: unknown) => unknown,
+  context: IntrinsicContext,
+): BackfillStateMachine | undefined {
+  const found: BackfillStateMachine[] = [];
+  for (const [logicalId, resource] of Object.entries(template.Resources)) {
+    if (resource.Type !== 'AWS::StepFunctions::StateMachine') continue;
+    const definition = stateMachineDefinition(template, logicalId, resolve);
+    forEachState(definition, (state, name) => {
+      const reader = state.ItemReader;
+      if (
+        state.Type === 'Map' &&
+        isRecord(reader) &&
+        typeof reader.Resource === 'string' &&
+        /:states:::s3:listObjectsV2$/.test(reader.Resource)
+      ) {
+        found.push({
+          logicalId,
+          arn: context.refs[logicalId] as string,
+          definition,
+          mapStateName: name,
+          map: state,
+        });
+      }
+    });
+  }
+  if (found.length > 1) {
+    throw new TemplateError(
+      `The template has ${found.length} Map states that list the bucket (s3:listObjectsV2 ItemReader: ` +
+        `${found.map((f) => `${f.logicalId}.${f.mapStateName}`).join(', ')}); the local backfill runs exactly one`,
+    );
+  }
+  return found[0];
 }
 
 /** Every state, at any depth (Map and Parallel included), whose Resource is `ecs:runTask.sync`. */

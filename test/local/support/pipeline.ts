@@ -8,18 +8,43 @@ import { type LocalPipeline, type LocalPipelineOptions, startLocalPipeline } fro
 // The SDK's Node-version notice would be printed once per test file; it says nothing about the tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-/** A pipeline on a free port with its own empty data directory; `stop()` also deletes the directory. */
+/** A data directory and a dead-letter directory under one temporary root, for pipelines that outlive a restart. */
+export interface TestDirectories {
+  readonly dataDir: string;
+  readonly deadLetterDir: string;
+  remove(): void;
+}
+
+export function testDirectories(): TestDirectories {
+  const root = mkdtempSync(join(tmpdir(), 'local-pipeline-test-'));
+  return {
+    dataDir: join(root, 's3'),
+    deadLetterDir: join(root, 'dead-letters'),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * A pipeline on a free port. Without `dataDir` it gets its own empty directories, which `stop()`
+ * deletes; with `dataDir` (and `deadLetterDir`) the caller owns them, e.g. to restart on the same data.
+ */
 export async function startTestPipeline(
   templatePath: string,
   options: Partial<LocalPipelineOptions> = {},
 ): Promise<LocalPipeline> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'local-pipeline-test-'));
-  const pipeline = await startLocalPipeline({ templatePath, dataDir, port: 0, ...options });
+  const owned = options.dataDir ? undefined : testDirectories();
+  const pipeline = await startLocalPipeline({
+    templatePath,
+    port: 0,
+    deadLetterDir: owned?.deadLetterDir,
+    ...options,
+    dataDir: options.dataDir ?? owned!.dataDir,
+  });
   return {
     ...pipeline,
     stop: async (stopOptions) => {
       await pipeline.stop(stopOptions);
-      rmSync(dataDir, { recursive: true, force: true });
+      owned?.remove();
     },
   };
 }

@@ -28,8 +28,18 @@ export async function synthesizedTemplate(context: Record<string, string> = {}):
   const staging = `${dir}.${process.pid}.tmp`;
   mkdirSync(CACHE_DIR, { recursive: true });
   await synthesize({ outDir: staging, context });
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(staging, dir);
+  // Another test file (another Jest worker) may have finished the same synth first: its entry is as good,
+  // and replacing it would pull the template from under its readers.
+  try {
+    if (!existsSync(template)) {
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(staging, dir);
+    }
+  } catch (error) {
+    if (!existsSync(template)) throw error;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
   return template;
 }
 
