@@ -2,8 +2,8 @@ import { measureProcess } from './measure';
 import type { BenchSection, ProcessMeasurement } from './table';
 
 const ROOT = `${__dirname}/..`;
-/** The app command `cdk init` writes into cdk.json: ts-node with full type-checking. */
-const TS_NODE_APP = 'npx ts-node --prefer-offline bin/app.ts';
+/** The app command `cdk init` writes into cdk.json (less npx's --prefer-offline): ts-node with full type-checking. */
+const TS_NODE_APP = 'npx ts-node bin/app.ts';
 
 async function synth(app?: string): Promise<ProcessMeasurement> {
   const args = ['cdk', 'synth', '--quiet', '-o', 'bench/out/cdk.out', ...(app ? ['-a', app] : [])];
@@ -15,8 +15,11 @@ async function synth(app?: string): Promise<ProcessMeasurement> {
 /** `cdk synth` as cdk.json runs it (tsx, no type-check) beside the ts-node default, and the test suites' time. */
 export async function benchSynth(): Promise<BenchSection> {
   await synth(); // warm the file cache and the worker build so neither run pays for it
-  const ours = await synth();
-  const tsNode = await synth(TS_NODE_APP);
+  // Best of two runs each: the machine is shared, and the minimum is the least noisy estimate.
+  const best = async (app?: string) =>
+    [await synth(app), await synth(app)].sort((a, b) => a.wallMs - b.wallMs)[0];
+  const ours = await best();
+  const tsNode = await best(TS_NODE_APP);
   const ratio = ours.wallMs / tsNode.wallMs;
   const tests = await measureProcess('npx', ['jest', 'test/lib'], { cwd: ROOT });
   const checks = await measureProcess('sh', ['-c', '"npm run lint && npm run typecheck"'], {
@@ -44,7 +47,7 @@ export async function benchSynth(): Promise<BenchSection> {
       },
     ],
     notes: [
-      'Each synth includes the worker build (cdk.json "build") and the cdk-nag checks; both runs write to bench/out/cdk.out.',
+      'Each synth includes the worker build (cdk.json "build"), aws-cdk-lib\'s CloudFormation validation and the cdk-nag checks; best of two runs each, written to bench/out/cdk.out.',
       'Peak RSS is the largest process of the run (GNU time), i.e. the app process, not the CLI.',
     ],
   };
