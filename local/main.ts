@@ -15,7 +15,7 @@ import {
 import { type LocalPipeline, startLocalPipeline } from './pipeline';
 import { replayLocalDeadLetters } from './replay-local-dead-letters';
 import { backfillLine, executionLine, summarize, undeliveredLine } from './report';
-import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from './s3-server';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from './s3-server';
 import { synthesize } from './synth';
 
 /**
@@ -177,14 +177,18 @@ function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): voi
 /** Runs until Ctrl-C: prints how to write objects, then one line per execution. */
 async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
   const prefix = pipeline.inputPrefix;
+  // The same settings the worker gets: s3rver also needs the CLI's streaming checksums off.
+  const environment = Object.entries(localS3Environment(pipeline.endpoint))
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' ');
   console.log(
     [
       '',
       `Local pipeline running. S3 endpoint: ${pipeline.endpoint}  bucket: ${pipeline.bucket}`,
       `Credentials: AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${LOCAL_REGION}`,
       `Objects written under "${prefix}" are processed; results appear in the output prefix. Try:`,
-      `  AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} \\`,
-      `  aws s3 cp samples/data.csv s3://${pipeline.bucket}/${prefix}data.csv --endpoint-url ${pipeline.endpoint} --region ${LOCAL_REGION}`,
+      `  env ${environment} \\`,
+      `  aws s3 cp samples/data.csv s3://${pipeline.bucket}/${prefix}data.csv`,
       'Ctrl-C stops (running executions finish first; press twice to stop them too).',
       '',
     ].join('\n'),
