@@ -8,16 +8,8 @@ import { parseArgs } from 'node:util';
 
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 
+import { backfillPrefix } from './backfill-prefix';
 import { DEFAULT_STACK_NAME, exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
-
-/** The listing prefix: always inside the input prefix, the only place the worker may read. */
-export function backfillPrefix(inputPrefix: string, subPrefix = ''): string {
-  if (subPrefix.startsWith(inputPrefix) && inputPrefix !== '') return subPrefix;
-  if (subPrefix.startsWith('/')) {
-    throw new Error(`sub-prefix "${subPrefix}" starts with "/": S3 keys have no leading slash`);
-  }
-  return inputPrefix + subPrefix;
-}
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({

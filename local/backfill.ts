@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { ListObjectsCommand } from '@aws-sdk/client-s3';
 
-import { backfillPrefix } from '../bin/start-backfill';
+import { backfillPrefix } from '../bin/backfill-prefix';
 import { ExecutionQueue } from './execution-queue';
 import type { ExecutionRecord, LocalPipeline } from './pipeline';
 import { compilePayloadTemplate } from './step-functions';

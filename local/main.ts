@@ -2,7 +2,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
-import { backfillPrefix } from '../bin/start-backfill';
+import { backfillPrefix } from '../bin/backfill-prefix';
 import { runBackfill } from './backfill';
 import {
   type CliOptions,

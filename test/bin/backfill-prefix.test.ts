@@ -1,4 +1,4 @@
-import { backfillPrefix } from '../../bin/start-backfill';
+import { backfillPrefix } from '../../bin/backfill-prefix';
 
 describe('backfillPrefix', () => {
   test('lists the whole input prefix by default', () => {
