@@ -19,6 +19,9 @@ const result = await build({
   // node20 is the oldest runtime the bundle meets (the test machine); the image runs a newer LTS.
   target: 'node20',
   format: 'cjs',
+  // The AWS SDK's ES module builds tree-shake; its CommonJS ones (esbuild's default pick on
+  // platform node) do not. The smaller bundle starts ~40 ms sooner (bench/worker.ts).
+  mainFields: ['module', 'main'],
   minify: true,
   define: { __WORKER_VERSION__: JSON.stringify(version) },
   legalComments: 'eof',
