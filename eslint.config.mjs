@@ -4,7 +4,17 @@ import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', 'container/dist/', '.local/', 'bench/out/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'bin/app.js',
+      'cdk.out/',
+      'container/dist/',
+      '.local/',
+      'bench/out/',
+      'coverage/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
