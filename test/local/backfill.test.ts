@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
 
 import { runBackfill } from '../../local/backfill';
-import type { ExecutionRecord, LocalPipeline } from '../../local/pipeline';
-import { sha256, startTestPipeline, type TestDirectories, testDirectories } from './support/pipeline';
+import type { ExecutionRecord } from '../../local/pipeline';
+import {
+  releasedAfterEach,
+  sha256,
+  startTestPipeline,
+  type TestDirectories,
+  testDirectories,
+} from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /**
@@ -19,14 +25,7 @@ beforeAll(async () => {
   templatePath = await synthesizedTemplate();
 });
 
-let pipeline: LocalPipeline | undefined;
-let dirs: TestDirectories | undefined;
-afterEach(async () => {
-  await pipeline?.stop({ drain: false });
-  pipeline = undefined;
-  dirs?.remove();
-  dirs = undefined;
-});
+const used = releasedAfterEach();
 
 const bodyOf = (key: string) => `contents of ${key}\n`;
 
@@ -64,8 +63,8 @@ test('a backfill of 50 existing objects processes each once, correctly, at most 
     ...Array.from({ length: 40 }, (_, i) => `incoming/2024/object ${String(i).padStart(2, '0')}.txt`),
     ...Array.from({ length: 10 }, (_, i) => `incoming/2025/o+${i}.csv`),
   ].sort();
-  dirs = await seed(keys);
-  pipeline = await startTestPipeline(templatePath, { ...dirs });
+  const dirs = (used.dirs = await seed(keys));
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath, { ...dirs }));
 
   // Pages of 7 keys: the listing follows ListObjectsV2's continuation tokens.
   const result = await runBackfill(pipeline, { pageSize: 7 });
@@ -102,8 +101,13 @@ test('a backfill of 50 existing objects processes each once, correctly, at most 
 });
 
 test('a sub-prefix backfill processes only that sub-prefix', async () => {
-  dirs = await seed(['incoming/a/1.txt', 'incoming/a/2.txt', 'incoming/b/1.txt', 'incoming/b/2.txt']);
-  pipeline = await startTestPipeline(templatePath, { ...dirs });
+  const dirs = (used.dirs = await seed([
+    'incoming/a/1.txt',
+    'incoming/a/2.txt',
+    'incoming/b/1.txt',
+    'incoming/b/2.txt',
+  ]));
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath, { ...dirs }));
 
   const result = await runBackfill(pipeline, { subPrefix: 'b/' });
 
@@ -124,13 +128,13 @@ describe('ToleratedFailurePercentage (10 in the template)', () => {
   test('1 failed item of 10 (10%) is tolerated; 1 of 4 (25%) fails the run', async () => {
     const ok = (prefix: string, count: number) =>
       Array.from({ length: count }, (_, i) => `${prefix}${i}.txt`);
-    dirs = await seed([
+    const dirs = (used.dirs = await seed([
       ...ok('incoming/tolerated/', 9),
       unprocessable('incoming/tolerated/'),
       ...ok('incoming/too-many/', 3),
       unprocessable('incoming/too-many/'),
-    ]);
-    pipeline = await startTestPipeline(templatePath, { ...dirs });
+    ]));
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, { ...dirs }));
 
     const tolerated = await runBackfill(pipeline, { subPrefix: 'tolerated/' });
     const tooMany = await runBackfill(pipeline, { subPrefix: 'too-many/' });

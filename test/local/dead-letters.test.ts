@@ -1,6 +1,5 @@
-import type { LocalPipeline } from '../../local/pipeline';
 import { replayLocalDeadLetters } from '../../local/replay-local-dead-letters';
-import { sha256, startTestPipeline, type TestDirectories, testDirectories } from './support/pipeline';
+import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /**
@@ -13,14 +12,7 @@ beforeAll(async () => {
   templatePath = await synthesizedTemplate();
 });
 
-let pipeline: LocalPipeline | undefined;
-let dirs: TestDirectories | undefined;
-afterEach(async () => {
-  await pipeline?.stop({ drain: false });
-  pipeline = undefined;
-  dirs?.remove();
-  dirs = undefined;
-});
+const used = releasedAfterEach();
 
 // Keys as EventBridge delivers them: raw, never URL-encoded.
 const objects: Record<string, string> = {
@@ -33,13 +25,13 @@ const objects: Record<string, string> = {
 const keys = Object.keys(objects);
 
 test('events that cannot start an execution are retried, dead-lettered, and replayed once', async () => {
-  dirs = testDirectories();
+  const dirs = (used.dirs = testDirectories());
   // 1e-5: the deployed 185 retries with backoff take well under a second.
-  pipeline = await startTestPipeline(templatePath, {
+  let pipeline = (used.pipeline = await startTestPipeline(templatePath, {
     ...dirs,
     faults: { startFailures: 3 },
     deliveryRetryScale: 1e-5,
-  });
+  }));
   for (const key of keys) await pipeline.upload(key, objects[key]);
   await pipeline.waitForIdle();
 
@@ -74,7 +66,7 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
   await pipeline.stop();
 
   // A restart on the same directories, without the fault: the replay starts the 3 executions.
-  pipeline = await startTestPipeline(templatePath, { ...dirs });
+  pipeline = used.pipeline = await startTestPipeline(templatePath, { ...dirs });
   const replay = await replayLocalDeadLetters(pipeline);
 
   expect(replay.kept).toEqual([]);

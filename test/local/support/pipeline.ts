@@ -49,6 +49,24 @@ export async function startTestPipeline(
   };
 }
 
+/** What a test started; `releasedAfterEach` stops and removes it after the test, passed or not. */
+export interface TestResources {
+  pipeline?: LocalPipeline;
+  dirs?: TestDirectories;
+}
+
+/** Registers the afterEach that releases what each test assigns into the returned object. */
+export function releasedAfterEach(): TestResources {
+  const resources: TestResources = {};
+  afterEach(async () => {
+    await resources.pipeline?.stop({ drain: false });
+    resources.dirs?.remove();
+    resources.pipeline = undefined;
+    resources.dirs = undefined;
+  });
+  return resources;
+}
+
 export function sha256(bytes: string | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
