@@ -1,15 +1,10 @@
-import type { LocalPipeline } from '../../local/pipeline';
 import { executionLine } from '../../local/report';
-import { sha256, startTestPipeline } from './support/pipeline';
+import { releasedAfterEach, sha256, startTestPipeline } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /** Failure paths through the real pieces: a worker that really exits non-zero, Spot fallback. */
 
-let pipeline: LocalPipeline | undefined;
-afterEach(async () => {
-  await pipeline?.stop({ drain: false });
-  pipeline = undefined;
-});
+const used = releasedAfterEach();
 
 describe('a worker that exits non-zero', () => {
   let templatePath: string;
@@ -19,7 +14,7 @@ describe('a worker that exits non-zero', () => {
   });
 
   test('fails the execution through the Fail state, with the task description and exit code as the cause', async () => {
-    pipeline = await startTestPipeline(templatePath);
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath));
     await pipeline.upload('incoming/doomed.txt', 'cannot be written back');
     await pipeline.waitForIdle();
 
@@ -50,7 +45,9 @@ describe('capacity=spot-with-fallback', () => {
   });
 
   test('an interrupted Spot task is run again on on-demand Fargate', async () => {
-    pipeline = await startTestPipeline(templatePath, { faults: { spotInterruptions: 1 } });
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+      faults: { spotInterruptions: 1 },
+    }));
     await pipeline.upload('incoming/spot.txt', 'interrupted once');
     await pipeline.waitForIdle();
 
@@ -66,9 +63,9 @@ describe('capacity=spot-with-fallback', () => {
 
   test('Spot capacity errors are retried, then caught and run on on-demand Fargate', async () => {
     // 1 run + 5 retries on Spot fail with AmazonECS.Unknown; the Catch sends the execution to on-demand.
-    pipeline = await startTestPipeline(templatePath, {
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
       faults: { launchErrors: { kind: 'capacity', count: 6 } },
-    });
+    }));
     await pipeline.upload('incoming/no-capacity.txt', 'no spot today');
     await pipeline.waitForIdle();
 

@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
 import type { LocalPipeline } from '../../local/pipeline';
-import { sha256, startTestPipeline } from './support/pipeline';
+import { releasedAfterEach, sha256, startTestPipeline } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /** End to end through the library API: real s3rver, real worker bundle, real aws-local-stepfunctions. */
@@ -11,11 +11,7 @@ beforeAll(async () => {
   templatePath = await synthesizedTemplate();
 });
 
-let pipeline: LocalPipeline | undefined;
-afterEach(async () => {
-  await pipeline?.stop({ drain: false });
-  pipeline = undefined;
-});
+const used = releasedAfterEach();
 
 async function keysUnder(p: LocalPipeline, prefix: string): Promise<string[]> {
   const listed = await p.s3.send(new ListObjectsV2Command({ Bucket: p.bucket, Prefix: prefix }));
@@ -23,7 +19,7 @@ async function keysUnder(p: LocalPipeline, prefix: string): Promise<string[]> {
 }
 
 test('tricky keys are processed under their exact names, and results trigger nothing', async () => {
-  pipeline = await startTestPipeline(templatePath);
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath));
   const objects: Record<string, string | Buffer> = {
     'incoming/with space.txt': 'spaces\n',
     'incoming/plus+sign.csv': 'a,b\n1,2\n',
@@ -55,7 +51,7 @@ test('tricky keys are processed under their exact names, and results trigger not
 });
 
 test('an object deleted before its task starts gives a successful execution without a result', async () => {
-  pipeline = await startTestPipeline(templatePath);
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath));
   await pipeline.upload('incoming/short-lived.txt', 'here for a moment');
   await pipeline.waitForIdle();
   const [first] = pipeline.executions();
@@ -76,7 +72,7 @@ test('an object deleted before its task starts gives a successful execution with
 });
 
 test('the same event delivered twice yields two executions and one result', async () => {
-  pipeline = await startTestPipeline(templatePath);
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath));
   await pipeline.upload('incoming/twice.json', '{"n":2}');
   await pipeline.waitForIdle();
   pipeline.deliver(pipeline.executions()[0].event);
@@ -87,7 +83,7 @@ test('the same event delivered twice yields two executions and one result', asyn
 });
 
 test('events that do not match the rule start nothing', async () => {
-  pipeline = await startTestPipeline(templatePath);
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath));
   await pipeline.upload('elsewhere/file.txt', 'outside the input prefix');
   const started = pipeline.deliver({
     source: 'aws.s3',
@@ -105,7 +101,9 @@ test.each([
 ] as const)(
   'injected %s errors are retried by the state machine, then the task runs',
   async (kind, error) => {
-    pipeline = await startTestPipeline(templatePath, { faults: { launchErrors: { kind, count: 3 } } });
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+      faults: { launchErrors: { kind, count: 3 } },
+    }));
     await pipeline.upload('incoming/retried.txt', 'try again');
     await pipeline.waitForIdle();
 
@@ -123,9 +121,9 @@ test.each([
 
 test('launch errors beyond MaxAttempts fail the execution through the Fail state', async () => {
   // MaxAttempts 5: the first run and 5 retries fail, so the error reaches Catch -> ObjectFailed.
-  pipeline = await startTestPipeline(templatePath, {
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
     faults: { launchErrors: { kind: 'throttling', count: 6 } },
-  });
+  }));
   await pipeline.upload('incoming/never.txt', 'x');
   await pipeline.waitForIdle();
 
@@ -139,7 +137,7 @@ test('launch errors beyond MaxAttempts fail the execution through the Fail state
 });
 
 test('a burst of 200 objects gives 200 results', async () => {
-  pipeline = await startTestPipeline(templatePath, { concurrency: 8 });
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath, { concurrency: 8 }));
   const keys = Array.from(
     { length: 200 },
     (_, i) => `incoming/burst/object-${String(i).padStart(3, '0')}.txt`,
