@@ -1,30 +1,13 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { PROJECT_ROOT } from '../../local/synth';
+import { runCli } from './support/cli';
 import { sha256 } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/main.ts ...`), as a child process. */
-
-const run = async (args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'local/main.ts', ...args],
-      {
-        cwd: PROJECT_ROOT,
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-};
 
 let templatePath: string;
 let dataDir: string;
@@ -35,7 +18,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test('npm start -- --json samples/ processes every sample and prints one JSON summary', async () => {
-  const { code, stdout } = await run([
+  const { code, stdout } = await runCli([
     '--template',
     templatePath,
     '--port',
@@ -69,7 +52,7 @@ test.each([
   [['--concurrency', 'many'], /^error: --concurrency "many" is not valid: use a whole number/],
   [['--inject-launch-errors', 'meteor:2'], /^error: --inject-launch-errors "meteor:2" is not valid/],
 ])('bad arguments %j give a one-line error and exit 2', async (args, message) => {
-  const { code, stderr } = await run(['--template', templatePath, ...args]);
+  const { code, stderr } = await runCli(['--template', templatePath, ...args]);
   expect(code).toBe(2);
   expect(stderr).toMatch(message);
   expect(stderr.trim().split('\n')).toHaveLength(1);

@@ -1,25 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-import { PROJECT_ROOT } from '../../local/synth';
+import { runCli } from './support/cli';
 import { sha256, startTestPipeline, type TestDirectories, testDirectories } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /** `npm start -- --backfill` and `--replay-dead-letters` as a user runs them, as child processes. */
-
-const run = async (args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'local/main.ts', ...args],
-      { cwd: PROJECT_ROOT },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-};
 
 let templatePath: string;
 let dirs: TestDirectories;
@@ -41,7 +24,7 @@ test('npm start -- --backfill --json processes the objects already in the bucket
   for (const [key, body] of Object.entries(objects)) await seeding.upload(key, body);
   await seeding.stop();
 
-  const { code, stdout } = await run([
+  const { code, stdout } = await runCli([
     ...['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir],
     ...['--json', '--backfill'],
   ]);
@@ -67,7 +50,7 @@ test('npm start -- --backfill --json processes the objects already in the bucket
 
 test('an event that cannot start is dead-lettered, then --replay-dead-letters processes it', async () => {
   const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
-  const failed = await run([...common, '--inject-start-failures', '1', 'samples/order.json']);
+  const failed = await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
 
   expect(failed.code).toBe(1);
   expect(failed.stdout).toMatch(
@@ -77,7 +60,7 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
     /^1 event in .*dead-letters: npm start -- --data-dir .* --replay-dead-letters$/m,
   );
 
-  const replayed = await run([...common, '--replay-dead-letters', '--json']);
+  const replayed = await runCli([...common, '--replay-dead-letters', '--json']);
   const summary = JSON.parse(replayed.stdout) as {
     replay: unknown;
     executions: Array<Record<string, unknown>>;
@@ -101,7 +84,7 @@ test.each([
     /^error: --backfill "\/abs\/": sub-prefix "\/abs\/" starts with "\/"/,
   ],
 ])('bad arguments %j give a one-line error and exit 2', async (args, message) => {
-  const { code, stderr } = await run(['--template', templatePath, '--data-dir', dirs.dataDir, ...args]);
+  const { code, stderr } = await runCli(['--template', templatePath, '--data-dir', dirs.dataDir, ...args]);
   expect(stderr).toMatch(message);
   expect(stderr.trim().split('\n')).toHaveLength(1);
   expect(code).toBe(2);
