@@ -81,4 +81,4 @@ async function main(): Promise<void> {
   if (report.kept.length > 0) process.exitCode = 1;
 }
 
-if (require.main === module) main().catch(exitWithError);
+main().catch(exitWithError);

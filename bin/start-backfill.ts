@@ -27,4 +27,4 @@ async function main(): Promise<void> {
   console.log(`backfill of "${prefix}" started: ${started.executionArn}`);
 }
 
-if (require.main === module) main().catch(exitWithError);
+main().catch(exitWithError);
