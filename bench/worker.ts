@@ -1,12 +1,14 @@
+import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
-import { putFile, REPO_ROOT, WORKER_BUNDLE, writePseudoRandomFile } from '../test/container/fixtures';
+import { putFile, WORKER_BUNDLE, writePseudoRandomFile } from '../test/container/fixtures';
+import { type NodeRuntime, readWorkerImage, workerRuntimes } from './image-node';
 import { measureProcess } from './measure';
 import type { BenchRow, BenchSection } from './table';
 
@@ -16,24 +18,22 @@ const BUCKET = 'bench-bucket';
 const RUNS = 2;
 const SAMPLES = 7;
 
-/** The node flags of the Dockerfile's CMD, so the worker is measured exactly as the image runs it. */
-async function imageNodeFlags(): Promise<string[]> {
-  const dockerfile = await readFile(join(REPO_ROOT, 'container', 'Dockerfile'), 'utf8');
-  const cmd = dockerfile.match(/^CMD\s+(\[.*\])\s*$/m);
-  if (!cmd) throw new Error('container/Dockerfile has no exec-form CMD ["node", ..., "/app/worker.js"]');
-  const argv = JSON.parse(cmd[1]) as string[];
-  return argv.slice(1, -1);
-}
-
 /**
- * Worker throughput, memory, bundle size and cold start, each beside its target. Needs the bundle
- * (`npm run build`), GNU time and curl; uses ~2.2 GB of temporary disk, removed at the end.
+ * Worker throughput, memory and cold start, each beside its target, on the image's Node and on this
+ * machine's (which `npm start` uses); and the bundle size. Needs the bundle (`npm run build`), GNU time
+ * and curl; uses ~2.2 GB of temporary disk, removed at the end.
  */
 export async function benchWorker(): Promise<BenchSection> {
-  const flags = await imageNodeFlags();
+  const image = await readWorkerImage();
+  const { runtimes, notes: runtimeNotes } = await workerRuntimes(image.nodeMajor);
   // Measured first, while this process is idle: the stub listener's timestamps depend on its event loop.
-  const startMs = await timeToFirstRequest(flags);
-  const bareNodeMs = await wallMs(process.execPath, ['-e', '""']);
+  const startups = new Map<NodeRuntime, { toFirstRequest: Spread; bareNode: Spread }>();
+  for (const runtime of runtimes) {
+    startups.set(runtime, {
+      toFirstRequest: await timeToFirstRequest(runtime, image.nodeFlags),
+      bareNode: await bareNodeMs(runtime),
+    });
+  }
   const dir = await mkdtemp(join(tmpdir(), 'bench-worker-'));
   const s3 = await startLocalS3Server({ directory: join(dir, 's3'), buckets: [BUCKET] });
   const client = localS3Client(s3.endpoint);
@@ -50,9 +50,9 @@ export async function benchWorker(): Promise<BenchSection> {
       await rm(file);
     }
 
-    const runWorker = async (key: string) => {
+    const runWorker = async (runtime: NodeRuntime, key: string) => {
       const env = { PATH: process.env.PATH ?? '', ...localS3Environment(s3.endpoint), BUCKET, KEY: key };
-      const run = await measureProcess(process.execPath, [...flags, WORKER_BUNDLE], { env });
+      const run = await measureProcess(runtime.execPath, [...image.nodeFlags, WORKER_BUNDLE], { env });
       const summary = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
         result?: { sha256?: string };
       };
@@ -75,43 +75,12 @@ export async function benchWorker(): Promise<BenchSection> {
         throw new Error(`curl | sha256sum: ${run.stdout}`);
       return run;
     });
-    const big = await best(() => runWorker(bigKey));
-    const small = await best(() => runWorker(objects[0].key));
-
     const mibPerS = (wallMs: number) => GiB / MiB / (wallMs / 1000);
-    const ratio = curl.wallMs / big.wallMs;
-    const bundleMiB = statSync(WORKER_BUNDLE).size / MiB;
     const rss = (mib: number) => `${mib.toFixed(0)} MiB`;
+    const ms = (spread: Spread) => `${spread.median.toFixed(0)} ms (min ${spread.min.toFixed(0)})`;
+    const bundleMiB = statSync(WORKER_BUNDLE).size / MiB;
 
     const rows: BenchRow[] = [
-      {
-        metric: 'curl piped to sha256sum, 1 GiB (reference)',
-        value: `${mibPerS(curl.wallMs).toFixed(0)} MiB/s`,
-      },
-      {
-        metric: 'worker throughput, 1 GiB',
-        value: `${mibPerS(big.wallMs).toFixed(0)} MiB/s (${ratio.toFixed(2)}x curl)`,
-        target: '>= 0.8x curl',
-        met: ratio >= 0.8,
-      },
-      {
-        metric: 'worker peak RSS, 64 MiB object',
-        value: rss(small.peakRssMiB),
-        target: '< 128 MiB',
-        met: small.peakRssMiB < 128,
-      },
-      {
-        metric: 'worker peak RSS, 1 GiB object',
-        value: rss(big.peakRssMiB),
-        target: '< 128 MiB',
-        met: big.peakRssMiB < 128,
-      },
-      {
-        metric: 'RSS growth, 64 MiB -> 1 GiB',
-        value: rss(big.peakRssMiB - small.peakRssMiB),
-        target: '~0 (flat)',
-        met: big.peakRssMiB - small.peakRssMiB < 16,
-      },
       {
         metric: 'bundle size (container/dist/worker.js)',
         value: `${bundleMiB.toFixed(2)} MiB`,
@@ -119,25 +88,64 @@ export async function benchWorker(): Promise<BenchSection> {
         met: bundleMiB < 2,
       },
       {
-        metric: `process start -> first S3 request (median of ${SAMPLES})`,
-        value: `${startMs.median.toFixed(0)} ms (min ${startMs.min.toFixed(0)})`,
-        target: '< 150 ms',
-        met: startMs.median < 150,
-      },
-      {
-        metric: `bare \`node -e ""\` start to exit (reference, median of ${SAMPLES})`,
-        value: `${bareNodeMs.median.toFixed(0)} ms (min ${bareNodeMs.min.toFixed(0)})`,
+        metric: 'curl piped to sha256sum, 1 GiB (reference)',
+        value: `${mibPerS(curl.wallMs).toFixed(0)} MiB/s`,
       },
     ];
+    for (const runtime of runtimes) {
+      const big = await best(() => runWorker(runtime, bigKey));
+      const small = await best(() => runWorker(runtime, objects[0].key));
+      const ratio = curl.wallMs / big.wallMs;
+      const startup = startups.get(runtime)!;
+      const on = `node ${runtime.version.split('.')[0].slice(1)}`;
+      rows.push(
+        {
+          metric: `${on} (${runtime.role}): worker throughput, 1 GiB`,
+          value: `${mibPerS(big.wallMs).toFixed(0)} MiB/s (${ratio.toFixed(2)}x curl)`,
+          target: '>= 0.8x curl',
+          met: ratio >= 0.8,
+        },
+        {
+          metric: `${on}: worker peak RSS, 64 MiB object`,
+          value: rss(small.peakRssMiB),
+          target: '< 128 MiB',
+          met: small.peakRssMiB < 128,
+        },
+        {
+          metric: `${on}: worker peak RSS, 1 GiB object`,
+          value: rss(big.peakRssMiB),
+          target: '< 128 MiB',
+          met: big.peakRssMiB < 128,
+        },
+        {
+          metric: `${on}: RSS growth, 64 MiB -> 1 GiB`,
+          value: rss(big.peakRssMiB - small.peakRssMiB),
+          target: '~0 (flat)',
+          met: big.peakRssMiB - small.peakRssMiB < 16,
+        },
+        {
+          metric: `${on}: process start -> first S3 request (median of ${SAMPLES})`,
+          value: ms(startup.toFirstRequest),
+          target: '< 150 ms',
+          met: startup.toFirstRequest.median < 150,
+        },
+        {
+          metric: `${on}: bare \`node -e ""\` start to exit (reference)`,
+          value: ms(startup.bareNode),
+        },
+      );
+    }
     return {
       title: 'Worker (container/dist/worker.js)',
       rows,
       notes: [
-        `node ${process.version} ${flags.join(' ')} (the flags of the Dockerfile CMD); s3rver on loopback in the bench process; ` +
-          `${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the end.`,
+        `${runtimes.map((r) => `${r.version} at ${r.execPath}`).join('; ')}; flags: ` +
+          `${image.nodeFlags.join(' ') || 'none'} (the Dockerfile CMD's). s3rver on loopback in the bench process ` +
+          `(node ${process.version}); ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the end.`,
+        ...runtimeNotes,
         `Wall times include process start; best of ${RUNS} runs. curl fetches the same object anonymously from the same server.`,
-        'Start -> first request: from spawn (under GNU time, like the bare-node reference) to the first HTTP request ' +
-          'reaching a stub S3 listener. Node itself takes the bare-node time of it on this machine.',
+        'Start -> first request: from spawning node to the first HTTP request reaching a stub S3 listener. ' +
+          'Node itself takes the bare-node time of it.',
       ],
     };
   } finally {
@@ -147,8 +155,11 @@ export async function benchWorker(): Promise<BenchSection> {
   }
 }
 
-/** Time from spawning the worker to its first request arriving at a stub S3 endpoint. */
-async function timeToFirstRequest(flags: readonly string[]): Promise<Spread> {
+/**
+ * Time from spawning the worker to its first request arriving at a stub S3 endpoint. Spawned directly,
+ * not under GNU time, so that only node's own start is counted.
+ */
+async function timeToFirstRequest(runtime: NodeRuntime, flags: readonly string[]): Promise<Spread> {
   let firstRequest: (() => void) | undefined;
   const server = createServer((_request, response) => {
     firstRequest?.();
@@ -160,14 +171,13 @@ async function timeToFirstRequest(flags: readonly string[]): Promise<Spread> {
   const samples: number[] = [];
   try {
     for (let i = 0; i < SAMPLES; i++) {
+      const env = { PATH: process.env.PATH ?? '', ...localS3Environment(endpoint), BUCKET, KEY: 'stub' };
       const started = performance.now();
       const arrived = new Promise<number>(
         (resolve) => (firstRequest = () => resolve(performance.now() - started)),
       );
-      const env = { PATH: process.env.PATH ?? '', ...localS3Environment(endpoint), BUCKET, KEY: 'stub' };
-      const run = await measureProcess(process.execPath, [...flags, WORKER_BUNDLE], { env });
-      if (run.exitCode !== 0)
-        throw new Error(`worker against the stub exited ${run.exitCode}: ${run.stdout}`);
+      const { exitCode, output } = await run(runtime.execPath, [...flags, WORKER_BUNDLE], env);
+      if (exitCode !== 0) throw new Error(`worker against the stub exited ${exitCode}: ${output}`);
       samples.push(await arrived);
     }
   } finally {
@@ -176,10 +186,29 @@ async function timeToFirstRequest(flags: readonly string[]): Promise<Spread> {
   return spread(samples);
 }
 
-async function wallMs(command: string, args: readonly string[]): Promise<Spread> {
+async function bareNodeMs(runtime: NodeRuntime): Promise<Spread> {
   const samples: number[] = [];
-  for (let i = 0; i < SAMPLES; i++) samples.push((await measureProcess(command, args)).wallMs);
+  for (let i = 0; i < SAMPLES; i++) {
+    const started = performance.now();
+    await run(runtime.execPath, ['-e', '""'], { PATH: process.env.PATH ?? '' });
+    samples.push(performance.now() - started);
+  }
   return spread(samples);
+}
+
+function run(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ exitCode: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ exitCode, output }));
+  });
 }
 
 interface Spread {

@@ -1,4 +1,5 @@
 import { ConfigError, readConfig, resultKeyFor } from './config';
+import { paceGarbageCollection } from './gc-pacing';
 import { errorFields, type LogFields, type Logger, type LogLevel } from './log';
 import type { Processor } from './processor';
 import { trackProgress } from './progress';
@@ -115,7 +116,7 @@ export async function runWorker({ env, signal, log, processors }: RunOptions): P
     }
 
     const { contentLength } = opened.object;
-    const tracked = trackProgress(opened.body, (bytesRead) =>
+    const tracked = trackProgress(paceGarbageCollection(opened.body), (bytesRead) =>
       runLog.info('progress', {
         bytes: bytesRead,
         contentLength,

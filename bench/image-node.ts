@@ -1,0 +1,75 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { REPO_ROOT } from '../test/container/fixtures';
+
+/** A Node binary the worker is measured on. */
+export interface NodeRuntime {
+  readonly execPath: string;
+  readonly version: string;
+  /** Why it is in the table: "the image's" or "this machine's". */
+  readonly role: string;
+}
+
+export interface WorkerImage {
+  /** The node flags of the Dockerfile's CMD, so the worker is measured exactly as the image runs it. */
+  readonly nodeFlags: readonly string[];
+  /** The major version of the Dockerfile's `FROM node:<major>-...`. */
+  readonly nodeMajor: number;
+}
+
+export async function readWorkerImage(): Promise<WorkerImage> {
+  const dockerfile = await readFile(join(REPO_ROOT, 'container', 'Dockerfile'), 'utf8');
+  const from = dockerfile.match(/^FROM node:(\d+)/m);
+  const cmd = dockerfile.match(/^CMD\s+(\[.*\])\s*$/m);
+  if (!from || !cmd) {
+    throw new Error(
+      'container/Dockerfile needs FROM node:<major>-... and an exec-form CMD ["node", ..., "/app/worker.js"]',
+    );
+  }
+  return { nodeMajor: Number(from[1]), nodeFlags: (JSON.parse(cmd[1]) as string[]).slice(1, -1) };
+}
+
+/**
+ * The runtimes to measure the worker on: the image's Node major first, then this machine's if it
+ * differs (`npm start` runs the worker on it). The image's is this Node when the majors match, or else
+ * the official `node` package from the npm registry, which npm caches after the first run. Memory and
+ * start-up differ between majors (Node 24's GC and built-in code cache are not Node 20's), so a
+ * figure measured on another major would not be the image's.
+ */
+export async function workerRuntimes(
+  nodeMajor: number,
+): Promise<{ runtimes: NodeRuntime[]; notes: string[] }> {
+  const here: NodeRuntime = { execPath: process.execPath, version: process.version, role: "this machine's" };
+  if (Number(process.versions.node.split('.')[0]) === nodeMajor) {
+    return { runtimes: [{ ...here, role: "the image's and this machine's" }], notes: [] };
+  }
+  try {
+    const { stdout } = await promisify(execFile)(
+      'npm',
+      [
+        'exec',
+        '--yes',
+        `--package=node@${nodeMajor}`,
+        '--',
+        'node',
+        '-p',
+        'process.execPath + " " + process.version',
+      ],
+      { cwd: REPO_ROOT, timeout: 300_000 },
+    );
+    const [execPath, version] = stdout.trim().split('\n').at(-1)?.split(' ') ?? [];
+    if (!execPath || !version?.startsWith(`v${nodeMajor}.`)) throw new Error(`unexpected output: ${stdout}`);
+    return { runtimes: [{ execPath, version, role: "the image's" }, here], notes: [] };
+  } catch (error) {
+    return {
+      runtimes: [here],
+      notes: [
+        `The image's Node ${nodeMajor} could not be fetched (npm exec --package=node@${nodeMajor}: ` +
+          `${(error as Error).message.split('\n')[0]}), so the worker was measured on this machine's Node only.`,
+      ],
+    };
+  }
+}
