@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 
+import { ListObjectsCommand } from '@aws-sdk/client-s3';
+
 import { runBackfill } from '../../local/backfill';
 import type { ExecutionRecord } from '../../local/pipeline';
 import {
@@ -150,5 +152,37 @@ describe('ToleratedFailurePercentage (10 in the template)', () => {
       expect(failure.error).toBe('States.TaskFailed');
       expect(failure.attempts.at(-1)?.summary).toMatchObject({ outcome: 'config-error' });
     }
+  });
+
+  test('once the run has failed, the items not yet started are skipped, as a failed Map Run stops', async () => {
+    // One item at a time, so which items had started when the threshold was crossed is certain.
+    const oneAtATime = await synthesizedTemplate({ backfillConcurrency: '1' });
+    // Listed in key order: the two unprocessable keys ("a/...") come first; 2 of 12 is over 10%.
+    const ok = Array.from({ length: 10 }, (_, i) => `incoming/stop/b${i}.txt`);
+    const dirs = (used.dirs = await seed([
+      unprocessable('incoming/stop/a1/'),
+      unprocessable('incoming/stop/a2/'),
+      ...ok,
+    ]));
+    const pipeline = (used.pipeline = await startTestPipeline(oneAtATime, { ...dirs }));
+
+    const result = await runBackfill(pipeline, { subPrefix: 'stop/' });
+
+    expect(result).toMatchObject({
+      status: 'FAILED',
+      items: 12,
+      failed: 2,
+      notStarted: 10,
+      maxConcurrency: 1,
+    });
+    expect(result.executions.map((e) => [e.key, e.status])).toEqual([
+      [unprocessable('incoming/stop/a1/'), 'FAILED'],
+      [unprocessable('incoming/stop/a2/'), 'FAILED'],
+    ]);
+    // Nothing else ran: no result was written for any item.
+    const results = await pipeline.s3.send(
+      new ListObjectsCommand({ Bucket: pipeline.bucket, Prefix: 'processed/' }),
+    );
+    expect(results.Contents ?? []).toEqual([]);
   });
 });

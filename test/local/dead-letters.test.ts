@@ -1,3 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
 import { replayLocalDeadLetters } from '../../local/replay-local-dead-letters';
 import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
@@ -101,4 +104,44 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
   ]);
   expect(pipeline.deadLetters.count()).toBe(0);
   expect(pipeline.executions()).toHaveLength(3);
+});
+
+test('an event whose target input is not JSON goes to the dead-letter queue at once, unretried', async () => {
+  const dirs = (used.dirs = testDirectories());
+  // The stack's InputTransformer cannot produce invalid JSON, so this template is the synthesized one
+  // with an object placed inside a string, which EventBridge inserts unescaped (INVALID_JSON on AWS).
+  interface InputTransformer {
+    InputPathsMap: Record<string, string>;
+    InputTemplate: string;
+  }
+  const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+    Resources: Record<
+      string,
+      { Type: string; Properties: { Targets?: [{ InputTransformer: InputTransformer }] } }
+    >;
+  };
+  const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
+  const transformer = rule!.Properties.Targets![0].InputTransformer;
+  transformer.InputPathsMap['detail-object'] = '$.detail.object';
+  transformer.InputTemplate = transformer.InputTemplate.replace(/}$/, ',"note":"object <detail-object>"}');
+  const brokenTemplatePath = join(dirname(dirs.dataDir), 'broken-input.template.json');
+  writeFileSync(brokenTemplatePath, JSON.stringify(template));
+
+  const pipeline = (used.pipeline = await startTestPipeline(brokenTemplatePath, { ...dirs }));
+  await pipeline.upload('incoming/dlq/not-json.txt', 'x\n');
+  await pipeline.waitForIdle();
+
+  expect(pipeline.executions()).toEqual([]);
+  const letters = pipeline.deadLetters.messages();
+  expect(letters).toHaveLength(1);
+  expect(JSON.parse(letters[0].Body)).toMatchObject({
+    detail: { object: { key: 'incoming/dlq/not-json.txt' } },
+  });
+  expect(letters[0].MessageAttributes).toEqual({
+    RULE_ARN: { DataType: 'String', StringValue: pipeline.template.ruleArn },
+    TARGET_ARN: { DataType: 'String', StringValue: pipeline.template.stateMachineArn },
+    ERROR_CODE: { DataType: 'String', StringValue: 'INVALID_JSON' },
+    ERROR_MESSAGE: { DataType: 'String', StringValue: expect.stringContaining('not valid JSON') },
+    RETRY_ATTEMPTS: { DataType: 'String', StringValue: '0' }, // and no EXHAUSTED_RETRY_CONDITION
+  });
 });
