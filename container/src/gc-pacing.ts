@@ -23,7 +23,7 @@ export interface GcPacingOptions {
  * JS heap, so no young-generation GC runs, and V8 waits until external memory has grown by 64 MiB
  * before a full one: the worker peaked at ~160 MiB RSS on a 1 GiB object on Node 24 (the image's),
  * against ~90 MiB with this pacing (bench/worker.ts). `--max-semi-space-size` does not help there,
- * and any V8 flag on the command line costs ~25 ms of start-up (Node's code cache for its built-in
+ * and V8 heap flags on the command line cost 20-30 ms of start-up (Node's code cache for its built-in
  * modules is rejected), so the collector is reached at run time instead.
  */
 export async function* paceGarbageCollection(
