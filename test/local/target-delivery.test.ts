@@ -24,6 +24,17 @@ async function settled(target: TargetDelivery): Promise<void> {
 
 const throttled = () => new DeliveryError('THROTTLING', 'ThrottlingException: Rate exceeded', true);
 
+/** Delivers `event` with every attempt throttled; resolves to the number of attempts once it gave up. */
+async function deliverThrottled(target: TargetDelivery): Promise<number> {
+  let attempts = 0;
+  target.deliver(event, () => {
+    attempts++;
+    throw throttled();
+  });
+  await settled(target);
+  return attempts;
+}
+
 test('a target input that is not JSON is dead-lettered at once, unretried, with no exhausted condition', async () => {
   const { target, undelivered } = delivery(185, 86_400, 1e-4);
   let attempts = 0;
@@ -53,12 +64,7 @@ test('a target input that is not JSON is dead-lettered at once, unretried, with 
 test('retries stop at MaximumEventAgeInSeconds when that comes before MaximumRetryAttempts', async () => {
   // 60 s of event age, scaled to 60 ms; 185 attempts would take far longer.
   const { target, undelivered } = delivery(185, 60, 1e-3);
-  let attempts = 0;
-  target.deliver(event, () => {
-    attempts++;
-    throw throttled();
-  });
-  await settled(target);
+  const attempts = await deliverThrottled(target);
 
   expect(undelivered).toHaveLength(1);
   const { attributes } = undelivered[0];
@@ -73,14 +79,8 @@ test('retries stop at MaximumEventAgeInSeconds when that comes before MaximumRet
 
 test('retries stop at MaximumRetryAttempts when that comes first', async () => {
   const { target, undelivered } = delivery(3, 86_400, 1e-5);
-  let attempts = 0;
-  target.deliver(event, () => {
-    attempts++;
-    throw throttled();
-  });
-  await settled(target);
 
-  expect(attempts).toBe(4);
+  expect(await deliverThrottled(target)).toBe(4);
   expect(undelivered.map((u) => u.attributes)).toEqual([
     expect.objectContaining({ EXHAUSTED_RETRY_CONDITION: 'MaximumRetryAttempts', RETRY_ATTEMPTS: '3' }),
   ]);
