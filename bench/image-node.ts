@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../test/container/fixtures';
 export interface NodeRuntime {
   readonly execPath: string;
   readonly version: string;
-  /** Why it is in the table: "the image's" or "this machine's". */
+  /** Why it is in the table, e.g. "the image's major, glibc build" or "this machine's". */
   readonly role: string;
 }
 
@@ -35,9 +35,10 @@ export async function readWorkerImage(): Promise<WorkerImage> {
 /**
  * The runtimes to measure the worker on: the image's Node major first, then this machine's if it
  * differs (`npm start` runs the worker on it). The image's is this Node when the majors match, or else
- * the official `node` package from the npm registry, which npm caches after the first run. Memory and
- * start-up differ between majors (Node 24's GC and built-in code cache are not Node 20's), so a
- * figure measured on another major would not be the image's.
+ * the `node` package on npm, which repackages the nodejs.org Linux build (glibc; the Alpine image is
+ * musl) and which npm caches after the first run. Memory and start-up differ between majors (Node 24's
+ * GC and built-in code cache are not Node 20's), so a figure measured on another major would not
+ * stand for the image's.
  */
 export async function workerRuntimes(
   nodeMajor: number,
@@ -62,7 +63,7 @@ export async function workerRuntimes(
     );
     const [execPath, version] = stdout.trim().split('\n').at(-1)?.split(' ') ?? [];
     if (!execPath || !version?.startsWith(`v${nodeMajor}.`)) throw new Error(`unexpected output: ${stdout}`);
-    return { runtimes: [{ execPath, version, role: "the image's" }, here], notes: [] };
+    return { runtimes: [{ execPath, version, role: "the image's major, glibc build" }, here], notes: [] };
   } catch (error) {
     return {
       runtimes: [here],

@@ -157,7 +157,7 @@ describe('ToleratedFailurePercentage (10 in the template)', () => {
   test('once the run has failed, the items not yet started are skipped, as a failed Map Run stops', async () => {
     // One item at a time, so which items had started when the threshold was crossed is certain.
     const oneAtATime = await synthesizedTemplate({ backfillConcurrency: '1' });
-    // Listed in key order: the two unprocessable keys ("a/...") come first; 2 of 12 is over 10%.
+    // Listed in key order: the two unprocessable keys (under a1/ and a2/) come before b0-b9; 2 of 12 is over 10%.
     const ok = Array.from({ length: 10 }, (_, i) => `incoming/stop/b${i}.txt`);
     const dirs = (used.dirs = await seed([
       unprocessable('incoming/stop/a1/'),

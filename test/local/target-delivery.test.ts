@@ -6,7 +6,16 @@ const RULE_ARN = 'arn:aws:events:us-east-1:000000000000:rule/r';
 const TARGET_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:s';
 const event = { id: 'e-1', detail: { object: { key: 'incoming/a b.txt' } } };
 
-function delivery(maximumRetryAttempts: number, maximumEventAgeInSeconds: number, retryScale: number) {
+/** A target with the deployed RetryPolicy (185 attempts, 24 h) unless told otherwise. */
+function delivery({
+  maximumRetryAttempts = 185,
+  maximumEventAgeInSeconds = 86_400,
+  retryScale = 1e-5,
+}: {
+  maximumRetryAttempts?: number;
+  maximumEventAgeInSeconds?: number;
+  retryScale?: number;
+}) {
   const undelivered: UndeliveredEvent[] = [];
   const target = new TargetDelivery({
     ruleArn: RULE_ARN,
@@ -36,7 +45,7 @@ async function deliverThrottled(target: TargetDelivery): Promise<number> {
 }
 
 test('a target input that is not JSON is dead-lettered at once, unretried, with no exhausted condition', async () => {
-  const { target, undelivered } = delivery(185, 86_400, 1e-4);
+  const { target, undelivered } = delivery({});
   let attempts = 0;
   const result = target.deliver(event, () => {
     attempts++;
@@ -63,7 +72,7 @@ test('a target input that is not JSON is dead-lettered at once, unretried, with 
 
 test('retries stop at MaximumEventAgeInSeconds when that comes before MaximumRetryAttempts', async () => {
   // 60 s of event age, scaled to 60 ms; 185 attempts would take far longer.
-  const { target, undelivered } = delivery(185, 60, 1e-3);
+  const { target, undelivered } = delivery({ maximumEventAgeInSeconds: 60, retryScale: 1e-3 });
   const attempts = await deliverThrottled(target);
 
   expect(undelivered).toHaveLength(1);
@@ -78,7 +87,7 @@ test('retries stop at MaximumEventAgeInSeconds when that comes before MaximumRet
 });
 
 test('retries stop at MaximumRetryAttempts when that comes first', async () => {
-  const { target, undelivered } = delivery(3, 86_400, 1e-5);
+  const { target, undelivered } = delivery({ maximumRetryAttempts: 3 });
 
   expect(await deliverThrottled(target)).toBe(4);
   expect(undelivered.map((u) => u.attributes)).toEqual([
@@ -87,7 +96,7 @@ test('retries stop at MaximumRetryAttempts when that comes first', async () => {
 });
 
 test('a retry that succeeds delivers the event, and nothing is dead-lettered', async () => {
-  const { target, undelivered } = delivery(185, 86_400, 1e-5);
+  const { target, undelivered } = delivery({});
   const delivered: string[] = [];
   let attempts = 0;
   target.deliver(event, () => {
