@@ -125,6 +125,12 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
     }
     return n;
   };
+  /** A whole number from 1 to `max`, or the default; `why` explains the upper bound in the error. */
+  const from1To = (key: 'taskTimeoutMinutes' | 'backfillConcurrency', max: number, why: string): number => {
+    const value = int(key) ?? DEFAULT_CONFIG[key];
+    if (value < 1 || value > max) fail(key, value, 'is out of range', `use 1 to ${max} (${why})`);
+    return value;
+  };
   const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[]): T | undefined => {
     const value = str(key);
     if (value === undefined) return undefined;
@@ -208,15 +214,7 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
     );
   }
 
-  const taskTimeoutMinutes = int('taskTimeoutMinutes') ?? DEFAULT_CONFIG.taskTimeoutMinutes;
-  if (taskTimeoutMinutes < 1 || taskTimeoutMinutes > MAX_TASK_TIMEOUT_MINUTES) {
-    fail(
-      'taskTimeoutMinutes',
-      taskTimeoutMinutes,
-      'is out of range',
-      `use 1 to ${MAX_TASK_TIMEOUT_MINUTES} (7 days)`,
-    );
-  }
+  const taskTimeoutMinutes = from1To('taskTimeoutMinutes', MAX_TASK_TIMEOUT_MINUTES, '7 days');
   const logRetentionDays = int('logRetentionDays') ?? DEFAULT_CONFIG.logRetentionDays;
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
     fail(
@@ -288,15 +286,11 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
       'use an address such as ops@example.com, or leave it unset',
     );
   }
-  const backfillConcurrency = int('backfillConcurrency') ?? DEFAULT_CONFIG.backfillConcurrency;
-  if (backfillConcurrency < 1 || backfillConcurrency > MAX_BACKFILL_CONCURRENCY) {
-    fail(
-      'backfillConcurrency',
-      backfillConcurrency,
-      'is out of range',
-      `use 1 to ${MAX_BACKFILL_CONCURRENCY} (Fargate throttles RunTask beyond that)`,
-    );
-  }
+  const backfillConcurrency = from1To(
+    'backfillConcurrency',
+    MAX_BACKFILL_CONCURRENCY,
+    'Fargate throttles RunTask beyond that',
+  );
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
