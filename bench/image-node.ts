@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { REPO_ROOT } from '../test/container/fixtures';
+import { PROJECT_ROOT } from '../local/synth';
 
 /** A Node binary the worker is measured on. */
 export interface NodeRuntime {
@@ -13,23 +13,12 @@ export interface NodeRuntime {
   readonly role: string;
 }
 
-export interface WorkerImage {
-  /** The node flags of the Dockerfile's CMD, so the worker is measured exactly as the image runs it. */
-  readonly nodeFlags: readonly string[];
-  /** The major version of the Dockerfile's `FROM node:<major>-...`. */
-  readonly nodeMajor: number;
-}
-
-export async function readWorkerImage(): Promise<WorkerImage> {
-  const dockerfile = await readFile(join(REPO_ROOT, 'container', 'Dockerfile'), 'utf8');
+/** The major version of the Dockerfile's `FROM node:<major>-...`. */
+export async function readImageNodeMajor(): Promise<number> {
+  const dockerfile = await readFile(join(PROJECT_ROOT, 'container', 'Dockerfile'), 'utf8');
   const from = dockerfile.match(/^FROM node:(\d+)/m);
-  const cmd = dockerfile.match(/^CMD\s+(\[.*\])\s*$/m);
-  if (!from || !cmd) {
-    throw new Error(
-      'container/Dockerfile needs FROM node:<major>-... and an exec-form CMD ["node", ..., "/app/worker.js"]',
-    );
-  }
-  return { nodeMajor: Number(from[1]), nodeFlags: (JSON.parse(cmd[1]) as string[]).slice(1, -1) };
+  if (!from) throw new Error('container/Dockerfile needs FROM node:<major>-...');
+  return Number(from[1]);
 }
 
 /**
@@ -59,7 +48,7 @@ export async function workerRuntimes(
         '-p',
         'process.execPath + " " + process.version',
       ],
-      { cwd: REPO_ROOT, timeout: 300_000 },
+      { cwd: PROJECT_ROOT, timeout: 300_000 },
     );
     const [execPath, version] = stdout.trim().split('\n').at(-1)?.split(' ') ?? [];
     if (!execPath || !version?.startsWith(`v${nodeMajor}.`)) throw new Error(`unexpected output: ${stdout}`);

@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 
 import { ExecutionQueue } from '../local/execution-queue';
-import { DEFAULT_CONCURRENCY, startLocalPipeline, WORKER_BUNDLE } from '../local/pipeline';
+import { DEFAULT_CONCURRENCY, startLocalPipeline } from '../local/pipeline';
 import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
-import { synthesize } from '../local/synth';
+import { synthesize, WORKER_BUNDLE } from '../local/synth';
 import type { BenchSection } from './table';
 
 const OBJECTS = 200;

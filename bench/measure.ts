@@ -26,18 +26,46 @@ export async function measureProcess(
   const timeFile = join(dir, 'time.txt');
   const argv = options.shell ? ['sh', '-c', [command, ...args].join(' ')] : [command, ...args];
   const started = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', timeFile, ...argv], {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exitCode = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  const { exitCode, stdout, stderr } = await runProcess(
+    '/usr/bin/time',
+    ['-f', '%M', '-o', timeFile, ...argv],
+    {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+    },
+  );
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
   const maxRssKiB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
   rmSync(dir, { recursive: true, force: true });
   return { wallMs, peakRssMiB: maxRssKiB / 1024, exitCode, stdout, stderr };
+}
+
+/** Runs a command to its end, collecting its output. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<{ exitCode: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (exitCode) => resolve({ exitCode, stdout, stderr }));
+  });
+}
+
+/**
+ * The fastest of `runs` measurements. The machine is shared: the minimum is the least noisy
+ * estimate of what the measured thing itself costs.
+ */
+export async function bestOf<T extends { wallMs: number }>(
+  runs: number,
+  measure: () => Promise<T>,
+): Promise<T> {
+  const results: T[] = [];
+  for (let i = 0; i < runs; i++) results.push(await measure());
+  return results.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
 }

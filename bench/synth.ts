@@ -1,13 +1,13 @@
-import { measureProcess } from './measure';
+import { PROJECT_ROOT } from '../local/synth';
+import { bestOf, measureProcess } from './measure';
 import type { BenchSection, ProcessMeasurement } from './table';
 
-const ROOT = `${__dirname}/..`;
 /** The app command `cdk init` writes into cdk.json (less npx's --prefer-offline): ts-node with full type-checking. */
 const TS_NODE_APP = 'npx ts-node bin/app.ts';
 
 async function synth(app?: string): Promise<ProcessMeasurement> {
   const args = ['cdk', 'synth', '--quiet', '-o', 'bench/out/cdk.out', ...(app ? ['-a', app] : [])];
-  const run = await measureProcess('npx', args, { cwd: ROOT });
+  const run = await measureProcess('npx', args, { cwd: PROJECT_ROOT });
   if (run.exitCode !== 0) throw new Error(`cdk synth ${app ?? ''} failed:\n${run.stderr}`);
   return run;
 }
@@ -15,15 +15,12 @@ async function synth(app?: string): Promise<ProcessMeasurement> {
 /** `cdk synth` as cdk.json runs it (the app precompiled by esbuild, no type-check) beside the ts-node default, and the test suites' time. */
 export async function benchSynth(): Promise<BenchSection> {
   await synth(); // warm the file cache and the worker build so neither run pays for it
-  // Best of two runs each: the machine is shared, and the minimum is the least noisy estimate.
-  const best = async (app?: string) =>
-    [await synth(app), await synth(app)].sort((a, b) => a.wallMs - b.wallMs)[0];
-  const ours = await best();
-  const tsNode = await best(TS_NODE_APP);
+  const ours = await bestOf(2, () => synth());
+  const tsNode = await bestOf(2, () => synth(TS_NODE_APP));
   const ratio = ours.wallMs / tsNode.wallMs;
-  const tests = await measureProcess('npx', ['jest', 'test/lib'], { cwd: ROOT });
+  const tests = await measureProcess('npx', ['jest', 'test/lib'], { cwd: PROJECT_ROOT });
   const checks = await measureProcess('sh', ['-c', '"npm run lint && npm run typecheck"'], {
-    cwd: ROOT,
+    cwd: PROJECT_ROOT,
     shell: true,
   });
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

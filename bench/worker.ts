@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -7,9 +6,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
-import { putFile, WORKER_BUNDLE, writePseudoRandomFile } from '../test/container/fixtures';
-import { type NodeRuntime, readWorkerImage, workerRuntimes } from './image-node';
-import { measureProcess } from './measure';
+import { WORKER_BUNDLE } from '../local/synth';
+import { putFile, writePseudoRandomFile } from '../test/container/fixtures';
+import { type NodeRuntime, readImageNodeMajor, workerRuntimes } from './image-node';
+import { bestOf, measureProcess, runProcess } from './measure';
 import type { BenchRow, BenchSection } from './table';
 
 const MiB = 1024 * 1024;
@@ -24,13 +24,12 @@ const SAMPLES = 7;
  * and curl; uses ~2.2 GB of temporary disk, removed at the end.
  */
 export async function benchWorker(): Promise<BenchSection> {
-  const image = await readWorkerImage();
-  const { runtimes, notes: runtimeNotes } = await workerRuntimes(image.nodeMajor);
+  const { runtimes, notes: runtimeNotes } = await workerRuntimes(await readImageNodeMajor());
   // Measured first, while this process is idle: the stub listener's timestamps depend on its event loop.
   const startups = new Map<NodeRuntime, { toFirstRequest: Spread; bareNode: Spread }>();
   for (const runtime of runtimes) {
     startups.set(runtime, {
-      toFirstRequest: await timeToFirstRequest(runtime, image.nodeFlags),
+      toFirstRequest: await timeToFirstRequest(runtime),
       bareNode: await bareNodeMs(runtime),
     });
   }
@@ -52,7 +51,7 @@ export async function benchWorker(): Promise<BenchSection> {
 
     const runWorker = async (runtime: NodeRuntime, key: string) => {
       const env = { PATH: process.env.PATH ?? '', ...localS3Environment(s3.endpoint), BUCKET, KEY: key };
-      const run = await measureProcess(runtime.execPath, [...image.nodeFlags, WORKER_BUNDLE], { env });
+      const run = await measureProcess(runtime.execPath, [WORKER_BUNDLE], { env });
       const summary = JSON.parse(run.stdout.trim().split('\n').at(-1) ?? '{}') as {
         result?: { sha256?: string };
       };
@@ -61,15 +60,10 @@ export async function benchWorker(): Promise<BenchSection> {
       }
       return run;
     };
-    const best = async <T extends { wallMs: number }>(measure: () => Promise<T>): Promise<T> => {
-      const runs: T[] = [];
-      for (let i = 0; i < RUNS; i++) runs.push(await measure());
-      return runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
-    };
 
     const bigKey = objects[1].key;
     const url = `${s3.endpoint}/${BUCKET}/${encodeURIComponent(bigKey).replace(/%2F/g, '/')}`;
-    const curl = await best(async () => {
+    const curl = await bestOf(RUNS, async () => {
       const run = await measureProcess('curl', ['-sf', `'${url}'`, '|', 'sha256sum'], { shell: true });
       if (!run.stdout.startsWith(digests.get(bigKey) ?? '-'))
         throw new Error(`curl | sha256sum: ${run.stdout}`);
@@ -93,8 +87,8 @@ export async function benchWorker(): Promise<BenchSection> {
       },
     ];
     for (const runtime of runtimes) {
-      const big = await best(() => runWorker(runtime, bigKey));
-      const small = await best(() => runWorker(runtime, objects[0].key));
+      const big = await bestOf(RUNS, () => runWorker(runtime, bigKey));
+      const small = await bestOf(RUNS, () => runWorker(runtime, objects[0].key));
       const ratio = curl.wallMs / big.wallMs;
       const startup = startups.get(runtime)!;
       const on = `node ${runtime.version.split('.')[0].slice(1)}`;
@@ -139,8 +133,8 @@ export async function benchWorker(): Promise<BenchSection> {
       title: 'Worker (container/dist/worker.js)',
       rows,
       notes: [
-        `${runtimes.map((r) => `${r.version} at ${r.execPath}`).join('; ')}; flags: ` +
-          `${image.nodeFlags.join(' ') || 'none'} (the Dockerfile CMD's). s3rver on loopback in the bench process ` +
+        `${runtimes.map((r) => `${r.version} at ${r.execPath}`).join('; ')}, each running \`node worker.js\` ` +
+          `as the Dockerfile CMD does (no flags). s3rver on loopback in the bench process ` +
           `(node ${process.version}); ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)} at the end.`,
         ...runtimeNotes,
         `Wall times include process start; best of ${RUNS} runs. curl fetches the same object anonymously from the same server.`,
@@ -159,7 +153,7 @@ export async function benchWorker(): Promise<BenchSection> {
  * Time from spawning the worker to its first request arriving at a stub S3 endpoint. Spawned directly,
  * not under GNU time, so that only node's own start is counted.
  */
-async function timeToFirstRequest(runtime: NodeRuntime, flags: readonly string[]): Promise<Spread> {
+async function timeToFirstRequest(runtime: NodeRuntime): Promise<Spread> {
   let firstRequest: (() => void) | undefined;
   const server = createServer((_request, response) => {
     firstRequest?.();
@@ -176,8 +170,8 @@ async function timeToFirstRequest(runtime: NodeRuntime, flags: readonly string[]
       const arrived = new Promise<number>(
         (resolve) => (firstRequest = () => resolve(performance.now() - started)),
       );
-      const { exitCode, output } = await run(runtime.execPath, [...flags, WORKER_BUNDLE], env);
-      if (exitCode !== 0) throw new Error(`worker against the stub exited ${exitCode}: ${output}`);
+      const { exitCode, stdout, stderr } = await runProcess(runtime.execPath, [WORKER_BUNDLE], { env });
+      if (exitCode !== 0) throw new Error(`worker against the stub exited ${exitCode}: ${stdout}${stderr}`);
       samples.push(await arrived);
     }
   } finally {
@@ -190,25 +184,10 @@ async function bareNodeMs(runtime: NodeRuntime): Promise<Spread> {
   const samples: number[] = [];
   for (let i = 0; i < SAMPLES; i++) {
     const started = performance.now();
-    await run(runtime.execPath, ['-e', '""'], { PATH: process.env.PATH ?? '' });
+    await runProcess(runtime.execPath, ['-e', '""'], { env: { PATH: process.env.PATH ?? '' } });
     samples.push(performance.now() - started);
   }
   return spread(samples);
-}
-
-function run(
-  command: string,
-  args: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ exitCode: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (exitCode) => resolve({ exitCode, output }));
-  });
 }
 
 interface Spread {

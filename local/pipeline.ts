@@ -14,6 +14,7 @@ import { targetInputFor } from './input-transformer';
 import { objectCreatedEvents, type S3rverNotification } from './s3-events';
 import { LOCAL_REGION, localS3Client, localS3Environment, startLocalS3Server } from './s3-server';
 import { LocalStateMachine } from './step-functions';
+import { WORKER_BUNDLE } from './synth';
 import { DeliveryError, TargetDelivery, type UndeliveredEvent } from './target-delivery';
 import {
   isRecord,
@@ -33,7 +34,6 @@ export type { UndeliveredEvent } from './target-delivery';
 
 export const DEFAULT_BUCKET_NAME = 'local-pipeline-bucket';
 export const DEFAULT_CONCURRENCY = 4;
-export const WORKER_BUNDLE = join(__dirname, '..', 'container', 'dist', 'worker.js');
 
 export interface LocalPipelineOptions {
   /** The template `cdk synth` wrote (e.g. `.local/cdk.out/S3FargatePipeline.template.json`). */

@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 /** The repository root: cdk.json and node_modules are here. */
 export const PROJECT_ROOT = resolve(__dirname, '..');
 export const STACK_NAME = 'S3FargatePipeline';
+/** The worker as `npm run build` bundles it: what the image ships and what local tasks run. */
+export const WORKER_BUNDLE = join(PROJECT_ROOT, 'container', 'dist', 'worker.js');
 
 export interface SynthOptions {
   /** Cloud assembly directory; a separate one keeps the user's cdk.out untouched. */

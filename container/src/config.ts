@@ -11,9 +11,9 @@ export interface WorkerConfig {
   readonly processor: string;
 }
 
-export const DEFAULT_OUTPUT_PREFIX = 'processed/';
-export const DEFAULT_PROCESSOR = 'manifest';
-export const RESULT_SUFFIX = '.json';
+const DEFAULT_OUTPUT_PREFIX = 'processed/';
+const DEFAULT_PROCESSOR = 'manifest';
+const RESULT_SUFFIX = '.json';
 const MAX_KEY_BYTES = 1024;
 
 /** Bad or missing input: the task definition or the state machine must change, so a retry cannot help. */

@@ -2,9 +2,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Bytes read between two young-generation collections (a few tenths of a millisecond each). */
-export const MINOR_GC_EVERY_BYTES = 4 * 1024 * 1024;
+const MINOR_GC_EVERY_BYTES = 4 * 1024 * 1024;
 /** Bytes read between two full collections: they free the chunks a minor one promoted instead. */
-export const MAJOR_GC_EVERY_BYTES = 64 * 1024 * 1024;
+const MAJOR_GC_EVERY_BYTES = 64 * 1024 * 1024;
 
 export type Collect = (type: 'minor' | 'major') => void;
 

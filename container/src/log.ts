@@ -28,10 +28,15 @@ export function createLogger(
   };
 }
 
+/** The HTTP status of an AWS SDK error, if it got a response. */
+export function httpStatus(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
+
 /** Error fields for a log line: the SDK's error name (e.g. NoSuchBucket) and HTTP status say most. */
 export function errorFields(error: unknown): LogFields {
   if (!(error instanceof Error)) return { error: String(error) };
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const status = httpStatus(error);
   return {
     errorName: error.name,
     error: error.message,

@@ -1,5 +1,5 @@
-export const PROGRESS_INTERVAL_MS = 5_000;
-export const PROGRESS_BYTES = 256 * 1024 * 1024;
+const PROGRESS_INTERVAL_MS = 5_000;
+const PROGRESS_BYTES = 256 * 1024 * 1024;
 
 export interface ProgressOptions {
   readonly intervalMs?: number;

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 import { normalizeEtag } from './config';
+import { httpStatus } from './log';
 import type { SourceObject } from './processor';
 
 export interface ObjectRef {
@@ -38,7 +39,7 @@ export async function openObject(client: S3Client, ref: ObjectRef, signal: Abort
         Bucket: ref.bucket,
         Key: ref.key,
         VersionId: ref.versionId,
-        IfMatch: ref.etag === undefined ? undefined : `"${ref.etag}"`,
+        IfMatch: ifMatch(ref),
       }),
       { abortSignal: signal },
     );
@@ -87,7 +88,7 @@ export async function isStillCurrent(
       new HeadObjectCommand({
         Bucket: ref.bucket,
         Key: ref.key,
-        IfMatch: ref.etag === undefined ? undefined : `"${ref.etag}"`,
+        IfMatch: ifMatch(ref),
       }),
       { abortSignal: signal },
     );
@@ -121,8 +122,9 @@ export async function writeJson(
   );
 }
 
-function httpStatus(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+/** S3 compares If-Match with the quoted ETag. */
+function ifMatch(ref: ObjectRef): string | undefined {
+  return ref.etag === undefined ? undefined : `"${ref.etag}"`;
 }
 
 // NoSuchKey/NoSuchVersion for GET; HEAD responses have no body, so the SDK only knows "NotFound". A

@@ -6,10 +6,9 @@ import { join } from 'node:path';
 
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
-/** Shared by the integration tests and `bench/worker.ts`. */
-export const REPO_ROOT = join(__dirname, '..', '..');
-export const WORKER_BUNDLE = join(REPO_ROOT, 'container', 'dist', 'worker.js');
-const SOURCES = join(REPO_ROOT, 'container', 'src');
+import { PROJECT_ROOT, WORKER_BUNDLE } from '../../local/synth';
+
+const SOURCES = join(PROJECT_ROOT, 'container', 'src');
 
 /** Fails with the fix when the bundle is missing or older than its sources (it is what the image ships). */
 export function assertBundleIsFresh(): void {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 
 import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
 
-import { REPO_ROOT } from './fixtures';
+import { PROJECT_ROOT } from '../../local/synth';
 
-const CONTAINER = join(REPO_ROOT, 'container');
+const CONTAINER = join(PROJECT_ROOT, 'container');
 const dockerfile = readFileSync(join(CONTAINER, 'Dockerfile'), 'utf8');
 const instructions = dockerfile
   .split('\n')

@@ -13,10 +13,10 @@ import {
   type LocalS3Server,
   startLocalS3Server,
 } from '../../local/s3-server';
+import { PROJECT_ROOT } from '../../local/synth';
 import {
   assertBundleIsFresh,
   putFile,
-  REPO_ROOT,
   runBundledWorker,
   type WorkerRun,
   writePseudoRandomFile,
@@ -24,7 +24,9 @@ import {
 
 const BUCKET = 'input-bucket';
 const LARGE_SIZE = 64 * 1024 * 1024;
-const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+};
 
 let dir: string;
 let s3: LocalS3Server;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-import { PROJECT_ROOT, STACK_NAME, synthesize } from '../../../local/synth';
+import { PROJECT_ROOT, STACK_NAME, synthesize, WORKER_BUNDLE } from '../../../local/synth';
 
 /** Everything `cdk synth` reads: a change to any of it means a new template. */
 const SYNTH_INPUTS = [
@@ -22,7 +22,7 @@ const CACHE_DIR = join(PROJECT_ROOT, '.local', 'test-synth');
  */
 export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
   const { dir, template } = cacheEntry(context);
-  if (existsSync(template) && existsSync(join(PROJECT_ROOT, 'container', 'dist', 'worker.js')))
+  if (existsSync(template) && existsSync(WORKER_BUNDLE))
     return template;
   // Synthesize beside the cache entry and rename it in place, so concurrent test files never read half a template.
   const staging = `${dir}.${process.pid}.tmp`;
