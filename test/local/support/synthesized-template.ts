@@ -22,8 +22,7 @@ const CACHE_DIR = join(PROJECT_ROOT, '.local', 'test-synth');
  */
 export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
   const { dir, template } = cacheEntry(context);
-  if (existsSync(template) && existsSync(WORKER_BUNDLE))
-    return template;
+  if (existsSync(template) && existsSync(WORKER_BUNDLE)) return template;
   // Synthesize beside the cache entry and rename it in place, so concurrent test files never read half a template.
   const staging = `${dir}.${process.pid}.tmp`;
   mkdirSync(CACHE_DIR, { recursive: true });
