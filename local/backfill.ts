@@ -22,7 +22,6 @@ export interface BackfillOptions {
   readonly subPrefix?: string;
   /** Keys per ListObjectsV2 page. @default 1000 (S3's maximum) */
   readonly pageSize?: number;
-  readonly onItemFinished?: (record: ExecutionRecord) => void;
 }
 
 export interface BackfillResult {
@@ -107,7 +106,6 @@ export async function runBackfill(
         });
         executions[index] = record;
         if (record.status !== 'SUCCEEDED') failed++;
-        options.onItemFinished?.(record);
       }),
     ),
   );

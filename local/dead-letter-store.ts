@@ -72,15 +72,18 @@ export class DeadLetterStore {
    * SQS visibility timeout longer than the run), and its file is removed only when `delete` is called.
    */
   source(): DeadLetterSource {
+    // Message id -> file, for delete; and the files handed out, so none is received twice.
     const received = new Map<string, string>();
+    const receivedFiles = new Set<string>();
     return {
       receive: async (max) => {
         const letters: DeadLetter[] = [];
         for (const file of this.files()) {
           if (letters.length >= max) break;
-          if ([...received.values()].includes(file)) continue;
+          if (receivedFiles.has(file)) continue;
           const letter = letterOf(file);
           received.set(letter.id, file);
+          receivedFiles.add(file);
           letters.push(letter);
         }
         return letters;

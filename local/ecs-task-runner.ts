@@ -114,19 +114,17 @@ export class LocalEcsTaskRunner {
     const stopped = await this.waitForStop(task, { interrupt, timeoutSeconds: request.timeoutSeconds });
     const description = describeStoppedTask(task, stopped, parameters, this.options);
     const failed = stopped.stopCode !== 'EssentialContainerExited' || stopped.exitCode !== 0;
+    const error = failed ? (stopped.timedOut ? 'States.Timeout' : 'States.TaskFailed') : undefined;
     record({
       taskArn: task.taskArn,
       exitCode: stopped.exitCode,
       stopCode: stopped.stopCode,
       summary: task.summary,
-      error: failed ? (stopped.timedOut ? 'States.Timeout' : 'States.TaskFailed') : undefined,
+      error,
     });
-    if (failed) {
+    if (error) {
       // Step Functions' Cause for a failed runTask.sync is the task description as compact JSON.
-      throw new StatesError(
-        stopped.timedOut ? 'States.Timeout' : 'States.TaskFailed',
-        JSON.stringify(description),
-      );
+      throw new StatesError(error, JSON.stringify(description));
     }
     return description;
   }

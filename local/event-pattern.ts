@@ -14,6 +14,8 @@
  * for `equals-ignore-case` uses JavaScript's `toLowerCase`.
  */
 
+import { intrinsicName, isPlainObject } from './intrinsics';
+
 /** A pattern leaf value or event leaf value: what EventBridge compares. */
 type Leaf = string | number | boolean | null;
 
@@ -462,19 +464,13 @@ function childOf(node: unknown, key: string): unknown {
   return isPlainObject(node) && Object.prototype.hasOwnProperty.call(node, key) ? node[key] : undefined;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isLeaf(value: unknown): value is Leaf {
   return value === null || ['string', 'number', 'boolean'].includes(typeof value);
 }
 
 /** `{ "Ref": ... }` or `{ "Fn::...": ... }` left in a pattern taken straight from a template. */
 function isIntrinsic(value: unknown): boolean {
-  if (!isPlainObject(value)) return false;
-  const keys = Object.keys(value);
-  return keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::'));
+  return isPlainObject(value) && intrinsicName(value) !== undefined;
 }
 
 function unresolvedIntrinsic(path: string, value: unknown): InvalidEventPatternError {

@@ -111,7 +111,8 @@ export function contextForTemplate(template: unknown, options: TemplateContextOp
   };
 }
 
-function partitionOf(region: string): string {
+/** The AWS partition a region belongs to, as `AWS::Partition` resolves there. */
+export function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
   return 'aws';
@@ -370,7 +371,8 @@ class Resolver {
   }
 }
 
-function intrinsicName(value: Record<string, unknown>): string | undefined {
+/** `Ref` or `Fn::...` when `value` is a single-key intrinsic function object. */
+export function intrinsicName(value: Record<string, unknown>): string | undefined {
   const keys = Object.keys(value);
   return keys.length === 1 && (keys[0] === 'Ref' || keys[0].startsWith('Fn::')) ? keys[0] : undefined;
 }
@@ -383,7 +385,7 @@ function splitAtFirstDot(text: string, at: string): [string, string] {
   return [text.slice(0, dot), text.slice(dot + 1)];
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

@@ -238,7 +238,7 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const known =
       error instanceof Error && ['UsageError', 'SynthError', 'TemplateError'].includes(error.name);
-    console.error(`error: ${known ? error.message : error instanceof Error ? error.message : String(error)}`);
+    console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     if (!known && process.env.DEBUG) console.error(error);
     process.exit(known && error.name === 'UsageError' ? 2 : 1);
   },

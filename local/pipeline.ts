@@ -203,16 +203,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
   );
+  const reportUndelivered = (event: UndeliveredEvent) => {
+    undelivered.push(event);
+    options.onUndelivered?.(event);
+  };
   const delivery = new TargetDelivery({
     ruleArn: template.ruleArn,
     targetArn: template.stateMachineArn,
     retryPolicy: template.retryPolicy,
     retryScale: options.deliveryRetryScale,
     deadLetters: template.deadLetterQueueArn === undefined ? undefined : deadLetters,
-    onUndelivered: (event) => {
-      undelivered.push(event);
-      options.onUndelivered?.(event);
-    },
+    onUndelivered: reportUndelivered,
   });
   let pendingEvents = 0;
   let accepting = true;
@@ -330,8 +331,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           ERROR_MESSAGE: String(error),
           RETRY_ATTEMPTS: '0',
         };
-        undelivered.push({ event: notification, attributes });
-        options.onUndelivered?.({ event: notification, attributes });
+        reportUndelivered({ event: notification, attributes });
       })
       .finally(() => pendingEvents--);
   });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
+import { partitionOf } from './intrinsics';
+
 /**
  * Turns s3rver's notification records into the EventBridge "Object Created" events S3 sends to the
  * default bus, field for field as in
@@ -137,7 +139,7 @@ export interface ObjectCreatedFields {
 
 /** One "Object Created" event; also used to build events for objects that are already stored. */
 export function objectCreatedEvent(fields: ObjectCreatedFields): ObjectCreatedEvent {
-  const partition = fields.region.startsWith('cn-') ? 'aws-cn' : 'aws';
+  const partition = partitionOf(fields.region);
   return {
     version: '0',
     id: randomUUID(),

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 
 import type { RuleTargetInputProperties } from './input-transformer';
-import { contextForTemplate, type IntrinsicContext, resolveIntrinsics } from './intrinsics';
+import {
+  contextForTemplate,
+  type IntrinsicContext,
+  isPlainObject as isRecord,
+  partitionOf,
+  resolveIntrinsics,
+} from './intrinsics';
+
+export { isRecord };
 
 /**
  * Reads the pieces of the synthesized CloudFormation template that the local pipeline runs: the
@@ -325,7 +333,7 @@ function intrinsicContext(
   options: LoadPipelineOptions & { accountId: string; dataBucketLogicalId: string },
 ): IntrinsicContext {
   const { region, accountId } = options;
-  const partition = region.startsWith('cn-') ? 'aws-cn' : 'aws';
+  const partition = partitionOf(region);
   const arn = (service: string, resource: string) =>
     `arn:${partition}:${service}:${region}:${accountId}:${resource}`;
   // Local stand-ins for physical IDs: deterministic and recognisable, never mistaken for real ones.
@@ -425,8 +433,4 @@ function includes(list: unknown, value: string): boolean {
 
 function asArray(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
