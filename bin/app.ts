@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 
 import { CONFIG_KEYS, ConfigError, parseConfig } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline-stack';
+import { STACK_NAME } from './stack-name';
 
 const app = new App();
 let config;
@@ -18,7 +19,7 @@ try {
   throw err;
 }
 
-new PipelineStack(app, 'S3FargatePipeline', {
+new PipelineStack(app, STACK_NAME, {
   config,
   description: 'S3 object created -> EventBridge -> Step Functions -> Fargate worker (s3-fargate-pipeline)',
   // Deploys to the account/region of the CLI's credentials; synth needs none.

@@ -11,10 +11,11 @@ import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-s
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 
 import { DeadLetter, replayDeadLetters } from '../local/dead-letter-replay';
-import { DEFAULT_STACK_NAME, exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
+import { STACK_NAME } from './stack-name';
+import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stack: { type: 'string', default: DEFAULT_STACK_NAME } } });
+  const { values } = parseArgs({ options: { stack: { type: 'string', default: STACK_NAME } } });
   const stackName = values.stack as string;
   const outputs = await readStackOutputs(stackName);
   const queueUrl = requireOutput(outputs, 'DeadLetterQueueUrl', stackName);

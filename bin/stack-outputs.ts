@@ -1,7 +1,5 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 
-export const DEFAULT_STACK_NAME = 'S3FargatePipeline';
-
 /** The deployed stack's outputs (see lib/pipeline-stack.ts), so commands need no ARNs typed in. */
 export async function readStackOutputs(stackName: string): Promise<Record<string, string>> {
   const response = await new CloudFormationClient({}).send(

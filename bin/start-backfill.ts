@@ -9,12 +9,13 @@ import { parseArgs } from 'node:util';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 
 import { backfillPrefix } from './backfill-prefix';
-import { DEFAULT_STACK_NAME, exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
+import { STACK_NAME } from './stack-name';
+import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { stack: { type: 'string', default: DEFAULT_STACK_NAME } },
+    options: { stack: { type: 'string', default: STACK_NAME } },
   });
   if (positionals.length > 1) throw new Error(`expected at most one sub-prefix, got ${positionals.length}`);
   const stackName = values.stack as string;

@@ -1,12 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { acknowledgeWildcardResourcesOf } from './nag-acknowledgements';
-import { LAUNCH_RETRY_ALLOWANCE, ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
+import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
 import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
 export interface BackfillWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {
@@ -68,18 +66,10 @@ export class BackfillWorkflow extends Construct {
     ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = createTracedStateMachine(this, {
       comment: 'Runs the worker for every object that already exists under $.prefix',
       definition: this.map,
-      timeout:
-        props.timeout ?? maxDuration(Duration.days(7), this.step.longestRun.plus(LAUNCH_RETRY_ALLOWANCE)),
+      timeout: props.timeout ?? maxDuration(Duration.days(7), this.step.longestRun),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
     }));
-    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
-    if (mapPolicy instanceof iam.Policy) {
-      acknowledgeWildcardResourcesOf(
-        mapPolicy,
-        "The Distributed Map starts and stops its own child executions, whose names exist only at run time; the ARNs are scoped to this state machine's executions.",
-      );
-    }
   }
 }
 

@@ -232,21 +232,10 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
 
   const vpcId = str('vpcId') || undefined;
   const subnetIdsRaw = read('subnetIds');
-  const subnetIds = (
-    Array.isArray(subnetIdsRaw)
-      ? subnetIdsRaw
-      : typeof subnetIdsRaw === 'string'
-        ? subnetIdsRaw.split(',')
-        : []
-  )
-    .map((s) => String(s).trim())
-    .filter((s) => s !== '');
-  if (
-    subnetIdsRaw !== undefined &&
-    subnetIdsRaw !== null &&
-    typeof subnetIdsRaw !== 'string' &&
-    !Array.isArray(subnetIdsRaw)
-  ) {
+  let subnetIdList: unknown[] = [];
+  if (Array.isArray(subnetIdsRaw)) subnetIdList = subnetIdsRaw;
+  else if (typeof subnetIdsRaw === 'string') subnetIdList = subnetIdsRaw.split(',');
+  else if (subnetIdsRaw !== undefined && subnetIdsRaw !== null) {
     fail(
       'subnetIds',
       subnetIdsRaw,
@@ -254,6 +243,7 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
       'use a comma-separated string, e.g. -c subnetIds=subnet-0a1b,subnet-0c2d',
     );
   }
+  const subnetIds = subnetIdList.map((s) => String(s).trim()).filter((s) => s !== '');
   if (vpcId !== undefined && !/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) {
     fail('vpcId', vpcId, 'is not a VPC id', 'use the id of an existing VPC, e.g. vpc-0123456789abcdef0');
   }

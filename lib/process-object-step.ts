@@ -30,7 +30,7 @@ export const LAUNCH_RETRY: sfn.RetryProps = {
 };
 
 /** Above the launch retries' worst case (5 attempts, 2 min max delay each), with room to spare. */
-export const LAUNCH_RETRY_ALLOWANCE = Duration.minutes(30);
+const LAUNCH_RETRY_ALLOWANCE = Duration.minutes(30);
 
 export interface ProcessObjectStepProps {
   readonly cluster: ecs.ICluster;
@@ -57,7 +57,10 @@ export class ProcessObjectStep extends Construct {
   public readonly startState: sfn.State;
   /** Every state that runs the worker (one, or two with a Spot fallback). */
   public readonly runTaskStates: tasks.EcsRunTask[] = [];
-  /** The longest one object can take: every task run on its path (Spot, then on-demand) at its full timeout. */
+  /**
+   * The longest one object can take: every task run on its path (Spot, then on-demand) at its full
+   * timeout, plus time spent in launch retries. A backstop for the execution's timeout.
+   */
   public readonly longestRun: Duration;
 
   constructor(scope: Construct, id: string, props: ProcessObjectStepProps) {
@@ -101,7 +104,9 @@ export class ProcessObjectStep extends Construct {
       run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
       this.startState = run;
     }
-    this.longestRun = Duration.seconds(props.taskTimeout.toSeconds() * this.runTaskStates.length);
+    this.longestRun = Duration.seconds(
+      props.taskTimeout.toSeconds() * this.runTaskStates.length + LAUNCH_RETRY_ALLOWANCE.toSeconds(),
+    );
   }
 
   private runWorker(

@@ -1,9 +1,10 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { acknowledgeRunTaskSyncWildcard } from './nag-acknowledgements';
+import { acknowledgeRunTaskSyncWildcard, acknowledgeWildcardResourcesOf } from './nag-acknowledgements';
 
 /** Where a state machine's execution log goes. */
 export interface StateMachineLogProps {
@@ -41,5 +42,13 @@ export function createTracedStateMachine(
     tracingEnabled: true,
   });
   acknowledgeRunTaskSyncWildcard(stateMachine.role);
+  // aws-cdk-lib adds this policy to any state machine with a Distributed Map in it.
+  const mapPolicy = stateMachine.node.tryFindChild('DistributedMapPolicy');
+  if (mapPolicy instanceof iam.Policy) {
+    acknowledgeWildcardResourcesOf(
+      mapPolicy,
+      "The Distributed Map starts and stops its own child executions, whose names exist only at run time; the ARNs are scoped to this state machine's executions.",
+    );
+  }
   return { stateMachine, logGroup };
 }

@@ -12,8 +12,8 @@ import { Construct } from 'constructs';
 import type { Architecture } from './config';
 import { acknowledgeWildcardResource } from './nag-acknowledgements';
 
-/** The container's name; the state machine's overrides must name the same container. */
-export const WORKER_CONTAINER_NAME = 'worker';
+/** The container's name: ECS logs, the state machine's overrides and the local runner refer to it. */
+const WORKER_CONTAINER_NAME = 'worker';
 /** The `node` user of the official Node images. */
 const NON_ROOT_USER = '1000:1000';
 const CONTAINER_DIR = path.join(__dirname, '..', 'container');

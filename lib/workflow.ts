@@ -2,7 +2,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { LAUNCH_RETRY_ALLOWANCE, ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
+import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
 import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
 export interface ProcessObjectWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {}
@@ -23,8 +23,7 @@ export class ProcessObjectWorkflow extends Construct {
     ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = createTracedStateMachine(this, {
       comment: 'Runs the worker Fargate task for one S3 object',
       definition: this.step.startState,
-      // A backstop above the longest path, plus time spent in launch retries.
-      timeout: this.step.longestRun.plus(LAUNCH_RETRY_ALLOWANCE),
+      timeout: this.step.longestRun,
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
     }));

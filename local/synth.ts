@@ -3,9 +3,11 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
+import { STACK_NAME } from '../bin/stack-name';
+
 /** The repository root: cdk.json and node_modules are here. */
 export const PROJECT_ROOT = resolve(__dirname, '..');
-export const STACK_NAME = 'S3FargatePipeline';
+export { STACK_NAME };
 /** The worker as `npm run build` bundles it: what the image ships and what local tasks run. */
 export const WORKER_BUNDLE = join(PROJECT_ROOT, 'container', 'dist', 'worker.js');
 
