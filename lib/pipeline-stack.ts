@@ -48,7 +48,7 @@ export class PipelineStack extends Stack {
 
     this.network = new PipelineNetwork(this, 'Network', {
       mode: config.network,
-      existingVpc: config.existingVpc,
+      existingVpc: config.vpcId ? { vpcId: config.vpcId, subnetIds: config.subnetIds } : undefined,
       logRetention,
     });
 
