@@ -26,9 +26,6 @@ export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 /** How many times a task that failed to start is launched again, in all, per object. */
 export const MAX_RELAUNCHES = 2;
 
-/** How long an object waits for Fargate capacity by default: a 10,000-object burst on a default account drains in ~7 h. */
-export const DEFAULT_CAPACITY_WAIT = Duration.hours(12);
-
 export interface ProcessObjectStepProps {
   readonly cluster: ecs.ICluster;
   readonly taskDefinition: ecs.FargateTaskDefinition;
@@ -42,9 +39,8 @@ export interface ProcessObjectStepProps {
   /**
    * How long, on average, one launch waits for Fargate capacity (throttling, the vCPU quota, no
    * capacity) before the object fails: the retries of each RunTask state last this long.
-   * @default Duration.hours(12)
    */
-  readonly capacityWait?: Duration;
+  readonly capacityWait: Duration;
 }
 
 /**
@@ -83,7 +79,7 @@ export class ProcessObjectStep extends Construct {
       ),
     });
 
-    const capacityWait = props.capacityWait ?? DEFAULT_CAPACITY_WAIT;
+    const { capacityWait } = props;
     // The longest path: each run waits for capacity at worst (every jittered delay at its ceiling),
     // then runs to its timeout.
     let longestSeconds = 0;
