@@ -1,5 +1,4 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -12,16 +11,17 @@ import { PipelineMonitoring } from './monitoring';
 import { PipelineNetwork } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
 import { ObjectCreatedRule } from './trigger-rule';
+import type { WorkerImage } from './worker-image';
 import { WorkerTask } from './worker-task';
 import { ProcessObjectWorkflow } from './workflow';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
   /**
-   * The worker image; tests inject one so they need no Docker.
+   * The worker image; tests inject a registry image so they stage no asset.
    * @default - built from `container/`
    */
-  readonly image?: ecs.ContainerImage;
+  readonly image?: WorkerImage;
 }
 
 /** Assembles the pipeline; each concern lives in its own construct. */
