@@ -108,7 +108,7 @@ export function constructIds(stack: PipelineStack): ConstructIds {
   return {
     dataBucket: logicalIdOf(stack, stack.data.bucket),
     accessLogBucket: logicalIdOf(stack, stack.data.accessLogBucket),
-    deadLetterQueue: logicalIdOf(stack, stack.deadLetterQueue.queue),
+    deadLetterQueue: logicalIdOf(stack, stack.deadLetters.queue),
     rule: logicalIdOf(stack, stack.trigger.rule),
     cluster: logicalIdOf(stack, stack.worker.cluster),
     workerLogGroup: logicalIdOf(stack, stack.worker.logGroup),

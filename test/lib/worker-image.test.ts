@@ -9,13 +9,13 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
+import { Worker } from '../../lib/worker';
 import {
   describeImageProblem,
   parseWorkerImage,
   privateNetworkImageProblem,
   type WorkerImage,
 } from '../../lib/worker-image';
-import { WorkerTask } from '../../lib/worker-task';
 
 const ROOT = join(__dirname, '..', '..');
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -172,12 +172,12 @@ describe('privateNetworkImageProblem', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// WorkerTask built alone, once per image form
+// Worker built alone, once per image form
 
 interface Built {
   readonly app: App;
   readonly stack: Stack;
-  readonly worker: WorkerTask;
+  readonly worker: Worker;
   readonly template: Template;
 }
 
@@ -186,7 +186,7 @@ function buildWorker(image?: WorkerImage): Built {
   const stack = new Stack(app, 'Stack');
   const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 });
   const bucket = new s3.Bucket(stack, 'Bucket');
-  const worker = new WorkerTask(stack, 'Worker', {
+  const worker = new Worker(stack, 'Worker', {
     vpc,
     inputBucket: bucket,
     inputPrefix: 'incoming/',
@@ -240,7 +240,7 @@ function unacknowledgedFindings(built: Built): string[] {
     );
 }
 
-describe('WorkerTask image', () => {
+describe('Worker image', () => {
   let registry: Built;
   let ecrRepository: Built;
   let directory: Built;

@@ -20,7 +20,7 @@ const WORKER_CONTAINER_NAME = 'worker';
 const NON_ROOT_USER = '1000:1000';
 const CONTAINER_DIR = path.join(__dirname, '..', 'container');
 
-export interface WorkerTaskProps {
+export interface WorkerProps {
   readonly vpc: ec2.IVpc;
   /** Bucket and prefix the worker reads from (it may read nothing else). */
   readonly inputBucket: s3.IBucket;
@@ -51,13 +51,13 @@ export interface WorkerTaskProps {
  * logging to CloudWatch Logs, with a task role that may read only the input prefix
  * and write only the output prefix.
  */
-export class WorkerTask extends Construct {
+export class Worker extends Construct {
   public readonly cluster: ecs.Cluster;
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   public readonly container: ecs.ContainerDefinition;
   public readonly logGroup: logs.LogGroup;
 
-  constructor(scope: Construct, id: string, props: WorkerTaskProps) {
+  constructor(scope: Construct, id: string, props: WorkerProps) {
     super(scope, id);
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
@@ -147,7 +147,7 @@ export class WorkerTask extends Construct {
  * Least privilege by prefix. Written as statements rather than `grantRead`/`grantPut`,
  * which would add bucket-wide `s3:GetBucket*`/`s3:List*` and `s3:Abort*` wildcards.
  */
-function grantObjectAccess(role: iam.IRole, props: WorkerTaskProps): void {
+function grantObjectAccess(role: iam.IRole, props: WorkerProps): void {
   const inputObjects = props.inputBucket.arnForObjects(`${props.inputPrefix}*`);
   const outputObjects = props.outputBucket.arnForObjects(`${props.outputPrefix}*`);
   role.addToPrincipalPolicy(
