@@ -1,4 +1,4 @@
-import { RuleTargetInputProperties, targetInputFor } from './input-transformer';
+import { type RuleTargetInputProperties, targetInputFor } from './input-transformer';
 
 /**
  * Replays events that EventBridge could not deliver, one execution per event. Shared

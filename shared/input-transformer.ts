@@ -65,7 +65,7 @@ export function applyInputTransformer(
   if (typeof template !== 'string') {
     throw new Error(
       `InputTransformer.InputTemplate must be a string, got ${JSON.stringify(template)}; ` +
-        'resolve CloudFormation intrinsics in the target first (local/intrinsics.ts)',
+        'resolve CloudFormation intrinsics in the target first (local/cloudformation/intrinsics.ts)',
     );
   }
   const variables = new Map<string, () => unknown>();

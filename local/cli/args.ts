@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import type { FaultOptions, LaunchErrorKind } from './faults';
-import { DEFAULT_CONCURRENCY } from './pipeline';
+import type { LaunchErrorKind } from '../ecs/launch-faults';
+import { DEFAULT_CONCURRENCY, type FaultOptions } from '../pipeline';
 
 export const DEFAULT_PORT = 4569;
 export const DEFAULT_DATA_DIR = '.local/s3';

@@ -2,21 +2,14 @@ import { readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
-import { backfillPrefix } from '../bin/backfill-prefix';
-import { runBackfill } from './backfill';
-import {
-  type CliOptions,
-  DEFAULT_CDK_OUT,
-  DEFAULT_DATA_DIR,
-  parseCliArgs,
-  USAGE,
-  UsageError,
-} from './cli-args';
-import { type LocalPipeline, startLocalPipeline } from './pipeline';
-import { replayLocalDeadLetters } from './replay-local-dead-letters';
+import { backfillPrefix } from '../../shared/backfill-prefix';
+import { synthesize } from '../cloudformation/synth';
+import { type LocalPipeline, startLocalPipeline } from '../pipeline';
+import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
+import { runBackfill } from '../stepfunctions/backfill-map';
+import { type CliOptions, DEFAULT_CDK_OUT, DEFAULT_DATA_DIR, parseCliArgs, USAGE, UsageError } from './args';
+import { replayLocalDeadLetters } from './replay-dead-letters';
 import { backfillLine, executionLine, summarize, undeliveredLine } from './report';
-import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from './s3-server';
-import { synthesize } from './synth';
 
 /**
  * `npm start [-- options] [file-or-dir...]`: the command-line shell over startLocalPipeline.

@@ -1,6 +1,5 @@
-import type { BackfillResult } from './backfill';
-import type { ExecutionRecord, LocalPipeline } from './pipeline';
-import type { UndeliveredEvent } from './target-delivery';
+import type { ExecutionRecord, LocalPipeline, UndeliveredEvent } from '../pipeline';
+import type { BackfillResult } from '../stepfunctions/backfill-map';
 
 /** How the CLI shows executions: one line each, and the `--json` summary document. */
 

@@ -198,7 +198,7 @@ class Resolver {
         );
       default:
         throw new IntrinsicResolutionError(
-          `${at}: ${name} is not supported by the local resolver (local/intrinsics.ts); ` +
+          `${at}: ${name} is not supported by the local resolver (local/cloudformation/intrinsics.ts); ` +
             'supported are Ref, Fn::GetAtt, Fn::Join, Fn::Sub, Fn::Select, Fn::Split, Fn::If, Fn::Equals, ' +
             'Fn::Not, Fn::And, Fn::Or, Fn::FindInMap and Fn::Base64',
         );

@@ -3,13 +3,8 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
-import { STACK_NAME } from '../bin/stack-name';
-
-/** The repository root: cdk.json and node_modules are here. */
-export const PROJECT_ROOT = resolve(__dirname, '..');
-export { STACK_NAME };
-/** The worker as `npm run build` bundles it: what the image ships and what local tasks run. */
-export const WORKER_BUNDLE = join(PROJECT_ROOT, 'container', 'dist', 'worker.js');
+import { PROJECT_ROOT } from '../../shared/paths';
+import { STACK_NAME } from '../../shared/stack-name';
 
 export interface SynthOptions {
   /** Cloud assembly directory; a separate one keeps the user's cdk.out untouched. */

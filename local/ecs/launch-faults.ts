@@ -1,32 +1,18 @@
-import { DeliveryError } from './target-delivery';
+import { StatesError } from '../stepfunctions/errors';
 
 /**
- * Fault injection for the local ECS task runner and the rule target: the failures Fargate and
- * EventBridge produce that a laptop never does, so the state machine's Retry, Catch and Spot fallback
- * paths, and the target's retries and dead-letter queue, can be seen working.
+ * Fault injection for the local ECS task runner: the launch failures Fargate produces that a laptop
+ * never does, so the state machine's Retry, Catch and Spot fallback paths can be seen working.
  * Counters are global to the pipeline (like account-wide throttling), not per execution.
  */
 
 export type LaunchErrorKind = 'throttling' | 'capacity';
 
-export interface FaultOptions {
+export interface LaunchFaultOptions {
   /** The first `count` task launches fail with this error instead of starting. */
   readonly launchErrors?: { readonly kind: LaunchErrorKind; readonly count: number };
   /** The first N tasks placed on FARGATE_SPOT are interrupted (SIGTERM, StopCode SpotInterruption). */
   readonly spotInterruptions?: number;
-  /**
-   * The first N events the rule delivers cannot start an execution at all, as if the state machine were
-   * unavailable: every delivery attempt for them fails, so EventBridge retries and then dead-letters them.
-   */
-  readonly startFailures?: number;
-}
-
-/** An error as Step Functions reports it for a failed service integration: matched by `name`. */
-export class StatesError extends Error {
-  constructor(name: string, cause: string) {
-    super(cause);
-    this.name = name;
-  }
 }
 
 /**
@@ -46,34 +32,13 @@ export function launchError(kind: LaunchErrorKind, requestId: string): StatesErr
       );
 }
 
-/**
- * What EventBridge reports when StartExecution keeps failing as if the state machine were unavailable:
- * Step Functions throttles (ThrottlingException), a retriable error, reported as ERROR_CODE THROTTLING.
- */
-export function startExecutionError(requestId: string): DeliveryError {
-  return new DeliveryError(
-    'THROTTLING',
-    `Rate exceeded (Service: AWSStepFunctions; Status Code: 400; Error Code: ThrottlingException; Request ID: ${requestId})`,
-    true,
-  );
-}
-
-export class FaultInjector {
+export class LaunchFaults {
   private launchErrorsLeft: number;
   private spotInterruptionsLeft: number;
-  private startFailuresLeft: number;
 
-  constructor(private readonly options: FaultOptions = {}) {
+  constructor(private readonly options: LaunchFaultOptions = {}) {
     this.launchErrorsLeft = options.launchErrors?.count ?? 0;
     this.spotInterruptionsLeft = options.spotInterruptions ?? 0;
-    this.startFailuresLeft = options.startFailures ?? 0;
-  }
-
-  /** Whether this event is one that can never start an execution (asked once per event). */
-  takeStartFailure(): boolean {
-    if (this.startFailuresLeft <= 0) return false;
-    this.startFailuresLeft--;
-    return true;
   }
 
   /** The launch error to raise for this launch, if any remain. */

@@ -3,8 +3,21 @@ import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 
-import { FaultInjector, launchError, StatesError } from './faults';
-import { isRecord, type LocalContainerDefinition, type LocalTaskDefinition } from './template';
+import { isPlainObject } from '../cloudformation/intrinsics';
+import { StatesError } from '../stepfunctions/errors';
+import { launchError, LaunchFaults } from './launch-faults';
+import type { LocalContainerDefinition, LocalTaskDefinition } from './task-definitions';
+import {
+  describeStoppedTask,
+  ecsArn,
+  type EcsTaskDescription,
+  type LaunchedTask,
+  type RunTaskParameters,
+  type StoppedTask,
+  type TaskLocation,
+} from './task-description';
+
+export type { EcsTaskDescription, RunTaskParameters };
 
 /**
  * Serves `arn:aws:states:::ecs:runTask.sync` locally: starts the worker bundle as a child process
@@ -12,25 +25,6 @@ import { isRecord, type LocalContainerDefinition, type LocalTaskDefinition } fro
  * and answers as Step Functions does: the ECS DescribeTasks description of the stopped task on
  * success, `States.TaskFailed` with that description (compact JSON) as the Cause otherwise.
  */
-
-/** The `Parameters` of an `ecs:runTask.sync` state, after Step Functions filled in the paths. */
-export interface RunTaskParameters {
-  readonly Cluster?: string;
-  readonly TaskDefinition: string;
-  readonly LaunchType?: string;
-  readonly CapacityProviderStrategy?: ReadonlyArray<{
-    readonly CapacityProvider: string;
-    readonly Weight?: number;
-    readonly Base?: number;
-  }>;
-  readonly PlatformVersion?: string;
-  readonly Overrides?: {
-    readonly ContainerOverrides?: ReadonlyArray<{
-      readonly Name: string;
-      readonly Environment?: ReadonlyArray<{ readonly Name: string; readonly Value?: string | null }>;
-    }>;
-  };
-}
 
 /** What happened to one task launch, for the execution's record (ECS's own view has no state names). */
 export interface TaskAttempt {
@@ -41,6 +35,8 @@ export interface TaskAttempt {
   readonly exitCode?: number | null;
   readonly stopCode?: string;
   readonly onSpot: boolean;
+  /** The container's environment as ECS gave it (task definition and overrides; no local S3 settings). */
+  readonly environment?: Readonly<Record<string, string>>;
   /** The worker's last JSON log line with `summary: true` (its outcome, result key...). */
   readonly summary?: Record<string, unknown>;
   /** When the launch was requested (epoch ms); with durationMs, when tasks overlapped. */
@@ -56,15 +52,13 @@ export interface RunTaskRequest {
   readonly onAttempt?: (attempt: TaskAttempt) => void;
 }
 
-export interface EcsTaskRunnerOptions {
+export interface EcsTaskRunnerOptions extends TaskLocation {
   readonly taskDefinitions: readonly LocalTaskDefinition[];
   /** Command that runs the container, e.g. `[process.execPath, 'container/dist/worker.js']`. */
   readonly command: readonly string[];
   /** Environment under the task's own (the local S3 endpoint and credentials). */
   readonly baseEnvironment: Readonly<Record<string, string>>;
-  readonly region: string;
-  readonly accountId: string;
-  readonly faults?: FaultInjector;
+  readonly faults?: LaunchFaults;
   /** Each line the container writes to stdout or stderr (what CloudWatch Logs would get). */
   readonly onLog?: (
     line: string,
@@ -72,15 +66,12 @@ export interface EcsTaskRunnerOptions {
   ) => void;
 }
 
-/** The fields of an ECS `Task` (DescribeTasks) that a stopped Fargate task has. */
-export type EcsTaskDescription = Record<string, unknown>;
-
 export class LocalEcsTaskRunner {
   private readonly running = new Set<ChildProcess>();
-  private readonly faults: FaultInjector;
+  private readonly faults: LaunchFaults;
 
   constructor(private readonly options: EcsTaskRunnerOptions) {
-    this.faults = options.faults ?? new FaultInjector();
+    this.faults = options.faults ?? new LaunchFaults();
   }
 
   /** Runs one task to completion, as `ecs:runTask.sync` does. Throws a named StatesError on failure. */
@@ -119,6 +110,7 @@ export class LocalEcsTaskRunner {
       taskArn: task.taskArn,
       exitCode: stopped.exitCode,
       stopCode: stopped.stopCode,
+      environment: task.environment,
       summary: task.summary,
       error,
     });
@@ -143,7 +135,7 @@ export class LocalEcsTaskRunner {
       throw new StatesError(
         'ECS.InvalidParameterException',
         `Task definition ${taskDefinition.family} has ${essential.length} essential containers; the local ` +
-          'runner runs exactly one (local/ecs-task-runner.ts)',
+          'runner runs exactly one (local/ecs/task-runner.ts)',
       );
     }
     const container = essential[0];
@@ -167,9 +159,10 @@ export class LocalEcsTaskRunner {
     });
     const cluster = (parameters.Cluster ?? 'default').split('/').pop();
     const task: LaunchedTask = {
-      taskArn: `arn:aws:ecs:${this.options.region}:${this.options.accountId}:task/${cluster}/${randomUUID().replace(/-/g, '')}`,
+      taskArn: `${ecsArn(this.options, 'task')}/${cluster}/${randomUUID().replace(/-/g, '')}`,
       taskDefinition,
       container,
+      environment,
       child,
       onSpot,
       createdAt: Date.now(),
@@ -249,25 +242,6 @@ export class LocalEcsTaskRunner {
   }
 }
 
-interface LaunchedTask {
-  readonly taskArn: string;
-  readonly taskDefinition: LocalTaskDefinition;
-  readonly container: LocalContainerDefinition;
-  readonly child: ChildProcess;
-  readonly onSpot: boolean;
-  readonly createdAt: number;
-  stoppingAt?: number;
-  summary?: Record<string, unknown>;
-}
-
-interface StoppedTask {
-  readonly exitCode: number | null;
-  readonly stopCode: string;
-  readonly stoppedReason: string;
-  readonly timedOut: boolean;
-  readonly stoppedAt: number;
-}
-
 /**
  * The container's environment as ECS builds it: the task definition's variables, then the
  * override's, an override replacing a variable of the same name. An override without a value (the
@@ -302,66 +276,12 @@ export function placedOnSpot(parameters: RunTaskParameters): boolean {
   return (spot.Weight ?? 0) > (onDemand.Weight ?? 0);
 }
 
-function describeStoppedTask(
-  task: LaunchedTask,
-  stopped: StoppedTask,
-  parameters: RunTaskParameters,
-  options: EcsTaskRunnerOptions,
-): EcsTaskDescription {
-  const clusterArn = parameters.Cluster?.startsWith('arn:')
-    ? parameters.Cluster
-    : `arn:aws:ecs:${options.region}:${options.accountId}:cluster/${parameters.Cluster ?? 'default'}`;
-  return {
-    Attachments: [],
-    AvailabilityZone: `${options.region}a`,
-    ...(parameters.CapacityProviderStrategy
-      ? { CapacityProviderName: task.onSpot ? 'FARGATE_SPOT' : 'FARGATE' }
-      : {}),
-    ClusterArn: clusterArn,
-    Connectivity: 'CONNECTED',
-    Containers: [
-      {
-        ContainerArn: `arn:aws:ecs:${options.region}:${options.accountId}:container/${randomUUID()}`,
-        ExitCode: stopped.exitCode,
-        LastStatus: 'STOPPED',
-        Name: task.container.name,
-        TaskArn: task.taskArn,
-      },
-    ],
-    Cpu: task.taskDefinition.cpu,
-    CreatedAt: task.createdAt,
-    DesiredStatus: 'STOPPED',
-    Group: `family:${task.taskDefinition.family}`,
-    LastStatus: 'STOPPED',
-    LaunchType: 'FARGATE',
-    Memory: task.taskDefinition.memory,
-    // What ECS applied: overrides without a value were left out (see containerEnvironment).
-    Overrides: {
-      ...parameters.Overrides,
-      ContainerOverrides: parameters.Overrides?.ContainerOverrides?.map((override) => ({
-        ...override,
-        Environment: override.Environment?.filter(({ Value }) => Value !== undefined && Value !== null),
-      })),
-    },
-    PlatformVersion:
-      parameters.PlatformVersion === 'LATEST' ? '1.4.0' : (parameters.PlatformVersion ?? '1.4.0'),
-    StartedAt: task.createdAt,
-    StopCode: stopped.stopCode,
-    StoppedAt: stopped.stoppedAt,
-    StoppedReason: stopped.stoppedReason,
-    StoppingAt: task.stoppingAt ?? stopped.stoppedAt,
-    TaskArn: task.taskArn,
-    TaskDefinitionArn: task.taskDefinition.arn,
-    Version: 3,
-  };
-}
-
 /** The worker's summary log line (`"summary": true`), if this line is one. */
 function summaryOf(line: string): Record<string, unknown> | undefined {
   if (!line.includes('"summary"')) return undefined;
   try {
     const parsed: unknown = JSON.parse(line);
-    return isRecord(parsed) && parsed.summary === true ? parsed : undefined;
+    return isPlainObject(parsed) && parsed.summary === true ? parsed : undefined;
   } catch {
     return undefined;
   }

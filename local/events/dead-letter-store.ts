@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-import type { DeadLetter, DeadLetterSource } from './dead-letter-replay';
+import type { DeadLetter, DeadLetterSource } from '../../shared/dead-letter-replay';
 
 /**
  * The rule target's dead-letter queue, locally: a directory with one JSON file per event, so dead

@@ -14,7 +14,7 @@
  * for `equals-ignore-case` uses JavaScript's `toLowerCase`.
  */
 
-import { intrinsicName, isPlainObject } from './intrinsics';
+import { intrinsicName, isPlainObject } from '../cloudformation/intrinsics';
 
 /** A pattern leaf value or event leaf value: what EventBridge compares. */
 type Leaf = string | number | boolean | null;
@@ -477,7 +477,7 @@ function unresolvedIntrinsic(path: string, value: unknown): InvalidEventPatternE
   return new InvalidEventPatternError(
     path,
     `found the CloudFormation intrinsic ${describe(value)}; resolve the template's EventPattern with ` +
-      'resolveIntrinsics (local/intrinsics.ts) before matching',
+      'resolveIntrinsics (local/cloudformation/intrinsics.ts) before matching',
   );
 }
 

@@ -1,5 +1,5 @@
 import type { DeadLetterAttributes, DeadLetterStore } from './dead-letter-store';
-import type { TargetRetryPolicy } from './template';
+import type { TargetRetryPolicy } from './rule-template';
 
 /**
  * EventBridge's delivery of a matched event to the rule target: an attempt that fails with a
@@ -29,6 +29,18 @@ export class DeliveryError extends Error {
     super(message);
     this.name = 'DeliveryError';
   }
+}
+
+/**
+ * What EventBridge reports when StartExecution keeps failing as if the state machine were unavailable:
+ * Step Functions throttles (ThrottlingException), a retriable error, reported as ERROR_CODE THROTTLING.
+ */
+export function startExecutionError(requestId: string): DeliveryError {
+  return new DeliveryError(
+    'THROTTLING',
+    `Rate exceeded (Service: AWSStepFunctions; Status Code: 400; Error Code: ThrottlingException; Request ID: ${requestId})`,
+    true,
+  );
 }
 
 export interface UndeliveredEvent {

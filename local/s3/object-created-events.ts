@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { partitionOf } from './intrinsics';
+import { partitionOf } from '../cloudformation/intrinsics';
 
 /**
  * Turns s3rver's notification records into the EventBridge "Object Created" events S3 sends to the

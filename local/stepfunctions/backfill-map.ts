@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
-import { ListObjectsCommand } from '@aws-sdk/client-s3';
+import { ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 
-import { backfillPrefix } from '../bin/backfill-prefix';
+import { backfillPrefix } from '../../shared/backfill-prefix';
+import { isPlainObject } from '../cloudformation/intrinsics';
+import { TemplateError } from '../cloudformation/template';
+import type { AslState, BackfillStateMachine, StateMachineDefinition } from './definitions';
 import { ExecutionQueue } from './execution-queue';
-import type { ExecutionRecord, LocalPipeline } from './pipeline';
-import { compilePayloadTemplate } from './step-functions';
-import { type AslState, isRecord, type StateMachineDefinition, TemplateError } from './template';
+import type { ExecutionRecord, RunExecutionOptions } from './executions';
+import { compilePayloadTemplate } from './state-machine';
 
 /**
  * The backfill state machine, locally. aws-local-stepfunctions has no Distributed Map, so this runs
@@ -22,6 +24,23 @@ export interface BackfillOptions {
   readonly subPrefix?: string;
   /** Keys per ListObjectsV2 page. @default 1000 (S3's maximum) */
   readonly pageSize?: number;
+}
+
+/** What the backfill runs against: the bucket it lists and the executions it starts. */
+export interface BackfillTarget {
+  /** The backfill state machine of the template, if it has one. */
+  readonly backfill?: BackfillStateMachine;
+  /** The rule's key prefix: the backfill lists under it. */
+  readonly inputPrefix: string;
+  /** The bucket the rule watches, the only one that exists locally. */
+  readonly bucket: string;
+  readonly s3: S3Client;
+  /** Runs one item's processor to completion, unqueued (see LocalStepFunctions.runExecution). */
+  runExecution(
+    definition: StateMachineDefinition,
+    input: unknown,
+    options: RunExecutionOptions,
+  ): Promise<ExecutionRecord>;
 }
 
 export interface BackfillResult {
@@ -51,10 +70,10 @@ export interface ListedObject {
 }
 
 export async function runBackfill(
-  pipeline: LocalPipeline,
+  pipeline: BackfillTarget,
   options: BackfillOptions = {},
 ): Promise<BackfillResult> {
-  const backfill = pipeline.template.backfill;
+  const backfill = pipeline.backfill;
   if (!backfill) {
     throw new TemplateError(
       'The template has no state machine with a Map state whose ItemReader is s3:listObjectsV2; ' +
@@ -72,7 +91,7 @@ export async function runBackfill(
   const listing = await listObjects(pipeline, map, { prefix }, options.pageSize);
 
   const processor = itemProcessorOf(backfill.logicalId, map);
-  const selectItem = isRecord(map.ItemSelector) ? compilePayloadTemplate(map.ItemSelector) : undefined;
+  const selectItem = isPlainObject(map.ItemSelector) ? compilePayloadTemplate(map.ItemSelector) : undefined;
   const maxConcurrency = positiveInteger(map.MaxConcurrency) ?? Math.max(1, listing.length);
   const tolerance = {
     percentage:
@@ -124,14 +143,14 @@ export async function runBackfill(
 
 /** The objects the ItemReader would list: its Parameters applied to the input, every page, MaxItems. */
 async function listObjects(
-  pipeline: LocalPipeline,
+  pipeline: BackfillTarget,
   map: AslState,
   input: unknown,
   pageSize?: number,
 ): Promise<ListedObject[]> {
   const reader = map.ItemReader as Record<string, unknown>;
   const parameters = (
-    isRecord(reader.Parameters) ? await compilePayloadTemplate(reader.Parameters)(input) : {}
+    isPlainObject(reader.Parameters) ? await compilePayloadTemplate(reader.Parameters)(input) : {}
   ) as { Bucket?: string; Prefix?: string };
   if (parameters.Bucket !== pipeline.bucket) {
     throw new TemplateError(
@@ -139,7 +158,7 @@ async function listObjects(
         `watches (${pipeline.bucket}); locally only that bucket exists`,
     );
   }
-  const readerConfig = isRecord(reader.ReaderConfig) ? reader.ReaderConfig : {};
+  const readerConfig = isPlainObject(reader.ReaderConfig) ? reader.ReaderConfig : {};
   const maxItems = positiveInteger(readerConfig.MaxItems) ?? Infinity;
   const objects: ListedObject[] = [];
   // ListObjects (v1), paged by Marker, lists what ListObjectsV2 lists. s3rver 3.7 cannot page v2: it
@@ -173,7 +192,7 @@ async function listObjects(
 /** The ItemProcessor as a state machine of its own (without the Map-only ProcessorConfig). */
 function itemProcessorOf(logicalId: string, map: AslState): StateMachineDefinition {
   const processor = map.ItemProcessor ?? map.Iterator;
-  if (!isRecord(processor) || !isRecord(processor.States)) {
+  if (!isPlainObject(processor) || !isPlainObject(processor.States)) {
     throw new TemplateError(`The Map state of ${logicalId} has no ItemProcessor with States`);
   }
   const definition = { ...processor };

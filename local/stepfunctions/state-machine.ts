@@ -9,13 +9,13 @@ import {
   StateMachine,
 } from 'aws-local-stepfunctions';
 
+import { isPlainObject } from '../cloudformation/intrinsics';
 import {
   type AslState,
   ecsRunTaskSyncStates,
   forEachState,
-  isRecord,
   type StateMachineDefinition,
-} from './template';
+} from './definitions';
 
 /**
  * Runs the synthesized state machine definition with aws-local-stepfunctions. Two adaptations, both
@@ -108,7 +108,7 @@ export class LocalStateMachine {
     let lastFailed: { name: string; type: string; input: unknown } | undefined;
     // The logger is closed once the execution failed, so this loop ends after the buffered events.
     for await (const event of eventLogs) {
-      if (isRecord(event) && event.type === 'StateFailed' && isRecord(event.state)) {
+      if (isPlainObject(event) && event.type === 'StateFailed' && isPlainObject(event.state)) {
         lastFailed = event.state as typeof lastFailed;
       }
     }

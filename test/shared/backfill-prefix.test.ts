@@ -1,4 +1,4 @@
-import { backfillPrefix } from '../../bin/backfill-prefix';
+import { backfillPrefix } from '../../shared/backfill-prefix';
 
 describe('backfillPrefix', () => {
   test('lists the whole input prefix by default', () => {

@@ -1,5 +1,5 @@
-import { DeadLetter, DeadLetterSource, replayDeadLetters } from '../../local/dead-letter-replay';
-import { RuleTargetInputProperties } from '../../local/input-transformer';
+import { DeadLetter, DeadLetterSource, replayDeadLetters } from '../../shared/dead-letter-replay';
+import { RuleTargetInputProperties } from '../../shared/input-transformer';
 import { synthPipeline } from '../lib/fixture';
 
 /** An in-memory queue with SQS's contract: a received message is not received again in the same run. */

@@ -9,7 +9,7 @@ import {
   evaluateJsonPath,
   type InputTransformer,
   targetInputFor,
-} from '../../local/input-transformer';
+} from '../../shared/input-transformer';
 
 const TRICKY_KEY = 'incoming/a "quoted" b+c%2B=(x) ü 日本.txt';
 

@@ -2,12 +2,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { PROJECT_ROOT } from '../../local/synth';
-import { runCli } from './support/cli';
-import { sha256 } from './support/pipeline';
-import { synthesizedTemplate } from './support/synthesized-template';
+import { PROJECT_ROOT } from '../../../shared/paths';
+import { runCli } from '../support/cli';
+import { sha256 } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
 
-/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/main.ts ...`), as a child process. */
+/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/cli/main.ts ...`), as a child process. */
 
 let templatePath: string;
 let dataDir: string;

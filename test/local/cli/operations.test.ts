@@ -1,6 +1,6 @@
-import { runCli } from './support/cli';
-import { sha256, startTestPipeline, type TestDirectories, testDirectories } from './support/pipeline';
-import { synthesizedTemplate } from './support/synthesized-template';
+import { runCli } from '../support/cli';
+import { sha256, startTestPipeline, type TestDirectories, testDirectories } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
 
 /** `npm start -- --backfill` and `--replay-dead-letters` as a user runs them, as child processes. */
 

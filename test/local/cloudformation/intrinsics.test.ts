@@ -8,14 +8,14 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 
-import { matchesEventPattern } from '../../local/event-pattern';
-import { applyInputTransformer } from '../../local/input-transformer';
 import {
   contextForTemplate,
   type IntrinsicContext,
   IntrinsicResolutionError,
   resolveIntrinsics,
-} from '../../local/intrinsics';
+} from '../../../local/cloudformation/intrinsics';
+import { matchesEventPattern } from '../../../local/events/event-pattern';
+import { applyInputTransformer } from '../../../shared/input-transformer';
 
 const context: IntrinsicContext = {
   refs: { Bucket83908E77: 'local-bucket', EnvParam: 'prod' },

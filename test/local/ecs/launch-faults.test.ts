@@ -1,6 +1,6 @@
-import { executionLine } from '../../local/report';
-import { releasedAfterEach, sha256, startTestPipeline } from './support/pipeline';
-import { synthesizedTemplate } from './support/synthesized-template';
+import { executionLine } from '../../../local/cli/report';
+import { releasedAfterEach, sha256, startTestPipeline } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
 
 /** Failure paths through the real pieces: a worker that really exits non-zero, Spot fallback. */
 

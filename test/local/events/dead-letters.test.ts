@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { replayLocalDeadLetters } from '../../local/replay-local-dead-letters';
-import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from './support/pipeline';
-import { synthesizedTemplate } from './support/synthesized-template';
+import { replayLocalDeadLetters } from '../../../local/cli/replay-dead-letters';
+import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * The rule target's delivery, retries and dead-letter queue, and the replay, through the real pieces.
@@ -57,8 +57,8 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
       detail: { bucket: { name: pipeline.bucket } },
     });
     expect(letter.MessageAttributes).toEqual({
-      RULE_ARN: { DataType: 'String', StringValue: pipeline.template.ruleArn },
-      TARGET_ARN: { DataType: 'String', StringValue: pipeline.template.stateMachineArn },
+      RULE_ARN: { DataType: 'String', StringValue: pipeline.rule.ruleArn },
+      TARGET_ARN: { DataType: 'String', StringValue: pipeline.rule.targetArn },
       ERROR_CODE: { DataType: 'String', StringValue: 'THROTTLING' },
       ERROR_MESSAGE: { DataType: 'String', StringValue: expect.stringContaining('ThrottlingException') },
       EXHAUSTED_RETRY_CONDITION: { DataType: 'String', StringValue: 'MaximumRetryAttempts' },
@@ -91,8 +91,8 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
 
   // A letter whose file outlived its start (a crash before the delete): its name is taken, so no second run.
   pipeline.deadLetters.put(events[0], {
-    RULE_ARN: pipeline.template.ruleArn,
-    TARGET_ARN: pipeline.template.stateMachineArn,
+    RULE_ARN: pipeline.rule.ruleArn,
+    TARGET_ARN: pipeline.rule.targetArn,
     ERROR_CODE: 'THROTTLING',
     ERROR_MESSAGE: 'Rate exceeded',
     RETRY_ATTEMPTS: '185',
@@ -138,8 +138,8 @@ test('an event whose target input is not JSON goes to the dead-letter queue at o
     detail: { object: { key: 'incoming/dlq/not-json.txt' } },
   });
   expect(letters[0].MessageAttributes).toEqual({
-    RULE_ARN: { DataType: 'String', StringValue: pipeline.template.ruleArn },
-    TARGET_ARN: { DataType: 'String', StringValue: pipeline.template.stateMachineArn },
+    RULE_ARN: { DataType: 'String', StringValue: pipeline.rule.ruleArn },
+    TARGET_ARN: { DataType: 'String', StringValue: pipeline.rule.targetArn },
     ERROR_CODE: { DataType: 'String', StringValue: 'INVALID_JSON' },
     ERROR_MESSAGE: { DataType: 'String', StringValue: expect.stringContaining('not valid JSON') },
     RETRY_ATTEMPTS: { DataType: 'String', StringValue: '0' }, // and no EXHAUSTED_RETRY_CONDITION

@@ -7,7 +7,7 @@ import {
   InvalidEventPatternError,
   matchesEventPattern,
   validateEventPattern,
-} from '../../local/event-pattern';
+} from '../../../local/events/event-pattern';
 
 const PATTERNS_PAGE = 'https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html';
 const FILTERING_PAGE =

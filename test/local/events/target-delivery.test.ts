@@ -1,4 +1,4 @@
-import { DeliveryError, TargetDelivery, type UndeliveredEvent } from '../../local/target-delivery';
+import { DeliveryError, TargetDelivery, type UndeliveredEvent } from '../../../local/events/target-delivery';
 
 /** EventBridge's delivery rules on their own; dead-letters.test.ts runs them through the whole pipeline. */
 

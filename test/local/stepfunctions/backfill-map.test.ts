@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 
 import { ListObjectsCommand } from '@aws-sdk/client-s3';
 
-import { runBackfill } from '../../local/backfill';
-import type { ExecutionRecord } from '../../local/pipeline';
+import type { ExecutionRecord } from '../../../local/pipeline';
+import { runBackfill } from '../../../local/stepfunctions/backfill-map';
 import {
   releasedAfterEach,
   sha256,
   startTestPipeline,
   type TestDirectories,
   testDirectories,
-} from './support/pipeline';
-import { synthesizedTemplate } from './support/synthesized-template';
+} from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * The backfill state machine's Map, run locally over objects that existed before the run: real

@@ -1,5 +1,6 @@
-import { replayDeadLetters, type ReplayOutcome, type ReplayReport } from './dead-letter-replay';
-import { ExecutionAlreadyExists, type ExecutionRecord, type LocalPipeline } from './pipeline';
+import { replayDeadLetters, type ReplayOutcome, type ReplayReport } from '../../shared/dead-letter-replay';
+import type { ExecutionRecord, LocalPipeline } from '../pipeline';
+import { ExecutionAlreadyExists } from '../stepfunctions/errors';
 
 /**
  * `npm start -- --replay-dead-letters`: the shared replay loop (the one `npm run replay-dead-letters`
@@ -20,7 +21,7 @@ export async function replayLocalDeadLetters(
   const started: ExecutionRecord[] = [];
   const report = await replayDeadLetters({
     source: pipeline.deadLetters.source(),
-    target: pipeline.template.target,
+    target: pipeline.rule.target,
     startExecution: async (input, name) => {
       try {
         const record = pipeline.startExecution(input, { name });
