@@ -568,7 +568,7 @@ describe('validateEventPattern', () => {
       'a leftover CloudFormation Ref',
       { detail: { bucket: { name: [{ Ref: 'Bucket83908E77' }] } } },
       'detail.bucket.name[0]',
-      /resolveIntrinsics \(local\/intrinsics\.ts\)/,
+      /resolveIntrinsics \(local\/cloudformation\/intrinsics\.ts\)/,
     ],
     ['a list at the top', [{ source: ['aws.s3'] }], '(root)', /expected an object of fields/],
     ['a JSON string', '{"source":["aws.s3"]}', '(root)', /JSON\.parse it first/],
