@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
 import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
-export interface BackfillWorkflowProps extends ProcessObjectStepProps, StateMachineLogProps {
+export interface BackfillProps extends ProcessObjectStepProps, StateMachineLogProps {
   readonly bucket: s3.IBucket;
   /** At most this many tasks run at once. */
   readonly maxConcurrency: number;
@@ -30,15 +30,15 @@ export interface BackfillWorkflowProps extends ProcessObjectStepProps, StateMach
  * each object the same per-object step as the event-driven workflow (same task
  * definition, overrides, retries and catch), at most `maxConcurrency` at a time.
  */
-export class BackfillWorkflow extends Construct {
+export class Backfill extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly map: sfn.DistributedMap;
   public readonly step: ProcessObjectStep;
   public readonly logGroup: logs.LogGroup;
 
-  constructor(scope: Construct, id: string, props: BackfillWorkflowProps) {
+  constructor(scope: Construct, id: string, props: BackfillProps) {
     super(scope, id);
-    this.step = new ProcessObjectStep(this, 'ProcessObject', props);
+    this.step = new ProcessObjectStep(this, 'ProcessObjectStep', props);
 
     this.map = new sfn.DistributedMap(this, 'ForEachExistingObject', {
       itemReader: new sfn.S3ObjectsItemReader({

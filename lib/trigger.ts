@@ -6,7 +6,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-export interface ObjectCreatedRuleProps {
+export interface TriggerProps {
   readonly bucket: s3.IBucket;
   /** Only keys under this prefix start an execution ("" for every key). */
   readonly inputPrefix: string;
@@ -25,10 +25,10 @@ export interface ObjectCreatedRuleProps {
  * is `{ bucket, key, etag, size, versionId }`; the key is passed as is, because
  * EventBridge (unlike classic S3 notifications) does not URL-encode it.
  */
-export class ObjectCreatedRule extends Construct {
+export class Trigger extends Construct {
   public readonly rule: events.Rule;
 
-  constructor(scope: Construct, id: string, props: ObjectCreatedRuleProps) {
+  constructor(scope: Construct, id: string, props: TriggerProps) {
     super(scope, id);
     this.rule = new events.Rule(this, 'Rule', {
       description: `Starts the pipeline for objects created under "${props.inputPrefix}"`,

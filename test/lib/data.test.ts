@@ -30,7 +30,7 @@ function bucket(template: Template, id: string) {
   return template.toJSON().Resources[id];
 }
 
-describe('DataBucket', () => {
+describe('Data', () => {
   test('there are exactly two buckets: the data bucket and its access log bucket', () => {
     byDefault.template.resourceCountIs('AWS::S3::Bucket', 2);
     expect(dataBucketId).not.toEqual(accessLogBucketId);

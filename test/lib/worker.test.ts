@@ -31,7 +31,7 @@ function taskRoleStatements(synth: Synthesized): Statement[] {
   return statementsOfRole(synth.template, roleIdFromArn(taskDefinition(synth).TaskRoleArn));
 }
 
-describe('WorkerTask: cluster', () => {
+describe('Worker: cluster', () => {
   test('has Container Insights enabled and the Fargate capacity providers', () => {
     byDefault.template.resourceCountIs('AWS::ECS::Cluster', 1);
     byDefault.template.hasResourceProperties('AWS::ECS::Cluster', {
@@ -43,7 +43,7 @@ describe('WorkerTask: cluster', () => {
   });
 });
 
-describe('WorkerTask: task definition', () => {
+describe('Worker: task definition', () => {
   test('is a Fargate task of 256 CPU units and 512 MiB on ARM64 Linux', () => {
     byDefault.template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
     byDefault.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
@@ -139,7 +139,7 @@ describe('WorkerTask: task definition', () => {
   });
 });
 
-describe('WorkerTask: task role (least privilege)', () => {
+describe('Worker: task role (least privilege)', () => {
   test('has exactly: read under incoming/, list the data bucket, write under processed/', () => {
     const statements = taskRoleStatements(byDefault);
     expect(statements).toEqual([

@@ -2,19 +2,19 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-/**
- * Holds the events that EventBridge could not turn into an execution (after its
- * retries), for 14 days (SQS's maximum), so `npm run replay-dlq` can replay them.
- */
-export interface EventDeadLetterQueueProps {
+export interface DeadLettersProps {
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
 }
 
-export class EventDeadLetterQueue extends Construct {
+/**
+ * Holds the events that EventBridge could not turn into an execution (after its
+ * retries), for 14 days (SQS's maximum), so `npm run replay-dead-letters` can replay them.
+ */
+export class DeadLetters extends Construct {
   public readonly queue: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: EventDeadLetterQueueProps = {}) {
+  constructor(scope: Construct, id: string, props: DeadLettersProps = {}) {
     super(scope, id);
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,

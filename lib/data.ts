@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 
 import { acknowledgeOnStackSingleton } from './nag-acknowledgements';
 
-export interface DataBucketProps {
+export interface DataProps {
   /**
    * What `cdk destroy` does with the buckets.
    * @default RemovalPolicy.RETAIN - data outlives the stack
@@ -28,11 +28,11 @@ export interface DataBucketProps {
  * plain HTTP and encrypt at rest; the data bucket is versioned and sends its events to
  * EventBridge.
  */
-export class DataBucket extends Construct {
+export class Data extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly accessLogBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: DataBucketProps = {}) {
+  constructor(scope: Construct, id: string, props: DataProps = {}) {
     super(scope, id);
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;

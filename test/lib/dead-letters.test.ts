@@ -13,7 +13,7 @@ beforeAll(() => {
   queueId = byDefault.ids.deadLetterQueue;
 });
 
-describe('EventDeadLetterQueue', () => {
+describe('DeadLetters', () => {
   test('is the only queue, encrypted with SQS-managed keys, keeping messages 14 days', () => {
     byDefault.template.resourceCountIs('AWS::SQS::Queue', 1);
     byDefault.template.hasResourceProperties('AWS::SQS::Queue', {

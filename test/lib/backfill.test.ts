@@ -32,7 +32,7 @@ function backfillRoleStatements(synth: Synthesized): Statement[] {
   return statementsOfRole(synth.template, roleIdFromArn(resource.Properties.RoleArn));
 }
 
-describe('BackfillWorkflow: state machine', () => {
+describe('Backfill: state machine', () => {
   test('is a second Standard state machine, next to the event-driven one', () => {
     byDefault.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
     expect(byDefault.ids.backfillStateMachine).not.toBe(byDefault.ids.workflowStateMachine);
@@ -77,7 +77,7 @@ describe('BackfillWorkflow: state machine', () => {
   });
 });
 
-describe('BackfillWorkflow: Distributed Map', () => {
+describe('Backfill: Distributed Map', () => {
   test('lists the data bucket under the execution input $.prefix with S3 ListObjectsV2', () => {
     expect(map.ItemReader).toEqual({
       Resource: expect.stringMatching(/:states:::s3:listObjectsV2$/),
@@ -128,7 +128,7 @@ describe('BackfillWorkflow: Distributed Map', () => {
   // process-object-step.test.ts: "ProcessObjectStep is shared with the backfill")
 });
 
-describe('BackfillWorkflow: state machine role', () => {
+describe('Backfill: state machine role', () => {
   test('may list the data bucket (the ItemReader), and only that bucket', () => {
     const listing = backfillRoleStatements(byDefault).filter((s) =>
       s.Action.some((a) => iamPatternMatches(a, 's3:ListBucket', true)),

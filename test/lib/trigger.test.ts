@@ -14,7 +14,7 @@ beforeAll(() => {
   ids = { bucket: dataBucket, stateMachine: workflowStateMachine, queue: deadLetterQueue, rule };
 });
 
-describe('ObjectCreatedRule', () => {
+describe('Trigger', () => {
   test('is the only rule, enabled, on the default event bus', () => {
     byDefault.template.resourceCountIs('AWS::Events::Rule', 1);
     byDefault.template.hasResourceProperties('AWS::Events::Rule', {
