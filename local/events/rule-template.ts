@@ -77,7 +77,7 @@ export function findObjectCreatedRule(template: CfnTemplate): ObjectCreatedRuleM
     throw new TemplateError(
       matches.length === 0
         ? 'The template has no AWS::Events::Rule for "Object Created" events that targets a state machine; ' +
-            'the local pipeline runs that rule: check lib/trigger-rule.ts'
+            'the local pipeline runs that rule: check lib/trigger.ts'
         : `The template has ${matches.length} "Object Created" rule targets that start a state machine ` +
             `(${matches.map((m) => `${m.ruleLogicalId} -> ${m.stateMachineLogicalId}`).join(', ')}); ` +
             'the local pipeline runs exactly one',

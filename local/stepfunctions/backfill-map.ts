@@ -77,7 +77,7 @@ export async function runBackfill(
   if (!backfill) {
     throw new TemplateError(
       'The template has no state machine with a Map state whose ItemReader is s3:listObjectsV2; ' +
-        'the local backfill runs that Map: check lib/backfill-workflow.ts',
+        'the local backfill runs that Map: check lib/backfill.ts',
     );
   }
   const { map, mapStateName } = backfill;
