@@ -4,7 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 
 import { CONFIG_KEYS, ConfigError, parseConfig } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline-stack';
-import { STACK_NAME } from './stack-name';
+import { STACK_NAME } from '../shared/stack-name';
 
 const app = new App();
 try {
