@@ -1,5 +1,4 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -17,11 +16,6 @@ import { Workflow } from './workflow';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
-  /**
-   * The worker image; tests inject one so they need no Docker.
-   * @default - built from `container/`
-   */
-  readonly image?: ecs.ContainerImage;
 }
 
 /** Assembles the pipeline; each concern lives in its own construct. */
@@ -63,7 +57,8 @@ export class PipelineStack extends Stack {
       architecture: config.architecture,
       logRetention,
       logRemovalPolicy: removalPolicy,
-      image: props.image,
+      image: config.image,
+      pullThroughVpcEndpoints: config.network === 'private' && config.vpcId === undefined,
     });
 
     this.workflow = new Workflow(this, 'Workflow', {

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -9,8 +10,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
-import type { Architecture } from './config';
+import { type Architecture, ConfigError, describe } from './config';
 import { acknowledgeWildcardResource } from './nag-acknowledgements';
+import { privateNetworkImageProblem, type WorkerImage } from './worker-image';
 
 /** The container's name: ECS logs, the state machine's overrides and the local runner refer to it. */
 const WORKER_CONTAINER_NAME = 'worker';
@@ -36,10 +38,17 @@ export interface WorkerProps {
   /** @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
   /**
-   * The worker image. Tests inject `ContainerImage.fromRegistry(...)` so they need no build.
+   * The worker image (config `image`): built from a directory, pulled from an ECR repository (the
+   * execution role may pull from that repository only), or any other registry's image as is.
    * @default - the image built from `container/` (its Dockerfile copies the esbuild bundle)
    */
-  readonly image?: ecs.ContainerImage;
+  readonly image?: WorkerImage;
+  /**
+   * Whether the tasks reach AWS only through the VPC's endpoints (no internet route): the image
+   * must then be in ECR in the stack's region (checked when the region is known at synth).
+   * @default false
+   */
+  readonly pullThroughVpcEndpoints?: boolean;
 }
 
 /**
@@ -69,6 +78,12 @@ export class Worker extends Construct {
     });
 
     const architecture = props.architecture ?? 'ARM64';
+    const image = props.image ?? { kind: 'directory', directory: CONTAINER_DIR };
+    const region = Stack.of(this).region;
+    if (props.pullThroughVpcEndpoints && image.kind !== 'directory') {
+      const problem = privateNetworkImageProblem(image, Token.isUnresolved(region) ? undefined : region);
+      if (problem) throw new ConfigError([describe('image', image.reference, problem.problem, problem.fix)]);
+    }
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 256,
       memoryLimitMiB: props.memoryMiB ?? 512,
@@ -81,7 +96,7 @@ export class Worker extends Construct {
 
     this.container = this.taskDefinition.addContainer('Worker', {
       containerName: WORKER_CONTAINER_NAME,
-      image: props.image ?? this.imageFromContainerDir(architecture),
+      image: this.containerImage(image, architecture),
       essential: true,
       user: NON_ROOT_USER,
       readonlyRootFilesystem: true,
@@ -95,13 +110,14 @@ export class Worker extends Construct {
     this.container.addMountPoints({ sourceVolume: 'scratch', containerPath: '/tmp', readOnly: false });
 
     grantObjectAccess(this.taskDefinition.taskRole, props);
-    if (!props.image) {
-      // Pulling from the asset repository needs ecr:GetAuthorizationToken, an API that
-      // takes no resource; aws-cdk-lib grants it on the execution role.
+    if (image.kind !== 'registry') {
+      // Pulling from ECR (an asset is pushed to the CDK asset repository) needs
+      // ecr:GetAuthorizationToken, an API that takes no resource; aws-cdk-lib grants it on
+      // the execution role.
       acknowledgeWildcardResource(
         this.taskDefinition.obtainExecutionRole(),
         '*',
-        'ecr:GetAuthorizationToken takes no resource; the image pull itself is scoped to the asset repository.',
+        'ecr:GetAuthorizationToken takes no resource; the image pull itself is scoped to the one repository.',
       );
     }
 
@@ -112,11 +128,29 @@ export class Worker extends Construct {
     });
   }
 
-  /** The image built from `container/`, whose Dockerfile only copies the esbuild bundle. */
-  private imageFromContainerDir(architecture: Architecture): ecs.ContainerImage {
-    return ecs.ContainerImage.fromAsset(CONTAINER_DIR, {
-      platform: architecture === 'ARM64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-    });
+  private containerImage(image: WorkerImage, architecture: Architecture): ecs.ContainerImage {
+    switch (image.kind) {
+      case 'directory':
+        return ecs.ContainerImage.fromAsset(image.directory, {
+          platform: architecture === 'ARM64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        });
+      case 'ecr': {
+        // fromEcrRepository grants the execution role the pull actions on this repository only.
+        const repository = ecr.Repository.fromRepositoryAttributes(this, 'ImageRepository', {
+          repositoryName: image.repositoryName,
+          repositoryArn: Stack.of(this).formatArn({
+            service: 'ecr',
+            account: image.account,
+            region: image.region,
+            resource: 'repository',
+            resourceName: image.repositoryName,
+          }),
+        });
+        return ecs.ContainerImage.fromEcrRepository(repository, image.tagOrDigest);
+      }
+      case 'registry':
+        return ecs.ContainerImage.fromRegistry(image.reference);
+    }
   }
 }
 
