@@ -1,5 +1,4 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -13,15 +12,16 @@ import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
 import { Trigger } from './trigger';
 import { Worker } from './worker';
+import type { WorkerImage } from './worker-image';
 import { Workflow } from './workflow';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
   /**
-   * The worker image; tests inject one so they need no Docker.
+   * The worker image; tests inject a registry image so they stage no asset.
    * @default - built from `container/`
    */
-  readonly image?: ecs.ContainerImage;
+  readonly image?: WorkerImage;
 }
 
 /** Assembles the pipeline; each concern lives in its own construct. */

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -11,6 +12,7 @@ import { Construct } from 'constructs';
 
 import type { Architecture } from './config';
 import { acknowledgeWildcardResource } from './nag-acknowledgements';
+import type { WorkerImage } from './worker-image';
 
 /** The container's name: ECS logs, the state machine's overrides and the local runner refer to it. */
 const WORKER_CONTAINER_NAME = 'worker';
@@ -36,10 +38,11 @@ export interface WorkerProps {
   /** @default RemovalPolicy.RETAIN */
   readonly logRemovalPolicy?: RemovalPolicy;
   /**
-   * The worker image. Tests inject `ContainerImage.fromRegistry(...)` so they need no build.
+   * The worker image (config `image`): built from a directory, pulled from an ECR repository (the
+   * execution role may pull from that repository only), or any other registry's image as is.
    * @default - the image built from `container/` (its Dockerfile copies the esbuild bundle)
    */
-  readonly image?: ecs.ContainerImage;
+  readonly image?: WorkerImage;
 }
 
 /**
@@ -69,6 +72,7 @@ export class Worker extends Construct {
     });
 
     const architecture = props.architecture ?? 'ARM64';
+    const image = props.image ?? { kind: 'directory', directory: CONTAINER_DIR };
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 256,
       memoryLimitMiB: props.memoryMiB ?? 512,
@@ -81,7 +85,7 @@ export class Worker extends Construct {
 
     this.container = this.taskDefinition.addContainer('Worker', {
       containerName: WORKER_CONTAINER_NAME,
-      image: props.image ?? this.imageFromContainerDir(architecture),
+      image: this.containerImage(image, architecture),
       essential: true,
       user: NON_ROOT_USER,
       readonlyRootFilesystem: true,
@@ -95,13 +99,14 @@ export class Worker extends Construct {
     this.container.addMountPoints({ sourceVolume: 'scratch', containerPath: '/tmp', readOnly: false });
 
     grantObjectAccess(this.taskDefinition.taskRole, props);
-    if (!props.image) {
-      // Pulling from the asset repository needs ecr:GetAuthorizationToken, an API that
-      // takes no resource; aws-cdk-lib grants it on the execution role.
+    if (image.kind !== 'registry') {
+      // Pulling from ECR (an asset is pushed to the CDK asset repository) needs
+      // ecr:GetAuthorizationToken, an API that takes no resource; aws-cdk-lib grants it on
+      // the execution role.
       acknowledgeWildcardResource(
         this.taskDefinition.obtainExecutionRole(),
         '*',
-        'ecr:GetAuthorizationToken takes no resource; the image pull itself is scoped to the asset repository.',
+        'ecr:GetAuthorizationToken takes no resource; the image pull itself is scoped to the one repository.',
       );
     }
 
@@ -112,11 +117,29 @@ export class Worker extends Construct {
     });
   }
 
-  /** The image built from `container/`, whose Dockerfile only copies the esbuild bundle. */
-  private imageFromContainerDir(architecture: Architecture): ecs.ContainerImage {
-    return ecs.ContainerImage.fromAsset(CONTAINER_DIR, {
-      platform: architecture === 'ARM64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
-    });
+  private containerImage(image: WorkerImage, architecture: Architecture): ecs.ContainerImage {
+    switch (image.kind) {
+      case 'directory':
+        return ecs.ContainerImage.fromAsset(image.directory, {
+          platform: architecture === 'ARM64' ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
+        });
+      case 'ecr': {
+        // fromEcrRepository grants the execution role the pull actions on this repository only.
+        const repository = ecr.Repository.fromRepositoryAttributes(this, 'ImageRepository', {
+          repositoryName: image.repositoryName,
+          repositoryArn: Stack.of(this).formatArn({
+            service: 'ecr',
+            account: image.account,
+            region: image.region,
+            resource: 'repository',
+            resourceName: image.repositoryName,
+          }),
+        });
+        return ecs.ContainerImage.fromEcrRepository(repository, image.tagOrDigest);
+      }
+      case 'registry':
+        return ecs.ContainerImage.fromRegistry(image.reference);
+    }
   }
 }
 

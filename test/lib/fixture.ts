@@ -4,14 +4,17 @@ import * as path from 'node:path';
 
 import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { IConstruct } from 'constructs';
 
 import { parseConfig } from '../../lib/config';
 import { PipelineStack } from '../../lib/pipeline-stack';
+import type { WorkerImage } from '../../lib/worker-image';
 
 /** A registry image, so no test needs Docker or the container build. */
-export const TEST_IMAGE = ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/node:22-alpine');
+export const TEST_IMAGE: WorkerImage = {
+  kind: 'registry',
+  reference: 'public.ecr.aws/docker/library/node:22-alpine',
+};
 
 /** Feature flags exactly as cdk.json sets them, so tests see what `cdk synth` produces. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
