@@ -19,7 +19,6 @@ import {
   statesOfType,
   Synthesized,
   synthesized,
-  TEST_IMAGE,
 } from './fixture';
 
 const LAUNCH_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException', 'ECS.InvalidParameterException'];
@@ -277,6 +276,8 @@ describe('ProcessObjectStep capacity providers are those of the cluster', () => 
   );
 });
 
+const TEST_IMAGE_REFERENCE = 'public.ecr.aws/docker/library/node:22-alpine';
+
 describe('ProcessObjectStep built alone: what its state machine may run', () => {
   // GIVEN the step alone in a fresh stack of an app with aws-cdk-lib's run-task policy fix on
   // (as cdk.json has it), inside a state machine
@@ -292,7 +293,9 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
     });
     const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, enableFargateCapacityProviders: true });
     const taskDefinition = new ecs.FargateTaskDefinition(stack, 'TaskDefinition');
-    const container = taskDefinition.addContainer('Worker', { image: TEST_IMAGE });
+    const container = taskDefinition.addContainer('Worker', {
+      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE_REFERENCE),
+    });
     const step = new ProcessObjectStep(stack, 'ProcessObjectStep', {
       cluster,
       taskDefinition,
