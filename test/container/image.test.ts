@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { FileSystem, IgnoreMode } from 'aws-cdk-lib';
 
-import { PROJECT_ROOT } from '../../local/synth';
+import { PROJECT_ROOT } from '../../shared/paths';
 
 const CONTAINER = join(PROJECT_ROOT, 'container');
 const dockerfile = readFileSync(join(CONTAINER, 'Dockerfile'), 'utf8');
