@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { App, CfnElement, Validations } from 'aws-cdk-lib';
+import { App, CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 
@@ -33,7 +33,7 @@ export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthe
 }
 
 /** The logical ID of a construct's CloudFormation resource (its default child for an L2). */
-export function logicalIdOf(stack: PipelineStack, construct: IConstruct): string {
+export function logicalIdOf(stack: Stack, construct: IConstruct): string {
   const element = (
     CfnElement.isCfnElement(construct) ? construct : construct.node.defaultChild
   ) as CfnElement;
@@ -420,9 +420,14 @@ export interface Statement {
 
 /**
  * Every statement attached to the role `roleId`: its inline policies and every
- * AWS::IAM::Policy naming it, with Action/Resource as arrays and intrinsics as placeholders.
+ * AWS::IAM::Policy naming it, with Action/Resource as arrays and intrinsics evaluated with
+ * `values` (placeholders by default).
  */
-export function statementsOfRole(template: Template, roleId: string): Statement[] {
+export function statementsOfRole(
+  template: Template,
+  roleId: string,
+  values: TokenValue = placeholder,
+): Statement[] {
   const role = template.toJSON().Resources[roleId] as Resource | undefined;
   if (role?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not an AWS::IAM::Role`);
   const documents: unknown[] = ((role.Properties.Policies as { PolicyDocument: unknown }[]) ?? []).map(
@@ -435,7 +440,7 @@ export function statementsOfRole(template: Template, roleId: string): Statement[
     }
   }
   return documents.flatMap((doc) =>
-    ((evaluate(doc) as { Statement: Record<string, unknown>[] }).Statement ?? []).map((s) => ({
+    ((evaluate(doc, values) as { Statement: Record<string, unknown>[] }).Statement ?? []).map((s) => ({
       ...(s as unknown as Statement),
       Action: ([] as string[]).concat(s.Action as string | string[]),
       Resource: ([] as string[]).concat(s.Resource as string | string[]),
