@@ -419,6 +419,7 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
       securityGroup: new ec2.SecurityGroup(stack, 'Tasks', { vpc }),
       assignPublicIp: true,
       taskTimeout: Duration.minutes(5),
+      capacityWait: Duration.hours(1),
     });
     const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(step.startState),
