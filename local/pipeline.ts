@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
+import { FargateQuotas } from './ecs/fargate-quotas';
 import type { LaunchFaultOptions } from './ecs/launch-faults';
 import { LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
@@ -49,7 +51,6 @@ export interface FaultOptions extends LaunchFaultOptions {
 }
 
 export const DEFAULT_BUCKET_NAME = 'local-pipeline-bucket';
-export const DEFAULT_CONCURRENCY = 4;
 
 export interface LocalPipelineOptions {
   /** The template `cdk synth` wrote (e.g. `.local/cdk.out/S3FargatePipeline.template.json`). */
@@ -60,8 +61,10 @@ export interface LocalPipelineOptions {
   readonly deadLetterDir?: string;
   /** @default 0 - any free port */
   readonly port?: number;
-  /** Executions running at once; more are queued. @default 4 */
-  readonly concurrency?: number;
+  /** The account's Fargate On-Demand vCPU quota (L-3032A538). @default 6 */
+  readonly fargateVcpuQuota?: number;
+  /** The account's Fargate Spot vCPU quota (L-36FBB829). @default 6 */
+  readonly fargateSpotVcpuQuota?: number;
   /** Local name of the bucket the rule watches. @default 'local-pipeline-bucket' */
   readonly bucketName?: string;
   /** @default [node, container/dist/worker.js] */
@@ -104,7 +107,7 @@ export interface LocalPipeline {
    */
   deliver(event: unknown): ExecutionRecord | undefined;
   /**
-   * Starts (queues) an execution of the event-driven state machine, as StartExecution does; throws
+   * Starts an execution of the event-driven state machine, as StartExecution does; throws
    * ExecutionAlreadyExists for a name used before.
    */
   startExecution(input: unknown, options?: StartExecutionOptions): ExecutionRecord;
@@ -117,16 +120,18 @@ export interface LocalPipeline {
     input: unknown,
     options: RunExecutionOptions,
   ): Promise<ExecutionRecord>;
-  /** Resolves when no event is being converted or retried and no execution is queued or running. */
+  /** Resolves when no event is being converted or retried and no execution is running. */
   waitForIdle(): Promise<void>;
   executions(): readonly ExecutionRecord[];
+  /** The most tasks that ran at once so far (bounded by the Fargate vCPU quotas). */
+  peakRunningTasks(): number;
   /** Events the rule target gave up on during this run (see also `deadLetters`). */
   undelivered(): readonly UndeliveredEvent[];
   /** The rule target's dead-letter queue, kept across runs. */
   readonly deadLetters: DeadLetterStore;
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
-  /** Stops accepting events; `drain` (default) lets queued and running executions finish first. */
+  /** Stops accepting events; `drain` (default) lets running executions finish first. */
   stop(options?: { readonly drain?: boolean }): Promise<void>;
 }
 
@@ -161,11 +166,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     region: deployment.region,
     accountId: deployment.accountId,
     faults: new LaunchFaults(options.faults),
+    quotas: new FargateQuotas(
+      { vcpuQuota: options.fargateVcpuQuota, spotVcpuQuota: options.fargateSpotVcpuQuota },
+      performance.now() / 1000,
+    ),
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
   const stepFunctions = new LocalStepFunctions({
-    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     retryIntervalScale: options.retryIntervalScale,
     runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
       ecs.run({
@@ -232,6 +240,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     runExecution: (definition, input, run) => stepFunctions.runExecution(definition, input, run),
     waitForIdle,
     executions: () => stepFunctions.executions(),
+    peakRunningTasks: () => ecs.peakRunningTasks,
     undelivered: () => bus.undelivered(),
     deadLetters,
     readResult: async (record) => {

@@ -73,7 +73,8 @@ async function main(argv: readonly string[]): Promise<number> {
         templatePath: template,
         dataDir: resolve(cli.dataDir),
         port: cli.port,
-        concurrency: cli.concurrency,
+        fargateVcpuQuota: cli.fargateVcpuQuota,
+        fargateSpotVcpuQuota: cli.fargateSpotVcpuQuota,
         faults: cli.faults,
         onExecutionFinished: (record) => {
           if (!cli.json) console.log(executionLine(record));
