@@ -67,7 +67,7 @@ export class PipelineStack extends Stack {
     });
 
     this.workflow = new ProcessObjectWorkflow(this, 'Workflow', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       logRetention,
       logRemovalPolicy: removalPolicy,
     });
@@ -81,7 +81,7 @@ export class PipelineStack extends Stack {
     });
 
     this.backfill = new BackfillWorkflow(this, 'Backfill', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       bucket: this.data.bucket,
       maxConcurrency: config.backfillConcurrency,
       logRetention,
@@ -115,7 +115,7 @@ export class PipelineStack extends Stack {
   }
 
   /** What the event-driven and the backfill workflows share: one per-object step. */
-  private workflowStepProps(config: PipelineConfig): ProcessObjectStepProps {
+  private workflowStepProps(config: PipelineConfig, outputBucket: s3.IBucket): ProcessObjectStepProps {
     return {
       cluster: this.worker.cluster,
       taskDefinition: this.worker.taskDefinition,
@@ -124,6 +124,8 @@ export class PipelineStack extends Stack {
       securityGroup: this.network.taskSecurityGroup,
       assignPublicIp: this.network.assignPublicIp,
       taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
+      outputBucket,
+      outputPrefix: config.outputPrefix,
       capacity: config.capacity,
     };
   }
