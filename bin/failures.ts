@@ -7,8 +7,8 @@
 import { parseArgs } from 'node:util';
 
 import { countsLine, errorCounts, failureLine, failureReport } from '../shared/failed-executions';
+import { STACK_NAME } from '../shared/stack-name';
 import { listFailures, parseSince, stepFunctionsClient } from './execution-history';
-import { STACK_NAME } from './stack-name';
 import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
 export const FAILURES_USAGE = `Usage: npm run failures -- [--since 24h|<ISO date>] [--stack NAME] [--json]

@@ -21,8 +21,8 @@ import {
   redriveLine,
   redriveSummary,
 } from '../shared/redrive';
+import { STACK_NAME } from '../shared/stack-name';
 import { listFailures, parseSince, stepFunctionsClient } from './execution-history';
-import { STACK_NAME } from './stack-name';
 import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
 export const REDRIVE_USAGE = `Usage: npm run redrive -- [--since 24h|<ISO date>] [--key-prefix P] [--dry-run] [--stack NAME]

@@ -1,71 +1,34 @@
 /**
- * The app's whole configuration: read once from CDK context (cdk.json or `-c key=value`)
- * in bin/, validated here, then passed down as props. Invalid values fail `cdk synth`
- * with one message per problem that names the key, the value and the fix.
+ * The app's whole configuration, declared once in CONFIG_TABLE: read once from CDK context
+ * (cdk.json or `-c key=value`) in bin/, validated here, then passed down as props. Invalid
+ * values fail `cdk synth` with one message per problem that names the key, the value and
+ * the fix. README's configuration table is checked against CONFIG_TABLE by a test.
  */
 
-export type Architecture = 'ARM64' | 'X86_64';
-export type RemovalPolicyChoice = 'retain' | 'destroy';
-export type CapacityMode = 'on-demand' | 'spot' | 'spot-with-fallback';
-export type NetworkMode = 'public' | 'private';
+import { parseWorkerImage, privateNetworkImageProblem, type WorkerImage } from './worker-image';
 
-export interface PipelineConfig {
-  /** Key prefix that triggers processing. */
-  readonly inputPrefix: string;
-  /** Bucket that receives results; undefined means the data bucket itself. */
-  readonly outputBucket?: string;
-  /** Key prefix of results: `outputPrefix + key + ".json"`. */
-  readonly outputPrefix: string;
-  /** Fargate task CPU units. */
-  readonly cpu: number;
-  readonly memoryMiB: number;
-  readonly architecture: Architecture;
-  /** Upper bound of one task run; the state fails with States.Timeout past it. */
-  readonly taskTimeoutMinutes: number;
-  readonly logRetentionDays: number;
-  readonly removalPolicy: RemovalPolicyChoice;
-  readonly capacity: CapacityMode;
-  readonly network: NetworkMode;
-  /** Existing VPC to run tasks in, with the subnets to use. */
-  readonly existingVpc?: { readonly vpcId: string; readonly subnetIds: readonly string[] };
-  readonly alarmEmail?: string;
-  /** Maximum concurrent tasks of a backfill run. */
-  readonly backfillConcurrency: number;
+/** Reports that a set value is unusable; returns undefined so a parser can `return fail(...)`. */
+type Fail = (value: unknown, problem: string, fix: string) => undefined;
+
+/** One configuration key. Its value type is what `parse` returns, so `PipelineConfig` follows the table. */
+export interface ConfigKeySpec<T> {
+  /** The value when the key is unset (or set to a value that was rejected). */
+  readonly default: T;
+  /** README's Default column when there is no default value to show, e.g. "the data bucket". */
+  readonly unset?: string;
+  /** README's Meaning column, word for word. */
+  readonly doc: string;
+  /**
+   * Turns a set value (a string from `-c`, any JSON type from cdk.json; never undefined
+   * or null) into the key's type, or calls `fail` once per problem and returns undefined.
+   */
+  readonly parse: (raw: unknown, fail: Fail, key: string) => T | undefined;
 }
 
-export const DEFAULT_CONFIG: PipelineConfig = {
-  inputPrefix: 'incoming/',
-  outputPrefix: 'processed/',
-  cpu: 256,
-  memoryMiB: 512,
-  architecture: 'ARM64',
-  taskTimeoutMinutes: 60,
-  logRetentionDays: 30,
-  removalPolicy: 'retain',
-  capacity: 'on-demand',
-  network: 'public',
-  backfillConcurrency: 10,
-};
-
-/** Every context key the app reads; anything else in context is CDK's own. */
-export const CONFIG_KEYS = [
-  'inputPrefix',
-  'outputBucket',
-  'outputPrefix',
-  'cpu',
-  'memoryMiB',
-  'architecture',
-  'taskTimeoutMinutes',
-  'logRetentionDays',
-  'removalPolicy',
-  'capacity',
-  'network',
-  'vpcId',
-  'subnetIds',
-  'alarmEmail',
-  'backfillConcurrency',
-] as const;
-export type ConfigKey = (typeof CONFIG_KEYS)[number];
+/** Helps TypeScript infer one T from `default` and `parse` together. */
+function key<T>(spec: ConfigKeySpec<T>): ConfigKeySpec<T> {
+  return spec;
+}
 
 /** Valid Fargate memory sizes (MiB) per CPU value, from the ECS task size table. */
 const FARGATE_MEMORY_MIB: Record<number, readonly number[]> = {
@@ -83,9 +46,203 @@ const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
 
-const MAX_TASK_TIMEOUT_MINUTES = 7 * 24 * 60;
-/** Fargate starts about 20 tasks per second per account; beyond ~100 concurrent launches RunTask throttles. */
-const MAX_BACKFILL_CONCURRENCY = 100;
+export const CONFIG_TABLE = {
+  inputPrefix: key({
+    default: 'incoming/',
+    doc: 'Only objects created under this prefix start the pipeline. Must end with `/` (or be empty: the whole bucket, allowed only with an `outputBucket`).',
+    parse: prefix({ allowEmpty: true }),
+  }),
+  outputBucket: key({
+    default: undefined,
+    unset: 'the data bucket',
+    doc: 'Existing bucket for results. The task role may write only under `outputPrefix` there.',
+    parse: matching(
+      /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+      'is not a valid S3 bucket name',
+      'use 3-63 lowercase letters, digits, dots and hyphens, or leave it unset to write into the data bucket',
+    ),
+  }),
+  outputPrefix: key({
+    default: 'processed/',
+    doc: 'Results go to `outputPrefix + key + ".json"`. Refused if results would land under `inputPrefix` in the same bucket (an endless loop).',
+    parse: prefix({ allowEmpty: false }),
+  }),
+  cpu: key({
+    default: 256,
+    doc: 'Fargate CPU units: 256, 512, 1024, 2048, 4096, 8192, 16384.',
+    parse: wholeNumberIn(Object.keys(FARGATE_MEMORY_MIB).map(Number), 'is not a Fargate CPU value'),
+  }),
+  memoryMiB: key({
+    default: 512,
+    doc: "Must be valid for `cpu` (Fargate's task size table; the error lists the valid range).",
+    parse: wholeNumber, // checked against cpu in CROSS_KEY_CHECKS
+  }),
+  architecture: key({
+    default: 'ARM64',
+    doc: '`ARM64` (Graviton, ~20% cheaper) or `X86_64`.',
+    parse: oneOf(['ARM64', 'X86_64']),
+  }),
+  taskTimeoutMinutes: key({
+    default: 60,
+    doc: "The task state's `TimeoutSeconds`; a longer run is stopped and the execution fails with `States.Timeout`. 1 to 10080.",
+    parse: wholeNumberFrom1To(7 * 24 * 60, '7 days'),
+  }),
+  logRetentionDays: key({
+    default: 30,
+    doc: 'Retention of every log group (a CloudWatch Logs retention value).',
+    parse: wholeNumberIn(LOG_RETENTION_DAYS, 'is not a CloudWatch Logs retention period'),
+  }),
+  removalPolicy: key({
+    default: 'retain',
+    doc: '`retain`: `cdk destroy` keeps buckets, queue and logs. `destroy`: they are deleted, and the buckets are emptied first.',
+    parse: oneOf(['retain', 'destroy']),
+  }),
+  capacity: key({
+    default: 'on-demand',
+    doc: '`on-demand`, `spot` (Fargate Spot only), or `spot-with-fallback` (Spot first; on-demand when Spot has no capacity or interrupts the task).',
+    parse: oneOf(['on-demand', 'spot', 'spot-with-fallback']),
+  }),
+  network: key({
+    default: 'public',
+    doc: '`public`: public subnets, tasks get a public IP, no NAT (zero idle cost). `private`: isolated subnets, no public IP, VPC endpoints for ECR and CloudWatch Logs (see Cost).',
+    parse: oneOf(['public', 'private']),
+  }),
+  vpcId: key({
+    default: undefined,
+    unset: 'unset',
+    doc: 'Run tasks in this existing VPC (`-c vpcId=vpc-… -c subnetIds=subnet-…,subnet-…`). With `network=public` tasks get a public IP; with `private` the subnets must reach ECR, CloudWatch Logs and S3 (NAT or endpoints) themselves.',
+    parse: matching(
+      /^vpc-[0-9a-f]{8,17}$/,
+      'is not a VPC id',
+      'use the id of an existing VPC, e.g. vpc-0123456789abcdef0',
+    ),
+  }),
+  subnetIds: key<readonly string[]>({
+    default: [],
+    unset: 'unset',
+    doc: 'The subnets of `vpcId` the tasks run in: a comma-separated list with `-c`, or a JSON list in `cdk.json`.',
+    parse: subnetList,
+  }),
+  alarmEmail: key({
+    default: undefined,
+    unset: 'unset',
+    doc: 'Subscribes this address to the alarm topic (confirm the email AWS sends).',
+    parse: matching(
+      /^[^@\s]+@[^@\s]+\.[^@\s]+$/,
+      'is not an email address',
+      'use an address such as ops@example.com, or leave it unset',
+    ),
+  }),
+  backfillConcurrency: key({
+    default: 10,
+    doc: 'Most tasks a backfill runs at once (1 to 100; Fargate throttles RunTask beyond that).',
+    // Fargate starts about 20 tasks per second per account; beyond ~100 concurrent launches RunTask throttles.
+    parse: wholeNumberFrom1To(100, 'Fargate throttles RunTask beyond that'),
+  }),
+  image: key<WorkerImage | undefined>({
+    default: undefined,
+    unset: 'built from `container/`',
+    doc: 'The worker image: a directory with a `Dockerfile` (relative to the project root), or an image reference pinned by a tag or digest: in ECR (the task may pull from that repository only) or any other registry (used as is). See "Your own image".',
+    parse: (raw, fail, key) => {
+      const value = text(raw, fail, key);
+      if (!value) return undefined;
+      // cdk runs the app in the project root, so relative directories are relative to it.
+      const parsed = parseWorkerImage(value, process.cwd());
+      return 'problem' in parsed ? fail(value, parsed.problem, parsed.fix) : parsed;
+    },
+  }),
+};
+
+export type ConfigKey = keyof typeof CONFIG_TABLE;
+export type PipelineConfig = {
+  readonly [K in ConfigKey]: (typeof CONFIG_TABLE)[K] extends ConfigKeySpec<infer T> ? T : never;
+};
+export type Architecture = PipelineConfig['architecture'];
+export type RemovalPolicyChoice = PipelineConfig['removalPolicy'];
+export type CapacityMode = PipelineConfig['capacity'];
+export type NetworkMode = PipelineConfig['network'];
+
+/** Every context key the app reads; anything else in context is CDK's own. */
+export const CONFIG_KEYS = Object.keys(CONFIG_TABLE) as ConfigKey[];
+
+export const DEFAULT_CONFIG = Object.fromEntries(
+  CONFIG_KEYS.map((k) => [k, CONFIG_TABLE[k].default]),
+) as unknown as PipelineConfig;
+
+/**
+ * A rule across keys. It runs only when none of its keys was rejected on its own, so one
+ * mistake is reported once. `problem` returns the message, or undefined when the rule holds.
+ */
+interface CrossKeyCheck {
+  readonly name: string;
+  readonly keys: readonly ConfigKey[];
+  readonly problem: (config: PipelineConfig) => string | undefined;
+}
+
+export const CROSS_KEY_CHECKS: readonly CrossKeyCheck[] = [
+  {
+    name: 'results never re-trigger the pipeline',
+    keys: ['inputPrefix', 'outputPrefix', 'outputBucket'],
+    // A result key is outputPrefix + key + ".json"; it re-triggers the rule when it starts
+    // with inputPrefix, which for any key under inputPrefix happens exactly when
+    // outputPrefix + inputPrefix does (this also covers an empty inputPrefix).
+    problem: ({ inputPrefix, outputPrefix, outputBucket }) => {
+      if (outputBucket !== undefined || !(outputPrefix + inputPrefix).startsWith(inputPrefix)) return;
+      return inputPrefix === ''
+        ? `inputPrefix "" watches the whole bucket and outputBucket is unset: results written under outputPrefix "${outputPrefix}" would re-trigger the pipeline; set inputPrefix to a folder such as "incoming/" or set outputBucket to another bucket`
+        : `outputPrefix "${outputPrefix}" lies under inputPrefix "${inputPrefix}": results would re-trigger the pipeline; choose a prefix outside it (e.g. "processed/") or set outputBucket to another bucket`;
+    },
+  },
+  {
+    name: 'memoryMiB is a Fargate size for cpu',
+    keys: ['cpu', 'memoryMiB'],
+    problem: ({ cpu, memoryMiB }) => {
+      const options = FARGATE_MEMORY_MIB[cpu];
+      if (options.includes(memoryMiB)) return;
+      const valid =
+        options.length <= 3
+          ? options.join(', ')
+          : `${options[0]} to ${options[options.length - 1]} in steps of ${options[1] - options[0]}`;
+      return describe('memoryMiB', memoryMiB, `is not valid with cpu ${cpu}`, `use ${valid}`);
+    },
+  },
+  {
+    name: 'vpcId needs subnetIds',
+    keys: ['vpcId', 'subnetIds'],
+    problem: ({ vpcId, subnetIds }) =>
+      vpcId !== undefined && subnetIds.length === 0
+        ? describe(
+            'vpcId',
+            vpcId,
+            'is set without subnetIds',
+            'also set -c subnetIds=subnet-...,subnet-... (the subnets the tasks run in)',
+          )
+        : undefined,
+  },
+  {
+    name: 'an isolated network pulls images from ECR only',
+    keys: ['image', 'network', 'vpcId'],
+    // An existing VPC's subnets may reach the internet through NAT; the stack's isolated ones cannot.
+    problem: ({ image, network, vpcId }) => {
+      if (image?.kind !== 'registry' || network !== 'private' || vpcId !== undefined) return undefined;
+      const problem = privateNetworkImageProblem(image);
+      return problem && describe('image', image.reference, problem.problem, problem.fix);
+    },
+  },
+  {
+    name: 'subnetIds need vpcId',
+    keys: ['vpcId', 'subnetIds'],
+    problem: ({ vpcId, subnetIds }) =>
+      vpcId === undefined && subnetIds.length > 0
+        ? describe(
+            'subnetIds',
+            subnetIds.join(','),
+            'is set without vpcId',
+            'also set -c vpcId=vpc-... (the VPC those subnets belong to), or unset subnetIds',
+          )
+        : undefined,
+  },
+];
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -100,56 +257,60 @@ export class ConfigError extends Error {
  */
 export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
   const problems: string[] = [];
-  const fail = (key: ConfigKey, value: unknown, problem: string, fix: string): undefined => {
-    problems.push(`${key} ${JSON.stringify(value)} ${problem}: ${fix}`);
-    return undefined;
-  };
+  const rejected = new Set<ConfigKey>();
+  const config: Record<string, unknown> = {};
+  for (const k of CONFIG_KEYS) {
+    const spec: ConfigKeySpec<unknown> = CONFIG_TABLE[k];
+    const raw = read(k);
+    const fail: Fail = (value, problem, fix) => {
+      rejected.add(k);
+      problems.push(describe(k, value, problem, fix));
+      return undefined;
+    };
+    const value = raw === undefined || raw === null ? undefined : spec.parse(raw, fail, k);
+    config[k] = value ?? spec.default;
+  }
+  for (const check of CROSS_KEY_CHECKS.filter((c) => !c.keys.some((k) => rejected.has(k)))) {
+    const problem = check.problem(config as PipelineConfig);
+    if (problem !== undefined) problems.push(problem);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config as PipelineConfig;
+}
 
-  const str = (key: ConfigKey): string | undefined => {
-    const value = read(key);
-    if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'string') return fail(key, value, 'is not a string', `set ${key} to a string`);
-    return value;
+/** `key value problem: fix`, the shape of every per-key message. */
+export function describe(key: string, value: unknown, problem: string, fix: string): string {
+  return `${key} ${JSON.stringify(value)} ${problem}: ${fix}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsers, one per kind of key
+
+function text(raw: unknown, fail: Fail, key: string): string | undefined {
+  return typeof raw === 'string' ? raw : fail(raw, 'is not a string', `set ${key} to a string`);
+}
+
+/** An optional string of a fixed shape; "" means unset. */
+function matching(pattern: RegExp, problem: string, fix: string): ConfigKeySpec<string | undefined>['parse'] {
+  return (raw, fail, key) => {
+    const value = text(raw, fail, key);
+    if (!value) return undefined;
+    return pattern.test(value) ? value : fail(value, problem, fix);
   };
-  const int = (key: ConfigKey): number | undefined => {
-    const value = read(key);
-    if (value === undefined || value === null) return undefined;
-    const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n)) {
-      return fail(
-        key,
-        value,
-        'is not a whole number',
-        `set ${key} to a whole number, e.g. -c ${key}=${DEFAULT_CONFIG[key as keyof PipelineConfig] ?? 1}`,
-      );
-    }
-    return n;
-  };
-  /** A whole number from 1 to `max`, or the default; `why` explains the upper bound in the error. */
-  const from1To = (key: 'taskTimeoutMinutes' | 'backfillConcurrency', max: number, why: string): number => {
-    const value = int(key) ?? DEFAULT_CONFIG[key];
-    if (value < 1 || value > max) fail(key, value, 'is out of range', `use 1 to ${max} (${why})`);
-    return value;
-  };
-  const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[]): T | undefined => {
-    const value = str(key);
-    if (value === undefined) return undefined;
-    if (!allowed.includes(value as T)) {
-      return fail(key, value, 'is not allowed', `use one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
-    }
-    return value as T;
-  };
-  const prefix = (key: 'inputPrefix' | 'outputPrefix', allowEmpty: boolean): string | undefined => {
-    const value = str(key);
+}
+
+/** A folder-like S3 key prefix: no leading "/", a trailing "/". */
+function prefix({ allowEmpty }: { allowEmpty: boolean }): ConfigKeySpec<string>['parse'] {
+  return (raw, fail, key) => {
+    const value = text(raw, fail, key);
     if (value === undefined) return undefined;
     if (value === '') {
       return allowEmpty
         ? value
-        : fail(key, value, 'is empty', `set ${key} to a folder-like prefix such as "processed/"`);
+        : fail(value, 'is empty', `set ${key} to a folder-like prefix such as "processed/"`);
     }
     if (value.startsWith('/')) {
       return fail(
-        key,
         value,
         'starts with "/"',
         `S3 keys have no leading slash; use "${value.replace(/^\/+/, '')}"`,
@@ -157,7 +318,6 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
     }
     if (!value.endsWith('/')) {
       return fail(
-        key,
         value,
         'does not end with "/"',
         `use "${value}/" so that it matches a folder, not every key starting with "${value}"`,
@@ -165,140 +325,60 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
     }
     return value;
   };
+}
 
-  const inputPrefix = prefix('inputPrefix', true) ?? DEFAULT_CONFIG.inputPrefix;
-  const outputPrefix = prefix('outputPrefix', false) ?? DEFAULT_CONFIG.outputPrefix;
-  const outputBucket = str('outputBucket') || undefined;
-  if (
-    outputBucket !== undefined &&
-    !/^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(outputBucket)
-  ) {
-    fail(
-      'outputBucket',
-      outputBucket,
-      'is not a valid S3 bucket name',
-      'use 3-63 lowercase letters, digits, dots and hyphens, or leave it unset to write into the data bucket',
-    );
-  }
-  // A result key is outputPrefix + key + ".json"; it re-triggers the rule when it starts
-  // with inputPrefix, which for any key under inputPrefix happens exactly when
-  // outputPrefix + inputPrefix does (this also covers an empty inputPrefix).
-  if (outputBucket === undefined && (outputPrefix + inputPrefix).startsWith(inputPrefix)) {
-    problems.push(
-      inputPrefix === ''
-        ? `inputPrefix "" watches the whole bucket and outputBucket is unset: results written under outputPrefix "${outputPrefix}" would re-trigger the pipeline; set inputPrefix to a folder such as "incoming/" or set outputBucket to another bucket`
-        : `outputPrefix "${outputPrefix}" lies under inputPrefix "${inputPrefix}": results would re-trigger the pipeline; choose a prefix outside it (e.g. "processed/") or set outputBucket to another bucket`,
-    );
-  }
+function oneOf<const T extends string>(allowed: readonly T[]): ConfigKeySpec<T>['parse'] {
+  return (raw, fail, key) => {
+    const value = text(raw, fail, key);
+    if (value === undefined) return undefined;
+    if (!allowed.includes(value as T)) {
+      return fail(value, 'is not allowed', `use one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+    }
+    return value as T;
+  };
+}
 
-  const architecture =
-    oneOf<Architecture>('architecture', ['ARM64', 'X86_64']) ?? DEFAULT_CONFIG.architecture;
-  const cpu = int('cpu') ?? DEFAULT_CONFIG.cpu;
-  const cpuValid = cpu in FARGATE_MEMORY_MIB;
-  if (!cpuValid) {
-    fail(
-      'cpu',
-      cpu,
-      'is not a Fargate CPU value',
-      `use one of ${Object.keys(FARGATE_MEMORY_MIB).join(', ')}`,
-    );
-  }
-  const memoryMiB = int('memoryMiB') ?? DEFAULT_CONFIG.memoryMiB;
-  if (cpuValid && !FARGATE_MEMORY_MIB[cpu].includes(memoryMiB)) {
-    const options = FARGATE_MEMORY_MIB[cpu];
-    fail(
-      'memoryMiB',
-      memoryMiB,
-      `is not valid with cpu ${cpu}`,
-      `use ${options.length <= 3 ? options.join(', ') : `${options[0]} to ${options[options.length - 1]} in steps of ${options[1] - options[0]}`}`,
-    );
-  }
+/** A whole number, from a number (cdk.json) or its digits (`-c`). */
+function wholeNumber(raw: unknown, fail: Fail, key: string): number | undefined {
+  const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  if (typeof n === 'number' && Number.isInteger(n)) return n;
+  const example = CONFIG_TABLE[key as ConfigKey].default ?? 1;
+  return fail(raw, 'is not a whole number', `set ${key} to a whole number, e.g. -c ${key}=${example}`);
+}
 
-  const taskTimeoutMinutes = from1To('taskTimeoutMinutes', MAX_TASK_TIMEOUT_MINUTES, '7 days');
-  const logRetentionDays = int('logRetentionDays') ?? DEFAULT_CONFIG.logRetentionDays;
-  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
-    fail(
-      'logRetentionDays',
-      logRetentionDays,
-      'is not a CloudWatch Logs retention period',
-      `use one of ${LOG_RETENTION_DAYS.join(', ')}`,
-    );
-  }
-  const removalPolicy =
-    oneOf<RemovalPolicyChoice>('removalPolicy', ['retain', 'destroy']) ?? DEFAULT_CONFIG.removalPolicy;
-  const capacity =
-    oneOf<CapacityMode>('capacity', ['on-demand', 'spot', 'spot-with-fallback']) ?? DEFAULT_CONFIG.capacity;
-  const network = oneOf<NetworkMode>('network', ['public', 'private']) ?? DEFAULT_CONFIG.network;
+/** A whole number from 1 to `max`; `why` explains the upper bound in the error. */
+function wholeNumberFrom1To(max: number, why: string): ConfigKeySpec<number>['parse'] {
+  return (raw, fail, key) => {
+    const value = wholeNumber(raw, fail, key);
+    if (value === undefined) return undefined;
+    return value >= 1 && value <= max ? value : fail(value, 'is out of range', `use 1 to ${max} (${why})`);
+  };
+}
 
-  const vpcId = str('vpcId') || undefined;
-  const subnetIdsRaw = read('subnetIds');
-  let subnetIdList: unknown[] = [];
-  if (Array.isArray(subnetIdsRaw)) subnetIdList = subnetIdsRaw;
-  else if (typeof subnetIdsRaw === 'string') subnetIdList = subnetIdsRaw.split(',');
-  else if (subnetIdsRaw !== undefined && subnetIdsRaw !== null) {
-    fail(
-      'subnetIds',
-      subnetIdsRaw,
+function wholeNumberIn(allowed: readonly number[], problem: string): ConfigKeySpec<number>['parse'] {
+  return (raw, fail, key) => {
+    const value = wholeNumber(raw, fail, key);
+    if (value === undefined) return undefined;
+    return allowed.includes(value) ? value : fail(value, problem, `use one of ${allowed.join(', ')}`);
+  };
+}
+
+/** Subnet ids: a list in cdk.json, a comma-separated string from `-c`. */
+function subnetList(raw: unknown, fail: Fail): readonly string[] | undefined {
+  let items: unknown[];
+  if (Array.isArray(raw)) items = raw;
+  else if (typeof raw === 'string') items = raw.split(',');
+  else {
+    return fail(
+      raw,
       'is not a list',
       'use a comma-separated string, e.g. -c subnetIds=subnet-0a1b,subnet-0c2d',
     );
   }
-  const subnetIds = subnetIdList.map((s) => String(s).trim()).filter((s) => s !== '');
-  if (vpcId !== undefined && !/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) {
-    fail('vpcId', vpcId, 'is not a VPC id', 'use the id of an existing VPC, e.g. vpc-0123456789abcdef0');
-  }
-  for (const id of subnetIds.filter((s) => !/^subnet-[0-9a-f]{8,17}$/.test(s))) {
-    fail('subnetIds', id, 'is not a subnet id', 'use subnet ids such as subnet-0123456789abcdef0');
-  }
-  if (vpcId !== undefined && subnetIds.length === 0) {
-    fail(
-      'vpcId',
-      vpcId,
-      'is set without subnetIds',
-      'also set -c subnetIds=subnet-...,subnet-... (the subnets the tasks run in)',
-    );
-  }
-  if (vpcId === undefined && subnetIds.length > 0) {
-    fail(
-      'subnetIds',
-      subnetIds.join(','),
-      'is set without vpcId',
-      'also set -c vpcId=vpc-... (the VPC those subnets belong to), or unset subnetIds',
-    );
-  }
-
-  const alarmEmail = str('alarmEmail') || undefined;
-  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
-    fail(
-      'alarmEmail',
-      alarmEmail,
-      'is not an email address',
-      'use an address such as ops@example.com, or leave it unset',
-    );
-  }
-  const backfillConcurrency = from1To(
-    'backfillConcurrency',
-    MAX_BACKFILL_CONCURRENCY,
-    'Fargate throttles RunTask beyond that',
-  );
-
-  if (problems.length > 0) throw new ConfigError(problems);
-  return {
-    inputPrefix,
-    outputBucket,
-    outputPrefix,
-    cpu,
-    memoryMiB,
-    architecture,
-    taskTimeoutMinutes,
-    logRetentionDays,
-    removalPolicy,
-    capacity,
-    network,
-    existingVpc: vpcId ? { vpcId, subnetIds } : undefined,
-    alarmEmail,
-    backfillConcurrency,
-  };
+  const ids = items.map((s) => String(s).trim()).filter((s) => s !== '');
+  const invalid = ids.filter((id) => !/^subnet-[0-9a-f]{8,17}$/.test(id));
+  for (const id of invalid) fail(id, 'is not a subnet id', 'use subnet ids such as subnet-0123456789abcdef0');
+  return invalid.length > 0 ? undefined : ids;
 }
 
 function range(from: number, to: number, step: number): number[] {

@@ -8,7 +8,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-export interface PipelineMonitoringProps {
+export interface MonitoringProps {
   readonly stateMachine: sfn.StateMachine;
   readonly deadLetterQueue: sqs.IQueue;
   readonly rule: events.IRule;
@@ -24,12 +24,12 @@ export interface PipelineMonitoringProps {
  * alarms on failed, timed-out, throttled and aborted executions, on events waiting in
  * the dead-letter queue and on failed rule invocations, and a dashboard.
  */
-export class PipelineMonitoring extends Construct {
+export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
   public readonly alarms: cloudwatch.Alarm[] = [];
   public readonly dashboard: cloudwatch.Dashboard;
 
-  constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     this.topic = new sns.Topic(this, 'AlarmTopic', {
       displayName: 'S3 Fargate pipeline alarms',

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 
 import type { NetworkMode } from './config';
 
-export interface PipelineNetworkProps {
+export interface NetworkProps {
   /**
    * `public`: public subnets, tasks get a public IP to pull images (no NAT: zero idle cost).
    * `private`: isolated subnets, no public IP; ECR, CloudWatch Logs and S3 are reached
@@ -27,14 +27,14 @@ export interface PipelineNetworkProps {
  * ingress and HTTPS-only egress, and an S3 gateway endpoint so S3 traffic (including
  * ECR image layers, which ECR serves from S3) stays off the internet.
  */
-export class PipelineNetwork extends Construct {
+export class Network extends Construct {
   public readonly vpc: ec2.IVpc;
   public readonly taskSubnets: ec2.SubnetSelection;
   public readonly taskSecurityGroup: ec2.SecurityGroup;
   /** Whether tasks need a public IP (only to reach ECR and CloudWatch Logs without NAT). */
   public readonly assignPublicIp: boolean;
 
-  constructor(scope: Construct, id: string, props: PipelineNetworkProps) {
+  constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
     const mode = props.mode ?? 'public';
     this.assignPublicIp = mode === 'public';

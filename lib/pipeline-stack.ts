@@ -1,39 +1,33 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
-import { BackfillWorkflow } from './backfill-workflow';
+import { Backfill } from './backfill';
 import { PipelineConfig } from './config';
-import { DataBucket } from './data-bucket';
-import { EventDeadLetterQueue } from './dead-letter-queue';
-import { PipelineMonitoring } from './monitoring';
-import { PipelineNetwork } from './network';
+import { Data } from './data';
+import { DeadLetters } from './dead-letters';
+import { Monitoring } from './monitoring';
+import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
-import { ObjectCreatedRule } from './trigger-rule';
-import { WorkerTask } from './worker-task';
-import { ProcessObjectWorkflow } from './workflow';
+import { Trigger } from './trigger';
+import { Worker } from './worker';
+import { Workflow } from './workflow';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
-  /**
-   * The worker image; tests inject one so they need no Docker.
-   * @default - built from `container/`
-   */
-  readonly image?: ecs.ContainerImage;
 }
 
 /** Assembles the pipeline; each concern lives in its own construct. */
 export class PipelineStack extends Stack {
-  public readonly data: DataBucket;
-  public readonly network: PipelineNetwork;
-  public readonly worker: WorkerTask;
-  public readonly workflow: ProcessObjectWorkflow;
-  public readonly trigger: ObjectCreatedRule;
-  public readonly deadLetterQueue: EventDeadLetterQueue;
-  public readonly backfill: BackfillWorkflow;
-  public readonly monitoring: PipelineMonitoring;
+  public readonly data: Data;
+  public readonly network: Network;
+  public readonly worker: Worker;
+  public readonly workflow: Workflow;
+  public readonly trigger: Trigger;
+  public readonly deadLetters: DeadLetters;
+  public readonly backfill: Backfill;
+  public readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -41,18 +35,18 @@ export class PipelineStack extends Stack {
     const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
 
-    this.data = new DataBucket(this, 'Data', { removalPolicy });
+    this.data = new Data(this, 'Data', { removalPolicy });
     const outputBucket = config.outputBucket
       ? s3.Bucket.fromBucketName(this, 'OutputBucket', config.outputBucket)
       : this.data.bucket;
 
-    this.network = new PipelineNetwork(this, 'Network', {
+    this.network = new Network(this, 'Network', {
       mode: config.network,
-      existingVpc: config.existingVpc,
+      existingVpc: config.vpcId ? { vpcId: config.vpcId, subnetIds: config.subnetIds } : undefined,
       logRetention,
     });
 
-    this.worker = new WorkerTask(this, 'Worker', {
+    this.worker = new Worker(this, 'Worker', {
       vpc: this.network.vpc,
       inputBucket: this.data.bucket,
       inputPrefix: config.inputPrefix,
@@ -63,24 +57,25 @@ export class PipelineStack extends Stack {
       architecture: config.architecture,
       logRetention,
       logRemovalPolicy: removalPolicy,
-      image: props.image,
+      image: config.image,
+      pullThroughVpcEndpoints: config.network === 'private' && config.vpcId === undefined,
     });
 
-    this.workflow = new ProcessObjectWorkflow(this, 'Workflow', {
+    this.workflow = new Workflow(this, 'Workflow', {
       ...this.workflowStepProps(config, outputBucket),
       logRetention,
       logRemovalPolicy: removalPolicy,
     });
 
-    this.deadLetterQueue = new EventDeadLetterQueue(this, 'DeadLetters', { removalPolicy });
-    this.trigger = new ObjectCreatedRule(this, 'Trigger', {
+    this.deadLetters = new DeadLetters(this, 'DeadLetters', { removalPolicy });
+    this.trigger = new Trigger(this, 'Trigger', {
       bucket: this.data.bucket,
       inputPrefix: config.inputPrefix,
       stateMachine: this.workflow.stateMachine,
-      deadLetterQueue: this.deadLetterQueue.queue,
+      deadLetterQueue: this.deadLetters.queue,
     });
 
-    this.backfill = new BackfillWorkflow(this, 'Backfill', {
+    this.backfill = new Backfill(this, 'Backfill', {
       ...this.workflowStepProps(config, outputBucket),
       bucket: this.data.bucket,
       maxConcurrency: config.backfillConcurrency,
@@ -88,9 +83,9 @@ export class PipelineStack extends Stack {
       logRemovalPolicy: removalPolicy,
     });
 
-    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+    this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
-      deadLetterQueue: this.deadLetterQueue.queue,
+      deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
       alarmEmail: config.alarmEmail,
     });
@@ -105,7 +100,7 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'WorkerLogGroup', { value: this.worker.logGroup.logGroupName });
     new CfnOutput(this, 'WorkflowLogGroup', { value: this.workflow.logGroup.logGroupName });
     new CfnOutput(this, 'RuleName', { value: this.trigger.rule.ruleName });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetters.queue.queueUrl });
     new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachine.stateMachineArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'UploadCommand', {

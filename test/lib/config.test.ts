@@ -3,7 +3,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { ConfigError, ConfigKey, DEFAULT_CONFIG, parseConfig } from '../../lib/config';
+import {
+  CONFIG_KEYS,
+  CONFIG_TABLE,
+  ConfigError,
+  ConfigKey,
+  DEFAULT_CONFIG,
+  parseConfig,
+} from '../../lib/config';
 
 /** Context as cdk.json and `-c key=value` would provide it. */
 function parse(context: Partial<Record<ConfigKey, unknown>>) {
@@ -24,7 +31,8 @@ function problemsOf(context: Partial<Record<ConfigKey, unknown>>): readonly stri
 describe('parseConfig', () => {
   test('no context at all yields the documented defaults', () => {
     // GIVEN no context WHEN parsed THEN every default applies
-    expect(parse({})).toEqual({ ...DEFAULT_CONFIG, outputBucket: undefined, existingVpc: undefined });
+    expect(parse({})).toEqual({ ...DEFAULT_CONFIG, outputBucket: undefined, vpcId: undefined });
+    expect(parse({})).toMatchObject({ inputPrefix: 'incoming/', outputPrefix: 'processed/', cpu: 256 });
   });
 
   // Each row: the context, then fragments the one reported problem must contain:
@@ -145,7 +153,7 @@ describe('parseConfig', () => {
       subnetIds: 'subnet-0123456789abcdef0, subnet-0123456789abcdef1',
     });
     // THEN both subnets are used
-    expect(config.existingVpc).toEqual({
+    expect({ vpcId: config.vpcId, subnetIds: config.subnetIds }).toEqual({
       vpcId: 'vpc-0123456789abcdef0',
       subnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
     });
@@ -176,6 +184,52 @@ describe('parseConfig', () => {
         expect.stringContaining('logRetentionDays 10'),
       ]),
     );
+  });
+});
+
+describe('cross-key checks', () => {
+  test('a key rejected on its own is not reported again by a check that reads it', () => {
+    // GIVEN an invalid cpu and a memory size that only an invalid cpu could make wrong
+    // WHEN parsed THEN only the cpu is reported
+    const problems = problemsOf({ cpu: 300, memoryMiB: 4096 });
+    expect(problems).toEqual([expect.stringContaining('cpu 300 is not a Fargate CPU value')]);
+  });
+
+  test('subnet ids from cdk.json may be a JSON list', () => {
+    const config = parse({ vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] });
+    expect(config.subnetIds).toEqual(['subnet-0123456789abcdef0']);
+  });
+});
+
+describe('README "Configuration"', () => {
+  /** The rows of the README table under "## Configuration": key, default and meaning, as written. */
+  function readmeRows(): { key: string; default: string; doc: string }[] {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.split(/^## /m).find((s) => s.startsWith('Configuration\n'));
+    if (!section) throw new Error('README.md has no "## Configuration" section');
+    return section
+      .split('\n')
+      .filter((line) => /^\| `/.test(line))
+      .map((line) => {
+        const [key, defaultText, doc] = line.split(' | ').map((cell) => cell.replace(/^\|/, '').trim());
+        return { key: key.replace(/`/g, ''), default: defaultText, doc: doc.replace(/\s*\|$/, '') };
+      });
+  }
+
+  test('lists every key of CONFIG_TABLE, in order, with its default and meaning', () => {
+    // GIVEN the table in lib/config.ts, rendered the way README shows it
+    const expected = CONFIG_KEYS.map((key) => {
+      const spec = CONFIG_TABLE[key];
+      return { key, default: spec.unset ?? `\`${String(spec.default)}\``, doc: spec.doc };
+    });
+    // THEN README's table says the same, row by row
+    expect(readmeRows()).toEqual(expected);
+  });
+
+  test('cdk.json holds no configuration key, so the defaults live only in CONFIG_TABLE', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const context = require('../../cdk.json').context as Record<string, unknown>;
+    expect(Object.keys(context).filter((k) => (CONFIG_KEYS as string[]).includes(k))).toEqual([]);
   });
 });
 

@@ -4,14 +4,15 @@ import * as path from 'node:path';
 
 import { App, CfnElement, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { IConstruct } from 'constructs';
 
 import { parseConfig } from '../../lib/config';
 import { PipelineStack } from '../../lib/pipeline-stack';
 
-/** A registry image, so no test needs Docker or the container build. */
-export const TEST_IMAGE = ecs.ContainerImage.fromRegistry('public.ecr.aws/docker/library/node:22-alpine');
+/** A registry image (config `image`), so no test stages the container/ asset. */
+export const TEST_IMAGE = 'public.ecr.aws/docker/library/node:22-alpine';
+/** An image in ECR, which network=private can pull through the VPC endpoints. */
+export const TEST_ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:test';
 
 /** Feature flags exactly as cdk.json sets them, so tests see what `cdk synth` produces. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -25,9 +26,9 @@ export interface LiveSynthesis {
 
 /** GIVEN the app configured with cdk.json's context plus `context` overrides (the construct tree too). */
 export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthesis {
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...context } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, image: TEST_IMAGE, ...context } });
   const config = parseConfig((key) => app.node.tryGetContext(key));
-  const stack = new PipelineStack(app, 'TestPipeline', { config, image: TEST_IMAGE });
+  const stack = new PipelineStack(app, 'TestPipeline', { config });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -55,7 +56,9 @@ export function logicalIdOf(stack: PipelineStack, construct: IConstruct): string
 export const CONFIGURATIONS = {
   default: {},
   destroy: { removalPolicy: 'destroy' },
-  private: { network: 'private' },
+  private: { network: 'private', image: TEST_ECR_IMAGE },
+  ecrImage: { image: TEST_ECR_IMAGE },
+  directoryImage: { image: 'examples/python-worker' },
   spot: { capacity: 'spot' },
   spotWithFallback: { capacity: 'spot-with-fallback' },
   outputBucket: { outputBucket: 'some-bucket' },
@@ -105,7 +108,7 @@ export function constructIds(stack: PipelineStack): ConstructIds {
   return {
     dataBucket: logicalIdOf(stack, stack.data.bucket),
     accessLogBucket: logicalIdOf(stack, stack.data.accessLogBucket),
-    deadLetterQueue: logicalIdOf(stack, stack.deadLetterQueue.queue),
+    deadLetterQueue: logicalIdOf(stack, stack.deadLetters.queue),
     rule: logicalIdOf(stack, stack.trigger.rule),
     cluster: logicalIdOf(stack, stack.worker.cluster),
     workerLogGroup: logicalIdOf(stack, stack.worker.logGroup),

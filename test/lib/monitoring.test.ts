@@ -19,7 +19,7 @@ function watched(alarm: Resource) {
   return evaluate({ Namespace, MetricName, Dimensions });
 }
 
-describe('PipelineMonitoring: alarms', () => {
+describe('Monitoring: alarms', () => {
   test('there are exactly six, one per failure signal, each on the right resource', () => {
     const workflow = `<${byDefault.ids.workflowStateMachine}>`;
     const onWorkflow = (MetricName: string) => ({
@@ -95,7 +95,7 @@ describe('PipelineMonitoring: alarms', () => {
   });
 });
 
-describe('PipelineMonitoring: alarm topic', () => {
+describe('Monitoring: alarm topic', () => {
   test('there is one topic, and no subscription unless alarmEmail is set', () => {
     byDefault.template.resourceCountIs('AWS::SNS::Topic', 1);
     byDefault.template.resourceCountIs('AWS::SNS::Subscription', 0);
@@ -130,7 +130,7 @@ describe('PipelineMonitoring: alarm topic', () => {
   });
 });
 
-describe('PipelineMonitoring: dashboard', () => {
+describe('Monitoring: dashboard', () => {
   type Widget = { type: string; properties: { title: string; metrics?: unknown[][]; alarms?: string[] } };
   let widgets: Widget[];
 

@@ -18,6 +18,8 @@ const NAMES: ConfigurationName[] = [
   'default',
   'destroy',
   'private',
+  'ecrImage',
+  'directoryImage',
   'spot',
   'spotWithFallback',
   'outputBucket',

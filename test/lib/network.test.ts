@@ -42,7 +42,7 @@ function awsvpcConfigurations(synth: Synthesized) {
   );
 }
 
-describe('PipelineNetwork (public, the default)', () => {
+describe('Network (public, the default)', () => {
   test('creates one VPC with exactly two public subnets in two different AZs', () => {
     publicNet.template.resourceCountIs('AWS::EC2::VPC', 1);
     publicNet.template.resourceCountIs('AWS::EC2::Subnet', 2);
@@ -127,7 +127,7 @@ describe('PipelineNetwork (public, the default)', () => {
   });
 });
 
-describe('PipelineNetwork (private)', () => {
+describe('Network (private)', () => {
   test('has isolated subnets only: no internet gateway, no NAT, no public IPs', () => {
     privateNet.template.resourceCountIs('AWS::EC2::Subnet', 2);
     privateNet.template.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false }, 2);
@@ -174,7 +174,7 @@ describe('PipelineNetwork (private)', () => {
   });
 });
 
-describe('PipelineNetwork (private): endpoint wiring', () => {
+describe('Network (private): endpoint wiring', () => {
   let endpointSecurityGroupId: string;
   beforeAll(() => {
     const groups = Object.keys(
@@ -237,7 +237,7 @@ describe('PipelineNetwork (private): endpoint wiring', () => {
   });
 });
 
-describe.each(Object.keys(CONFIGURATIONS) as ConfigurationName[])('PipelineNetwork (%s)', (name) => {
+describe.each(Object.keys(CONFIGURATIONS) as ConfigurationName[])('Network (%s)', (name) => {
   test('has no NAT gateway, no Elastic IP and no route through a NAT', () => {
     const { template } = synthesized(name);
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
@@ -246,7 +246,7 @@ describe.each(Object.keys(CONFIGURATIONS) as ConfigurationName[])('PipelineNetwo
   });
 });
 
-describe('PipelineNetwork (existing VPC)', () => {
+describe('Network (existing VPC)', () => {
   test('creates no VPC, subnets or endpoints, only the task security group in that VPC', () => {
     existing.template.resourceCountIs('AWS::EC2::VPC', 0);
     existing.template.resourceCountIs('AWS::EC2::Subnet', 0);

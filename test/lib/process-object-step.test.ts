@@ -322,7 +322,9 @@ describe("ProcessObjectStep names the result's location in its output", () => {
     const stack = new Stack();
     const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
     const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
-    const container = taskDefinition.addContainer('worker', { image: TEST_IMAGE });
+    const container = taskDefinition.addContainer('worker', {
+      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE),
+    });
     const step = new ProcessObjectStep(stack, 'Step', {
       cluster: new ecs.Cluster(stack, 'Cluster', { vpc }),
       taskDefinition,

@@ -54,7 +54,7 @@ function stateMachineRoleStatements(synth: Synthesized): Statement[] {
   );
 }
 
-describe('ProcessObjectWorkflow: state machine', () => {
+describe('Workflow: state machine', () => {
   test('is a Standard state machine logging every event with execution data to its log group', () => {
     byDefault.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
       StateMachineType: 'STANDARD',
@@ -118,7 +118,7 @@ describe('ProcessObjectWorkflow: state machine', () => {
   });
 });
 
-describe('ProcessObjectWorkflow: state machine role (least privilege)', () => {
+describe('Workflow: state machine role (least privilege)', () => {
   test('the run-task policy fix is on in cdk.json', () => {
     // (its effect, RunTask on the task definition ARN rather than on "<family>:*", is asserted below)
     expect(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY).toBe(

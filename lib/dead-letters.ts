@@ -1,0 +1,31 @@
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface DeadLettersProps {
+  /** @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * Holds the events that EventBridge could not turn into an execution (after its
+ * retries), for 14 days (SQS's maximum), so `npm run replay-dead-letters` can replay them.
+ */
+export class DeadLetters extends Construct {
+  public readonly queue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: DeadLettersProps = {}) {
+    super(scope, id);
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    Validations.of(this.queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the EventBridge rule target; nothing consumes it but the replay command.',
+    });
+  }
+}

@@ -1,0 +1,152 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+
+import { Synthesized, synthesized } from './fixture';
+
+const BLOCK_ALL_PUBLIC_ACCESS = {
+  BlockPublicAcls: true,
+  BlockPublicPolicy: true,
+  IgnorePublicAcls: true,
+  RestrictPublicBuckets: true,
+};
+const S3_MANAGED_ENCRYPTION = {
+  ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+};
+
+let byDefault: Synthesized;
+let destroy: Synthesized;
+let dataBucketId: string;
+let accessLogBucketId: string;
+
+beforeAll(() => {
+  // GIVEN the default configuration, and one with removalPolicy=destroy
+  byDefault = synthesized('default');
+  destroy = synthesized('destroy');
+  ({ dataBucket: dataBucketId, accessLogBucket: accessLogBucketId } = byDefault.ids);
+  // (logical IDs do not depend on the configuration)
+  expect(destroy.ids).toEqual(byDefault.ids);
+});
+
+function bucket(template: Template, id: string) {
+  return template.toJSON().Resources[id];
+}
+
+describe('Data', () => {
+  test('there are exactly two buckets: the data bucket and its access log bucket', () => {
+    byDefault.template.resourceCountIs('AWS::S3::Bucket', 2);
+    expect(dataBucketId).not.toEqual(accessLogBucketId);
+  });
+
+  test.each([
+    ['data', () => dataBucketId],
+    ['access log', () => accessLogBucketId],
+  ])('the %s bucket blocks all public access and is encrypted with S3-managed keys', (_name, id) => {
+    expect(bucket(byDefault.template, id()).Properties).toMatchObject({
+      PublicAccessBlockConfiguration: BLOCK_ALL_PUBLIC_ACCESS,
+      BucketEncryption: S3_MANAGED_ENCRYPTION,
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+    });
+  });
+
+  test.each([
+    ['data', () => dataBucketId],
+    ['access log', () => accessLogBucketId],
+  ])('the %s bucket policy denies every request that is not over TLS', (_name, id) => {
+    byDefault.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id() },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: [
+              { 'Fn::GetAtt': [id(), 'Arn'] },
+              { 'Fn::Join': ['', [{ 'Fn::GetAtt': [id(), 'Arn'] }, '/*']] },
+            ],
+          },
+        ]),
+      },
+    });
+  });
+
+  test('the data bucket is versioned', () => {
+    expect(bucket(byDefault.template, dataBucketId).Properties.VersioningConfiguration).toEqual({
+      Status: 'Enabled',
+    });
+  });
+
+  test('the data bucket sends its events to EventBridge', () => {
+    byDefault.template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: dataBucketId },
+      NotificationConfiguration: Match.exact({ EventBridgeConfiguration: {} }),
+    });
+  });
+
+  test('the data bucket logs server access to the separate log bucket', () => {
+    expect(bucket(byDefault.template, dataBucketId).Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: { Ref: accessLogBucketId },
+      LogFilePrefix: 'data-bucket/',
+    });
+    // AND the log bucket lets the S3 logging service write there, for this bucket only
+    byDefault.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: accessLogBucketId },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: Match.objectLike({
+              ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [dataBucketId, 'Arn'] } },
+            }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  test('the access log bucket does not log to itself', () => {
+    expect(bucket(byDefault.template, accessLogBucketId).Properties.LoggingConfiguration).toBeUndefined();
+  });
+
+  test('a lifecycle rule expires noncurrent versions of data objects', () => {
+    expect(bucket(byDefault.template, dataBucketId).Properties.LifecycleConfiguration.Rules).toContainEqual(
+      expect.objectContaining({ Status: 'Enabled', NoncurrentVersionExpiration: { NoncurrentDays: 30 } }),
+    );
+  });
+
+  test('access logs expire', () => {
+    expect(bucket(byDefault.template, accessLogBucketId).Properties.LifecycleConfiguration).toEqual({
+      Rules: [expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 365 })],
+    });
+  });
+
+  describe('removal policy', () => {
+    test('by default both buckets are retained on delete and on replacement', () => {
+      for (const id of [dataBucketId, accessLogBucketId]) {
+        expect(bucket(byDefault.template, id)).toMatchObject({
+          DeletionPolicy: 'Retain',
+          UpdateReplacePolicy: 'Retain',
+        });
+      }
+    });
+
+    test('by default no custom resource empties the buckets', () => {
+      byDefault.template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    });
+
+    test('with removalPolicy=destroy both buckets are deleted and emptied first', () => {
+      for (const id of [dataBucketId, accessLogBucketId]) {
+        expect(bucket(destroy.template, id)).toMatchObject({
+          DeletionPolicy: 'Delete',
+          UpdateReplacePolicy: 'Delete',
+        });
+        destroy.template.hasResource('Custom::S3AutoDeleteObjects', {
+          Properties: { BucketName: { Ref: id } },
+        });
+      }
+      destroy.template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    });
+  });
+});

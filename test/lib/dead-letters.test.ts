@@ -1,0 +1,52 @@
+import { Match } from 'aws-cdk-lib/assertions';
+
+import { Synthesized, synthesized } from './fixture';
+
+let byDefault: Synthesized;
+let destroy: Synthesized;
+let queueId: string;
+
+beforeAll(() => {
+  // GIVEN the default configuration, and one with removalPolicy=destroy
+  byDefault = synthesized('default');
+  destroy = synthesized('destroy');
+  queueId = byDefault.ids.deadLetterQueue;
+});
+
+describe('DeadLetters', () => {
+  test('is the only queue, encrypted with SQS-managed keys, keeping messages 14 days', () => {
+    byDefault.template.resourceCountIs('AWS::SQS::Queue', 1);
+    byDefault.template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+  });
+
+  test('denies every request that is not over TLS', () => {
+    byDefault.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: queueId }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+          },
+        ]),
+      },
+    });
+  });
+
+  test('is retained by default and deleted with removalPolicy=destroy', () => {
+    byDefault.template.hasResource('AWS::SQS::Queue', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    destroy.template.hasResource('AWS::SQS::Queue', {
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+    });
+  });
+});

@@ -1,0 +1,223 @@
+import { Match } from 'aws-cdk-lib/assertions';
+
+import {
+  iamPatternMatches,
+  onlyResource,
+  roleIdFromArn,
+  Statement,
+  statementsOfRole,
+  Synthesized,
+  synthesized,
+} from './fixture';
+
+let byDefault: Synthesized;
+let sized: Synthesized;
+let otherOutput: Synthesized;
+let dataBucketArn: string;
+
+beforeAll(() => {
+  // GIVEN the default configuration, a bigger x86 task, and results written to another bucket
+  byDefault = synthesized('default');
+  sized = synthesized('sized');
+  otherOutput = synthesized('outputBucket');
+  dataBucketArn = `<${byDefault.ids.dataBucket}.Arn>`;
+});
+
+function taskDefinition(synth: Synthesized) {
+  return onlyResource(synth.template, 'AWS::ECS::TaskDefinition').resource.Properties;
+}
+
+function taskRoleStatements(synth: Synthesized): Statement[] {
+  return statementsOfRole(synth.template, roleIdFromArn(taskDefinition(synth).TaskRoleArn));
+}
+
+describe('Worker: cluster', () => {
+  test('has Container Insights enabled and the Fargate capacity providers', () => {
+    byDefault.template.resourceCountIs('AWS::ECS::Cluster', 1);
+    byDefault.template.hasResourceProperties('AWS::ECS::Cluster', {
+      ClusterSettings: [{ Name: 'containerInsights', Value: 'enabled' }],
+    });
+    byDefault.template.hasResourceProperties('AWS::ECS::ClusterCapacityProviderAssociations', {
+      CapacityProviders: Match.arrayEquals(['FARGATE', 'FARGATE_SPOT']),
+    });
+  });
+});
+
+describe('Worker: task definition', () => {
+  test('is a Fargate task of 256 CPU units and 512 MiB on ARM64 Linux', () => {
+    byDefault.template.resourceCountIs('AWS::ECS::TaskDefinition', 1);
+    byDefault.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      RequiresCompatibilities: ['FARGATE'],
+      NetworkMode: 'awsvpc',
+      Cpu: '256',
+      Memory: '512',
+      RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+    });
+  });
+
+  test('cpu, memoryMiB and architecture from the config flow through', () => {
+    sized.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '3072',
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+    });
+  });
+
+  test('has one essential container named "worker"', () => {
+    expect(taskDefinition(byDefault).ContainerDefinitions).toEqual([
+      expect.objectContaining({ Name: 'worker', Essential: true }),
+    ]);
+  });
+
+  test('the container runs as a non-root user, unprivileged, on a read-only root filesystem', () => {
+    byDefault.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          User: Match.stringLikeRegexp('^[1-9][0-9]*(:[1-9][0-9]*)?$'),
+          ReadonlyRootFilesystem: true,
+          Privileged: false,
+        }),
+      ],
+    });
+    const [container] = taskDefinition(byDefault).ContainerDefinitions as { User: string }[];
+    expect(container.User).not.toMatch(/^(root|0)(:|$)/);
+  });
+
+  test('has a writable scratch volume mounted at /tmp', () => {
+    byDefault.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Volumes: [{ Name: 'scratch' }],
+      ContainerDefinitions: [
+        Match.objectLike({
+          MountPoints: [{ SourceVolume: 'scratch', ContainerPath: '/tmp', ReadOnly: false }],
+        }),
+      ],
+    });
+  });
+
+  test('logs with the awslogs driver to a log group with finite retention', () => {
+    const [container] = taskDefinition(byDefault).ContainerDefinitions as {
+      LogConfiguration: { LogDriver: string; Options: Record<string, { Ref: string }> };
+    }[];
+    expect(container.LogConfiguration).toEqual({
+      LogDriver: 'awslogs',
+      Options: {
+        'awslogs-group': { Ref: byDefault.ids.workerLogGroup },
+        'awslogs-stream-prefix': 'worker',
+        'awslogs-region': { Ref: 'AWS::Region' },
+      },
+    });
+    const groupId = container.LogConfiguration.Options['awslogs-group'].Ref;
+    expect(byDefault.template.toJSON().Resources[groupId]).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: { RetentionInDays: 30 },
+    });
+    // AND logRetentionDays from the config flows through
+    sized.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  });
+
+  test('tells the worker where results go: OUTPUT_BUCKET is the data bucket, OUTPUT_PREFIX processed/', () => {
+    byDefault.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.exact([
+            { Name: 'OUTPUT_BUCKET', Value: { Ref: byDefault.ids.dataBucket } },
+            { Name: 'OUTPUT_PREFIX', Value: 'processed/' },
+          ]),
+        }),
+      ],
+    });
+  });
+
+  test('-c outputBucket=x sets OUTPUT_BUCKET to x', () => {
+    otherOutput.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'OUTPUT_BUCKET', Value: 'some-bucket' }]),
+        }),
+      ],
+    });
+  });
+});
+
+describe('Worker: task role (least privilege)', () => {
+  test('has exactly: read under incoming/, list the data bucket, write under processed/', () => {
+    const statements = taskRoleStatements(byDefault);
+    expect(statements).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: [`${dataBucketArn}/incoming/*`],
+      }),
+      // ListBucket only turns "403 Forbidden" into "404 Not Found" for deleted objects
+      expect.objectContaining({ Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [dataBucketArn] }),
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: [`${dataBucketArn}/processed/*`],
+      }),
+    ]);
+    // AND no managed policy widens it
+    const roleId = roleIdFromArn(taskDefinition(byDefault).TaskRoleArn);
+    expect(byDefault.template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('has no wildcard action (no s3:*, s3:Put*, ...)', () => {
+    for (const synth of [byDefault, otherOutput]) {
+      const actions = taskRoleStatements(synth).flatMap((s) => s.Action);
+      expect(actions.filter((a) => /[*?]/.test(a))).toEqual([]);
+    }
+  });
+
+  test.each([
+    ['the default config', () => byDefault],
+    ['an outputBucket', () => otherOutput],
+  ])('with %s, cannot write, delete or tag anything under the input prefix', (_name, synth) => {
+    // GIVEN an object the pipeline is processing
+    const inputObject = `${dataBucketArn}/incoming/some/file.csv`;
+    // (the matcher does see a bucket-wide grant, so this test can fail)
+    expect(iamPatternMatches(`${dataBucketArn}/*`, inputObject)).toBe(true);
+    expect(iamPatternMatches('s3:Put*', 's3:PutObject', true)).toBe(true);
+    for (const statement of taskRoleStatements(synth())) {
+      if (statement.Effect !== 'Allow') continue;
+      const writes = ['s3:PutObject', 's3:DeleteObject', 's3:PutObjectTagging', 's3:RestoreObject'].filter(
+        (action) => statement.Action.some((pattern) => iamPatternMatches(pattern, action, true)),
+      );
+      // THEN no statement that allows a write has a resource covering it
+      if (writes.length > 0) {
+        expect({
+          writes,
+          covered: statement.Resource.filter((r) => iamPatternMatches(r, inputObject)),
+        }).toEqual({
+          writes,
+          covered: [],
+        });
+      }
+    }
+  });
+
+  test('with an outputBucket, writes go to that bucket only and reads stay on the data bucket', () => {
+    expect(taskRoleStatements(otherOutput)).toEqual([
+      expect.objectContaining({
+        Action: ['s3:GetObject', 's3:GetObjectVersion'],
+        Resource: [`${dataBucketArn}/incoming/*`],
+      }),
+      expect.objectContaining({ Action: ['s3:ListBucket'], Resource: [dataBucketArn] }),
+      expect.objectContaining({
+        Action: ['s3:PutObject'],
+        Resource: ['arn:aws:s3:::some-bucket/processed/*'],
+      }),
+    ]);
+  });
+
+  test('the execution role may only write to the worker log group', () => {
+    const roleId = roleIdFromArn(taskDefinition(byDefault).ExecutionRoleArn);
+    const logGroupArn = `<${byDefault.ids.workerLogGroup}.Arn>`;
+    expect(statementsOfRole(byDefault.template, roleId)).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [logGroupArn],
+      }),
+    ]);
+  });
+});
