@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-sfn';
 
 import { FAILED_STATUSES, type FailedExecution, type FailedStatus } from '../shared/failed-executions';
-import { restartTarget } from '../shared/redrive';
+import { withoutRestarted } from '../shared/redrive';
 
 /**
  * Reads the failed executions of both workflows from Step Functions: ListExecutions (paged, one
@@ -64,7 +64,7 @@ export async function listFailures(sfn: SFNClient, query: FailureQuery): Promise
       failures.push(fromDescription(runDescription, 'backfill'));
     }
   }
-  const open = await withoutRestarted(sfn, failures, query.workflowArn);
+  const open = await withoutRestarted(failures, query.workflowArn, (arn) => executionExists(sfn, arn));
   return open.sort((a, b) => a.stopDate.getTime() - b.stopDate.getTime());
 }
 
@@ -139,28 +139,15 @@ function fromDescription(d: DescribeExecutionCommandOutput, kind: FailedExecutio
   };
 }
 
-/** Drops the failures a redrive already restarted: the restarted execution now stands for them. */
-async function withoutRestarted(
-  sfn: SFNClient,
-  failures: readonly FailedExecution[],
-  workflowArn: string,
-): Promise<FailedExecution[]> {
-  const open: FailedExecution[] = [];
-  for (const failure of failures) {
-    if (failure.kind === 'backfill') {
-      open.push(failure);
-      continue;
-    }
-    try {
-      await sfn.send(
-        new DescribeExecutionCommand({ executionArn: restartTarget(failure, workflowArn).executionArn }),
-      );
-    } catch (error) {
-      if (!(error instanceof ExecutionDoesNotExist)) throw error;
-      open.push(failure);
-    }
+/** Whether an execution exists (DescribeExecution succeeds). */
+async function executionExists(sfn: SFNClient, executionArn: string): Promise<boolean> {
+  try {
+    await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return true;
+  } catch (error) {
+    if (error instanceof ExecutionDoesNotExist) return false;
+    throw error;
   }
-  return open;
 }
 
 /** `--since`: a duration back from now (`90m`, `24h`, `7d`) or an ISO 8601 date. */

@@ -78,6 +78,24 @@ export function restartTarget(
   return { stateMachineArn, name, executionArn: executionArnOf(stateMachineArn, name) };
 }
 
+/**
+ * The failures still open: those whose new execution (a redrive's restart) does not exist. That
+ * execution now stands for the object, and is listed itself if it failed too.
+ */
+export async function withoutRestarted(
+  failures: readonly FailedExecution[],
+  workflowArn: string,
+  exists: (executionArn: string) => Promise<boolean>,
+): Promise<FailedExecution[]> {
+  const open: FailedExecution[] = [];
+  for (const failure of failures) {
+    const restarted =
+      failure.kind === 'object' && (await exists(restartTarget(failure, workflowArn).executionArn));
+    if (!restarted) open.push(failure);
+  }
+  return open;
+}
+
 export function planRedrives(failures: readonly FailedExecution[], options: PlanOptions): PlannedRedrive[] {
   const keyPrefix = options.keyPrefix ?? '';
   const inScope = (failure: FailedExecution) => objectKeyOf(failure).startsWith(keyPrefix);
