@@ -121,6 +121,7 @@ export class PipelineStack extends Stack {
       taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
       outputBucket,
       outputPrefix: config.outputPrefix,
+      capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
     };
   }

@@ -3,9 +3,11 @@ import {
   AslMapState,
   backfillMapOf,
   definitionOf,
+  evaluate,
   iamPatternMatches,
   longestTaskTimeSeconds,
   onlyResource,
+  placeholder,
   roleIdFromArn,
   Statement,
   statementsOfRole,
@@ -56,6 +58,16 @@ describe('Backfill: state machine', () => {
     expect(byDefault.template.toJSON().Resources[backfillLogGroup].Properties.RetentionInDays).toBe(30);
   });
 
+  test("its log group is named under /aws/vendedlogs/states/, apart from the workflow's", () => {
+    const stackId =
+      'arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/51af3dc0-da77-11e4-872e-1234567db123';
+    const name = evaluate(
+      byDefault.template.toJSON().Resources[byDefault.ids.backfillLogGroup].Properties.LogGroupName,
+      (id) => (id === 'AWS::StackId' ? stackId : placeholder(id)),
+    );
+    expect(name).toBe('/aws/vendedlogs/states/TestPipeline-Backfill-51af3dc0-da77-11e4-872e-1234567db123');
+  });
+
   // Fails with lib/backfill-workflow.ts as written: its timeout is a fixed 7 days, but
   // config.ts accepts a task timeout of up to 7 days, and spot-with-fallback runs a task
   // twice, so a run over even one object can be cut short by the backfill's own timeout.
@@ -65,7 +77,7 @@ describe('Backfill: state machine', () => {
       const synth = synthesized(name);
       const backfill = definitionOf(synth, { stateMachine: synth.ids.backfillStateMachine });
       const [, { ItemProcessor }] = backfillMapOf(synth);
-      expect(backfill.TimeoutSeconds).toBeGreaterThan(longestTaskTimeSeconds(ItemProcessor));
+      expect(backfill.TimeoutSeconds).toBeGreaterThanOrEqual(longestTaskTimeSeconds(ItemProcessor, 3));
     },
   );
 
@@ -162,14 +174,24 @@ describe('Backfill: state machine role', () => {
     ]);
   });
 
-  test('may run the worker task definition, as the event-driven workflow may', () => {
+  test('may run the worker family (any revision) in its cluster, as the event-driven workflow may', () => {
     const runTask = backfillRoleStatements(byDefault).filter((s) => s.Action.includes('ecs:RunTask'));
+    const workflow = byDefault.template.toJSON().Resources[byDefault.ids.workflowStateMachine];
+    const workflowRunTask = statementsOfRole(
+      byDefault.template,
+      roleIdFromArn(workflow.Properties.RoleArn),
+    ).filter((s) => s.Action.includes('ecs:RunTask'));
     expect(runTask).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['ecs:RunTask'],
-        Resource: [`<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${byDefault.ids.cluster}.Arn>` } },
       }),
     ]);
+    expect(runTask[0].Resource).toEqual(workflowRunTask[0].Resource);
+    expect(runTask[0].Resource[0]).toContain(
+      `<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`,
+    );
+    expect(runTask[0].Resource[0]).toMatch(/:\*$/);
   });
 });
