@@ -17,6 +17,13 @@ import {
   type TaskLocation,
 } from './task-description';
 
+/** A container that fails as a crashing worker does: a line on stderr, exit code 1. */
+const CRASHING_WORKER = [
+  process.execPath,
+  '-e',
+  'console.error("worker crashed (injected: --inject-task-failures)"); process.exit(1)',
+];
+
 export type { EcsTaskDescription, RunTaskParameters };
 
 /**
@@ -152,7 +159,8 @@ export class LocalEcsTaskRunner {
       container,
       overrides.find((o) => o.Name === container.name),
     );
-    const [command, ...args] = this.options.command;
+    // An injected crash runs in place of the worker, with the same environment, and exits 1.
+    const [command, ...args] = this.faults.takeTaskFailure() ? CRASHING_WORKER : this.options.command;
     const child = spawn(command, args, {
       env: { ...this.options.baseEnvironment, ...environment },
       stdio: ['ignore', 'pipe', 'pipe'],
