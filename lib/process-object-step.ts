@@ -33,15 +33,22 @@ export const LAUNCH_RETRY: sfn.RetryProps = {
 const LAUNCH_RETRY_ALLOWANCE = Duration.minutes(30);
 
 export interface ProcessObjectStepProps {
+  /** The cluster the worker task runs in (with the Fargate capacity providers, for Spot). */
   readonly cluster: ecs.ICluster;
+  /** The worker's task definition. */
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The container that receives BUCKET, KEY, ETAG and VERSION_ID as overrides. */
   readonly container: ecs.ContainerDefinition;
+  /** Where the task's network interface goes. */
   readonly subnets: ec2.SubnetSelection;
+  /** The task's security group. */
   readonly securityGroup: ec2.ISecurityGroup;
+  /** Whether the task gets a public IP (to reach ECR and CloudWatch Logs without NAT). */
   readonly assignPublicIp: boolean;
+  /** One task run's limit; past it Step Functions stops the task and raises States.Timeout. */
   readonly taskTimeout: Duration;
-  /** @default 'on-demand' */
-  readonly capacity?: CapacityMode;
+  /** `on-demand`, `spot`, or `spot-with-fallback` (Spot first, then on-demand). */
+  readonly capacity: CapacityMode;
 }
 
 /**
@@ -65,7 +72,7 @@ export class ProcessObjectStep extends Construct {
 
   constructor(scope: Construct, id: string, props: ProcessObjectStepProps) {
     super(scope, id);
-    const capacity = props.capacity ?? 'on-demand';
+    const { capacity } = props;
 
     const failed = new sfn.Fail(this, 'ObjectFailed', {
       comment:

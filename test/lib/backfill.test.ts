@@ -3,15 +3,11 @@ import {
   AslMapState,
   backfillMapOf,
   definitionOf,
-  iamPatternMatches,
   longestTaskTimeSeconds,
-  onlyResource,
-  roleIdFromArn,
-  Statement,
-  statementsOfRole,
-  Synthesized,
-  synthesized,
-} from './fixture';
+} from './support/asl';
+import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized } from './support/synth';
+import { onlyResource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let concurrent: Synthesized;
@@ -157,7 +153,7 @@ describe('Backfill: state machine role', () => {
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['states:StartExecution'],
-        Resource: [`<${byDefault.ids.backfillStateMachine}>`],
+        Resource: [stateMachineArn(byDefault.ids.backfillStateMachine)],
       }),
     ]);
   });

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import { evaluate, onlyResource, Resource, Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource, Resource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let withEmail: Synthesized;
@@ -16,17 +17,18 @@ beforeAll(() => {
 /** Namespace, metric name and dimensions of an alarm, intrinsics as placeholders. */
 function watched(alarm: Resource) {
   const { Namespace, MetricName, Dimensions } = alarm.Properties;
-  return evaluate({ Namespace, MetricName, Dimensions });
+  return evaluate(byDefault.template, { Namespace, MetricName, Dimensions });
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly six, one per failure signal, each on the right resource', () => {
-    const workflow = `<${byDefault.ids.workflowStateMachine}>`;
-    const onWorkflow = (MetricName: string) => ({
+  test('there are exactly nine, one per failure signal, each on the right resource', () => {
+    const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
-      Dimensions: [{ Name: 'StateMachineArn', Value: workflow }],
+      Dimensions: [{ Name: 'StateMachineArn', Value: stateMachineArn(stateMachine) }],
     });
+    const onWorkflow = on(byDefault.ids.workflowStateMachine);
+    const onBackfill = on(byDefault.ids.backfillStateMachine);
     expect(Object.values(alarms).map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
@@ -34,6 +36,9 @@ describe('Monitoring: alarms', () => {
         // (the CloudWatch metric is "ExecutionThrottled", singular, unlike its siblings)
         onWorkflow('ExecutionThrottled'),
         onWorkflow('ExecutionsAborted'),
+        onBackfill('ExecutionsFailed'),
+        onBackfill('ExecutionsTimedOut'),
+        onBackfill('ExecutionsAborted'),
         {
           Namespace: 'AWS/SQS',
           MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -46,18 +51,31 @@ describe('Monitoring: alarms', () => {
         },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(6);
+    expect(Object.keys(alarms)).toHaveLength(9);
   });
 
-  test('the execution alarms watch the event-driven state machine, not the backfill', () => {
-    const onStateMachines = Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States');
-    expect(onStateMachines).toHaveLength(4);
-    for (const alarm of onStateMachines) {
-      expect(alarm.Properties.Dimensions).toEqual([
-        { Name: 'StateMachineArn', Value: { Ref: byDefault.ids.workflowStateMachine } },
-      ]);
-    }
-    expect(JSON.stringify(alarms)).not.toContain(byDefault.ids.backfillStateMachine);
+  test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
+    const onStateMachine = (id: string) =>
+      Object.values(alarms)
+        .filter(
+          (a) =>
+            JSON.stringify(a.Properties.Dimensions) ===
+            JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: id } }]),
+        )
+        .map((a) => a.Properties.MetricName)
+        .sort();
+    expect(onStateMachine(byDefault.ids.workflowStateMachine)).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(onStateMachine(byDefault.ids.backfillStateMachine)).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States')).toHaveLength(7);
   });
 
   test.each([
@@ -136,7 +154,7 @@ describe('Monitoring: dashboard', () => {
 
   beforeAll(() => {
     const { resource } = onlyResource(byDefault.template, 'AWS::CloudWatch::Dashboard');
-    const body = evaluate(resource.Properties.DashboardBody);
+    const body = evaluate(byDefault.template, resource.Properties.DashboardBody);
     if (typeof body !== 'string') throw new Error('DashboardBody did not evaluate to a string');
     widgets = (JSON.parse(body) as { widgets: Widget[] }).widgets;
   });
@@ -149,7 +167,7 @@ describe('Monitoring: dashboard', () => {
   }
 
   test('graphs executions started, succeeded and failed, and execution time, of the event-driven workflow', () => {
-    const workflow = `StateMachineArn <${byDefault.ids.workflowStateMachine}>`;
+    const workflow = `StateMachineArn ${stateMachineArn(byDefault.ids.workflowStateMachine)}`;
     expect(graphed()).toEqual(
       expect.arrayContaining([
         `AWS/States ExecutionsStarted ${workflow}`,
@@ -174,7 +192,7 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all six alarms', () => {
+  test('shows the state of all nine alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)

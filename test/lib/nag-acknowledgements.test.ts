@@ -1,14 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
-import {
-  Acknowledgement,
-  acknowledgementsIn,
-  ConfigurationName,
-  CONFIGURATIONS,
-  storedTemplate,
-  synthPipeline,
-} from './fixture';
+import { Acknowledgement, acknowledgementsIn } from './support/acknowledgements';
+import { ConfigurationName, CONFIGURATIONS, storedTemplate, synthPipeline } from './support/synth';
 
 /**
  * Every mode the app can be configured into that changes which resources exist or what

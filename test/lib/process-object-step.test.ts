@@ -1,13 +1,6 @@
-import {
-  AslDefinition,
-  AslState,
-  backfillMapOf,
-  definitionOf,
-  onlyResource,
-  statesOfType,
-  Synthesized,
-  synthesized,
-} from './fixture';
+import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { Synthesized, synthesized } from './support/synth';
+import { onlyResource } from './support/template';
 
 const LAUNCH_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException', 'ECS.InvalidParameterException'];
 

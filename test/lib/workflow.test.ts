@@ -2,19 +2,10 @@ import aslValidator from 'asl-validator';
 import { Match } from 'aws-cdk-lib/assertions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 
-import {
-  CDK_JSON_CONTEXT,
-  definitionOf,
-  iamPatternMatches,
-  longestTaskTimeSeconds,
-  onlyResource,
-  plausibleValues,
-  roleIdFromArn,
-  Statement,
-  statementsOfRole,
-  Synthesized,
-  synthesized,
-} from './fixture';
+import { definitionOf, longestTaskTimeSeconds, plausibleValues } from './support/asl';
+import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
+import { CDK_JSON_CONTEXT, Synthesized, synthesized } from './support/synth';
+import { onlyResource } from './support/template';
 
 const MODES = ['on-demand', 'spot', 'spot-with-fallback'] as const;
 
