@@ -3,6 +3,30 @@ import prettier from 'eslint-config-prettier';
 import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The import directions (README "Architecture"), checked on relative specifiers. A file `depth` folders
+ * below the repository root reaches the root with exactly `depth` "../"; a block per depth keeps that
+ * exact, so `../test/` from local/pipeline.ts and `../../test/` from local/cli/main.ts are both caught
+ * while `../events/` from local/cli/ is not. Packages from node_modules are never matched.
+ */
+const MAX_DEPTH = 6;
+
+/**
+ * Blocks for the files under `folder`: imports of the top-level `forbidden` folders are errors, or, with
+ * `forbidden: 'outside'`, any relative import that leaves `folder`.
+ */
+function importDirections(folder, forbidden, message) {
+  return Array.from({ length: MAX_DEPTH }, (_, index) => {
+    const depth = index + 1;
+    const climb = `(\\.\\./){${depth}}`;
+    const regex = forbidden === 'outside' ? `^${climb}` : `^${climb}(${forbidden.join('|')})(/|$)`;
+    return {
+      files: [`${folder}/${'*/'.repeat(depth - 1)}*.{ts,mjs,js}`],
+      rules: { 'no-restricted-imports': ['error', { patterns: [{ regex, message }] }] },
+    };
+  });
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -35,4 +59,35 @@ export default tseslint.config(
       globals: { module: 'writable', require: 'readonly', __dirname: 'readonly' },
     },
   },
+  ...importDirections(
+    'local',
+    ['lib', 'bin', 'test', 'container'],
+    'local/ runs the synthesized template and the worker bundle, never the constructs, the AWS commands, ' +
+      "the worker's sources or tests: move shared code to shared/",
+  ),
+  ...importDirections(
+    'bin',
+    ['local', 'test'],
+    'bin/ (the app and the AWS commands) never imports the emulator or tests: move shared code to shared/',
+  ),
+  ...importDirections(
+    'lib',
+    ['local', 'bin', 'bench', 'test'],
+    'lib/ (the constructs) imports only lib/ and shared/',
+  ),
+  ...importDirections(
+    'shared',
+    'outside',
+    'shared/ is imported by bin/, local/ and bench/, and imports none of them: keep it self-contained',
+  ),
+  ...importDirections(
+    'container',
+    'outside',
+    'container/ is the image: it ships alone, so it imports nothing outside container/',
+  ),
+  ...importDirections(
+    'bench',
+    ['test'],
+    'bench/ imports no test file: move what it needs into shared/ or bench/',
+  ),
 );

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
-import { PROJECT_ROOT } from '../local/synth';
+import { PROJECT_ROOT } from '../shared/paths';
 
 /** A Node binary the worker is measured on. */
 export interface NodeRuntime {

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 
-import { ExecutionQueue } from '../local/execution-queue';
+import { synthesize } from '../local/cloudformation/synth';
 import { DEFAULT_CONCURRENCY, startLocalPipeline } from '../local/pipeline';
-import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
-import { synthesize, WORKER_BUNDLE } from '../local/synth';
+import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3/server';
+import { ExecutionQueue } from '../local/stepfunctions/execution-queue';
+import { WORKER_BUNDLE } from '../shared/paths';
 import type { BenchSection } from './table';
 
 const OBJECTS = 200;

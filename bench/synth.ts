@@ -1,4 +1,4 @@
-import { PROJECT_ROOT } from '../local/synth';
+import { PROJECT_ROOT } from '../shared/paths';
 import { bestOf, measureProcess } from './measure';
 import type { BenchSection, ProcessMeasurement } from './table';
 

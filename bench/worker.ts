@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3-server';
-import { WORKER_BUNDLE } from '../local/synth';
-import { putFile, writePseudoRandomFile } from '../test/container/fixtures';
+import { localS3Client, localS3Environment, startLocalS3Server } from '../local/s3/server';
+import { WORKER_BUNDLE } from '../shared/paths';
+import { putFile, writePseudoRandomFile } from '../shared/pseudo-random-file';
 import { type NodeRuntime, readImageNodeMajor, workerRuntimes } from './image-node';
 import { bestOf, measureProcess, runProcess } from './measure';
 import type { BenchRow, BenchSection } from './table';

@@ -10,8 +10,8 @@ import { EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eve
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 
-import { DeadLetter, replayDeadLetters } from '../local/dead-letter-replay';
-import { STACK_NAME } from './stack-name';
+import { type DeadLetter, replayDeadLetters } from '../shared/dead-letter-replay';
+import { STACK_NAME } from '../shared/stack-name';
 import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
 async function main(): Promise<void> {

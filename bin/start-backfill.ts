@@ -8,8 +8,8 @@ import { parseArgs } from 'node:util';
 
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 
-import { backfillPrefix } from './backfill-prefix';
-import { STACK_NAME } from './stack-name';
+import { backfillPrefix } from '../shared/backfill-prefix';
+import { STACK_NAME } from '../shared/stack-name';
 import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
 async function main(): Promise<void> {

@@ -5,6 +5,8 @@
  * the fix. README's configuration table is checked against CONFIG_TABLE by a test.
  */
 
+import { parseWorkerImage, privateNetworkImageProblem, type WorkerImage } from './worker-image';
+
 /** Reports that a set value is unusable; returns undefined so a parser can `return fail(...)`. */
 type Fail = (value: unknown, problem: string, fix: string) => undefined;
 
@@ -137,6 +139,18 @@ export const CONFIG_TABLE = {
     // Fargate starts about 20 tasks per second per account; beyond ~100 concurrent launches RunTask throttles.
     parse: wholeNumberFrom1To(100, 'Fargate throttles RunTask beyond that'),
   }),
+  image: key<WorkerImage | undefined>({
+    default: undefined,
+    unset: 'built from `container/`',
+    doc: 'The worker image: a directory with a `Dockerfile` (relative to the project root), or an image reference pinned by a tag or digest: in ECR (the task may pull from that repository only) or any other registry (used as is). See "Your own image".',
+    parse: (raw, fail, key) => {
+      const value = text(raw, fail, key);
+      if (!value) return undefined;
+      // cdk runs the app in the project root, so relative directories are relative to it.
+      const parsed = parseWorkerImage(value, process.cwd());
+      return 'problem' in parsed ? fail(value, parsed.problem, parsed.fix) : parsed;
+    },
+  }),
 };
 
 export type ConfigKey = keyof typeof CONFIG_TABLE;
@@ -203,6 +217,16 @@ export const CROSS_KEY_CHECKS: readonly CrossKeyCheck[] = [
         : undefined,
   },
   {
+    name: 'an isolated network pulls images from ECR only',
+    keys: ['image', 'network', 'vpcId'],
+    // An existing VPC's subnets may reach the internet through NAT; the stack's isolated ones cannot.
+    problem: ({ image, network, vpcId }) => {
+      if (image?.kind !== 'registry' || network !== 'private' || vpcId !== undefined) return undefined;
+      const problem = privateNetworkImageProblem(image);
+      return problem && describe('image', image.reference, problem.problem, problem.fix);
+    },
+  },
+  {
     name: 'subnetIds need vpcId',
     keys: ['vpcId', 'subnetIds'],
     problem: ({ vpcId, subnetIds }) =>
@@ -262,7 +286,7 @@ export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
 }
 
 /** `key value problem: fix`, the shape of every per-key message. */
-function describe(key: string, value: unknown, problem: string, fix: string): string {
+export function describe(key: string, value: unknown, problem: string, fix: string): string {
   return `${key} ${JSON.stringify(value)} ${problem}: ${fix}`;
 }
 

@@ -12,16 +12,10 @@ import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
 import { Trigger } from './trigger';
 import { Worker } from './worker';
-import type { WorkerImage } from './worker-image';
 import { Workflow } from './workflow';
 
 export interface PipelineStackProps extends StackProps {
   readonly config: PipelineConfig;
-  /**
-   * The worker image; tests inject a registry image so they stage no asset.
-   * @default - built from `container/`
-   */
-  readonly image?: WorkerImage;
 }
 
 /** Assembles the pipeline; each concern lives in its own construct. */
@@ -64,7 +58,8 @@ export class PipelineStack extends Stack {
       architecture: config.architecture,
       logRetention,
       logRemovalPolicy: removalPolicy,
-      image: props.image,
+      image: config.image,
+      pullThroughVpcEndpoints: config.network === 'private' && config.vpcId === undefined,
     });
 
     this.workflow = new Workflow(this, 'Workflow', {

@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 
 import type { CapacityMode } from './config';
@@ -72,6 +73,11 @@ export class ProcessObjectStep extends Construct {
 
   constructor(scope: Construct, id: string, props: ProcessObjectStepProps) {
     super(scope, id);
+    // RunTask is given the family, so ECS runs its latest ACTIVE revision. This flag (on in
+    // cdk.json) pins the role to the one revision deployed, and a deploy registers the next
+    // revision before it updates the policy: executions in between fail with
+    // ECS.AccessDeniedException. Off, aws-cdk-lib grants "<family>:*", the family's revisions.
+    this.node.setContext(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY, false);
     const { capacity } = props;
 
     const failed = new sfn.Fail(this, 'ObjectFailed', {
@@ -121,7 +127,7 @@ export class ProcessObjectStep extends Construct {
     props: ProcessObjectStepProps,
     provider: 'FARGATE' | 'FARGATE_SPOT' | undefined,
   ): tasks.EcsRunTask {
-    return new tasks.EcsRunTask(this, id, {
+    return new RunTaskInCluster(this, id, {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       cluster: props.cluster,
       taskDefinition: props.taskDefinition,
@@ -155,5 +161,21 @@ export class ProcessObjectStep extends Construct {
       },
       resultPath: '$.task',
     });
+  }
+}
+
+/**
+ * aws-cdk-lib's RunTask state, its ECS statements (RunTask, StopTask/DescribeTasks, whose task
+ * ARNs exist only at run time) limited by `ecs:cluster` to the state's own cluster: the role
+ * can neither start the worker elsewhere nor stop or read another cluster's tasks.
+ */
+class RunTaskInCluster extends tasks.EcsRunTask {
+  constructor(scope: Construct, id: string, props: tasks.EcsRunTaskProps) {
+    super(scope, id, props);
+    for (const statement of this.taskPolicies ?? []) {
+      if (statement.actions.every((action) => action.startsWith('ecs:'))) {
+        statement.addCondition('ArnEquals', { 'ecs:cluster': props.cluster.clusterArn });
+      }
+    }
   }
 }

@@ -52,9 +52,9 @@ const EXAMPLES =
  * else must be an image reference pinned by a tag or a digest.
  */
 export function parseWorkerImage(value: string, baseDirectory: string): WorkerImage | ImageProblem {
-  if (value.trim() === '' || /\s/.test(value)) {
+  if (/\s/.test(value)) {
     return {
-      problem: value.trim() === '' ? 'is empty' : 'contains white space',
+      problem: 'contains white space',
       fix: `use ${EXAMPLES}, or leave image unset to build container/`,
     };
   }
@@ -143,9 +143,4 @@ export function privateNetworkImageProblem(image: WorkerImage, region?: string):
     };
   }
   return undefined;
-}
-
-/** The message of a refused value, as config errors read: `image "<value>" <problem>: <fix>`. */
-export function describeImageProblem(value: string, { problem, fix }: ImageProblem): string {
-  return `image ${JSON.stringify(value)} ${problem}: ${fix}`;
 }

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import { RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
@@ -10,9 +10,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
-import { type Architecture, resultsRetrigger } from './config';
+import { type Architecture, ConfigError, describe, resultsRetrigger } from './config';
 import { acknowledgeWildcardResource } from './nag-acknowledgements';
-import type { WorkerImage } from './worker-image';
+import { privateNetworkImageProblem, type WorkerImage } from './worker-image';
 
 /** The container's name: ECS logs, the state machine's overrides and the local runner refer to it. */
 const WORKER_CONTAINER_NAME = 'worker';
@@ -47,6 +47,12 @@ export interface WorkerProps {
    * @default - the image built from `container/` (its Dockerfile copies the esbuild bundle)
    */
   readonly image?: WorkerImage;
+  /**
+   * Whether the tasks reach AWS only through the VPC's endpoints (no internet route): the image
+   * must then be in ECR in the stack's region (checked when the region is known at synth).
+   * @default false
+   */
+  readonly pullThroughVpcEndpoints?: boolean;
 }
 
 /**
@@ -82,6 +88,11 @@ export class Worker extends Construct {
 
     const { architecture } = props;
     const image = props.image ?? { kind: 'directory', directory: CONTAINER_DIR };
+    const region = Stack.of(this).region;
+    if (props.pullThroughVpcEndpoints && image.kind !== 'directory') {
+      const problem = privateNetworkImageProblem(image, Token.isUnresolved(region) ? undefined : region);
+      if (problem) throw new ConfigError([describe('image', image.reference, problem.problem, problem.fix)]);
+    }
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu,
       memoryLimitMiB: props.memoryMiB,

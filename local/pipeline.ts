@@ -1,36 +1,52 @@
-import { randomUUID } from 'node:crypto';
-import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
-import { DeadLetterStore } from './dead-letter-store';
-import { LocalEcsTaskRunner, type TaskAttempt } from './ecs-task-runner';
-import { compileEventPattern } from './event-pattern';
-import { ExecutionQueue } from './execution-queue';
-import { FaultInjector, type FaultOptions, startExecutionError } from './faults';
-import { targetInputFor } from './input-transformer';
-import { objectCreatedEvents, type S3rverNotification } from './s3-events';
-import { LOCAL_REGION, localS3Client, localS3Environment, startLocalS3Server } from './s3-server';
-import { LocalStateMachine } from './step-functions';
-import { WORKER_BUNDLE } from './synth';
-import { DeliveryError, TargetDelivery, type UndeliveredEvent } from './target-delivery';
+import { WORKER_BUNDLE } from '../shared/paths';
+import { deployLocally, readTemplateFile } from './cloudformation/template';
+import type { LaunchFaultOptions } from './ecs/launch-faults';
+import { LaunchFaults } from './ecs/launch-faults';
+import { loadTaskDefinitions } from './ecs/task-definitions';
+import { LocalEcsTaskRunner } from './ecs/task-runner';
+import { DeadLetterStore } from './events/dead-letter-store';
+import { LocalEventBus } from './events/event-bus';
+import { findObjectCreatedRule, loadObjectCreatedRule, type ObjectCreatedRule } from './events/rule-template';
+import type { UndeliveredEvent } from './events/target-delivery';
+import { S3EventNotifications } from './s3/event-notifications';
+import { LOCAL_REGION, localS3Client, localS3Environment, startLocalS3Server } from './s3/server';
 import {
-  isRecord,
-  loadPipelineTemplate,
-  type PipelineTemplate,
-  readTemplateFile,
+  type BackfillStateMachine,
+  findBackfillStateMachine,
+  loadStateMachine,
+  type LocalStateMachineResource,
   type StateMachineDefinition,
-} from './template';
+} from './stepfunctions/definitions';
+import {
+  type ExecutionRecord,
+  LocalStepFunctions,
+  type RunExecutionOptions,
+  type StartExecutionOptions,
+} from './stepfunctions/executions';
+import { writtenResult } from './worker-contract';
 
-export type { UndeliveredEvent } from './target-delivery';
+export type { ExecutionRecord, UndeliveredEvent };
 
 /**
  * The whole pipeline on one machine: embedded S3 -> "Object Created" event -> the rule's pattern and
  * input transformer -> the state machine (aws-local-stepfunctions) -> the worker as a local ECS task.
- * Every piece of behaviour comes from the synthesized template; this module only wires them.
+ * Every piece of behaviour comes from the synthesized template, each service reading its own slice;
+ * this module only wires the services together.
  */
+
+/** The faults a laptop never produces: Fargate's launch failures, and a state machine EventBridge cannot start. */
+export interface FaultOptions extends LaunchFaultOptions {
+  /**
+   * The first N events the rule delivers cannot start an execution at all, as if the state machine were
+   * unavailable: every delivery attempt for them fails, so EventBridge retries and then dead-letters them.
+   */
+  readonly startFailures?: number;
+}
 
 export const DEFAULT_BUCKET_NAME = 'local-pipeline-bucket';
 export const DEFAULT_CONCURRENCY = 4;
@@ -68,57 +84,16 @@ export interface LocalPipelineOptions {
   readonly onUndelivered?: (undelivered: UndeliveredEvent) => void;
 }
 
-export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
-
-export interface ExecutionRecord {
-  readonly name: string;
-  readonly executionArn: string;
-  /** The EventBridge event that started it; undefined for a backfill item. */
-  readonly event: unknown;
-  /** The execution input (the rule target's input for the event, or the backfill item). */
-  readonly input: unknown;
-  readonly bucket: string;
-  readonly key: string;
-  status: ExecutionStatus;
-  error?: string;
-  cause?: string;
-  output?: unknown;
-  /** From start to stop of the execution (queueing excluded). */
-  durationMs?: number;
-  /** Every task launch, in order, with the state that made it. */
-  readonly attempts: TaskAttempt[];
-  /** Where the worker wrote its result, from its summary log line; undefined when it wrote none. */
-  result?: { readonly bucket: string; readonly key: string };
-}
-
-/** Step Functions' error for a second StartExecution with the same name (and another input). */
-export class ExecutionAlreadyExists extends Error {
-  constructor(name: string) {
-    super(`Execution ${name} already exists; execution names are unique per state machine`);
-    this.name = 'ExecutionAlreadyExists';
-  }
-}
-
-export interface StartExecutionOptions {
-  /** Unique per pipeline, like Step Functions' names per state machine. @default a random UUID */
-  readonly name?: string;
-  /** The event the input was made from, for the record. */
-  readonly event?: unknown;
-}
-
-export interface RunExecutionOptions {
-  readonly name: string;
-  /** The ARN the execution belongs to (its execution ARN is derived from it). */
-  readonly stateMachineArn: string;
-}
-
 export interface LocalPipeline {
   readonly endpoint: string;
   readonly port: number;
   readonly bucket: string;
   /** The rule's key prefix: objects under it start executions. */
   readonly inputPrefix: string;
-  readonly template: PipelineTemplate;
+  /** The template's slices, as deployed locally. */
+  readonly rule: ObjectCreatedRule;
+  readonly stateMachine: LocalStateMachineResource;
+  readonly backfill?: BackfillStateMachine;
   /** A client for the embedded S3 server. */
   readonly s3: S3Client;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
@@ -157,27 +132,19 @@ export interface LocalPipeline {
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const bucket = options.bucketName ?? DEFAULT_BUCKET_NAME;
-  const template = loadPipelineTemplate(readTemplateFile(options.templatePath), {
-    bucketName: bucket,
+  const template = readTemplateFile(options.templatePath);
+  const ruleMatch = findObjectCreatedRule(template);
+  const deployment = deployLocally(template, {
     region: LOCAL_REGION,
+    bucketNames: { [ruleMatch.dataBucketLogicalId]: bucket },
   });
+  const rule = loadObjectCreatedRule(deployment, ruleMatch);
+  const stateMachine = loadStateMachine(deployment, rule.targetLogicalId);
+  const backfill = findBackfillStateMachine(deployment);
   const workerCommand = options.workerCommand ?? [process.execPath, WORKER_BUNDLE];
   if (!options.workerCommand && !existsSync(WORKER_BUNDLE)) {
     throw new Error(`The worker bundle ${WORKER_BUNDLE} does not exist; build it with \`npm run build\``);
   }
-  // One LocalStateMachine per definition: the event-driven one, and any a backfill runs.
-  const stateMachines = new Map<StateMachineDefinition, LocalStateMachine>();
-  const stateMachineFor = (definition: StateMachineDefinition) => {
-    let machine = stateMachines.get(definition);
-    if (!machine) {
-      machine = new LocalStateMachine(definition, { retryIntervalScale: options.retryIntervalScale });
-      stateMachines.set(definition, machine);
-    }
-    return machine;
-  };
-  stateMachineFor(template.definition); // validates the definition before anything starts
-  const matchesRule = compileEventPattern(template.eventPattern);
-  const queue = new ExecutionQueue(options.concurrency ?? DEFAULT_CONCURRENCY);
 
   const server = await startLocalS3Server({
     directory: options.dataDir,
@@ -185,162 +152,65 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     port: options.port,
   });
   const s3 = localS3Client(server.endpoint);
-  const faults = new FaultInjector(options.faults);
-  const runner = new LocalEcsTaskRunner({
-    taskDefinitions: template.taskDefinitions,
+
+  const ecs = new LocalEcsTaskRunner({
+    taskDefinitions: loadTaskDefinitions(deployment),
     command: workerCommand,
     baseEnvironment: localS3Environment(server.endpoint),
-    region: template.region,
-    accountId: template.accountId,
-    faults,
+    partition: deployment.partition,
+    region: deployment.region,
+    accountId: deployment.accountId,
+    faults: new LaunchFaults(options.faults),
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
-  const records: ExecutionRecord[] = [];
-  /** Execution ARNs so far: a name is unique per state machine, as in Step Functions. */
-  const startedArns = new Set<string>();
-  const undelivered: UndeliveredEvent[] = [];
+  const stepFunctions = new LocalStepFunctions({
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    retryIntervalScale: options.retryIntervalScale,
+    runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
+      ecs.run({
+        stateName,
+        parameters,
+        timeoutSeconds,
+        onAttempt: (attempt) => record.attempts.push(attempt),
+      }),
+    onExecutionFinished: async (record) => {
+      if (record.status === 'SUCCEEDED')
+        record.result = await writtenResult(s3, record.attempts.at(-1)?.environment);
+      options.onExecutionFinished?.(record);
+    },
+  });
+  stepFunctions.stateMachineFor(stateMachine.definition); // validates the definition before anything starts
+
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
   );
-  const reportUndelivered = (event: UndeliveredEvent) => {
-    undelivered.push(event);
-    options.onUndelivered?.(event);
-  };
-  const delivery = new TargetDelivery({
-    ruleArn: template.ruleArn,
-    targetArn: template.stateMachineArn,
-    retryPolicy: template.retryPolicy,
-    retryScale: options.deliveryRetryScale,
-    deadLetters: template.deadLetterQueueArn === undefined ? undefined : deadLetters,
-    onUndelivered: reportUndelivered,
+  const startExecution = (input: unknown, start?: StartExecutionOptions) =>
+    stepFunctions.startExecution(stateMachine, input, start);
+  const bus = new LocalEventBus({
+    rule,
+    ruleState: options.ruleState,
+    deliveryRetryScale: options.deliveryRetryScale,
+    deadLetters: rule.deadLetterQueueArn === undefined ? undefined : deadLetters,
+    startFailures: options.faults?.startFailures,
+    startExecution: (input, event) => startExecution(input, { event }),
+    onUndelivered: options.onUndelivered,
   });
-  let pendingEvents = 0;
   let accepting = true;
+  const deliver = (event: unknown) => (accepting ? bus.put(event) : undefined);
 
-  const newRecord = (
-    input: unknown,
-    name: string,
-    stateMachineArn: string,
-    event?: unknown,
-  ): ExecutionRecord => {
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    if (startedArns.has(executionArn)) throw new ExecutionAlreadyExists(name);
-    startedArns.add(executionArn);
-    const record: ExecutionRecord = {
-      name,
-      executionArn,
-      event,
-      input,
-      bucket: isRecord(input) ? String(input.bucket) : '',
-      key: isRecord(input) ? String(input.key) : '',
-      status: 'QUEUED',
-      attempts: [],
-    };
-    records.push(record);
-    return record;
-  };
-
-  const execute = async (record: ExecutionRecord, definition: StateMachineDefinition) => {
-    record.status = 'RUNNING';
-    const started = Date.now();
-    const outcome = await stateMachineFor(definition).run(record.input, (stateName, parameters, state) =>
-      runner.run({
-        stateName,
-        parameters,
-        timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
-        onAttempt: (attempt) => record.attempts.push(attempt),
-      }),
-    );
-    record.durationMs = Date.now() - started;
-    record.status = outcome.status;
-    record.output = outcome.output;
-    record.error = outcome.error;
-    record.cause = outcome.cause;
-    record.result = resultLocation(record);
-    options.onExecutionFinished?.(record);
-  };
-
-  /** Only a bug in the local pipeline gets here (a failed execution is an outcome, not an error). */
-  const failWithBug = (record: ExecutionRecord, error: unknown) => {
-    record.status = 'FAILED';
-    record.error = 'LocalPipelineError';
-    record.cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    options.onExecutionFinished?.(record);
-  };
-
-  const startExecution = (input: unknown, start: StartExecutionOptions = {}): ExecutionRecord => {
-    const record = newRecord(input, start.name ?? randomUUID(), template.stateMachineArn, start.event);
-    void queue.add(() => execute(record, template.definition)).catch((error) => failWithBug(record, error));
-    return record;
-  };
-
-  const runExecution = async (
-    definition: StateMachineDefinition,
-    input: unknown,
-    run: RunExecutionOptions,
-  ): Promise<ExecutionRecord> => {
-    const record = newRecord(input, run.name, run.stateMachineArn);
-    await execute(record, definition).catch((error) => failWithBug(record, error));
-    return record;
-  };
-
-  const deliver = (event: unknown): ExecutionRecord | undefined => {
-    if (!accepting || options.ruleState === 'DISABLED' || !matchesRule(event)) return undefined;
-    // Whether this event's StartExecution can never succeed is decided once, for all its attempts.
-    const cannotStart = faults.takeStartFailure();
-    return delivery.deliver(event, () => {
-      let input: unknown;
-      try {
-        input = targetInputFor(template.target, event, {
-          ruleArn: template.ruleArn,
-          ruleName: template.ruleName,
-        });
-      } catch (error) {
-        // A target invocation failure that no retry can fix: straight to the dead-letter queue.
-        throw new DeliveryError('INVALID_JSON', (error as Error).message, false);
-      }
-      if (cannotStart) throw startExecutionError(randomUUID());
-      return startExecution(input, { event });
-    });
-  };
-
-  // s3rver is a Koa app, an EventEmitter; @types/s3rver does not declare that.
-  (server.server as unknown as EventEmitter).on('event', (notification: S3rverNotification) => {
-    if (!accepting) return;
-    pendingEvents++;
-    objectCreatedEvents(notification, {
-      account: template.accountId,
-      region: template.region,
-      lookUp: async (bucketName, key) => {
-        try {
-          const head = await s3.send(new HeadObjectCommand({ Bucket: bucketName, Key: key }));
-          return { size: head.ContentLength, etag: head.ETag };
-        } catch {
-          return undefined; // Deleted already: S3 still sends the event; the worker will find it gone.
-        }
-      },
-    })
-      .then((events) => events.forEach(deliver))
-      .catch((error: unknown) => {
-        // A bug in the local pipeline (S3 -> EventBridge), not a target failure: reported, not dead-lettered.
-        const attributes = {
-          RULE_ARN: template.ruleArn,
-          TARGET_ARN: template.stateMachineArn,
-          ERROR_CODE: 'LocalPipelineError',
-          ERROR_MESSAGE: String(error),
-          RETRY_ATTEMPTS: '0',
-        };
-        reportUndelivered({ event: notification, attributes });
-      })
-      .finally(() => pendingEvents--);
+  const notifications = new S3EventNotifications(server, s3, {
+    account: deployment.accountId,
+    region: deployment.region,
+    onEvent: deliver,
+    onError: (notification, error) => bus.reportLocalFailure(notification, error),
   });
 
   const waitForIdle = async () => {
     // Events become executions asynchronously (a HeadObject for copies), so wait until both are settled.
     for (;;) {
-      await queue.onIdle();
-      if (pendingEvents === 0 && delivery.retrying === 0 && queue.running === 0 && queue.queued === 0) return;
+      await stepFunctions.onIdle();
+      if (notifications.pending === 0 && bus.retrying === 0 && stepFunctions.idle) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
@@ -349,18 +219,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     endpoint: server.endpoint,
     port: server.port,
     bucket,
-    inputPrefix: template.inputPrefix,
-    template,
+    inputPrefix: rule.inputPrefix,
+    rule,
+    stateMachine,
+    backfill,
     s3,
     upload: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
     deliver,
     startExecution,
-    runExecution,
+    runExecution: (definition, input, run) => stepFunctions.runExecution(definition, input, run),
     waitForIdle,
-    executions: () => records,
-    undelivered: () => undelivered,
+    executions: () => stepFunctions.executions(),
+    undelivered: () => bus.undelivered(),
     deadLetters,
     readResult: async (record) => {
       if (!record.result) return null;
@@ -375,20 +247,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     },
     stop: async ({ drain = true } = {}) => {
       accepting = false;
-      if (!drain) runner.stopAll();
+      notifications.stop();
+      if (!drain) ecs.stopAll();
       await waitForIdle();
       s3.destroy();
       await server.close();
     },
   };
-}
-
-/** The result the last task wrote, from the worker's summary log line (`resultBucket`, `resultKey`). */
-function resultLocation(record: ExecutionRecord): ExecutionRecord['result'] {
-  const summary = record.attempts.at(-1)?.summary;
-  if (record.status !== 'SUCCEEDED' || !summary) return undefined;
-  const { resultBucket, resultKey } = summary;
-  return typeof resultBucket === 'string' && typeof resultKey === 'string'
-    ? { bucket: resultBucket, key: resultKey }
-    : undefined;
 }

@@ -1,5 +1,4 @@
 import { ConfigError, readConfig, resultKeyFor } from './config';
-import { paceGarbageCollection } from './gc-pacing';
 import { errorFields, type LogFields, type Logger, type LogLevel } from './log';
 import type { Processor } from './processor';
 import { trackProgress } from './progress';
@@ -116,7 +115,7 @@ export async function runWorker({ env, signal, log, processors }: RunOptions): P
     }
 
     const { contentLength } = opened.object;
-    const tracked = trackProgress(paceGarbageCollection(opened.body), (bytesRead) =>
+    const tracked = trackProgress(opened.body, (bytesRead) =>
       runLog.info('progress', {
         bytes: bytesRead,
         contentLength,

@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
-import { createCipheriv, createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PROJECT_ROOT, WORKER_BUNDLE } from '../../shared/paths';
 
-import { PROJECT_ROOT, WORKER_BUNDLE } from '../../local/synth';
+// Shared with the bench, which must not import test files.
+export { putFile, writePseudoRandomFile } from '../../shared/pseudo-random-file';
 
 const SOURCES = join(PROJECT_ROOT, 'container', 'src');
 
@@ -22,46 +21,6 @@ export function assertBundleIsFresh(): void {
   if (stale.length > 0) {
     throw new Error(`${WORKER_BUNDLE} is older than container/src/${stale[0]}: run \`npm run build\``);
   }
-}
-
-/**
- * Writes `size` deterministic pseudo-random bytes (an AES-CTR keystream: fast, and incompressible so no
- * layer can cheat) and returns their SHA-256, computed with Node's own crypto as the reference.
- */
-export async function writePseudoRandomFile(
-  path: string,
-  size: number,
-  seed = 'worker-test',
-): Promise<string> {
-  const key = createHash('sha256').update(seed).digest().subarray(0, 16);
-  const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
-  const hash = createHash('sha256');
-  const zeros = Buffer.alloc(4 * 1024 * 1024);
-  const file = await open(path, 'w');
-  try {
-    for (let written = 0; written < size;) {
-      const block = cipher.update(zeros.subarray(0, Math.min(zeros.length, size - written)));
-      hash.update(block);
-      await file.write(block);
-      written += block.length;
-    }
-  } finally {
-    await file.close();
-  }
-  return hash.digest('hex');
-}
-
-/** One PutObject streamed from a file: s3rver accepts it (lib-storage's Upload it does not). */
-export async function putFile(client: S3Client, bucket: string, key: string, path: string): Promise<string> {
-  const response = await client.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      Body: createReadStream(path),
-      ContentLength: statSync(path).size,
-    }),
-  );
-  return response.ETag ?? '';
 }
 
 export interface WorkerRun {

@@ -12,8 +12,8 @@ import {
   localS3Environment,
   type LocalS3Server,
   startLocalS3Server,
-} from '../../local/s3-server';
-import { PROJECT_ROOT } from '../../local/synth';
+} from '../../local/s3/server';
+import { PROJECT_ROOT } from '../../shared/paths';
 import {
   assertBundleIsFresh,
   putFile,

@@ -7,7 +7,7 @@ import {
 } from './support/asl';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
 import { Synthesized, synthesized } from './support/synth';
-import { onlyResource, stateMachineArn } from './support/template';
+import { evaluate, onlyResource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let concurrent: Synthesized;
@@ -50,6 +50,15 @@ describe('Backfill: state machine', () => {
     });
     expect(resource.Properties.TracingConfiguration).toEqual({ Enabled: true });
     expect(byDefault.template.toJSON().Resources[backfillLogGroup].Properties.RetentionInDays).toBe(30);
+  });
+
+  test("its log group is named under /aws/vendedlogs/states/, apart from the workflow's", () => {
+    // (AWS::StackId evaluates to arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/51af3dc0-da77-11e4-872e-1234567db123)
+    const name = evaluate(
+      byDefault.template,
+      byDefault.template.toJSON().Resources[byDefault.ids.backfillLogGroup].Properties.LogGroupName,
+    );
+    expect(name).toBe('/aws/vendedlogs/states/TestPipeline-Backfill-51af3dc0-da77-11e4-872e-1234567db123');
   });
 
   // Fails with lib/backfill-workflow.ts as written: its timeout is a fixed 7 days, but
@@ -158,14 +167,24 @@ describe('Backfill: state machine role', () => {
     ]);
   });
 
-  test('may run the worker task definition, as the event-driven workflow may', () => {
+  test('may run the worker family (any revision) in its cluster, as the event-driven workflow may', () => {
     const runTask = backfillRoleStatements(byDefault).filter((s) => s.Action.includes('ecs:RunTask'));
+    const workflow = byDefault.template.toJSON().Resources[byDefault.ids.workflowStateMachine];
+    const workflowRunTask = statementsOfRole(
+      byDefault.template,
+      roleIdFromArn(workflow.Properties.RoleArn),
+    ).filter((s) => s.Action.includes('ecs:RunTask'));
     expect(runTask).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['ecs:RunTask'],
-        Resource: [`<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${byDefault.ids.cluster}.Arn>` } },
       }),
     ]);
+    expect(runTask[0].Resource).toEqual(workflowRunTask[0].Resource);
+    expect(runTask[0].Resource[0]).toContain(
+      `<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`,
+    );
+    expect(runTask[0].Resource[0]).toMatch(/:\*$/);
   });
 });

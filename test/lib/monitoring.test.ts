@@ -146,6 +146,30 @@ describe('Monitoring: alarm topic', () => {
       },
     });
   });
+
+  // Failed with the TLS Deny as the policy's only statement: a topic policy replaces SNS's
+  // default access policy, so no alarm could notify (evaluated in test/lib/iam/).
+  test("its policy lets CloudWatch publish for this account's alarms only", () => {
+    const topic = byDefault.ids.alarmTopic;
+    const policy = onlyResource(byDefault.template, 'AWS::SNS::TopicPolicy').resource;
+    expect(policy.Properties.Topics).toEqual([{ Ref: topic }]);
+    const statements = evaluate(byDefault.template, policy.Properties.PolicyDocument) as {
+      Statement: Record<string, unknown>[];
+    };
+    expect(statements.Statement.filter((s) => s.Effect === 'Allow')).toEqual([
+      {
+        Sid: 'AllowThisAccountsAlarms',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: `<${topic}>`,
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+          ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:*' },
+        },
+      },
+    ]);
+  });
 });
 
 describe('Monitoring: dashboard', () => {

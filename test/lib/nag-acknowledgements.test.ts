@@ -12,6 +12,8 @@ const NAMES: ConfigurationName[] = [
   'default',
   'destroy',
   'private',
+  'ecrImage',
+  'directoryImage',
   'spot',
   'spotWithFallback',
   'outputBucket',

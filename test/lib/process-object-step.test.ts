@@ -1,6 +1,15 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
+
+import { ProcessObjectStep } from '../../lib/process-object-step';
 import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { Statement, statementsOfRole } from './support/iam';
 import { Synthesized, synthesized } from './support/synth';
-import { onlyResource } from './support/template';
+import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
 const LAUNCH_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException', 'ECS.InvalidParameterException'];
 
@@ -255,4 +264,65 @@ describe('ProcessObjectStep capacity providers are those of the cluster', () => 
       expect(associated).toEqual(expect.arrayContaining(['FARGATE', 'FARGATE_SPOT']));
     },
   );
+});
+
+const TEST_IMAGE_REFERENCE = 'public.ecr.aws/docker/library/node:22-alpine';
+
+describe('ProcessObjectStep built alone: what its state machine may run', () => {
+  // GIVEN the step alone in a fresh stack of an app with aws-cdk-lib's run-task policy fix on
+  // (as cdk.json has it), inside a state machine
+  const FAMILY_ARN = 'arn:aws:ecs:us-east-1:123456789012:task-definition/AloneTaskDefinition';
+  let statements: Statement[];
+  let clusterId: string;
+  beforeAll(() => {
+    const app = new App({ context: { [STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY]: true } });
+    const stack = new Stack(app, 'Alone', { env: { account: '123456789012', region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC }],
+    });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, enableFargateCapacityProviders: true });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'TaskDefinition');
+    const container = taskDefinition.addContainer('Worker', {
+      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE_REFERENCE),
+    });
+    const step = new ProcessObjectStep(stack, 'ProcessObjectStep', {
+      cluster,
+      taskDefinition,
+      container,
+      subnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: new ec2.SecurityGroup(stack, 'Tasks', { vpc }),
+      assignPublicIp: true,
+      taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
+    });
+    const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(step.startState),
+    });
+    const template = Template.fromStack(stack);
+    clusterId = logicalIdOf(stack, cluster);
+    const taskDefinitionId = logicalIdOf(stack, taskDefinition);
+    // a deployed task definition ARN, so the Fn::Select/Fn::Split of it can be evaluated
+    statements = statementsOfRole(template, logicalIdOf(stack, stateMachine.role), (id, attribute) =>
+      id === taskDefinitionId && !attribute ? `${FAMILY_ARN}:7` : placeholder(id, attribute),
+    );
+  });
+
+  test('RunTask: any revision of the task definition family, in the given cluster only', () => {
+    const runTask = statements.filter((s) => s.Action.includes('ecs:RunTask'));
+    expect(runTask).toHaveLength(1);
+    expect(runTask[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': `<${clusterId}.Arn>` } });
+    expect(runTask[0].Resource).toEqual([`${FAMILY_ARN}:*`]);
+  });
+
+  test('StopTask and DescribeTasks: tasks of the given cluster only', () => {
+    const polling = statements.filter((s) => s.Action.includes('ecs:StopTask'));
+    expect(polling.map((s) => [...s.Action].sort())).toEqual([['ecs:DescribeTasks', 'ecs:StopTask']]);
+    expect(polling).toEqual([
+      expect.objectContaining({
+        Resource: ['*'],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${clusterId}.Arn>` } },
+      }),
+    ]);
+  });
 });

@@ -9,22 +9,24 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
+import { ConfigError, parseConfig } from '../../lib/config';
 import { Worker } from '../../lib/worker';
-import {
-  describeImageProblem,
-  parseWorkerImage,
-  privateNetworkImageProblem,
-  type WorkerImage,
-} from '../../lib/worker-image';
+import { parseWorkerImage, type WorkerImage } from '../../lib/worker-image';
 
 const ROOT = join(__dirname, '..', '..');
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
 const ECR_REFERENCE = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/worker:1.0';
 
-/** The message config `image` fails synth with, or the parsed image. */
-function parse(value: string, base = ROOT): WorkerImage | string {
-  const parsed = parseWorkerImage(value, base);
-  return 'problem' in parsed ? describeImageProblem(value, parsed) : parsed;
+/** Config `image` as `-c image=<value>` sets it: the parsed image, or the messages synth fails with. */
+function parse(value: string, context: Record<string, string> = {}): WorkerImage | string {
+  // (jest runs in the project root, as cdk does)
+  try {
+    const values: Record<string, string> = { ...context, image: value };
+    return parseConfig((key) => values[key]).image!;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.join('\n');
+  }
 }
 
 describe('parseWorkerImage: accepted values', () => {
@@ -32,7 +34,7 @@ describe('parseWorkerImage: accepted values', () => {
     const directory = join(ROOT, 'examples', 'python-worker');
     expect(parse('examples/python-worker')).toEqual({ kind: 'directory', directory });
     expect(parse('./examples/python-worker/')).toEqual({ kind: 'directory', directory });
-    expect(parse(directory, tmpdir())).toEqual({ kind: 'directory', directory });
+    expect(parseWorkerImage(directory, tmpdir())).toEqual({ kind: 'directory', directory });
   });
 
   test.each([
@@ -79,30 +81,30 @@ describe('parseWorkerImage: refused values name image, the value and the fix', (
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   test('a directory without a Dockerfile', () => {
-    expect(parse('no-dockerfile', scratch)).toBe(
-      `image "no-dockerfile" has no Dockerfile (${join(scratch, 'no-dockerfile', 'Dockerfile')} does not exist): ` +
+    const directory = join(scratch, 'no-dockerfile');
+    expect(parse(directory)).toBe(
+      `image "${directory}" has no Dockerfile (${join(scratch, 'no-dockerfile', 'Dockerfile')} does not exist): ` +
         'add a Dockerfile that builds the worker there (see examples/python-worker/Dockerfile), or point image at the directory that has one',
     );
   });
 
   test('a path that does not exist', () => {
-    expect(parse('./missing-dir', scratch)).toBe(
-      `image "./missing-dir" is not a directory: ${join(scratch, 'missing-dir')} does not exist: create it with a Dockerfile, ` +
+    expect(parse('./missing-dir')).toBe(
+      `image "./missing-dir" is not a directory: ${join(ROOT, 'missing-dir')} does not exist: create it with a Dockerfile, ` +
         'or use a directory with a Dockerfile (e.g. examples/python-worker) or an image reference with a tag or digest ' +
         '(e.g. public.ecr.aws/docker/library/python:3.13-slim or 123456789012.dkr.ecr.eu-west-1.amazonaws.com/worker:1.0)',
     );
   });
 
   test('the Dockerfile itself instead of its directory', () => {
-    expect(parse('with-dockerfile/Dockerfile', scratch)).toBe(
-      'image "with-dockerfile/Dockerfile" is a file, not a directory: give the directory that holds the Dockerfile (with-dockerfile)',
+    const dockerfile = join(scratch, 'with-dockerfile', 'Dockerfile');
+    expect(parse(dockerfile)).toBe(
+      `image "${dockerfile}" is a file, not a directory: give the directory that holds the Dockerfile (${join(scratch, 'with-dockerfile')})`,
     );
   });
 
   test('a home-relative path, which no shell expanded', () => {
-    expect(parse('~/worker', scratch)).toMatch(
-      /^image "~\/worker" starts with ~, which only a shell expands: /,
-    );
+    expect(parse('~/worker')).toMatch(/^image "~\/worker" starts with ~, which only a shell expands: /);
   });
 
   test.each([
@@ -110,7 +112,7 @@ describe('parseWorkerImage: refused values name image, the value and the fix', (
     'public.ecr.aws/docker/library/python',
     '123456789012.dkr.ecr.eu-west-1.amazonaws.com/worker',
   ])('a reference without a tag or digest: %s', (reference) => {
-    expect(parse(reference, scratch)).toBe(
+    expect(parse(reference)).toBe(
       `image "${reference}" has no tag or digest (and no directory ${reference} exists): each task would pull ` +
         `whatever the registry calls "latest" at that moment: pin the image with a tag or a digest, e.g. ` +
         `${reference}:1.0 or ${reference}@sha256:<64 hex digits>`,
@@ -124,7 +126,7 @@ describe('parseWorkerImage: refused values name image, the value and the fix', (
     'http://example.com/worker:1',
     'a'.repeat(256) + ':1',
   ])('a malformed value: %s', (value) => {
-    expect(parse(value, scratch)).toMatch(
+    expect(parse(value)).toMatch(
       new RegExp(
         `^image ${JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} (is neither an existing directory|contains white space).*: use a directory with a Dockerfile`,
       ),
@@ -132,25 +134,16 @@ describe('parseWorkerImage: refused values name image, the value and the fix', (
   });
 
   test('a malformed digest', () => {
-    expect(parse('python@sha256:abc', scratch)).toBe(
+    expect(parse('python@sha256:abc')).toBe(
       'image "python@sha256:abc" has a malformed digest: write a digest as @sha256: and 64 lowercase hex digits, ' +
         'e.g. from `docker buildx imagetools inspect`',
     );
   });
-
-  test('an empty value', () => {
-    expect(parse('', scratch)).toMatch(
-      /^image "" is empty: use .*, or leave image unset to build container\/$/,
-    );
-  });
 });
 
-describe('privateNetworkImageProblem', () => {
-  const ecrImage = parse(ECR_REFERENCE) as WorkerImage;
-
-  test('refuses any image outside ECR, saying the tasks have no internet access', () => {
-    const problem = privateNetworkImageProblem({ kind: 'registry', reference: 'python:3.13-slim' });
-    expect(describeImageProblem('python:3.13-slim', problem!)).toBe(
+describe('image with network=private (isolated subnets: no internet, only VPC endpoints)', () => {
+  test('refuses any image outside ECR, saying the tasks could not pull it', () => {
+    expect(parse('python:3.13-slim', { network: 'private' })).toBe(
       'image "python:3.13-slim" is not in Amazon ECR, and with network=private the tasks have no internet access ' +
         'to pull it: they reach only ECR, S3 and CloudWatch Logs, through VPC endpoints: push the image to an ECR ' +
         'repository in the stack’s region and use that reference, use a directory with a Dockerfile (built into ECR ' +
@@ -158,16 +151,34 @@ describe('privateNetworkImageProblem', () => {
     );
   });
 
-  test('refuses ECR in another region than the stack’s, whose endpoints the tasks cannot reach', () => {
-    expect(privateNetworkImageProblem(ecrImage, 'us-east-1')?.problem).toBe(
-      'is in ECR in eu-west-1, but with network=private the tasks pull only through the VPC endpoints of us-east-1',
-    );
+  test('accepts an ECR image, a directory (an asset in ECR), and any image in an existing VPC (which may have NAT)', () => {
+    expect(parse(ECR_REFERENCE, { network: 'private' })).toMatchObject({ kind: 'ecr' });
+    expect(parse('examples/python-worker', { network: 'private' })).toMatchObject({ kind: 'directory' });
+    const existingVpc = { vpcId: 'vpc-0123456789abcdef0', subnetIds: 'subnet-0123456789abcdef0' };
+    expect(parse('python:3.13-slim', { network: 'private', ...existingVpc })).toMatchObject({
+      kind: 'registry',
+    });
   });
 
-  test('accepts ECR in the stack’s region (or an unknown one) and a directory (an asset in ECR)', () => {
-    expect(privateNetworkImageProblem(ecrImage, 'eu-west-1')).toBeUndefined();
-    expect(privateNetworkImageProblem(ecrImage)).toBeUndefined();
-    expect(privateNetworkImageProblem({ kind: 'directory', directory: ROOT })).toBeUndefined();
+  test('the Worker refuses an ECR image of another region than the stack’s, whose endpoints the tasks cannot reach', () => {
+    const ecrImage = parse(ECR_REFERENCE) as WorkerImage;
+    expect(() => buildWorker(ecrImage, { region: 'us-east-1', pullThroughVpcEndpoints: true })).toThrow(
+      new ConfigError([
+        `image "${ECR_REFERENCE}" is in ECR in eu-west-1, but with network=private the tasks pull only through the ` +
+          'VPC endpoints of us-east-1: replicate the repository to us-east-1 (ECR replication) and use that reference, ' +
+          'or set network=public',
+      ]),
+    );
+    expect(() => buildWorker(ecrImage, { region: 'eu-west-1', pullThroughVpcEndpoints: true })).not.toThrow();
+    // (an environment-agnostic stack's region is unknown at synth: nothing to compare with)
+    expect(() => buildWorker(ecrImage, { pullThroughVpcEndpoints: true })).not.toThrow();
+    expect(() => buildWorker(ecrImage, { region: 'us-east-1' })).not.toThrow();
+  });
+
+  test('the Worker refuses an image outside ECR when it pulls through the VPC endpoints only', () => {
+    expect(() =>
+      buildWorker({ kind: 'registry', reference: 'python:3.13-slim' }, { pullThroughVpcEndpoints: true }),
+    ).toThrow(/^Invalid configuration .*\n {2}- image "python:3.13-slim" is not in Amazon ECR/);
   });
 });
 
@@ -181,9 +192,14 @@ interface Built {
   readonly template: Template;
 }
 
-function buildWorker(image?: WorkerImage): Built {
+function buildWorker(
+  image?: WorkerImage,
+  options: { region?: string; pullThroughVpcEndpoints?: boolean } = {},
+): Built {
   const app = new App();
-  const stack = new Stack(app, 'Stack');
+  const stack = new Stack(app, 'Stack', {
+    env: options.region ? { account: '123456789012', region: options.region } : undefined,
+  });
   const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 });
   const bucket = new s3.Bucket(stack, 'Bucket');
   const worker = new Worker(stack, 'Worker', {
@@ -198,6 +214,7 @@ function buildWorker(image?: WorkerImage): Built {
     logRetention: logs.RetentionDays.ONE_MONTH,
     logRemovalPolicy: RemovalPolicy.RETAIN,
     image,
+    pullThroughVpcEndpoints: options.pullThroughVpcEndpoints,
   });
   return { app, stack, worker, template: Template.fromStack(stack) };
 }

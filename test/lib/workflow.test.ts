@@ -5,7 +5,7 @@ import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api'
 import { definitionOf, longestTaskTimeSeconds, plausibleValues } from './support/asl';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
 import { CDK_JSON_CONTEXT, Synthesized, synthesized } from './support/synth';
-import { onlyResource } from './support/template';
+import { evaluate, onlyResource, STACK_UUID, taskDefinitionArn } from './support/template';
 
 const MODES = ['on-demand', 'spot', 'spot-with-fallback'] as const;
 
@@ -68,6 +68,15 @@ describe('Workflow: state machine', () => {
     expect(byDefault.template.toJSON().Resources[ids.logGroup].Properties.RetentionInDays).toBe(30);
   });
 
+  test('its log group is named under /aws/vendedlogs/states/, unique to the stack instance', () => {
+    // (AWS::StackId evaluates to arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/<STACK_UUID>)
+    const name = evaluate(
+      byDefault.template,
+      byDefault.template.toJSON().Resources[ids.logGroup].Properties.LogGroupName,
+    );
+    expect(name).toBe(`/aws/vendedlogs/states/TestPipeline-Workflow-${STACK_UUID}`);
+  });
+
   test('the definition uses JSONPath and an execution timeout of the task timeout plus 30 minutes', () => {
     const definition = definitionOf(byDefault);
     expect(definition).toMatchObject({ QueryLanguage: 'JSONPath', TimeoutSeconds: 3600 + 30 * 60 });
@@ -110,8 +119,8 @@ describe('Workflow: state machine', () => {
 });
 
 describe('Workflow: state machine role (least privilege)', () => {
-  test('the run-task policy fix is on in cdk.json', () => {
-    // (its effect, RunTask on the task definition ARN rather than on "<family>:*", is asserted below)
+  test('the run-task policy fix is on in cdk.json, so the workflow must undo it for its own states', () => {
+    // (on, aws-cdk-lib grants RunTask on the one deployed revision; its effect is undone below)
     expect(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY).toBe(
       '@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy',
     );
@@ -124,23 +133,38 @@ describe('Workflow: state machine role (least privilege)', () => {
     expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
   });
 
-  test('RunTask is allowed on the worker task definition only', () => {
-    const statements = stateMachineRoleStatements(byDefault);
-    const runTask = statements.filter((s) => s.Action.some((a) => iamPatternMatches(a, 'ecs:RunTask', true)));
+  // Failed with the task definition's own ARN as the resource: RunTask is given the family, so
+  // ECS runs the latest revision, which a deploy registers before it updates this policy.
+  test.each(MODES)('RunTask is allowed on any revision of the worker family, in its cluster (%s)', (mode) => {
+    const synth = synths[mode];
+    const runTask = stateMachineRoleStatements(synth).filter((s) =>
+      s.Action.some((a) => iamPatternMatches(a, 'ecs:RunTask', true)),
+    );
     expect(runTask).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['ecs:RunTask'],
-        Resource: [`<${ids.taskDefinition}>`],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${synth.ids.cluster}.Arn>` } },
       }),
     ]);
-    // (Ref of an AWS::ECS::TaskDefinition is its ARN, revision included)
-    expect(byDefault.template.toJSON().Resources[ids.taskDefinition].Type).toBe('AWS::ECS::TaskDefinition');
+    const [resource] = runTask[0].Resource;
+    expect(runTask[0].Resource).toHaveLength(1);
+    // the task definition's ARN, its revision cut off, then ":*"
+    expect(resource).toBe(taskDefinitionArn(ids.taskDefinition).replace(/:1$/, ':*'));
+    expect(resource).toMatch(/:task-definition\/<\w+>:\*$/);
   });
 
-  test('may stop and describe the tasks it started', () => {
-    const actions = stateMachineRoleStatements(byDefault).flatMap((s) => s.Action);
-    expect(actions).toEqual(expect.arrayContaining(['ecs:StopTask', 'ecs:DescribeTasks']));
+  test('may stop and describe the tasks of its cluster only', () => {
+    const polling = stateMachineRoleStatements(byDefault).filter((s) =>
+      s.Action.some((a) => a === 'ecs:StopTask' || a === 'ecs:DescribeTasks'),
+    );
+    expect(polling).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['ecs:DescribeTasks', 'ecs:StopTask'],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${byDefault.ids.cluster}.Arn>` } },
+      }),
+    ]);
   });
 
   test('manages only the StepFunctionsGetEventsForECSTaskRule managed rule', () => {

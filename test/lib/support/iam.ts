@@ -1,7 +1,7 @@
 /** IAM statements of a synthesized template's roles, with intrinsics as placeholders. */
 import { Template } from 'aws-cdk-lib/assertions';
 
-import { evaluate, Resource } from './template';
+import { evaluate, placeholder, Resource, TokenValue } from './template';
 
 export interface Statement {
   Effect: 'Allow' | 'Deny';
@@ -13,9 +13,14 @@ export interface Statement {
 
 /**
  * Every statement attached to the role `roleId`: its inline policies and every
- * AWS::IAM::Policy naming it, with Action/Resource as arrays and intrinsics as placeholders.
+ * AWS::IAM::Policy naming it, with Action/Resource as arrays and intrinsics evaluated with
+ * `values` (placeholders by default).
  */
-export function statementsOfRole(template: Template, roleId: string): Statement[] {
+export function statementsOfRole(
+  template: Template,
+  roleId: string,
+  values: TokenValue = placeholder,
+): Statement[] {
   const role = template.toJSON().Resources[roleId] as Resource | undefined;
   if (role?.Type !== 'AWS::IAM::Role') throw new Error(`${roleId} is not an AWS::IAM::Role`);
   const documents: unknown[] = ((role.Properties.Policies as { PolicyDocument: unknown }[]) ?? []).map(
@@ -28,11 +33,13 @@ export function statementsOfRole(template: Template, roleId: string): Statement[
     }
   }
   return documents.flatMap((doc) =>
-    ((evaluate(template, doc) as { Statement: Record<string, unknown>[] }).Statement ?? []).map((s) => ({
-      ...(s as unknown as Statement),
-      Action: ([] as string[]).concat(s.Action as string | string[]),
-      Resource: ([] as string[]).concat(s.Resource as string | string[]),
-    })),
+    ((evaluate(template, doc, values) as { Statement: Record<string, unknown>[] }).Statement ?? []).map(
+      (s) => ({
+        ...(s as unknown as Statement),
+        Action: ([] as string[]).concat(s.Action as string | string[]),
+        Resource: ([] as string[]).concat(s.Resource as string | string[]),
+      }),
+    ),
   );
 }
 

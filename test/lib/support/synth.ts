@@ -11,14 +11,12 @@ import { Template } from 'aws-cdk-lib/assertions';
 
 import { parseConfig } from '../../../lib/config';
 import { PipelineStack } from '../../../lib/pipeline-stack';
-import type { WorkerImage } from '../../../lib/worker-image';
 import { logicalIdOf } from './template';
 
-/** A registry image, so no test needs Docker or the container build. */
-export const TEST_IMAGE: WorkerImage = {
-  kind: 'registry',
-  reference: 'public.ecr.aws/docker/library/node:22-alpine',
-};
+/** A registry image (config `image`), so no test stages the container/ asset. */
+export const TEST_IMAGE = 'public.ecr.aws/docker/library/node:22-alpine';
+/** An image in ECR, which network=private can pull through the VPC endpoints. */
+export const TEST_ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:test';
 
 /** Feature flags exactly as cdk.json sets them, so tests see what `cdk synth` produces. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -32,9 +30,9 @@ export interface LiveSynthesis {
 
 /** GIVEN the app configured with cdk.json's context plus `context` overrides (the construct tree too). */
 export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthesis {
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, ...context } });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, image: TEST_IMAGE, ...context } });
   const config = parseConfig((key) => app.node.tryGetContext(key));
-  const stack = new PipelineStack(app, 'TestPipeline', { config, image: TEST_IMAGE });
+  const stack = new PipelineStack(app, 'TestPipeline', { config });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -53,7 +51,9 @@ export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthe
 export const CONFIGURATIONS = {
   default: {},
   destroy: { removalPolicy: 'destroy' },
-  private: { network: 'private' },
+  private: { network: 'private', image: TEST_ECR_IMAGE },
+  ecrImage: { image: TEST_ECR_IMAGE },
+  directoryImage: { image: 'examples/python-worker' },
   spot: { capacity: 'spot' },
   spotWithFallback: { capacity: 'spot-with-fallback' },
   outputBucket: { outputBucket: 'some-bucket' },
@@ -130,7 +130,7 @@ function filesUnder(dir: string): string[] {
 export function synthesisKey(): string {
   const hash = crypto.createHash('sha256');
   const inputs = [
-    ...['lib', 'bin', 'shared', path.join('test', 'lib', 'support')]
+    ...['lib', 'bin', 'shared', 'examples', path.join('test', 'lib', 'support')]
       .map((dir) => path.join(ROOT, dir))
       .filter((dir) => fs.existsSync(dir))
       .flatMap(filesUnder)

@@ -3,7 +3,7 @@ import { CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { IConstruct } from 'constructs';
 
-import { contextForTemplate, resolveIntrinsics } from '../../../local/intrinsics';
+import { contextForTemplate, resolveIntrinsics } from '../../../local/cloudformation/intrinsics';
 
 /** The logical ID of a construct's CloudFormation resource (its default child for an L2). */
 export function logicalIdOf(stack: Stack, construct: IConstruct): string {
@@ -34,23 +34,37 @@ export type TokenValue = (logicalId: string, attribute?: string) => string;
 
 export const REGION = 'us-east-1';
 export const ACCOUNT = '123456789012';
+/** `AWS::StackId`, shaped as CloudFormation makes it (names derived from it take its last part). */
+export const STACK_UUID = '51af3dc0-da77-11e4-872e-1234567db123';
 
 /** `<LogicalId>` for a Ref, `<LogicalId.Attr>` for a GetAtt: readable, and safe inside JSON strings. */
 export const placeholder: TokenValue = (id, attribute) => (attribute ? `<${id}.${attribute}>` : `<${id}>`);
 
 /**
  * What a state machine's `Ref` stands for: its ARN, as on AWS, around the placeholder name.
- * An ARN, not a bare placeholder, because aws-cdk-lib takes the name out of it
+ * An ARN, not a bare placeholder, because aws-cdk-lib takes parts out of it
  * (`Fn::Select [6, Fn::Split [":", Ref]]`, in the Distributed Map's execution ARNs).
  */
 export function stateMachineArn(id: string): string {
   return `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${placeholder(id)}`;
 }
 
+/** A task definition's `Ref`: the ARN of its revision 1 (aws-cdk-lib cuts the revision off for "any revision"). */
+export function taskDefinitionArn(id: string): string {
+  return `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/${placeholder(id)}:1`;
+}
+
+/** The resource types whose `Ref` is an ARN that templates take apart. */
+const ARN_REFS: Record<string, (id: string) => string> = {
+  'AWS::StepFunctions::StateMachine': stateMachineArn,
+  'AWS::ECS::TaskDefinition': taskDefinitionArn,
+};
+
 /**
  * Evaluates the intrinsics in a fragment of `template` with local/'s resolver (what `npm start`
- * deploys locally): pseudo parameters get fixed values, resource references go through `value`,
- * and a state machine's Ref is its ARN. An intrinsic the resolver does not know throws.
+ * deploys locally): pseudo parameters get fixed values, resource references go through `value`
+ * (with the default placeholders, a state machine's or task definition's Ref is its ARN). An
+ * intrinsic the resolver does not know throws.
  */
 export function evaluate(template: Template, fragment: unknown, value: TokenValue = placeholder): unknown {
   const json = template.toJSON();
@@ -64,8 +78,12 @@ export function evaluate(template: Template, fragment: unknown, value: TokenValu
   // Getters, so that `value` is asked only for what the fragment references.
   const refs: Record<string, unknown> = { ...context.refs };
   for (const [id, { Type }] of Object.entries(resources)) {
-    const arn = Type === 'AWS::StepFunctions::StateMachine' && value === placeholder;
-    Object.defineProperty(refs, id, { enumerable: true, get: () => (arn ? stateMachineArn(id) : value(id)) });
+    const arn = value === placeholder ? ARN_REFS[Type] : undefined;
+    Object.defineProperty(refs, id, { enumerable: true, get: () => (arn ? arn(id) : value(id)) });
   }
-  return resolveIntrinsics(fragment, { ...context, refs });
+  const pseudo = {
+    ...context.pseudo,
+    'AWS::StackId': `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/TestPipeline/${STACK_UUID}`,
+  };
+  return resolveIntrinsics(fragment, { ...context, refs, pseudo });
 }

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
-import { PROJECT_ROOT } from '../../../local/synth';
+import { PROJECT_ROOT } from '../../../shared/paths';
 
 export interface CliResult {
   readonly code: number;
@@ -9,12 +9,12 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/main.ts ...`), as a child process. */
+/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/cli/main.ts ...`), as a child process. */
 export async function runCli(args: readonly string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'local/main.ts', ...args],
+      ['--import', 'tsx', 'local/cli/main.ts', ...args],
       { cwd: PROJECT_ROOT },
     );
     return { code: 0, stdout, stderr };

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-import { PROJECT_ROOT, STACK_NAME, synthesize, WORKER_BUNDLE } from '../../../local/synth';
+import { synthesize } from '../../../local/cloudformation/synth';
+import { PROJECT_ROOT, WORKER_BUNDLE } from '../../../shared/paths';
+import { STACK_NAME } from '../../../shared/stack-name';
 
 /** Everything `cdk synth` reads: a change to any of it means a new template. */
 const SYNTH_INPUTS = [

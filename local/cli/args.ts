@@ -1,0 +1,196 @@
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import type { LaunchErrorKind } from '../ecs/launch-faults';
+import { DEFAULT_CONCURRENCY, type FaultOptions } from '../pipeline';
+
+export const DEFAULT_PORT = 4569;
+export const DEFAULT_DATA_DIR = '.local/s3';
+export const DEFAULT_CDK_OUT = '.local/cdk.out';
+
+export interface CliOptions {
+  /** Files and directories to upload; none means "watch until Ctrl-C" (unless backfill or replay). */
+  readonly paths: readonly string[];
+  /** `--backfill [sub-prefix]`: process the objects already in the bucket, then exit. */
+  readonly backfill?: { readonly subPrefix?: string };
+  /** `--replay-dead-letters`: start an execution per dead-lettered event, then exit. */
+  readonly replayDeadLetters: boolean;
+  readonly port: number;
+  readonly dataDir: string;
+  /** undefined: `dead-letters` beside the data directory. */
+  readonly deadLetterDir?: string;
+  readonly concurrency: number;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly help: boolean;
+  /** A template to run instead of synthesizing one. */
+  readonly template?: string;
+  /** `cdk synth -c key=value` context, e.g. `capacity=spot-with-fallback`. */
+  readonly context: Readonly<Record<string, string>>;
+  readonly faults: FaultOptions;
+}
+
+/** A bad command line: main prints the message (one line) and exits 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `Usage: npm start -- [options] [file-or-dir...]
+       npm start -- [options] --backfill [sub-prefix]
+       npm start -- [options] --replay-dead-letters
+
+Runs the pipeline locally from the template \`cdk synth\` produces: an embedded S3 server, the
+EventBridge rule, the state machine and the worker as a local Fargate task. No AWS account, no Docker.
+
+With files or directories: uploads them under the rule's input prefix (directories recursively,
+keys relative to the directory), waits for every execution, prints a summary and exits 0 only if
+all succeeded. Without: keeps running and processes whatever is written to the bucket until Ctrl-C.
+--backfill runs the backfill state machine's Map over the objects already under the input prefix
+(or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters
+starts one execution per event in the dead-letter directory, then exits 0 if all succeeded.
+
+Options:
+  --port <n>                     S3 port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
+  --data-dir <dir>               where the S3 server keeps objects (default ${DEFAULT_DATA_DIR})
+  --dead-letter-dir <dir>        the rule target's dead-letter queue, one JSON file per event
+                                 (default: dead-letters beside --data-dir, i.e. .local/dead-letters)
+  --backfill [sub-prefix]        process the objects already in the bucket, then exit
+  --replay-dead-letters          replay the dead-lettered events, then exit
+  --concurrency <n>              executions running at once; more are queued (default ${DEFAULT_CONCURRENCY})
+  -c, --context <key=value>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
+  --template <file>              run this synthesized template instead of running \`cdk synth\`
+  --json                         print only the summary, as one JSON document
+  --verbose                      print the worker's log lines
+  --inject-launch-errors <kind:n>  make the first n task launches fail: throttling:n
+                                 (ECS.AmazonECSException) or capacity:n (AmazonECS.Unknown)
+  --inject-spot-interruptions <n>  interrupt the first n tasks placed on Fargate Spot
+  --inject-start-failures <n>    the first n events cannot start an execution: EventBridge retries
+                                 them per the target's RetryPolicy, then dead-letters them (THROTTLING)
+  -h, --help                     show this help`;
+
+export function parseCliArgs(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'dead-letter-dir': { type: 'string' },
+        backfill: { type: 'boolean', default: false },
+        'replay-dead-letters': { type: 'boolean', default: false },
+        concurrency: { type: 'string' },
+        context: { type: 'string', short: 'c', multiple: true },
+        template: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', default: false },
+        'inject-launch-errors': { type: 'string' },
+        'inject-spot-interruptions': { type: 'string' },
+        'inject-start-failures': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    // parseArgs' messages name the option ("Unknown option '--foo'"); the fix is the help text.
+    throw new UsageError(`${(error as Error).message.split('. ')[0]}; see --help`);
+  }
+  const { values, positionals } = parsed;
+  const mode = exitingMode(values.backfill, values['replay-dead-letters'], positionals);
+  return {
+    paths: mode ? [] : positionals,
+    backfill: mode === 'backfill' ? { subPrefix: positionals[0] } : undefined,
+    replayDeadLetters: mode === 'replay',
+    port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
+    dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
+    deadLetterDir: values['dead-letter-dir'],
+    concurrency: wholeNumber('--concurrency', values.concurrency, DEFAULT_CONCURRENCY, 1, 256),
+    json: values.json,
+    verbose: values.verbose,
+    help: values.help,
+    template: values.template,
+    context: Object.fromEntries((values.context ?? []).map(contextPair)),
+    faults: {
+      launchErrors: launchErrors(values['inject-launch-errors']),
+      spotInterruptions: wholeNumber(
+        '--inject-spot-interruptions',
+        values['inject-spot-interruptions'],
+        0,
+        0,
+        1e6,
+      ),
+      startFailures: wholeNumber('--inject-start-failures', values['inject-start-failures'], 0, 0, 1e6),
+    },
+  };
+}
+
+/** `--backfill` and `--replay-dead-letters` read the bucket or the dead letters, never local files. */
+function exitingMode(
+  backfill: boolean,
+  replay: boolean,
+  positionals: readonly string[],
+): 'backfill' | 'replay' | undefined {
+  if (backfill && replay) {
+    throw new UsageError('--backfill and --replay-dead-letters are separate runs: pass one of them');
+  }
+  if (replay && positionals.length > 0) {
+    throw new UsageError(
+      `--replay-dead-letters takes no files (got ${positionals.map((p) => JSON.stringify(p)).join(', ')}): ` +
+        'upload files in a separate run without it',
+    );
+  }
+  if (backfill) {
+    const [subPrefix, ...more] = positionals;
+    if (more.length > 0 || (subPrefix !== undefined && existsSync(subPrefix))) {
+      throw new UsageError(
+        `--backfill takes one key sub-prefix such as 2024/, not files (got ${positionals.map((p) => JSON.stringify(p)).join(', ')}): ` +
+          'upload files in a separate run without --backfill',
+      );
+    }
+  }
+  return backfill ? 'backfill' : replay ? 'replay' : undefined;
+}
+
+function wholeNumber(
+  option: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `${option} ${JSON.stringify(raw)} is not valid: use a whole number from ${min} to ${max}`,
+    );
+  }
+  return value;
+}
+
+function contextPair(raw: string): [string, string] {
+  const at = raw.indexOf('=');
+  if (at <= 0) {
+    throw new UsageError(
+      `--context ${JSON.stringify(raw)} is not key=value: use e.g. -c capacity=spot-with-fallback`,
+    );
+  }
+  return [raw.slice(0, at), raw.slice(at + 1)];
+}
+
+const LAUNCH_ERROR_KINDS: readonly LaunchErrorKind[] = ['throttling', 'capacity'];
+
+function launchErrors(raw: string | undefined): FaultOptions['launchErrors'] {
+  if (raw === undefined) return undefined;
+  const [kind, count] = raw.split(':');
+  if (!LAUNCH_ERROR_KINDS.includes(kind as LaunchErrorKind) || count === undefined) {
+    throw new UsageError(
+      `--inject-launch-errors ${JSON.stringify(raw)} is not valid: use throttling:<n> or capacity:<n>, e.g. throttling:3`,
+    );
+  }
+  return { kind: kind as LaunchErrorKind, count: wholeNumber('--inject-launch-errors', count, 0, 1, 1e6) };
+}

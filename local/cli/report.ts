@@ -1,0 +1,100 @@
+import type { ExecutionRecord, LocalPipeline, UndeliveredEvent } from '../pipeline';
+import type { BackfillResult } from '../stepfunctions/backfill-map';
+
+/** How the CLI shows executions: one line each, and the `--json` summary document. */
+
+export interface ExecutionSummary {
+  readonly key: string;
+  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly error: string | null;
+  readonly cause: string | null;
+  readonly durationMs: number;
+  /** The result object's JSON content, or null when the worker wrote none. */
+  readonly result: unknown;
+}
+
+export async function summarize(pipeline: LocalPipeline): Promise<{ executions: ExecutionSummary[] }> {
+  const executions = await Promise.all(
+    pipeline.executions().map(async (record) => ({
+      key: record.key,
+      status: record.status === 'SUCCEEDED' ? ('SUCCEEDED' as const) : ('FAILED' as const),
+      error: record.error ?? null,
+      cause: record.cause ?? null,
+      durationMs: record.durationMs ?? 0,
+      result: await pipeline.readResult(record),
+    })),
+  );
+  return { executions };
+}
+
+/** e.g. `DEAD-LETTER  incoming/a.csv  THROTTLING after 185 retries -> .local/dead-letters/17...json` */
+export function undeliveredLine(undelivered: UndeliveredEvent, showPath: (file: string) => string): string {
+  const { ERROR_CODE, RETRY_ATTEMPTS, ERROR_MESSAGE } = undelivered.attributes;
+  const detail = (undelivered.event as { detail?: { object?: { key?: unknown } } } | undefined)?.detail;
+  const where = undelivered.file
+    ? `-> ${showPath(undelivered.file)}`
+    : 'dropped (the target has no dead-letter queue)';
+  const retries =
+    RETRY_ATTEMPTS === '0' ? `not retried: ${ERROR_MESSAGE}` : `after ${RETRY_ATTEMPTS} retries`;
+  return `${'DEAD-LETTER'.padEnd(9)}  ${String(detail?.object?.key ?? '(no key)')}  ${ERROR_CODE} ${retries}  ${where}`;
+}
+
+/** e.g. `backfill of "incoming/": SUCCEEDED, 50 items, 1 failed (tolerated: more than 10%)` */
+export function backfillLine(result: BackfillResult): string {
+  const tolerated = [
+    result.toleratedFailurePercentage === undefined ? '' : `more than ${result.toleratedFailurePercentage}%`,
+    result.toleratedFailureCount === undefined ? '' : `more than ${result.toleratedFailureCount} items`,
+  ].filter((part) => part !== '');
+  const notStarted = result.notStarted > 0 ? `, ${result.notStarted} not started` : '';
+  return (
+    `backfill of "${result.prefix}": ${result.status}, ${result.items} items, ${result.failed} failed${notStarted} ` +
+    `(fails the run: ${tolerated.join(' or ') || 'any failure'}; at most ${result.maxConcurrency} at once)`
+  );
+}
+
+/** e.g. `SUCCEEDED  incoming/a.csv  412 ms  -> processed/incoming/a.csv.json (after 3 retries)` */
+export function executionLine(record: ExecutionRecord): string {
+  const last = record.attempts.at(-1);
+  const outcome =
+    record.status === 'SUCCEEDED'
+      ? record.result
+        ? `-> ${record.result.key}`
+        : `no result (worker outcome: ${String(last?.summary?.outcome ?? 'unknown')})`
+      : `${record.error}: ${failureReason(record)}`;
+  const path = attemptPath(record);
+  return `${record.status.padEnd(9)}  ${record.key}  ${record.durationMs ?? 0} ms  ${outcome}${path ? ` (${path})` : ''}`;
+}
+
+/** What went wrong in words: the worker's exit code and stop code, or the launch error. */
+function failureReason(record: ExecutionRecord): string {
+  const last = record.attempts.at(-1);
+  if (last?.taskArn) {
+    const worker = last.summary?.message ? `; worker: ${String(last.summary.message)}` : '';
+    return `task stopped (${last.stopCode}), exit code ${last.exitCode}${worker}`;
+  }
+  return last?.error ? `task did not start (${last.error})` : (record.cause ?? '');
+}
+
+/** Which states ran the attempts, when it was not simply the first state once. */
+export function attemptPath(record: ExecutionRecord): string {
+  const parts: string[] = [];
+  let previous: ExecutionRecord['attempts'][number] | undefined;
+  let retries = 0;
+  const flushRetries = () => {
+    if (retries > 0)
+      parts.push(`after ${retries} ${retries === 1 ? 'retry' : 'retries'} of ${previous?.stateName}`);
+    retries = 0;
+  };
+  for (const attempt of record.attempts) {
+    if (previous && attempt.stateName === previous.stateName) {
+      retries++;
+    } else if (previous) {
+      flushRetries();
+      const fellBack = previous.onSpot && !attempt.onSpot;
+      parts.push(fellBack ? `fell back to on-demand in ${attempt.stateName}` : `then ${attempt.stateName}`);
+    }
+    previous = attempt;
+  }
+  flushRetries();
+  return parts.join(', ');
+}

@@ -1,0 +1,288 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { constants } from 'node:os';
+import { createInterface } from 'node:readline';
+
+import { isPlainObject } from '../cloudformation/intrinsics';
+import { StatesError } from '../stepfunctions/errors';
+import { launchError, LaunchFaults } from './launch-faults';
+import type { LocalContainerDefinition, LocalTaskDefinition } from './task-definitions';
+import {
+  describeStoppedTask,
+  ecsArn,
+  type EcsTaskDescription,
+  type LaunchedTask,
+  type RunTaskParameters,
+  type StoppedTask,
+  type TaskLocation,
+} from './task-description';
+
+export type { EcsTaskDescription, RunTaskParameters };
+
+/**
+ * Serves `arn:aws:states:::ecs:runTask.sync` locally: starts the worker bundle as a child process
+ * for the task's essential container, with the environment ECS would give it, waits for it to stop,
+ * and answers as Step Functions does: the ECS DescribeTasks description of the stopped task on
+ * success, `States.TaskFailed` with that description (compact JSON) as the Cause otherwise.
+ */
+
+/** What happened to one task launch, for the execution's record (ECS's own view has no state names). */
+export interface TaskAttempt {
+  readonly stateName: string;
+  readonly taskArn?: string;
+  /** The error the state failed with, when it failed. */
+  readonly error?: string;
+  readonly exitCode?: number | null;
+  readonly stopCode?: string;
+  readonly onSpot: boolean;
+  /** The container's environment as ECS gave it (task definition and overrides; no local S3 settings). */
+  readonly environment?: Readonly<Record<string, string>>;
+  /** The worker's last JSON log line with `summary: true` (its outcome, result key...). */
+  readonly summary?: Record<string, unknown>;
+  /** When the launch was requested (epoch ms); with durationMs, when tasks overlapped. */
+  readonly startedAt: number;
+  readonly durationMs: number;
+}
+
+export interface RunTaskRequest {
+  readonly stateName: string;
+  readonly parameters: unknown;
+  /** The state's TimeoutSeconds: the task is stopped (SIGTERM) when it elapses. */
+  readonly timeoutSeconds?: number;
+  readonly onAttempt?: (attempt: TaskAttempt) => void;
+}
+
+export interface EcsTaskRunnerOptions extends TaskLocation {
+  readonly taskDefinitions: readonly LocalTaskDefinition[];
+  /** Command that runs the container, e.g. `[process.execPath, 'container/dist/worker.js']`. */
+  readonly command: readonly string[];
+  /** Environment under the task's own (the local S3 endpoint and credentials). */
+  readonly baseEnvironment: Readonly<Record<string, string>>;
+  readonly faults?: LaunchFaults;
+  /** Each line the container writes to stdout or stderr (what CloudWatch Logs would get). */
+  readonly onLog?: (
+    line: string,
+    task: { readonly taskArn: string; readonly stream: 'stdout' | 'stderr' },
+  ) => void;
+}
+
+export class LocalEcsTaskRunner {
+  private readonly running = new Set<ChildProcess>();
+  private readonly faults: LaunchFaults;
+
+  constructor(private readonly options: EcsTaskRunnerOptions) {
+    this.faults = options.faults ?? new LaunchFaults();
+  }
+
+  /** Runs one task to completion, as `ecs:runTask.sync` does. Throws a named StatesError on failure. */
+  async run(request: RunTaskRequest): Promise<EcsTaskDescription> {
+    const started = Date.now();
+    const parameters = request.parameters as RunTaskParameters;
+    const onSpot = placedOnSpot(parameters);
+    const record = (attempt: Omit<TaskAttempt, 'stateName' | 'onSpot' | 'startedAt' | 'durationMs'>) =>
+      request.onAttempt?.({
+        stateName: request.stateName,
+        onSpot,
+        startedAt: started,
+        durationMs: Date.now() - started,
+        ...attempt,
+      });
+
+    const injected = this.faults.takeLaunchError();
+    if (injected) {
+      const error = launchError(injected, randomUUID());
+      record({ error: error.name });
+      throw error;
+    }
+    let task: LaunchedTask;
+    try {
+      task = this.launch(parameters, onSpot);
+    } catch (error) {
+      record({ error: (error as Error).name });
+      throw error;
+    }
+    const interrupt = onSpot && this.faults.takeSpotInterruption();
+    const stopped = await this.waitForStop(task, { interrupt, timeoutSeconds: request.timeoutSeconds });
+    const description = describeStoppedTask(task, stopped, parameters, this.options);
+    const failed = stopped.stopCode !== 'EssentialContainerExited' || stopped.exitCode !== 0;
+    const error = failed ? (stopped.timedOut ? 'States.Timeout' : 'States.TaskFailed') : undefined;
+    record({
+      taskArn: task.taskArn,
+      exitCode: stopped.exitCode,
+      stopCode: stopped.stopCode,
+      environment: task.environment,
+      summary: task.summary,
+      error,
+    });
+    if (error) {
+      // Step Functions' Cause for a failed runTask.sync is the task description as compact JSON.
+      throw new StatesError(error, JSON.stringify(description));
+    }
+    return description;
+  }
+
+  /** Stops every running task (SIGTERM), e.g. when the pipeline is stopped without draining. */
+  stopAll(): void {
+    for (const child of this.running) child.kill('SIGTERM');
+  }
+
+  private launch(parameters: RunTaskParameters, onSpot: boolean): LaunchedTask {
+    const taskDefinition = this.findTaskDefinition(parameters.TaskDefinition);
+    // Fargate tasks of this app have one container; a sidecar would need its own command, so only the
+    // essential container runs locally and the task stops when it exits, as ECS stops it.
+    const essential = taskDefinition.containers.filter((c) => c.essential);
+    if (essential.length !== 1) {
+      throw new StatesError(
+        'ECS.InvalidParameterException',
+        `Task definition ${taskDefinition.family} has ${essential.length} essential containers; the local ` +
+          'runner runs exactly one (local/ecs/task-runner.ts)',
+      );
+    }
+    const container = essential[0];
+    const overrides = parameters.Overrides?.ContainerOverrides ?? [];
+    for (const override of overrides) {
+      if (!taskDefinition.containers.some((c) => c.name === override.Name)) {
+        throw new StatesError(
+          'ECS.InvalidParameterException',
+          `Override for container "${override.Name}" does not match any container of ${taskDefinition.family}`,
+        );
+      }
+    }
+    const environment = containerEnvironment(
+      container,
+      overrides.find((o) => o.Name === container.name),
+    );
+    const [command, ...args] = this.options.command;
+    const child = spawn(command, args, {
+      env: { ...this.options.baseEnvironment, ...environment },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const cluster = (parameters.Cluster ?? 'default').split('/').pop();
+    const task: LaunchedTask = {
+      taskArn: `${ecsArn(this.options, 'task')}/${cluster}/${randomUUID().replace(/-/g, '')}`,
+      taskDefinition,
+      container,
+      environment,
+      child,
+      onSpot,
+      createdAt: Date.now(),
+    };
+    this.running.add(child);
+    for (const stream of ['stdout', 'stderr'] as const) {
+      createInterface({ input: child[stream] }).on('line', (line) => {
+        if (stream === 'stdout') task.summary = summaryOf(line) ?? task.summary;
+        this.options.onLog?.(line, { taskArn: task.taskArn, stream });
+      });
+    }
+    return task;
+  }
+
+  private findTaskDefinition(reference: string): LocalTaskDefinition {
+    // RunTask accepts "family", "family:revision" or the full ARN.
+    const family = reference.replace(/^arn:[^:]+:ecs:[^:]*:[^:]*:task-definition\//, '').replace(/:\d+$/, '');
+    const found = this.options.taskDefinitions.find((t) => t.family === family);
+    if (!found) {
+      throw new StatesError(
+        'ECS.InvalidParameterException',
+        `TaskDefinition not found: ${reference} is not a task definition of the template ` +
+          `(families: ${this.options.taskDefinitions.map((t) => t.family).join(', ') || 'none'})`,
+      );
+    }
+    return found;
+  }
+
+  private waitForStop(
+    task: LaunchedTask,
+    options: { interrupt: boolean; timeoutSeconds?: number },
+  ): Promise<StoppedTask> {
+    const { child, container } = task;
+    let stopCode = 'EssentialContainerExited';
+    let stoppedReason = 'Essential container in task exited';
+    let timedOut = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    // ECS stops a task with SIGTERM, then SIGKILL after the container's stopTimeout.
+    const stop = (code: string, reason: string) => {
+      stopCode = code;
+      stoppedReason = reason;
+      task.stoppingAt = Date.now();
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), container.stopTimeoutSeconds * 1000);
+    };
+    if (options.interrupt) {
+      // A Spot interruption: ECS sends SIGTERM (with a two-minute warning before SIGKILL on AWS).
+      child.once('spawn', () => stop('SpotInterruption', 'Your Spot Task was interrupted.'));
+    }
+    // Step Functions times the state out and calls StopTask. aws-local-stepfunctions raises
+    // States.Timeout itself but cannot stop a local handler, so the runner stops the child. This
+    // timer is created before the library's, with the same delay, so the child gets SIGTERM first.
+    const timeout =
+      options.timeoutSeconds === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            stop('UserInitiated', 'Task stopped by Step Functions: the state timed out');
+          }, options.timeoutSeconds * 1000);
+    return new Promise((resolve) => {
+      const finish = (exitCode: number | null) => {
+        clearTimeout(timeout);
+        clearTimeout(killTimer);
+        this.running.delete(child);
+        resolve({ exitCode, stopCode, stoppedReason, timedOut, stoppedAt: Date.now() });
+      };
+      child.once('error', (error) => {
+        stopCode = 'TaskFailedToStart';
+        stoppedReason = `CannotStartContainerError: ${error.message}`;
+        finish(null);
+      });
+      child.once('close', (code, signal) => {
+        // A container killed by a signal reports 128 + the signal number, as Docker does.
+        finish(code ?? (signal ? 128 + constants.signals[signal] : null));
+      });
+    });
+  }
+}
+
+/**
+ * The container's environment as ECS builds it: the task definition's variables, then the
+ * override's, an override replacing a variable of the same name. An override without a value (the
+ * state's `Value.$` path gave null, e.g. `versionId` of an unversioned bucket) is left out: ECS
+ * rejects a null value, and an absent variable is what the worker reads as "not given".
+ */
+export function containerEnvironment(
+  container: LocalContainerDefinition,
+  override?: {
+    readonly Environment?: ReadonlyArray<{ readonly Name: string; readonly Value?: string | null }>;
+  },
+): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const { name, value } of container.environment) environment[name] = value;
+  for (const { Name, Value } of override?.Environment ?? []) {
+    if (Value !== undefined && Value !== null) environment[Name] = String(Value);
+  }
+  return environment;
+}
+
+/**
+ * Whether ECS would place the task on FARGATE_SPOT. With a mixed strategy ECS splits tasks by
+ * Base then Weight; locally a task goes to Spot when Spot has the Base, or the larger Weight.
+ */
+export function placedOnSpot(parameters: RunTaskParameters): boolean {
+  const strategy = parameters.CapacityProviderStrategy ?? [];
+  const spot = strategy.find((p) => p.CapacityProvider === 'FARGATE_SPOT');
+  if (!spot || parameters.LaunchType) return false;
+  const onDemand = strategy.find((p) => p.CapacityProvider === 'FARGATE');
+  if (!onDemand) return true;
+  if ((spot.Base ?? 0) !== (onDemand.Base ?? 0)) return (spot.Base ?? 0) > (onDemand.Base ?? 0);
+  return (spot.Weight ?? 0) > (onDemand.Weight ?? 0);
+}
+
+/** The worker's summary log line (`"summary": true`), if this line is one. */
+function summaryOf(line: string): Record<string, unknown> | undefined {
+  if (!line.includes('"summary"')) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return isPlainObject(parsed) && parsed.summary === true ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}

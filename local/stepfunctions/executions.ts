@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+
+import { isPlainObject } from '../cloudformation/intrinsics';
+import type { TaskAttempt } from '../ecs/task-runner';
+import type { LocalStateMachineResource, StateMachineDefinition } from './definitions';
+import { ExecutionAlreadyExists } from './errors';
+import { ExecutionQueue } from './execution-queue';
+import { LocalStateMachine } from './state-machine';
+
+/**
+ * Step Functions, locally: StartExecution (names unique per state machine, as on AWS), one
+ * LocalStateMachine per definition, the execution records, and the queue that runs at most
+ * `concurrency` executions at once (`--concurrency`). Task states are served by the caller's
+ * `runTask` (the pipeline wires it to the local ECS).
+ */
+
+export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+
+export interface ExecutionRecord {
+  readonly name: string;
+  readonly executionArn: string;
+  /** The EventBridge event that started it; undefined for a backfill item. */
+  readonly event: unknown;
+  /** The execution input (the rule target's input for the event, or the backfill item). */
+  readonly input: unknown;
+  readonly bucket: string;
+  readonly key: string;
+  status: ExecutionStatus;
+  error?: string;
+  cause?: string;
+  output?: unknown;
+  /** From start to stop of the execution (queueing excluded). */
+  durationMs?: number;
+  /** Every task launch, in order, with the state that made it. */
+  readonly attempts: TaskAttempt[];
+  /** Where the worker wrote its result, by the worker's contract; undefined when it wrote none. */
+  result?: { readonly bucket: string; readonly key: string };
+}
+
+export interface StartExecutionOptions {
+  /** Unique per state machine, as in Step Functions. @default a random UUID */
+  readonly name?: string;
+  /** The event the input was made from, for the record. */
+  readonly event?: unknown;
+}
+
+export interface RunExecutionOptions {
+  readonly name: string;
+  /** The ARN the execution belongs to (its execution ARN is derived from it). */
+  readonly stateMachineArn: string;
+}
+
+/** One task state to serve for an execution. */
+export interface TaskInvocation {
+  readonly record: ExecutionRecord;
+  readonly stateName: string;
+  readonly parameters: unknown;
+  /** The state's TimeoutSeconds, when it has one. */
+  readonly timeoutSeconds?: number;
+}
+
+export interface LocalStepFunctionsOptions {
+  /** Executions running at once; more are queued. */
+  readonly concurrency: number;
+  /** Factor applied to Retry intervals. @default 0.01 */
+  readonly retryIntervalScale?: number;
+  /** Serves a task state: returns its result, or throws an error named as Step Functions names it. */
+  readonly runTask: (task: TaskInvocation) => Promise<unknown>;
+  /** Awaited when an execution has finished (SUCCEEDED or FAILED), before it counts as done. */
+  readonly onExecutionFinished?: (record: ExecutionRecord) => Promise<void>;
+}
+
+export class LocalStepFunctions {
+  private readonly records: ExecutionRecord[] = [];
+  /** Execution ARNs so far: a name is unique per state machine, as in Step Functions. */
+  private readonly startedArns = new Set<string>();
+  private readonly machines = new Map<StateMachineDefinition, LocalStateMachine>();
+  private readonly queue: ExecutionQueue;
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.queue = new ExecutionQueue(options.concurrency);
+  }
+
+  /** The local machine for `definition`, created (and its ASL validated) on first use. */
+  stateMachineFor(definition: StateMachineDefinition): LocalStateMachine {
+    let machine = this.machines.get(definition);
+    if (!machine) {
+      machine = new LocalStateMachine(definition, { retryIntervalScale: this.options.retryIntervalScale });
+      this.machines.set(definition, machine);
+    }
+    return machine;
+  }
+
+  /** Starts (queues) an execution, as StartExecution does; throws ExecutionAlreadyExists for a used name. */
+  startExecution(
+    stateMachine: LocalStateMachineResource,
+    input: unknown,
+    start: StartExecutionOptions = {},
+  ): ExecutionRecord {
+    const record = this.newRecord(input, start.name ?? randomUUID(), stateMachine.arn, start.event);
+    void this.queue
+      .add(() => this.execute(record, stateMachine.definition))
+      .catch((error) => this.failWithBug(record, error));
+    return record;
+  }
+
+  /** Runs `definition` (e.g. a Map's item processor) to completion now, unqueued. */
+  async runExecution(
+    definition: StateMachineDefinition,
+    input: unknown,
+    run: RunExecutionOptions,
+  ): Promise<ExecutionRecord> {
+    const record = this.newRecord(input, run.name, run.stateMachineArn);
+    await this.execute(record, definition).catch((error) => this.failWithBug(record, error));
+    return record;
+  }
+
+  executions(): readonly ExecutionRecord[] {
+    return this.records;
+  }
+
+  /** Whether no execution is queued or running. */
+  get idle(): boolean {
+    return this.queue.running === 0 && this.queue.queued === 0;
+  }
+
+  /** Resolves when the queue has drained (at once if it is empty now). */
+  onIdle(): Promise<void> {
+    return this.queue.onIdle();
+  }
+
+  private newRecord(input: unknown, name: string, stateMachineArn: string, event?: unknown): ExecutionRecord {
+    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    if (this.startedArns.has(executionArn)) throw new ExecutionAlreadyExists(name);
+    this.startedArns.add(executionArn);
+    const record: ExecutionRecord = {
+      name,
+      executionArn,
+      event,
+      input,
+      bucket: isPlainObject(input) ? String(input.bucket) : '',
+      key: isPlainObject(input) ? String(input.key) : '',
+      status: 'QUEUED',
+      attempts: [],
+    };
+    this.records.push(record);
+    return record;
+  }
+
+  private async execute(record: ExecutionRecord, definition: StateMachineDefinition): Promise<void> {
+    record.status = 'RUNNING';
+    const started = Date.now();
+    const outcome = await this.stateMachineFor(definition).run(record.input, (stateName, parameters, state) =>
+      this.options.runTask({
+        record,
+        stateName,
+        parameters,
+        timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
+      }),
+    );
+    record.durationMs = Date.now() - started;
+    record.status = outcome.status;
+    record.output = outcome.output;
+    record.error = outcome.error;
+    record.cause = outcome.cause;
+    await this.options.onExecutionFinished?.(record);
+  }
+
+  /** Only a bug in the local pipeline gets here (a failed execution is an outcome, not an error). */
+  private async failWithBug(record: ExecutionRecord, error: unknown): Promise<void> {
+    record.status = 'FAILED';
+    record.error = 'LocalPipelineError';
+    record.cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    await this.options.onExecutionFinished?.(record);
+  }
+}

@@ -1,0 +1,35 @@
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * What the local pipeline knows about the worker: only its contract (README "Worker contract"), so any
+ * container that honours it runs locally as the bundled one does. The result of a task that got
+ * `KEY`, `OUTPUT_BUCKET` and `OUTPUT_PREFIX` is the object `OUTPUT_PREFIX + KEY + ".json"` in
+ * `OUTPUT_BUCKET`; the worker's log lines are never read to find it.
+ */
+
+export interface ResultLocation {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/** Where the worker writes its result, from the environment its task got; undefined when that lacks a setting. */
+export function resultLocationFor(environment: Readonly<Record<string, string>>): ResultLocation | undefined {
+  const { KEY, OUTPUT_BUCKET, OUTPUT_PREFIX } = environment;
+  if (KEY === undefined || OUTPUT_BUCKET === undefined || OUTPUT_PREFIX === undefined) return undefined;
+  return { bucket: OUTPUT_BUCKET, key: `${OUTPUT_PREFIX}${KEY}.json` };
+}
+
+/** The result location, if the object is there (a worker that skipped the object wrote none). */
+export async function writtenResult(
+  s3: S3Client,
+  environment: Readonly<Record<string, string>> | undefined,
+): Promise<ResultLocation | undefined> {
+  const location = environment && resultLocationFor(environment);
+  if (!location) return undefined;
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
+    return location;
+  } catch {
+    return undefined;
+  }
+}

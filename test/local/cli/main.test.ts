@@ -1,0 +1,59 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { PROJECT_ROOT } from '../../../shared/paths';
+import { runCli } from '../support/cli';
+import { sha256 } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/cli/main.ts ...`), as a child process. */
+
+let templatePath: string;
+let dataDir: string;
+beforeAll(async () => {
+  templatePath = await synthesizedTemplate();
+  dataDir = mkdtempSync(join(tmpdir(), 'local-cli-test-'));
+});
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+test('npm start -- --json samples/ processes every sample and prints one JSON summary', async () => {
+  const { code, stdout } = await runCli([
+    '--template',
+    templatePath,
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--json',
+    'samples/',
+  ]);
+
+  const summary = JSON.parse(stdout) as { executions: Array<Record<string, unknown>> };
+  const samples = [
+    'data.csv',
+    'gradient.png',
+    'greeting-unicode.txt',
+    'order.json',
+    'report 2024 + notes.txt',
+  ];
+  expect(summary.executions.map((e) => e.key).sort()).toEqual(samples.map((name) => `incoming/${name}`));
+  for (const execution of summary.executions) {
+    const file = join(PROJECT_ROOT, 'samples', String(execution.key).replace('incoming/', ''));
+    expect(execution).toMatchObject({ status: 'SUCCEEDED', error: null, cause: null });
+    expect(execution.result).toMatchObject({ key: execution.key, sha256: sha256(readFileSync(file)) });
+  }
+  expect(code).toBe(0);
+});
+
+test.each([
+  [['--frobnicate'], /^error: Unknown option '--frobnicate'/],
+  [['no/such/file.txt'], /^error: no\/such\/file\.txt: no such file or directory/],
+  [['--concurrency', 'many'], /^error: --concurrency "many" is not valid: use a whole number/],
+  [['--inject-launch-errors', 'meteor:2'], /^error: --inject-launch-errors "meteor:2" is not valid/],
+])('bad arguments %j give a one-line error and exit 2', async (args, message) => {
+  const { code, stderr } = await runCli(['--template', templatePath, ...args]);
+  expect(code).toBe(2);
+  expect(stderr).toMatch(message);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+});

@@ -1,0 +1,80 @@
+import { executionLine } from '../../../local/cli/report';
+import { releasedAfterEach, sha256, startTestPipeline } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/** Failure paths through the real pieces: a worker that really exits non-zero, Spot fallback. */
+
+const used = releasedAfterEach();
+
+describe('a worker that exits non-zero', () => {
+  let templatePath: string;
+  beforeAll(async () => {
+    // Results go to a bucket that does not exist locally, so the worker's write fails for real (exit 1).
+    templatePath = await synthesizedTemplate({ outputBucket: 'no-such-output-bucket' });
+  });
+
+  test('fails the execution through the Fail state, with the task description and exit code as the cause', async () => {
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath));
+    await pipeline.upload('incoming/doomed.txt', 'cannot be written back');
+    await pipeline.waitForIdle();
+
+    const [execution] = pipeline.executions();
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('States.TaskFailed');
+    // The Fail state's CausePath: States.Format('Processing s3://{}/{} failed: {}', ...), with the task JSON.
+    const prefix = 'Processing s3://local-pipeline-bucket/incoming/doomed.txt failed: ';
+    expect(execution.cause!.startsWith(prefix)).toBe(true);
+    const task = JSON.parse(execution.cause!.slice(prefix.length));
+    expect(task).toMatchObject({
+      StopCode: 'EssentialContainerExited',
+      LastStatus: 'STOPPED',
+      Containers: [{ Name: 'worker', ExitCode: 1, LastStatus: 'STOPPED' }],
+    });
+    expect(execution.attempts).toHaveLength(1); // States.TaskFailed is not in the Retry list
+    expect(execution.attempts[0].summary).toMatchObject({ outcome: 'failed', errorName: 'NoSuchBucket' });
+    expect(executionLine(execution)).toMatch(
+      /^FAILED .* States\.TaskFailed: task stopped \(EssentialContainerExited\), exit code 1/,
+    );
+  });
+});
+
+describe('capacity=spot-with-fallback', () => {
+  let templatePath: string;
+  beforeAll(async () => {
+    templatePath = await synthesizedTemplate({ capacity: 'spot-with-fallback' });
+  });
+
+  test('an interrupted Spot task is run again on on-demand Fargate', async () => {
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+      faults: { spotInterruptions: 1 },
+    }));
+    await pipeline.upload('incoming/spot.txt', 'interrupted once');
+    await pipeline.waitForIdle();
+
+    const [execution] = pipeline.executions();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.attempts.map((a) => [a.stateName, a.stopCode, a.exitCode])).toEqual([
+      ['RunWorkerOnSpot', 'SpotInterruption', 143], // SIGTERM: 128 + 15
+      ['RunWorkerOnDemand', 'EssentialContainerExited', 0],
+    ]);
+    expect(await pipeline.readResult(execution)).toMatchObject({ sha256: sha256('interrupted once') });
+    expect(executionLine(execution)).toContain('fell back to on-demand in RunWorkerOnDemand');
+  });
+
+  test('Spot capacity errors are retried, then caught and run on on-demand Fargate', async () => {
+    // 1 run + 5 retries on Spot fail with AmazonECS.Unknown; the Catch sends the execution to on-demand.
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+      faults: { launchErrors: { kind: 'capacity', count: 6 } },
+    }));
+    await pipeline.upload('incoming/no-capacity.txt', 'no spot today');
+    await pipeline.waitForIdle();
+
+    const [execution] = pipeline.executions();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.attempts.map((a) => a.stateName)).toEqual([
+      ...Array(6).fill('RunWorkerOnSpot'),
+      'RunWorkerOnDemand',
+    ]);
+    expect(executionLine(execution)).toContain('after 5 retries of RunWorkerOnSpot, fell back to on-demand');
+  });
+});

@@ -1,0 +1,88 @@
+import type { LocalTaskDefinition } from '../../../local/ecs/task-definitions';
+import { containerEnvironment, LocalEcsTaskRunner, placedOnSpot } from '../../../local/ecs/task-runner';
+import type { StateMachineDefinition } from '../../../local/stepfunctions/definitions';
+import { LocalStateMachine } from '../../../local/stepfunctions/state-machine';
+
+describe('containerEnvironment', () => {
+  const container = {
+    name: 'worker',
+    essential: true,
+    stopTimeoutSeconds: 30,
+    environment: [
+      { name: 'OUTPUT_PREFIX', value: 'processed/' },
+      { name: 'KEY', value: 'from-task-definition' },
+    ],
+  };
+  test('overrides win by name; a null or missing override value leaves the variable out', () => {
+    expect(
+      containerEnvironment(container, {
+        Environment: [
+          { Name: 'KEY', Value: 'a b+c.txt' },
+          { Name: 'VERSION_ID', Value: null },
+          { Name: 'ETAG' },
+        ],
+      }),
+    ).toEqual({ OUTPUT_PREFIX: 'processed/', KEY: 'a b+c.txt' });
+  });
+});
+
+test('placedOnSpot follows the capacity provider strategy', () => {
+  const strategy = (...providers: Array<[string, number, number?]>) => ({
+    TaskDefinition: 'f',
+    CapacityProviderStrategy: providers.map(([CapacityProvider, Weight, Base]) => ({
+      CapacityProvider,
+      Weight,
+      Base,
+    })),
+  });
+  expect(placedOnSpot(strategy(['FARGATE_SPOT', 1]))).toBe(true);
+  expect(placedOnSpot(strategy(['FARGATE', 1]))).toBe(false);
+  expect(placedOnSpot({ TaskDefinition: 'f', LaunchType: 'FARGATE' })).toBe(false);
+  expect(placedOnSpot(strategy(['FARGATE', 1, 1], ['FARGATE_SPOT', 4]))).toBe(false);
+  expect(placedOnSpot(strategy(['FARGATE', 1], ['FARGATE_SPOT', 4]))).toBe(true);
+});
+
+test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with States.Timeout", async () => {
+  const taskDefinition: LocalTaskDefinition = {
+    logicalId: 'T',
+    family: 'sleeper',
+    arn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/sleeper:1',
+    containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
+  };
+  const stopped: Array<number | null | undefined> = [];
+  const runner = new LocalEcsTaskRunner({
+    taskDefinitions: [taskDefinition],
+    // A container that never finishes on its own and dies on SIGTERM.
+    command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    baseEnvironment: {},
+    partition: 'aws',
+    region: 'us-east-1',
+    accountId: '000000000000',
+  });
+  const definition = {
+    StartAt: 'Run',
+    States: {
+      Run: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::ecs:runTask.sync',
+        Parameters: { TaskDefinition: 'sleeper' },
+        TimeoutSeconds: 1,
+        End: true,
+      },
+    },
+  } as unknown as StateMachineDefinition;
+  const started = Date.now();
+  const outcome = await new LocalStateMachine(definition).run({}, (stateName, parameters, state) =>
+    runner.run({
+      stateName,
+      parameters,
+      timeoutSeconds: state.TimeoutSeconds as number,
+      onAttempt: (attempt) => stopped.push(attempt.exitCode),
+    }),
+  );
+  expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.Timeout' });
+  expect(Date.now() - started).toBeLessThan(5_000);
+  // The child was stopped, not left running: its exit (SIGTERM = 128 + 15) was recorded.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(stopped).toEqual([143]);
+});

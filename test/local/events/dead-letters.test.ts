@@ -1,0 +1,147 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import { replayLocalDeadLetters } from '../../../local/cli/replay-dead-letters';
+import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/**
+ * The rule target's delivery, retries and dead-letter queue, and the replay, through the real pieces.
+ * The store is a directory, so the replay runs in a second pipeline on the same directories (a restart).
+ */
+
+let templatePath: string;
+beforeAll(async () => {
+  templatePath = await synthesizedTemplate();
+});
+
+const used = releasedAfterEach();
+
+// Keys as EventBridge delivers them: raw, never URL-encoded.
+const objects: Record<string, string> = {
+  'incoming/dlq/a b+c%2B.txt': 'first\n',
+  'incoming/dlq/日本語.csv': 'x,y\n1,2\n',
+  'incoming/dlq/third.json': '{"n":3}',
+  'incoming/dlq/fourth.txt': 'fourth\n',
+  'incoming/dlq/fifth.txt': 'fifth\n',
+};
+const keys = Object.keys(objects);
+
+test('events that cannot start an execution are retried, dead-lettered, and replayed once', async () => {
+  const dirs = (used.dirs = testDirectories());
+  // 1e-5: the deployed 185 retries with backoff take well under a second.
+  let pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+    ...dirs,
+    faults: { startFailures: 3 },
+    deliveryRetryScale: 1e-5,
+  }));
+  for (const key of keys) await pipeline.upload(key, objects[key]);
+  await pipeline.waitForIdle();
+
+  // The first 3 events never started an execution; the other 2 did.
+  expect(pipeline.executions().map((e) => [e.key, e.status])).toEqual([
+    [keys[3], 'SUCCEEDED'],
+    [keys[4], 'SUCCEEDED'],
+  ]);
+  // In the order they were given up on, which the backoff's jitter decides (SQS keeps no order either).
+  const letters = pipeline.deadLetters.messages();
+  const events = letters.map(
+    (letter) => JSON.parse(letter.Body) as { id: string; detail: { object: { key: string } } },
+  );
+  expect(events.map((event) => event.detail.object.key).sort()).toEqual(keys.slice(0, 3).sort());
+  for (const letter of letters) {
+    // The ORIGINAL event, as the rule matched it, with EventBridge's attributes beside it.
+    expect(JSON.parse(letter.Body)).toMatchObject({
+      source: 'aws.s3',
+      'detail-type': 'Object Created',
+      detail: { bucket: { name: pipeline.bucket } },
+    });
+    expect(letter.MessageAttributes).toEqual({
+      RULE_ARN: { DataType: 'String', StringValue: pipeline.rule.ruleArn },
+      TARGET_ARN: { DataType: 'String', StringValue: pipeline.rule.targetArn },
+      ERROR_CODE: { DataType: 'String', StringValue: 'THROTTLING' },
+      ERROR_MESSAGE: { DataType: 'String', StringValue: expect.stringContaining('ThrottlingException') },
+      EXHAUSTED_RETRY_CONDITION: { DataType: 'String', StringValue: 'MaximumRetryAttempts' },
+      RETRY_ATTEMPTS: { DataType: 'String', StringValue: '185' }, // the template's RetryPolicy
+    });
+  }
+  expect(pipeline.undelivered()).toHaveLength(3);
+  await pipeline.stop();
+
+  // A restart on the same directories, without the fault: the replay starts the 3 executions.
+  pipeline = used.pipeline = await startTestPipeline(templatePath, { ...dirs });
+  const replay = await replayLocalDeadLetters(pipeline);
+
+  expect(replay.kept).toEqual([]);
+  expect(replay.replayed).toHaveLength(3);
+  expect(replay.executions.map((e) => [e.name, e.key, e.status])).toEqual(
+    events.map((event) => [`replay-${event.id}`, event.detail.object.key, 'SUCCEEDED']),
+  );
+  for (const execution of replay.executions) {
+    expect(await pipeline.readResult(execution)).toMatchObject({
+      key: execution.key,
+      sha256: sha256(objects[execution.key]),
+    });
+  }
+  expect(pipeline.deadLetters.count()).toBe(0);
+
+  // Replaying again starts nothing: the store is empty.
+  const again = await replayLocalDeadLetters(pipeline);
+  expect(again).toEqual({ replayed: [], kept: [], executions: [] });
+
+  // A letter whose file outlived its start (a crash before the delete): its name is taken, so no second run.
+  pipeline.deadLetters.put(events[0], {
+    RULE_ARN: pipeline.rule.ruleArn,
+    TARGET_ARN: pipeline.rule.targetArn,
+    ERROR_CODE: 'THROTTLING',
+    ERROR_MESSAGE: 'Rate exceeded',
+    RETRY_ATTEMPTS: '185',
+  });
+  const duplicate = await replayLocalDeadLetters(pipeline);
+  expect(duplicate.executions).toEqual([]);
+  expect(duplicate.replayed.map((o) => o.executionId)).toEqual([
+    `${replay.executions[0].executionArn} (already started)`,
+  ]);
+  expect(pipeline.deadLetters.count()).toBe(0);
+  expect(pipeline.executions()).toHaveLength(3);
+});
+
+test('an event whose target input is not JSON goes to the dead-letter queue at once, unretried', async () => {
+  const dirs = (used.dirs = testDirectories());
+  // The stack's InputTransformer cannot produce invalid JSON, so this template is the synthesized one
+  // with an object placed inside a string, which EventBridge inserts unescaped (INVALID_JSON on AWS).
+  interface InputTransformer {
+    InputPathsMap: Record<string, string>;
+    InputTemplate: string;
+  }
+  const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+    Resources: Record<
+      string,
+      { Type: string; Properties: { Targets?: [{ InputTransformer: InputTransformer }] } }
+    >;
+  };
+  const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
+  const transformer = rule!.Properties.Targets![0].InputTransformer;
+  transformer.InputPathsMap['detail-object'] = '$.detail.object';
+  transformer.InputTemplate = transformer.InputTemplate.replace(/}$/, ',"note":"object <detail-object>"}');
+  const brokenTemplatePath = join(dirname(dirs.dataDir), 'broken-input.template.json');
+  writeFileSync(brokenTemplatePath, JSON.stringify(template));
+
+  const pipeline = (used.pipeline = await startTestPipeline(brokenTemplatePath, { ...dirs }));
+  await pipeline.upload('incoming/dlq/not-json.txt', 'x\n');
+  await pipeline.waitForIdle();
+
+  expect(pipeline.executions()).toEqual([]);
+  const letters = pipeline.deadLetters.messages();
+  expect(letters).toHaveLength(1);
+  expect(JSON.parse(letters[0].Body)).toMatchObject({
+    detail: { object: { key: 'incoming/dlq/not-json.txt' } },
+  });
+  expect(letters[0].MessageAttributes).toEqual({
+    RULE_ARN: { DataType: 'String', StringValue: pipeline.rule.ruleArn },
+    TARGET_ARN: { DataType: 'String', StringValue: pipeline.rule.targetArn },
+    ERROR_CODE: { DataType: 'String', StringValue: 'INVALID_JSON' },
+    ERROR_MESSAGE: { DataType: 'String', StringValue: expect.stringContaining('not valid JSON') },
+    RETRY_ATTEMPTS: { DataType: 'String', StringValue: '0' }, // and no EXHAUSTED_RETRY_CONDITION
+  });
+});
