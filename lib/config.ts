@@ -87,6 +87,11 @@ export const CONFIG_TABLE = {
     doc: "The task state's `TimeoutSeconds`; a longer run is stopped and the execution fails with `States.Timeout`. 1 to 10080.",
     parse: wholeNumberFrom1To(7 * 24 * 60, '7 days'),
   }),
+  capacityWaitMinutes: key({
+    default: 12 * 60,
+    doc: 'How long, on average, a launch waits for Fargate capacity (throttling, the vCPU quota, no capacity) before the object fails; the default drains a 10,000-object burst on a default account (see Bursts and quotas). 1 to 10080.',
+    parse: wholeNumberFrom1To(7 * 24 * 60, '7 days'),
+  }),
   logRetentionDays: key({
     default: 30,
     doc: 'Retention of every log group (a CloudWatch Logs retention value).',

@@ -28,8 +28,8 @@ export interface MonitoringProps {
 /**
  * How failures are seen: an SNS topic that every alarm notifies (optionally emailed),
  * alarms on failed, timed-out, throttled and aborted executions, on failed, timed-out and
- * aborted backfill runs, on events waiting in the dead-letter queue and on failed rule
- * invocations, and a dashboard.
+ * aborted backfill runs, on events waiting in the dead-letter queue, on failed rule
+ * invocations and on Fargate On-Demand vCPU usage nearing the account's quota, and a dashboard.
  */
 export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
@@ -126,6 +126,8 @@ export class Monitoring extends Construct {
       'EventBridge failed to start the state machine for an event.',
     );
 
+    const { vcpuUsage, inFlight } = this.watchFargateQuota(sm);
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
         [
@@ -146,7 +148,64 @@ export class Monitoring extends Construct {
           new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth', left: [deadLetters], width: 12 }),
           new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
         ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Fargate On-Demand vCPU, % of the account quota',
+            left: [vcpuUsage],
+            leftAnnotations: [{ value: FARGATE_VCPU_ALARM_PERCENT, label: 'alarm' }],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({ title: 'Executions in flight', left: [inFlight], width: 12 }),
+        ],
       ],
     });
   }
+
+  /**
+   * Bursts queue as executions waiting for Fargate capacity: alarm before the account's On-Demand
+   * vCPU quota is full (objects then wait, they do not fail), and count the executions in flight.
+   */
+  private watchFargateQuota(sm: sfn.IStateMachine) {
+    const vcpu = new cloudwatch.Metric({
+      namespace: 'AWS/Usage',
+      metricName: 'ResourceCount',
+      dimensionsMap: { Service: 'Fargate', Type: 'Resource', Resource: 'vCPU', Class: 'Standard/OnDemand' },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    const vcpuUsage = new cloudwatch.MathExpression({
+      expression: 'vcpu / SERVICE_QUOTA(vcpu) * 100',
+      usingMetrics: { vcpu },
+      label: 'On-Demand vCPU in use, % of quota (L-3032A538)',
+      period: Duration.minutes(1),
+    });
+    const alarm = vcpuUsage.createAlarm(this, 'FargateVcpuNearQuota', {
+      threshold: FARGATE_VCPU_ALARM_PERCENT,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `Fargate On-Demand vCPU usage passed ${FARGATE_VCPU_ALARM_PERCENT}% of the account quota: new objects wait for capacity. Raise the quota (L-3032A538) if this lasts; see README "Bursts and quotas".`,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    this.alarms.push(alarm);
+
+    const count = { period: Duration.minutes(5), statistic: 'Sum' };
+    const inFlight = new cloudwatch.MathExpression({
+      expression:
+        'RUNNING_SUM(FILL(started, 0) - FILL(succeeded, 0) - FILL(failed, 0) - FILL(timedOut, 0) - FILL(aborted, 0))',
+      usingMetrics: {
+        started: sm.metricStarted(count),
+        succeeded: sm.metricSucceeded(count),
+        failed: sm.metricFailed(count),
+        timedOut: sm.metricTimedOut(count),
+        aborted: sm.metricAborted(count),
+      },
+      label: 'started - finished (since the start of the graph)',
+      period: Duration.minutes(5),
+    });
+    return { vcpuUsage, inFlight };
+  }
 }
+
+/** The share of the On-Demand vCPU quota in use past which the alarm fires. */
+export const FARGATE_VCPU_ALARM_PERCENT = 80;

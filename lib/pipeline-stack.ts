@@ -121,6 +121,7 @@ export class PipelineStack extends Stack {
       securityGroup: this.network.taskSecurityGroup,
       assignPublicIp: this.network.assignPublicIp,
       taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
+      capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
     };
   }

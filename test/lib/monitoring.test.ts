@@ -21,7 +21,7 @@ function watched(alarm: Resource) {
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly nine, one per failure signal, each on the right resource', () => {
+  test('there are exactly ten: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
     const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
@@ -29,7 +29,9 @@ describe('Monitoring: alarms', () => {
     });
     const onWorkflow = on(byDefault.ids.workflowStateMachine);
     const onBackfill = on(byDefault.ids.backfillStateMachine);
-    expect(Object.values(alarms).map(watched)).toEqual(
+    const singleMetric = Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined);
+    expect(singleMetric).toHaveLength(9);
+    expect(singleMetric.map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
         onWorkflow('ExecutionsTimedOut'),
@@ -51,7 +53,7 @@ describe('Monitoring: alarms', () => {
         },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(9);
+    expect(Object.keys(alarms)).toHaveLength(10);
   });
 
   test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
@@ -106,10 +108,58 @@ describe('Monitoring: alarms', () => {
   });
 
   test('count metrics are summed and the queue depth is its maximum, over 5 minutes', () => {
-    for (const alarm of Object.values(alarms)) {
+    for (const alarm of Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined)) {
       const queueDepth = alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible';
       expect(alarm.Properties).toMatchObject({ Period: 300, Statistic: queueDepth ? 'Maximum' : 'Sum' });
     }
+  });
+});
+
+describe('Monitoring: Fargate vCPU quota alarm', () => {
+  let alarm: Resource;
+  beforeAll(() => {
+    const [found, ...more] = Object.values(alarms).filter((a) => a.Properties.Metrics !== undefined);
+    expect(more).toHaveLength(0);
+    alarm = found;
+  });
+
+  test("fires when On-Demand vCPU usage passes 80% of the account's quota (AWS/Usage against SERVICE_QUOTA)", () => {
+    expect(alarm.Properties).toMatchObject({
+      Threshold: 80,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: byDefault.ids.alarmTopic }],
+    });
+    const metrics = alarm.Properties.Metrics as Array<{
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { Dimensions: unknown[] } };
+    }>;
+    const expression = metrics.find((m) => m.Expression);
+    expect(expression).toMatchObject({ ReturnData: true });
+    const [usageId] =
+      /^(\w+) \/ SERVICE_QUOTA\((\w+)\) \* 100$/.exec(expression?.Expression ?? '')?.slice(1) ?? [];
+    expect(expression?.Expression).toBe(`${usageId} / SERVICE_QUOTA(${usageId}) * 100`);
+    expect(metrics.find((m) => m.Id === usageId)).toEqual({
+      Id: usageId,
+      ReturnData: false,
+      MetricStat: {
+        Metric: {
+          Namespace: 'AWS/Usage',
+          MetricName: 'ResourceCount',
+          Dimensions: expect.arrayContaining([
+            { Name: 'Service', Value: 'Fargate' },
+            { Name: 'Type', Value: 'Resource' },
+            { Name: 'Resource', Value: 'vCPU' },
+            { Name: 'Class', Value: 'Standard/OnDemand' },
+          ]),
+        },
+        Period: 60,
+        Stat: 'Maximum',
+      },
+    });
+    expect(metrics.find((m) => m.Id === usageId)?.MetricStat?.Metric.Dimensions).toHaveLength(4);
   });
 });
 
@@ -216,7 +266,27 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all nine alarms', () => {
+  test('graphs On-Demand vCPU usage as a share of the quota, and the executions in flight', () => {
+    const expressions = widgets
+      .flatMap((w) => w.properties.metrics ?? [])
+      .map((m) => (m[0] as { expression?: string }).expression)
+      .filter((e) => e !== undefined);
+    expect(expressions).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\w+ \/ SERVICE_QUOTA\(\w+\) \* 100$/),
+        expect.stringMatching(
+          /^RUNNING_SUM\(FILL\(started, 0\) - FILL\(succeeded, 0\) - FILL\(failed, 0\) - FILL\(timedOut, 0\) - FILL\(aborted, 0\)\)$/,
+        ),
+      ]),
+    );
+    expect(graphed()).toEqual(
+      expect.arrayContaining([
+        'AWS/Usage ResourceCount Class Standard/OnDemand Resource vCPU Service Fargate Type Resource',
+      ]),
+    );
+  });
+
+  test('shows the state of all ten alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)

@@ -23,7 +23,13 @@ const NAMES: ConfigurationName[] = [
 ];
 
 /** Configurations that only change values the AwsSolutions rules do not read (sizes, prefixes, timeouts). */
-const VALUES_ONLY: ConfigurationName[] = ['uploadsPrefix', 'sized', 'shortTimeout', 'longestTimeout'];
+const VALUES_ONLY: ConfigurationName[] = [
+  'uploadsPrefix',
+  'sized',
+  'shortTimeout',
+  'shortWait',
+  'longestTimeout',
+];
 
 /** AwsSolutions rules that report one finding per resource or policy (`Rule[finding]`). */
 const PER_FINDING_RULES = new Set(['AwsSolutions-IAM4', 'AwsSolutions-IAM5']);

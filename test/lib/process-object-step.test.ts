@@ -11,12 +11,16 @@ import { Statement, statementsOfRole } from './support/iam';
 import { Synthesized, synthesized } from './support/synth';
 import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
-const LAUNCH_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException', 'ECS.InvalidParameterException'];
+/** Every name Step Functions gives a RunTask refused "for now" (throttling, vCPU quota, no capacity). */
+const CAPACITY_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException'];
+const LAUNCH_ERRORS = [...CAPACITY_ERRORS, 'ECS.InvalidParameterException'];
+const FAILED_TO_START = '*"StopCode":"TaskFailedToStart"*';
 
 let onDemand: Synthesized;
 let spot: Synthesized;
 let fallback: Synthesized;
 let shortTimeout: Synthesized;
+let shortWait: Synthesized;
 let definitions: Record<'on-demand' | 'spot' | 'spot-with-fallback', AslDefinition>;
 
 beforeAll(() => {
@@ -25,6 +29,7 @@ beforeAll(() => {
   spot = synthesized('spot');
   fallback = synthesized('spotWithFallback');
   shortTimeout = synthesized('shortTimeout');
+  shortWait = synthesized('shortWait');
   definitions = {
     'on-demand': definitionOf(onDemand),
     spot: definitionOf(spot),
@@ -108,33 +113,88 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
     expect(task.ResultPath).toBe('$.task');
   });
 
-  test('catches every error into a Fail state whose cause names the object', () => {
+  test('sends a worker failure to the relaunch check and every other error into a Fail state naming the object', () => {
     expect(task.Catch).toEqual([
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasTaskStarted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
     const failed = definitions['on-demand'].States.ObjectFailed;
     expect(failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
     expect(failed.CausePath).toMatch(/^States\.Format\('.*', \$\.bucket, \$\.key, \$\.error\.Cause\)$/);
   });
+
+  test('a task ECS stopped before it ran (TaskFailedToStart) is launched again, at most twice; any other failure fails', () => {
+    const { States } = definitions['on-demand'];
+    expect(States.WasTaskStarted).toEqual({
+      Type: 'Choice',
+      Comment: expect.any(String),
+      Choices: [
+        {
+          And: [
+            { Variable: '$.error.Cause', StringMatches: FAILED_TO_START },
+            { Not: { Variable: '$.relaunches', IsPresent: true } },
+          ],
+          Next: 'CountFirstRelaunch',
+        },
+        {
+          And: [
+            { Variable: '$.error.Cause', StringMatches: FAILED_TO_START },
+            { Variable: '$.relaunches.count', NumericLessThan: 2 },
+          ],
+          Next: 'CountRelaunch',
+        },
+      ],
+      Default: 'ObjectFailed',
+    });
+    expect(States.CountFirstRelaunch).toEqual({
+      Type: 'Pass',
+      Result: { count: 1 },
+      ResultPath: '$.relaunches',
+      Next: 'RunWorker',
+    });
+    expect(States.CountRelaunch).toEqual({
+      Type: 'Pass',
+      Parameters: { 'count.$': 'States.MathAdd($.relaunches.count, 1)' },
+      ResultPath: '$.relaunches',
+      Next: 'RunWorker',
+    });
+  });
 });
 
+type Retrier = NonNullable<AslState['Retry']>[number];
+
+/** The mean total delay of a retrier's first `attempts` retries: full jitter draws each between 0 and its ceiling. */
+function meanWaitSeconds(retrier: Retrier, attempts = retrier.MaxAttempts ?? 3): number {
+  let total = 0;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const ceiling = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt;
+    total += Math.min(ceiling, retrier.MaxDelaySeconds ?? Infinity) / 2;
+  }
+  return total;
+}
+
 describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
-  test('every Task state retries exactly the three launch errors, with backoff, a cap and full jitter', () => {
+  test('every Task state retries the capacity errors, then ECS.InvalidParameterException, with backoff, a cap and full jitter', () => {
     const tasks = tasksOf(definitions[mode]);
     expect(tasks.length).toBeGreaterThan(0);
     for (const [, task] of tasks) {
-      expect(task.Retry).toHaveLength(1);
-      const [retry] = task.Retry ?? [];
-      expect([...retry.ErrorEquals].sort()).toEqual(LAUNCH_ERRORS);
-      expect(retry.BackoffRate).toBeGreaterThan(1);
-      expect(retry.MaxDelaySeconds).toEqual(expect.any(Number));
-      expect(retry.JitterStrategy).toBe('FULL');
-      expect(retry).toMatchObject({
-        IntervalSeconds: 5,
-        MaxAttempts: 5,
-        BackoffRate: 2,
-        MaxDelaySeconds: 120,
-      });
+      expect((task.Retry ?? []).map((r) => [...r.ErrorEquals].sort())).toEqual([
+        CAPACITY_ERRORS,
+        ['ECS.InvalidParameterException'],
+      ]);
+      for (const retry of task.Retry ?? []) {
+        expect(retry).toMatchObject({
+          IntervalSeconds: 5,
+          BackoffRate: 2,
+          MaxDelaySeconds: 3000,
+          JitterStrategy: 'FULL',
+        });
+        // Step Functions' bounds: whole numbers up to 99999999
+        for (const field of [retry.IntervalSeconds, retry.MaxAttempts, retry.MaxDelaySeconds]) {
+          expect(Number.isInteger(field)).toBe(true);
+          expect(field).toBeLessThanOrEqual(99999999);
+        }
+      }
     }
   });
 
@@ -144,6 +204,50 @@ describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
     );
     expect(retried).not.toContain('States.TaskFailed');
     expect(retried).not.toContain('States.ALL');
+  });
+
+  test('the execution history of the longest wait stays far below 25,000 events', () => {
+    // Each launch attempt writes a handful of events (TaskScheduled, TaskStarted, TaskFailed, ...);
+    // 5 is generous. A run is entered at most 3 times (two relaunches).
+    const attempts = tasksOf(definitions[mode]).reduce(
+      (sum, [, task]) => sum + 3 * (1 + (task.Retry ?? []).reduce((n, r) => n + (r.MaxAttempts ?? 3), 0)),
+      0,
+    );
+    expect(attempts * 5).toBeLessThan(25000 / 10);
+  });
+});
+
+describe('ProcessObjectStep capacity wait', () => {
+  const capacityRetry = (synth: Synthesized, state = 'RunWorker'): Retrier => {
+    const retry = definitionOf(synth).States[state].Retry?.[0];
+    if (!retry) throw new Error(`${state} has no retrier`);
+    return retry;
+  };
+
+  test('lasts capacityWaitMinutes on average: 12 hours by default, 1 hour with -c capacityWaitMinutes=60', () => {
+    for (const [synth, seconds] of [
+      [onDemand, 12 * 3600],
+      [shortWait, 3600],
+    ] as const) {
+      const retry = capacityRetry(synth);
+      // with the fewest attempts that reach it
+      expect(meanWaitSeconds(retry)).toBeGreaterThanOrEqual(seconds);
+      expect(meanWaitSeconds(retry, (retry.MaxAttempts ?? 0) - 1)).toBeLessThan(seconds);
+    }
+    expect(capacityRetry(onDemand).MaxAttempts).toBe(38);
+  });
+
+  test("its delay cap keeps 10,000 waiting executions under RunTask's 20 calls a second", () => {
+    // Under full jitter a delay averages half the cap: N waiting executions call ~2N/cap times a second.
+    const { MaxDelaySeconds } = capacityRetry(onDemand);
+    expect((2 * 10000) / Number(MaxDelaySeconds)).toBeLessThanOrEqual(20);
+  });
+
+  test('spot-with-fallback waits about 5 minutes for Spot, then the whole wait on demand', () => {
+    const spotWait = meanWaitSeconds(capacityRetry(fallback, 'RunWorkerOnSpot'));
+    expect(spotWait).toBeGreaterThanOrEqual(300);
+    expect(spotWait).toBeLessThan(600);
+    expect(capacityRetry(fallback, 'RunWorkerOnDemand')).toEqual(capacityRetry(onDemand));
   });
 });
 
@@ -157,6 +261,7 @@ describe('ProcessObjectStep (spot)', () => {
     ]);
     expect(task.Parameters?.LaunchType).toBeUndefined();
     expect(task.Catch).toEqual([
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasTaskStarted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
   });
@@ -198,22 +303,29 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
     expect(states.RunWorkerOnSpot.TimeoutSeconds).toBe(states.RunWorkerOnDemand.TimeoutSeconds);
   });
 
-  test('no Spot capacity (AmazonECS.Unknown) falls back to on-demand; a worker failure is examined; the rest fails', () => {
+  test("every launch error class falls back to on-demand once Spot's retries are spent; a worker failure is examined; the rest fails", () => {
     expect(states.RunWorkerOnSpot.Catch).toEqual([
-      { ErrorEquals: ['AmazonECS.Unknown'], ResultPath: '$.spotError', Next: 'RunWorkerOnDemand' },
+      {
+        ErrorEquals: ['ECS.AmazonECSException', 'AmazonECS.Unknown', 'ECS.InvalidParameterException'],
+        ResultPath: '$.spotError',
+        Next: 'RunWorkerOnDemand',
+      },
       { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasSpotInterrupted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
+    expect([...(states.RunWorkerOnSpot.Catch?.[0].ErrorEquals ?? [])].sort()).toEqual(LAUNCH_ERRORS);
   });
 
-  test('a task stopped by a Spot interruption runs again on demand; any other failure fails', () => {
+  test('a Spot task stopped by an interruption, or before it ran, runs again on demand; any other failure fails', () => {
     expect(states.WasSpotInterrupted).toEqual({
       Type: 'Choice',
       Comment: expect.any(String),
       Choices: [
         {
-          Variable: '$.error.Cause',
-          StringMatches: '*"StopCode":"SpotInterruption"*',
+          Or: [
+            { Variable: '$.error.Cause', StringMatches: '*"StopCode":"SpotInterruption"*' },
+            { Variable: '$.error.Cause', StringMatches: FAILED_TO_START },
+          ],
           Next: 'RunWorkerOnDemand',
         },
       ],
@@ -221,10 +333,13 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
     });
   });
 
-  test('the on-demand run catches everything into the Fail state', () => {
+  test('the on-demand run relaunches a task that failed to start and catches everything else into the Fail state', () => {
     expect(states.RunWorkerOnDemand.Catch).toEqual([
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'OnDemandWasTaskStarted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
+    expect(states.OnDemandCountFirstRelaunch.Next).toBe('RunWorkerOnDemand');
+    expect(states.OnDemandCountRelaunch.Next).toBe('RunWorkerOnDemand');
     expect(states.ObjectFailed.Type).toBe('Fail');
   });
 });
@@ -295,6 +410,7 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
       assignPublicIp: true,
       taskTimeout: Duration.minutes(5),
       capacity: 'on-demand',
+      capacityWait: Duration.hours(1),
     });
     const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(step.startState),

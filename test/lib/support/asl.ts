@@ -43,7 +43,14 @@ export interface AslState {
   Parameters?: Record<string, unknown> & {
     Overrides?: { ContainerOverrides: { Name: string; Environment: Record<string, string>[] }[] };
   };
-  Retry?: { ErrorEquals: string[]; [key: string]: unknown }[];
+  Retry?: {
+    ErrorEquals: string[];
+    IntervalSeconds?: number;
+    MaxAttempts?: number;
+    BackoffRate?: number;
+    MaxDelaySeconds?: number;
+    JitterStrategy?: string;
+  }[];
   Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
   Choices?: { Variable?: string; StringMatches?: string; Next: string }[];
   Default?: string;
@@ -95,15 +102,35 @@ export function statesOfType(definition: AslDefinition, type: string): Record<st
   return Object.fromEntries(Object.entries(definition.States).filter(([, s]) => s.Type === type));
 }
 
-/** Sums TimeoutSeconds of the Task states along the most expensive path from StartAt (no cycles). */
-export function longestTaskTimeSeconds(definition: AslDefinition): number {
+/**
+ * The longest one object's path can take: each Task state at its TimeoutSeconds after the longest
+ * its retries can wait (every retrier spent, each jittered delay at its ceiling). A state is entered
+ * at most `maxEntries` times: loops in these workflows are bounded by a counter (the relaunch of a
+ * task that failed to start), which a walk over the graph cannot see.
+ */
+export function longestTaskTimeSeconds(definition: AslDefinition, maxEntries = 1): number {
   const cost = (name: string, seen: readonly string[]): number => {
-    if (seen.includes(name)) throw new Error(`cycle through ${name}`);
+    if (seen.filter((s) => s === name).length >= maxEntries) return -Infinity;
     const state = definition.States[name];
-    const own = state.Type === 'Task' ? Number(state.TimeoutSeconds ?? Infinity) : 0;
+    const own =
+      state.Type === 'Task' ? Number(state.TimeoutSeconds ?? Infinity) + worstRetryWaitSeconds(state) : 0;
     return own + Math.max(0, ...successors(state).map((next) => cost(next, [...seen, name])));
   };
   return cost(definition.StartAt, []);
+}
+
+/** The longest a state's retries can wait: every retrier spent, each delay at its ceiling (full jitter's maximum). */
+export function worstRetryWaitSeconds(state: AslState): number {
+  let total = 0;
+  for (const retrier of state.Retry ?? []) {
+    for (let attempt = 0; attempt < (retrier.MaxAttempts ?? 3); attempt++) {
+      total += Math.min(
+        (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt,
+        retrier.MaxDelaySeconds ?? Infinity,
+      );
+    }
+  }
+  return total;
 }
 
 /** Every state a state can move to: Next, Catch targets, Choice branches and Default. */

@@ -29,6 +29,7 @@ export function stepProps(
     assignPublicIp: true,
     taskTimeout: Duration.minutes(60),
     capacity: 'on-demand',
+    capacityWait: Duration.hours(1),
     ...overrides,
   };
 }
