@@ -63,7 +63,7 @@ export class PipelineStack extends Stack {
     });
 
     this.workflow = new Workflow(this, 'Workflow', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       logRetention,
       logRemovalPolicy: removalPolicy,
     });
@@ -77,7 +77,7 @@ export class PipelineStack extends Stack {
     });
 
     this.backfill = new Backfill(this, 'Backfill', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       bucket: this.data.bucket,
       maxConcurrency: config.backfillConcurrency,
       logRetention,
@@ -112,7 +112,7 @@ export class PipelineStack extends Stack {
   }
 
   /** What the event-driven and the backfill workflows share: one per-object step. */
-  private workflowStepProps(config: PipelineConfig): ProcessObjectStepProps {
+  private workflowStepProps(config: PipelineConfig, outputBucket: s3.IBucket): ProcessObjectStepProps {
     return {
       cluster: this.worker.cluster,
       taskDefinition: this.worker.taskDefinition,
@@ -121,6 +121,8 @@ export class PipelineStack extends Stack {
       securityGroup: this.network.taskSecurityGroup,
       assignPublicIp: this.network.assignPublicIp,
       taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
+      outputBucket,
+      outputPrefix: config.outputPrefix,
       capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
     };
