@@ -62,7 +62,7 @@ export class PipelineStack extends Stack {
     });
 
     this.workflow = new Workflow(this, 'Workflow', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       logRetention,
       logRemovalPolicy: removalPolicy,
     });
@@ -76,7 +76,7 @@ export class PipelineStack extends Stack {
     });
 
     this.backfill = new Backfill(this, 'Backfill', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       bucket: this.data.bucket,
       maxConcurrency: config.backfillConcurrency,
       logRetention,
@@ -110,7 +110,7 @@ export class PipelineStack extends Stack {
   }
 
   /** What the event-driven and the backfill workflows share: one per-object step. */
-  private workflowStepProps(config: PipelineConfig): ProcessObjectStepProps {
+  private workflowStepProps(config: PipelineConfig, outputBucket: s3.IBucket): ProcessObjectStepProps {
     return {
       cluster: this.worker.cluster,
       taskDefinition: this.worker.taskDefinition,
@@ -119,6 +119,8 @@ export class PipelineStack extends Stack {
       securityGroup: this.network.taskSecurityGroup,
       assignPublicIp: this.network.assignPublicIp,
       taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
+      outputBucket,
+      outputPrefix: config.outputPrefix,
       capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
     };

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
@@ -35,6 +36,12 @@ export interface ProcessObjectStepProps {
   readonly securityGroup: ec2.ISecurityGroup;
   readonly assignPublicIp: boolean;
   readonly taskTimeout: Duration;
+  /**
+   * Where the worker writes its result (`outputPrefix + key + ".json"`), named in the execution's
+   * output so whatever comes next (e.g. a rule on the execution's status change) needs no lookup.
+   */
+  readonly outputBucket: s3.IBucket;
+  readonly outputPrefix: string;
   /** @default 'on-demand' */
   readonly capacity?: CapacityMode;
   /**
@@ -49,6 +56,8 @@ export interface ProcessObjectStepProps {
  * both run the same task with the same overrides, retries and catch.
  *
  * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
+ * On success its output is the input plus `task` (the task's ARN, stop code and exit codes) and
+ * `result: { bucket, key }`, the location of the result the worker writes.
  * On failure it ends in a Fail state whose error is the original error name and whose
  * cause names the object.
  */
@@ -85,6 +94,21 @@ export class ProcessObjectStep extends Construct {
       ),
     });
 
+    const result = new sfn.Pass(this, 'NameResult', {
+      comment:
+        "Names the result's location, the worker's contract: OUTPUT_BUCKET, OUTPUT_PREFIX + key + '.json'.",
+      parameters: {
+        bucket: props.outputBucket.bucketName,
+        // Braces are reserved in an intrinsic's string literal; aws-cdk-lib escapes only ' and \.
+        key: sfn.JsonPath.format(
+          '{}{}.json',
+          props.outputPrefix.replace(/[{}]/g, '\\$&'),
+          sfn.JsonPath.stringAt('$.key'),
+        ),
+      },
+      resultPath: '$.result',
+    });
+
     const { capacityWait } = props;
     // The longest path: each run waits for capacity at worst (every jittered delay at its ceiling),
     // then runs to its timeout.
@@ -96,6 +120,7 @@ export class ProcessObjectStep extends Construct {
         launchRetry(INVALID_PARAMETER_ERRORS, INVALID_PARAMETER_WAIT),
       ];
       for (const retry of retries) state.addRetry(retry);
+      state.next(result);
       this.runTaskStates.push(state);
       const runs = stateId === 'RunWorkerOnSpot' ? 1 : 1 + MAX_RELAUNCHES;
       const waitSeconds = retries.reduce((sum, r) => sum + worstWaitSeconds(r.maxAttempts ?? 0), 0);
