@@ -86,3 +86,38 @@ test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with S
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(stopped).toEqual([143]);
 });
+
+test('a shell command (--task-command) is stopped as a container: SIGTERM reaches the process it started', async () => {
+  const taskDefinition: LocalTaskDefinition = {
+    logicalId: 'T',
+    family: 'shell',
+    arn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/shell:1',
+    containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
+  };
+  const lines: string[] = [];
+  const worker =
+    "process.on('SIGTERM', () => { console.log('worker got SIGTERM'); process.exit(143); }); " +
+    "console.log('started'); setInterval(() => {}, 1000);";
+  const runner = new LocalEcsTaskRunner({
+    taskDefinitions: [taskDefinition],
+    // GIVEN a shell that runs the worker as its child (a compound command: the shell cannot exec it)
+    command: ['/bin/sh', '-c', `echo starting; "${process.execPath}" -e "${worker}"; echo never`],
+    baseEnvironment: {},
+    partition: 'aws',
+    region: 'us-east-1',
+    accountId: '000000000000',
+    onLog: (line) => lines.push(line),
+  });
+  const attempts: Array<number | null | undefined> = [];
+  // WHEN the state times out (Step Functions stops the task)
+  const run = runner.run({
+    stateName: 'Run',
+    parameters: { TaskDefinition: 'shell' },
+    timeoutSeconds: 1,
+    onAttempt: (attempt) => attempts.push(attempt.exitCode),
+  });
+  // THEN the worker itself got SIGTERM, and the task failed with the container's 143
+  await expect(run).rejects.toMatchObject({ name: 'States.Timeout' });
+  expect(lines).toEqual(['starting', 'started', 'worker got SIGTERM']);
+  expect(attempts).toEqual([143]);
+});
