@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 import { PROJECT_ROOT } from '../../shared/paths';
-import { runCli } from '../local/support/cli';
+import { runCliOnce } from '../local/support/cli';
 import { synthesizedTemplate } from '../local/support/synthesized-template';
 
 /**
@@ -62,14 +62,7 @@ beforeAll(async () => {
     writeFileSync(join(uploads, name), body);
   }
   const run = async (dataDir: string, taskCommand?: string[]): Promise<Summary> => {
-    const { code, stdout, stderr } = await runCli([
-      '--template',
-      templatePath,
-      '--port',
-      '0',
-      '--data-dir',
-      join(root, dataDir),
-      '--json',
+    const { code, stdout, stderr } = await runCliOnce(templatePath, join(root, dataDir), [
       ...(taskCommand ?? []),
       uploads,
     ]);

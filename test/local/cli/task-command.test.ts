@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { runCli } from '../support/cli';
+import { runCli, runCliOnce } from '../support/cli';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
@@ -37,14 +37,7 @@ beforeAll(async () => {
   // GIVEN a setting of the host's environment, which a container would not have
   process.env.HOST_ONLY_SETTING = 'must not reach the task';
   // WHEN the pipeline runs them through a worker of its own, started by a shell command
-  const { code, stdout } = await runCli([
-    '--template',
-    templatePath,
-    '--port',
-    '0',
-    '--data-dir',
-    join(root, 's3'),
-    '--json',
+  const { code, stdout } = await runCliOnce(templatePath, join(root, 's3'), [
     '--task-command',
     `node "${WORKER}"`,
     uploads,

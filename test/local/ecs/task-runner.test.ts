@@ -42,23 +42,29 @@ test('placedOnSpot follows the capacity provider strategy', () => {
   expect(placedOnSpot(strategy(['FARGATE', 1], ['FARGATE_SPOT', 4]))).toBe(true);
 });
 
-test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with States.Timeout", async () => {
+/** A runner for one task definition, `family`, whose one container runs `command`. */
+function runnerOf(family: string, command: string[], onLog?: (line: string) => void): LocalEcsTaskRunner {
   const taskDefinition: LocalTaskDefinition = {
     logicalId: 'T',
-    family: 'sleeper',
-    arn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/sleeper:1',
+    family,
+    arn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${family}:1`,
     containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
   };
-  const stopped: Array<number | null | undefined> = [];
-  const runner = new LocalEcsTaskRunner({
+  return new LocalEcsTaskRunner({
     taskDefinitions: [taskDefinition],
-    // A container that never finishes on its own and dies on SIGTERM.
-    command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    command,
     baseEnvironment: {},
     partition: 'aws',
     region: 'us-east-1',
     accountId: '000000000000',
+    onLog,
   });
+}
+
+test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with States.Timeout", async () => {
+  const stopped: Array<number | null | undefined> = [];
+  // A container that never finishes on its own and dies on SIGTERM.
+  const runner = runnerOf('sleeper', [process.execPath, '-e', 'setInterval(() => {}, 1000)']);
   const definition = {
     StartAt: 'Run',
     States: {
@@ -88,26 +94,16 @@ test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with S
 });
 
 test('a shell command (--task-command) is stopped as a container: SIGTERM reaches the process it started', async () => {
-  const taskDefinition: LocalTaskDefinition = {
-    logicalId: 'T',
-    family: 'shell',
-    arn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/shell:1',
-    containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
-  };
   const lines: string[] = [];
   const worker =
     "process.on('SIGTERM', () => { console.log('worker got SIGTERM'); process.exit(143); }); " +
     "console.log('started'); setInterval(() => {}, 1000);";
-  const runner = new LocalEcsTaskRunner({
-    taskDefinitions: [taskDefinition],
-    // GIVEN a shell that runs the worker as its child (a compound command: the shell cannot exec it)
-    command: ['/bin/sh', '-c', `echo starting; "${process.execPath}" -e "${worker}"; echo never`],
-    baseEnvironment: {},
-    partition: 'aws',
-    region: 'us-east-1',
-    accountId: '000000000000',
-    onLog: (line) => lines.push(line),
-  });
+  // GIVEN a shell that runs the worker as its child (a compound command: the shell cannot exec it)
+  const runner = runnerOf(
+    'shell',
+    ['/bin/sh', '-c', `echo starting; "${process.execPath}" -e "${worker}"; echo never`],
+    (line) => lines.push(line),
+  );
   const attempts: Array<number | null | undefined> = [];
   // WHEN the state times out (Step Functions stops the task)
   const run = runner.run({
