@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- synth worker local]`: measures the targets the issues set and
+ * `npm run bench [-- synth worker local tests]`: measures the targets the issues set and
  * prints one table per section (also written to bench/out/results.md). Targets are
  * shown here, never asserted in timed tests.
  */
@@ -9,12 +9,14 @@ import { join } from 'node:path';
 import { benchLocalPipeline } from './local-pipeline';
 import { benchSynth } from './synth';
 import { BenchSection, formatSection } from './table';
+import { benchTests } from './tests';
 import { benchWorker } from './worker';
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   synth: benchSynth,
   worker: benchWorker,
   local: benchLocalPipeline,
+  tests: benchTests,
 };
 
 async function main(): Promise<void> {

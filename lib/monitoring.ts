@@ -1,7 +1,8 @@
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -9,8 +10,13 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 export interface MonitoringProps {
-  readonly stateMachine: sfn.StateMachine;
+  /** The event-driven state machine: alarms on failed, timed-out, throttled and aborted executions. */
+  readonly stateMachine: sfn.IStateMachine;
+  /** The backfill state machine: alarms on failed, timed-out and aborted runs. */
+  readonly backfillStateMachine: sfn.IStateMachine;
+  /** The rule's dead-letter queue: an alarm as soon as an event waits there. */
   readonly deadLetterQueue: sqs.IQueue;
+  /** The trigger rule: an alarm on failed invocations. */
   readonly rule: events.IRule;
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
@@ -21,8 +27,9 @@ export interface MonitoringProps {
 
 /**
  * How failures are seen: an SNS topic that every alarm notifies (optionally emailed),
- * alarms on failed, timed-out, throttled and aborted executions, on events waiting in
- * the dead-letter queue and on failed rule invocations, and a dashboard.
+ * alarms on failed, timed-out, throttled and aborted executions, on failed, timed-out and
+ * aborted backfill runs, on events waiting in the dead-letter queue, on failed rule
+ * invocations and on Fargate On-Demand vCPU usage nearing the account's quota, and a dashboard.
  */
 export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
@@ -35,6 +42,27 @@ export class Monitoring extends Construct {
       displayName: 'S3 Fargate pipeline alarms',
       enforceSSL: true,
     });
+    // A topic policy replaces SNS's default access policy, so without this statement no alarm
+    // could ever notify. The conditions keep other accounts' alarms (a confused deputy) out.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowThisAccountsAlarms',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: {
+            'aws:SourceArn': Stack.of(this).formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     if (props.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     const sm = props.stateMachine;
@@ -74,6 +102,19 @@ export class Monitoring extends Construct {
       sm.metricAborted(sum),
       'An execution was aborted (stopped by hand or by a deployment).',
     );
+    // A backfill is started by hand, so throttling shows in the CLI; these are what finish unseen.
+    const backfill = props.backfillStateMachine;
+    alarmOn(
+      'BackfillFailed',
+      backfill.metricFailed(sum),
+      'A backfill run failed (more objects failed than it tolerates, or the listing could not be read): see its map run.',
+    );
+    alarmOn('BackfillTimedOut', backfill.metricTimedOut(sum), 'A backfill run exceeded its timeout.');
+    alarmOn(
+      'BackfillAborted',
+      backfill.metricAborted(sum),
+      'A backfill run was aborted (stopped by hand or by a deployment).',
+    );
     alarmOn(
       'DeadLetters',
       deadLetters,
@@ -84,6 +125,8 @@ export class Monitoring extends Construct {
       failedInvocations,
       'EventBridge failed to start the state machine for an event.',
     );
+
+    const { vcpuUsage, inFlight } = this.watchFargateQuota(sm);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
@@ -105,7 +148,64 @@ export class Monitoring extends Construct {
           new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth', left: [deadLetters], width: 12 }),
           new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 12 }),
         ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Fargate On-Demand vCPU, % of the account quota',
+            left: [vcpuUsage],
+            leftAnnotations: [{ value: FARGATE_VCPU_ALARM_PERCENT, label: 'alarm' }],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({ title: 'Executions in flight', left: [inFlight], width: 12 }),
+        ],
       ],
     });
   }
+
+  /**
+   * Bursts queue as executions waiting for Fargate capacity: alarm before the account's On-Demand
+   * vCPU quota is full (objects then wait, they do not fail), and count the executions in flight.
+   */
+  private watchFargateQuota(sm: sfn.IStateMachine) {
+    const vcpu = new cloudwatch.Metric({
+      namespace: 'AWS/Usage',
+      metricName: 'ResourceCount',
+      dimensionsMap: { Service: 'Fargate', Type: 'Resource', Resource: 'vCPU', Class: 'Standard/OnDemand' },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    const vcpuUsage = new cloudwatch.MathExpression({
+      expression: 'vcpu / SERVICE_QUOTA(vcpu) * 100',
+      usingMetrics: { vcpu },
+      label: 'On-Demand vCPU in use, % of quota (L-3032A538)',
+      period: Duration.minutes(1),
+    });
+    const alarm = vcpuUsage.createAlarm(this, 'FargateVcpuNearQuota', {
+      threshold: FARGATE_VCPU_ALARM_PERCENT,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `Fargate On-Demand vCPU usage passed ${FARGATE_VCPU_ALARM_PERCENT}% of the account quota: new objects wait for capacity. Raise the quota (L-3032A538) if this lasts; see README "Bursts and quotas".`,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    this.alarms.push(alarm);
+
+    const count = { period: Duration.minutes(5), statistic: 'Sum' };
+    const inFlight = new cloudwatch.MathExpression({
+      expression:
+        'RUNNING_SUM(FILL(started, 0) - FILL(succeeded, 0) - FILL(failed, 0) - FILL(timedOut, 0) - FILL(aborted, 0))',
+      usingMetrics: {
+        started: sm.metricStarted(count),
+        succeeded: sm.metricSucceeded(count),
+        failed: sm.metricFailed(count),
+        timedOut: sm.metricTimedOut(count),
+        aborted: sm.metricAborted(count),
+      },
+      label: 'started - finished (since the start of the graph)',
+      period: Duration.minutes(5),
+    });
+    return { vcpuUsage, inFlight };
+  }
 }
+
+/** The share of the On-Demand vCPU quota in use past which the alarm fires. */
+export const FARGATE_VCPU_ALARM_PERCENT = 80;

@@ -44,14 +44,30 @@ export function acknowledgeOnStackSingleton(
 }
 
 /**
- * The one `Resource::*` finding every state machine that runs `ecs:runTask.sync` has:
- * aws-cdk-lib grants ecs:StopTask/DescribeTasks on `*` because the task ARN exists only
- * at run time, and X-Ray and log delivery APIs take no resource.
+ * The wildcard findings every state machine that runs `ecs:runTask.sync` has: aws-cdk-lib grants
+ * ecs:StopTask/DescribeTasks on `*` because the task ARN exists only at run time (X-Ray and log
+ * delivery APIs take no resource), and RunTask on `<family>:*`, every revision of the worker's
+ * family, because RunTask is given the family.
  */
-export function acknowledgeRunTaskSyncWildcard(role: iam.IRole): void {
+export function acknowledgeRunTaskSyncWildcards(role: iam.IRole): void {
   acknowledgeWildcardResource(
     role,
     '*',
-    'ecs:StopTask/DescribeTasks name tasks that exist only at run time, and X-Ray and CloudWatch Logs delivery APIs take no resource; every other statement is scoped.',
+    'ecs:StopTask/DescribeTasks name tasks that exist only at run time (limited to the worker cluster by ecs:cluster), and X-Ray and CloudWatch Logs delivery APIs take no resource; every other statement is scoped.',
   );
+  const policy = role.node.tryFindChild('DefaultPolicy');
+  if (!(policy instanceof iam.Policy)) return;
+  const document = Stack.of(policy).resolve(policy.document) as {
+    Statement?: { Action?: unknown; Resource?: unknown }[];
+  };
+  for (const statement of document.Statement ?? []) {
+    if (![statement.Action].flat().includes('ecs:RunTask')) continue;
+    for (const resource of [statement.Resource].flat()) {
+      acknowledgeWildcardResource(
+        role,
+        resource,
+        'RunTask is given the worker family, so ECS runs its latest ACTIVE revision: the role may run any revision of that one family (in the worker cluster only), because a policy on one revision refuses the next during a deploy.',
+      );
+    }
+  }
 }

@@ -1,47 +1,62 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 
 import type { CapacityMode } from './config';
+import {
+  CAPACITY_ERRORS,
+  INVALID_PARAMETER_ERRORS,
+  INVALID_PARAMETER_WAIT,
+  LAUNCH_ERRORS,
+  launchRetry,
+  SPOT_CAPACITY_WAIT,
+  worstWaitSeconds,
+} from './launch-retry';
 
-/**
- * Errors of the RunTask call itself, worth retrying: throttling surfaces as
- * `ECS.AmazonECSException`, "Capacity is unavailable" as `AmazonECS.Unknown`, and
- * transient ENI/subnet shortages as `ECS.InvalidParameterException`.
- * A worker that ran and exited non-zero fails with `States.TaskFailed`, which is not
- * here on purpose: retrying it blindly would repeat a deterministic failure.
- */
-export const LAUNCH_ERRORS = ['ECS.AmazonECSException', 'ECS.InvalidParameterException', 'AmazonECS.Unknown'];
-/** What Fargate Spot reports when it has no capacity, once the launch retries are spent. */
-export const SPOT_CAPACITY_ERRORS = ['AmazonECS.Unknown'];
 /** ECS writes this stop code into the task description (the failure's Cause) when it reclaims Spot capacity. */
 export const SPOT_INTERRUPTED_CAUSE = '*"StopCode":"SpotInterruption"*';
-
-export const LAUNCH_RETRY: sfn.RetryProps = {
-  errors: LAUNCH_ERRORS,
-  interval: Duration.seconds(5),
-  backoffRate: 2,
-  maxAttempts: 5,
-  maxDelay: Duration.minutes(2),
-  jitterStrategy: sfn.JitterType.FULL,
-};
-
-/** Above the launch retries' worst case (5 attempts, 2 min max delay each), with room to spare. */
-const LAUNCH_RETRY_ALLOWANCE = Duration.minutes(30);
+/**
+ * ECS stopped the task before its container ran (an image pull throttled, an ENI not ready): the
+ * worker never saw the object, so the task is launched again.
+ */
+export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
+/** How many times a task that failed to start is launched again, in all, per object. */
+export const MAX_RELAUNCHES = 2;
 
 export interface ProcessObjectStepProps {
+  /** The cluster the worker task runs in (with the Fargate capacity providers, for Spot). */
   readonly cluster: ecs.ICluster;
+  /** The worker's task definition. */
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The container that receives BUCKET, KEY, ETAG and VERSION_ID as overrides. */
   readonly container: ecs.ContainerDefinition;
+  /** Where the task's network interface goes. */
   readonly subnets: ec2.SubnetSelection;
+  /** The task's security group. */
   readonly securityGroup: ec2.ISecurityGroup;
+  /** Whether the task gets a public IP (to reach ECR and CloudWatch Logs without NAT). */
   readonly assignPublicIp: boolean;
+  /** One task run's limit; past it Step Functions stops the task and raises States.Timeout. */
   readonly taskTimeout: Duration;
-  /** @default 'on-demand' */
-  readonly capacity?: CapacityMode;
+  /**
+   * Where the worker writes its result (`outputPrefix + key + ".json"`), named in the execution's
+   * output so whatever comes next (e.g. a rule on the execution's status change) needs no lookup.
+   */
+  readonly outputBucket: s3.IBucket;
+  /** The prefix of results in `outputBucket`. */
+  readonly outputPrefix: string;
+  /** `on-demand`, `spot`, or `spot-with-fallback` (Spot first, then on-demand). */
+  readonly capacity: CapacityMode;
+  /**
+   * How long, on average, one launch waits for Fargate capacity (throttling, the vCPU quota, no
+   * capacity) before the object fails: the retries of each RunTask state last this long.
+   */
+  readonly capacityWait: Duration;
 }
 
 /**
@@ -49,6 +64,8 @@ export interface ProcessObjectStepProps {
  * both run the same task with the same overrides, retries and catch.
  *
  * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
+ * On success its output is the input plus `task` (the task's ARN, stop code and exit codes) and
+ * `result: { bucket, key }`, the location of the result the worker writes.
  * On failure it ends in a Fail state whose error is the original error name and whose
  * cause names the object.
  */
@@ -58,14 +75,20 @@ export class ProcessObjectStep extends Construct {
   /** Every state that runs the worker (one, or two with a Spot fallback). */
   public readonly runTaskStates: tasks.EcsRunTask[] = [];
   /**
-   * The longest one object can take: every task run on its path (Spot, then on-demand) at its full
-   * timeout, plus time spent in launch retries. A backstop for the execution's timeout.
+   * The longest one object can take: every task run on its path (Spot, then on-demand and its
+   * relaunches) at its full timeout, each after the longest its launch retries can wait. The
+   * execution's timeout, so it never cuts a wait or a run short.
    */
   public readonly longestRun: Duration;
 
   constructor(scope: Construct, id: string, props: ProcessObjectStepProps) {
     super(scope, id);
-    const capacity = props.capacity ?? 'on-demand';
+    // RunTask is given the family, so ECS runs its latest ACTIVE revision. This flag (on in
+    // cdk.json) pins the role to the one revision deployed, and a deploy registers the next
+    // revision before it updates the policy: executions in between fail with
+    // ECS.AccessDeniedException. Off, aws-cdk-lib grants "<family>:*", the family's revisions.
+    this.node.setContext(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY, false);
+    const { capacity } = props;
 
     const failed = new sfn.Fail(this, 'ObjectFailed', {
       comment:
@@ -79,34 +102,96 @@ export class ProcessObjectStep extends Construct {
       ),
     });
 
-    const runOn = (stateId: string, provider: 'FARGATE' | 'FARGATE_SPOT' | undefined) => {
+    const result = new sfn.Pass(this, 'NameResult', {
+      comment:
+        "Names the result's location, the worker's contract: OUTPUT_BUCKET, OUTPUT_PREFIX + key + '.json'.",
+      parameters: {
+        bucket: props.outputBucket.bucketName,
+        // Braces are reserved in an intrinsic's string literal; aws-cdk-lib escapes only ' and \.
+        key: sfn.JsonPath.format(
+          '{}{}.json',
+          props.outputPrefix.replace(/[{}]/g, '\\$&'),
+          sfn.JsonPath.stringAt('$.key'),
+        ),
+      },
+      resultPath: '$.result',
+    });
+
+    const { capacityWait } = props;
+    // The longest path: each run waits for capacity at worst (every jittered delay at its ceiling),
+    // then runs to its timeout.
+    let longestSeconds = 0;
+    const runOn = (stateId: string, provider: 'FARGATE' | 'FARGATE_SPOT' | undefined, wait: Duration) => {
       const state = this.runWorker(stateId, props, provider);
-      state.addRetry(LAUNCH_RETRY);
+      const retries = [
+        launchRetry(CAPACITY_ERRORS, wait),
+        launchRetry(INVALID_PARAMETER_ERRORS, INVALID_PARAMETER_WAIT),
+      ];
+      for (const retry of retries) state.addRetry(retry);
+      state.next(result);
       this.runTaskStates.push(state);
+      const runs = stateId === 'RunWorkerOnSpot' ? 1 : 1 + MAX_RELAUNCHES;
+      const waitSeconds = retries.reduce((sum, r) => sum + worstWaitSeconds(r.maxAttempts ?? 0), 0);
+      longestSeconds += runs * (waitSeconds + props.taskTimeout.toSeconds());
       return state;
+    };
+    /** A task ECS stopped before it ran is launched again (at most MAX_RELAUNCHES in all); other task failures fail. */
+    const relaunchOrFail = (run: tasks.EcsRunTask, prefix: string) => {
+      const failedToStart = sfn.Condition.stringMatches('$.error.Cause', FAILED_TO_START_CAUSE);
+      return new sfn.Choice(this, `${prefix}WasTaskStarted`, {
+        comment: `A task ECS stopped before its container ran (StopCode TaskFailedToStart) is launched again, at most ${MAX_RELAUNCHES} times.`,
+      })
+        .when(
+          sfn.Condition.and(failedToStart, sfn.Condition.not(sfn.Condition.isPresent('$.relaunches'))),
+          new sfn.Pass(this, `${prefix}CountFirstRelaunch`, {
+            result: sfn.Result.fromObject({ count: 1 }),
+            resultPath: '$.relaunches',
+          }).next(run),
+        )
+        .when(
+          sfn.Condition.and(
+            failedToStart,
+            sfn.Condition.numberLessThan('$.relaunches.count', MAX_RELAUNCHES),
+          ),
+          new sfn.Pass(this, `${prefix}CountRelaunch`, {
+            parameters: { 'count.$': 'States.MathAdd($.relaunches.count, 1)' },
+            resultPath: '$.relaunches',
+          }).next(run),
+        )
+        .otherwise(failed);
+    };
+    const catchWorkerFailures = (run: tasks.EcsRunTask, prefix: string) => {
+      run.addCatch(relaunchOrFail(run, prefix), { errors: ['States.TaskFailed'], resultPath: '$.error' });
+      run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
     };
 
     if (capacity === 'spot-with-fallback') {
-      const onSpot = runOn('RunWorkerOnSpot', 'FARGATE_SPOT');
-      const onDemand = runOn('RunWorkerOnDemand', 'FARGATE');
-      onDemand.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+      const onSpot = runOn('RunWorkerOnSpot', 'FARGATE_SPOT', SPOT_CAPACITY_WAIT);
+      const onDemand = runOn('RunWorkerOnDemand', 'FARGATE', capacityWait);
+      catchWorkerFailures(onDemand, 'OnDemand');
       const interrupted = new sfn.Choice(this, 'WasSpotInterrupted', {
-        comment: 'A Spot task that ECS stopped to reclaim capacity gets one more run on on-demand Fargate.',
+        comment:
+          'A Spot task that ECS stopped to reclaim capacity, or before it ran, gets another run on on-demand Fargate.',
       })
-        .when(sfn.Condition.stringMatches('$.error.Cause', SPOT_INTERRUPTED_CAUSE), onDemand)
+        .when(
+          sfn.Condition.or(
+            sfn.Condition.stringMatches('$.error.Cause', SPOT_INTERRUPTED_CAUSE),
+            sfn.Condition.stringMatches('$.error.Cause', FAILED_TO_START_CAUSE),
+          ),
+          onDemand,
+        )
         .otherwise(failed);
-      onSpot.addCatch(onDemand, { errors: SPOT_CAPACITY_ERRORS, resultPath: '$.spotError' });
+      // Every launch error class, once Spot's retries are spent: Spot may be out of capacity under any name.
+      onSpot.addCatch(onDemand, { errors: LAUNCH_ERRORS, resultPath: '$.spotError' });
       onSpot.addCatch(interrupted, { errors: ['States.TaskFailed'], resultPath: '$.error' });
       onSpot.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
       this.startState = onSpot;
     } else {
-      const run = runOn('RunWorker', capacity === 'spot' ? 'FARGATE_SPOT' : undefined);
-      run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
+      const run = runOn('RunWorker', capacity === 'spot' ? 'FARGATE_SPOT' : undefined, capacityWait);
+      catchWorkerFailures(run, '');
       this.startState = run;
     }
-    this.longestRun = Duration.seconds(
-      props.taskTimeout.toSeconds() * this.runTaskStates.length + LAUNCH_RETRY_ALLOWANCE.toSeconds(),
-    );
+    this.longestRun = Duration.seconds(longestSeconds);
   }
 
   private runWorker(
@@ -114,7 +199,7 @@ export class ProcessObjectStep extends Construct {
     props: ProcessObjectStepProps,
     provider: 'FARGATE' | 'FARGATE_SPOT' | undefined,
   ): tasks.EcsRunTask {
-    return new tasks.EcsRunTask(this, id, {
+    return new RunTaskInCluster(this, id, {
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       cluster: props.cluster,
       taskDefinition: props.taskDefinition,
@@ -148,5 +233,21 @@ export class ProcessObjectStep extends Construct {
       },
       resultPath: '$.task',
     });
+  }
+}
+
+/**
+ * aws-cdk-lib's RunTask state, its ECS statements (RunTask, StopTask/DescribeTasks, whose task
+ * ARNs exist only at run time) limited by `ecs:cluster` to the state's own cluster: the role
+ * can neither start the worker elsewhere nor stop or read another cluster's tasks.
+ */
+class RunTaskInCluster extends tasks.EcsRunTask {
+  constructor(scope: Construct, id: string, props: tasks.EcsRunTaskProps) {
+    super(scope, id, props);
+    for (const statement of this.taskPolicies ?? []) {
+      if (statement.actions.every((action) => action.startsWith('ecs:'))) {
+        statement.addCondition('ArnEquals', { 'ecs:cluster': props.cluster.clusterArn });
+      }
+    }
   }
 }

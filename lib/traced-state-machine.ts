@@ -1,21 +1,25 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { acknowledgeRunTaskSyncWildcard, acknowledgeWildcardResourcesOf } from './nag-acknowledgements';
+import { acknowledgeRunTaskSyncWildcards, acknowledgeWildcardResourcesOf } from './nag-acknowledgements';
 
 /** Where a state machine's execution log goes. */
 export interface StateMachineLogProps {
+  /** How long the execution log is kept. */
   readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
+  /** What `cdk destroy` does with the execution log group. */
+  readonly logRemovalPolicy: RemovalPolicy;
 }
 
 export interface TracedStateMachineProps extends StateMachineLogProps {
+  /** The state machine's Comment, shown in the console. */
   readonly comment: string;
+  /** Its states, from the start state. */
   readonly definition: sfn.IChainable;
+  /** The execution fails with States.Timeout past this. */
   readonly timeout: Duration;
 }
 
@@ -23,14 +27,24 @@ export interface TracedStateMachineProps extends StateMachineLogProps {
  * Creates, directly in `scope` (ids `Logs` and `StateMachine`), a Standard JSONPath
  * state machine as this app runs them all: every event logged with execution data to
  * its own log group, X-Ray tracing on.
+ *
+ * The log group is named `/aws/vendedlogs/states/<stack>-<scope id>-<stack UUID>`: log delivery
+ * writes every group under `/aws/vendedlogs/` through one entry of the account's CloudWatch Logs
+ * resource policy, where a group named otherwise adds its own entry to that 5,120-character
+ * policy, and creating a state machine fails once it is full (AWS's Step Functions logging guide).
+ * The stack UUID keeps a group retained from a destroyed stack from blocking the name when the
+ * stack is deployed again.
  */
 export function createTracedStateMachine(
   scope: Construct,
   props: TracedStateMachineProps,
 ): { stateMachine: sfn.StateMachine; logGroup: logs.LogGroup } {
+  const stack = Stack.of(scope);
+  const stackUuid = Fn.select(2, Fn.split('/', stack.stackId));
   const logGroup = new logs.LogGroup(scope, 'Logs', {
+    logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${scope.node.id}-${stackUuid}`,
     retention: props.logRetention,
-    removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    removalPolicy: props.logRemovalPolicy,
   });
   const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
     stateMachineType: sfn.StateMachineType.STANDARD,
@@ -41,7 +55,7 @@ export function createTracedStateMachine(
     logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true },
     tracingEnabled: true,
   });
-  acknowledgeRunTaskSyncWildcard(stateMachine.role);
+  acknowledgeRunTaskSyncWildcards(stateMachine.role);
   // aws-cdk-lib adds this policy to any state machine with a Distributed Map in it.
   const mapPolicy = stateMachine.node.tryFindChild('DistributedMapPolicy');
   if (mapPolicy instanceof iam.Policy) {

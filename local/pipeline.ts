@@ -5,8 +5,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
-import type { LaunchFaultOptions } from './ecs/launch-faults';
-import { LaunchFaults } from './ecs/launch-faults';
+import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
 import { LocalEcsTaskRunner } from './ecs/task-runner';
 import { DeadLetterStore } from './events/dead-letter-store';
@@ -41,10 +40,7 @@ export type { ExecutionRecord, UndeliveredEvent };
 
 /** The faults a laptop never produces: Fargate's launch failures, and a state machine EventBridge cannot start. */
 export interface FaultOptions extends LaunchFaultOptions {
-  /**
-   * The first N events the rule delivers cannot start an execution at all, as if the state machine were
-   * unavailable: every delivery attempt for them fails, so EventBridge retries and then dead-letters them.
-   */
+  /** Events that can never start an execution (see LocalEventBusOptions.startFailures). */
   readonly startFailures?: number;
 }
 

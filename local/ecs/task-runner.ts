@@ -38,7 +38,7 @@ export interface TaskAttempt {
   readonly onSpot: boolean;
   /** The container's environment as ECS gave it (task definition and overrides; no local S3 settings). */
   readonly environment?: Readonly<Record<string, string>>;
-  /** The worker's last JSON log line with `summary: true` (its outcome, result key...). */
+  /** The last JSON log line with `summary: true` (the recommended log format): shown, never used to find results. */
   readonly summary?: Record<string, unknown>;
   /** When the launch was requested (epoch ms); with durationMs, when tasks overlapped. */
   readonly startedAt: number;

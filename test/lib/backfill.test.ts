@@ -3,15 +3,11 @@ import {
   AslMapState,
   backfillMapOf,
   definitionOf,
-  iamPatternMatches,
   longestTaskTimeSeconds,
-  onlyResource,
-  roleIdFromArn,
-  Statement,
-  statementsOfRole,
-  Synthesized,
-  synthesized,
-} from './fixture';
+} from './support/asl';
+import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let concurrent: Synthesized;
@@ -56,6 +52,15 @@ describe('Backfill: state machine', () => {
     expect(byDefault.template.toJSON().Resources[backfillLogGroup].Properties.RetentionInDays).toBe(30);
   });
 
+  test("its log group is named under /aws/vendedlogs/states/, apart from the workflow's", () => {
+    // (AWS::StackId evaluates to arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/51af3dc0-da77-11e4-872e-1234567db123)
+    const name = evaluate(
+      byDefault.template,
+      byDefault.template.toJSON().Resources[byDefault.ids.backfillLogGroup].Properties.LogGroupName,
+    );
+    expect(name).toBe('/aws/vendedlogs/states/TestPipeline-Backfill-51af3dc0-da77-11e4-872e-1234567db123');
+  });
+
   // Fails with lib/backfill-workflow.ts as written: its timeout is a fixed 7 days, but
   // config.ts accepts a task timeout of up to 7 days, and spot-with-fallback runs a task
   // twice, so a run over even one object can be cut short by the backfill's own timeout.
@@ -65,7 +70,7 @@ describe('Backfill: state machine', () => {
       const synth = synthesized(name);
       const backfill = definitionOf(synth, { stateMachine: synth.ids.backfillStateMachine });
       const [, { ItemProcessor }] = backfillMapOf(synth);
-      expect(backfill.TimeoutSeconds).toBeGreaterThan(longestTaskTimeSeconds(ItemProcessor));
+      expect(backfill.TimeoutSeconds).toBeGreaterThanOrEqual(longestTaskTimeSeconds(ItemProcessor, 3));
     },
   );
 
@@ -157,19 +162,29 @@ describe('Backfill: state machine role', () => {
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['states:StartExecution'],
-        Resource: [`<${byDefault.ids.backfillStateMachine}>`],
+        Resource: [stateMachineArn(byDefault.ids.backfillStateMachine)],
       }),
     ]);
   });
 
-  test('may run the worker task definition, as the event-driven workflow may', () => {
+  test('may run the worker family (any revision) in its cluster, as the event-driven workflow may', () => {
     const runTask = backfillRoleStatements(byDefault).filter((s) => s.Action.includes('ecs:RunTask'));
+    const workflow = byDefault.template.toJSON().Resources[byDefault.ids.workflowStateMachine];
+    const workflowRunTask = statementsOfRole(
+      byDefault.template,
+      roleIdFromArn(workflow.Properties.RoleArn),
+    ).filter((s) => s.Action.includes('ecs:RunTask'));
     expect(runTask).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['ecs:RunTask'],
-        Resource: [`<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${byDefault.ids.cluster}.Arn>` } },
       }),
     ]);
+    expect(runTask[0].Resource).toEqual(workflowRunTask[0].Resource);
+    expect(runTask[0].Resource[0]).toContain(
+      `<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`,
+    );
+    expect(runTask[0].Resource[0]).toMatch(/:\*$/);
   });
 });

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import { evaluate, onlyResource, Resource, Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource, Resource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let withEmail: Synthesized;
@@ -16,24 +17,30 @@ beforeAll(() => {
 /** Namespace, metric name and dimensions of an alarm, intrinsics as placeholders. */
 function watched(alarm: Resource) {
   const { Namespace, MetricName, Dimensions } = alarm.Properties;
-  return evaluate({ Namespace, MetricName, Dimensions });
+  return evaluate(byDefault.template, { Namespace, MetricName, Dimensions });
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly six, one per failure signal, each on the right resource', () => {
-    const workflow = `<${byDefault.ids.workflowStateMachine}>`;
-    const onWorkflow = (MetricName: string) => ({
+  test('there are exactly ten: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
+    const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
-      Dimensions: [{ Name: 'StateMachineArn', Value: workflow }],
+      Dimensions: [{ Name: 'StateMachineArn', Value: stateMachineArn(stateMachine) }],
     });
-    expect(Object.values(alarms).map(watched)).toEqual(
+    const onWorkflow = on(byDefault.ids.workflowStateMachine);
+    const onBackfill = on(byDefault.ids.backfillStateMachine);
+    const singleMetric = Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined);
+    expect(singleMetric).toHaveLength(9);
+    expect(singleMetric.map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
         onWorkflow('ExecutionsTimedOut'),
         // (the CloudWatch metric is "ExecutionThrottled", singular, unlike its siblings)
         onWorkflow('ExecutionThrottled'),
         onWorkflow('ExecutionsAborted'),
+        onBackfill('ExecutionsFailed'),
+        onBackfill('ExecutionsTimedOut'),
+        onBackfill('ExecutionsAborted'),
         {
           Namespace: 'AWS/SQS',
           MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -46,18 +53,31 @@ describe('Monitoring: alarms', () => {
         },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(6);
+    expect(Object.keys(alarms)).toHaveLength(10);
   });
 
-  test('the execution alarms watch the event-driven state machine, not the backfill', () => {
-    const onStateMachines = Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States');
-    expect(onStateMachines).toHaveLength(4);
-    for (const alarm of onStateMachines) {
-      expect(alarm.Properties.Dimensions).toEqual([
-        { Name: 'StateMachineArn', Value: { Ref: byDefault.ids.workflowStateMachine } },
-      ]);
-    }
-    expect(JSON.stringify(alarms)).not.toContain(byDefault.ids.backfillStateMachine);
+  test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
+    const onStateMachine = (id: string) =>
+      Object.values(alarms)
+        .filter(
+          (a) =>
+            JSON.stringify(a.Properties.Dimensions) ===
+            JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: id } }]),
+        )
+        .map((a) => a.Properties.MetricName)
+        .sort();
+    expect(onStateMachine(byDefault.ids.workflowStateMachine)).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(onStateMachine(byDefault.ids.backfillStateMachine)).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States')).toHaveLength(7);
   });
 
   test.each([
@@ -88,10 +108,58 @@ describe('Monitoring: alarms', () => {
   });
 
   test('count metrics are summed and the queue depth is its maximum, over 5 minutes', () => {
-    for (const alarm of Object.values(alarms)) {
+    for (const alarm of Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined)) {
       const queueDepth = alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible';
       expect(alarm.Properties).toMatchObject({ Period: 300, Statistic: queueDepth ? 'Maximum' : 'Sum' });
     }
+  });
+});
+
+describe('Monitoring: Fargate vCPU quota alarm', () => {
+  let alarm: Resource;
+  beforeAll(() => {
+    const [found, ...more] = Object.values(alarms).filter((a) => a.Properties.Metrics !== undefined);
+    expect(more).toHaveLength(0);
+    alarm = found;
+  });
+
+  test("fires when On-Demand vCPU usage passes 80% of the account's quota (AWS/Usage against SERVICE_QUOTA)", () => {
+    expect(alarm.Properties).toMatchObject({
+      Threshold: 80,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: byDefault.ids.alarmTopic }],
+    });
+    const metrics = alarm.Properties.Metrics as Array<{
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { Dimensions: unknown[] } };
+    }>;
+    const expression = metrics.find((m) => m.Expression);
+    expect(expression).toMatchObject({ ReturnData: true });
+    const [usageId] =
+      /^(\w+) \/ SERVICE_QUOTA\((\w+)\) \* 100$/.exec(expression?.Expression ?? '')?.slice(1) ?? [];
+    expect(expression?.Expression).toBe(`${usageId} / SERVICE_QUOTA(${usageId}) * 100`);
+    expect(metrics.find((m) => m.Id === usageId)).toEqual({
+      Id: usageId,
+      ReturnData: false,
+      MetricStat: {
+        Metric: {
+          Namespace: 'AWS/Usage',
+          MetricName: 'ResourceCount',
+          Dimensions: expect.arrayContaining([
+            { Name: 'Service', Value: 'Fargate' },
+            { Name: 'Type', Value: 'Resource' },
+            { Name: 'Resource', Value: 'vCPU' },
+            { Name: 'Class', Value: 'Standard/OnDemand' },
+          ]),
+        },
+        Period: 60,
+        Stat: 'Maximum',
+      },
+    });
+    expect(metrics.find((m) => m.Id === usageId)?.MetricStat?.Metric.Dimensions).toHaveLength(4);
   });
 });
 
@@ -128,6 +196,30 @@ describe('Monitoring: alarm topic', () => {
       },
     });
   });
+
+  // Failed with the TLS Deny as the policy's only statement: a topic policy replaces SNS's
+  // default access policy, so no alarm could notify (evaluated in test/lib/iam/).
+  test("its policy lets CloudWatch publish for this account's alarms only", () => {
+    const topic = byDefault.ids.alarmTopic;
+    const policy = onlyResource(byDefault.template, 'AWS::SNS::TopicPolicy').resource;
+    expect(policy.Properties.Topics).toEqual([{ Ref: topic }]);
+    const statements = evaluate(byDefault.template, policy.Properties.PolicyDocument) as {
+      Statement: Record<string, unknown>[];
+    };
+    expect(statements.Statement.filter((s) => s.Effect === 'Allow')).toEqual([
+      {
+        Sid: 'AllowThisAccountsAlarms',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: `<${topic}>`,
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+          ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:us-east-1:123456789012:alarm:*' },
+        },
+      },
+    ]);
+  });
 });
 
 describe('Monitoring: dashboard', () => {
@@ -136,7 +228,7 @@ describe('Monitoring: dashboard', () => {
 
   beforeAll(() => {
     const { resource } = onlyResource(byDefault.template, 'AWS::CloudWatch::Dashboard');
-    const body = evaluate(resource.Properties.DashboardBody);
+    const body = evaluate(byDefault.template, resource.Properties.DashboardBody);
     if (typeof body !== 'string') throw new Error('DashboardBody did not evaluate to a string');
     widgets = (JSON.parse(body) as { widgets: Widget[] }).widgets;
   });
@@ -149,7 +241,7 @@ describe('Monitoring: dashboard', () => {
   }
 
   test('graphs executions started, succeeded and failed, and execution time, of the event-driven workflow', () => {
-    const workflow = `StateMachineArn <${byDefault.ids.workflowStateMachine}>`;
+    const workflow = `StateMachineArn ${stateMachineArn(byDefault.ids.workflowStateMachine)}`;
     expect(graphed()).toEqual(
       expect.arrayContaining([
         `AWS/States ExecutionsStarted ${workflow}`,
@@ -174,7 +266,27 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all six alarms', () => {
+  test('graphs On-Demand vCPU usage as a share of the quota, and the executions in flight', () => {
+    const expressions = widgets
+      .flatMap((w) => w.properties.metrics ?? [])
+      .map((m) => (m[0] as { expression?: string }).expression)
+      .filter((e) => e !== undefined);
+    expect(expressions).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\w+ \/ SERVICE_QUOTA\(\w+\) \* 100$/),
+        expect.stringMatching(
+          /^RUNNING_SUM\(FILL\(started, 0\) - FILL\(succeeded, 0\) - FILL\(failed, 0\) - FILL\(timedOut, 0\) - FILL\(aborted, 0\)\)$/,
+        ),
+      ]),
+    );
+    expect(graphed()).toEqual(
+      expect.arrayContaining([
+        'AWS/Usage ResourceCount Class Standard/OnDemand Resource vCPU Service Fargate Type Resource',
+      ]),
+    );
+  });
+
+  test('shows the state of all ten alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)

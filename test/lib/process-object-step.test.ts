@@ -1,20 +1,31 @@
-import {
-  AslDefinition,
-  AslState,
-  backfillMapOf,
-  definitionOf,
-  onlyResource,
-  statesOfType,
-  Synthesized,
-  synthesized,
-} from './fixture';
+// aws-local-stepfunctions calls Promise.withResolvers, which Node 20 lacks.
+import 'core-js/actual/promise/with-resolvers';
 
-const LAUNCH_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException', 'ECS.InvalidParameterException'];
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+import { ProcessObjectStep } from '../../lib/process-object-step';
+import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized, TEST_IMAGE } from './support/synth';
+import { logicalIdOf, onlyResource, placeholder } from './support/template';
+
+/** Every name Step Functions gives a RunTask refused "for now" (throttling, vCPU quota, no capacity). */
+const CAPACITY_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException'];
+const LAUNCH_ERRORS = [...CAPACITY_ERRORS, 'ECS.InvalidParameterException'];
+const FAILED_TO_START = '*"StopCode":"TaskFailedToStart"*';
 
 let onDemand: Synthesized;
 let spot: Synthesized;
 let fallback: Synthesized;
 let shortTimeout: Synthesized;
+let shortWait: Synthesized;
 let definitions: Record<'on-demand' | 'spot' | 'spot-with-fallback', AslDefinition>;
 
 beforeAll(() => {
@@ -23,6 +34,7 @@ beforeAll(() => {
   spot = synthesized('spot');
   fallback = synthesized('spotWithFallback');
   shortTimeout = synthesized('shortTimeout');
+  shortWait = synthesized('shortWait');
   definitions = {
     'on-demand': definitionOf(onDemand),
     spot: definitionOf(spot),
@@ -106,33 +118,88 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
     expect(task.ResultPath).toBe('$.task');
   });
 
-  test('catches every error into a Fail state whose cause names the object', () => {
+  test('sends a worker failure to the relaunch check and every other error into a Fail state naming the object', () => {
     expect(task.Catch).toEqual([
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasTaskStarted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
     const failed = definitions['on-demand'].States.ObjectFailed;
     expect(failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
     expect(failed.CausePath).toMatch(/^States\.Format\('.*', \$\.bucket, \$\.key, \$\.error\.Cause\)$/);
   });
+
+  test('a task ECS stopped before it ran (TaskFailedToStart) is launched again, at most twice; any other failure fails', () => {
+    const { States } = definitions['on-demand'];
+    expect(States.WasTaskStarted).toEqual({
+      Type: 'Choice',
+      Comment: expect.any(String),
+      Choices: [
+        {
+          And: [
+            { Variable: '$.error.Cause', StringMatches: FAILED_TO_START },
+            { Not: { Variable: '$.relaunches', IsPresent: true } },
+          ],
+          Next: 'CountFirstRelaunch',
+        },
+        {
+          And: [
+            { Variable: '$.error.Cause', StringMatches: FAILED_TO_START },
+            { Variable: '$.relaunches.count', NumericLessThan: 2 },
+          ],
+          Next: 'CountRelaunch',
+        },
+      ],
+      Default: 'ObjectFailed',
+    });
+    expect(States.CountFirstRelaunch).toEqual({
+      Type: 'Pass',
+      Result: { count: 1 },
+      ResultPath: '$.relaunches',
+      Next: 'RunWorker',
+    });
+    expect(States.CountRelaunch).toEqual({
+      Type: 'Pass',
+      Parameters: { 'count.$': 'States.MathAdd($.relaunches.count, 1)' },
+      ResultPath: '$.relaunches',
+      Next: 'RunWorker',
+    });
+  });
 });
 
+type Retrier = NonNullable<AslState['Retry']>[number];
+
+/** The mean total delay of a retrier's first `attempts` retries: full jitter draws each between 0 and its ceiling. */
+function meanWaitSeconds(retrier: Retrier, attempts = retrier.MaxAttempts ?? 3): number {
+  let total = 0;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const ceiling = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** attempt;
+    total += Math.min(ceiling, retrier.MaxDelaySeconds ?? Infinity) / 2;
+  }
+  return total;
+}
+
 describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
-  test('every Task state retries exactly the three launch errors, with backoff, a cap and full jitter', () => {
+  test('every Task state retries the capacity errors, then ECS.InvalidParameterException, with backoff, a cap and full jitter', () => {
     const tasks = tasksOf(definitions[mode]);
     expect(tasks.length).toBeGreaterThan(0);
     for (const [, task] of tasks) {
-      expect(task.Retry).toHaveLength(1);
-      const [retry] = task.Retry ?? [];
-      expect([...retry.ErrorEquals].sort()).toEqual(LAUNCH_ERRORS);
-      expect(retry.BackoffRate).toBeGreaterThan(1);
-      expect(retry.MaxDelaySeconds).toEqual(expect.any(Number));
-      expect(retry.JitterStrategy).toBe('FULL');
-      expect(retry).toMatchObject({
-        IntervalSeconds: 5,
-        MaxAttempts: 5,
-        BackoffRate: 2,
-        MaxDelaySeconds: 120,
-      });
+      expect((task.Retry ?? []).map((r) => [...r.ErrorEquals].sort())).toEqual([
+        CAPACITY_ERRORS,
+        ['ECS.InvalidParameterException'],
+      ]);
+      for (const retry of task.Retry ?? []) {
+        expect(retry).toMatchObject({
+          IntervalSeconds: 5,
+          BackoffRate: 2,
+          MaxDelaySeconds: 3000,
+          JitterStrategy: 'FULL',
+        });
+        // Step Functions' bounds: whole numbers up to 99999999
+        for (const field of [retry.IntervalSeconds, retry.MaxAttempts, retry.MaxDelaySeconds]) {
+          expect(Number.isInteger(field)).toBe(true);
+          expect(field).toBeLessThanOrEqual(99999999);
+        }
+      }
     }
   });
 
@@ -142,6 +209,50 @@ describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
     );
     expect(retried).not.toContain('States.TaskFailed');
     expect(retried).not.toContain('States.ALL');
+  });
+
+  test('the execution history of the longest wait stays far below 25,000 events', () => {
+    // Each launch attempt writes a handful of events (TaskScheduled, TaskStarted, TaskFailed, ...);
+    // 5 is generous. A run is entered at most 3 times (two relaunches).
+    const attempts = tasksOf(definitions[mode]).reduce(
+      (sum, [, task]) => sum + 3 * (1 + (task.Retry ?? []).reduce((n, r) => n + (r.MaxAttempts ?? 3), 0)),
+      0,
+    );
+    expect(attempts * 5).toBeLessThan(25000 / 10);
+  });
+});
+
+describe('ProcessObjectStep capacity wait', () => {
+  const capacityRetry = (synth: Synthesized, state = 'RunWorker'): Retrier => {
+    const retry = definitionOf(synth).States[state].Retry?.[0];
+    if (!retry) throw new Error(`${state} has no retrier`);
+    return retry;
+  };
+
+  test('lasts capacityWaitMinutes on average: 12 hours by default, 1 hour with -c capacityWaitMinutes=60', () => {
+    for (const [synth, seconds] of [
+      [onDemand, 12 * 3600],
+      [shortWait, 3600],
+    ] as const) {
+      const retry = capacityRetry(synth);
+      // with the fewest attempts that reach it
+      expect(meanWaitSeconds(retry)).toBeGreaterThanOrEqual(seconds);
+      expect(meanWaitSeconds(retry, (retry.MaxAttempts ?? 0) - 1)).toBeLessThan(seconds);
+    }
+    expect(capacityRetry(onDemand).MaxAttempts).toBe(38);
+  });
+
+  test("its delay cap keeps 10,000 waiting executions under RunTask's 20 calls a second", () => {
+    // Under full jitter a delay averages half the cap: N waiting executions call ~2N/cap times a second.
+    const { MaxDelaySeconds } = capacityRetry(onDemand);
+    expect((2 * 10000) / Number(MaxDelaySeconds)).toBeLessThanOrEqual(20);
+  });
+
+  test('spot-with-fallback waits about 5 minutes for Spot, then the whole wait on demand', () => {
+    const spotWait = meanWaitSeconds(capacityRetry(fallback, 'RunWorkerOnSpot'));
+    expect(spotWait).toBeGreaterThanOrEqual(300);
+    expect(spotWait).toBeLessThan(600);
+    expect(capacityRetry(fallback, 'RunWorkerOnDemand')).toEqual(capacityRetry(onDemand));
   });
 });
 
@@ -155,6 +266,7 @@ describe('ProcessObjectStep (spot)', () => {
     ]);
     expect(task.Parameters?.LaunchType).toBeUndefined();
     expect(task.Catch).toEqual([
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasTaskStarted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
   });
@@ -196,22 +308,29 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
     expect(states.RunWorkerOnSpot.TimeoutSeconds).toBe(states.RunWorkerOnDemand.TimeoutSeconds);
   });
 
-  test('no Spot capacity (AmazonECS.Unknown) falls back to on-demand; a worker failure is examined; the rest fails', () => {
+  test("every launch error class falls back to on-demand once Spot's retries are spent; a worker failure is examined; the rest fails", () => {
     expect(states.RunWorkerOnSpot.Catch).toEqual([
-      { ErrorEquals: ['AmazonECS.Unknown'], ResultPath: '$.spotError', Next: 'RunWorkerOnDemand' },
+      {
+        ErrorEquals: ['ECS.AmazonECSException', 'AmazonECS.Unknown', 'ECS.InvalidParameterException'],
+        ResultPath: '$.spotError',
+        Next: 'RunWorkerOnDemand',
+      },
       { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasSpotInterrupted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
+    expect([...(states.RunWorkerOnSpot.Catch?.[0].ErrorEquals ?? [])].sort()).toEqual(LAUNCH_ERRORS);
   });
 
-  test('a task stopped by a Spot interruption runs again on demand; any other failure fails', () => {
+  test('a Spot task stopped by an interruption, or before it ran, runs again on demand; any other failure fails', () => {
     expect(states.WasSpotInterrupted).toEqual({
       Type: 'Choice',
       Comment: expect.any(String),
       Choices: [
         {
-          Variable: '$.error.Cause',
-          StringMatches: '*"StopCode":"SpotInterruption"*',
+          Or: [
+            { Variable: '$.error.Cause', StringMatches: '*"StopCode":"SpotInterruption"*' },
+            { Variable: '$.error.Cause', StringMatches: FAILED_TO_START },
+          ],
           Next: 'RunWorkerOnDemand',
         },
       ],
@@ -219,10 +338,13 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
     });
   });
 
-  test('the on-demand run catches everything into the Fail state', () => {
+  test('the on-demand run relaunches a task that failed to start and catches everything else into the Fail state', () => {
     expect(states.RunWorkerOnDemand.Catch).toEqual([
+      { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'OnDemandWasTaskStarted' },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
     ]);
+    expect(states.OnDemandCountFirstRelaunch.Next).toBe('RunWorkerOnDemand');
+    expect(states.OnDemandCountRelaunch.Next).toBe('RunWorkerOnDemand');
     expect(states.ObjectFailed.Type).toBe('Fail');
   });
 });
@@ -262,4 +384,162 @@ describe('ProcessObjectStep capacity providers are those of the cluster', () => 
       expect(associated).toEqual(expect.arrayContaining(['FARGATE', 'FARGATE_SPOT']));
     },
   );
+});
+
+describe("ProcessObjectStep names the result's location in its output", () => {
+  test.each(MODES)('every task state goes on to NameResult, which sets $.result and ends (%s)', (mode) => {
+    const definition = definitions[mode];
+    for (const [, task] of tasksOf(definition)) expect(task.Next).toBe('NameResult');
+    expect(definition.States.NameResult).toEqual({
+      Type: 'Pass',
+      Comment: expect.any(String),
+      Parameters: {
+        bucket: `<${onDemand.ids.dataBucket}>`,
+        'key.$': "States.Format('{}{}.json', 'processed/', $.key)",
+      },
+      ResultPath: '$.result',
+      End: true,
+    });
+  });
+
+  test('names the output bucket when results go to another bucket', () => {
+    const definition = definitionOf(synthesized('outputBucket'));
+    expect(definition.States.NameResult.Parameters?.bucket).toBe('some-bucket');
+  });
+
+  test('run as deployed, an execution outputs result: { bucket, key } beside its input (the backfill item too)', async () => {
+    // GIVEN the synthesized definitions, run by Step Functions' local interpreter, the task succeeding
+    const [, map] = backfillMapOf(onDemand);
+    const input = { bucket: 'data', key: "incoming/a b{1}'s.csv", etag: '"e"', versionId: '' };
+    for (const definition of [
+      definitions['spot-with-fallback'],
+      definitions['on-demand'],
+      map.ItemProcessor,
+    ]) {
+      const output = await runSucceeding(definition, input);
+      // THEN the key is outputPrefix + key + ".json", the key as is (braces and quotes too)
+      expect(output).toMatchObject({
+        ...input,
+        task: { StopCode: 'EssentialContainerExited', ExitCodes: [0] },
+        result: { bucket: `<${onDemand.ids.dataBucket}>`, key: "processed/incoming/a b{1}'s.csv.json" },
+      });
+    }
+  });
+
+  test("an outputPrefix with characters intrinsics reserve ({, }, ') reaches the key unchanged", async () => {
+    // GIVEN the step built alone, with a prefix holding them (a backslash would be escaped too, but
+    // asl-validator, which the local interpreter runs, rejects the escaped form AWS documents)
+    const stack = new Stack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
+    const container = taskDefinition.addContainer('worker', {
+      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE),
+    });
+    const step = new ProcessObjectStep(stack, 'Step', {
+      cluster: new ecs.Cluster(stack, 'Cluster', { vpc }),
+      taskDefinition,
+      container,
+      subnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
+      assignPublicIp: true,
+      taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
+      capacityWait: Duration.hours(1),
+      outputBucket: s3.Bucket.fromBucketName(stack, 'Out', 'results'),
+      outputPrefix: "out{x}/it's/",
+    });
+    const definition = stack.resolve(new sfn.StateGraph(step.startState, 'test').toGraphJson());
+    // WHEN it runs
+    const output = await runSucceeding(definition, {
+      bucket: 'data',
+      key: 'k{}.txt',
+      etag: '',
+      versionId: '',
+    });
+    // THEN
+    expect(output).toMatchObject({ result: { bucket: 'results', key: "out{x}/it's/k{}.txt.json" } });
+  });
+});
+
+/**
+ * Runs a definition's states in aws-local-stepfunctions, every task returning a stopped task that
+ * exited 0. Only StartAt and States: the library's schema predates QueryLanguage and ProcessorConfig.
+ */
+async function runSucceeding(definition: AslDefinition, input: Record<string, string>): Promise<unknown> {
+  const { StartAt, States } = JSON.parse(JSON.stringify(definition)) as AslDefinition;
+  const machine = new StateMachine({ StartAt, States } as never);
+  const task = async () => ({
+    TaskArn: 'arn:aws:ecs:us-east-1:123456789012:task/c/1',
+    StopCode: 'EssentialContainerExited',
+    StoppedReason: 'Essential container in task exited',
+    Containers: [{ Name: 'worker', ExitCode: 0 }],
+  });
+  const handlers = Object.fromEntries(
+    ['RunWorker', 'RunWorkerOnSpot', 'RunWorkerOnDemand'].map((name) => [name, task]),
+  );
+  return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers } }).result;
+}
+
+const TEST_IMAGE_REFERENCE = 'public.ecr.aws/docker/library/node:22-alpine';
+
+describe('ProcessObjectStep built alone: what its state machine may run', () => {
+  // GIVEN the step alone in a fresh stack of an app with aws-cdk-lib's run-task policy fix on
+  // (as cdk.json has it), inside a state machine
+  const FAMILY_ARN = 'arn:aws:ecs:us-east-1:123456789012:task-definition/AloneTaskDefinition';
+  let statements: Statement[];
+  let clusterId: string;
+  beforeAll(() => {
+    const app = new App({ context: { [STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY]: true } });
+    const stack = new Stack(app, 'Alone', { env: { account: '123456789012', region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', {
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC }],
+    });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, enableFargateCapacityProviders: true });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'TaskDefinition');
+    const container = taskDefinition.addContainer('Worker', {
+      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE_REFERENCE),
+    });
+    const step = new ProcessObjectStep(stack, 'ProcessObjectStep', {
+      cluster,
+      taskDefinition,
+      container,
+      subnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: new ec2.SecurityGroup(stack, 'Tasks', { vpc }),
+      assignPublicIp: true,
+      taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
+      capacityWait: Duration.hours(1),
+      outputBucket: s3.Bucket.fromBucketName(stack, 'Results', 'results'),
+      outputPrefix: 'processed/',
+    });
+    const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(step.startState),
+    });
+    const template = Template.fromStack(stack);
+    clusterId = logicalIdOf(stack, cluster);
+    const taskDefinitionId = logicalIdOf(stack, taskDefinition);
+    // a deployed task definition ARN, so the Fn::Select/Fn::Split of it can be evaluated
+    statements = statementsOfRole(template, logicalIdOf(stack, stateMachine.role), (id, attribute) =>
+      id === taskDefinitionId && !attribute ? `${FAMILY_ARN}:7` : placeholder(id, attribute),
+    );
+  });
+
+  test('RunTask: any revision of the task definition family, in the given cluster only', () => {
+    const runTask = statements.filter((s) => s.Action.includes('ecs:RunTask'));
+    expect(runTask).toHaveLength(1);
+    expect(runTask[0].Condition).toEqual({ ArnEquals: { 'ecs:cluster': `<${clusterId}.Arn>` } });
+    expect(runTask[0].Resource).toEqual([`${FAMILY_ARN}:*`]);
+  });
+
+  test('StopTask and DescribeTasks: tasks of the given cluster only', () => {
+    const polling = statements.filter((s) => s.Action.includes('ecs:StopTask'));
+    expect(polling.map((s) => [...s.Action].sort())).toEqual([['ecs:DescribeTasks', 'ecs:StopTask']]);
+    expect(polling).toEqual([
+      expect.objectContaining({
+        Resource: ['*'],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${clusterId}.Arn>` } },
+      }),
+    ]);
+  });
 });

@@ -2,19 +2,10 @@ import aslValidator from 'asl-validator';
 import { Match } from 'aws-cdk-lib/assertions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 
-import {
-  CDK_JSON_CONTEXT,
-  definitionOf,
-  iamPatternMatches,
-  longestTaskTimeSeconds,
-  onlyResource,
-  plausibleValues,
-  roleIdFromArn,
-  Statement,
-  statementsOfRole,
-  Synthesized,
-  synthesized,
-} from './fixture';
+import { definitionOf, longestTaskTimeSeconds, plausibleValues } from './support/asl';
+import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
+import { CDK_JSON_CONTEXT, Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource, STACK_UUID, taskDefinitionArn } from './support/template';
 
 const MODES = ['on-demand', 'spot', 'spot-with-fallback'] as const;
 
@@ -77,9 +68,22 @@ describe('Workflow: state machine', () => {
     expect(byDefault.template.toJSON().Resources[ids.logGroup].Properties.RetentionInDays).toBe(30);
   });
 
-  test('the definition uses JSONPath and an execution timeout of the task timeout plus 30 minutes', () => {
+  test('its log group is named under /aws/vendedlogs/states/, unique to the stack instance', () => {
+    // (AWS::StackId evaluates to arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/<STACK_UUID>)
+    const name = evaluate(
+      byDefault.template,
+      byDefault.template.toJSON().Resources[ids.logGroup].Properties.LogGroupName,
+    );
+    expect(name).toBe(`/aws/vendedlogs/states/TestPipeline-Workflow-${STACK_UUID}`);
+  });
+
+  test('the definition uses JSONPath and an execution timeout covering the capacity wait and every run', () => {
     const definition = definitionOf(byDefault);
-    expect(definition).toMatchObject({ QueryLanguage: 'JSONPath', TimeoutSeconds: 3600 + 30 * 60 });
+    expect(definition.QueryLanguage).toBe('JSONPath');
+    // three runs at most (two relaunches), each after its retries' longest wait (~24 h for the
+    // 12-hour mean wait, plus 30 minutes of ECS.InvalidParameterException on average)
+    expect(definition.TimeoutSeconds).toBe(longestTaskTimeSeconds(definition, 3));
+    expect(definition.TimeoutSeconds).toBeGreaterThan(3 * (2 * 12 * 3600 + 3600));
   });
 
   // Fails for spot-with-fallback with lib/workflow.ts as written: its timeout is
@@ -92,7 +96,8 @@ describe('Workflow: state machine', () => {
       // interrupted late, then an on-demand run)
       const definition = definitionOf(synths[mode]);
       // THEN the execution-wide timeout, a backstop, does not cut the last run short
-      expect(definition.TimeoutSeconds).toBeGreaterThan(longestTaskTimeSeconds(definition));
+      // (a task that failed to start is launched again, at most twice: up to 3 entries of a run)
+      expect(definition.TimeoutSeconds).toBeGreaterThanOrEqual(longestTaskTimeSeconds(definition, 3));
     },
   );
 
@@ -119,8 +124,8 @@ describe('Workflow: state machine', () => {
 });
 
 describe('Workflow: state machine role (least privilege)', () => {
-  test('the run-task policy fix is on in cdk.json', () => {
-    // (its effect, RunTask on the task definition ARN rather than on "<family>:*", is asserted below)
+  test('the run-task policy fix is on in cdk.json, so the workflow must undo it for its own states', () => {
+    // (on, aws-cdk-lib grants RunTask on the one deployed revision; its effect is undone below)
     expect(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY).toBe(
       '@aws-cdk/aws-stepfunctions-tasks:fixRunEcsTaskPolicy',
     );
@@ -133,23 +138,38 @@ describe('Workflow: state machine role (least privilege)', () => {
     expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
   });
 
-  test('RunTask is allowed on the worker task definition only', () => {
-    const statements = stateMachineRoleStatements(byDefault);
-    const runTask = statements.filter((s) => s.Action.some((a) => iamPatternMatches(a, 'ecs:RunTask', true)));
+  // Failed with the task definition's own ARN as the resource: RunTask is given the family, so
+  // ECS runs the latest revision, which a deploy registers before it updates this policy.
+  test.each(MODES)('RunTask is allowed on any revision of the worker family, in its cluster (%s)', (mode) => {
+    const synth = synths[mode];
+    const runTask = stateMachineRoleStatements(synth).filter((s) =>
+      s.Action.some((a) => iamPatternMatches(a, 'ecs:RunTask', true)),
+    );
     expect(runTask).toEqual([
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['ecs:RunTask'],
-        Resource: [`<${ids.taskDefinition}>`],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${synth.ids.cluster}.Arn>` } },
       }),
     ]);
-    // (Ref of an AWS::ECS::TaskDefinition is its ARN, revision included)
-    expect(byDefault.template.toJSON().Resources[ids.taskDefinition].Type).toBe('AWS::ECS::TaskDefinition');
+    const [resource] = runTask[0].Resource;
+    expect(runTask[0].Resource).toHaveLength(1);
+    // the task definition's ARN, its revision cut off, then ":*"
+    expect(resource).toBe(taskDefinitionArn(ids.taskDefinition).replace(/:1$/, ':*'));
+    expect(resource).toMatch(/:task-definition\/<\w+>:\*$/);
   });
 
-  test('may stop and describe the tasks it started', () => {
-    const actions = stateMachineRoleStatements(byDefault).flatMap((s) => s.Action);
-    expect(actions).toEqual(expect.arrayContaining(['ecs:StopTask', 'ecs:DescribeTasks']));
+  test('may stop and describe the tasks of its cluster only', () => {
+    const polling = stateMachineRoleStatements(byDefault).filter((s) =>
+      s.Action.some((a) => a === 'ecs:StopTask' || a === 'ecs:DescribeTasks'),
+    );
+    expect(polling).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: ['ecs:DescribeTasks', 'ecs:StopTask'],
+        Condition: { ArnEquals: { 'ecs:cluster': `<${byDefault.ids.cluster}.Arn>` } },
+      }),
+    ]);
   });
 
   test('manages only the StepFunctionsGetEventsForECSTaskRule managed rule', () => {

@@ -150,3 +150,33 @@ test('a burst of 200 objects gives 200 results', async () => {
   expect(executions.map((e) => e.key).sort()).toEqual(keys);
   expect(await keysUnder(pipeline, 'processed/')).toEqual(keys.map((k) => `processed/${k}.json`));
 });
+
+test("a worker's result is found by its contract (OUTPUT_BUCKET, OUTPUT_PREFIX + KEY + .json), not its log lines", async () => {
+  // Another worker: writes its result where the contract says, and logs a summary that points elsewhere.
+  const worker = `
+    const { S3Client, PutObjectCommand } = require('@aws-sdk/client-s3');
+    const env = process.env;
+    const s3 = new S3Client({ endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true });
+    console.log(JSON.stringify({ summary: true, resultBucket: 'not-this-bucket', resultKey: 'not/this.json' }));
+    s3.send(new PutObjectCommand({
+      Bucket: env.OUTPUT_BUCKET,
+      Key: env.OUTPUT_PREFIX + env.KEY + '.json',
+      Body: JSON.stringify({ by: 'another worker', key: env.KEY }),
+    })).then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });`;
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+    workerCommand: [process.execPath, '-e', worker],
+  }));
+  await pipeline.upload('incoming/other worker.txt', 'any language');
+  await pipeline.waitForIdle();
+
+  const [execution] = pipeline.executions();
+  expect(execution.status).toBe('SUCCEEDED');
+  expect(execution.result).toEqual({
+    bucket: pipeline.bucket,
+    key: 'processed/incoming/other worker.txt.json',
+  });
+  expect(await pipeline.readResult(execution)).toEqual({
+    by: 'another worker',
+    key: 'incoming/other worker.txt',
+  });
+});

@@ -117,3 +117,35 @@ test('a shell command (--task-command) is stopped as a container: SIGTERM reache
   expect(lines).toEqual(['starting', 'started', 'worker got SIGTERM']);
   expect(attempts).toEqual([143]);
 });
+
+test('task, cluster and container ARNs are in the partition of the region', async () => {
+  const runner = new LocalEcsTaskRunner({
+    taskDefinitions: [
+      {
+        logicalId: 'T',
+        family: 'quick',
+        arn: 'arn:aws-cn:ecs:cn-north-1:000000000000:task-definition/quick:1',
+        containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
+      },
+    ],
+    command: [process.execPath, '-e', ''],
+    baseEnvironment: {},
+    partition: 'aws-cn',
+    region: 'cn-north-1',
+    accountId: '000000000000',
+  });
+  const description = await runner.run({
+    stateName: 'Run',
+    parameters: { Cluster: 'pipeline', TaskDefinition: 'quick' },
+  });
+  const arns = [
+    description.TaskArn,
+    description.ClusterArn,
+    ...(description.Containers as Array<{ ContainerArn: string }>).map((c) => c.ContainerArn),
+  ];
+  expect(arns).toEqual([
+    expect.stringMatching(/^arn:aws-cn:ecs:cn-north-1:000000000000:task\/pipeline\/[0-9a-f]{32}$/),
+    'arn:aws-cn:ecs:cn-north-1:000000000000:cluster/pipeline',
+    expect.stringMatching(/^arn:aws-cn:ecs:cn-north-1:000000000000:container\//),
+  ]);
+});

@@ -6,20 +6,23 @@ import { synthesize } from '../../../local/cloudformation/synth';
 import { PROJECT_ROOT, WORKER_BUNDLE } from '../../../shared/paths';
 import { STACK_NAME } from '../../../shared/stack-name';
 
-/** Everything `cdk synth` reads: a change to any of it means a new template. */
+/** Every source `cdk synth` reads: a change to any of it means a new template. */
 const SYNTH_INPUTS = [
   'bin',
   'lib',
+  'shared',
   'container/src',
   'container/build.mjs',
   'container/Dockerfile',
   'cdk.json',
 ];
+/** The installed packages that shape the template (the CLI too: it writes the assembly). */
+const SYNTH_PACKAGES = ['aws-cdk-lib', 'cdk-nag', 'constructs', 'aws-cdk'];
 const CACHE_DIR = join(PROJECT_ROOT, '.local', 'test-synth');
 
 /**
  * The template `cdk synth -c <context>` produces from the current sources, synthesized once and
- * cached under .local/test-synth/<hash of sources and context> (cdk synth takes ~5 s; the local
+ * cached under .local/test-synth/<hash of sources, installed CDK versions and context> (cdk synth takes ~5 s; the local
  * tests need it in several files). The synth also rebuilds container/dist/worker.js.
  */
 export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
@@ -47,6 +50,7 @@ export async function synthesizedTemplate(context: Record<string, string> = {}):
 /** Where the template for `context` and the current sources is cached. */
 export function cacheEntry(context: Record<string, string>): { dir: string; template: string } {
   const hash = createHash('sha256').update(JSON.stringify(context));
+  hash.update(JSON.stringify(installedVersions()));
   for (const file of SYNTH_INPUTS.flatMap((input) => filesUnder(join(PROJECT_ROOT, input))).sort()) {
     hash.update(relative(PROJECT_ROOT, file)).update(readFileSync(file));
   }
@@ -60,4 +64,14 @@ function filesUnder(path: string): string[] {
   return readdirSync(path, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath, entry.name));
+}
+
+/** `{ name: version }` of SYNTH_PACKAGES as installed in node_modules (not as package.json asks). */
+function installedVersions(): Record<string, string> {
+  return Object.fromEntries(
+    SYNTH_PACKAGES.map((name) => {
+      const manifest = join(PROJECT_ROOT, 'node_modules', name, 'package.json');
+      return [name, (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version];
+    }),
+  );
 }

@@ -1,0 +1,75 @@
+import { Duration } from 'aws-cdk-lib';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+
+/**
+ * How a RunTask that Fargate refused "for now" is retried: the account's quotas (6 vCPU at once,
+ * 20 launches a second) are far below the rate S3 can upload objects, so a burst waits for capacity
+ * rather than failing.
+ *
+ * Every name Step Functions gives a "not now" refusal is retried. `ECS.AmazonECSException`:
+ * throttled RunTask calls and launches ("Rate exceeded", ThrottlingException), and "Capacity is
+ * unavailable" as AWS's knowledge center reports it. `AmazonECS.Unknown`: a RunTask whose `Failures`
+ * list is not empty, which is how the vCPU quota ("You've reached the limit on the number of vCPUs
+ * you can run concurrently"), missing capacity and ENI shortages come back. A worker that ran and
+ * exited non-zero fails with `States.TaskFailed`, which is never retried here: it would repeat a
+ * deterministic failure.
+ */
+export const CAPACITY_ERRORS = ['ECS.AmazonECSException', 'AmazonECS.Unknown'];
+/**
+ * Subnet address or ENI shortages can also come back as `ECS.InvalidParameterException`, the name
+ * of a bad request too. It gets its own, shorter window so a misconfiguration fails within the hour
+ * instead of stalling every object for the whole capacity wait.
+ */
+export const INVALID_PARAMETER_ERRORS = ['ECS.InvalidParameterException'];
+export const INVALID_PARAMETER_WAIT = Duration.minutes(30);
+/** Every launch error class: what `spot-with-fallback` falls back on once Spot's retries are spent. */
+export const LAUNCH_ERRORS = [...CAPACITY_ERRORS, ...INVALID_PARAMETER_ERRORS];
+
+/**
+ * The backoff: first retry within 5 s, doubling, capped. The cap sets the RunTask call rate of a
+ * burst: N waiting executions, each retrying at a uniformly random delay up to the cap C (full
+ * jitter, mean C/2), call RunTask about 2N/C times a second. At the default quota (24 tasks of
+ * 0.25 vCPU) a 10,000-object burst keeps ~10,000 executions waiting, so C = 3000 s keeps them near
+ * 7 calls/s, well under the account's 20/s, and ~20 launch attempts per object over a 7-hour wait
+ * (cheap state transitions). `npm run simulate` shows the trade-off; README "Bursts and quotas".
+ */
+export const LAUNCH_BACKOFF = {
+  intervalSeconds: 5,
+  backoffRate: 2,
+  maxDelaySeconds: 3000,
+} as const;
+
+/** Spot's own wait in `spot-with-fallback`, before the task falls back to on-demand. */
+export const SPOT_CAPACITY_WAIT = Duration.minutes(5);
+
+/** A retrier for `errors` whose mean total wait is at least `wait`. */
+export function launchRetry(errors: string[], wait: Duration): sfn.RetryProps {
+  return {
+    errors,
+    interval: Duration.seconds(LAUNCH_BACKOFF.intervalSeconds),
+    backoffRate: LAUNCH_BACKOFF.backoffRate,
+    maxDelay: Duration.seconds(LAUNCH_BACKOFF.maxDelaySeconds),
+    maxAttempts: attemptsFor(wait.toSeconds()),
+    jitterStrategy: sfn.JitterType.FULL,
+  };
+}
+
+/** The delay ceiling before retry `attempt` (0-based), as Step Functions computes it before jitter. */
+export function delayCeilingSeconds(attempt: number): number {
+  const { intervalSeconds, backoffRate, maxDelaySeconds } = LAUNCH_BACKOFF;
+  return Math.min(intervalSeconds * backoffRate ** attempt, maxDelaySeconds);
+}
+
+/** The fewest retries whose mean total delay (half of each ceiling, under full jitter) reaches `seconds`. */
+export function attemptsFor(seconds: number): number {
+  let attempts = 0;
+  for (let mean = 0; mean < seconds; attempts++) mean += delayCeilingSeconds(attempts) / 2;
+  return Math.max(attempts, 1);
+}
+
+/** The longest a retrier of `attempts` can wait: every jittered delay at its ceiling. */
+export function worstWaitSeconds(attempts: number): number {
+  let total = 0;
+  for (let attempt = 0; attempt < attempts; attempt++) total += delayCeilingSeconds(attempt);
+  return total;
+}
