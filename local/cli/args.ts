@@ -31,6 +31,8 @@ export interface CliOptions {
   readonly help: boolean;
   /** A template to run instead of synthesizing one. */
   readonly template?: string;
+  /** `--task-command`: a shell command run as the task's container instead of the bundled worker. */
+  readonly taskCommand?: string;
   /** `cdk synth -c key=value` context, e.g. `capacity=spot-with-fallback`. */
   readonly context: Readonly<Record<string, string>>;
   readonly faults: FaultOptions;
@@ -75,6 +77,9 @@ Options:
   --concurrency <n>              executions running at once; more are queued (default ${DEFAULT_CONCURRENCY})
   -c, --context <key=value>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
   --template <file>              run this synthesized template instead of running \`cdk synth\`
+  --task-command <command>       run this command (with /bin/sh) as the task's container instead of
+                                 the bundled worker, e.g. your own worker in another language; it
+                                 gets the same environment, timeout, SIGTERM and exit-code handling
   --json                         print only the summary, as one JSON document
   --verbose                      print the worker's log lines
   --inject-launch-errors <kind:n>  make the first n task launches fail: throttling:n
@@ -104,6 +109,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         concurrency: { type: 'string' },
         context: { type: 'string', short: 'c', multiple: true },
         template: { type: 'string' },
+        'task-command': { type: 'string' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         'inject-launch-errors': { type: 'string' },
@@ -142,6 +148,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     verbose: values.verbose,
     help: values.help,
     template: values.template,
+    taskCommand: taskCommand(values['task-command']),
     context: Object.fromEntries((values.context ?? []).map(contextPair)),
     faults: {
       launchErrors: launchErrors(values['inject-launch-errors']),
@@ -201,6 +208,15 @@ function wholeNumber(
     );
   }
   return value;
+}
+
+function taskCommand(raw: string | undefined): string | undefined {
+  if (raw !== undefined && raw.trim() === '') {
+    throw new UsageError(
+      '--task-command is empty: give the command that runs your worker, e.g. --task-command "python3 worker.py"',
+    );
+  }
+  return raw;
 }
 
 function contextPair(raw: string): [string, string] {

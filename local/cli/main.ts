@@ -47,6 +47,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const pipeline = await startPipeline(options, templatePath);
   if (options.backfill) await checkSubPrefix(pipeline, options.backfill.subPrefix);
   progress(`Template: ${relative(process.cwd(), templatePath)}`);
+  progress(
+    options.taskCommand === undefined
+      ? `Task container: the bundled worker${options.context.image === undefined ? '' : ' (-c image= changes only what deploys; --task-command runs your worker here)'}`
+      : `Task container: /bin/sh -c ${JSON.stringify(options.taskCommand)}`,
+  );
 
   if (options.backfill) return backfill(pipeline, options, options.backfill.subPrefix);
   if (options.replayDeadLetters) return replay(pipeline, options);
@@ -76,6 +81,8 @@ async function main(argv: readonly string[]): Promise<number> {
     try {
       return await startLocalPipeline({
         templatePath: template,
+        // The shell plays the image's CMD; the runner signals its whole process group.
+        workerCommand: cli.taskCommand === undefined ? undefined : ['/bin/sh', '-c', cli.taskCommand],
         dataDir: resolve(cli.dataDir),
         port: cli.port,
         concurrency: cli.concurrency,
