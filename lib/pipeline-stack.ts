@@ -44,6 +44,7 @@ export class PipelineStack extends Stack {
       mode: config.network,
       existingVpc: config.vpcId ? { vpcId: config.vpcId, subnetIds: config.subnetIds } : undefined,
       logRetention,
+      logRemovalPolicy: removalPolicy,
     });
 
     this.worker = new Worker(this, 'Worker', {
@@ -85,6 +86,7 @@ export class PipelineStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
+      backfillStateMachine: this.backfill.stateMachine,
       deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
       alarmEmail: config.alarmEmail,

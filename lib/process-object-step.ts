@@ -29,21 +29,29 @@ export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 export const MAX_RELAUNCHES = 2;
 
 export interface ProcessObjectStepProps {
+  /** The cluster the worker task runs in (with the Fargate capacity providers, for Spot). */
   readonly cluster: ecs.ICluster;
+  /** The worker's task definition. */
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The container that receives BUCKET, KEY, ETAG and VERSION_ID as overrides. */
   readonly container: ecs.ContainerDefinition;
+  /** Where the task's network interface goes. */
   readonly subnets: ec2.SubnetSelection;
+  /** The task's security group. */
   readonly securityGroup: ec2.ISecurityGroup;
+  /** Whether the task gets a public IP (to reach ECR and CloudWatch Logs without NAT). */
   readonly assignPublicIp: boolean;
+  /** One task run's limit; past it Step Functions stops the task and raises States.Timeout. */
   readonly taskTimeout: Duration;
   /**
    * Where the worker writes its result (`outputPrefix + key + ".json"`), named in the execution's
    * output so whatever comes next (e.g. a rule on the execution's status change) needs no lookup.
    */
   readonly outputBucket: s3.IBucket;
+  /** The prefix of results in `outputBucket`. */
   readonly outputPrefix: string;
-  /** @default 'on-demand' */
-  readonly capacity?: CapacityMode;
+  /** `on-demand`, `spot`, or `spot-with-fallback` (Spot first, then on-demand). */
+  readonly capacity: CapacityMode;
   /**
    * How long, on average, one launch waits for Fargate capacity (throttling, the vCPU quota, no
    * capacity) before the object fails: the retries of each RunTask state last this long.
@@ -80,7 +88,7 @@ export class ProcessObjectStep extends Construct {
     // revision before it updates the policy: executions in between fail with
     // ECS.AccessDeniedException. Off, aws-cdk-lib grants "<family>:*", the family's revisions.
     this.node.setContext(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY, false);
-    const capacity = props.capacity ?? 'on-demand';
+    const { capacity } = props;
 
     const failed = new sfn.Fail(this, 'ObjectFailed', {
       comment:

@@ -5,8 +5,7 @@ import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/clie
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
-import type { LaunchFaultOptions } from './ecs/launch-faults';
-import { LaunchFaults } from './ecs/launch-faults';
+import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
 import { LocalEcsTaskRunner } from './ecs/task-runner';
 import { DeadLetterStore } from './events/dead-letter-store';
@@ -31,6 +30,7 @@ import {
   type LocalStateMachineResource,
   type StateMachineDefinition,
 } from './stepfunctions/definitions';
+import { ExecutionJournal } from './stepfunctions/execution-journal';
 import {
   type ExecutionRecord,
   LocalStepFunctions,
@@ -50,10 +50,7 @@ export type { ExecutionRecord, UndeliveredEvent };
 
 /** The faults a laptop never produces: Fargate's launch failures, and a state machine EventBridge cannot start. */
 export interface FaultOptions extends LaunchFaultOptions {
-  /**
-   * The first N events the rule delivers cannot start an execution at all, as if the state machine were
-   * unavailable: every delivery attempt for them fails, so EventBridge retries and then dead-letters them.
-   */
+  /** Events that can never start an execution (see LocalEventBusOptions.startFailures). */
   readonly startFailures?: number;
 }
 
@@ -67,6 +64,8 @@ export interface LocalPipelineOptions {
   readonly dataDir: string;
   /** The rule target's dead-letter queue: one JSON file per event. @default `dead-letters` beside dataDir */
   readonly deadLetterDir?: string;
+  /** Every execution, one JSON file each, kept across runs. @default `executions` beside dataDir */
+  readonly journalDir?: string;
   /** @default 0 - any free port */
   readonly port?: number;
   /** Executions running at once; more are queued. @default 4 */
@@ -133,6 +132,13 @@ export interface LocalPipeline {
   undelivered(): readonly UndeliveredEvent[];
   /** The rule target's dead-letter queue, kept across runs. */
   readonly deadLetters: DeadLetterStore;
+  /** Every execution of this and earlier runs (input, status, error, cause, times). */
+  readonly journal: ExecutionJournal;
+  /**
+   * RedriveExecution on a failed execution of the event-driven state machine (queued); throws an
+   * error named ExecutionNotRedrivable for one Step Functions would refuse.
+   */
+  redriveExecution(executionArn: string): ExecutionRecord;
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
   /** Stops accepting events; `drain` (default) lets queued and running executions finish first. */
@@ -196,7 +202,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
+  const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
   const stepFunctions = new LocalStepFunctions({
+    journal,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     retryIntervalScale: options.retryIntervalScale,
     runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
@@ -266,6 +274,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     executions: () => stepFunctions.executions(),
     undelivered: () => bus.undelivered(),
     deadLetters,
+    journal,
+    redriveExecution: (executionArn) => stepFunctions.redriveExecution(stateMachine, executionArn),
     readResult: async (record) => {
       if (!record.result) return null;
       try {

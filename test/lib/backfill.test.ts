@@ -3,17 +3,11 @@ import {
   AslMapState,
   backfillMapOf,
   definitionOf,
-  evaluate,
-  iamPatternMatches,
   longestTaskTimeSeconds,
-  onlyResource,
-  placeholder,
-  roleIdFromArn,
-  Statement,
-  statementsOfRole,
-  Synthesized,
-  synthesized,
-} from './fixture';
+} from './support/asl';
+import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let concurrent: Synthesized;
@@ -59,11 +53,10 @@ describe('Backfill: state machine', () => {
   });
 
   test("its log group is named under /aws/vendedlogs/states/, apart from the workflow's", () => {
-    const stackId =
-      'arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/51af3dc0-da77-11e4-872e-1234567db123';
+    // (AWS::StackId evaluates to arn:aws:cloudformation:us-east-1:123456789012:stack/TestPipeline/51af3dc0-da77-11e4-872e-1234567db123)
     const name = evaluate(
+      byDefault.template,
       byDefault.template.toJSON().Resources[byDefault.ids.backfillLogGroup].Properties.LogGroupName,
-      (id) => (id === 'AWS::StackId' ? stackId : placeholder(id)),
     );
     expect(name).toBe('/aws/vendedlogs/states/TestPipeline-Backfill-51af3dc0-da77-11e4-872e-1234567db123');
   });
@@ -169,7 +162,7 @@ describe('Backfill: state machine role', () => {
       expect.objectContaining({
         Effect: 'Allow',
         Action: ['states:StartExecution'],
-        Resource: [`<${byDefault.ids.backfillStateMachine}>`],
+        Resource: [stateMachineArn(byDefault.ids.backfillStateMachine)],
       }),
     ]);
   });

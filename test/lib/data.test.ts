@@ -1,6 +1,6 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 
-import { Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
 
 const BLOCK_ALL_PUBLIC_ACCESS = {
   BlockPublicAcls: true,

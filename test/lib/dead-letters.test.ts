@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import { Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
 
 let byDefault: Synthesized;
 let destroy: Synthesized;

@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import { evaluate, onlyResource, Resource, Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource, Resource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let withEmail: Synthesized;
@@ -16,19 +17,20 @@ beforeAll(() => {
 /** Namespace, metric name and dimensions of an alarm, intrinsics as placeholders. */
 function watched(alarm: Resource) {
   const { Namespace, MetricName, Dimensions } = alarm.Properties;
-  return evaluate({ Namespace, MetricName, Dimensions });
+  return evaluate(byDefault.template, { Namespace, MetricName, Dimensions });
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly seven: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
-    const workflow = `<${byDefault.ids.workflowStateMachine}>`;
-    const onWorkflow = (MetricName: string) => ({
+  test('there are exactly ten: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
+    const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
-      Dimensions: [{ Name: 'StateMachineArn', Value: workflow }],
+      Dimensions: [{ Name: 'StateMachineArn', Value: stateMachineArn(stateMachine) }],
     });
+    const onWorkflow = on(byDefault.ids.workflowStateMachine);
+    const onBackfill = on(byDefault.ids.backfillStateMachine);
     const singleMetric = Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined);
-    expect(singleMetric).toHaveLength(6);
+    expect(singleMetric).toHaveLength(9);
     expect(singleMetric.map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
@@ -36,6 +38,9 @@ describe('Monitoring: alarms', () => {
         // (the CloudWatch metric is "ExecutionThrottled", singular, unlike its siblings)
         onWorkflow('ExecutionThrottled'),
         onWorkflow('ExecutionsAborted'),
+        onBackfill('ExecutionsFailed'),
+        onBackfill('ExecutionsTimedOut'),
+        onBackfill('ExecutionsAborted'),
         {
           Namespace: 'AWS/SQS',
           MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -48,18 +53,31 @@ describe('Monitoring: alarms', () => {
         },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(7);
+    expect(Object.keys(alarms)).toHaveLength(10);
   });
 
-  test('the execution alarms watch the event-driven state machine, not the backfill', () => {
-    const onStateMachines = Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States');
-    expect(onStateMachines).toHaveLength(4);
-    for (const alarm of onStateMachines) {
-      expect(alarm.Properties.Dimensions).toEqual([
-        { Name: 'StateMachineArn', Value: { Ref: byDefault.ids.workflowStateMachine } },
-      ]);
-    }
-    expect(JSON.stringify(alarms)).not.toContain(byDefault.ids.backfillStateMachine);
+  test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
+    const onStateMachine = (id: string) =>
+      Object.values(alarms)
+        .filter(
+          (a) =>
+            JSON.stringify(a.Properties.Dimensions) ===
+            JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: id } }]),
+        )
+        .map((a) => a.Properties.MetricName)
+        .sort();
+    expect(onStateMachine(byDefault.ids.workflowStateMachine)).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(onStateMachine(byDefault.ids.backfillStateMachine)).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States')).toHaveLength(7);
   });
 
   test.each([
@@ -185,7 +203,9 @@ describe('Monitoring: alarm topic', () => {
     const topic = byDefault.ids.alarmTopic;
     const policy = onlyResource(byDefault.template, 'AWS::SNS::TopicPolicy').resource;
     expect(policy.Properties.Topics).toEqual([{ Ref: topic }]);
-    const statements = evaluate(policy.Properties.PolicyDocument) as { Statement: Record<string, unknown>[] };
+    const statements = evaluate(byDefault.template, policy.Properties.PolicyDocument) as {
+      Statement: Record<string, unknown>[];
+    };
     expect(statements.Statement.filter((s) => s.Effect === 'Allow')).toEqual([
       {
         Sid: 'AllowThisAccountsAlarms',
@@ -208,7 +228,7 @@ describe('Monitoring: dashboard', () => {
 
   beforeAll(() => {
     const { resource } = onlyResource(byDefault.template, 'AWS::CloudWatch::Dashboard');
-    const body = evaluate(resource.Properties.DashboardBody);
+    const body = evaluate(byDefault.template, resource.Properties.DashboardBody);
     if (typeof body !== 'string') throw new Error('DashboardBody did not evaluate to a string');
     widgets = (JSON.parse(body) as { widgets: Widget[] }).widgets;
   });
@@ -221,7 +241,7 @@ describe('Monitoring: dashboard', () => {
   }
 
   test('graphs executions started, succeeded and failed, and execution time, of the event-driven workflow', () => {
-    const workflow = `StateMachineArn <${byDefault.ids.workflowStateMachine}>`;
+    const workflow = `StateMachineArn ${stateMachineArn(byDefault.ids.workflowStateMachine)}`;
     expect(graphed()).toEqual(
       expect.arrayContaining([
         `AWS/States ExecutionsStarted ${workflow}`,
@@ -266,7 +286,7 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all seven alarms', () => {
+  test('shows the state of all ten alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)

@@ -1,16 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import {
-  backfillMapOf,
-  ConfigurationName,
-  CONFIGURATIONS,
-  definitionOf,
-  evaluate,
-  onlyResource,
-  statesOfType,
-  Synthesized,
-  synthesized,
-} from './fixture';
+import { backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { ConfigurationName, CONFIGURATIONS, Synthesized, synthesized } from './support/synth';
+import { evaluate, onlyResource } from './support/template';
 
 const EXISTING = CONFIGURATIONS.existingVpc;
 
@@ -215,7 +207,7 @@ describe('Network (private): endpoint wiring', () => {
       }),
     );
     for (const endpoint of interfaces) {
-      expect(evaluate(endpoint.Properties.SubnetIds)).toEqual(taskSubnets);
+      expect(evaluate(privateNet.template, endpoint.Properties.SubnetIds)).toEqual(taskSubnets);
     }
   });
 

@@ -11,21 +11,10 @@ import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api'
 import { StateMachine } from 'aws-local-stepfunctions';
 
 import { ProcessObjectStep } from '../../lib/process-object-step';
-import {
-  AslDefinition,
-  AslState,
-  backfillMapOf,
-  definitionOf,
-  logicalIdOf,
-  onlyResource,
-  placeholder,
-  Statement,
-  statementsOfRole,
-  statesOfType,
-  Synthesized,
-  synthesized,
-  TEST_IMAGE,
-} from './fixture';
+import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized, TEST_IMAGE } from './support/synth';
+import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
 /** Every name Step Functions gives a RunTask refused "for now" (throttling, vCPU quota, no capacity). */
 const CAPACITY_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException'];
@@ -454,6 +443,7 @@ describe("ProcessObjectStep names the result's location in its output", () => {
       securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
       assignPublicIp: true,
       taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
       capacityWait: Duration.hours(1),
       outputBucket: s3.Bucket.fromBucketName(stack, 'Out', 'results'),
       outputPrefix: "out{x}/it's/",
@@ -518,6 +508,7 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
       securityGroup: new ec2.SecurityGroup(stack, 'Tasks', { vpc }),
       assignPublicIp: true,
       taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
       capacityWait: Duration.hours(1),
       outputBucket: s3.Bucket.fromBucketName(stack, 'Results', 'results'),
       outputPrefix: 'processed/',

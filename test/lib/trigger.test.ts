@@ -1,6 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import { onlyResource, Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
+import { onlyResource } from './support/template';
 
 let byDefault: Synthesized;
 let customPrefix: Synthesized;

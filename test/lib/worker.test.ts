@@ -1,14 +1,8 @@
 import { Match } from 'aws-cdk-lib/assertions';
 
-import {
-  iamPatternMatches,
-  onlyResource,
-  roleIdFromArn,
-  Statement,
-  statementsOfRole,
-  Synthesized,
-  synthesized,
-} from './fixture';
+import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized } from './support/synth';
+import { onlyResource } from './support/template';
 
 let byDefault: Synthesized;
 let sized: Synthesized;

@@ -5,7 +5,8 @@ import {
 } from '../../../local/cloudformation/template';
 import { ANONYMOUS, type Decision } from '../../../local/iam/policy-evaluator';
 import { type Caller, TemplateIam } from '../../../local/iam/template-iam';
-import { roleIdFromArn, type Synthesized } from '../fixture';
+import { roleIdFromArn } from '../support/iam';
+import { type Synthesized } from '../support/synth';
 
 /**
  * What each principal of the synthesized template must and must not be able to do, as a table of

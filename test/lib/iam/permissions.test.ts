@@ -1,4 +1,4 @@
-import { type ConfigurationName, synthesized, TEST_ECR_IMAGE } from '../fixture';
+import { type ConfigurationName, synthesized, TEST_ECR_IMAGE } from '../support/synth';
 import {
   alarmTopicExpectations,
   bucketExpectations,

@@ -1,5 +1,5 @@
 import type { CfnTemplate } from '../../../local/cloudformation/template';
-import { type Synthesized, synthesized } from '../fixture';
+import { type Synthesized, synthesized } from '../support/synth';
 import {
   alarmTopicExpectations,
   deployed,
