@@ -21,6 +21,7 @@ import {
   type LocalStateMachineResource,
   type StateMachineDefinition,
 } from './stepfunctions/definitions';
+import { ExecutionJournal } from './stepfunctions/execution-journal';
 import {
   type ExecutionRecord,
   LocalStepFunctions,
@@ -54,6 +55,8 @@ export interface LocalPipelineOptions {
   readonly dataDir: string;
   /** The rule target's dead-letter queue: one JSON file per event. @default `dead-letters` beside dataDir */
   readonly deadLetterDir?: string;
+  /** Every execution, one JSON file each, kept across runs. @default `executions` beside dataDir */
+  readonly journalDir?: string;
   /** @default 0 - any free port */
   readonly port?: number;
   /** Executions running at once; more are queued. @default 4 */
@@ -120,6 +123,13 @@ export interface LocalPipeline {
   undelivered(): readonly UndeliveredEvent[];
   /** The rule target's dead-letter queue, kept across runs. */
   readonly deadLetters: DeadLetterStore;
+  /** Every execution of this and earlier runs (input, status, error, cause, times). */
+  readonly journal: ExecutionJournal;
+  /**
+   * RedriveExecution on a failed execution of the event-driven state machine (queued); throws an
+   * error named ExecutionNotRedrivable for one Step Functions would refuse.
+   */
+  redriveExecution(executionArn: string): ExecutionRecord;
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
   /** Stops accepting events; `drain` (default) lets queued and running executions finish first. */
@@ -160,7 +170,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
+  const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
   const stepFunctions = new LocalStepFunctions({
+    journal,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     retryIntervalScale: options.retryIntervalScale,
     runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
@@ -230,6 +242,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     executions: () => stepFunctions.executions(),
     undelivered: () => bus.undelivered(),
     deadLetters,
+    journal,
+    redriveExecution: (executionArn) => stepFunctions.redriveExecution(stateMachine, executionArn),
     readResult: async (record) => {
       if (!record.result) return null;
       try {
