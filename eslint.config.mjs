@@ -13,18 +13,34 @@ const MAX_DEPTH = 6;
 
 /**
  * Blocks for the files under `folder`: imports of the top-level `forbidden` folders are errors, or, with
- * `forbidden: 'outside'`, any relative import that leaves `folder`.
+ * `forbidden: 'outside'`, any relative import that leaves `folder`. `siblings` adds, for a subfolder,
+ * the sibling subfolders it must not import: `{ ecs: { forbidden: ['events'], message } }`.
  */
-function importDirections(folder, forbidden, message) {
+function importDirections(folder, forbidden, message, siblings = {}) {
+  const climbs = (depth) => `(\\.\\./){${depth}}`;
   return Array.from({ length: MAX_DEPTH }, (_, index) => {
     const depth = index + 1;
-    const climb = `(\\.\\./){${depth}}`;
-    const regex = forbidden === 'outside' ? `^${climb}` : `^${climb}(${forbidden.join('|')})(/|$)`;
-    return {
-      files: [`${folder}/${'*/'.repeat(depth - 1)}*.{ts,mjs,js}`],
-      rules: { 'no-restricted-imports': ['error', { patterns: [{ regex, message }] }] },
-    };
-  });
+    const regex =
+      forbidden === 'outside' ? `^${climbs(depth)}` : `^${climbs(depth)}(${forbidden.join('|')})(/|$)`;
+    const below = '*/'.repeat(depth - 1);
+    const blocks = [{ files: [`${folder}/${below}*.{ts,mjs,js}`], patterns: [{ regex, message }] }];
+    if (depth >= 2) {
+      for (const [subfolder, rule] of Object.entries(siblings)) {
+        const sibling = `^${climbs(depth - 1)}(${rule.forbidden.join('|')})(/|$)`;
+        blocks.push({
+          files: [`${folder}/${subfolder}/${'*/'.repeat(depth - 2)}*.{ts,mjs,js}`],
+          patterns: [
+            { regex, message },
+            { regex: sibling, message: rule.message },
+          ],
+        });
+      }
+    }
+    return blocks.map(({ files, patterns }) => ({
+      files,
+      rules: { 'no-restricted-imports': ['error', { patterns }] },
+    }));
+  }).flat();
 }
 
 export default tseslint.config(
@@ -64,6 +80,12 @@ export default tseslint.config(
     ['lib', 'bin', 'test', 'container'],
     'local/ runs the synthesized template and the worker bundle, never the constructs, the AWS commands, ' +
       "the worker's sources or tests: move shared code to shared/",
+    {
+      ecs: {
+        forbidden: ['events'],
+        message: 'The ECS emulator knows nothing of EventBridge: pipeline.ts wires the two together',
+      },
+    },
   ),
   ...importDirections(
     'bin',

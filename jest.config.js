@@ -7,6 +7,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // The examples need more than Node (examples/python-worker: Python with boto3): `npm run test:examples`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/examples/'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
   },

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- synth worker local simulate]`: measures the targets the issues set and
+ * `npm run bench [-- synth worker local simulate tests]`: measures the targets the issues set and
  * prints one table per section (also written to bench/out/results.md). Targets are
  * shown here, never asserted in timed tests.
  */
@@ -10,6 +10,7 @@ import { benchLocalPipeline } from './local-pipeline';
 import { benchSimulate } from './simulate';
 import { benchSynth } from './synth';
 import { BenchSection, formatSection } from './table';
+import { benchTests } from './tests';
 import { benchWorker } from './worker';
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
@@ -17,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   worker: benchWorker,
   local: benchLocalPipeline,
   simulate: benchSimulate,
+  tests: benchTests,
 };
 
 async function main(): Promise<void> {

@@ -15,7 +15,8 @@ export interface MeasureOptions {
 /**
  * Runs a command under GNU time, which reports the peak RSS (max resident set size)
  * of the process from the kernel's rusage: more exact than polling /proc.
- * For a shell pipeline it reports the largest process in it.
+ * For a shell pipeline it reports the largest process in it. Its CPU time counts the
+ * process and every child it waited for.
  */
 export async function measureProcess(
   command: string,
@@ -28,16 +29,27 @@ export async function measureProcess(
   const started = process.hrtime.bigint();
   const { exitCode, stdout, stderr } = await runProcess(
     '/usr/bin/time',
-    ['-f', '%M', '-o', timeFile, ...argv],
+    ['-f', '%M %U %S', '-o', timeFile, ...argv],
     {
       cwd: options.cwd,
       env: options.env ?? process.env,
     },
   );
   const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-  const maxRssKiB = Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop());
+  const [maxRssKiB, userSeconds, systemSeconds] = (
+    readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? ''
+  )
+    .split(' ')
+    .map(Number);
   rmSync(dir, { recursive: true, force: true });
-  return { wallMs, peakRssMiB: maxRssKiB / 1024, exitCode, stdout, stderr };
+  return {
+    wallMs,
+    cpuMs: (userSeconds + systemSeconds) * 1000,
+    peakRssMiB: maxRssKiB / 1024,
+    exitCode,
+    stdout,
+    stderr,
+  };
 }
 
 /** Runs a command to its end, collecting its output. */

@@ -37,6 +37,8 @@ export function formatSection(section: BenchSection): string {
 /** Wall time and the peak RSS that the OS reports for a child process. */
 export interface ProcessMeasurement {
   readonly wallMs: number;
+  /** User plus system CPU time of the process and the children it waited for. */
+  readonly cpuMs: number;
   readonly peakRssMiB: number;
   readonly exitCode: number | null;
   readonly stdout: string;

@@ -2,21 +2,51 @@
 /**
  * Replays the events in the rule's dead-letter queue into the state machine, one
  * execution per event, deleting each message only after its execution started.
- *   npm run replay-dead-letters -- [--stack S3FargatePipeline] [--dry-run]
  */
 import { parseArgs } from 'node:util';
 
 import { EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 
-import { type DeadLetter, replayDeadLetters } from '../shared/dead-letter-replay';
+import { type DeadLetter, replayDeadLetters, type ReplayOutcome } from '../shared/dead-letter-replay';
 import { STACK_NAME } from '../shared/stack-name';
 import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { stack: { type: 'string', default: STACK_NAME } } });
-  const stackName = values.stack as string;
+export const REPLAY_USAGE = `Usage: npm run replay-dead-letters -- [--dry-run] [--stack NAME]
+
+Starts one execution of the event-driven workflow per event in the rule's dead-letter queue, with
+the input the rule would have given it, named replay-<event id> (so a second replay of an event is a
+no-op), and deletes each message once its execution started. Exits 1 if any message stays.
+
+Options:
+  --dry-run            print each execution's name and input; start nothing, delete nothing
+  --stack <name>       the deployed stack to read the queue, rule and state machine from (default ${STACK_NAME})
+  -h, --help           show this help`;
+
+/** How long a received message stays hidden: one run then sees each message once. */
+const VISIBILITY_TIMEOUT_SECONDS = 300;
+
+export async function replayCommand(argv: readonly string[], print: (line: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      'dry-run': { type: 'boolean', default: false },
+      stack: { type: 'string', default: STACK_NAME },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    print(REPLAY_USAGE);
+    return 0;
+  }
+  const dryRun = values['dry-run'];
+  const stackName = values.stack;
   const outputs = await readStackOutputs(stackName);
   const queueUrl = requireOutput(outputs, 'DeadLetterQueueUrl', stackName);
   const stateMachineArn = requireOutput(outputs, 'StateMachineArn', stackName);
@@ -30,6 +60,7 @@ async function main(): Promise<void> {
   const sfn = new SFNClient({});
   const receipts = new Map<string, string>();
   const report = await replayDeadLetters({
+    dryRun,
     target: {
       Input: target.Input,
       InputPath: target.InputPath,
@@ -40,14 +71,12 @@ async function main(): Promise<void> {
     },
     source: {
       async receive(max) {
-        // A message that failed stays invisible for the visibility timeout, so one run
-        // sees each message once and ends when the queue has nothing visible left.
         const response = await sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: queueUrl,
             MaxNumberOfMessages: max,
             WaitTimeSeconds: 1,
-            VisibilityTimeout: 300,
+            VisibilityTimeout: VISIBILITY_TIMEOUT_SECONDS,
           }),
         );
         return (response.Messages ?? []).map((m): DeadLetter => {
@@ -73,13 +102,35 @@ async function main(): Promise<void> {
         throw err;
       }
     },
-    onProgress: (o) =>
-      console.log(
-        o.error ? `kept     ${o.letterId}: ${o.error}` : `replayed ${o.letterId} -> ${o.executionId}`,
-      ),
+    onProgress: (outcome) => print(progressLine(outcome, dryRun)),
   });
-  console.log(`${report.replayed.length} replayed, ${report.kept.length} kept in the queue`);
-  if (report.kept.length > 0) process.exitCode = 1;
+  if (dryRun) {
+    // Receiving hid every message for the visibility timeout; a dry run leaves the queue as it was.
+    for (const receiptHandle of receipts.values()) {
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: 0,
+        }),
+      );
+    }
+    print(
+      `${report.replayed.length} would be replayed, ${report.kept.length} would stay in the queue (dry run: nothing changed)`,
+    );
+  } else {
+    print(`${report.replayed.length} replayed, ${report.kept.length} kept in the queue`);
+  }
+  return report.kept.length > 0 ? 1 : 0;
 }
 
-main().catch(exitWithError);
+function progressLine(outcome: ReplayOutcome, dryRun: boolean): string {
+  if (outcome.error) return `kept     ${outcome.letterId}: ${outcome.error}`;
+  if (dryRun)
+    return `would replay ${outcome.letterId} -> ${outcome.executionId} ${JSON.stringify(outcome.input)}`;
+  return `replayed ${outcome.letterId} -> ${outcome.executionId}`;
+}
+
+if (require.main === module) {
+  replayCommand(process.argv.slice(2), console.log).then((code) => process.exit(code), exitWithError);
+}

@@ -7,21 +7,19 @@ import { Construct } from 'constructs';
 import { ProcessObjectStep, ProcessObjectStepProps } from './process-object-step';
 import { createTracedStateMachine, StateMachineLogProps } from './traced-state-machine';
 
+/**
+ * The run fails once more than this share of objects failed; below it, the failed objects
+ * are in the map run's report and the run succeeds.
+ */
+const TOLERATED_FAILURE_PERCENTAGE = 10;
+/** One backfill run may take this long in all, or one object's longest path if that is longer. */
+const RUN_TIMEOUT = Duration.days(7);
+
 export interface BackfillProps extends ProcessObjectStepProps, StateMachineLogProps {
+  /** The bucket whose listing under the execution input's `prefix` is processed. */
   readonly bucket: s3.IBucket;
   /** At most this many tasks run at once. */
   readonly maxConcurrency: number;
-  /**
-   * The run fails once more than this share of objects failed; below it, the failed
-   * objects are in the map run's report and the run succeeds.
-   * @default 10
-   */
-  readonly toleratedFailurePercentage?: number;
-  /**
-   * How long one backfill run may take in all.
-   * @default - 7 days, or one object's longest path if that is longer
-   */
-  readonly timeout?: Duration;
 }
 
 /**
@@ -55,7 +53,7 @@ export class Backfill extends Construct {
         versionId: '',
       },
       maxConcurrency: props.maxConcurrency,
-      toleratedFailurePercentage: props.toleratedFailurePercentage ?? 10,
+      toleratedFailurePercentage: TOLERATED_FAILURE_PERCENTAGE,
       mapExecutionType: sfn.StateMachineType.STANDARD,
       // Per-object results stay in the child executions; collecting them here would
       // exceed the 256 KiB state payload limit on large buckets.
@@ -66,7 +64,7 @@ export class Backfill extends Construct {
     ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = createTracedStateMachine(this, {
       comment: 'Runs the worker for every object that already exists under $.prefix',
       definition: this.map,
-      timeout: props.timeout ?? maxDuration(Duration.days(7), this.step.longestRun),
+      timeout: maxDuration(RUN_TIMEOUT, this.step.longestRun),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
     }));

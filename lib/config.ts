@@ -25,8 +25,8 @@ export interface ConfigKeySpec<T> {
   readonly parse: (raw: unknown, fail: Fail, key: string) => T | undefined;
 }
 
-/** Helps TypeScript infer one T from `default` and `parse` together. */
-function key<T>(spec: ConfigKeySpec<T>): ConfigKeySpec<T> {
+/** Declares a row; its type is what `parse` returns (a literal default must not widen it). */
+function key<T>(spec: ConfigKeySpec<NoInfer<T>> & Pick<ConfigKeySpec<T>, 'parse'>): ConfigKeySpec<T> {
   return spec;
 }
 
@@ -52,7 +52,7 @@ export const CONFIG_TABLE = {
     doc: 'Only objects created under this prefix start the pipeline. Must end with `/` (or be empty: the whole bucket, allowed only with an `outputBucket`).',
     parse: prefix({ allowEmpty: true }),
   }),
-  outputBucket: key({
+  outputBucket: key<string | undefined>({
     default: undefined,
     unset: 'the data bucket',
     doc: 'Existing bucket for results. The task role may write only under `outputPrefix` there.',
@@ -112,7 +112,7 @@ export const CONFIG_TABLE = {
     doc: '`public`: public subnets, tasks get a public IP, no NAT (zero idle cost). `private`: isolated subnets, no public IP, VPC endpoints for ECR and CloudWatch Logs (see Cost).',
     parse: oneOf(['public', 'private']),
   }),
-  vpcId: key({
+  vpcId: key<string | undefined>({
     default: undefined,
     unset: 'unset',
     doc: 'Run tasks in this existing VPC (`-c vpcId=vpc-… -c subnetIds=subnet-…,subnet-…`). With `network=public` tasks get a public IP; with `private` the subnets must reach ECR, CloudWatch Logs and S3 (NAT or endpoints) themselves.',
@@ -128,7 +128,7 @@ export const CONFIG_TABLE = {
     doc: 'The subnets of `vpcId` the tasks run in: a comma-separated list with `-c`, or a JSON list in `cdk.json`.',
     parse: subnetList,
   }),
-  alarmEmail: key({
+  alarmEmail: key<string | undefined>({
     default: undefined,
     unset: 'unset',
     doc: 'Subscribes this address to the alarm topic (confirm the email AWS sends).',
@@ -188,11 +188,8 @@ export const CROSS_KEY_CHECKS: readonly CrossKeyCheck[] = [
   {
     name: 'results never re-trigger the pipeline',
     keys: ['inputPrefix', 'outputPrefix', 'outputBucket'],
-    // A result key is outputPrefix + key + ".json"; it re-triggers the rule when it starts
-    // with inputPrefix, which for any key under inputPrefix happens exactly when
-    // outputPrefix + inputPrefix does (this also covers an empty inputPrefix).
     problem: ({ inputPrefix, outputPrefix, outputBucket }) => {
-      if (outputBucket !== undefined || !(outputPrefix + inputPrefix).startsWith(inputPrefix)) return;
+      if (outputBucket !== undefined || !resultsRetrigger(inputPrefix, outputPrefix)) return;
       return inputPrefix === ''
         ? `inputPrefix "" watches the whole bucket and outputBucket is unset: results written under outputPrefix "${outputPrefix}" would re-trigger the pipeline; set inputPrefix to a folder such as "incoming/" or set outputBucket to another bucket`
         : `outputPrefix "${outputPrefix}" lies under inputPrefix "${inputPrefix}": results would re-trigger the pipeline; choose a prefix outside it (e.g. "processed/") or set outputBucket to another bucket`;
@@ -248,6 +245,16 @@ export const CROSS_KEY_CHECKS: readonly CrossKeyCheck[] = [
         : undefined,
   },
 ];
+
+/**
+ * Whether results written to the input bucket would start the pipeline again. A result key
+ * is outputPrefix + key + ".json"; it re-triggers the rule when it starts with inputPrefix,
+ * which for any key under inputPrefix happens exactly when outputPrefix + inputPrefix does
+ * (this also covers an empty inputPrefix).
+ */
+export function resultsRetrigger(inputPrefix: string, outputPrefix: string): boolean {
+  return (outputPrefix + inputPrefix).startsWith(inputPrefix);
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {

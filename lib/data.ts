@@ -4,22 +4,14 @@ import { Construct } from 'constructs';
 
 import { acknowledgeOnStackSingleton } from './nag-acknowledgements';
 
+/** A version that is no longer current is kept this long: time to notice a bad overwrite. */
+const NONCURRENT_VERSION_EXPIRATION = Duration.days(30);
+/** Server access logs are kept a year, long enough for an audit of who read what. */
+const ACCESS_LOG_RETENTION = Duration.days(365);
+
 export interface DataProps {
-  /**
-   * What `cdk destroy` does with the buckets.
-   * @default RemovalPolicy.RETAIN - data outlives the stack
-   */
-  readonly removalPolicy?: RemovalPolicy;
-  /**
-   * Days after which a version that is no longer current is deleted.
-   * @default 30
-   */
-  readonly noncurrentVersionExpirationDays?: number;
-  /**
-   * Days the server access logs are kept.
-   * @default 365
-   */
-  readonly accessLogRetentionDays?: number;
+  /** What `cdk destroy` does with the buckets; DESTROY also empties them first. */
+  readonly removalPolicy: RemovalPolicy;
 }
 
 /**
@@ -32,9 +24,9 @@ export class Data extends Construct {
   public readonly bucket: s3.Bucket;
   public readonly accessLogBucket: s3.Bucket;
 
-  constructor(scope: Construct, id: string, props: DataProps = {}) {
+  constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const { removalPolicy } = props;
     const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
 
     this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
@@ -42,7 +34,7 @@ export class Data extends Construct {
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(props.accessLogRetentionDays ?? 365) }],
+      lifecycleRules: [{ expiration: ACCESS_LOG_RETENTION }],
       removalPolicy,
       autoDeleteObjects,
     });
@@ -58,7 +50,7 @@ export class Data extends Construct {
       serverAccessLogsPrefix: 'data-bucket/',
       lifecycleRules: [
         {
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionExpirationDays ?? 30),
+          noncurrentVersionExpiration: NONCURRENT_VERSION_EXPIRATION,
           abortIncompleteMultipartUploadAfter: Duration.days(7),
         },
       ],

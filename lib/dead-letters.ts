@@ -3,8 +3,8 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface DeadLettersProps {
-  /** @default RemovalPolicy.RETAIN */
-  readonly removalPolicy?: RemovalPolicy;
+  /** What `cdk destroy` does with the queue and the events still in it. */
+  readonly removalPolicy: RemovalPolicy;
 }
 
 /**
@@ -14,13 +14,13 @@ export interface DeadLettersProps {
 export class DeadLetters extends Construct {
   public readonly queue: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: DeadLettersProps = {}) {
+  constructor(scope: Construct, id: string, props: DeadLettersProps) {
     super(scope, id);
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.removalPolicy,
     });
     Validations.of(this.queue).acknowledge({
       id: 'AwsSolutions-SQS3',

@@ -10,8 +10,13 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 export interface MonitoringProps {
-  readonly stateMachine: sfn.StateMachine;
+  /** The event-driven state machine: alarms on failed, timed-out, throttled and aborted executions. */
+  readonly stateMachine: sfn.IStateMachine;
+  /** The backfill state machine: alarms on failed, timed-out and aborted runs. */
+  readonly backfillStateMachine: sfn.IStateMachine;
+  /** The rule's dead-letter queue: an alarm as soon as an event waits there. */
   readonly deadLetterQueue: sqs.IQueue;
+  /** The trigger rule: an alarm on failed invocations. */
   readonly rule: events.IRule;
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
@@ -22,9 +27,9 @@ export interface MonitoringProps {
 
 /**
  * How failures are seen: an SNS topic that every alarm notifies (optionally emailed),
- * alarms on failed, timed-out, throttled and aborted executions, on events waiting in
- * the dead-letter queue, on failed rule invocations and on Fargate On-Demand vCPU usage
- * nearing the account's quota, and a dashboard.
+ * alarms on failed, timed-out, throttled and aborted executions, on failed, timed-out and
+ * aborted backfill runs, on events waiting in the dead-letter queue, on failed rule
+ * invocations and on Fargate On-Demand vCPU usage nearing the account's quota, and a dashboard.
  */
 export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
@@ -97,6 +102,19 @@ export class Monitoring extends Construct {
       sm.metricAborted(sum),
       'An execution was aborted (stopped by hand or by a deployment).',
     );
+    // A backfill is started by hand, so throttling shows in the CLI; these are what finish unseen.
+    const backfill = props.backfillStateMachine;
+    alarmOn(
+      'BackfillFailed',
+      backfill.metricFailed(sum),
+      'A backfill run failed (more objects failed than it tolerates, or the listing could not be read): see its map run.',
+    );
+    alarmOn('BackfillTimedOut', backfill.metricTimedOut(sum), 'A backfill run exceeded its timeout.');
+    alarmOn(
+      'BackfillAborted',
+      backfill.metricAborted(sum),
+      'A backfill run was aborted (stopped by hand or by a deployment).',
+    );
     alarmOn(
       'DeadLetters',
       deadLetters,
@@ -147,7 +165,7 @@ export class Monitoring extends Construct {
    * Bursts queue as executions waiting for Fargate capacity: alarm before the account's On-Demand
    * vCPU quota is full (objects then wait, they do not fail), and count the executions in flight.
    */
-  private watchFargateQuota(sm: sfn.StateMachine) {
+  private watchFargateQuota(sm: sfn.IStateMachine) {
     const vcpu = new cloudwatch.Metric({
       namespace: 'AWS/Usage',
       metricName: 'ResourceCount',

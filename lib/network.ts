@@ -1,4 +1,4 @@
-import { Annotations } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -9,17 +9,19 @@ export interface NetworkProps {
   /**
    * `public`: public subnets, tasks get a public IP to pull images (no NAT: zero idle cost).
    * `private`: isolated subnets, no public IP; ECR, CloudWatch Logs and S3 are reached
-   * through VPC endpoints.
-   * @default 'public'
+   * through VPC endpoints. With `existingVpc`, only whether tasks get a public IP.
    */
-  readonly mode?: NetworkMode;
+  readonly mode: NetworkMode;
   /**
-   * Run in an existing VPC instead of creating one.
+   * Run in an existing VPC, in these subnets (at least one), instead of creating one. Its
+   * routes are the owner's: nothing here adds endpoints or flow logs to it.
    * @default - a new VPC in 2 AZs
    */
   readonly existingVpc?: { readonly vpcId: string; readonly subnetIds: readonly string[] };
-  /** Retention of the VPC flow log group. */
+  /** Retention of the new VPC's flow log group. */
   readonly logRetention: logs.RetentionDays;
+  /** What `cdk destroy` does with the new VPC's flow log group. */
+  readonly logRemovalPolicy: RemovalPolicy;
 }
 
 /**
@@ -36,10 +38,15 @@ export class Network extends Construct {
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
-    const mode = props.mode ?? 'public';
+    const { mode } = props;
     this.assignPublicIp = mode === 'public';
 
     if (props.existingVpc) {
+      if (props.existingVpc.subnetIds.length === 0) {
+        throw new Error(
+          `Network: existingVpc ${props.existingVpc.vpcId} has no subnetIds: give the ids of the subnets the tasks run in`,
+        );
+      }
       const subnets = props.existingVpc.subnetIds.map((subnetId, i) => {
         const subnet = ec2.Subnet.fromSubnetId(this, `Subnet${i}`, subnetId);
         // Tasks only need the subnet id; nothing here reads its route table.
@@ -64,7 +71,10 @@ export class Network extends Construct {
         flowLogs: {
           All: {
             destination: ec2.FlowLogDestination.toCloudWatchLogs(
-              new logs.LogGroup(this, 'FlowLogs', { retention: props.logRetention }),
+              new logs.LogGroup(this, 'FlowLogs', {
+                retention: props.logRetention,
+                removalPolicy: props.logRemovalPolicy,
+              }),
             ),
             trafficType: ec2.FlowLogTrafficType.ALL,
           },

@@ -44,6 +44,7 @@ export class PipelineStack extends Stack {
       mode: config.network,
       existingVpc: config.vpcId ? { vpcId: config.vpcId, subnetIds: config.subnetIds } : undefined,
       logRetention,
+      logRemovalPolicy: removalPolicy,
     });
 
     this.worker = new Worker(this, 'Worker', {
@@ -62,7 +63,7 @@ export class PipelineStack extends Stack {
     });
 
     this.workflow = new Workflow(this, 'Workflow', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       logRetention,
       logRemovalPolicy: removalPolicy,
     });
@@ -76,7 +77,7 @@ export class PipelineStack extends Stack {
     });
 
     this.backfill = new Backfill(this, 'Backfill', {
-      ...this.workflowStepProps(config),
+      ...this.workflowStepProps(config, outputBucket),
       bucket: this.data.bucket,
       maxConcurrency: config.backfillConcurrency,
       logRetention,
@@ -85,6 +86,7 @@ export class PipelineStack extends Stack {
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
+      backfillStateMachine: this.backfill.stateMachine,
       deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
       alarmEmail: config.alarmEmail,
@@ -110,7 +112,7 @@ export class PipelineStack extends Stack {
   }
 
   /** What the event-driven and the backfill workflows share: one per-object step. */
-  private workflowStepProps(config: PipelineConfig): ProcessObjectStepProps {
+  private workflowStepProps(config: PipelineConfig, outputBucket: s3.IBucket): ProcessObjectStepProps {
     return {
       cluster: this.worker.cluster,
       taskDefinition: this.worker.taskDefinition,
@@ -119,6 +121,8 @@ export class PipelineStack extends Stack {
       securityGroup: this.network.taskSecurityGroup,
       assignPublicIp: this.network.assignPublicIp,
       taskTimeout: Duration.minutes(config.taskTimeoutMinutes),
+      outputBucket,
+      outputPrefix: config.outputPrefix,
       capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
     };

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
@@ -28,15 +29,29 @@ export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 export const MAX_RELAUNCHES = 2;
 
 export interface ProcessObjectStepProps {
+  /** The cluster the worker task runs in (with the Fargate capacity providers, for Spot). */
   readonly cluster: ecs.ICluster;
+  /** The worker's task definition. */
   readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The container that receives BUCKET, KEY, ETAG and VERSION_ID as overrides. */
   readonly container: ecs.ContainerDefinition;
+  /** Where the task's network interface goes. */
   readonly subnets: ec2.SubnetSelection;
+  /** The task's security group. */
   readonly securityGroup: ec2.ISecurityGroup;
+  /** Whether the task gets a public IP (to reach ECR and CloudWatch Logs without NAT). */
   readonly assignPublicIp: boolean;
+  /** One task run's limit; past it Step Functions stops the task and raises States.Timeout. */
   readonly taskTimeout: Duration;
-  /** @default 'on-demand' */
-  readonly capacity?: CapacityMode;
+  /**
+   * Where the worker writes its result (`outputPrefix + key + ".json"`), named in the execution's
+   * output so whatever comes next (e.g. a rule on the execution's status change) needs no lookup.
+   */
+  readonly outputBucket: s3.IBucket;
+  /** The prefix of results in `outputBucket`. */
+  readonly outputPrefix: string;
+  /** `on-demand`, `spot`, or `spot-with-fallback` (Spot first, then on-demand). */
+  readonly capacity: CapacityMode;
   /**
    * How long, on average, one launch waits for Fargate capacity (throttling, the vCPU quota, no
    * capacity) before the object fails: the retries of each RunTask state last this long.
@@ -49,6 +64,8 @@ export interface ProcessObjectStepProps {
  * both run the same task with the same overrides, retries and catch.
  *
  * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
+ * On success its output is the input plus `task` (the task's ARN, stop code and exit codes) and
+ * `result: { bucket, key }`, the location of the result the worker writes.
  * On failure it ends in a Fail state whose error is the original error name and whose
  * cause names the object.
  */
@@ -71,7 +88,7 @@ export class ProcessObjectStep extends Construct {
     // revision before it updates the policy: executions in between fail with
     // ECS.AccessDeniedException. Off, aws-cdk-lib grants "<family>:*", the family's revisions.
     this.node.setContext(STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY, false);
-    const capacity = props.capacity ?? 'on-demand';
+    const { capacity } = props;
 
     const failed = new sfn.Fail(this, 'ObjectFailed', {
       comment:
@@ -85,6 +102,21 @@ export class ProcessObjectStep extends Construct {
       ),
     });
 
+    const result = new sfn.Pass(this, 'NameResult', {
+      comment:
+        "Names the result's location, the worker's contract: OUTPUT_BUCKET, OUTPUT_PREFIX + key + '.json'.",
+      parameters: {
+        bucket: props.outputBucket.bucketName,
+        // Braces are reserved in an intrinsic's string literal; aws-cdk-lib escapes only ' and \.
+        key: sfn.JsonPath.format(
+          '{}{}.json',
+          props.outputPrefix.replace(/[{}]/g, '\\$&'),
+          sfn.JsonPath.stringAt('$.key'),
+        ),
+      },
+      resultPath: '$.result',
+    });
+
     const { capacityWait } = props;
     // The longest path: each run waits for capacity at worst (every jittered delay at its ceiling),
     // then runs to its timeout.
@@ -96,6 +128,7 @@ export class ProcessObjectStep extends Construct {
         launchRetry(INVALID_PARAMETER_ERRORS, INVALID_PARAMETER_WAIT),
       ];
       for (const retry of retries) state.addRetry(retry);
+      state.next(result);
       this.runTaskStates.push(state);
       const runs = stateId === 'RunWorkerOnSpot' ? 1 : 1 + MAX_RELAUNCHES;
       const waitSeconds = retries.reduce((sum, r) => sum + worstWaitSeconds(r.maxAttempts ?? 0), 0);

@@ -8,14 +8,18 @@ import { acknowledgeRunTaskSyncWildcards, acknowledgeWildcardResourcesOf } from 
 
 /** Where a state machine's execution log goes. */
 export interface StateMachineLogProps {
+  /** How long the execution log is kept. */
   readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
+  /** What `cdk destroy` does with the execution log group. */
+  readonly logRemovalPolicy: RemovalPolicy;
 }
 
 export interface TracedStateMachineProps extends StateMachineLogProps {
+  /** The state machine's Comment, shown in the console. */
   readonly comment: string;
+  /** Its states, from the start state. */
   readonly definition: sfn.IChainable;
+  /** The execution fails with States.Timeout past this. */
   readonly timeout: Duration;
 }
 
@@ -40,7 +44,7 @@ export function createTracedStateMachine(
   const logGroup = new logs.LogGroup(scope, 'Logs', {
     logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${scope.node.id}-${stackUuid}`,
     retention: props.logRetention,
-    removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    removalPolicy: props.logRemovalPolicy,
   });
   const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
     stateMachineType: sfn.StateMachineType.STANDARD,

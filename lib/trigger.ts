@@ -6,17 +6,19 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
+/** EventBridge's maximums: 185 attempts spread with backoff over 24 hours, before the dead-letter queue. */
+const MAX_EVENT_AGE = Duration.hours(24);
+const RETRY_ATTEMPTS = 185;
+
 export interface TriggerProps {
+  /** The bucket whose "Object Created" events start executions (it must send events to EventBridge). */
   readonly bucket: s3.IBucket;
   /** Only keys under this prefix start an execution ("" for every key). */
   readonly inputPrefix: string;
+  /** The state machine one event starts. */
   readonly stateMachine: sfn.IStateMachine;
   /** Where events go that could not start an execution after the retries. */
   readonly deadLetterQueue: sqs.IQueue;
-  /** @default Duration.hours(24) */
-  readonly maxEventAge?: Duration;
-  /** @default 185 - EventBridge's maximum, spread over maxEventAge with backoff */
-  readonly retryAttempts?: number;
 }
 
 /**
@@ -51,8 +53,8 @@ export class Trigger extends Construct {
           versionId: events.EventField.fromPath('$.detail.object.version-id'),
         }),
         deadLetterQueue: props.deadLetterQueue,
-        maxEventAge: props.maxEventAge ?? Duration.hours(24),
-        retryAttempts: props.retryAttempts ?? 185,
+        maxEventAge: MAX_EVENT_AGE,
+        retryAttempts: RETRY_ATTEMPTS,
       }),
     );
   }

@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
-import { type Architecture, ConfigError, describe } from './config';
+import { type Architecture, ConfigError, describe, resultsRetrigger } from './config';
 import { acknowledgeWildcardResource } from './nag-acknowledgements';
 import { privateNetworkImageProblem, type WorkerImage } from './worker-image';
 
@@ -21,22 +21,26 @@ const NON_ROOT_USER = '1000:1000';
 const CONTAINER_DIR = path.join(__dirname, '..', 'container');
 
 export interface WorkerProps {
+  /** The VPC of the cluster. */
   readonly vpc: ec2.IVpc;
-  /** Bucket and prefix the worker reads from (it may read nothing else). */
+  /** The bucket the worker reads from (it may read nothing else). */
   readonly inputBucket: s3.IBucket;
+  /** The worker reads only keys under this prefix ("" for every key). */
   readonly inputPrefix: string;
-  /** Bucket and prefix the worker writes results to (it may write nothing else). */
+  /** The bucket the worker writes results to (it may write nothing else). */
   readonly outputBucket: s3.IBucket;
+  /** The worker writes only under this prefix: `outputPrefix + key + ".json"`. */
   readonly outputPrefix: string;
-  /** @default 256 */
-  readonly cpu?: number;
-  /** @default 512 */
-  readonly memoryMiB?: number;
-  /** @default 'ARM64' - Graviton: about 20% cheaper per vCPU-second than X86_64 */
-  readonly architecture?: Architecture;
+  /** Fargate task CPU units. */
+  readonly cpu: number;
+  /** Fargate task memory; Fargate accepts only certain sizes per `cpu`. */
+  readonly memoryMiB: number;
+  /** `ARM64` (Graviton, about 20% cheaper per vCPU-second) or `X86_64`. */
+  readonly architecture: Architecture;
+  /** How long the worker's log is kept. */
   readonly logRetention: logs.RetentionDays;
-  /** @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
+  /** What `cdk destroy` does with the worker's log group. */
+  readonly logRemovalPolicy: RemovalPolicy;
   /**
    * The worker image (config `image`): built from a directory, pulled from an ECR repository (the
    * execution role may pull from that repository only), or any other registry's image as is.
@@ -65,6 +69,11 @@ export class Worker extends Construct {
 
   constructor(scope: Construct, id: string, props: WorkerProps) {
     super(scope, id);
+    if (props.outputBucket === props.inputBucket && resultsRetrigger(props.inputPrefix, props.outputPrefix)) {
+      throw new Error(
+        `Worker: outputPrefix "${props.outputPrefix}" lies under inputPrefix "${props.inputPrefix}" in the same bucket: results would re-trigger the pipeline; choose an outputPrefix outside it or another outputBucket`,
+      );
+    }
 
     this.cluster = new ecs.Cluster(this, 'Cluster', {
       vpc: props.vpc,
@@ -74,10 +83,10 @@ export class Worker extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy: props.logRemovalPolicy,
     });
 
-    const architecture = props.architecture ?? 'ARM64';
+    const { architecture } = props;
     const image = props.image ?? { kind: 'directory', directory: CONTAINER_DIR };
     const region = Stack.of(this).region;
     if (props.pullThroughVpcEndpoints && image.kind !== 'directory') {
@@ -85,8 +94,8 @@ export class Worker extends Construct {
       if (problem) throw new ConfigError([describe('image', image.reference, problem.problem, problem.fix)]);
     }
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
-      cpu: props.cpu ?? 256,
-      memoryLimitMiB: props.memoryMiB ?? 512,
+      cpu: props.cpu,
+      memoryLimitMiB: props.memoryMiB,
       runtimePlatform: {
         cpuArchitecture: ecs.CpuArchitecture.of(architecture),
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,

@@ -1,7 +1,7 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /**
- * What the local pipeline knows about the worker: only its contract (README "Worker contract"), so any
+ * What the local pipeline knows about the worker: only its contract (README "The worker contract"), so any
  * container that honours it runs locally as the bundled one does. The result of a task that got
  * `KEY`, `OUTPUT_BUCKET` and `OUTPUT_PREFIX` is the object `OUTPUT_PREFIX + KEY + ".json"` in
  * `OUTPUT_BUCKET`; the worker's log lines are never read to find it.

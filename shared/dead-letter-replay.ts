@@ -29,12 +29,20 @@ export interface ReplayOptions {
   readonly startExecution: StartExecution;
   /** @default 10 - SQS's largest batch */
   readonly batchSize?: number;
+  /**
+   * Work out each letter's execution (name and input) without starting it or deleting the letter.
+   * @default false
+   */
+  readonly dryRun?: boolean;
   readonly onProgress?: (line: ReplayOutcome) => void;
 }
 
 export interface ReplayOutcome {
   readonly letterId: string;
+  /** The execution started; in a dry run, the name it would get. */
   readonly executionId?: string;
+  /** In a dry run, the input the execution would get. */
+  readonly input?: unknown;
   /** Why the letter stays in the queue. */
   readonly error?: string;
 }
@@ -81,7 +89,9 @@ async function replayOne(letter: DeadLetter, options: ReplayOptions): Promise<Re
   }
   try {
     const input = targetInputFor(options.target, event);
-    const executionId = await options.startExecution(input, replayExecutionName(event, letter));
+    const name = replayExecutionName(event, letter);
+    if (options.dryRun) return { letterId: letter.id, executionId: name, input };
+    const executionId = await options.startExecution(input, name);
     // Deleting only after the start succeeded: a crash in between replays the event
     // again, and the stable execution name turns that into a no-op.
     await options.source.delete(letter);

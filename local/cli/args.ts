@@ -16,6 +16,10 @@ export interface CliOptions {
   readonly backfill?: { readonly subPrefix?: string };
   /** `--replay-dead-letters`: start an execution per dead-lettered event, then exit. */
   readonly replayDeadLetters: boolean;
+  /** `--failures`: list the failed executions of the journal, then exit. */
+  readonly failures: boolean;
+  /** `--redrive`: run the failed executions again, then exit. */
+  readonly redrive: boolean;
   readonly port: number;
   readonly dataDir: string;
   /** undefined: `dead-letters` beside the data directory. */
@@ -23,11 +27,15 @@ export interface CliOptions {
   /** The account's Fargate On-Demand and Spot vCPU quotas. */
   readonly fargateVcpuQuota: number;
   readonly fargateSpotVcpuQuota: number;
+  /** undefined: `executions` beside the data directory. */
+  readonly journalDir?: string;
   readonly json: boolean;
   readonly verbose: boolean;
   readonly help: boolean;
   /** A template to run instead of synthesizing one. */
   readonly template?: string;
+  /** `--task-command`: a shell command run as the task's container instead of the bundled worker. */
+  readonly taskCommand?: string;
   /** `cdk synth -c key=value` context, e.g. `capacity=spot-with-fallback`. */
   readonly context: Readonly<Record<string, string>>;
   readonly faults: FaultOptions;
@@ -44,6 +52,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage: npm start -- [options] [file-or-dir...]
        npm start -- [options] --backfill [sub-prefix]
        npm start -- [options] --replay-dead-letters
+       npm start -- [options] --failures | --redrive
 
 Runs the pipeline locally from the template \`cdk synth\` produces: an embedded S3 server, the
 EventBridge rule, the state machine and the worker as a local Fargate task. No AWS account, no Docker.
@@ -54,6 +63,8 @@ all succeeded. Without: keeps running and processes whatever is written to the b
 --backfill runs the backfill state machine's Map over the objects already under the input prefix
 (or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters
 starts one execution per event in the dead-letter directory, then exits 0 if all succeeded.
+--failures lists the executions of this and earlier runs that failed (the journal); --redrive runs
+them again, as \`npm run redrive\` does on AWS, then exits 0 if all now succeeded.
 
 Options:
   --port <n>                     S3 port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
@@ -62,12 +73,19 @@ Options:
                                  (default: dead-letters beside --data-dir, i.e. .local/dead-letters)
   --backfill [sub-prefix]        process the objects already in the bucket, then exit
   --replay-dead-letters          replay the dead-lettered events, then exit
+  --failures                     list the failed executions, then exit
+  --redrive                      redrive the failed executions (a new execution past 14 days), then exit
+  --journal-dir <dir>            every execution, one JSON file each, kept across runs
+                                 (default: executions beside --data-dir, i.e. .local/executions)
   --fargate-vcpu-quota <n>       the account's Fargate On-Demand vCPU quota (default ${DEFAULT_VCPU_QUOTA}, a new
                                  account's): tasks of 0.25 vCPU run 4 per vCPU at once, launches over it
                                  fail as on AWS (AmazonECS.Unknown) and the state machine retries them
   --fargate-spot-vcpu-quota <n>  the same for Fargate Spot (default ${DEFAULT_VCPU_QUOTA})
   -c, --context <key=value>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
   --template <file>              run this synthesized template instead of running \`cdk synth\`
+  --task-command <command>       run this command (with /bin/sh) as the task's container instead of
+                                 the bundled worker, e.g. your own worker in another language; it
+                                 gets the same environment, timeout, SIGTERM and exit-code handling
   --json                         print only the summary, as one JSON document
   --verbose                      print the worker's log lines
   --inject-launch-errors <kind:n>  make the first n task launches fail: throttling:n
@@ -77,6 +95,7 @@ Options:
   --inject-spot-interruptions <n>  interrupt the first n tasks placed on Fargate Spot
   --inject-start-failures <n>    the first n events cannot start an execution: EventBridge retries
                                  them per the target's RetryPolicy, then dead-letters them (THROTTLING)
+  --inject-task-failures <n>     the first n tasks exit 1, as a crashing worker would (States.TaskFailed)
   -h, --help                     show this help`;
 
 export function parseCliArgs(argv: readonly string[]): CliOptions {
@@ -92,17 +111,22 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         'dead-letter-dir': { type: 'string' },
         backfill: { type: 'boolean', default: false },
         'replay-dead-letters': { type: 'boolean', default: false },
+        failures: { type: 'boolean', default: false },
+        redrive: { type: 'boolean', default: false },
+        'journal-dir': { type: 'string' },
         concurrency: { type: 'string' },
         'fargate-vcpu-quota': { type: 'string' },
         'fargate-spot-vcpu-quota': { type: 'string' },
         'inject-failed-to-start': { type: 'string' },
         context: { type: 'string', short: 'c', multiple: true },
         template: { type: 'string' },
+        'task-command': { type: 'string' },
         json: { type: 'boolean', default: false },
         verbose: { type: 'boolean', default: false },
         'inject-launch-errors': { type: 'string' },
         'inject-spot-interruptions': { type: 'string' },
         'inject-start-failures': { type: 'string' },
+        'inject-task-failures': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -118,20 +142,32 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         '(and --fargate-spot-vcpu-quota <n>), e.g. --fargate-vcpu-quota 1 for 4 tasks of 0.25 vCPU',
     );
   }
-  const mode = exitingMode(values.backfill, values['replay-dead-letters'], positionals);
+  const mode = exitingMode(
+    {
+      backfill: values.backfill,
+      'replay-dead-letters': values['replay-dead-letters'],
+      failures: values.failures,
+      redrive: values.redrive,
+    },
+    positionals,
+  );
   return {
     paths: mode ? [] : positionals,
     backfill: mode === 'backfill' ? { subPrefix: positionals[0] } : undefined,
-    replayDeadLetters: mode === 'replay',
+    replayDeadLetters: mode === 'replay-dead-letters',
+    failures: mode === 'failures',
+    redrive: mode === 'redrive',
     port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     deadLetterDir: values['dead-letter-dir'],
     fargateVcpuQuota: vcpuQuota('--fargate-vcpu-quota', values['fargate-vcpu-quota']),
     fargateSpotVcpuQuota: vcpuQuota('--fargate-spot-vcpu-quota', values['fargate-spot-vcpu-quota']),
+    journalDir: values['journal-dir'],
     json: values.json,
     verbose: values.verbose,
     help: values.help,
     template: values.template,
+    taskCommand: taskCommand(values['task-command']),
     context: Object.fromEntries((values.context ?? []).map(contextPair)),
     faults: {
       launchErrors: launchErrors(values['inject-launch-errors']),
@@ -144,35 +180,37 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       ),
       startFailures: wholeNumber('--inject-start-failures', values['inject-start-failures'], 0, 0, 1e6),
       failedToStart: wholeNumber('--inject-failed-to-start', values['inject-failed-to-start'], 0, 0, 1e6),
+      taskFailures: wholeNumber('--inject-task-failures', values['inject-task-failures'], 0, 0, 1e6),
     },
   };
 }
 
-/** `--backfill` and `--replay-dead-letters` read the bucket or the dead letters, never local files. */
+type ExitingMode = 'backfill' | 'replay-dead-letters' | 'failures' | 'redrive';
+
+/** The runs that read the bucket, the dead letters or the journal, never local files: one at a time. */
 function exitingMode(
-  backfill: boolean,
-  replay: boolean,
+  flags: Record<ExitingMode, boolean>,
   positionals: readonly string[],
-): 'backfill' | 'replay' | undefined {
-  if (backfill && replay) {
-    throw new UsageError('--backfill and --replay-dead-letters are separate runs: pass one of them');
+): ExitingMode | undefined {
+  const modes = (Object.keys(flags) as ExitingMode[]).filter((mode) => flags[mode]);
+  if (modes.length > 1) {
+    throw new UsageError(`${modes.map((m) => `--${m}`).join(' and ')} are separate runs: pass one of them`);
   }
-  if (replay && positionals.length > 0) {
-    throw new UsageError(
-      `--replay-dead-letters takes no files (got ${positionals.map((p) => JSON.stringify(p)).join(', ')}): ` +
-        'upload files in a separate run without it',
-    );
+  const [mode] = modes;
+  const got = positionals.map((p) => JSON.stringify(p)).join(', ');
+  if (mode && mode !== 'backfill' && positionals.length > 0) {
+    throw new UsageError(`--${mode} takes no files (got ${got}): upload files in a separate run without it`);
   }
-  if (backfill) {
+  if (mode === 'backfill') {
     const [subPrefix, ...more] = positionals;
     if (more.length > 0 || (subPrefix !== undefined && existsSync(subPrefix))) {
       throw new UsageError(
-        `--backfill takes one key sub-prefix such as 2024/, not files (got ${positionals.map((p) => JSON.stringify(p)).join(', ')}): ` +
+        `--backfill takes one key sub-prefix such as 2024/, not files (got ${got}): ` +
           'upload files in a separate run without --backfill',
       );
     }
   }
-  return backfill ? 'backfill' : replay ? 'replay' : undefined;
+  return mode;
 }
 
 export function wholeNumber(
@@ -190,6 +228,15 @@ export function wholeNumber(
     );
   }
   return value;
+}
+
+function taskCommand(raw: string | undefined): string | undefined {
+  if (raw !== undefined && raw.trim() === '') {
+    throw new UsageError(
+      '--task-command is empty: give the command that runs your worker, e.g. --task-command "python3 worker.py"',
+    );
+  }
+  return raw;
 }
 
 export function contextPair(raw: string): [string, string] {

@@ -3,11 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
 import { backfillPrefix } from '../../shared/backfill-prefix';
+import { countsLine, errorCounts, failureLine, failureReport } from '../../shared/failed-executions';
+import { redriveLine, redriveSummary } from '../../shared/redrive';
 import { synthesize } from '../cloudformation/synth';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
 import { runBackfill } from '../stepfunctions/backfill-map';
 import { type CliOptions, DEFAULT_CDK_OUT, DEFAULT_DATA_DIR, parseCliArgs, USAGE, UsageError } from './args';
+import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
 import { backfillLine, executionLine, summarize, undeliveredLine } from './report';
 
@@ -44,9 +47,16 @@ async function main(argv: readonly string[]): Promise<number> {
   const pipeline = await startPipeline(options, templatePath);
   if (options.backfill) await checkSubPrefix(pipeline, options.backfill.subPrefix);
   progress(`Template: ${relative(process.cwd(), templatePath)}`);
+  progress(
+    options.taskCommand === undefined
+      ? `Task container: the bundled worker${options.context.image === undefined ? '' : ' (-c image= changes only what deploys; --task-command runs your worker here)'}`
+      : `Task container: /bin/sh -c ${JSON.stringify(options.taskCommand)}`,
+  );
 
   if (options.backfill) return backfill(pipeline, options, options.backfill.subPrefix);
   if (options.replayDeadLetters) return replay(pipeline, options);
+  if (options.failures) return listFailures(pipeline, options);
+  if (options.redrive) return redrive(pipeline, options);
   if (files.length === 0) return watch(pipeline, options);
 
   for (const upload of files) {
@@ -71,6 +81,8 @@ async function main(argv: readonly string[]): Promise<number> {
     try {
       return await startLocalPipeline({
         templatePath: template,
+        // The shell plays the image's CMD; the runner signals its whole process group.
+        workerCommand: cli.taskCommand === undefined ? undefined : ['/bin/sh', '-c', cli.taskCommand],
         dataDir: resolve(cli.dataDir),
         port: cli.port,
         fargateVcpuQuota: cli.fargateVcpuQuota,
@@ -81,6 +93,7 @@ async function main(argv: readonly string[]): Promise<number> {
         },
         onWorkerLog: cli.verbose ? (line) => console.error(`  worker | ${line}`) : undefined,
         deadLetterDir: cli.deadLetterDir && resolve(cli.deadLetterDir),
+        journalDir: cli.journalDir && resolve(cli.journalDir),
         onUndelivered: (undelivered) => {
           if (!cli.json) console.log(undeliveredLine(undelivered, (file) => relative(process.cwd(), file)));
         },
@@ -152,6 +165,46 @@ async function replay(pipeline: LocalPipeline, options: CliOptions): Promise<num
     );
   }
   return result.kept.length === 0 && failed === 0 ? 0 : 1;
+}
+
+/** Lists the journal's failed executions (of this and earlier runs); exits 0. */
+async function listFailures(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
+  const reports = (await openFailures(pipeline)).map((f) => failureReport(f, { console: false }));
+  await pipeline.stop();
+  if (options.json) {
+    console.log(JSON.stringify({ failures: reports, counts: errorCounts(reports) }, null, 2));
+  } else {
+    for (const report of reports) console.log(failureLine(report));
+    console.log(countsLine(reports));
+  }
+  return 0;
+}
+
+/** Redrives the failed executions, waits for them; exits 0 only if all were redriven and succeeded. */
+async function redrive(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
+  const result = await redriveLocalFailures(pipeline, {
+    onOutcome: (outcome) => {
+      if (!options.json) console.log(redriveLine(outcome));
+    },
+  });
+  const { executions } = await summarize(pipeline);
+  await pipeline.stop();
+  const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
+  if (options.json) {
+    const outcomes = result.outcomes.map(({ key, action, failedExecutionArn, executionArn, detail }) => ({
+      key,
+      action,
+      failedExecutionArn,
+      executionArn: executionArn ?? null,
+      detail: detail ?? null,
+    }));
+    console.log(JSON.stringify({ redrive: outcomes, executions }, null, 2));
+  } else {
+    console.log(
+      `\n${redriveSummary(result)}; ${executions.length} executions: ${executions.length - failed} succeeded, ${failed} failed`,
+    );
+  }
+  return result.notRedriven === 0 && failed === 0 ? 0 : 1;
 }
 
 /** e.g. `3 events in .local/dead-letters: npm start -- --replay-dead-letters`, when there are any. */

@@ -77,12 +77,16 @@ export function deployLocally(template: CfnTemplate, options: LocalDeploymentOpt
   const { region } = options;
   const accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
   const partition = partitionOf(region);
-  const arn = (service: string, resource: string) =>
-    `arn:${partition}:${service}:${region}:${accountId}:${resource}`;
+  const where: Where = {
+    partition,
+    region,
+    accountId,
+    arn: (service, resource) => `arn:${partition}:${service}:${region}:${accountId}:${resource}`,
+  };
   // Local stand-ins for physical IDs: deterministic and recognisable, never mistaken for real ones.
   const refs: Record<string, string> = {};
   for (const [id, resource] of Object.entries(template.Resources)) {
-    refs[id] = localPhysicalId(id, resource, options.bucketNames ?? {}, arn);
+    refs[id] = localPhysicalId(id, resource, options.bucketNames ?? {}, where);
   }
   const context: IntrinsicContext = contextForTemplate(template, {
     region,
@@ -91,12 +95,7 @@ export function deployLocally(template: CfnTemplate, options: LocalDeploymentOpt
     getAtts: (id, attribute) => {
       const resource = template.Resources[id];
       if (!resource) return undefined;
-      if (attribute === 'Arn') {
-        if (resource.Type === 'AWS::S3::Bucket') return `arn:${partition}:s3:::${refs[id]}`;
-        const [, service, kind] = resource.Type.split('::');
-        return arn(service.toLowerCase(), `${kind.toLowerCase()}/${id}`);
-      }
-      return `${id}-${attribute}`;
+      return attribute === 'Arn' ? localArn(id, resource, refs[id], where) : `${id}-${attribute}`;
     },
     missingValueHint: 'local/cloudformation/template.ts gives every resource of the template a local value',
   });
@@ -112,11 +111,19 @@ export function deployLocally(template: CfnTemplate, options: LocalDeploymentOpt
   };
 }
 
+/** Where the template is deployed locally, and the ARN of a resource there. */
+interface Where {
+  readonly partition: string;
+  readonly region: string;
+  readonly accountId: string;
+  arn(service: string, resource: string): string;
+}
+
 function localPhysicalId(
   id: string,
   resource: CfnResource,
   bucketNames: Readonly<Record<string, string>>,
-  arn: (service: string, resource: string) => string,
+  { arn, region, accountId }: Where,
 ): string {
   switch (resource.Type) {
     case 'AWS::S3::Bucket':
@@ -125,8 +132,41 @@ function localPhysicalId(
       return arn('states', `stateMachine:${id}`);
     case 'AWS::ECS::TaskDefinition':
       return arn('ecs', `task-definition/${familyOf(id, resource)}:1`);
+    case 'AWS::SNS::Topic':
+      return arn('sns', id);
+    case 'AWS::SQS::Queue':
+      return `https://sqs.${region}.amazonaws.com/${accountId}/${id}`;
     default:
       return id;
+  }
+}
+
+/**
+ * `Fn::GetAtt <id>.Arn` in the form AWS gives it for the type, so that a policy evaluated locally
+ * (local/iam/) sees ARNs of the resource type its actions expect.
+ */
+function localArn(
+  id: string,
+  resource: CfnResource,
+  ref: string,
+  { partition, accountId, arn }: Where,
+): string {
+  switch (resource.Type) {
+    case 'AWS::S3::Bucket':
+      return `arn:${partition}:s3:::${ref}`;
+    case 'AWS::IAM::Role':
+      return `arn:${partition}:iam::${accountId}:role/${ref}`;
+    case 'AWS::Logs::LogGroup':
+      return arn('logs', `log-group:${ref}:*`);
+    case 'AWS::SQS::Queue':
+      return arn('sqs', id);
+    case 'AWS::SNS::Topic':
+    case 'AWS::StepFunctions::StateMachine':
+      return ref;
+    default: {
+      const [, service, kind] = resource.Type.split('::');
+      return arn(service.toLowerCase(), `${kind.toLowerCase()}/${id}`);
+    }
   }
 }
 

@@ -3,7 +3,8 @@ import { NO_CAPACITY_REASON, throttlingError, unknownLaunchError } from './farga
 
 /**
  * Fault injection for the local ECS task runner: the launch failures Fargate produces that a laptop
- * never does, so the state machine's Retry, Catch and Spot fallback paths can be seen working.
+ * never does, so the state machine's Retry, Catch and Spot fallback paths can be seen working; and a
+ * crashing worker, so failed executions can be listed and redriven.
  * Counters are global to the pipeline (like account-wide throttling), not per execution.
  */
 
@@ -26,6 +27,8 @@ export interface LaunchFaultOptions {
   readonly spotInterruptions?: number;
   /** The first N tasks launched stop before their container runs (StopCode TaskFailedToStart). */
   readonly failedToStart?: number;
+  /** The first N tasks that start exit 1, as a crashing worker would (States.TaskFailed). */
+  readonly taskFailures?: number;
 }
 
 /** What Step Functions raises when RunTask itself fails, under each name it uses. */
@@ -46,17 +49,26 @@ export class LaunchFaults {
   private launchErrorsLeft: number;
   private spotInterruptionsLeft: number;
   private failedToStartLeft: number;
+  private taskFailuresLeft: number;
 
   constructor(private readonly options: LaunchFaultOptions = {}) {
     this.launchErrorsLeft = options.launchErrors?.count ?? 0;
     this.spotInterruptionsLeft = options.spotInterruptions ?? 0;
     this.failedToStartLeft = options.failedToStart ?? 0;
+    this.taskFailuresLeft = options.taskFailures ?? 0;
   }
 
   /** Whether this launched task is to stop before its container runs. */
   takeFailedToStart(): boolean {
     if (this.failedToStartLeft <= 0) return false;
     this.failedToStartLeft--;
+    return true;
+  }
+
+  /** Whether this task's container is to crash (exit 1) instead of running the worker. */
+  takeTaskFailure(): boolean {
+    if (this.taskFailuresLeft <= 0) return false;
+    this.taskFailuresLeft--;
     return true;
   }
 

@@ -19,13 +19,21 @@ import {
   type TaskLocation,
 } from './task-description';
 
+/** A container that fails as a crashing worker does: a line on stderr, exit code 1. */
+const CRASHING_WORKER = [
+  process.execPath,
+  '-e',
+  'console.error("worker crashed (injected: --inject-task-failures)"); process.exit(1)',
+];
+
 export type { EcsTaskDescription, RunTaskParameters };
 
 /**
- * Serves `arn:aws:states:::ecs:runTask.sync` locally: starts the worker bundle as a child process
- * for the task's essential container, with the environment ECS would give it, waits for it to stop,
- * and answers as Step Functions does: the ECS DescribeTasks description of the stopped task on
- * success, `States.TaskFailed` with that description (compact JSON) as the Cause otherwise.
+ * Serves `arn:aws:states:::ecs:runTask.sync` locally: starts the container's command (the worker
+ * bundle, or `--task-command`) as a child process for the task's essential container, with the
+ * environment ECS would give it, waits for it to stop, and answers as Step Functions does: the ECS
+ * DescribeTasks description of the stopped task on success, `States.TaskFailed` with that
+ * description (compact JSON) as the Cause otherwise.
  */
 
 /** What happened to one task launch, for the execution's record (ECS's own view has no state names). */
@@ -56,13 +64,25 @@ export interface RunTaskRequest {
 
 export interface EcsTaskRunnerOptions extends TaskLocation {
   readonly taskDefinitions: readonly LocalTaskDefinition[];
-  /** Command that runs the container, e.g. `[process.execPath, 'container/dist/worker.js']`. */
+  /**
+   * Command that runs the container, e.g. `[process.execPath, 'container/dist/worker.js']` or
+   * `['/bin/sh', '-c', '<a --task-command>']`. Whatever it is, it gets the same environment.
+   */
   readonly command: readonly string[];
-  /** Environment under the task's own (the local S3 endpoint and credentials). */
+  /** Environment under the task's own (the local S3 endpoint; credentials come from `taskCredentials`). */
   readonly baseEnvironment: Readonly<Record<string, string>>;
   readonly faults?: LaunchFaults;
   /** The account's Fargate quotas every RunTask goes through. @default a new account's (6 vCPU each) */
   readonly quotas?: FargateQuotas;
+  /**
+   * The credentials ECS gives the task for its task role, valid while it runs: called at launch (its
+   * environment goes over `baseEnvironment`), `end` when the task has stopped.
+   * @default - the task runs with `baseEnvironment`'s credentials
+   */
+  readonly taskCredentials?: (task: {
+    readonly taskDefinition: LocalTaskDefinition;
+    readonly taskArn: string;
+  }) => { readonly environment: Readonly<Record<string, string>>; end(): void };
   /** Each line the container writes to stdout or stderr (what CloudWatch Logs would get). */
   readonly onLog?: (
     line: string,
@@ -153,7 +173,7 @@ export class LocalEcsTaskRunner {
 
   /** Stops every running task (SIGTERM), e.g. when the pipeline is stopped without draining. */
   stopAll(): void {
-    for (const child of this.running) child.kill('SIGTERM');
+    for (const child of this.running) signalContainer(child, 'SIGTERM');
   }
 
   private launch(
@@ -185,14 +205,34 @@ export class LocalEcsTaskRunner {
       container,
       overrides.find((o) => o.Name === container.name),
     );
-    const [command, ...args] = this.options.command;
-    const child = spawn(command, args, {
-      env: { ...this.options.baseEnvironment, ...environment },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
     const cluster = (parameters.Cluster ?? 'default').split('/').pop();
+    const taskArn = `${ecsArn(this.options, 'task')}/${cluster}/${randomUUID().replace(/-/g, '')}`;
+    const credentials = this.options.taskCredentials?.({ taskDefinition, taskArn });
+    // An injected crash runs in place of the worker, with the same environment, and exits 1.
+    const [command, ...args] = this.faults.takeTaskFailure() ? CRASHING_WORKER : this.options.command;
+    const child = spawn(command, args, {
+      env: {
+        ...IMAGE_ENVIRONMENT,
+        ...this.options.baseEnvironment,
+        ...credentials?.environment,
+        ...ecsEnvironment(this.options),
+        ...environment,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // Its own process group plays the container: a signal reaches every process the command
+      // started (a shell and the worker it runs alike), and none outlives the task.
+      detached: true,
+    });
+    if (credentials) {
+      let ended = false;
+      const end = () => {
+        if (!ended) credentials.end();
+        ended = true;
+      };
+      child.once('error', end).once('close', end);
+    }
     const task: LaunchedTask = {
-      taskArn: `${ecsArn(this.options, 'task')}/${cluster}/${randomUUID().replace(/-/g, '')}`,
+      taskArn,
       taskDefinition,
       container,
       environment,
@@ -238,12 +278,12 @@ export class LocalEcsTaskRunner {
       stopCode = code;
       stoppedReason = reason;
       task.stoppingAt = Date.now();
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), container.stopTimeoutSeconds * 1000);
+      signalContainer(child, 'SIGTERM');
+      killTimer = setTimeout(() => signalContainer(child, 'SIGKILL'), container.stopTimeoutSeconds * 1000);
     };
     if (options.failToStart) {
       // ECS stopped the task before its container ran: the container never starts (exit code null).
-      child.once('spawn', () => child.kill('SIGKILL'));
+      child.once('spawn', () => signalContainer(child, 'SIGKILL'));
       stopCode = 'TaskFailedToStart';
       stoppedReason =
         'CannotPullContainerError: pull image manifest has been retried 1 time(s): toomanyrequests: Rate exceeded';
@@ -275,11 +315,39 @@ export class LocalEcsTaskRunner {
         finish(null);
       });
       child.once('close', (code, signal) => {
+        // When its main process ends, a container's other processes end with it.
+        signalContainer(child, 'SIGKILL');
         if (options.failToStart) return finish(null);
         // A container killed by a signal reports 128 + the signal number, as Docker does.
         finish(code ?? (signal ? 128 + constants.signals[signal] : null));
       });
     });
+  }
+}
+
+/**
+ * What the image itself would define: a PATH to find programs by (a `--task-command` such as
+ * `python3 worker.py`), and no AWS config or credentials files, which no container has: the
+ * host's ~/.aws must not lend the task credentials or settings its task role would not give it.
+ */
+const IMAGE_ENVIRONMENT: Readonly<Record<string, string>> = {
+  PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+  AWS_CONFIG_FILE: '/nonexistent/.aws/config',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/.aws/credentials',
+};
+
+/** What Fargate adds to every container: the region, under both names SDKs read (older ones only the second). */
+function ecsEnvironment({ region }: TaskLocation): Record<string, string> {
+  return { AWS_REGION: region, AWS_DEFAULT_REGION: region };
+}
+
+/** Sends `signal` to the container: the child's process group (see `detached` in launch). */
+function signalContainer(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is gone: every process of the container has exited.
   }
 }
 

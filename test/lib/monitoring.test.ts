@@ -1,6 +1,12 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
-import { evaluate, onlyResource, Resource, Synthesized, synthesized } from './fixture';
+import { Monitoring } from '../../lib/monitoring';
+import { freshStack } from './support/constructs';
+import { Synthesized, synthesized } from './support/synth';
+import { evaluate, logicalIdOf, onlyResource, Resource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let withEmail: Synthesized;
@@ -16,19 +22,20 @@ beforeAll(() => {
 /** Namespace, metric name and dimensions of an alarm, intrinsics as placeholders. */
 function watched(alarm: Resource) {
   const { Namespace, MetricName, Dimensions } = alarm.Properties;
-  return evaluate({ Namespace, MetricName, Dimensions });
+  return evaluate(byDefault.template, { Namespace, MetricName, Dimensions });
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly seven: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
-    const workflow = `<${byDefault.ids.workflowStateMachine}>`;
-    const onWorkflow = (MetricName: string) => ({
+  test('there are exactly ten: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
+    const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
-      Dimensions: [{ Name: 'StateMachineArn', Value: workflow }],
+      Dimensions: [{ Name: 'StateMachineArn', Value: stateMachineArn(stateMachine) }],
     });
+    const onWorkflow = on(byDefault.ids.workflowStateMachine);
+    const onBackfill = on(byDefault.ids.backfillStateMachine);
     const singleMetric = Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined);
-    expect(singleMetric).toHaveLength(6);
+    expect(singleMetric).toHaveLength(9);
     expect(singleMetric.map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
@@ -36,6 +43,9 @@ describe('Monitoring: alarms', () => {
         // (the CloudWatch metric is "ExecutionThrottled", singular, unlike its siblings)
         onWorkflow('ExecutionThrottled'),
         onWorkflow('ExecutionsAborted'),
+        onBackfill('ExecutionsFailed'),
+        onBackfill('ExecutionsTimedOut'),
+        onBackfill('ExecutionsAborted'),
         {
           Namespace: 'AWS/SQS',
           MetricName: 'ApproximateNumberOfMessagesVisible',
@@ -48,18 +58,31 @@ describe('Monitoring: alarms', () => {
         },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(7);
+    expect(Object.keys(alarms)).toHaveLength(10);
   });
 
-  test('the execution alarms watch the event-driven state machine, not the backfill', () => {
-    const onStateMachines = Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States');
-    expect(onStateMachines).toHaveLength(4);
-    for (const alarm of onStateMachines) {
-      expect(alarm.Properties.Dimensions).toEqual([
-        { Name: 'StateMachineArn', Value: { Ref: byDefault.ids.workflowStateMachine } },
-      ]);
-    }
-    expect(JSON.stringify(alarms)).not.toContain(byDefault.ids.backfillStateMachine);
+  test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
+    const onStateMachine = (id: string) =>
+      Object.values(alarms)
+        .filter(
+          (a) =>
+            JSON.stringify(a.Properties.Dimensions) ===
+            JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: id } }]),
+        )
+        .map((a) => a.Properties.MetricName)
+        .sort();
+    expect(onStateMachine(byDefault.ids.workflowStateMachine)).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(onStateMachine(byDefault.ids.backfillStateMachine)).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States')).toHaveLength(7);
   });
 
   test.each([
@@ -185,7 +208,9 @@ describe('Monitoring: alarm topic', () => {
     const topic = byDefault.ids.alarmTopic;
     const policy = onlyResource(byDefault.template, 'AWS::SNS::TopicPolicy').resource;
     expect(policy.Properties.Topics).toEqual([{ Ref: topic }]);
-    const statements = evaluate(policy.Properties.PolicyDocument) as { Statement: Record<string, unknown>[] };
+    const statements = evaluate(byDefault.template, policy.Properties.PolicyDocument) as {
+      Statement: Record<string, unknown>[];
+    };
     expect(statements.Statement.filter((s) => s.Effect === 'Allow')).toEqual([
       {
         Sid: 'AllowThisAccountsAlarms',
@@ -208,7 +233,7 @@ describe('Monitoring: dashboard', () => {
 
   beforeAll(() => {
     const { resource } = onlyResource(byDefault.template, 'AWS::CloudWatch::Dashboard');
-    const body = evaluate(resource.Properties.DashboardBody);
+    const body = evaluate(byDefault.template, resource.Properties.DashboardBody);
     if (typeof body !== 'string') throw new Error('DashboardBody did not evaluate to a string');
     widgets = (JSON.parse(body) as { widgets: Widget[] }).widgets;
   });
@@ -221,7 +246,7 @@ describe('Monitoring: dashboard', () => {
   }
 
   test('graphs executions started, succeeded and failed, and execution time, of the event-driven workflow', () => {
-    const workflow = `StateMachineArn <${byDefault.ids.workflowStateMachine}>`;
+    const workflow = `StateMachineArn ${stateMachineArn(byDefault.ids.workflowStateMachine)}`;
     expect(graphed()).toEqual(
       expect.arrayContaining([
         `AWS/States ExecutionsStarted ${workflow}`,
@@ -266,12 +291,64 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all seven alarms', () => {
+  test('shows the state of all ten alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)
         .map((id) => `<${id}.Arn>`)
         .sort(),
     );
+  });
+});
+
+describe('Monitoring built alone', () => {
+  const build = (alarmEmail?: string) => {
+    // GIVEN the construct alone in a fresh stack, with its own state machines, queue and rule
+    const stack = freshStack();
+    const stateMachine = (id: string) =>
+      new sfn.StateMachine(stack, id, {
+        definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, `${id}Pass`)),
+      });
+    const props = {
+      stateMachine: stateMachine('Workflow'),
+      backfillStateMachine: stateMachine('Backfill'),
+      deadLetterQueue: new sqs.Queue(stack, 'Queue'),
+      rule: new events.Rule(stack, 'Rule', { eventPattern: { source: ['aws.s3'] } }),
+      alarmEmail,
+    };
+    const monitoring = new Monitoring(stack, 'Monitoring', props);
+    return { stack, props, monitoring, template: Template.fromStack(stack) };
+  };
+
+  test('without alarmEmail there is no subscription; with it, the address is subscribed by email', () => {
+    build().template.resourceCountIs('AWS::SNS::Subscription', 0);
+    build('ops@example.com').template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  test('the backfill state machine gets failed, timed-out and aborted alarms; the workflow also a throttle alarm', () => {
+    const { stack, props, template } = build();
+    const metricsOn = (construct: sfn.StateMachine) =>
+      Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+        .filter(
+          (a) =>
+            JSON.stringify(a.Properties.Dimensions) ===
+            JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: logicalIdOf(stack, construct) } }]),
+        )
+        .map((a) => a.Properties.MetricName)
+        .sort();
+    expect(metricsOn(props.backfillStateMachine)).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(metricsOn(props.stateMachine)).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
   });
 });

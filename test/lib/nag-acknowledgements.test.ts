@@ -1,14 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
-import {
-  Acknowledgement,
-  acknowledgementsIn,
-  ConfigurationName,
-  CONFIGURATIONS,
-  storedTemplate,
-  synthPipeline,
-} from './fixture';
+import { Acknowledgement, acknowledgementsIn } from './support/acknowledgements';
+import { ConfigurationName, CONFIGURATIONS, storedTemplate, synthPipeline } from './support/synth';
 
 /**
  * Every mode the app can be configured into that changes which resources exist or what
@@ -85,7 +79,7 @@ beforeAll(() => {
 
 describe.each(NAMES)('cdk-nag AwsSolutions with the %s configuration', (name) => {
   test('the templates the other test files read are those of the current code', () => {
-    // (see "Synthesized templates, shared by all test files" in fixture.ts)
+    // (see "Synthesized templates, shared by all test files" in support/synth.ts)
     expect(storedTemplate(name)).toEqual(checked.get(name)?.template);
   });
 
@@ -118,7 +112,7 @@ describe.each(NAMES)('cdk-nag AwsSolutions with the %s configuration', (name) =>
 
 describe('cdk-nag configurations', () => {
   test('every configuration in the fixture is checked above or listed as changing values only', () => {
-    // (a configuration added to fixture.ts for a new mode must be added to NAMES too)
+    // (a configuration added to support/synth.ts for a new mode must be added to NAMES too)
     expect([...NAMES, ...VALUES_ONLY].sort()).toEqual(Object.keys(CONFIGURATIONS).sort());
   });
 });

@@ -3,17 +3,20 @@ import * as path from 'node:path';
 
 import { Template } from 'aws-cdk-lib/assertions';
 
-import { onlyResource, Synthesized, synthesized } from './fixture';
+import { Synthesized, synthesized } from './support/synth';
+import { onlyResource } from './support/template';
 
 let byDefault: Synthesized;
 let otherOutput: Synthesized;
 let uploads: Synthesized;
+let destroy: Synthesized;
 
 beforeAll(() => {
   // GIVEN the app as cdk.json configures it, one writing results to another bucket, and one watching "uploads/"
   byDefault = synthesized('default');
   otherOutput = synthesized('outputBucket');
   uploads = synthesized('uploadsPrefix');
+  destroy = synthesized('destroy');
 });
 
 const BIN = path.join(__dirname, '..', '..', 'bin');
@@ -49,6 +52,21 @@ function normalized(template: Template): unknown {
 }
 
 describe('PipelineStack', () => {
+  test.each(['AWS::Logs::LogGroup', 'AWS::S3::Bucket', 'AWS::SQS::Queue'])(
+    'every %s (the VPC flow log group too) is retained by default and deleted with removalPolicy=destroy',
+    (type) => {
+      const policies = (synth: Synthesized) =>
+        Object.values(synth.template.findResources(type)).map((r) => [
+          r.DeletionPolicy,
+          r.UpdateReplacePolicy,
+        ]);
+      expect(policies(byDefault).length).toBeGreaterThan(0);
+      for (const policy of policies(byDefault)) expect(policy).toEqual(['Retain', 'Retain']);
+      expect(policies(destroy)).toHaveLength(policies(byDefault).length);
+      for (const policy of policies(destroy)) expect(policy).toEqual(['Delete', 'Delete']);
+    },
+  );
+
   test('outputs what a user needs to upload, follow and replay', () => {
     const { ids, template } = byDefault;
     const bucket = ids.dataBucket;

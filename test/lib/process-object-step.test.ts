@@ -1,25 +1,20 @@
+// aws-local-stepfunctions calls Promise.withResolvers, which Node 20 lacks.
+import 'core-js/actual/promise/with-resolvers';
+
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
+import { StateMachine } from 'aws-local-stepfunctions';
 
 import { ProcessObjectStep } from '../../lib/process-object-step';
-import {
-  AslDefinition,
-  AslState,
-  backfillMapOf,
-  definitionOf,
-  logicalIdOf,
-  onlyResource,
-  placeholder,
-  Statement,
-  statementsOfRole,
-  statesOfType,
-  Synthesized,
-  synthesized,
-} from './fixture';
+import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { Statement, statementsOfRole } from './support/iam';
+import { Synthesized, synthesized, TEST_IMAGE } from './support/synth';
+import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
 /** Every name Step Functions gives a RunTask refused "for now" (throttling, vCPU quota, no capacity). */
 const CAPACITY_ERRORS = ['AmazonECS.Unknown', 'ECS.AmazonECSException'];
@@ -391,6 +386,100 @@ describe('ProcessObjectStep capacity providers are those of the cluster', () => 
   );
 });
 
+describe("ProcessObjectStep names the result's location in its output", () => {
+  test.each(MODES)('every task state goes on to NameResult, which sets $.result and ends (%s)', (mode) => {
+    const definition = definitions[mode];
+    for (const [, task] of tasksOf(definition)) expect(task.Next).toBe('NameResult');
+    expect(definition.States.NameResult).toEqual({
+      Type: 'Pass',
+      Comment: expect.any(String),
+      Parameters: {
+        bucket: `<${onDemand.ids.dataBucket}>`,
+        'key.$': "States.Format('{}{}.json', 'processed/', $.key)",
+      },
+      ResultPath: '$.result',
+      End: true,
+    });
+  });
+
+  test('names the output bucket when results go to another bucket', () => {
+    const definition = definitionOf(synthesized('outputBucket'));
+    expect(definition.States.NameResult.Parameters?.bucket).toBe('some-bucket');
+  });
+
+  test('run as deployed, an execution outputs result: { bucket, key } beside its input (the backfill item too)', async () => {
+    // GIVEN the synthesized definitions, run by Step Functions' local interpreter, the task succeeding
+    const [, map] = backfillMapOf(onDemand);
+    const input = { bucket: 'data', key: "incoming/a b{1}'s.csv", etag: '"e"', versionId: '' };
+    for (const definition of [
+      definitions['spot-with-fallback'],
+      definitions['on-demand'],
+      map.ItemProcessor,
+    ]) {
+      const output = await runSucceeding(definition, input);
+      // THEN the key is outputPrefix + key + ".json", the key as is (braces and quotes too)
+      expect(output).toMatchObject({
+        ...input,
+        task: { StopCode: 'EssentialContainerExited', ExitCodes: [0] },
+        result: { bucket: `<${onDemand.ids.dataBucket}>`, key: "processed/incoming/a b{1}'s.csv.json" },
+      });
+    }
+  });
+
+  test("an outputPrefix with characters intrinsics reserve ({, }, ') reaches the key unchanged", async () => {
+    // GIVEN the step built alone, with a prefix holding them (a backslash would be escaped too, but
+    // asl-validator, which the local interpreter runs, rejects the escaped form AWS documents)
+    const stack = new Stack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
+    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
+    const container = taskDefinition.addContainer('worker', {
+      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE),
+    });
+    const step = new ProcessObjectStep(stack, 'Step', {
+      cluster: new ecs.Cluster(stack, 'Cluster', { vpc }),
+      taskDefinition,
+      container,
+      subnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
+      assignPublicIp: true,
+      taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
+      capacityWait: Duration.hours(1),
+      outputBucket: s3.Bucket.fromBucketName(stack, 'Out', 'results'),
+      outputPrefix: "out{x}/it's/",
+    });
+    const definition = stack.resolve(new sfn.StateGraph(step.startState, 'test').toGraphJson());
+    // WHEN it runs
+    const output = await runSucceeding(definition, {
+      bucket: 'data',
+      key: 'k{}.txt',
+      etag: '',
+      versionId: '',
+    });
+    // THEN
+    expect(output).toMatchObject({ result: { bucket: 'results', key: "out{x}/it's/k{}.txt.json" } });
+  });
+});
+
+/**
+ * Runs a definition's states in aws-local-stepfunctions, every task returning a stopped task that
+ * exited 0. Only StartAt and States: the library's schema predates QueryLanguage and ProcessorConfig.
+ */
+async function runSucceeding(definition: AslDefinition, input: Record<string, string>): Promise<unknown> {
+  const { StartAt, States } = JSON.parse(JSON.stringify(definition)) as AslDefinition;
+  const machine = new StateMachine({ StartAt, States } as never);
+  const task = async () => ({
+    TaskArn: 'arn:aws:ecs:us-east-1:123456789012:task/c/1',
+    StopCode: 'EssentialContainerExited',
+    StoppedReason: 'Essential container in task exited',
+    Containers: [{ Name: 'worker', ExitCode: 0 }],
+  });
+  const handlers = Object.fromEntries(
+    ['RunWorker', 'RunWorkerOnSpot', 'RunWorkerOnDemand'].map((name) => [name, task]),
+  );
+  return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers } }).result;
+}
+
 const TEST_IMAGE_REFERENCE = 'public.ecr.aws/docker/library/node:22-alpine';
 
 describe('ProcessObjectStep built alone: what its state machine may run', () => {
@@ -419,7 +508,10 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
       securityGroup: new ec2.SecurityGroup(stack, 'Tasks', { vpc }),
       assignPublicIp: true,
       taskTimeout: Duration.minutes(5),
+      capacity: 'on-demand',
       capacityWait: Duration.hours(1),
+      outputBucket: s3.Bucket.fromBucketName(stack, 'Results', 'results'),
+      outputPrefix: 'processed/',
     });
     const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(step.startState),

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -208,7 +208,11 @@ function buildWorker(
     inputPrefix: 'incoming/',
     outputBucket: bucket,
     outputPrefix: 'processed/',
+    cpu: 256,
+    memoryMiB: 512,
+    architecture: 'ARM64',
     logRetention: logs.RetentionDays.ONE_MONTH,
+    logRemovalPolicy: RemovalPolicy.RETAIN,
     image,
     pullThroughVpcEndpoints: options.pullThroughVpcEndpoints,
   });

@@ -42,6 +42,7 @@ const forbidden: Case[] = [
   { filePath: 'local/cli/main.ts', code: "import '../../bin/stack-outputs';\n" },
   { filePath: 'local/ecs/task-runner.ts', code: "import '../../test/local/support/pipeline';\n" },
   { filePath: 'local/ecs/task-runner.ts', code: "import '../../container/src/config';\n" },
+  { filePath: 'local/ecs/task-runner.ts', code: "import '../events/target-delivery';\n" },
   { filePath: 'bin/replay-dead-letters.ts', code: "import '../local/pipeline';\n" },
   {
     filePath: 'bin/start-backfill.ts',
@@ -57,6 +58,10 @@ const forbidden: Case[] = [
 const allowed: Case[] = [
   { filePath: 'local/cli/main.ts', code: "import '../pipeline';\nimport '../../shared/paths';\n" },
   { filePath: 'local/pipeline.ts', code: "import './events/event-bus';\nimport 'aws-cdk-lib';\n" },
+  {
+    filePath: 'local/ecs/task-runner.ts',
+    code: "import '../cloudformation/intrinsics';\nimport '../stepfunctions/errors';\n",
+  },
   { filePath: 'bin/app.ts', code: "import '../lib/pipeline-stack';\nimport '../shared/stack-name';\n" },
   { filePath: 'container/src/worker.ts', code: "import './config';\nimport '@aws-sdk/client-s3';\n" },
   { filePath: 'container/src/processors/x.ts', code: "import '../config';\n" },

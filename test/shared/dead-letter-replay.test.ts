@@ -1,6 +1,6 @@
 import { DeadLetter, DeadLetterSource, replayDeadLetters } from '../../shared/dead-letter-replay';
 import { RuleTargetInputProperties } from '../../shared/input-transformer';
-import { synthPipeline } from '../lib/fixture';
+import { synthPipeline } from '../lib/support/synth';
 
 /** An in-memory queue with SQS's contract: a received message is not received again in the same run. */
 class MemoryQueue implements DeadLetterSource {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { PROJECT_ROOT } from '../../../shared/paths';
-import { runCli } from '../support/cli';
+import { runCli, runCliOnce } from '../support/cli';
 import { sha256 } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
@@ -18,16 +18,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 test('npm start -- --json samples/ processes every sample and prints one JSON summary', async () => {
-  const { code, stdout } = await runCli([
-    '--template',
-    templatePath,
-    '--port',
-    '0',
-    '--data-dir',
-    dataDir,
-    '--json',
-    'samples/',
-  ]);
+  const { code, stdout } = await runCliOnce(templatePath, dataDir, ['samples/']);
 
   const summary = JSON.parse(stdout) as { executions: Array<Record<string, unknown>> };
   const samples = [

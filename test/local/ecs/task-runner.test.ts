@@ -42,23 +42,29 @@ test('placedOnSpot follows the capacity provider strategy', () => {
   expect(placedOnSpot(strategy(['FARGATE', 1], ['FARGATE_SPOT', 4]))).toBe(true);
 });
 
-test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with States.Timeout", async () => {
+/** A runner for one task definition, `family`, whose one container runs `command`. */
+function runnerOf(family: string, command: string[], onLog?: (line: string) => void): LocalEcsTaskRunner {
   const taskDefinition: LocalTaskDefinition = {
     logicalId: 'T',
-    family: 'sleeper',
-    arn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/sleeper:1',
+    family,
+    arn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${family}:1`,
     containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
   };
-  const stopped: Array<number | null | undefined> = [];
-  const runner = new LocalEcsTaskRunner({
+  return new LocalEcsTaskRunner({
     taskDefinitions: [taskDefinition],
-    // A container that never finishes on its own and dies on SIGTERM.
-    command: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    command,
     baseEnvironment: {},
     partition: 'aws',
     region: 'us-east-1',
     accountId: '000000000000',
+    onLog,
   });
+}
+
+test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with States.Timeout", async () => {
+  const stopped: Array<number | null | undefined> = [];
+  // A container that never finishes on its own and dies on SIGTERM.
+  const runner = runnerOf('sleeper', [process.execPath, '-e', 'setInterval(() => {}, 1000)']);
   const definition = {
     StartAt: 'Run',
     States: {
@@ -85,6 +91,31 @@ test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with S
   // The child was stopped, not left running: its exit (SIGTERM = 128 + 15) was recorded.
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(stopped).toEqual([143]);
+});
+
+test('a shell command (--task-command) is stopped as a container: SIGTERM reaches the process it started', async () => {
+  const lines: string[] = [];
+  const worker =
+    "process.on('SIGTERM', () => { console.log('worker got SIGTERM'); process.exit(143); }); " +
+    "console.log('started'); setInterval(() => {}, 1000);";
+  // GIVEN a shell that runs the worker as its child (a compound command: the shell cannot exec it)
+  const runner = runnerOf(
+    'shell',
+    ['/bin/sh', '-c', `echo starting; "${process.execPath}" -e "${worker}"; echo never`],
+    (line) => lines.push(line),
+  );
+  const attempts: Array<number | null | undefined> = [];
+  // WHEN the state times out (Step Functions stops the task)
+  const run = runner.run({
+    stateName: 'Run',
+    parameters: { TaskDefinition: 'shell' },
+    timeoutSeconds: 1,
+    onAttempt: (attempt) => attempts.push(attempt.exitCode),
+  });
+  // THEN the worker itself got SIGTERM, and the task failed with the container's 143
+  await expect(run).rejects.toMatchObject({ name: 'States.Timeout' });
+  expect(lines).toEqual(['starting', 'started', 'worker got SIGTERM']);
+  expect(attempts).toEqual([143]);
 });
 
 test('task, cluster and container ARNs are in the partition of the region', async () => {

@@ -23,3 +23,12 @@ export async function runCli(args: readonly string[]): Promise<CliResult> {
     return { code, stdout, stderr };
   }
 }
+
+/** `npm start -- --json <args>` on a free port with its own data directory, on `templatePath`: one run, its summary on stdout. */
+export function runCliOnce(
+  templatePath: string,
+  dataDir: string,
+  args: readonly string[],
+): Promise<CliResult> {
+  return runCli(['--template', templatePath, '--port', '0', '--data-dir', dataDir, '--json', ...args]);
+}

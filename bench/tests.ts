@@ -1,0 +1,103 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { delimiter, join, relative } from 'node:path';
+
+import { PROJECT_ROOT } from '../shared/paths';
+import { measureProcess } from './measure';
+import type { BenchRow, BenchSection, ProcessMeasurement } from './table';
+
+const TEST_TARGET_SECONDS = 180;
+const INFRA_TARGET_SECONDS = 60;
+/** Kept after the run, beside results.md, for a closer look at slow suites. */
+const JEST_REPORT = join(PROJECT_ROOT, 'bench', 'out', 'jest-report.json');
+
+/** What `jest --json` reports per test file (times in epoch milliseconds). */
+interface JestReport {
+  readonly testResults: readonly {
+    readonly name: string;
+    readonly startTime: number;
+    readonly endTime: number;
+  }[];
+}
+
+/**
+ * `npm test` as package.json defines it, run one `&&` step at a time as npm would (node_modules/.bin on
+ * PATH), so the table shows where its time goes. The jest step also writes its JSON report, which gives
+ * each test folder's share without running jest twice. CPU time is shown beside wall time: on a shared
+ * machine the wall time grows with the other load, the CPU time much less.
+ */
+export async function benchTests(): Promise<BenchSection> {
+  const { scripts } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const steps = scripts.test.split('&&').map((step) => step.trim());
+  const env = {
+    ...process.env,
+    PATH: [join(PROJECT_ROOT, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+  };
+  mkdirSync(join(PROJECT_ROOT, 'bench', 'out'), { recursive: true });
+  const loadAtStart = loadavg()[0];
+  const runs = new Map<string, ProcessMeasurement>();
+  let folders = new Map<string, number>();
+  for (const step of steps) {
+    const isJest = step.split(' ')[0] === 'jest';
+    const command = isJest ? `${step} --json --outputFile=${JEST_REPORT}` : step;
+    if (isJest) rmSync(JEST_REPORT, { force: true });
+    const run = await measureProcess(command, [], { cwd: PROJECT_ROOT, env, shell: true });
+    runs.set(step, run);
+    if (isJest && existsSync(JEST_REPORT)) {
+      folders = suiteTimeByFolder(JSON.parse(readFileSync(JEST_REPORT, 'utf8')) as JestReport);
+    }
+    if (run.exitCode !== 0) break; // as npm test stops
+  }
+
+  const sum = (pick: (run: ProcessMeasurement) => number) =>
+    [...runs.values()].reduce((total, run) => total + pick(run), 0);
+  const totalMs = sum((run) => run.wallMs);
+  const failed = [...runs].filter(([, run]) => run.exitCode !== 0).map(([step]) => step);
+  const stepWall = (name: string) => runs.get(name)?.wallMs ?? 0;
+  const infraMs = stepWall('npm run lint') + stepWall('npm run typecheck') + (folders.get('test/lib') ?? 0);
+  const rows: BenchRow[] = [
+    ...[...runs].map(([step, run]) => ({
+      metric: `\`${step}\` wall (CPU)`,
+      value: `${seconds(run.wallMs)} (${seconds(run.cpuMs)})${run.exitCode === 0 ? '' : `, exit ${run.exitCode}`}`,
+    })),
+    ...[...folders]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([folder, ms]) => ({ metric: `  of which ${folder}/ suites`, value: seconds(ms) })),
+    {
+      metric: '`npm test` wall (CPU), the steps above in sequence',
+      value: `${seconds(totalMs)} (${seconds(sum((run) => run.cpuMs))})`,
+      target: `< ${TEST_TARGET_SECONDS} s, passing`,
+      met: totalMs < TEST_TARGET_SECONDS * 1000 && failed.length === 0,
+    },
+    {
+      metric: 'infrastructure part (lint, typecheck, test/lib suites) wall',
+      value: seconds(infraMs),
+      target: `< ${INFRA_TARGET_SECONDS} s`,
+      met: infraMs < INFRA_TARGET_SECONDS * 1000,
+    },
+  ];
+  return {
+    title: 'Test suite (npm test)',
+    rows,
+    notes: [
+      `${cpus().length} CPUs; load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} ` +
+        'at the end: one run on a shared machine, so read the wall times beside the load.',
+      "jest runs with its default workers (one fewer than the CPUs); a folder's time is the sum of its suites' " +
+        `run times from jest's JSON report (${relative(PROJECT_ROOT, JEST_REPORT)}), without jest's start-up.`,
+      ...(failed.length > 0 ? [`Failed: \`${failed.join('`, `')}\`; see the step's output.`] : []),
+    ],
+  };
+}
+
+function suiteTimeByFolder(report: JestReport): Map<string, number> {
+  const folders = new Map<string, number>();
+  for (const { name, startTime, endTime } of report.testResults) {
+    const folder = relative(PROJECT_ROOT, name).split('/').slice(0, 2).join('/');
+    folders.set(folder, (folders.get(folder) ?? 0) + endTime - startTime);
+  }
+  return folders;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

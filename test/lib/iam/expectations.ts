@@ -1,0 +1,495 @@
+import {
+  type CfnTemplate,
+  deployLocally,
+  type LocalDeployment,
+} from '../../../local/cloudformation/template';
+import { ANONYMOUS, type Decision } from '../../../local/iam/policy-evaluator';
+import { type Caller, TemplateIam } from '../../../local/iam/template-iam';
+import { roleIdFromArn } from '../support/iam';
+import { type Synthesized } from '../support/synth';
+
+/**
+ * What each principal of the synthesized template must and must not be able to do, as a table of
+ * requests with the decision each must get, evaluated by the IAM policy simulator over the template's
+ * identity, trust and resource policies (local/iam/). `violations` returns the rows whose decision
+ * differs, so a suite asserts `[]` and the same table shows it can fail on a broken template.
+ */
+
+export const ACCOUNT = '123456789012';
+export const OTHER_ACCOUNT = '999999999999';
+export const REGION = 'us-east-1';
+
+const TLS = { 'aws:SecureTransport': 'true' } as const;
+const PLAIN_HTTP = { 'aws:SecureTransport': 'false' } as const;
+
+/** An administrator of another account: whatever it gets here, a resource policy gave it. */
+const OTHER_ACCOUNT_ADMIN: Caller = {
+  principal: `arn:aws:iam::${OTHER_ACCOUNT}:role/Admin`,
+  identity: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }],
+};
+
+export type Expected = 'allowed' | 'denied' | 'explicitly denied';
+
+export interface Expectation {
+  /** Who asks, in words, for the report. */
+  readonly who: string;
+  readonly caller: Caller;
+  readonly action: string;
+  readonly resource: string;
+  readonly context?: Readonly<Record<string, string>>;
+  readonly expected: Expected;
+}
+
+/** The template deployed (locally, in ACCOUNT), with the names and ARNs the expectations use. */
+export interface DeployedStack {
+  readonly synth: Synthesized;
+  readonly deployment: LocalDeployment;
+  readonly iam: TemplateIam;
+  readonly roles: {
+    readonly task: string;
+    readonly execution: string;
+    readonly workflow: string;
+    readonly backfill: string;
+    readonly rule: string;
+  };
+  arn(logicalId: string): string;
+  ref(logicalId: string): string;
+}
+
+export function deployed(
+  synth: Synthesized,
+  template = synth.template.toJSON() as CfnTemplate,
+): DeployedStack {
+  const deployment = deployLocally(template, { region: REGION, accountId: ACCOUNT });
+  const properties = (id: string) => template.Resources[id].Properties ?? {};
+  const [[taskDefinition]] = deployment.resourcesOfType('AWS::ECS::TaskDefinition');
+  const roleOf = (stateMachine: string) => roleIdFromArn(properties(stateMachine).RoleArn);
+  const [target] = properties(synth.ids.rule).Targets as { RoleArn: unknown }[];
+  return {
+    synth,
+    deployment,
+    iam: new TemplateIam(deployment),
+    roles: {
+      task: roleIdFromArn(properties(taskDefinition).TaskRoleArn),
+      execution: roleIdFromArn(properties(taskDefinition).ExecutionRoleArn),
+      workflow: roleOf(synth.ids.workflowStateMachine),
+      backfill: roleOf(synth.ids.backfillStateMachine),
+      rule: roleIdFromArn(target.RoleArn),
+    },
+    arn: (logicalId) => deployment.resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string,
+    ref: (logicalId) => deployment.ref(logicalId),
+  };
+}
+
+/** The rows whose decision is not the expected one, each described in a line. */
+export async function violations(
+  stack: DeployedStack,
+  expectations: readonly Expectation[],
+): Promise<string[]> {
+  const found: string[] = [];
+  for (const row of expectations) {
+    const decision = await stack.iam.decide(row.caller, row.action, row.resource, row.context ?? TLS);
+    if (!meets(decision, row.expected)) {
+      found.push(`${row.who}: ${row.action} on ${row.resource} should be ${row.expected}, is ${decision}`);
+    }
+  }
+  return found;
+}
+
+function meets(decision: Decision, expected: Expected): boolean {
+  if (expected === 'allowed') return decision === 'Allowed';
+  if (expected === 'denied') return decision !== 'Allowed';
+  return decision === 'ExplicitlyDenied';
+}
+
+/** Settings of the configuration that change what is expected. */
+export interface ModeSettings {
+  readonly inputPrefix: string;
+  readonly outputPrefix: string;
+  /** The external bucket results go to (config `outputBucket`), if any. */
+  readonly outputBucket?: string;
+  /** The ECR repository ARN the image is pulled from, if it is in ECR. */
+  readonly imageRepository?: string;
+}
+
+const row = (
+  who: string,
+  caller: Caller,
+  action: string,
+  resource: string,
+  expected: Expected,
+  context?: Readonly<Record<string, string>>,
+): Expectation => ({ who, caller, action, resource, expected, context });
+
+/** Task role: reads only under the input prefix, writes only under the output prefix, deletes nothing. */
+export function taskRoleExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
+  const who = 'task role';
+  const task: Caller = { role: stack.roles.task };
+  const data = stack.arn(stack.synth.ids.dataBucket);
+  const logs = stack.arn(stack.synth.ids.accessLogBucket);
+  const output = mode.outputBucket ? `arn:aws:s3:::${mode.outputBucket}` : data;
+  const input = `${data}/${mode.inputPrefix}`;
+  const result = `${output}/${mode.outputPrefix}${mode.inputPrefix}a.csv.json`;
+  return [
+    row(who, task, 's3:GetObject', `${input}a.csv`, 'allowed'),
+    row(who, task, 's3:GetObject', `${input}2024/05/b c.csv`, 'allowed'),
+    row(who, task, 's3:GetObjectVersion', `${input}a.csv`, 'allowed'),
+    row(who, task, 's3:ListBucket', data, 'allowed'),
+    row(who, task, 's3:PutObject', result, 'allowed'),
+    row(who, task, 's3:GetObject', `${data}/elsewhere/a.csv`, 'denied'),
+    row(who, task, 's3:GetObject', result, 'denied'),
+    row(who, task, 's3:GetObject', `${logs}/data-bucket/log`, 'denied'),
+    row(who, task, 's3:PutObject', `${input}a.csv`, 'denied'),
+    row(who, task, 's3:PutObject', `${output}/elsewhere/a.json`, 'denied'),
+    row(
+      who,
+      task,
+      's3:PutObject',
+      `${data}/${mode.outputPrefix}a.json`,
+      mode.outputBucket ? 'denied' : 'allowed',
+    ),
+    row(who, task, 's3:PutObjectAcl', result, 'denied'),
+    row(who, task, 's3:DeleteObject', `${input}a.csv`, 'denied'),
+    row(who, task, 's3:DeleteObject', result, 'denied'),
+    row(who, task, 's3:DeleteObjectVersion', `${input}a.csv`, 'denied'),
+    row(who, task, 's3:ListBucket', logs, 'denied'),
+    row(who, task, 'sqs:SendMessage', stack.arn(stack.synth.ids.deadLetterQueue), 'denied'),
+    row(who, task, 'states:StartExecution', stack.ref(stack.synth.ids.workflowStateMachine), 'denied'),
+  ];
+}
+
+/** Execution role: pulls only its image, writes only its own log group. */
+export function executionRoleExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
+  const who = 'execution role';
+  const execution: Caller = { role: stack.roles.execution };
+  const stream = (logGroup: string) =>
+    `${stack.arn(logGroup).replace(/:\*$/, '')}:log-stream:worker/worker/abc`;
+  const otherRepository = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/someone-elses-image`;
+  const { workerLogGroup, workflowLogGroup } = stack.synth.ids;
+  return [
+    row(who, execution, 'logs:CreateLogStream', stream(workerLogGroup), 'allowed'),
+    row(who, execution, 'logs:PutLogEvents', stream(workerLogGroup), 'allowed'),
+    row(who, execution, 'logs:PutLogEvents', stream(workflowLogGroup), 'denied'),
+    row(who, execution, 'logs:DeleteLogGroup', stack.arn(workerLogGroup), 'denied'),
+    row(who, execution, 'ecr:BatchGetImage', otherRepository, 'denied'),
+    row(who, execution, 'ecr:GetDownloadUrlForLayer', otherRepository, 'denied'),
+    row(who, execution, 'ecr:PutImage', mode.imageRepository ?? otherRepository, 'denied'),
+    ...(mode.imageRepository
+      ? [
+          row(who, execution, 'ecr:BatchGetImage', mode.imageRepository, 'allowed'),
+          row(who, execution, 'ecr:GetDownloadUrlForLayer', mode.imageRepository, 'allowed'),
+          row(who, execution, 'ecr:BatchCheckLayerAvailability', mode.imageRepository, 'allowed'),
+          row(who, execution, 'ecr:GetAuthorizationToken', '*', 'allowed'),
+        ]
+      : []),
+    row(
+      who,
+      execution,
+      's3:GetObject',
+      `${stack.arn(stack.synth.ids.dataBucket)}/${mode.inputPrefix}a.csv`,
+      'denied',
+    ),
+  ];
+}
+
+/**
+ * Each state machine role: runs the worker family (any revision) in its cluster and nothing else,
+ * passes only the two task roles, manages only the `runTask.sync` managed rule, cannot start the
+ * other workflow.
+ */
+export function stateMachineRoleExpectations(stack: DeployedStack): Expectation[] {
+  const { ids } = stack.synth;
+  const [[taskDefinitionId]] = stack.deployment.resourcesOfType('AWS::ECS::TaskDefinition');
+  const revision = stack.ref(taskDefinitionId); // ...:task-definition/<family>:1
+  const family = revision.replace(/:\d+$/, '');
+  const cluster = stack.arn(ids.cluster);
+  const otherCluster = `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/another-cluster`;
+  const inCluster = { ...TLS, 'ecs:cluster': cluster };
+  const inOtherCluster = { ...TLS, 'ecs:cluster': otherCluster };
+  const task = `arn:aws:ecs:${REGION}:${ACCOUNT}:task/${stack.ref(ids.cluster)}/0123456789abcdef`;
+  const managedRule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule`;
+  const workflow = stack.ref(ids.workflowStateMachine);
+  const backfill = stack.ref(ids.backfillStateMachine);
+  return (
+    [
+      ['workflow role', stack.roles.workflow, backfill],
+      ['backfill role', stack.roles.backfill, workflow],
+    ] as const
+  ).flatMap(([who, role, otherWorkflow]) => {
+    const caller: Caller = { role };
+    return [
+      row(who, caller, 'ecs:RunTask', revision, 'allowed', inCluster),
+      row(who, caller, 'ecs:RunTask', `${family}:2`, 'allowed', inCluster),
+      row(who, caller, 'ecs:RunTask', `${family}:117`, 'allowed', inCluster),
+      row(who, caller, 'ecs:RunTask', revision, 'denied', inOtherCluster),
+      row(who, caller, 'ecs:RunTask', `${family}-other:1`, 'denied', inCluster),
+      row(
+        who,
+        caller,
+        'ecs:RunTask',
+        `arn:aws:ecs:${REGION}:${ACCOUNT}:task-definition/other:1`,
+        'denied',
+        inCluster,
+      ),
+      row(who, caller, 'ecs:StopTask', task, 'allowed', inCluster),
+      row(who, caller, 'ecs:DescribeTasks', task, 'allowed', inCluster),
+      row(
+        who,
+        caller,
+        'ecs:StopTask',
+        task.replace(stack.ref(ids.cluster), 'another-cluster'),
+        'denied',
+        inOtherCluster,
+      ),
+      row(
+        who,
+        caller,
+        'ecs:DescribeTasks',
+        task.replace(stack.ref(ids.cluster), 'another-cluster'),
+        'denied',
+        inOtherCluster,
+      ),
+      row(who, caller, 'iam:PassRole', stack.iam.roleArn(stack.roles.task), 'allowed'),
+      row(who, caller, 'iam:PassRole', stack.iam.roleArn(stack.roles.execution), 'allowed'),
+      row(who, caller, 'iam:PassRole', stack.iam.roleArn(role), 'denied'),
+      row(who, caller, 'iam:PassRole', stack.iam.roleArn(stack.roles.rule), 'denied'),
+      row(who, caller, 'iam:PassRole', `arn:aws:iam::${ACCOUNT}:role/Admin`, 'denied'),
+      ...['events:PutRule', 'events:PutTargets', 'events:DescribeRule'].map((action) =>
+        row(who, caller, action, managedRule, 'allowed'),
+      ),
+      row(who, caller, 'events:PutTargets', stack.arn(ids.rule), 'denied'),
+      row(who, caller, 'events:DeleteRule', managedRule, 'denied'),
+      row(who, caller, 'states:StartExecution', otherWorkflow, 'denied'),
+      row(who, caller, 's3:GetObject', `${stack.arn(ids.dataBucket)}/incoming/a.csv`, 'denied'),
+      row(who, caller, 'ecs:RegisterTaskDefinition', '*', 'denied'),
+    ];
+  });
+}
+
+/** The rule's role starts only the event workflow. */
+export function ruleRoleExpectations(stack: DeployedStack): Expectation[] {
+  const rule: Caller = { role: stack.roles.rule };
+  return [
+    row(
+      'rule role',
+      rule,
+      'states:StartExecution',
+      stack.ref(stack.synth.ids.workflowStateMachine),
+      'allowed',
+    ),
+    row(
+      'rule role',
+      rule,
+      'states:StartExecution',
+      stack.ref(stack.synth.ids.backfillStateMachine),
+      'denied',
+    ),
+    row('rule role', rule, 'sqs:SendMessage', stack.arn(stack.synth.ids.deadLetterQueue), 'denied'),
+  ];
+}
+
+/** Only the rule can send to the dead-letter queue. */
+export function deadLetterQueueExpectations(stack: DeployedStack): Expectation[] {
+  const queue = stack.arn(stack.synth.ids.deadLetterQueue);
+  const events: Caller = { principal: 'events.amazonaws.com' };
+  const fromRule = { ...TLS, 'aws:SourceArn': stack.arn(stack.synth.ids.rule), 'aws:SourceAccount': ACCOUNT };
+  const fromOtherRule = {
+    ...TLS,
+    'aws:SourceArn': `arn:aws:events:${REGION}:${OTHER_ACCOUNT}:rule/other`,
+    'aws:SourceAccount': OTHER_ACCOUNT,
+  };
+  return [
+    row('EventBridge for the rule', events, 'sqs:SendMessage', queue, 'allowed', fromRule),
+    row('EventBridge for another rule', events, 'sqs:SendMessage', queue, 'denied', fromOtherRule),
+    row('EventBridge without TLS', events, 'sqs:SendMessage', queue, 'explicitly denied', {
+      ...fromRule,
+      ...PLAIN_HTTP,
+    }),
+    row('another account', OTHER_ACCOUNT_ADMIN, 'sqs:SendMessage', queue, 'denied'),
+    row('anonymous', { principal: ANONYMOUS }, 'sqs:SendMessage', queue, 'denied'),
+  ];
+}
+
+/** This account's CloudWatch alarms can publish to the alarm topic; another account's cannot. */
+export function alarmTopicExpectations(stack: DeployedStack): Expectation[] {
+  const topic = stack.ref(stack.synth.ids.alarmTopic);
+  const cloudwatch: Caller = { principal: 'cloudwatch.amazonaws.com' };
+  const alarmOf = (account: string) => ({
+    ...TLS,
+    'aws:SourceAccount': account,
+    'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${account}:alarm:ExecutionsFailed`,
+  });
+  return [
+    row("this account's alarm", cloudwatch, 'sns:Publish', topic, 'allowed', alarmOf(ACCOUNT)),
+    row("another account's alarm", cloudwatch, 'sns:Publish', topic, 'denied', alarmOf(OTHER_ACCOUNT)),
+    row("another account's alarm claiming this account", cloudwatch, 'sns:Publish', topic, 'denied', {
+      ...alarmOf(ACCOUNT),
+      'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${OTHER_ACCOUNT}:alarm:ExecutionsFailed`,
+    }),
+    row('an alarm without TLS', cloudwatch, 'sns:Publish', topic, 'explicitly denied', {
+      ...alarmOf(ACCOUNT),
+      ...PLAIN_HTTP,
+    }),
+    row('another account', OTHER_ACCOUNT_ADMIN, 'sns:Publish', topic, 'denied'),
+    row('anonymous', { principal: ANONYMOUS }, 'sns:Publish', topic, 'denied'),
+  ];
+}
+
+/**
+ * Both buckets refuse plain HTTP, anonymous and cross-account requests; the access logs reach the
+ * log bucket only from the data bucket.
+ */
+export function bucketExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
+  const data = stack.arn(stack.synth.ids.dataBucket);
+  const logs = stack.arn(stack.synth.ids.accessLogBucket);
+  const task: Caller = { role: stack.roles.task };
+  const logging: Caller = { principal: 'logging.s3.amazonaws.com' };
+  const fromBucket = (bucket: string, account = ACCOUNT) => ({
+    ...TLS,
+    'aws:SourceArn': bucket,
+    'aws:SourceAccount': account,
+  });
+  const perBucket = [data, logs].flatMap((bucket) => [
+    row(
+      'anyone without TLS',
+      OTHER_ACCOUNT_ADMIN,
+      's3:GetObject',
+      `${bucket}/a`,
+      'explicitly denied',
+      PLAIN_HTTP,
+    ),
+    row(
+      'anonymous',
+      { principal: ANONYMOUS },
+      's3:GetObject',
+      `${bucket}/${mode.inputPrefix}a.csv`,
+      'denied',
+    ),
+    row(
+      'anonymous',
+      { principal: ANONYMOUS },
+      's3:PutObject',
+      `${bucket}/${mode.inputPrefix}a.csv`,
+      'denied',
+    ),
+    row('anonymous', { principal: ANONYMOUS }, 's3:ListBucket', bucket, 'denied'),
+    row(
+      'another account',
+      OTHER_ACCOUNT_ADMIN,
+      's3:GetObject',
+      `${bucket}/${mode.inputPrefix}a.csv`,
+      'denied',
+    ),
+    row(
+      'another account',
+      OTHER_ACCOUNT_ADMIN,
+      's3:PutObject',
+      `${bucket}/${mode.inputPrefix}a.csv`,
+      'denied',
+    ),
+    row('another account', OTHER_ACCOUNT_ADMIN, 's3:ListBucket', bucket, 'denied'),
+    row('another account', OTHER_ACCOUNT_ADMIN, 's3:PutBucketPolicy', bucket, 'denied'),
+  ]);
+  const logKey = `${logs}/data-bucket/2026-12-01-00-00-00-0123456789ABCDEF`;
+  return [
+    row(
+      'the task role without TLS',
+      task,
+      's3:GetObject',
+      `${data}/${mode.inputPrefix}a.csv`,
+      'explicitly denied',
+      PLAIN_HTTP,
+    ),
+    ...perBucket,
+    row('S3 logging for the data bucket', logging, 's3:PutObject', logKey, 'allowed', fromBucket(data)),
+    row(
+      'S3 logging for another bucket',
+      logging,
+      's3:PutObject',
+      logKey,
+      'denied',
+      fromBucket('arn:aws:s3:::other-bucket'),
+    ),
+    row(
+      'S3 logging for another account',
+      logging,
+      's3:PutObject',
+      logKey,
+      'denied',
+      fromBucket(data, OTHER_ACCOUNT),
+    ),
+    row(
+      'S3 logging outside its prefix',
+      logging,
+      's3:PutObject',
+      `${logs}/elsewhere/log`,
+      'denied',
+      fromBucket(data),
+    ),
+    row(
+      'S3 logging into the data bucket',
+      logging,
+      's3:PutObject',
+      `${data}/data-bucket/log`,
+      'denied',
+      fromBucket(data),
+    ),
+  ];
+}
+
+/** Only the service each role is for can assume it, and for a state machine only from this account. */
+export function trustExpectations(stack: DeployedStack): Expectation[] {
+  const service = (name: string): Caller => ({ principal: `${name}.amazonaws.com` });
+  const fromStateMachine = (account: string) => ({
+    ...TLS,
+    'aws:SourceAccount': account,
+    'aws:SourceArn': `arn:aws:states:${REGION}:${account}:stateMachine:Workflow`,
+  });
+  const assume = (
+    who: string,
+    caller: Caller,
+    role: string,
+    expected: Expected,
+    context?: Record<string, string>,
+  ) => row(who, caller, 'sts:AssumeRole', stack.iam.roleArn(role), expected, context);
+  const { task, execution, workflow, backfill, rule } = stack.roles;
+  return [
+    assume('ECS tasks', service('ecs-tasks'), task, 'allowed'),
+    assume('ECS tasks', service('ecs-tasks'), execution, 'allowed'),
+    assume('Step Functions', service('states'), task, 'denied', fromStateMachine(ACCOUNT)),
+    assume('ECS tasks', service('ecs-tasks'), workflow, 'denied'),
+    ...[workflow, backfill].flatMap((role) => [
+      assume(
+        'Step Functions for this account',
+        service('states'),
+        role,
+        'allowed',
+        fromStateMachine(ACCOUNT),
+      ),
+      assume(
+        'Step Functions for another account',
+        service('states'),
+        role,
+        'denied',
+        fromStateMachine(OTHER_ACCOUNT),
+      ),
+    ]),
+    assume('EventBridge', service('events'), rule, 'allowed'),
+    assume('Step Functions', service('states'), rule, 'denied', fromStateMachine(ACCOUNT)),
+    assume('another account', OTHER_ACCOUNT_ADMIN, task, 'denied'),
+  ];
+}
+
+/** Every expectation above, for the configuration `mode`. */
+export function allExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
+  return [
+    ...taskRoleExpectations(stack, mode),
+    ...executionRoleExpectations(stack, mode),
+    ...stateMachineRoleExpectations(stack),
+    ...ruleRoleExpectations(stack),
+    ...deadLetterQueueExpectations(stack),
+    ...alarmTopicExpectations(stack),
+    ...bucketExpectations(stack, mode),
+    ...trustExpectations(stack),
+  ];
+}

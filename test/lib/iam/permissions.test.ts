@@ -1,0 +1,68 @@
+import { type ConfigurationName, synthesized, TEST_ECR_IMAGE } from '../support/synth';
+import {
+  alarmTopicExpectations,
+  bucketExpectations,
+  deadLetterQueueExpectations,
+  deployed,
+  type DeployedStack,
+  executionRoleExpectations,
+  type ModeSettings,
+  ruleRoleExpectations,
+  stateMachineRoleExpectations,
+  taskRoleExpectations,
+  trustExpectations,
+  violations,
+} from './expectations';
+
+// Every principal's permissions, evaluated as IAM evaluates them (an IAM policy simulator over the
+// synthesized identity, trust and resource policies), in every configuration mode.
+
+const ECR_REPOSITORY = `arn:aws:ecr:us-east-1:123456789012:repository/${TEST_ECR_IMAGE.split('/')[1].split(':')[0]}`;
+const DEFAULTS = { inputPrefix: 'incoming/', outputPrefix: 'processed/' };
+const MODES: ReadonlyArray<[ConfigurationName, ModeSettings]> = [
+  ['default', DEFAULTS],
+  ['spotWithFallback', DEFAULTS],
+  ['private', { ...DEFAULTS, imageRepository: ECR_REPOSITORY }],
+  ['outputBucket', { ...DEFAULTS, outputBucket: 'some-bucket' }],
+  ['destroy', DEFAULTS],
+];
+
+describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
+  let stack: DeployedStack;
+  beforeAll(() => {
+    stack = deployed(synthesized(name));
+  });
+
+  test('task role: reads only under the input prefix, writes only under the output prefix, deletes nothing', async () => {
+    expect(await violations(stack, taskRoleExpectations(stack, mode))).toEqual([]);
+  });
+
+  test('execution role: pulls only its image, writes only its log group', async () => {
+    expect(await violations(stack, executionRoleExpectations(stack, mode))).toEqual([]);
+  });
+
+  test('state machine roles: run the worker family (any revision) in its cluster, pass only the task roles, manage only the runTask.sync rule, cannot start the other workflow', async () => {
+    expect(await violations(stack, stateMachineRoleExpectations(stack))).toEqual([]);
+  });
+
+  test("the rule's role starts only the event workflow", async () => {
+    expect(await violations(stack, ruleRoleExpectations(stack))).toEqual([]);
+  });
+
+  test('dead-letter queue: only the rule can send to it', async () => {
+    expect(await violations(stack, deadLetterQueueExpectations(stack))).toEqual([]);
+  });
+
+  // Failed before the topic allowed cloudwatch.amazonaws.com: "this account's alarm ... is ImplicitlyDenied"
+  test("alarm topic: this account's CloudWatch alarms can publish, another account's cannot", async () => {
+    expect(await violations(stack, alarmTopicExpectations(stack))).toEqual([]);
+  });
+
+  test('both buckets refuse plain HTTP, anonymous and cross-account requests; access logs come only from the data bucket', async () => {
+    expect(await violations(stack, bucketExpectations(stack, mode))).toEqual([]);
+  });
+
+  test('each role can be assumed only by the service it is for', async () => {
+    expect(await violations(stack, trustExpectations(stack))).toEqual([]);
+  });
+});
