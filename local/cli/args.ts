@@ -15,10 +15,16 @@ export interface CliOptions {
   readonly backfill?: { readonly subPrefix?: string };
   /** `--replay-dead-letters`: start an execution per dead-lettered event, then exit. */
   readonly replayDeadLetters: boolean;
+  /** `--failures`: list the failed executions of the journal, then exit. */
+  readonly failures: boolean;
+  /** `--redrive`: run the failed executions again, then exit. */
+  readonly redrive: boolean;
   readonly port: number;
   readonly dataDir: string;
   /** undefined: `dead-letters` beside the data directory. */
   readonly deadLetterDir?: string;
+  /** undefined: `executions` beside the data directory. */
+  readonly journalDir?: string;
   readonly concurrency: number;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -43,6 +49,7 @@ export class UsageError extends Error {
 export const USAGE = `Usage: npm start -- [options] [file-or-dir...]
        npm start -- [options] --backfill [sub-prefix]
        npm start -- [options] --replay-dead-letters
+       npm start -- [options] --failures | --redrive
 
 Runs the pipeline locally from the template \`cdk synth\` produces: an embedded S3 server, the
 EventBridge rule, the state machine and the worker as a local Fargate task. No AWS account, no Docker.
@@ -53,6 +60,8 @@ all succeeded. Without: keeps running and processes whatever is written to the b
 --backfill runs the backfill state machine's Map over the objects already under the input prefix
 (or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters
 starts one execution per event in the dead-letter directory, then exits 0 if all succeeded.
+--failures lists the executions of this and earlier runs that failed (the journal); --redrive runs
+them again, as \`npm run redrive\` does on AWS, then exits 0 if all now succeeded.
 
 Options:
   --port <n>                     S3 port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
@@ -61,6 +70,10 @@ Options:
                                  (default: dead-letters beside --data-dir, i.e. .local/dead-letters)
   --backfill [sub-prefix]        process the objects already in the bucket, then exit
   --replay-dead-letters          replay the dead-lettered events, then exit
+  --failures                     list the failed executions, then exit
+  --redrive                      redrive the failed executions (a new execution past 14 days), then exit
+  --journal-dir <dir>            every execution, one JSON file each, kept across runs
+                                 (default: executions beside --data-dir, i.e. .local/executions)
   --concurrency <n>              executions running at once; more are queued (default ${DEFAULT_CONCURRENCY})
   -c, --context <key=value>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
   --template <file>              run this synthesized template instead of running \`cdk synth\`
@@ -74,6 +87,7 @@ Options:
   --inject-spot-interruptions <n>  interrupt the first n tasks placed on Fargate Spot
   --inject-start-failures <n>    the first n events cannot start an execution: EventBridge retries
                                  them per the target's RetryPolicy, then dead-letters them (THROTTLING)
+  --inject-task-failures <n>     the first n tasks exit 1, as a crashing worker would (States.TaskFailed)
   -h, --help                     show this help`;
 
 export function parseCliArgs(argv: readonly string[]): CliOptions {
@@ -89,6 +103,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         'dead-letter-dir': { type: 'string' },
         backfill: { type: 'boolean', default: false },
         'replay-dead-letters': { type: 'boolean', default: false },
+        failures: { type: 'boolean', default: false },
+        redrive: { type: 'boolean', default: false },
+        'journal-dir': { type: 'string' },
         concurrency: { type: 'string' },
         context: { type: 'string', short: 'c', multiple: true },
         template: { type: 'string' },
@@ -98,6 +115,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         'inject-launch-errors': { type: 'string' },
         'inject-spot-interruptions': { type: 'string' },
         'inject-start-failures': { type: 'string' },
+        'inject-task-failures': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -106,14 +124,25 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     throw new UsageError(`${(error as Error).message.split('. ')[0]}; see --help`);
   }
   const { values, positionals } = parsed;
-  const mode = exitingMode(values.backfill, values['replay-dead-letters'], positionals);
+  const mode = exitingMode(
+    {
+      backfill: values.backfill,
+      'replay-dead-letters': values['replay-dead-letters'],
+      failures: values.failures,
+      redrive: values.redrive,
+    },
+    positionals,
+  );
   return {
     paths: mode ? [] : positionals,
     backfill: mode === 'backfill' ? { subPrefix: positionals[0] } : undefined,
-    replayDeadLetters: mode === 'replay',
+    replayDeadLetters: mode === 'replay-dead-letters',
+    failures: mode === 'failures',
+    redrive: mode === 'redrive',
     port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     deadLetterDir: values['dead-letter-dir'],
+    journalDir: values['journal-dir'],
     concurrency: wholeNumber('--concurrency', values.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     json: values.json,
     verbose: values.verbose,
@@ -131,35 +160,37 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         1e6,
       ),
       startFailures: wholeNumber('--inject-start-failures', values['inject-start-failures'], 0, 0, 1e6),
+      taskFailures: wholeNumber('--inject-task-failures', values['inject-task-failures'], 0, 0, 1e6),
     },
   };
 }
 
-/** `--backfill` and `--replay-dead-letters` read the bucket or the dead letters, never local files. */
+type ExitingMode = 'backfill' | 'replay-dead-letters' | 'failures' | 'redrive';
+
+/** The runs that read the bucket, the dead letters or the journal, never local files: one at a time. */
 function exitingMode(
-  backfill: boolean,
-  replay: boolean,
+  flags: Record<ExitingMode, boolean>,
   positionals: readonly string[],
-): 'backfill' | 'replay' | undefined {
-  if (backfill && replay) {
-    throw new UsageError('--backfill and --replay-dead-letters are separate runs: pass one of them');
+): ExitingMode | undefined {
+  const modes = (Object.keys(flags) as ExitingMode[]).filter((mode) => flags[mode]);
+  if (modes.length > 1) {
+    throw new UsageError(`${modes.map((m) => `--${m}`).join(' and ')} are separate runs: pass one of them`);
   }
-  if (replay && positionals.length > 0) {
-    throw new UsageError(
-      `--replay-dead-letters takes no files (got ${positionals.map((p) => JSON.stringify(p)).join(', ')}): ` +
-        'upload files in a separate run without it',
-    );
+  const [mode] = modes;
+  const got = positionals.map((p) => JSON.stringify(p)).join(', ');
+  if (mode && mode !== 'backfill' && positionals.length > 0) {
+    throw new UsageError(`--${mode} takes no files (got ${got}): upload files in a separate run without it`);
   }
-  if (backfill) {
+  if (mode === 'backfill') {
     const [subPrefix, ...more] = positionals;
     if (more.length > 0 || (subPrefix !== undefined && existsSync(subPrefix))) {
       throw new UsageError(
-        `--backfill takes one key sub-prefix such as 2024/, not files (got ${positionals.map((p) => JSON.stringify(p)).join(', ')}): ` +
+        `--backfill takes one key sub-prefix such as 2024/, not files (got ${got}): ` +
           'upload files in a separate run without --backfill',
       );
     }
   }
-  return backfill ? 'backfill' : replay ? 'replay' : undefined;
+  return mode;
 }
 
 function wholeNumber(

@@ -3,11 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
 import { backfillPrefix } from '../../shared/backfill-prefix';
+import { countsLine, errorCounts, failureLine, failureReport } from '../../shared/failed-executions';
+import { redriveLine, redriveSummary } from '../../shared/redrive';
 import { synthesize } from '../cloudformation/synth';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
 import { runBackfill } from '../stepfunctions/backfill-map';
 import { type CliOptions, DEFAULT_CDK_OUT, DEFAULT_DATA_DIR, parseCliArgs, USAGE, UsageError } from './args';
+import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
 import { backfillLine, executionLine, summarize, undeliveredLine } from './report';
 
@@ -52,6 +55,8 @@ async function main(argv: readonly string[]): Promise<number> {
 
   if (options.backfill) return backfill(pipeline, options, options.backfill.subPrefix);
   if (options.replayDeadLetters) return replay(pipeline, options);
+  if (options.failures) return listFailures(pipeline, options);
+  if (options.redrive) return redrive(pipeline, options);
   if (files.length === 0) return watch(pipeline, options);
 
   for (const upload of files) {
@@ -68,6 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
       `\n${summary.executions.length} executions: ${summary.executions.length - failed} succeeded, ${failed} failed`,
     );
     printDeadLetterCount(pipeline, options);
+    await printFailureCount(pipeline, options);
   }
   const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
   return allSucceeded && summary.executions.length === files.length ? 0 : 1;
@@ -87,6 +93,7 @@ async function main(argv: readonly string[]): Promise<number> {
         },
         onWorkerLog: cli.verbose ? (line) => console.error(`  worker | ${line}`) : undefined,
         deadLetterDir: cli.deadLetterDir && resolve(cli.deadLetterDir),
+        journalDir: cli.journalDir && resolve(cli.journalDir),
         onUndelivered: (undelivered) => {
           if (!cli.json) console.log(undeliveredLine(undelivered, (file) => relative(process.cwd(), file)));
         },
@@ -160,6 +167,46 @@ async function replay(pipeline: LocalPipeline, options: CliOptions): Promise<num
   return result.kept.length === 0 && failed === 0 ? 0 : 1;
 }
 
+/** Lists the journal's failed executions (of this and earlier runs); exits 0. */
+async function listFailures(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
+  const reports = (await openFailures(pipeline)).map((f) => failureReport(f, { console: false }));
+  await pipeline.stop();
+  if (options.json) {
+    console.log(JSON.stringify({ failures: reports, counts: errorCounts(reports) }, null, 2));
+  } else {
+    for (const report of reports) console.log(failureLine(report));
+    console.log(countsLine(reports));
+  }
+  return 0;
+}
+
+/** Redrives the failed executions, waits for them; exits 0 only if all were redriven and succeeded. */
+async function redrive(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
+  const result = await redriveLocalFailures(pipeline, {
+    onOutcome: (outcome) => {
+      if (!options.json) console.log(redriveLine(outcome));
+    },
+  });
+  const { executions } = await summarize(pipeline);
+  await pipeline.stop();
+  const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
+  if (options.json) {
+    const outcomes = result.outcomes.map(({ key, action, failedExecutionArn, executionArn, detail }) => ({
+      key,
+      action,
+      failedExecutionArn,
+      executionArn: executionArn ?? null,
+      detail: detail ?? null,
+    }));
+    console.log(JSON.stringify({ redrive: outcomes, executions }, null, 2));
+  } else {
+    console.log(
+      `\n${redriveSummary(result)}; ${executions.length} executions: ${executions.length - failed} succeeded, ${failed} failed`,
+    );
+  }
+  return result.notRedriven === 0 && failed === 0 ? 0 : 1;
+}
+
 /** e.g. `3 events in .local/dead-letters: npm start -- --replay-dead-letters`, when there are any. */
 function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): void {
   const count = pipeline.deadLetters.count();
@@ -171,6 +218,20 @@ function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): voi
   console.log(
     `${count} ${count === 1 ? 'event' : 'events'} in ${relative(process.cwd(), pipeline.deadLetters.directory)}: ` +
       `npm start --${where} --replay-dead-letters`,
+  );
+}
+
+/** e.g. `2 failed executions in .local/executions: npm start -- --redrive`, when there are any. */
+async function printFailureCount(pipeline: LocalPipeline, options: CliOptions): Promise<void> {
+  const count = (await openFailures(pipeline)).length;
+  if (count === 0) return;
+  const where = [
+    options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`,
+    options.journalDir ? ` --journal-dir ${options.journalDir}` : '',
+  ].join('');
+  console.log(
+    `${count} failed ${count === 1 ? 'execution' : 'executions'} in ${relative(process.cwd(), pipeline.journal.directory)}: ` +
+      `npm start --${where} --failures, then --redrive once the cause is fixed`,
   );
 }
 
@@ -194,6 +255,7 @@ async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<numb
     ].join('\n'),
   );
   printDeadLetterCount(pipeline, options);
+  await printFailureCount(pipeline, options);
   return new Promise((resolveExit) => {
     let stopping = false;
     process.on('SIGINT', () => {

@@ -2,7 +2,8 @@ import { StatesError } from '../stepfunctions/errors';
 
 /**
  * Fault injection for the local ECS task runner: the launch failures Fargate produces that a laptop
- * never does, so the state machine's Retry, Catch and Spot fallback paths can be seen working.
+ * never does, so the state machine's Retry, Catch and Spot fallback paths can be seen working; and a
+ * crashing worker, so failed executions can be listed and redriven.
  * Counters are global to the pipeline (like account-wide throttling), not per execution.
  */
 
@@ -13,6 +14,8 @@ export interface LaunchFaultOptions {
   readonly launchErrors?: { readonly kind: LaunchErrorKind; readonly count: number };
   /** The first N tasks placed on FARGATE_SPOT are interrupted (SIGTERM, StopCode SpotInterruption). */
   readonly spotInterruptions?: number;
+  /** The first N tasks that start exit 1, as a crashing worker would (States.TaskFailed). */
+  readonly taskFailures?: number;
 }
 
 /**
@@ -35,10 +38,19 @@ export function launchError(kind: LaunchErrorKind, requestId: string): StatesErr
 export class LaunchFaults {
   private launchErrorsLeft: number;
   private spotInterruptionsLeft: number;
+  private taskFailuresLeft: number;
 
   constructor(private readonly options: LaunchFaultOptions = {}) {
     this.launchErrorsLeft = options.launchErrors?.count ?? 0;
     this.spotInterruptionsLeft = options.spotInterruptions ?? 0;
+    this.taskFailuresLeft = options.taskFailures ?? 0;
+  }
+
+  /** Whether this task's container is to crash (exit 1) instead of running the worker. */
+  takeTaskFailure(): boolean {
+    if (this.taskFailuresLeft <= 0) return false;
+    this.taskFailuresLeft--;
+    return true;
   }
 
   /** The launch error to raise for this launch, if any remain. */

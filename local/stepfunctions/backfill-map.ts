@@ -122,6 +122,7 @@ export async function runBackfill(
         const record = await pipeline.runExecution(processor, input, {
           name: `${mapRunId}-${index}`,
           stateMachineArn: backfill.arn,
+          backfillRunArn: `${backfill.arn.replace(':stateMachine:', ':execution:')}:${mapRunId}`,
         });
         executions[index] = record;
         if (record.status !== 'SUCCEEDED') failed++;

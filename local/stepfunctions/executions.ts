@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { TaskAttempt } from '../ecs/task-runner';
 import type { LocalStateMachineResource, StateMachineDefinition } from './definitions';
-import { ExecutionAlreadyExists } from './errors';
+import { ExecutionAlreadyExists, StatesError } from './errors';
+import { type ExecutionJournal, type JournalEntry } from './execution-journal';
 import { ExecutionQueue } from './execution-queue';
-import { LocalStateMachine } from './state-machine';
+import { EXECUTION_TIMEOUT_CAUSE, LocalStateMachine } from './state-machine';
 
 /**
  * Step Functions, locally: StartExecution (names unique per state machine, as on AWS), one
@@ -48,6 +49,8 @@ export interface RunExecutionOptions {
   readonly name: string;
   /** The ARN the execution belongs to (its execution ARN is derived from it). */
   readonly stateMachineArn: string;
+  /** For a backfill item: the backfill run it belongs to, for the journal. */
+  readonly backfillRunArn?: string;
 }
 
 /** One task state to serve for an execution. */
@@ -68,6 +71,8 @@ export interface LocalStepFunctionsOptions {
   readonly runTask: (task: TaskInvocation) => Promise<unknown>;
   /** Awaited when an execution has finished (SUCCEEDED or FAILED), before it counts as done. */
   readonly onExecutionFinished?: (record: ExecutionRecord) => Promise<void>;
+  /** Where every execution is recorded, across runs; names already in it cannot be used again. */
+  readonly journal?: ExecutionJournal;
 }
 
 export class LocalStepFunctions {
@@ -76,9 +81,12 @@ export class LocalStepFunctions {
   private readonly startedArns = new Set<string>();
   private readonly machines = new Map<StateMachineDefinition, LocalStateMachine>();
   private readonly queue: ExecutionQueue;
+  /** Each record's journal entry as last written. */
+  private readonly entries = new Map<ExecutionRecord, JournalEntry>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.queue = new ExecutionQueue(options.concurrency);
+    options.journal?.abortLeftovers();
   }
 
   /** The local machine for `definition`, created (and its ASL validated) on first use. */
@@ -97,7 +105,9 @@ export class LocalStepFunctions {
     input: unknown,
     start: StartExecutionOptions = {},
   ): ExecutionRecord {
-    const record = this.newRecord(input, start.name ?? randomUUID(), stateMachine.arn, start.event);
+    const record = this.newRecord(input, start.name ?? randomUUID(), stateMachine.arn, {
+      event: start.event,
+    });
     void this.queue
       .add(() => this.execute(record, stateMachine.definition))
       .catch((error) => this.failWithBug(record, error));
@@ -110,8 +120,39 @@ export class LocalStepFunctions {
     input: unknown,
     run: RunExecutionOptions,
   ): Promise<ExecutionRecord> {
-    const record = this.newRecord(input, run.name, run.stateMachineArn);
+    const record = this.newRecord(input, run.name, run.stateMachineArn, {
+      backfillRunArn: run.backfillRunArn,
+    });
     await this.execute(record, definition).catch((error) => this.failWithBug(record, error));
+    return record;
+  }
+
+  /**
+   * RedriveExecution: runs a failed execution of `stateMachine` again (queued), under its own name
+   * and ARN, with the same input. Refused, as on AWS, for an execution that did not fail, stopped
+   * more than 14 days ago, or is a backfill item (only its Map Run could redrive it). Locally the
+   * run starts over at the first state, where Step Functions resumes at the state that failed.
+   */
+  redriveExecution(stateMachine: LocalStateMachineResource, executionArn: string): ExecutionRecord {
+    const entry = this.options.journal?.get(executionArn);
+    const failure = this.options.journal?.failures().find((f) => f.executionArn === executionArn);
+    if (
+      !entry ||
+      !failure ||
+      failure.redriveStatus !== 'REDRIVABLE' ||
+      entry.stateMachineArn !== stateMachine.arn
+    ) {
+      const reason =
+        failure?.redriveStatusReason ?? (entry ? `Execution is ${entry.status}` : 'no such execution');
+      throw new StatesError(
+        'ExecutionNotRedrivable',
+        `Execution ${executionArn} cannot be redriven: ${reason}`,
+      );
+    }
+    const record = this.newRecord(JSON.parse(entry.input), entry.name, stateMachine.arn, { redriven: entry });
+    void this.queue
+      .add(() => this.execute(record, stateMachine.definition))
+      .catch((error) => this.failWithBug(record, error));
     return record;
   }
 
@@ -129,14 +170,20 @@ export class LocalStepFunctions {
     return this.queue.onIdle();
   }
 
-  private newRecord(input: unknown, name: string, stateMachineArn: string, event?: unknown): ExecutionRecord {
+  private newRecord(
+    input: unknown,
+    name: string,
+    stateMachineArn: string,
+    more: { event?: unknown; backfillRunArn?: string; redriven?: JournalEntry },
+  ): ExecutionRecord {
     const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    if (this.startedArns.has(executionArn)) throw new ExecutionAlreadyExists(name);
+    const used = this.startedArns.has(executionArn) || this.options.journal?.has(executionArn);
+    if (used && !more.redriven) throw new ExecutionAlreadyExists(name);
     this.startedArns.add(executionArn);
     const record: ExecutionRecord = {
       name,
       executionArn,
-      event,
+      event: more.event,
       input,
       bucket: isPlainObject(input) ? String(input.bucket) : '',
       key: isPlainObject(input) ? String(input.key) : '',
@@ -144,7 +191,48 @@ export class LocalStepFunctions {
       attempts: [],
     };
     this.records.push(record);
+    const now = new Date().toISOString();
+    this.journal(
+      record,
+      more.redriven
+        ? {
+            ...more.redriven,
+            status: 'RUNNING',
+            redriveCount: more.redriven.redriveCount + 1,
+            redriveDate: now,
+          }
+        : {
+            executionArn,
+            name,
+            stateMachineArn,
+            input: JSON.stringify(input),
+            status: 'RUNNING',
+            startDate: now,
+            redriveCount: 0,
+            backfillRunArn: more.backfillRunArn,
+          },
+    );
     return record;
+  }
+
+  /** Records the execution's state in the journal (Step Functions has no QUEUED: it is RUNNING). */
+  private journal(record: ExecutionRecord, entry: JournalEntry): void {
+    this.entries.set(record, entry);
+    this.options.journal?.write(entry);
+  }
+
+  private journalEnd(record: ExecutionRecord): void {
+    const entry = this.entries.get(record);
+    if (!entry) return;
+    const { status, error, cause } = record;
+    const timedOut = error === 'States.Timeout' && cause === EXECUTION_TIMEOUT_CAUSE;
+    this.journal(record, {
+      ...entry,
+      status: status === 'SUCCEEDED' ? 'SUCCEEDED' : timedOut ? 'TIMED_OUT' : 'FAILED',
+      error,
+      cause,
+      stopDate: new Date().toISOString(),
+    });
   }
 
   private async execute(record: ExecutionRecord, definition: StateMachineDefinition): Promise<void> {
@@ -163,6 +251,7 @@ export class LocalStepFunctions {
     record.output = outcome.output;
     record.error = outcome.error;
     record.cause = outcome.cause;
+    this.journalEnd(record);
     await this.options.onExecutionFinished?.(record);
   }
 
@@ -171,6 +260,7 @@ export class LocalStepFunctions {
     record.status = 'FAILED';
     record.error = 'LocalPipelineError';
     record.cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.journalEnd(record);
     await this.options.onExecutionFinished?.(record);
   }
 }

@@ -31,6 +31,9 @@ import {
  * own intrinsic-function support (a one-state Pass machine) from the Fail state's input.
  */
 
+/** The cause of an execution that ran past its own TimeoutSeconds (status TIMED_OUT on AWS). */
+export const EXECUTION_TIMEOUT_CAUSE = 'The execution exceeded its TimeoutSeconds';
+
 export interface ExecutionOutcome {
   readonly status: 'SUCCEEDED' | 'FAILED';
   readonly output?: unknown;
@@ -87,7 +90,7 @@ export class LocalStateMachine {
       return {
         status: 'FAILED',
         error: 'States.Timeout',
-        cause: 'The execution exceeded its TimeoutSeconds',
+        cause: EXECUTION_TIMEOUT_CAUSE,
       };
     }
     if (error instanceof ExecutionAbortedError)

@@ -1,13 +1,20 @@
+import { Duration } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+
+import { Backfill } from '../../lib/backfill';
+import type { ProcessObjectStepProps } from '../../lib/process-object-step';
 import {
   AslDefinition,
   AslMapState,
   backfillMapOf,
   definitionOf,
   longestTaskTimeSeconds,
+  statesOfType,
 } from './support/asl';
+import { definitionIn, freshStack, LOG_PROPS, stepProps } from './support/constructs';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
 import { Synthesized, synthesized } from './support/synth';
-import { evaluate, onlyResource, stateMachineArn } from './support/template';
+import { evaluate, logicalIdOf, onlyResource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let concurrent: Synthesized;
@@ -186,5 +193,39 @@ describe('Backfill: state machine role', () => {
       `<${onlyResource(byDefault.template, 'AWS::ECS::TaskDefinition').id}>`,
     );
     expect(runTask[0].Resource[0]).toMatch(/:\*$/);
+  });
+});
+
+describe('Backfill built alone', () => {
+  const build = (overrides: Partial<ProcessObjectStepProps> = {}, maxConcurrency = 7) => {
+    // GIVEN the construct alone in a fresh stack, with its own bucket
+    const stack = freshStack();
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    const backfill = new Backfill(stack, 'Backfill', {
+      ...stepProps(stack, overrides),
+      ...LOG_PROPS,
+      bucket,
+      maxConcurrency,
+    });
+    const definition = definitionIn(stack, backfill.stateMachine);
+    const [map] = Object.values(statesOfType(definition, 'Map')) as AslMapState[];
+    return { stack, bucket, backfill, definition, map };
+  };
+
+  test('maxConcurrency bounds the Map; it lists the given bucket under $.prefix', () => {
+    const { stack, bucket, map } = build({}, 7);
+    expect(map.MaxConcurrency).toBe(7);
+    expect(map.ItemReader).toMatchObject({
+      Resource: 'arn:aws:states:::s3:listObjectsV2',
+      Parameters: { Bucket: `<${logicalIdOf(stack, bucket)}>`, 'Prefix.$': '$.prefix' },
+    });
+    expect(map.ToleratedFailurePercentage).toBe(10);
+  });
+
+  test("its timeout is 7 days, or one object's longest path when that is longer", () => {
+    expect(build().definition.TimeoutSeconds).toBe(7 * 24 * 3600);
+    const long = build({ capacity: 'spot-with-fallback', taskTimeout: Duration.days(7) });
+    expect(long.definition.TimeoutSeconds).toBe(long.backfill.step.longestRun.toSeconds());
+    expect(long.definition.TimeoutSeconds).toBeGreaterThan(7 * 24 * 3600);
   });
 });

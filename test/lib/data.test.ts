@@ -1,6 +1,10 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 
+import { Data } from '../../lib/data';
+import { freshStack } from './support/constructs';
 import { Synthesized, synthesized } from './support/synth';
+import { logicalIdOf } from './support/template';
 
 const BLOCK_ALL_PUBLIC_ACCESS = {
   BlockPublicAcls: true,
@@ -147,6 +151,46 @@ describe('Data', () => {
         });
       }
       destroy.template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    });
+  });
+});
+
+describe('Data built alone', () => {
+  test.each([
+    [RemovalPolicy.RETAIN, 'Retain', 0],
+    [RemovalPolicy.DESTROY, 'Delete', 2],
+  ])(
+    'removalPolicy %s: both buckets %s, emptied first by %i handlers',
+    (removalPolicy, cfnPolicy, autoDeletes) => {
+      // GIVEN the construct alone in a fresh stack
+      const stack = freshStack();
+      new Data(stack, 'Data', { removalPolicy });
+      const template = Template.fromStack(stack);
+      // THEN
+      const buckets = Object.values(template.findResources('AWS::S3::Bucket'));
+      expect(buckets).toHaveLength(2);
+      for (const bucket of buckets) {
+        expect([bucket.DeletionPolicy, bucket.UpdateReplacePolicy]).toEqual([cfnPolicy, cfnPolicy]);
+      }
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', autoDeletes);
+    },
+  );
+
+  test('the data bucket is versioned, sends events to EventBridge and logs its access to the other', () => {
+    const stack = freshStack();
+    const data = new Data(stack, 'Data', { removalPolicy: RemovalPolicy.RETAIN });
+    const template = Template.fromStack(stack);
+    const bucketId = logicalIdOf(stack, data.bucket);
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: bucketId },
+      NotificationConfiguration: Match.exact({ EventBridgeConfiguration: {} }),
+    });
+    expect(template.toJSON().Resources[bucketId].Properties).toMatchObject({
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: {
+        DestinationBucketName: { Ref: logicalIdOf(stack, data.accessLogBucket) },
+        LogFilePrefix: 'data-bucket/',
+      },
     });
   });
 });

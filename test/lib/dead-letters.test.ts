@@ -1,5 +1,8 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 
+import { DeadLetters } from '../../lib/dead-letters';
+import { freshStack, only } from './support/constructs';
 import { Synthesized, synthesized } from './support/synth';
 
 let byDefault: Synthesized;
@@ -48,5 +51,20 @@ describe('DeadLetters', () => {
       DeletionPolicy: 'Delete',
       UpdateReplacePolicy: 'Delete',
     });
+  });
+});
+
+describe('DeadLetters built alone', () => {
+  test.each([
+    [RemovalPolicy.RETAIN, 'Retain'],
+    [RemovalPolicy.DESTROY, 'Delete'],
+  ])('removalPolicy %s: the queue is %s with the stack', (removalPolicy, cfnPolicy) => {
+    // GIVEN the construct alone in a fresh stack
+    const stack = freshStack();
+    new DeadLetters(stack, 'DeadLetters', { removalPolicy });
+    // THEN one encrypted queue keeps events 14 days (SQS's maximum)
+    const queue = only(stack, 'AWS::SQS::Queue');
+    expect([queue.DeletionPolicy, queue.UpdateReplacePolicy]).toEqual([cfnPolicy, cfnPolicy]);
+    expect(queue.Properties).toMatchObject({ MessageRetentionPeriod: 1_209_600, SqsManagedSseEnabled: true });
   });
 });

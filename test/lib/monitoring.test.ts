@@ -1,7 +1,12 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
+import { Monitoring } from '../../lib/monitoring';
+import { freshStack } from './support/constructs';
 import { Synthesized, synthesized } from './support/synth';
-import { evaluate, onlyResource, Resource, stateMachineArn } from './support/template';
+import { evaluate, logicalIdOf, onlyResource, Resource, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let withEmail: Synthesized;
@@ -293,5 +298,57 @@ describe('Monitoring: dashboard', () => {
         .map((id) => `<${id}.Arn>`)
         .sort(),
     );
+  });
+});
+
+describe('Monitoring built alone', () => {
+  const build = (alarmEmail?: string) => {
+    // GIVEN the construct alone in a fresh stack, with its own state machines, queue and rule
+    const stack = freshStack();
+    const stateMachine = (id: string) =>
+      new sfn.StateMachine(stack, id, {
+        definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, `${id}Pass`)),
+      });
+    const props = {
+      stateMachine: stateMachine('Workflow'),
+      backfillStateMachine: stateMachine('Backfill'),
+      deadLetterQueue: new sqs.Queue(stack, 'Queue'),
+      rule: new events.Rule(stack, 'Rule', { eventPattern: { source: ['aws.s3'] } }),
+      alarmEmail,
+    };
+    const monitoring = new Monitoring(stack, 'Monitoring', props);
+    return { stack, props, monitoring, template: Template.fromStack(stack) };
+  };
+
+  test('without alarmEmail there is no subscription; with it, the address is subscribed by email', () => {
+    build().template.resourceCountIs('AWS::SNS::Subscription', 0);
+    build('ops@example.com').template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+    });
+  });
+
+  test('the backfill state machine gets failed, timed-out and aborted alarms; the workflow also a throttle alarm', () => {
+    const { stack, props, template } = build();
+    const metricsOn = (construct: sfn.StateMachine) =>
+      Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+        .filter(
+          (a) =>
+            JSON.stringify(a.Properties.Dimensions) ===
+            JSON.stringify([{ Name: 'StateMachineArn', Value: { Ref: logicalIdOf(stack, construct) } }]),
+        )
+        .map((a) => a.Properties.MetricName)
+        .sort();
+    expect(metricsOn(props.backfillStateMachine)).toEqual([
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
+    expect(metricsOn(props.stateMachine)).toEqual([
+      'ExecutionThrottled',
+      'ExecutionsAborted',
+      'ExecutionsFailed',
+      'ExecutionsTimedOut',
+    ]);
   });
 });

@@ -1,6 +1,11 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
 
+import { Network, NetworkProps } from '../../lib/network';
 import { backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { freshStack, only } from './support/constructs';
 import { ConfigurationName, CONFIGURATIONS, Synthesized, synthesized } from './support/synth';
 import { evaluate, onlyResource } from './support/template';
 
@@ -252,5 +257,66 @@ describe('Network (existing VPC)', () => {
       expect(config.Subnets).toEqual(EXISTING.subnetIds.split(','));
       expect(config.AssignPublicIp).toBe('ENABLED');
     }
+  });
+});
+
+describe('Network built alone', () => {
+  const EXISTING_VPC = { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0'] };
+  const build = (props: Partial<NetworkProps>) => {
+    const stack = freshStack();
+    const network = new Network(stack, 'Network', {
+      mode: 'public',
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+      ...props,
+    });
+    return { stack, network, template: Template.fromStack(stack) };
+  };
+
+  test('public: public subnets, a public IP for tasks, no interface endpoints', () => {
+    const { network, template } = build({ mode: 'public' });
+    expect(network.assignPublicIp).toBe(true);
+    expect(network.taskSubnets).toEqual({ subnetType: ec2.SubnetType.PUBLIC });
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 1); // the S3 gateway only
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+  });
+
+  test('private: isolated subnets, no public IP, endpoints for ECR (API and Docker) and CloudWatch Logs', () => {
+    const { network, template } = build({ mode: 'private' });
+    expect(network.assignPublicIp).toBe(false);
+    expect(network.taskSubnets).toEqual({ subnetType: ec2.SubnetType.PRIVATE_ISOLATED });
+    expect(
+      Object.keys(
+        template.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }),
+      ),
+    ).toHaveLength(3);
+  });
+
+  test('the flow log group follows logRetention and logRemovalPolicy', () => {
+    const { stack } = build({
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+    });
+    const group = only(stack, 'AWS::Logs::LogGroup');
+    expect(group.Properties.RetentionInDays).toBe(7);
+    expect([group.DeletionPolicy, group.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
+    expect(
+      only(build({ logRemovalPolicy: RemovalPolicy.RETAIN }).stack, 'AWS::Logs::LogGroup').DeletionPolicy,
+    ).toBe('Retain');
+  });
+
+  test('existingVpc: no VPC, flow log or endpoint is created; tasks run in the given subnets', () => {
+    const { network, template } = build({ existingVpc: EXISTING_VPC });
+    template.resourceCountIs('AWS::EC2::VPC', 0);
+    template.resourceCountIs('AWS::EC2::FlowLog', 0);
+    template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+    expect(network.vpc.vpcId).toBe(EXISTING_VPC.vpcId);
+    expect(network.taskSubnets.subnets?.map((s) => s.subnetId)).toEqual(EXISTING_VPC.subnetIds);
+  });
+
+  test('existingVpc without subnets is refused, naming the VPC and the fix', () => {
+    expect(() => build({ existingVpc: { ...EXISTING_VPC, subnetIds: [] } })).toThrow(
+      /^Network: existingVpc vpc-0123456789abcdef0 has no subnetIds: give the ids of the subnets the tasks run in$/,
+    );
   });
 });

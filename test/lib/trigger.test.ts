@@ -1,7 +1,12 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
+import { Trigger } from '../../lib/trigger';
+import { freshStack, only } from './support/constructs';
 import { Synthesized, synthesized } from './support/synth';
-import { onlyResource } from './support/template';
+import { logicalIdOf, onlyResource } from './support/template';
 
 let byDefault: Synthesized;
 let customPrefix: Synthesized;
@@ -117,5 +122,42 @@ describe('Trigger', () => {
     const { resource } = onlyResource(byDefault.template, 'AWS::SQS::QueuePolicy');
     const statements = (resource.Properties.PolicyDocument as { Statement: { Effect: string }[] }).Statement;
     expect(statements.map((s) => s.Effect).sort()).toEqual(['Allow', 'Deny']);
+  });
+});
+
+describe('Trigger built alone', () => {
+  const build = (inputPrefix: string) => {
+    // GIVEN the construct alone in a fresh stack, with its own bucket, state machine and queue
+    const stack = freshStack();
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
+    });
+    const deadLetterQueue = new sqs.Queue(stack, 'Queue');
+    new Trigger(stack, 'Trigger', { bucket, inputPrefix, stateMachine, deadLetterQueue });
+    return { stack, rule: only(stack, 'AWS::Events::Rule'), ids: { bucket, stateMachine, deadLetterQueue } };
+  };
+
+  test.each(['uploads/', ''])('inputPrefix %j becomes the key prefix of the pattern', (inputPrefix) => {
+    const { stack, rule, ids } = build(inputPrefix);
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: {
+        bucket: { name: [{ Ref: logicalIdOf(stack, ids.bucket) }] },
+        object: { key: [{ prefix: inputPrefix }] },
+      },
+    });
+  });
+
+  test("targets the state machine, retrying for EventBridge's maximum, then the dead-letter queue", () => {
+    const { stack, rule, ids } = build('incoming/');
+    expect(rule.Properties.Targets).toEqual([
+      expect.objectContaining({
+        Arn: { Ref: logicalIdOf(stack, ids.stateMachine) },
+        RetryPolicy: { MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [logicalIdOf(stack, ids.deadLetterQueue), 'Arn'] } },
+      }),
+    ]);
   });
 });

@@ -1,7 +1,13 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 
+import { Worker, WorkerProps } from '../../lib/worker';
+import { freshStack, only } from './support/constructs';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
-import { Synthesized, synthesized } from './support/synth';
+import { Synthesized, synthesized, TEST_IMAGE } from './support/synth';
 import { onlyResource } from './support/template';
 
 let byDefault: Synthesized;
@@ -213,5 +219,87 @@ describe('Worker: task role (least privilege)', () => {
         Resource: [logGroupArn],
       }),
     ]);
+  });
+});
+
+describe('Worker built alone', () => {
+  const build = (props: Partial<WorkerProps> = {}) => {
+    // GIVEN the construct alone in a fresh stack, with its own VPC and bucket
+    const stack = freshStack();
+    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 });
+    const bucket = new s3.Bucket(stack, 'Bucket');
+    new Worker(stack, 'Worker', {
+      vpc,
+      inputBucket: bucket,
+      inputPrefix: 'incoming/',
+      outputBucket: bucket,
+      outputPrefix: 'processed/',
+      cpu: 256,
+      memoryMiB: 512,
+      architecture: 'ARM64',
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+      image: { kind: 'registry', reference: TEST_IMAGE },
+      ...props,
+    });
+    return stack;
+  };
+
+  test('cpu, memoryMiB and architecture size the task; the log group follows logRetention and logRemovalPolicy', () => {
+    const stack = build({ cpu: 1024, memoryMiB: 3072, architecture: 'X86_64' });
+    expect(only(stack, 'AWS::ECS::TaskDefinition').Properties).toMatchObject({
+      Cpu: '1024',
+      Memory: '3072',
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+    });
+    const group = only(stack, 'AWS::Logs::LogGroup');
+    expect(group.Properties.RetentionInDays).toBe(7);
+    expect([group.DeletionPolicy, group.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
+  });
+
+  test('outputPrefix reaches the container as OUTPUT_PREFIX, and the task role writes only there', () => {
+    const stack = build({ outputPrefix: 'results/' });
+    const [container] = only(stack, 'AWS::ECS::TaskDefinition').Properties.ContainerDefinitions as {
+      Environment: { Name: string; Value: unknown }[];
+    }[];
+    expect(container.Environment).toContainEqual({ Name: 'OUTPUT_PREFIX', Value: 'results/' });
+    const template = Template.fromStack(stack);
+    const role = Object.keys(template.findResources('AWS::IAM::Role')).find((id) =>
+      id.startsWith('WorkerTaskDefinitionTaskRole'),
+    );
+    const writes = statementsOfRole(template, role as string).filter((s) =>
+      s.Action.includes('s3:PutObject'),
+    );
+    expect(writes.flatMap((s) => s.Resource)).toEqual([expect.stringMatching(/\/results\/\*$/)]);
+  });
+
+  test('results that would land under inputPrefix in the same bucket are refused, naming both prefixes and the fix', () => {
+    expect(() => build({ inputPrefix: 'incoming/', outputPrefix: 'incoming/out/' })).toThrow(
+      /^Worker: outputPrefix "incoming\/out\/" lies under inputPrefix "incoming\/" in the same bucket: results would re-trigger the pipeline; choose an outputPrefix outside it or another outputBucket$/,
+    );
+    expect(() => build({ inputPrefix: '', outputPrefix: 'processed/' })).toThrow(
+      /would re-trigger the pipeline/,
+    );
+  });
+
+  test('the same prefixes are accepted when results go to another bucket', () => {
+    const stack = freshStack();
+    const other = s3.Bucket.fromBucketName(stack, 'Other', 'results-bucket');
+    expect(
+      () =>
+        new Worker(stack, 'Worker', {
+          vpc: new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 }),
+          inputBucket: new s3.Bucket(stack, 'Bucket'),
+          inputPrefix: 'incoming/',
+          outputBucket: other,
+          outputPrefix: 'incoming/out/',
+          cpu: 256,
+          memoryMiB: 512,
+          architecture: 'ARM64',
+          logRetention: logs.RetentionDays.ONE_WEEK,
+          logRemovalPolicy: RemovalPolicy.RETAIN,
+          image: { kind: 'registry', reference: TEST_IMAGE },
+        }),
+    ).not.toThrow();
   });
 });

@@ -2,7 +2,9 @@ import aslValidator from 'asl-validator';
 import { Match } from 'aws-cdk-lib/assertions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 
-import { definitionOf, longestTaskTimeSeconds, plausibleValues } from './support/asl';
+import { Workflow } from '../../lib/workflow';
+import { definitionOf, longestTaskTimeSeconds, plausibleValues, statesOfType } from './support/asl';
+import { definitionIn, freshStack, LOG_PROPS, only, stepProps } from './support/constructs';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
 import { CDK_JSON_CONTEXT, Synthesized, synthesized } from './support/synth';
 import { evaluate, onlyResource, STACK_UUID, taskDefinitionArn } from './support/template';
@@ -220,5 +222,37 @@ describe('Workflow: state machine role (least privilege)', () => {
   test('has no S3 access: only the worker touches objects', () => {
     const actions = stateMachineRoleStatements(byDefault).flatMap((s) => s.Action);
     expect(actions.filter((a) => a.startsWith('s3:'))).toEqual([]);
+  });
+});
+
+describe('Workflow built alone', () => {
+  test('one Standard state machine running the step, its timeout the longest path, its log group as the log props say', () => {
+    // GIVEN the construct alone in a fresh stack
+    const stack = freshStack();
+    const workflow = new Workflow(stack, 'Workflow', { ...stepProps(stack), ...LOG_PROPS });
+    // THEN
+    const stateMachine = only(stack, 'AWS::StepFunctions::StateMachine');
+    expect(stateMachine.Properties.StateMachineType).toBe('STANDARD');
+    const definition = definitionIn(stack, workflow.stateMachine);
+    expect(definition.TimeoutSeconds).toBe(workflow.step.longestRun.toSeconds());
+    expect(definition.StartAt).toBe(workflow.step.runTaskStates[0].stateId);
+    const group = only(stack, 'AWS::Logs::LogGroup');
+    expect(group.Properties.RetentionInDays).toBe(7);
+    expect([group.DeletionPolicy, group.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
+  });
+
+  test('capacity spot-with-fallback gives it a Spot and an on-demand run, and a longer timeout', () => {
+    const build = (capacity: 'on-demand' | 'spot-with-fallback') => {
+      const stack = freshStack();
+      const workflow = new Workflow(stack, 'Workflow', { ...stepProps(stack, { capacity }), ...LOG_PROPS });
+      return definitionIn(stack, workflow.stateMachine);
+    };
+    const onDemand = build('on-demand');
+    const fallback = build('spot-with-fallback');
+    expect(Object.keys(statesOfType(fallback, 'Task')).sort()).toEqual([
+      'RunWorkerOnDemand',
+      'RunWorkerOnSpot',
+    ]);
+    expect(fallback.TimeoutSeconds).toBeGreaterThan(onDemand.TimeoutSeconds as number);
   });
 });

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import {
+  FAILED_STATUSES,
+  type FailedExecution,
+  type FailedStatus,
+  REDRIVE_WINDOW_DAYS,
+} from '../../shared/failed-executions';
+
+/**
+ * Step Functions' execution history, locally: a directory with one JSON file per execution (input,
+ * status, error, cause, start and stop times, redrives), kept beside the data directory like the
+ * dead letters, so `--failures` and `--redrive` see the executions of earlier runs and execution
+ * names stay unique across restarts, as they are per state machine on AWS.
+ */
+
+export type JournalStatus = 'RUNNING' | 'SUCCEEDED' | FailedStatus;
+
+export interface JournalEntry {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly stateMachineArn: string;
+  /** The execution input, JSON text, as DescribeExecution returns it. */
+  readonly input: string;
+  readonly status: JournalStatus;
+  readonly error?: string;
+  readonly cause?: string;
+  /** ISO 8601. */
+  readonly startDate: string;
+  readonly stopDate?: string;
+  readonly redriveCount: number;
+  readonly redriveDate?: string;
+  /** For a backfill item: the backfill run whose Map started it. */
+  readonly backfillRunArn?: string;
+}
+
+const DAY_MS = 86_400_000;
+
+export class ExecutionJournal {
+  constructor(readonly directory: string) {}
+
+  /** Writes (or replaces) an execution's entry; written then renamed, so a reader never sees half. */
+  write(entry: JournalEntry): void {
+    mkdirSync(this.directory, { recursive: true });
+    const file = this.fileOf(entry.executionArn);
+    writeFileSync(`${file}.tmp`, `${JSON.stringify(entry, null, 2)}\n`);
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /**
+   * Marks as ABORTED the executions an earlier process left RUNNING (it stopped, or was killed,
+   * before they finished), so they can be listed and redriven like any stopped execution.
+   */
+  abortLeftovers(now: Date = new Date()): void {
+    for (const entry of this.entries().filter((e) => e.status === 'RUNNING')) {
+      this.write({
+        ...entry,
+        status: 'ABORTED',
+        cause: 'The local pipeline stopped before the execution finished',
+        stopDate: now.toISOString(),
+      });
+    }
+  }
+
+  get(executionArn: string): JournalEntry | undefined {
+    const file = this.fileOf(executionArn);
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as JournalEntry) : undefined;
+  }
+
+  has(executionArn: string): boolean {
+    return existsSync(this.fileOf(executionArn));
+  }
+
+  entries(): JournalEntry[] {
+    if (!existsSync(this.directory)) return [];
+    return readdirSync(this.directory)
+      .filter((file) => file.endsWith('.json'))
+      .map((file) => JSON.parse(readFileSync(join(this.directory, file), 'utf8')) as JournalEntry)
+      .sort((a, b) => a.startDate.localeCompare(b.startDate));
+  }
+
+  /**
+   * The failed, timed-out and aborted executions, as DescribeExecution describes them: redrivable
+   * for 14 days after they stopped. A backfill item is redrivable only through its run's Map Run,
+   * which the local Step Functions (no Distributed Map) cannot redrive.
+   */
+  failures(now: Date = new Date()): FailedExecution[] {
+    const entries = this.entries();
+    return entries
+      .filter((entry) => (FAILED_STATUSES as readonly string[]).includes(entry.status))
+      .map((entry): FailedExecution => {
+        const stopDate = new Date(entry.stopDate ?? entry.startDate);
+        const inWindow = now.getTime() - stopDate.getTime() <= REDRIVE_WINDOW_DAYS * DAY_MS;
+        const runArn = entry.backfillRunArn;
+        return {
+          executionArn: entry.executionArn,
+          name: entry.name,
+          stateMachineArn: entry.stateMachineArn,
+          kind: 'object',
+          status: entry.status as FailedStatus,
+          startDate: new Date(entry.startDate),
+          stopDate,
+          input: entry.input,
+          error: entry.error,
+          cause: entry.cause,
+          redriveStatus: runArn ? 'REDRIVABLE_BY_MAP_RUN' : inWindow ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
+          redriveStatusReason: inWindow ? undefined : 'Execution redrivable period exceeded',
+          backfillRun: runArn
+            ? {
+                executionArn: runArn,
+                status: entries.some((e) => e.backfillRunArn === runArn && e.status === 'RUNNING')
+                  ? 'RUNNING'
+                  : 'ENDED',
+                redriveStatus: 'NOT_REDRIVABLE',
+                redriveStatusReason: 'the local Step Functions has no Distributed Map to redrive',
+              }
+            : undefined,
+        };
+      });
+  }
+
+  private fileOf(executionArn: string): string {
+    const name = executionArn.split(':').pop() ?? '';
+    const hash = createHash('sha256').update(executionArn).digest('hex').slice(0, 16);
+    return join(this.directory, `${hash}-${name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80)}.json`);
+  }
+}

@@ -1,0 +1,173 @@
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+import type { JournalEntry } from '../../../local/stepfunctions/execution-journal';
+import { executionArnOf, restartExecutionName } from '../../../shared/redrive';
+import { runCli } from '../support/cli';
+import { sha256, type TestDirectories, testDirectories } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/**
+ * The failed-objects loop as a user runs it, as child processes on one data directory: a crashing
+ * worker (--inject-task-failures) fails executions, --failures lists them from the journal,
+ * --redrive runs them again, and nothing is processed twice.
+ */
+
+interface Summary {
+  executions: Array<{
+    key: string;
+    status: string;
+    error: string | null;
+    result: { sha256?: string } | null;
+  }>;
+}
+interface FailuresDocument {
+  failures: Array<Record<string, unknown>>;
+  counts: Record<string, number>;
+}
+interface RedriveDocument extends Summary {
+  redrive: Array<{ key: string; action: string; failedExecutionArn: string; executionArn: string }>;
+}
+
+const objects: Record<string, string> = { 'a.txt': 'alpha\n', 'b.csv': 'x,y\n', 'c.json': '{"c":3}' };
+
+let templatePath: string;
+beforeAll(async () => {
+  templatePath = await synthesizedTemplate();
+});
+
+let dirs: TestDirectories;
+let uploads: string;
+let common: string[];
+beforeEach(() => {
+  dirs = testDirectories();
+  uploads = join(dirname(dirs.dataDir), 'uploads');
+  mkdirSync(uploads, { recursive: true });
+  for (const [name, body] of Object.entries(objects)) writeFileSync(join(uploads, name), body);
+  common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
+});
+afterEach(() => dirs.remove());
+
+/** The journal beside the data directory, as the pipeline wrote it. */
+function journal(): JournalEntry[] {
+  const dir = join(dirname(dirs.dataDir), 'executions');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as JournalEntry);
+}
+
+async function json<T>(args: string[]): Promise<{ code: number; document: T }> {
+  const { code, stdout, stderr } = await runCli([...common, ...args, '--json']);
+  try {
+    return { code, document: JSON.parse(stdout) as T };
+  } catch {
+    throw new Error(`not one JSON document (exit ${code}): ${stdout}\n${stderr}`);
+  }
+}
+
+test('inject failures, list them, redrive them: all succeed, nothing processed twice, a second --redrive runs nothing', async () => {
+  // GIVEN a worker that crashes on the first two tasks
+  const first = await json<Summary>(['--concurrency', '1', '--inject-task-failures', '2', uploads]);
+  expect(first.code).toBe(1);
+  const failedKeys = first.document.executions.filter((e) => e.status === 'FAILED').map((e) => e.key);
+  expect(failedKeys).toHaveLength(2);
+  for (const key of failedKeys) {
+    expect(first.document.executions.find((e) => e.key === key)?.error).toBe('States.TaskFailed');
+  }
+
+  // WHEN the failures are listed (a new process: from the journal)
+  const listed = await json<FailuresDocument>(['--failures']);
+  expect(listed.code).toBe(0);
+  expect(listed.document.counts).toEqual({ 'States.TaskFailed': 2 });
+  expect(listed.document.failures.map((f) => f.key).sort()).toEqual([...failedKeys].sort());
+  for (const failure of listed.document.failures) {
+    expect(failure).toMatchObject({
+      status: 'FAILED',
+      error: 'States.TaskFailed',
+      cause: expect.stringMatching(/^exit code 1, stop code EssentialContainerExited/),
+      executionName: expect.any(String),
+      stoppedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      redriveStatus: 'REDRIVABLE',
+      consoleUrl: null,
+    });
+  }
+
+  // AND redriven
+  const redriven = await json<RedriveDocument>(['--redrive']);
+  // THEN both are redriven in place (same ARN) and now succeed, with their results
+  expect(redriven.code).toBe(0);
+  expect(redriven.document.redrive.map((r) => r.action)).toEqual(['redriven', 'redriven']);
+  for (const outcome of redriven.document.redrive)
+    expect(outcome.executionArn).toBe(outcome.failedExecutionArn);
+  expect(redriven.document.executions.map((e) => e.key).sort()).toEqual([...failedKeys].sort());
+  for (const execution of redriven.document.executions) {
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.result?.sha256).toBe(sha256(objects[execution.key.replace('incoming/', '')]));
+  }
+  // they left the failed list, and a second redrive runs nothing
+  expect((await json<FailuresDocument>(['--failures'])).document.failures).toEqual([]);
+  const again = await json<RedriveDocument>(['--redrive']);
+  expect(again.code).toBe(0);
+  expect(again.document).toEqual({ redrive: [], executions: [] });
+
+  // AND nothing was processed twice: one execution per object, the failed ones redriven once each
+  const entries = journal();
+  expect(entries.map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED', 'SUCCEEDED']);
+  const redrives = Object.fromEntries(entries.map((e) => [JSON.parse(e.input).key, e.redriveCount]));
+  expect(redrives).toEqual(
+    Object.fromEntries(
+      Object.keys(objects).map((name) => [
+        `incoming/${name}`,
+        failedKeys.includes(`incoming/${name}`) ? 1 : 0,
+      ]),
+    ),
+  );
+});
+
+test('past the 14-day window: one new execution under the deterministic name, never a second', async () => {
+  // GIVEN an execution that failed 15 days ago (the journal's stop time moved back)
+  const first = await json<Summary>(['--inject-task-failures', '1', join(uploads, 'a.txt')]);
+  expect(first.code).toBe(1);
+  const dir = join(dirname(dirs.dataDir), 'executions');
+  const [file] = readdirSync(dir);
+  const entry = JSON.parse(readFileSync(join(dir, file), 'utf8')) as JournalEntry;
+  const longAgo = new Date(Date.now() - 15 * 86_400_000).toISOString();
+  writeFileSync(join(dir, file), JSON.stringify({ ...entry, startDate: longAgo, stopDate: longAgo }));
+  expect((await json<FailuresDocument>(['--failures'])).document.failures).toMatchObject([
+    { key: 'incoming/a.txt', redriveStatus: 'NOT_REDRIVABLE' },
+  ]);
+
+  // WHEN redriven
+  const redriven = await json<RedriveDocument>(['--redrive']);
+
+  // THEN Step Functions would refuse RedriveExecution, so a new execution ran, under redrive-<hash>-<name>
+  expect(redriven.code).toBe(0);
+  expect(redriven.document.redrive).toEqual([
+    expect.objectContaining({
+      key: 'incoming/a.txt',
+      action: 'restarted',
+      executionArn: executionArnOf(
+        entry.stateMachineArn,
+        restartExecutionName(entry.executionArn, entry.name),
+      ),
+    }),
+  ]);
+  expect(redriven.document.executions).toMatchObject([{ key: 'incoming/a.txt', status: 'SUCCEEDED' }]);
+  // the original no longer counts as failed, and a second redrive starts nothing
+  expect((await json<FailuresDocument>(['--failures'])).document.failures).toEqual([]);
+  expect((await json<RedriveDocument>(['--redrive'])).document).toEqual({ redrive: [], executions: [] });
+  expect(
+    journal()
+      .map((e) => e.status)
+      .sort(),
+  ).toEqual(['FAILED', 'SUCCEEDED']);
+});
+
+test('--failures and --redrive take no files, and are separate runs', async () => {
+  const files = await runCli([...common, '--redrive', 'samples/']);
+  expect(files.stderr).toMatch(/^error: --redrive takes no files/);
+  expect(files.code).toBe(2);
+  const both = await runCli([...common, '--failures', '--redrive']);
+  expect(both.stderr).toMatch(/^error: --failures and --redrive are separate runs/);
+  expect(both.code).toBe(2);
+});
