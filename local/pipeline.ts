@@ -12,8 +12,17 @@ import { DeadLetterStore } from './events/dead-letter-store';
 import { LocalEventBus } from './events/event-bus';
 import { findObjectCreatedRule, loadObjectCreatedRule, type ObjectCreatedRule } from './events/rule-template';
 import type { UndeliveredEvent } from './events/target-delivery';
+import { RoleSessions, sessionEnvironment } from './iam/role-sessions';
+import { TemplateIam } from './iam/template-iam';
+import { templateAccessControl } from './s3/access-control';
 import { S3EventNotifications } from './s3/event-notifications';
-import { LOCAL_REGION, localS3Client, localS3Environment, startLocalS3Server } from './s3/server';
+import {
+  LOCAL_REGION,
+  LOCAL_S3_CREDENTIALS,
+  localS3Client,
+  localS3EndpointEnvironment,
+  startLocalS3Server,
+} from './s3/server';
 import {
   type BackfillStateMachine,
   findBackfillStateMachine,
@@ -152,17 +161,40 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     throw new Error(`The worker bundle ${WORKER_BUNDLE} does not exist; build it with \`npm run build\``);
   }
 
+  // Each task runs as a session of its task role, and the local S3 decides its every request with
+  // that role's policies and the bucket policy, as S3 does; the local S3's own credentials (the
+  // user's uploads, the emulator's reads) stay unrestricted.
+  const sessions = new RoleSessions();
   const server = await startLocalS3Server({
     directory: options.dataDir,
     buckets: [bucket],
     port: options.port,
+    authorize: templateAccessControl({
+      iam: new TemplateIam(deployment),
+      sessions,
+      unrestrictedAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId,
+      partition: deployment.partition,
+    }),
   });
   const s3 = localS3Client(server.endpoint);
 
   const ecs = new LocalEcsTaskRunner({
     taskDefinitions: loadTaskDefinitions(deployment),
     command: workerCommand,
-    baseEnvironment: localS3Environment(server.endpoint),
+    // No credentials but the task role's: a task without one reaches nothing, as on AWS.
+    baseEnvironment: localS3EndpointEnvironment(server.endpoint),
+    taskCredentials: ({ taskDefinition, taskArn }) => {
+      if (!taskDefinition.taskRoleLogicalId) return { environment: {}, end: () => undefined };
+      const session = sessions.issue(taskDefinition.taskRoleLogicalId, taskArn.split('/').pop()!);
+      server.acceptAccessKey(session.accessKeyId, session.secretAccessKey);
+      return {
+        environment: sessionEnvironment(session),
+        end: () => {
+          sessions.revoke(session);
+          server.forgetAccessKey(session.accessKeyId);
+        },
+      };
+    },
     partition: deployment.partition,
     region: deployment.region,
     accountId: deployment.accountId,

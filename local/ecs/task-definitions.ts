@@ -19,6 +19,8 @@ export interface LocalTaskDefinition {
   readonly arn: string;
   readonly cpu?: string;
   readonly memory?: string;
+  /** Logical ID of the task role (`TaskRoleArn: { Fn::GetAtt: [role, Arn] }`), when the task has one. */
+  readonly taskRoleLogicalId?: string;
   readonly containers: readonly LocalContainerDefinition[];
 }
 
@@ -31,6 +33,7 @@ export function loadTaskDefinitions(deployment: LocalDeployment): LocalTaskDefin
       arn: deployment.ref(logicalId),
       cpu: properties.Cpu === undefined ? undefined : String(properties.Cpu),
       memory: properties.Memory === undefined ? undefined : String(properties.Memory),
+      taskRoleLogicalId: roleOf(resource.Properties?.TaskRoleArn),
       containers: asArray(properties.ContainerDefinitions).filter(isPlainObject).map(containerOf),
     };
   });
@@ -47,4 +50,9 @@ function containerOf(container: Record<string, unknown>): LocalContainerDefiniti
       .map((variable) => ({ name: String(variable.Name), value: String(variable.Value ?? '') })),
     stopTimeoutSeconds: typeof container.StopTimeout === 'number' ? container.StopTimeout : 30,
   };
+}
+
+function roleOf(arn: unknown): string | undefined {
+  const getAtt = isPlainObject(arn) ? arn['Fn::GetAtt'] : undefined;
+  return Array.isArray(getAtt) && getAtt[1] === 'Arn' ? String(getAtt[0]) : undefined;
 }

@@ -67,9 +67,18 @@ export interface EcsTaskRunnerOptions extends TaskLocation {
    * `['/bin/sh', '-c', '<a --task-command>']`. Whatever it is, it gets the same environment.
    */
   readonly command: readonly string[];
-  /** Environment under the task's own (the local S3 endpoint and credentials). */
+  /** Environment under the task's own (the local S3 endpoint; credentials come from `taskCredentials`). */
   readonly baseEnvironment: Readonly<Record<string, string>>;
   readonly faults?: LaunchFaults;
+  /**
+   * The credentials ECS gives the task for its task role, valid while it runs: called at launch (its
+   * environment goes over `baseEnvironment`), `end` when the task has stopped.
+   * @default - the task runs with `baseEnvironment`'s credentials
+   */
+  readonly taskCredentials?: (task: {
+    readonly taskDefinition: LocalTaskDefinition;
+    readonly taskArn: string;
+  }) => { readonly environment: Readonly<Record<string, string>>; end(): void };
   /** Each line the container writes to stdout or stderr (what CloudWatch Logs would get). */
   readonly onLog?: (
     line: string,
@@ -163,12 +172,16 @@ export class LocalEcsTaskRunner {
       container,
       overrides.find((o) => o.Name === container.name),
     );
+    const cluster = (parameters.Cluster ?? 'default').split('/').pop();
+    const taskArn = `${ecsArn(this.options, 'task')}/${cluster}/${randomUUID().replace(/-/g, '')}`;
+    const credentials = this.options.taskCredentials?.({ taskDefinition, taskArn });
     // An injected crash runs in place of the worker, with the same environment, and exits 1.
     const [command, ...args] = this.faults.takeTaskFailure() ? CRASHING_WORKER : this.options.command;
     const child = spawn(command, args, {
       env: {
         ...IMAGE_ENVIRONMENT,
         ...this.options.baseEnvironment,
+        ...credentials?.environment,
         ...ecsEnvironment(this.options),
         ...environment,
       },
@@ -177,9 +190,16 @@ export class LocalEcsTaskRunner {
       // started (a shell and the worker it runs alike), and none outlives the task.
       detached: true,
     });
-    const cluster = (parameters.Cluster ?? 'default').split('/').pop();
+    if (credentials) {
+      let ended = false;
+      const end = () => {
+        if (!ended) credentials.end();
+        ended = true;
+      };
+      child.once('error', end).once('close', end);
+    }
     const task: LaunchedTask = {
-      taskArn: `${ecsArn(this.options, 'task')}/${cluster}/${randomUUID().replace(/-/g, '')}`,
+      taskArn,
       taskDefinition,
       container,
       environment,

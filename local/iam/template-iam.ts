@@ -20,6 +20,7 @@ export type Caller =
  */
 export class TemplateIam {
   private readonly resourcePolicies = new Map<string, Record<string, unknown>[]>();
+  private readonly identityPoliciesByRole = new Map<string, PolicyDocument[]>();
 
   constructor(private readonly deployment: LocalDeployment) {
     const attach = (arn: string, document: unknown) => {
@@ -61,11 +62,7 @@ export class TemplateIam {
     resource: string,
     context: Readonly<Record<string, string | readonly string[]>> = {},
   ): Promise<Decision> {
-    const principal =
-      'role' in caller
-        ? `arn:${this.deployment.partition}:sts::${this.deployment.accountId}:assumed-role/` +
-          `${this.deployment.ref(caller.role)}/${caller.session ?? 'session'}`
-        : caller.principal;
+    const principal = this.principalOf(caller);
     const identity = 'role' in caller ? this.identityPolicies(caller.role) : (caller.identity ?? []);
     return decide(
       {
@@ -79,11 +76,20 @@ export class TemplateIam {
     );
   }
 
+  /** The caller's ARN (for a role, its session's `assumed-role` ARN), as a denial names it. */
+  principalOf(caller: Caller): string {
+    if (!('role' in caller)) return caller.principal;
+    const { partition, accountId } = this.deployment;
+    return `arn:${partition}:sts::${accountId}:assumed-role/${this.deployment.ref(caller.role)}/${caller.session ?? 'session'}`;
+  }
+
   /**
    * Every identity policy of the role: its inline policies and each AWS::IAM::Policy attached to it.
    * Throws for managed policies, whose statements the template does not hold.
    */
   identityPolicies(roleLogicalId: string): PolicyDocument[] {
+    const known = this.identityPoliciesByRole.get(roleLogicalId);
+    if (known) return known;
     const role = this.role(roleLogicalId);
     if (asArray(role.ManagedPolicyArns).length > 0) {
       throw new Error(
@@ -98,7 +104,11 @@ export class TemplateIam {
     const inline = asArray(role.Policies).map((policy) =>
       isPlainObject(policy) ? policy.PolicyDocument : undefined,
     );
-    return [...inline, ...attached].map((policy) => document(statementsOf(this.deployment.resolve(policy))));
+    const policies = [...inline, ...attached].map((policy) =>
+      document(statementsOf(this.deployment.resolve(policy))),
+    );
+    this.identityPoliciesByRole.set(roleLogicalId, policies);
+    return policies;
   }
 
   /**

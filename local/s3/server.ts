@@ -1,7 +1,23 @@
-import { type AddressInfo, createServer } from 'node:net';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
+
+import { accessDeniedXml } from './access-control';
+
+/**
+ * s3rver keeps the credentials it accepts in its account model, which has no export in its typings:
+ * a session's key is added there while the session lives (s3rver checks that a signing key exists,
+ * not the signature itself).
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { DUMMY_ACCOUNT: S3RVER_ACCOUNT } = require('s3rver/lib/models/account') as {
+  DUMMY_ACCOUNT: {
+    createKeyPair(accessKeyId: string, secretAccessKey: string): void;
+    revokeAccessKey(accessKeyId: string): void;
+  };
+};
 
 /** Credentials s3rver accepts by default; they grant nothing anywhere else. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
@@ -14,6 +30,12 @@ export interface LocalS3ServerOptions {
   readonly buckets: readonly string[];
   /** @default 0 - any free port */
   readonly port?: number;
+  /**
+   * Decides each request before the server sees it: the AccessDenied message for a refused one
+   * (answered with S3's 403), undefined to let it through.
+   * @default - every request is let through
+   */
+  readonly authorize?: (request: IncomingMessage) => Promise<string | undefined>;
 }
 
 export interface LocalS3Server {
@@ -22,52 +44,80 @@ export interface LocalS3Server {
   readonly port: number;
   /** The s3rver instance: its `event` emitter reports object writes. */
   readonly server: S3rver;
+  /** Makes the server accept requests signed with this key (a role session's) until `forgetAccessKey`. */
+  acceptAccessKey(accessKeyId: string, secretAccessKey: string): void;
+  forgetAccessKey(accessKeyId: string): void;
   close(): Promise<void>;
 }
 
-/** Starts s3rver on 127.0.0.1 (loopback only) with the given buckets. */
+/**
+ * Starts s3rver on 127.0.0.1 (loopback only) with the given buckets, behind `authorize`: s3rver
+ * serves as the request handler of an HTTP server of ours (its documented embedding), so each
+ * request is decided before s3rver reads it.
+ */
 export async function startLocalS3Server(options: LocalS3ServerOptions): Promise<LocalS3Server> {
   const server = new S3rver({
-    address: '127.0.0.1',
-    port: options.port ?? 0,
     silent: true,
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
-  if (options.port) await assertPortFree(options.port);
-  const address = (await server.run()) as AddressInfo;
+  await server.configureBuckets();
+  const serve = server.getMiddleware();
+  const http = createServer((request, response) => {
+    const decided = options.authorize ? options.authorize(request) : Promise.resolve(undefined);
+    decided.then(
+      (denied) => {
+        if (denied === undefined) return serve(request, response);
+        response.writeHead(403, { 'Content-Type': 'application/xml', 'x-amz-error-code': 'AccessDenied' });
+        response.end(request.method === 'HEAD' ? undefined : accessDeniedXml(denied));
+      },
+      (error: Error) => {
+        response.writeHead(500, { 'Content-Type': 'text/plain' });
+        response.end(`Local S3 authorization failed: ${error.message}`);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = http.address() as AddressInfo;
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
-    port: address.port,
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
     server,
-    close: () => server.close(),
+    acceptAccessKey: (accessKeyId, secretAccessKey) =>
+      S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey),
+    forgetAccessKey: (accessKeyId) => S3RVER_ACCOUNT.revokeAccessKey(accessKeyId),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        http.close((error) => (error ? reject(error) : resolve()));
+        http.closeAllConnections();
+      }),
   };
 }
 
 /**
- * s3rver's run() never settles when the port is taken: the listen error is emitted on an http.Server
- * it creates internally, with no listener, and crashes the process. Probing first turns that into a
- * rejected promise with the usual EADDRINUSE error.
- */
-function assertPortFree(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
-  });
-}
-
-/**
- * Environment that points the AWS SDK (worker or CLI) at the local server.
- * The checksum settings are needed because s3rver rejects the SDK's default
- * streaming checksum (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+ * Environment that points the AWS SDK (worker or CLI) at the local server, with the server's own
+ * (unrestricted) credentials.
  */
 export function localS3Environment(endpoint: string): Record<string, string> {
   return {
-    AWS_REGION: LOCAL_REGION,
-    AWS_ENDPOINT_URL_S3: endpoint,
+    ...localS3EndpointEnvironment(endpoint),
     AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
+  };
+}
+
+/**
+ * The same without credentials, for a process that gets its own (a local task, its role's).
+ * The checksum settings are needed because s3rver rejects the SDK's default
+ * streaming checksum (`STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+ */
+export function localS3EndpointEnvironment(endpoint: string): Record<string, string> {
+  return {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL_S3: endpoint,
     AWS_S3_FORCE_PATH_STYLE: 'true',
     AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
     AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
