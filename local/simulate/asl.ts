@@ -108,7 +108,11 @@ export function runPass(state: AslState, input: Json): Json {
   return applyResultPath(input, state.ResultPath as string | null | undefined, result);
 }
 
-/** Parameters: `key.$` fields are paths or `States.MathAdd(path, n)`, the rest literal. */
+/**
+ * Parameters: `key.$` fields are paths or `States.MathAdd(path, n)` (the relaunch counter), the rest
+ * literal. Other intrinsic functions (e.g. the States.Format naming the result) are not evaluated and
+ * give null: what the simulator decides on is only the error and the counter.
+ */
 function payload(template: Record<string, Json>, input: Json): Json {
   const out: Record<string, Json> = {};
   for (const [key, value] of Object.entries(template)) {
