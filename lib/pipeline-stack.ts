@@ -15,6 +15,7 @@ import { Worker } from './worker';
 import { Workflow } from './workflow';
 
 export interface PipelineStackProps extends StackProps {
+  /** The validated configuration (`parseConfig` of the CDK context); every default is already applied. */
   readonly config: PipelineConfig;
 }
 

@@ -73,6 +73,7 @@ async function main(argv: readonly string[]): Promise<number> {
       `\n${summary.executions.length} executions: ${summary.executions.length - failed} succeeded, ${failed} failed`,
     );
     printDeadLetterCount(pipeline, options);
+    await printFailureCount(pipeline, options);
   }
   const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
   return allSucceeded && summary.executions.length === files.length ? 0 : 1;
@@ -85,7 +86,8 @@ async function main(argv: readonly string[]): Promise<number> {
         workerCommand: cli.taskCommand === undefined ? undefined : ['/bin/sh', '-c', cli.taskCommand],
         dataDir: resolve(cli.dataDir),
         port: cli.port,
-        concurrency: cli.concurrency,
+        fargateVcpuQuota: cli.fargateVcpuQuota,
+        fargateSpotVcpuQuota: cli.fargateSpotVcpuQuota,
         faults: cli.faults,
         onExecutionFinished: (record) => {
           if (!cli.json) console.log(executionLine(record));
@@ -220,6 +222,20 @@ function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): voi
   );
 }
 
+/** e.g. `2 failed executions in .local/executions: npm start -- --redrive`, when there are any. */
+async function printFailureCount(pipeline: LocalPipeline, options: CliOptions): Promise<void> {
+  const count = (await openFailures(pipeline)).length;
+  if (count === 0) return;
+  const where = [
+    options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`,
+    options.journalDir ? ` --journal-dir ${options.journalDir}` : '',
+  ].join('');
+  console.log(
+    `${count} failed ${count === 1 ? 'execution' : 'executions'} in ${relative(process.cwd(), pipeline.journal.directory)}: ` +
+      `npm start --${where} --failures, then --redrive once the cause is fixed`,
+  );
+}
+
 /** Runs until Ctrl-C: prints how to write objects, then one line per execution. */
 async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
   const prefix = pipeline.inputPrefix;
@@ -240,6 +256,7 @@ async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<numb
     ].join('\n'),
   );
   printDeadLetterCount(pipeline, options);
+  await printFailureCount(pipeline, options);
   return new Promise((resolveExit) => {
     let stopping = false;
     process.on('SIGINT', () => {

@@ -3,17 +3,15 @@ import 'core-js/actual/promise/with-resolvers';
 
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as ecs from 'aws-cdk-lib/aws-ecs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 import { StateMachine } from 'aws-local-stepfunctions';
 
 import { ProcessObjectStep } from '../../lib/process-object-step';
 import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { stepProps } from './support/constructs';
 import { Statement, statementsOfRole } from './support/iam';
-import { Synthesized, synthesized, TEST_IMAGE } from './support/synth';
+import { Synthesized, synthesized } from './support/synth';
 import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
 /** Every name Step Functions gives a RunTask refused "for now" (throttling, vCPU quota, no capacity). */
@@ -430,24 +428,11 @@ describe("ProcessObjectStep names the result's location in its output", () => {
     // GIVEN the step built alone, with a prefix holding them (a backslash would be escaped too, but
     // asl-validator, which the local interpreter runs, rejects the escaped form AWS documents)
     const stack = new Stack();
-    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0 });
-    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'Task');
-    const container = taskDefinition.addContainer('worker', {
-      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE),
-    });
-    const step = new ProcessObjectStep(stack, 'Step', {
-      cluster: new ecs.Cluster(stack, 'Cluster', { vpc }),
-      taskDefinition,
-      container,
-      subnets: { subnetType: ec2.SubnetType.PUBLIC },
-      securityGroup: new ec2.SecurityGroup(stack, 'Sg', { vpc }),
-      assignPublicIp: true,
-      taskTimeout: Duration.minutes(5),
-      capacity: 'on-demand',
-      capacityWait: Duration.hours(1),
-      outputBucket: s3.Bucket.fromBucketName(stack, 'Out', 'results'),
-      outputPrefix: "out{x}/it's/",
-    });
+    const step = new ProcessObjectStep(
+      stack,
+      'Step',
+      stepProps(stack, { taskTimeout: Duration.minutes(5), outputPrefix: "out{x}/it's/" }),
+    );
     const definition = stack.resolve(new sfn.StateGraph(step.startState, 'test').toGraphJson());
     // WHEN it runs
     const output = await runSucceeding(definition, {
@@ -480,8 +465,6 @@ async function runSucceeding(definition: AslDefinition, input: Record<string, st
   return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers } }).result;
 }
 
-const TEST_IMAGE_REFERENCE = 'public.ecr.aws/docker/library/node:22-alpine';
-
 describe('ProcessObjectStep built alone: what its state machine may run', () => {
   // GIVEN the step alone in a fresh stack of an app with aws-cdk-lib's run-task policy fix on
   // (as cdk.json has it), inside a state machine
@@ -491,28 +474,9 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
   beforeAll(() => {
     const app = new App({ context: { [STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY]: true } });
     const stack = new Stack(app, 'Alone', { env: { account: '123456789012', region: 'us-east-1' } });
-    const vpc = new ec2.Vpc(stack, 'Vpc', {
-      natGateways: 0,
-      subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC }],
-    });
-    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc, enableFargateCapacityProviders: true });
-    const taskDefinition = new ecs.FargateTaskDefinition(stack, 'TaskDefinition');
-    const container = taskDefinition.addContainer('Worker', {
-      image: ecs.ContainerImage.fromRegistry(TEST_IMAGE_REFERENCE),
-    });
-    const step = new ProcessObjectStep(stack, 'ProcessObjectStep', {
-      cluster,
-      taskDefinition,
-      container,
-      subnets: { subnetType: ec2.SubnetType.PUBLIC },
-      securityGroup: new ec2.SecurityGroup(stack, 'Tasks', { vpc }),
-      assignPublicIp: true,
-      taskTimeout: Duration.minutes(5),
-      capacity: 'on-demand',
-      capacityWait: Duration.hours(1),
-      outputBucket: s3.Bucket.fromBucketName(stack, 'Results', 'results'),
-      outputPrefix: 'processed/',
-    });
+    const props = stepProps(stack, { taskTimeout: Duration.minutes(5) });
+    const { cluster, taskDefinition } = props;
+    const step = new ProcessObjectStep(stack, 'ProcessObjectStep', props);
     const stateMachine = new sfn.StateMachine(stack, 'StateMachine', {
       definitionBody: sfn.DefinitionBody.fromChainable(step.startState),
     });

@@ -2,16 +2,14 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { App, CfnElement, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
 import { ConfigError, parseConfig } from '../../lib/config';
 import { Worker } from '../../lib/worker';
 import { parseWorkerImage, type WorkerImage } from '../../lib/worker-image';
+import { workerProps } from './support/constructs';
 
 const ROOT = join(__dirname, '..', '..');
 const DIGEST = `sha256:${'0123456789abcdef'.repeat(4)}`;
@@ -200,22 +198,11 @@ function buildWorker(
   const stack = new Stack(app, 'Stack', {
     env: options.region ? { account: '123456789012', region: options.region } : undefined,
   });
-  const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 });
-  const bucket = new s3.Bucket(stack, 'Bucket');
-  const worker = new Worker(stack, 'Worker', {
-    vpc,
-    inputBucket: bucket,
-    inputPrefix: 'incoming/',
-    outputBucket: bucket,
-    outputPrefix: 'processed/',
-    cpu: 256,
-    memoryMiB: 512,
-    architecture: 'ARM64',
-    logRetention: logs.RetentionDays.ONE_MONTH,
-    logRemovalPolicy: RemovalPolicy.RETAIN,
-    image,
-    pullThroughVpcEndpoints: options.pullThroughVpcEndpoints,
-  });
+  const worker = new Worker(
+    stack,
+    'Worker',
+    workerProps(stack, { image, pullThroughVpcEndpoints: options.pullThroughVpcEndpoints }),
+  );
   return { app, stack, worker, template: Template.fromStack(stack) };
 }
 

@@ -1,13 +1,12 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 
 import { Worker, WorkerProps } from '../../lib/worker';
-import { freshStack, only } from './support/constructs';
+import { freshStack, only, workerProps } from './support/constructs';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
-import { Synthesized, synthesized, TEST_IMAGE } from './support/synth';
+import { Synthesized, synthesized } from './support/synth';
 import { onlyResource } from './support/template';
 
 let byDefault: Synthesized;
@@ -226,27 +225,18 @@ describe('Worker built alone', () => {
   const build = (props: Partial<WorkerProps> = {}) => {
     // GIVEN the construct alone in a fresh stack, with its own VPC and bucket
     const stack = freshStack();
-    const vpc = new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 });
-    const bucket = new s3.Bucket(stack, 'Bucket');
-    new Worker(stack, 'Worker', {
-      vpc,
-      inputBucket: bucket,
-      inputPrefix: 'incoming/',
-      outputBucket: bucket,
-      outputPrefix: 'processed/',
-      cpu: 256,
-      memoryMiB: 512,
-      architecture: 'ARM64',
-      logRetention: logs.RetentionDays.ONE_WEEK,
-      logRemovalPolicy: RemovalPolicy.DESTROY,
-      image: { kind: 'registry', reference: TEST_IMAGE },
-      ...props,
-    });
+    new Worker(stack, 'Worker', workerProps(stack, props));
     return stack;
   };
 
   test('cpu, memoryMiB and architecture size the task; the log group follows logRetention and logRemovalPolicy', () => {
-    const stack = build({ cpu: 1024, memoryMiB: 3072, architecture: 'X86_64' });
+    const stack = build({
+      cpu: 1024,
+      memoryMiB: 3072,
+      architecture: 'X86_64',
+      logRetention: logs.RetentionDays.ONE_WEEK,
+      logRemovalPolicy: RemovalPolicy.DESTROY,
+    });
     expect(only(stack, 'AWS::ECS::TaskDefinition').Properties).toMatchObject({
       Cpu: '1024',
       Memory: '3072',
@@ -285,21 +275,7 @@ describe('Worker built alone', () => {
   test('the same prefixes are accepted when results go to another bucket', () => {
     const stack = freshStack();
     const other = s3.Bucket.fromBucketName(stack, 'Other', 'results-bucket');
-    expect(
-      () =>
-        new Worker(stack, 'Worker', {
-          vpc: new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 }),
-          inputBucket: new s3.Bucket(stack, 'Bucket'),
-          inputPrefix: 'incoming/',
-          outputBucket: other,
-          outputPrefix: 'incoming/out/',
-          cpu: 256,
-          memoryMiB: 512,
-          architecture: 'ARM64',
-          logRetention: logs.RetentionDays.ONE_WEEK,
-          logRemovalPolicy: RemovalPolicy.RETAIN,
-          image: { kind: 'registry', reference: TEST_IMAGE },
-        }),
-    ).not.toThrow();
+    const props = workerProps(stack, { outputBucket: other, outputPrefix: 'incoming/out/' });
+    expect(() => new Worker(stack, 'Worker', props)).not.toThrow();
   });
 });

@@ -11,6 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IConstruct } from 'constructs';
 
 import type { ProcessObjectStepProps } from '../../../lib/process-object-step';
+import type { WorkerProps } from '../../../lib/worker';
 import type { AslDefinition } from './asl';
 import { CDK_JSON_CONTEXT, TEST_IMAGE } from './synth';
 import { evaluate, logicalIdOf } from './template';
@@ -50,6 +51,25 @@ export function stepProps(
     outputPrefix: 'processed/',
     capacity: 'on-demand',
     capacityWait: Duration.hours(1),
+    ...overrides,
+  };
+}
+
+/** Props of the worker: its own VPC and one bucket for input and results, the default size, a registry image. */
+export function workerProps(stack: Stack, overrides: Partial<WorkerProps> = {}): WorkerProps {
+  const bucket = new s3.Bucket(stack, 'Bucket');
+  return {
+    vpc: new ec2.Vpc(stack, 'Vpc', { natGateways: 0, maxAzs: 1 }),
+    inputBucket: bucket,
+    inputPrefix: 'incoming/',
+    outputBucket: bucket,
+    outputPrefix: 'processed/',
+    cpu: 256,
+    memoryMiB: 512,
+    architecture: 'ARM64',
+    logRetention: logs.RetentionDays.ONE_MONTH,
+    logRemovalPolicy: RemovalPolicy.RETAIN,
+    image: { kind: 'registry', reference: TEST_IMAGE },
     ...overrides,
   };
 }

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { failures } from '../../bin/failures';
+import { redrive } from '../../bin/redrive';
+import { decide, type PolicyDocument } from '../../local/iam/policy-evaluator';
+import { PROJECT_ROOT } from '../../shared/paths';
+import { ACCOUNT, FakeStepFunctions, REGION, runCommand } from './support/step-functions';
+
+/**
+ * README's IAM statements for `npm run failures` and `npm run redrive` allow every call the commands
+ * make, judged by a real policy evaluator (@cloud-copilot/iam-simulate), on the resources they make
+ * them on: the calls are the ones the commands sent to the mocked clients.
+ */
+
+/** README's policy, its placeholders filled in for the fake account's state machines. */
+function readmePolicy(): Array<Record<string, unknown>> {
+  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('Permissions the person running them needs'));
+  const block = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+  if (!block) throw new Error("README has no JSON block after 'Permissions the person running them needs'");
+  const filled = block
+    .replace(/:R:A:/g, `:${REGION}:${ACCOUNT}:`)
+    .replace(/<Workflow>/g, 'Workflow')
+    .replace(/<Backfill>/g, 'Backfill');
+  return JSON.parse(filled) as Array<Record<string, unknown>>;
+}
+
+interface Call {
+  readonly action: string;
+  readonly resource: string;
+}
+
+/** Every call the commands sent, as IAM sees it: an action on a resource. */
+function callsOf(aws: FakeStepFunctions): Call[] {
+  const stateMachineCalls = aws.sfn.calls().map((call) => {
+    const command = call.args[0] as unknown as {
+      constructor: { name: string };
+      input: Record<string, string>;
+    };
+    const action = `states:${command.constructor.name.replace(/Command$/, '')}`;
+    const { input } = command;
+    const resource = input.mapRunArn ?? input.executionArn ?? input.stateMachineArn;
+    return { action, resource };
+  });
+  const stackCalls = aws.cloudFormation.calls().map(() => ({
+    action: 'cloudformation:DescribeStacks',
+    resource: `arn:aws:cloudformation:${REGION}:${ACCOUNT}:stack/S3FargatePipeline/0a1b2c3d`,
+  }));
+  return [...stackCalls, ...stateMachineCalls];
+}
+
+async function allowed(
+  calls: readonly Call[],
+  statements: Array<Record<string, unknown>>,
+): Promise<string[]> {
+  const identity: PolicyDocument = { Version: '2012-10-17', Statement: statements };
+  const denied: string[] = [];
+  for (const call of calls) {
+    const decision = await decide(
+      {
+        principal: `arn:aws:iam::${ACCOUNT}:role/operator`,
+        action: call.action,
+        resource: call.resource,
+        resourceAccount: ACCOUNT,
+      },
+      { identity: [identity] },
+    );
+    if (decision !== 'Allowed') denied.push(`${call.action} on ${call.resource}: ${decision}`);
+  }
+  return denied;
+}
+
+let aws: FakeStepFunctions;
+beforeEach(() => {
+  // GIVEN failures of every kind the commands handle: in the window, past it, and a backfill's
+  aws = new FakeStepFunctions();
+  aws.failed('recent', 'incoming/a.csv');
+  aws.failed('old', 'incoming/b.csv', { redrivable: false, hoursAgo: 20 });
+  const failedRun = aws.backfillRun('run-1', 'FAILED', { redrivable: true });
+  aws.failedChild(failedRun.mapRunArn, 'child-1', 'incoming/c.csv');
+  const succeededRun = aws.backfillRun('run-2', 'SUCCEEDED');
+  aws.failedChild(succeededRun.mapRunArn, 'child-2', 'incoming/d.csv');
+});
+afterEach(() => aws.restore());
+
+test("README's statements allow every call npm run redrive makes", async () => {
+  const { code } = await runCommand(redrive, []);
+  expect(code).toBe(0);
+  const calls = callsOf(aws);
+  const actions = new Set(calls.map((c) => c.action));
+  expect([...actions].sort()).toEqual([
+    'cloudformation:DescribeStacks',
+    'states:DescribeExecution',
+    'states:ListExecutions',
+    'states:ListMapRuns',
+    'states:RedriveExecution',
+    'states:StartExecution',
+  ]);
+  expect(await allowed(calls, readmePolicy())).toEqual([]);
+});
+
+test('npm run failures needs only the first three statements, and each one is needed', async () => {
+  await runCommand(failures, []);
+  const calls = callsOf(aws);
+  const statements = readmePolicy();
+  expect(await allowed(calls, statements.slice(0, 3))).toEqual([]);
+  for (let i = 0; i < 3; i++) {
+    const without = statements.slice(0, 3).filter((_, index) => index !== i);
+    expect(await allowed(calls, without)).not.toEqual([]);
+  }
+});
