@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- synth worker local tests]`: measures the targets the issues set and
+ * `npm run bench [-- synth worker local simulate tests]`: measures the targets the issues set and
  * prints one table per section (also written to bench/out/results.md). Targets are
  * shown here, never asserted in timed tests.
  */
@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { benchLocalPipeline } from './local-pipeline';
+import { benchSimulate } from './simulate';
 import { benchSynth } from './synth';
 import { BenchSection, formatSection } from './table';
 import { benchTests } from './tests';
@@ -16,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   synth: benchSynth,
   worker: benchWorker,
   local: benchLocalPipeline,
+  simulate: benchSimulate,
   tests: benchTests,
 };
 

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
+import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
 import { LocalEcsTaskRunner } from './ecs/task-runner';
@@ -55,7 +57,6 @@ export interface FaultOptions extends LaunchFaultOptions {
 }
 
 export const DEFAULT_BUCKET_NAME = 'local-pipeline-bucket';
-export const DEFAULT_CONCURRENCY = 4;
 
 export interface LocalPipelineOptions {
   /** The template `cdk synth` wrote (e.g. `.local/cdk.out/S3FargatePipeline.template.json`). */
@@ -68,8 +69,10 @@ export interface LocalPipelineOptions {
   readonly journalDir?: string;
   /** @default 0 - any free port */
   readonly port?: number;
-  /** Executions running at once; more are queued. @default 4 */
-  readonly concurrency?: number;
+  /** The account's Fargate On-Demand vCPU quota (L-3032A538). @default 6 */
+  readonly fargateVcpuQuota?: number;
+  /** The account's Fargate Spot vCPU quota (L-36FBB829). @default 6 */
+  readonly fargateSpotVcpuQuota?: number;
   /** Local name of the bucket the rule watches. @default 'local-pipeline-bucket' */
   readonly bucketName?: string;
   /** @default [node, container/dist/worker.js] */
@@ -112,7 +115,7 @@ export interface LocalPipeline {
    */
   deliver(event: unknown): ExecutionRecord | undefined;
   /**
-   * Starts (queues) an execution of the event-driven state machine, as StartExecution does; throws
+   * Starts an execution of the event-driven state machine, as StartExecution does; throws
    * ExecutionAlreadyExists for a name used before.
    */
   startExecution(input: unknown, options?: StartExecutionOptions): ExecutionRecord;
@@ -125,9 +128,11 @@ export interface LocalPipeline {
     input: unknown,
     options: RunExecutionOptions,
   ): Promise<ExecutionRecord>;
-  /** Resolves when no event is being converted or retried and no execution is queued or running. */
+  /** Resolves when no event is being converted or retried and no execution is running. */
   waitForIdle(): Promise<void>;
   executions(): readonly ExecutionRecord[];
+  /** The most tasks that ran at once so far (bounded by the Fargate vCPU quotas). */
+  peakRunningTasks(): number;
   /** Events the rule target gave up on during this run (see also `deadLetters`). */
   undelivered(): readonly UndeliveredEvent[];
   /** The rule target's dead-letter queue, kept across runs. */
@@ -141,7 +146,7 @@ export interface LocalPipeline {
   redriveExecution(executionArn: string): ExecutionRecord;
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
-  /** Stops accepting events; `drain` (default) lets queued and running executions finish first. */
+  /** Stops accepting events; `drain` (default) lets running executions finish first. */
   stop(options?: { readonly drain?: boolean }): Promise<void>;
 }
 
@@ -163,7 +168,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
   // Each task runs as a session of its task role, and the local S3 decides its every request with
   // that role's policies and the bucket policy, as S3 does; the local S3's own credentials (the
-  // user's uploads, the emulator's reads) stay unrestricted.
+  // user's uploads, the emulator's reads) act as the account's administrator.
   const sessions = new RoleSessions();
   const server = await startLocalS3Server({
     directory: options.dataDir,
@@ -174,6 +179,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       sessions,
       unrestrictedAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId,
       partition: deployment.partition,
+      accountId: deployment.accountId,
     }),
   });
   const s3 = localS3Client(server.endpoint);
@@ -199,13 +205,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     region: deployment.region,
     accountId: deployment.accountId,
     faults: new LaunchFaults(options.faults),
+    quotas: new FargateQuotas(
+      { vcpuQuota: options.fargateVcpuQuota, spotVcpuQuota: options.fargateSpotVcpuQuota },
+      performance.now() / 1000,
+    ),
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
   const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
   const stepFunctions = new LocalStepFunctions({
     journal,
-    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     retryIntervalScale: options.retryIntervalScale,
     runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
       ecs.run({
@@ -272,6 +281,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     runExecution: (definition, input, run) => stepFunctions.runExecution(definition, input, run),
     waitForIdle,
     executions: () => stepFunctions.executions(),
+    peakRunningTasks: () => ecs.peakRunningTasks,
     undelivered: () => bus.undelivered(),
     deadLetters,
     journal,

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import type { LaunchErrorKind } from '../ecs/launch-faults';
-import { DEFAULT_CONCURRENCY, type FaultOptions } from '../pipeline';
+import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
+import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
+import type { FaultOptions } from '../pipeline';
 
 export const DEFAULT_PORT = 4569;
 export const DEFAULT_DATA_DIR = '.local/s3';
@@ -23,9 +24,11 @@ export interface CliOptions {
   readonly dataDir: string;
   /** undefined: `dead-letters` beside the data directory. */
   readonly deadLetterDir?: string;
+  /** The account's Fargate On-Demand and Spot vCPU quotas. */
+  readonly fargateVcpuQuota: number;
+  readonly fargateSpotVcpuQuota: number;
   /** undefined: `executions` beside the data directory. */
   readonly journalDir?: string;
-  readonly concurrency: number;
   readonly json: boolean;
   readonly verbose: boolean;
   readonly help: boolean;
@@ -74,7 +77,10 @@ Options:
   --redrive                      redrive the failed executions (a new execution past 14 days), then exit
   --journal-dir <dir>            every execution, one JSON file each, kept across runs
                                  (default: executions beside --data-dir, i.e. .local/executions)
-  --concurrency <n>              executions running at once; more are queued (default ${DEFAULT_CONCURRENCY})
+  --fargate-vcpu-quota <n>       the account's Fargate On-Demand vCPU quota (default ${DEFAULT_VCPU_QUOTA}, a new
+                                 account's): tasks of 0.25 vCPU run 4 per vCPU at once, launches over it
+                                 fail as on AWS (AmazonECS.Unknown) and the state machine retries them
+  --fargate-spot-vcpu-quota <n>  the same for Fargate Spot (default ${DEFAULT_VCPU_QUOTA})
   -c, --context <key=value>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
   --template <file>              run this synthesized template instead of running \`cdk synth\`
   --task-command <command>       run this command (with /bin/sh) as the task's container instead of
@@ -83,7 +89,9 @@ Options:
   --json                         print only the summary, as one JSON document
   --verbose                      print the worker's log lines
   --inject-launch-errors <kind:n>  make the first n task launches fail: throttling:n
-                                 (ECS.AmazonECSException) or capacity:n (AmazonECS.Unknown)
+                                 (ECS.AmazonECSException), capacity:n (AmazonECS.Unknown) or
+                                 capacity-exception:n (no capacity as ECS.AmazonECSException)
+  --inject-failed-to-start <n>   the first n tasks stop before their container runs (TaskFailedToStart)
   --inject-spot-interruptions <n>  interrupt the first n tasks placed on Fargate Spot
   --inject-start-failures <n>    the first n events cannot start an execution: EventBridge retries
                                  them per the target's RetryPolicy, then dead-letters them (THROTTLING)
@@ -107,6 +115,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         redrive: { type: 'boolean', default: false },
         'journal-dir': { type: 'string' },
         concurrency: { type: 'string' },
+        'fargate-vcpu-quota': { type: 'string' },
+        'fargate-spot-vcpu-quota': { type: 'string' },
+        'inject-failed-to-start': { type: 'string' },
         context: { type: 'string', short: 'c', multiple: true },
         template: { type: 'string' },
         'task-command': { type: 'string' },
@@ -124,6 +135,13 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     throw new UsageError(`${(error as Error).message.split('. ')[0]}; see --help`);
   }
   const { values, positionals } = parsed;
+  if (values.concurrency !== undefined) {
+    throw new UsageError(
+      '--concurrency is gone: executions start as on AWS, with no queue in front of the state machine, and ' +
+        "Fargate's vCPU quota bounds the tasks running at once: use --fargate-vcpu-quota <n> " +
+        '(and --fargate-spot-vcpu-quota <n>), e.g. --fargate-vcpu-quota 1 for 4 tasks of 0.25 vCPU',
+    );
+  }
   const mode = exitingMode(
     {
       backfill: values.backfill,
@@ -142,8 +160,9 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
     port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     deadLetterDir: values['dead-letter-dir'],
+    fargateVcpuQuota: vcpuQuota('--fargate-vcpu-quota', values['fargate-vcpu-quota']),
+    fargateSpotVcpuQuota: vcpuQuota('--fargate-spot-vcpu-quota', values['fargate-spot-vcpu-quota']),
     journalDir: values['journal-dir'],
-    concurrency: wholeNumber('--concurrency', values.concurrency, DEFAULT_CONCURRENCY, 1, 256),
     json: values.json,
     verbose: values.verbose,
     help: values.help,
@@ -160,6 +179,7 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
         1e6,
       ),
       startFailures: wholeNumber('--inject-start-failures', values['inject-start-failures'], 0, 0, 1e6),
+      failedToStart: wholeNumber('--inject-failed-to-start', values['inject-failed-to-start'], 0, 0, 1e6),
       taskFailures: wholeNumber('--inject-task-failures', values['inject-task-failures'], 0, 0, 1e6),
     },
   };
@@ -193,7 +213,7 @@ function exitingMode(
   return mode;
 }
 
-function wholeNumber(
+export function wholeNumber(
   option: string,
   raw: string | undefined,
   fallback: number,
@@ -219,7 +239,7 @@ function taskCommand(raw: string | undefined): string | undefined {
   return raw;
 }
 
-function contextPair(raw: string): [string, string] {
+export function contextPair(raw: string): [string, string] {
   const at = raw.indexOf('=');
   if (at <= 0) {
     throw new UsageError(
@@ -229,14 +249,24 @@ function contextPair(raw: string): [string, string] {
   return [raw.slice(0, at), raw.slice(at + 1)];
 }
 
-const LAUNCH_ERROR_KINDS: readonly LaunchErrorKind[] = ['throttling', 'capacity'];
+/** A vCPU quota: a number of vCPU, 0 or more (0.5 holds two tasks of 0.25 vCPU). */
+export function vcpuQuota(option: string, raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_VCPU_QUOTA;
+  const value = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(value) || value < 0) {
+    throw new UsageError(
+      `${option} ${JSON.stringify(raw)} is not valid: use a number of vCPU of at least 0, e.g. ${DEFAULT_VCPU_QUOTA} (a new account's quota)`,
+    );
+  }
+  return value;
+}
 
 function launchErrors(raw: string | undefined): FaultOptions['launchErrors'] {
   if (raw === undefined) return undefined;
   const [kind, count] = raw.split(':');
   if (!LAUNCH_ERROR_KINDS.includes(kind as LaunchErrorKind) || count === undefined) {
     throw new UsageError(
-      `--inject-launch-errors ${JSON.stringify(raw)} is not valid: use throttling:<n> or capacity:<n>, e.g. throttling:3`,
+      `--inject-launch-errors ${JSON.stringify(raw)} is not valid: use throttling:<n>, capacity:<n> or capacity-exception:<n>, e.g. throttling:3`,
     );
   }
   return { kind: kind as LaunchErrorKind, count: wholeNumber('--inject-launch-errors', count, 0, 1, 1e6) };

@@ -86,7 +86,8 @@ async function main(argv: readonly string[]): Promise<number> {
         workerCommand: cli.taskCommand === undefined ? undefined : ['/bin/sh', '-c', cli.taskCommand],
         dataDir: resolve(cli.dataDir),
         port: cli.port,
-        concurrency: cli.concurrency,
+        fargateVcpuQuota: cli.fargateVcpuQuota,
+        fargateSpotVcpuQuota: cli.fargateSpotVcpuQuota,
         faults: cli.faults,
         onExecutionFinished: (record) => {
           if (!cli.json) console.log(executionLine(record));

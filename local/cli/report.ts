@@ -9,11 +9,19 @@ export interface ExecutionSummary {
   readonly error: string | null;
   readonly cause: string | null;
   readonly durationMs: number;
+  /** RunTask calls made for it, retries (refused launches) included. */
+  readonly launchAttempts: number;
   /** The result object's JSON content, or null when the worker wrote none. */
   readonly result: unknown;
 }
 
-export async function summarize(pipeline: LocalPipeline): Promise<{ executions: ExecutionSummary[] }> {
+export interface RunSummary {
+  /** The most tasks that ran at once: at most what the Fargate vCPU quotas allow. */
+  readonly peakRunningTasks: number;
+  readonly executions: ExecutionSummary[];
+}
+
+export async function summarize(pipeline: LocalPipeline): Promise<RunSummary> {
   const executions = await Promise.all(
     pipeline.executions().map(async (record) => ({
       key: record.key,
@@ -21,10 +29,11 @@ export async function summarize(pipeline: LocalPipeline): Promise<{ executions: 
       error: record.error ?? null,
       cause: record.cause ?? null,
       durationMs: record.durationMs ?? 0,
+      launchAttempts: record.attempts.length,
       result: await pipeline.readResult(record),
     })),
   );
-  return { executions };
+  return { peakRunningTasks: pipeline.peakRunningTasks(), executions };
 }
 
 /** e.g. `DEAD-LETTER  incoming/a.csv  THROTTLING after 185 retries -> .local/dead-letters/17...json` */

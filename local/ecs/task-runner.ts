@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { StatesError } from '../stepfunctions/errors';
+import { type CapacityType, FargateQuotas, launchRefusalError } from './fargate-quotas';
 import { launchError, LaunchFaults } from './launch-faults';
 import type { LocalContainerDefinition, LocalTaskDefinition } from './task-definitions';
 import {
@@ -70,6 +72,8 @@ export interface EcsTaskRunnerOptions extends TaskLocation {
   /** Environment under the task's own (the local S3 endpoint; credentials come from `taskCredentials`). */
   readonly baseEnvironment: Readonly<Record<string, string>>;
   readonly faults?: LaunchFaults;
+  /** The account's Fargate quotas every RunTask goes through. @default a new account's (6 vCPU each) */
+  readonly quotas?: FargateQuotas;
   /**
    * The credentials ECS gives the task for its task role, valid while it runs: called at launch (its
    * environment goes over `baseEnvironment`), `end` when the task has stopped.
@@ -89,9 +93,16 @@ export interface EcsTaskRunnerOptions extends TaskLocation {
 export class LocalEcsTaskRunner {
   private readonly running = new Set<ChildProcess>();
   private readonly faults: LaunchFaults;
+  private readonly quotas: FargateQuotas;
 
   constructor(private readonly options: EcsTaskRunnerOptions) {
     this.faults = options.faults ?? new LaunchFaults();
+    this.quotas = options.quotas ?? new FargateQuotas({}, nowSeconds());
+  }
+
+  /** The most tasks that ran at once. */
+  get peakRunningTasks(): number {
+    return this.quotas.peakRunningTasks;
   }
 
   /** Runs one task to completion, as `ecs:runTask.sync` does. Throws a named StatesError on failure. */
@@ -115,14 +126,33 @@ export class LocalEcsTaskRunner {
       throw error;
     }
     let task: LaunchedTask;
+    const capacity: CapacityType = onSpot ? 'FARGATE_SPOT' : 'FARGATE';
+    let cpuUnits: number;
     try {
-      task = this.launch(parameters, onSpot);
+      const taskDefinition = this.findTaskDefinition(parameters.TaskDefinition);
+      cpuUnits = Number(taskDefinition.cpu ?? 256);
+      // Every call counts against RunTask's rate; a launch also needs vCPU and a launch token.
+      const refusal = this.quotas.runTask(capacity, cpuUnits, nowSeconds());
+      if (refusal) {
+        const { name, cause } = launchRefusalError(refusal, randomUUID());
+        throw new StatesError(name, cause);
+      }
+      try {
+        task = this.launch(taskDefinition, parameters, onSpot);
+      } catch (error) {
+        this.quotas.release(capacity, cpuUnits);
+        throw error;
+      }
     } catch (error) {
       record({ error: (error as Error).name });
       throw error;
     }
     const interrupt = onSpot && this.faults.takeSpotInterruption();
-    const stopped = await this.waitForStop(task, { interrupt, timeoutSeconds: request.timeoutSeconds });
+    const stopped = await this.waitForStop(task, {
+      interrupt,
+      failToStart: this.faults.takeFailedToStart(),
+      timeoutSeconds: request.timeoutSeconds,
+    }).finally(() => this.quotas.release(capacity, cpuUnits));
     const description = describeStoppedTask(task, stopped, parameters, this.options);
     const failed = stopped.stopCode !== 'EssentialContainerExited' || stopped.exitCode !== 0;
     const error = failed ? (stopped.timedOut ? 'States.Timeout' : 'States.TaskFailed') : undefined;
@@ -146,8 +176,11 @@ export class LocalEcsTaskRunner {
     for (const child of this.running) signalContainer(child, 'SIGTERM');
   }
 
-  private launch(parameters: RunTaskParameters, onSpot: boolean): LaunchedTask {
-    const taskDefinition = this.findTaskDefinition(parameters.TaskDefinition);
+  private launch(
+    taskDefinition: LocalTaskDefinition,
+    parameters: RunTaskParameters,
+    onSpot: boolean,
+  ): LaunchedTask {
     // Fargate tasks of this app have one container; a sidecar would need its own command, so only the
     // essential container runs locally and the task stops when it exits, as ECS stops it.
     const essential = taskDefinition.containers.filter((c) => c.essential);
@@ -233,7 +266,7 @@ export class LocalEcsTaskRunner {
 
   private waitForStop(
     task: LaunchedTask,
-    options: { interrupt: boolean; timeoutSeconds?: number },
+    options: { interrupt: boolean; failToStart: boolean; timeoutSeconds?: number },
   ): Promise<StoppedTask> {
     const { child, container } = task;
     let stopCode = 'EssentialContainerExited';
@@ -248,6 +281,13 @@ export class LocalEcsTaskRunner {
       signalContainer(child, 'SIGTERM');
       killTimer = setTimeout(() => signalContainer(child, 'SIGKILL'), container.stopTimeoutSeconds * 1000);
     };
+    if (options.failToStart) {
+      // ECS stopped the task before its container ran: the container never starts (exit code null).
+      child.once('spawn', () => signalContainer(child, 'SIGKILL'));
+      stopCode = 'TaskFailedToStart';
+      stoppedReason =
+        'CannotPullContainerError: pull image manifest has been retried 1 time(s): toomanyrequests: Rate exceeded';
+    }
     if (options.interrupt) {
       // A Spot interruption: ECS sends SIGTERM (with a two-minute warning before SIGKILL on AWS).
       child.once('spawn', () => stop('SpotInterruption', 'Your Spot Task was interrupted.'));
@@ -277,6 +317,7 @@ export class LocalEcsTaskRunner {
       child.once('close', (code, signal) => {
         // When its main process ends, a container's other processes end with it.
         signalContainer(child, 'SIGKILL');
+        if (options.failToStart) return finish(null);
         // A container killed by a signal reports 128 + the signal number, as Docker does.
         finish(code ?? (signal ? 128 + constants.signals[signal] : null));
       });
@@ -342,6 +383,11 @@ export function placedOnSpot(parameters: RunTaskParameters): boolean {
   if (!onDemand) return true;
   if ((spot.Base ?? 0) !== (onDemand.Base ?? 0)) return (spot.Base ?? 0) > (onDemand.Base ?? 0);
   return (spot.Weight ?? 0) > (onDemand.Weight ?? 0);
+}
+
+/** The quotas' clock locally: real time, in seconds. */
+function nowSeconds(): number {
+  return performance.now() / 1000;
 }
 
 /** The worker's summary log line (`"summary": true`), if this line is one. */

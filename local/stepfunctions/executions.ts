@@ -10,9 +10,9 @@ import { EXECUTION_TIMEOUT_CAUSE, LocalStateMachine } from './state-machine';
 
 /**
  * Step Functions, locally: StartExecution (names unique per state machine, as on AWS), one
- * LocalStateMachine per definition, the execution records, and the queue that runs at most
- * `concurrency` executions at once (`--concurrency`). Task states are served by the caller's
- * `runTask` (the pipeline wires it to the local ECS).
+ * LocalStateMachine per definition and the execution records. Every execution starts at once, as on
+ * AWS: nothing queues them, so what bounds the tasks running at once is Fargate's quota in the local
+ * ECS. Task states are served by the caller's `runTask` (the pipeline wires it to the local ECS).
  */
 
 export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -30,7 +30,7 @@ export interface ExecutionRecord {
   error?: string;
   cause?: string;
   output?: unknown;
-  /** From start to stop of the execution (queueing excluded). */
+  /** From start to stop of the execution. */
   durationMs?: number;
   /** Every task launch, in order, with the state that made it. */
   readonly attempts: TaskAttempt[];
@@ -63,8 +63,6 @@ export interface TaskInvocation {
 }
 
 export interface LocalStepFunctionsOptions {
-  /** Executions running at once; more are queued. */
-  readonly concurrency: number;
   /** Factor applied to Retry intervals. @default 0.01 */
   readonly retryIntervalScale?: number;
   /** Serves a task state: returns its result, or throws an error named as Step Functions names it. */
@@ -85,7 +83,8 @@ export class LocalStepFunctions {
   private readonly entries = new Map<ExecutionRecord, JournalEntry>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
-    this.queue = new ExecutionQueue(options.concurrency);
+    // Only to know when all are done: no execution ever waits for another.
+    this.queue = new ExecutionQueue(Number.MAX_SAFE_INTEGER);
     options.journal?.abortLeftovers();
   }
 
@@ -99,7 +98,7 @@ export class LocalStepFunctions {
     return machine;
   }
 
-  /** Starts (queues) an execution, as StartExecution does; throws ExecutionAlreadyExists for a used name. */
+  /** Starts an execution, as StartExecution does; throws ExecutionAlreadyExists for a used name. */
   startExecution(
     stateMachine: LocalStateMachineResource,
     input: unknown,
@@ -160,12 +159,12 @@ export class LocalStepFunctions {
     return this.records;
   }
 
-  /** Whether no execution is queued or running. */
+  /** Whether no execution is running. */
   get idle(): boolean {
     return this.queue.running === 0 && this.queue.queued === 0;
   }
 
-  /** Resolves when the queue has drained (at once if it is empty now). */
+  /** Resolves when no execution is running (at once if none is). */
   onIdle(): Promise<void> {
     return this.queue.onIdle();
   }

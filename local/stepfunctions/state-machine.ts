@@ -24,7 +24,9 @@ import {
  *   a 5 s, 10 s, 20 s... backoff runs in 50 ms, 100 ms, 200 ms... The library's own
  *   retryIntervalOverrides would replace the backoff with a constant pause, hence the scaling.
  * - Task states without TimeoutSeconds: the library applies 60 s where Step Functions applies no
- *   limit, so such states get the longest timeout a Node timer can hold.
+ *   limit, so such states get the longest timeout a Node timer can hold. An execution TimeoutSeconds
+ *   beyond that (24.8 days; a long capacityWaitMinutes gives one) would fire at once, so it is
+ *   clamped to it: no local run lasts that long.
  * And one workaround: the library evaluates a Fail state's ErrorPath/CausePath only as a JSONPath,
  * so an intrinsic function there (`States.Format(...)`, which the deployed definition uses) fails the
  * execution with States.Runtime. The intended error and cause are then computed by the library's
@@ -162,6 +164,9 @@ export function localDefinition(
   // Not structuredClone: under Jest it returns objects of the outer realm, whose prototype is not the
   // realm's Object.prototype, and aws-local-stepfunctions then skips them as "not plain objects".
   const copy = JSON.parse(JSON.stringify(definition)) as StateMachineDefinition;
+  if (typeof copy.TimeoutSeconds === 'number') {
+    copy.TimeoutSeconds = Math.min(copy.TimeoutSeconds, LONGEST_TIMEOUT_SECONDS);
+  }
   forEachState(copy, (state) => {
     if (Array.isArray(state.Retry)) {
       for (const retrier of state.Retry as Array<Record<string, unknown>>) {

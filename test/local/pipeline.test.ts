@@ -120,8 +120,10 @@ test.each([
 );
 
 test('launch errors beyond MaxAttempts fail the execution through the Fail state', async () => {
-  // MaxAttempts 5: the first run and 5 retries fail, so the error reaches Catch -> ObjectFailed.
-  const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+  // -c capacityWaitMinutes=1: MaxAttempts 5, so the first run and 5 retries fail, and the error reaches
+  // Catch -> ObjectFailed.
+  const shortWait = await synthesizedTemplate({ capacityWaitMinutes: '1' });
+  const pipeline = (used.pipeline = await startTestPipeline(shortWait, {
     faults: { launchErrors: { kind: 'throttling', count: 6 } },
   }));
   await pipeline.upload('incoming/never.txt', 'x');
@@ -137,7 +139,14 @@ test('launch errors beyond MaxAttempts fail the execution through the Fail state
 });
 
 test('a burst of 200 objects gives 200 results', async () => {
-  const pipeline = (used.pipeline = await startTestPipeline(templatePath, { concurrency: 8 }));
+  // A 2-vCPU account: at most 8 tasks at once (what a 2-core machine runs well); the rest wait in the
+  // launch retries, whose delays are scaled to 1/1000 here (the CLI's 1/100 would cap them at 30 s).
+  // Tasks run in real time, so the wait is the longest the config allows: 7 days, 10 min scaled.
+  const longWait = await synthesizedTemplate({ capacityWaitMinutes: '10080' });
+  const pipeline = (used.pipeline = await startTestPipeline(longWait, {
+    fargateVcpuQuota: 2,
+    retryIntervalScale: 0.001,
+  }));
   const keys = Array.from(
     { length: 200 },
     (_, i) => `incoming/burst/object-${String(i).padStart(3, '0')}.txt`,
@@ -149,7 +158,8 @@ test('a burst of 200 objects gives 200 results', async () => {
   expect(executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(200);
   expect(executions.map((e) => e.key).sort()).toEqual(keys);
   expect(await keysUnder(pipeline, 'processed/')).toEqual(keys.map((k) => `processed/${k}.json`));
-});
+  expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(8);
+}, 150_000);
 
 test("a worker's result is found by its contract (OUTPUT_BUCKET, OUTPUT_PREFIX + KEY + .json), not its log lines", async () => {
   // Another worker: writes its result where the contract says, and logs a summary that points elsewhere.

@@ -32,6 +32,7 @@ test('npm start -- --json samples/ processes every sample and prints one JSON su
   for (const execution of summary.executions) {
     const file = join(PROJECT_ROOT, 'samples', String(execution.key).replace('incoming/', ''));
     expect(execution).toMatchObject({ status: 'SUCCEEDED', error: null, cause: null });
+    expect(execution.launchAttempts).toBeGreaterThanOrEqual(1);
     expect(execution.result).toMatchObject({ key: execution.key, sha256: sha256(readFileSync(file)) });
   }
   expect(code).toBe(0);
@@ -40,7 +41,15 @@ test('npm start -- --json samples/ processes every sample and prints one JSON su
 test.each([
   [['--frobnicate'], /^error: Unknown option '--frobnicate'/],
   [['no/such/file.txt'], /^error: no\/such\/file\.txt: no such file or directory/],
-  [['--concurrency', 'many'], /^error: --concurrency "many" is not valid: use a whole number/],
+  [
+    ['--concurrency', '4'],
+    /^error: --concurrency is gone: executions start as on AWS, .* use --fargate-vcpu-quota <n> \(and --fargate-spot-vcpu-quota <n>\)/,
+  ],
+  [
+    ['--fargate-vcpu-quota', 'lots'],
+    /^error: --fargate-vcpu-quota "lots" is not valid: use a number of vCPU of at least 0/,
+  ],
+  [['--fargate-spot-vcpu-quota=-1'], /^error: --fargate-spot-vcpu-quota "-1" is not valid/],
   [['--inject-launch-errors', 'meteor:2'], /^error: --inject-launch-errors "meteor:2" is not valid/],
 ])('bad arguments %j give a one-line error and exit 2', async (args, message) => {
   const { code, stderr } = await runCli(['--template', templatePath, ...args]);

@@ -67,7 +67,7 @@ async function json<T>(args: string[]): Promise<{ code: number; document: T }> {
 
 test('inject failures, list them, redrive them: all succeed, nothing processed twice, a second --redrive runs nothing', async () => {
   // GIVEN a worker that crashes on the first two tasks
-  const first = await json<Summary>(['--concurrency', '1', '--inject-task-failures', '2', uploads]);
+  const first = await json<Summary>(['--inject-task-failures', '2', uploads]);
   expect(first.code).toBe(1);
   const failedKeys = first.document.executions.filter((e) => e.status === 'FAILED').map((e) => e.key);
   expect(failedKeys).toHaveLength(2);

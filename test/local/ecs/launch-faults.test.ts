@@ -61,20 +61,65 @@ describe('capacity=spot-with-fallback', () => {
     expect(executionLine(execution)).toContain('fell back to on-demand in RunWorkerOnDemand');
   });
 
-  test('Spot capacity errors are retried, then caught and run on on-demand Fargate', async () => {
-    // 1 run + 5 retries on Spot fail with AmazonECS.Unknown; the Catch sends the execution to on-demand.
+  test.each([
+    ['capacity', 'AmazonECS.Unknown'],
+    ['capacity-exception', 'ECS.AmazonECSException'],
+  ] as const)(
+    'Spot capacity errors (%s: %s) are retried, then caught and run on on-demand Fargate',
+    async (kind, error) => {
+      // Spot waits ~5 minutes (scaled): 1 run + 7 retries fail; the Catch sends the execution to on-demand.
+      const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+        faults: { launchErrors: { kind, count: 8 } },
+      }));
+      await pipeline.upload('incoming/no-capacity.txt', 'no spot today');
+      await pipeline.waitForIdle();
+
+      const [execution] = pipeline.executions();
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(execution.attempts.map((a) => [a.stateName, a.error])).toEqual([
+        ...Array(8).fill(['RunWorkerOnSpot', error]),
+        ['RunWorkerOnDemand', undefined],
+      ]);
+      expect(executionLine(execution)).toContain(
+        'after 7 retries of RunWorkerOnSpot, fell back to on-demand',
+      );
+    },
+  );
+});
+
+describe('a task ECS stopped before it ran (TaskFailedToStart)', () => {
+  let templatePath: string;
+  beforeAll(async () => {
+    templatePath = await synthesizedTemplate();
+  });
+
+  test('is launched again, and the object succeeds', async () => {
     const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
-      faults: { launchErrors: { kind: 'capacity', count: 6 } },
+      faults: { failedToStart: 1 },
     }));
-    await pipeline.upload('incoming/no-capacity.txt', 'no spot today');
+    await pipeline.upload('incoming/pull-throttled.txt', 'second time lucky');
     await pipeline.waitForIdle();
 
     const [execution] = pipeline.executions();
     expect(execution.status).toBe('SUCCEEDED');
-    expect(execution.attempts.map((a) => a.stateName)).toEqual([
-      ...Array(6).fill('RunWorkerOnSpot'),
-      'RunWorkerOnDemand',
+    expect(execution.attempts.map((a) => [a.stateName, a.stopCode, a.exitCode, a.error])).toEqual([
+      ['RunWorker', 'TaskFailedToStart', null, 'States.TaskFailed'],
+      ['RunWorker', 'EssentialContainerExited', 0, undefined],
     ]);
-    expect(executionLine(execution)).toContain('after 5 retries of RunWorkerOnSpot, fell back to on-demand');
+    expect(await pipeline.readResult(execution)).toMatchObject({ sha256: sha256('second time lucky') });
+  });
+
+  test('is launched again at most twice; the third failure fails the object with the task description', async () => {
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+      faults: { failedToStart: 5 },
+    }));
+    await pipeline.upload('incoming/never-starts.txt', 'x');
+    await pipeline.waitForIdle();
+
+    const [execution] = pipeline.executions();
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('States.TaskFailed');
+    expect(execution.attempts.map((a) => a.stopCode)).toEqual(Array(3).fill('TaskFailedToStart'));
+    expect(execution.cause).toContain('"StopCode":"TaskFailedToStart"');
   });
 });

@@ -1,0 +1,76 @@
+import { deployLocally, readTemplateFile } from '../cloudformation/template';
+import { loadTaskDefinitions } from '../ecs/task-definitions';
+import { findObjectCreatedRule, loadObjectCreatedRule } from '../events/rule-template';
+import { LOCAL_REGION } from '../s3/server';
+import { loadStateMachine } from '../stepfunctions/definitions';
+import type { Architecture } from './prices';
+import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
+
+/** The capacity planner over a synthesized template: what `npm run simulate` and the bench run. */
+
+export interface PlannerOptions extends Omit<
+  SimulationOptions,
+  'definition' | 'taskDefinitions' | 'architecture'
+> {
+  readonly templatePath: string;
+}
+
+/** The workflow the rule starts, its task definitions and their architecture, from a synthesized template. */
+export function loadSimulatedWorkflow(
+  templatePath: string,
+): Pick<SimulationOptions, 'definition' | 'taskDefinitions' | 'architecture'> {
+  const template = readTemplateFile(templatePath);
+  const ruleMatch = findObjectCreatedRule(template);
+  const deployment = deployLocally(template, { region: LOCAL_REGION });
+  const rule = loadObjectCreatedRule(deployment, ruleMatch);
+  const { definition } = loadStateMachine(deployment, rule.targetLogicalId);
+  const architecture = Object.values(template.Resources)
+    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
+    .map(
+      (r) =>
+        (r.Properties?.RuntimePlatform as { CpuArchitecture?: Architecture } | undefined)?.CpuArchitecture,
+    )
+    .find((a) => a !== undefined);
+  return { definition, taskDefinitions: loadTaskDefinitions(deployment), architecture };
+}
+
+/** Simulates a burst through the workflow of a synthesized template. */
+export function simulateTemplate(options: PlannerOptions): SimulationResult {
+  return simulate({ ...options, ...loadSimulatedWorkflow(options.templatePath) });
+}
+
+/** The result as `name  value` lines, with units and a hint where a figure needs one. */
+export function formatResult(result: SimulationResult): string {
+  const ratio = result.makespanSeconds / result.lowerBoundSeconds;
+  const rows: Array<[string, string]> = [
+    ['objects', String(result.objects)],
+    ['succeeded', String(result.succeeded)],
+    ['failed', String(result.failed)],
+    [
+      'makespanSeconds',
+      `${result.makespanSeconds}  (${hours(result.makespanSeconds)}; ${ratio.toFixed(2)}x the lower bound)`,
+    ],
+    ['lowerBoundSeconds', `${result.lowerBoundSeconds}  (${hours(result.lowerBoundSeconds)})`],
+    ['p50WaitSeconds', String(result.p50WaitSeconds)],
+    ['p99WaitSeconds', String(result.p99WaitSeconds)],
+    [
+      'peakRunTaskCallsPerSecond',
+      `${result.peakRunTaskCallsPerSecond}  (busiest 10 s; ${result.peakRunTaskCallsPerSecondAfterUploads} after the uploads)`,
+    ],
+    ['peakRunningTasks', String(result.peakRunningTasks)],
+    ['meanLaunchAttempts', `${result.meanLaunchAttempts}  (max ${result.maxLaunchAttempts})`],
+    ['stateTransitions', String(result.stateTransitions)],
+    ['costUsd', `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4)`],
+    [
+      'waitCostUsd',
+      `${result.waitCostUsd.toFixed(2)}  (${((result.waitCostUsd / result.objects) * 1000).toFixed(2)} per 1,000 objects)`,
+    ],
+    ['wallSeconds', String(result.wallSeconds)],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
+}
+
+function hours(seconds: number): string {
+  return seconds >= 3600 ? `${(seconds / 3600).toFixed(1)} h` : `${(seconds / 60).toFixed(1)} min`;
+}

@@ -1,0 +1,15 @@
+/**
+ * List prices the simulator charges, us-east-1, November 2026: the ones README's "Cost" section uses.
+ * Fargate bills each task per second with a one-minute minimum; Fargate Spot is charged at the
+ * usual ~70% discount (its price floats; check the pricing page).
+ */
+export const PRICES = {
+  fargateVcpuHour: { ARM64: 0.03238, X86_64: 0.04048 },
+  fargateGbHour: { ARM64: 0.00356, X86_64: 0.004445 },
+  spotFactor: 0.3,
+  publicIpv4Hour: 0.005,
+  stateTransition: 0.025 / 1000,
+  minimumBilledSeconds: 60,
+} as const;
+
+export type Architecture = keyof typeof PRICES.fargateVcpuHour;

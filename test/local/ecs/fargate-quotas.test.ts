@@ -1,0 +1,132 @@
+import {
+  FargateQuotas,
+  LAUNCH_BURST,
+  launchRefusalError,
+  RUN_TASK_BURST,
+  TokenBucket,
+} from '../../../local/ecs/fargate-quotas';
+import { releasedAfterEach, startTestPipeline } from '../support/pipeline';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/** Fargate's account quotas: the model alone, then a burst through the local pipeline. */
+
+describe('TokenBucket', () => {
+  test('gives its capacity at once, then refills at its rate, never above capacity', () => {
+    const bucket = new TokenBucket(3, 2, 0);
+    expect([bucket.take(0), bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+    expect(bucket.take(0.4)).toBe(false); // 0.8 tokens
+    expect(bucket.take(0.5)).toBe(true); // 1 token
+    expect([bucket.take(100), bucket.take(100), bucket.take(100), bucket.take(100)]).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+  });
+});
+
+describe('FargateQuotas', () => {
+  test('counts each task by its vCPU: 1 vCPU holds 4 tasks of 256 CPU units or 1 of 1024', () => {
+    const quotas = new FargateQuotas({ vcpuQuota: 1 }, 0);
+    expect([1, 2, 3, 4, 5].map(() => quotas.runTask('FARGATE', 256, 0))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'vcpu-quota',
+    ]);
+    expect(quotas.runTask('FARGATE', 1024, 0)).toBe('vcpu-quota');
+    quotas.release('FARGATE', 256);
+    expect(quotas.runTask('FARGATE', 256, 0)).toBeUndefined();
+    expect(quotas.peakRunningTasks).toBe(4);
+  });
+
+  test('On-Demand and Spot have separate vCPU quotas', () => {
+    const quotas = new FargateQuotas({ vcpuQuota: 0.25, spotVcpuQuota: 0.5 }, 0);
+    expect(quotas.runTask('FARGATE', 256, 0)).toBeUndefined();
+    expect(quotas.runTask('FARGATE', 256, 0)).toBe('vcpu-quota');
+    expect(quotas.runTask('FARGATE_SPOT', 256, 0)).toBeUndefined();
+    expect(quotas.runTask('FARGATE_SPOT', 256, 0)).toBeUndefined();
+    expect(quotas.runTask('FARGATE_SPOT', 256, 0)).toBe('vcpu-quota');
+    expect(quotas.peakRunningTasks).toBe(3);
+  });
+
+  test('launches: a bucket of 100 per capacity type, refilled at 20 a second', () => {
+    const quotas = new FargateQuotas({ vcpuQuota: 1000, spotVcpuQuota: 1000 }, 0);
+    // spread over 5 s so RunTask's own rate (100 burst + 20/s) is not what refuses them
+    const launched = (capacity: 'FARGATE' | 'FARGATE_SPOT', from: number) =>
+      Array.from({ length: 120 }, (_, i) => quotas.runTask(capacity, 256, from + i / 1000)).filter(
+        (r) => r === undefined,
+      ).length;
+    expect(launched('FARGATE', 0)).toBe(LAUNCH_BURST + 2); // 100, plus 20/s for 0.12 s
+    expect(quotas.runTask('FARGATE', 256, 5)).toBeUndefined(); // refilled (and RunTask's bucket too)
+  });
+
+  test("every RunTask call counts against the API's rate, refused or not: 100 at once, then 20 a second", () => {
+    const quotas = new FargateQuotas({ vcpuQuota: 0 }, 0);
+    const refusals = Array.from({ length: RUN_TASK_BURST + 1 }, () => quotas.runTask('FARGATE', 256, 0));
+    expect(refusals.slice(0, RUN_TASK_BURST).every((r) => r === 'vcpu-quota')).toBe(true);
+    expect(refusals[RUN_TASK_BURST]).toBe('throttled');
+    expect(quotas.runTask('FARGATE', 256, 0.04)).toBe('throttled');
+    expect(quotas.runTask('FARGATE', 256, 0.06)).toBe('vcpu-quota'); // one token after 1/20 s
+  });
+
+  test('refusals come back as Step Functions reports them', () => {
+    expect(launchRefusalError('vcpu-quota', 'r-1')).toEqual({
+      name: 'AmazonECS.Unknown',
+      cause: expect.stringMatching(
+        /^You've reached the limit on the number of vCPUs you can run concurrently .*r-1/,
+      ),
+    });
+    for (const refusal of ['throttled', 'launch-rate'] as const) {
+      expect(launchRefusalError(refusal, 'r-2')).toEqual({
+        name: 'ECS.AmazonECSException',
+        cause: expect.stringMatching(/^Rate exceeded .*ThrottlingException.*r-2/),
+      });
+    }
+  });
+
+  test('a quota that is not a number of vCPU is refused, naming the fix', () => {
+    expect(() => new FargateQuotas({ vcpuQuota: -1 }, 0)).toThrow(
+      /vCPU quota -1 is not valid: use a number of vCPU of at least 0/,
+    );
+  });
+});
+
+describe('a burst through the local pipeline', () => {
+  const used = releasedAfterEach();
+
+  test('40 objects with --fargate-vcpu-quota 1: all succeed, at most 4 tasks at once, some waited', async () => {
+    // GIVEN a 1-vCPU account: 4 tasks of 0.25 vCPU; retry delays scaled to 1/1000 to keep the test
+    // short, and, as tasks run in real time, the longest wait the config allows (7 days: 10 min scaled)
+    const templatePath = await synthesizedTemplate({ capacityWaitMinutes: '10080' });
+    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
+      fargateVcpuQuota: 1,
+      retryIntervalScale: 0.001,
+    }));
+    const keys = Array.from(
+      { length: 40 },
+      (_, i) => `incoming/burst/object-${String(i).padStart(2, '0')}.txt`,
+    );
+    // WHEN they are all uploaded at once: every execution starts, none is queued
+    await Promise.all(keys.map((key) => pipeline.upload(key, `body of ${key}\n`)));
+    await pipeline.waitForIdle();
+
+    // THEN every object succeeds, the quota bounded the tasks, and executions retried refused launches
+    const executions = pipeline.executions();
+    expect(executions.map((e) => e.key).sort()).toEqual(keys);
+    expect(executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(40);
+    expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(4);
+    expect(pipeline.peakRunningTasks()).toBeGreaterThanOrEqual(2);
+    const waited = executions.filter((e) => e.attempts.length > 1);
+    expect(waited.length).toBeGreaterThan(0);
+    const refused = waited.flatMap((e) => e.attempts.slice(0, -1).map((a) => a.error));
+    expect(refused.filter((e) => e !== 'AmazonECS.Unknown' && e !== 'ECS.AmazonECSException')).toEqual([]);
+    expect(refused).toContain('AmazonECS.Unknown'); // the vCPU quota, as Step Functions reports it
+  }, 120_000);
+});
