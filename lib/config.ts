@@ -128,6 +128,12 @@ export const CONFIG_TABLE = {
     doc: 'The subnets of `vpcId` the tasks run in: a comma-separated list with `-c`, or a JSON list in `cdk.json`.',
     parse: subnetList,
   }),
+  kmsKeyArns: key<readonly string[]>({
+    default: [],
+    unset: 'unset',
+    doc: 'Customer managed KMS keys (ARNs; a comma-separated list with `-c`) that uploads may name for SSE-KMS: the task role may decrypt with them, through S3 only. The bucket policy refuses an upload under any other customer managed key, which the worker could not read.',
+    parse: kmsKeyArnList,
+  }),
   alarmEmail: key<string | undefined>({
     default: undefined,
     unset: 'unset',
@@ -391,6 +397,29 @@ function subnetList(raw: unknown, fail: Fail): readonly string[] | undefined {
   const invalid = ids.filter((id) => !/^subnet-[0-9a-f]{8,17}$/.test(id));
   for (const id of invalid) fail(id, 'is not a subnet id', 'use subnet ids such as subnet-0123456789abcdef0');
   return invalid.length > 0 ? undefined : ids;
+}
+
+function kmsKeyArnList(raw: unknown, fail: Fail, key: string): readonly string[] | undefined {
+  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+  if (!items) {
+    return fail(
+      raw,
+      'is not a list',
+      `use a comma-separated string, e.g. -c ${key}=arn:aws:kms:us-east-1:123456789012:key/…`,
+    );
+  }
+  const arns = items.map((s) => String(s).trim()).filter((s) => s !== '');
+  const invalid = arns.filter(
+    (arn) => !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]+$/.test(arn),
+  );
+  for (const arn of invalid) {
+    fail(
+      arn,
+      'is not a KMS key ARN',
+      'name each key by its ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias or a bare key id)',
+    );
+  }
+  return invalid.length > 0 ? undefined : arns;
 }
 
 function range(from: number, to: number, step: number): number[] {

@@ -1,4 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -12,6 +13,12 @@ const ACCESS_LOG_RETENTION = Duration.days(365);
 export interface DataProps {
   /** What `cdk destroy` does with the buckets; DESTROY also empties them first. */
   readonly removalPolicy: RemovalPolicy;
+  /**
+   * Customer managed KMS keys that uploads may name for SSE-KMS (the reader must be granted
+   * kms:Decrypt on them); the bucket policy refuses an upload under any other customer key.
+   * @default [] - no customer managed key: SSE-S3, or SSE-KMS under the AWS managed key `aws/s3`
+   */
+  readonly sseKmsKeyArns?: readonly string[];
 }
 
 /**
@@ -57,6 +64,7 @@ export class Data extends Construct {
       removalPolicy,
       autoDeleteObjects,
     });
+    refuseUploadsUnderOtherCustomerKeys(this.bucket, props.sseKmsKeyArns ?? []);
     acknowledgeOnStackSingleton(
       this,
       'BucketNotificationsHandler',
@@ -64,4 +72,30 @@ export class Data extends Construct {
       "aws-cdk-lib's handler that turns on EventBridge notifications runs once at deploy time and only needs to write its own logs.",
     );
   }
+}
+
+/**
+ * An object encrypted (SSE-KMS, or dual-layer DSSE-KMS) under a customer managed key can be read
+ * only by a principal the key lets decrypt, so the task role could not read it and the object would
+ * fail on every run. The bucket refuses such an upload at once, unless the key is one of `allowed`.
+ * An upload that names no key uses the AWS managed key `aws/s3`, which every principal of the
+ * account allowed to read the object may decrypt through S3.
+ */
+function refuseUploadsUnderOtherCustomerKeys(bucket: s3.Bucket, allowed: readonly string[]): void {
+  bucket.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'DenyUploadsUnderOtherCustomerKeys',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['s3:PutObject'],
+      resources: [bucket.arnForObjects('*')],
+      conditions: {
+        StringEquals: { 's3:x-amz-server-side-encryption': ['aws:kms', 'aws:kms:dsse'] },
+        Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+        ...(allowed.length > 0 && {
+          StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': [...allowed] },
+        }),
+      },
+    }),
+  );
 }

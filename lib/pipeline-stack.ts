@@ -36,7 +36,7 @@ export class PipelineStack extends Stack {
     const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
 
-    this.data = new Data(this, 'Data', { removalPolicy });
+    this.data = new Data(this, 'Data', { removalPolicy, sseKmsKeyArns: config.kmsKeyArns });
     const outputBucket = config.outputBucket
       ? s3.Bucket.fromBucketName(this, 'OutputBucket', config.outputBucket)
       : this.data.bucket;
@@ -54,6 +54,7 @@ export class PipelineStack extends Stack {
       inputPrefix: config.inputPrefix,
       outputBucket,
       outputPrefix: config.outputPrefix,
+      decryptKeyArns: config.kmsKeyArns,
       cpu: config.cpu,
       memoryMiB: config.memoryMiB,
       architecture: config.architecture,

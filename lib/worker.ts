@@ -31,6 +31,12 @@ export interface WorkerProps {
   readonly outputBucket: s3.IBucket;
   /** The worker writes only under this prefix: `outputPrefix + key + ".json"`. */
   readonly outputPrefix: string;
+  /**
+   * Customer managed KMS keys that input objects may be encrypted under (SSE-KMS): the task role
+   * may decrypt with them, through S3 in the stack's region only.
+   * @default [] - none
+   */
+  readonly decryptKeyArns?: readonly string[];
   /** Fargate task CPU units. */
   readonly cpu: number;
   /** Fargate task memory; Fargate accepts only certain sizes per `cpu`. */
@@ -119,6 +125,16 @@ export class Worker extends Construct {
     this.container.addMountPoints({ sourceVolume: 'scratch', containerPath: '/tmp', readOnly: false });
 
     grantObjectAccess(this.taskDefinition.taskRole, props);
+    if (props.decryptKeyArns?.length) {
+      this.taskDefinition.taskRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'DecryptInputUnderNamedKeys',
+          actions: ['kms:Decrypt'],
+          resources: [...props.decryptKeyArns],
+          conditions: { StringEquals: { 'kms:ViaService': `s3.${Stack.of(this).region}.amazonaws.com` } },
+        }),
+      );
+    }
     if (image.kind !== 'registry') {
       // Pulling from ECR (an asset is pushed to the CDK asset repository) needs
       // ecr:GetAuthorizationToken, an API that takes no resource; aws-cdk-lib grants it on

@@ -168,7 +168,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
   // Each task runs as a session of its task role, and the local S3 decides its every request with
   // that role's policies and the bucket policy, as S3 does; the local S3's own credentials (the
-  // user's uploads, the emulator's reads) stay unrestricted.
+  // user's uploads, the emulator's reads) act as the account's administrator.
   const sessions = new RoleSessions();
   const server = await startLocalS3Server({
     directory: options.dataDir,
@@ -179,6 +179,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       sessions,
       unrestrictedAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId,
       partition: deployment.partition,
+      accountId: deployment.accountId,
     }),
   });
   const s3 = localS3Client(server.endpoint);

@@ -22,12 +22,20 @@ export class TemplateIam {
   private readonly resourcePolicies = new Map<string, Record<string, unknown>[]>();
   private readonly identityPoliciesByRole = new Map<string, PolicyDocument[]>();
 
-  constructor(private readonly deployment: LocalDeployment) {
+  /**
+   * `outside` holds the policies of resources the template uses but does not define, by ARN (an
+   * existing bucket's policy, a KMS key's key policy).
+   */
+  constructor(
+    private readonly deployment: LocalDeployment,
+    outside: Readonly<Record<string, PolicyDocument>> = {},
+  ) {
     const attach = (arn: string, document: unknown) => {
       const statements = this.resourcePolicies.get(arn) ?? [];
       statements.push(...statementsOf(deployment.resolve(document)));
       this.resourcePolicies.set(arn, statements);
     };
+    for (const [arn, policy] of Object.entries(outside)) attach(arn, policy);
     for (const [id, role] of deployment.resourcesOfType('AWS::IAM::Role')) {
       attach(this.roleArn(id), role.Properties?.AssumeRolePolicyDocument);
     }

@@ -63,9 +63,25 @@ export interface AccessControlOptions {
   readonly iam: TemplateIam;
   /** The live sessions of the template's roles (each local task's credentials). */
   readonly sessions: RoleSessions;
-  /** The local S3's own access key: the user's uploads and the emulator's own reads, never restricted. */
+  /**
+   * The local S3's own access key (your uploads, the emulator's reads): decided as an account
+   * administrator's, so only an explicit deny of the bucket policy refuses it.
+   */
   readonly unrestrictedAccessKeyId: string;
   readonly partition: string;
+  /** The account the template is deployed in. */
+  readonly accountId: string;
+}
+
+/**
+ * Who signs with the local S3's own credentials: you (uploads) and the emulator, as an administrator
+ * of the account would on AWS, whom only an explicit deny of a bucket policy refuses.
+ */
+function owner({ partition, accountId }: AccessControlOptions): Caller {
+  return {
+    principal: `arn:${partition}:iam::${accountId}:role/LocalS3Owner`,
+    identity: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }],
+  };
 }
 
 /**
@@ -79,15 +95,18 @@ export function templateAccessControl(
 ): (request: IncomingMessage) => Promise<string | undefined> {
   return async (request) => {
     const accessKeyId = accessKeyOf(request);
-    if (accessKeyId === options.unrestrictedAccessKeyId) return undefined;
-    const session = accessKeyId === undefined ? undefined : options.sessions.find(accessKeyId);
+    const own = accessKeyId === options.unrestrictedAccessKeyId;
+    const session = accessKeyId === undefined || own ? undefined : options.sessions.find(accessKeyId);
     // Any other key is refused by the server itself (InvalidAccessKeyId), as S3 refuses a key it never issued.
-    if (accessKeyId !== undefined && !session) return undefined;
-    const caller: Caller = session
-      ? { role: session.roleLogicalId, session: session.sessionName }
-      : { principal: ANONYMOUS };
-    const user = session ? options.iam.principalOf(caller) : 'anonymous';
+    if (accessKeyId !== undefined && !own && !session) return undefined;
+    const caller: Caller = own
+      ? owner(options)
+      : session
+        ? { role: session.roleLogicalId, session: session.sessionName }
+        : { principal: ANONYMOUS };
+    const user = session || own ? options.iam.principalOf(caller) : 'anonymous';
     const accesses = requiredAccesses(request, options.partition);
+    if (own && typeof accesses === 'string') return undefined;
     if (typeof accesses === 'string') {
       return `User: ${user} is not authorized to perform ${accesses}: the local S3 does not know which IAM actions it needs, so it refuses it (local/s3/access-control.ts)`;
     }
@@ -96,7 +115,8 @@ export function templateAccessControl(
         ...context,
         'aws:SecureTransport': 'true',
       });
-      if (decision !== 'Allowed') {
+      // The owner's own requests are refused only by an explicit deny of the bucket policy.
+      if (own ? decision === 'ExplicitlyDenied' : decision !== 'Allowed') {
         const why =
           decision === 'ExplicitlyDenied'
             ? 'with an explicit deny in a policy'

@@ -68,7 +68,7 @@ describe('Backfill: state machine', () => {
     expect(name).toBe('/aws/vendedlogs/states/TestPipeline-Backfill-51af3dc0-da77-11e4-872e-1234567db123');
   });
 
-  // Fails with lib/backfill-workflow.ts as written: its timeout is a fixed 7 days, but
+  // Failed with the backfill as first written: its timeout is a fixed 7 days, but
   // config.ts accepts a task timeout of up to 7 days, and spot-with-fallback runs a task
   // twice, so a run over even one object can be cut short by the backfill's own timeout.
   test.each(['default', 'spotWithFallback', 'longestTimeout'] as const)(

@@ -114,6 +114,11 @@ describe('parseConfig', () => {
       ['subnetIds', '"subnet-0123456789abcdef0"', 'without vpcId', '-c vpcId='],
     ],
     [
+      'kmsKeyArns naming an alias',
+      { kmsKeyArns: 'alias/my-key' },
+      ['kmsKeyArns', '"alias/my-key"', 'is not a KMS key ARN', 'arn:aws:kms:<region>:<account>:key/<key id>'],
+    ],
+    [
       'bad alarmEmail',
       { alarmEmail: 'ops-at-example' },
       ['alarmEmail', '"ops-at-example"', 'is not an email address', 'ops@example.com'],

@@ -193,4 +193,33 @@ describe('Data built alone', () => {
       },
     });
   });
+
+  test.each([
+    [[], undefined],
+    [['arn:aws:kms:us-east-1:123456789012:key/k1'], ['arn:aws:kms:us-east-1:123456789012:key/k1']],
+  ])('sseKmsKeyArns %j: uploads under any other customer managed key are refused', (allowed, notEquals) => {
+    const stack = freshStack();
+    new Data(stack, 'Data', { removalPolicy: RemovalPolicy.RETAIN, sseKmsKeyArns: allowed });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'DenyUploadsUnderOtherCustomerKeys',
+            Effect: 'Deny',
+            Principal: { AWS: '*' },
+            Action: 's3:PutObject',
+            Resource: Match.anyValue(),
+            Condition: {
+              StringEquals: { 's3:x-amz-server-side-encryption': ['aws:kms', 'aws:kms:dsse'] },
+              Null: { 's3:x-amz-server-side-encryption-aws-kms-key-id': 'false' },
+              ...(notEquals && {
+                StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': notEquals },
+              }),
+            },
+          },
+        ]),
+      },
+    });
+  });
 });

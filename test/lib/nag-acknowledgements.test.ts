@@ -10,6 +10,7 @@ import { ConfigurationName, CONFIGURATIONS, storedTemplate, synthPipeline } from
  */
 const NAMES: ConfigurationName[] = [
   'default',
+  'kmsKeys',
   'destroy',
   'private',
   'ecrImage',

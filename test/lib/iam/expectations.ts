@@ -3,7 +3,7 @@ import {
   deployLocally,
   type LocalDeployment,
 } from '../../../local/cloudformation/template';
-import { ANONYMOUS, type Decision } from '../../../local/iam/policy-evaluator';
+import { ANONYMOUS, type Decision, type PolicyDocument } from '../../../local/iam/policy-evaluator';
 import { type Caller, TemplateIam } from '../../../local/iam/template-iam';
 import { roleIdFromArn } from '../support/iam';
 import { type Synthesized } from '../support/synth';
@@ -56,9 +56,29 @@ export interface DeployedStack {
   ref(logicalId: string): string;
 }
 
+/**
+ * The key policy KMS gives a key created with defaults: the account may use it as its IAM policies
+ * allow (KMS requires the key policy's consent as well as the caller's).
+ */
+function defaultKeyPolicy(keyArn: string): PolicyDocument {
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${keyArn.split(':')[4]}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  };
+}
+
+/** `kmsKeyArns`: customer managed keys (with their default key policy) the stack is configured with. */
 export function deployed(
   synth: Synthesized,
   template = synth.template.toJSON() as CfnTemplate,
+  kmsKeyArns: readonly string[] = [],
 ): DeployedStack {
   const deployment = deployLocally(template, { region: REGION, accountId: ACCOUNT });
   const properties = (id: string) => template.Resources[id].Properties ?? {};
@@ -68,7 +88,10 @@ export function deployed(
   return {
     synth,
     deployment,
-    iam: new TemplateIam(deployment),
+    iam: new TemplateIam(
+      deployment,
+      Object.fromEntries(kmsKeyArns.map((key) => [key, defaultKeyPolicy(key)])),
+    ),
     roles: {
       task: roleIdFromArn(properties(taskDefinition).TaskRoleArn),
       execution: roleIdFromArn(properties(taskDefinition).ExecutionRoleArn),
@@ -104,6 +127,8 @@ function meets(decision: Decision, expected: Expected): boolean {
 
 /** Settings of the configuration that change what is expected. */
 export interface ModeSettings {
+  /** Customer managed keys uploads may use (config `kmsKeyArns`). @default none */
+  readonly kmsKeyArns?: readonly string[];
   readonly inputPrefix: string;
   readonly outputPrefix: string;
   /** The external bucket results go to (config `outputBucket`), if any. */
@@ -480,6 +505,61 @@ export function trustExpectations(stack: DeployedStack): Expectation[] {
   ];
 }
 
+/**
+ * SSE-KMS: an upload under a customer managed key the task role cannot decrypt is refused, for any
+ * caller; one under a key of `kmsKeyArns` is accepted, and the task role may decrypt with that key
+ * through S3 only.
+ */
+export function kmsExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
+  const uploader: Caller = {
+    principal: `arn:aws:iam::${ACCOUNT}:role/Uploader`,
+    identity: [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }] }],
+  };
+  const object = `${stack.arn(stack.synth.ids.dataBucket)}/${mode.inputPrefix}a.csv`;
+  const otherKey = `arn:aws:kms:${REGION}:${ACCOUNT}:key/00000000-0000-0000-0000-000000000000`;
+  const sse = (algorithm: string, key?: string) => ({
+    ...TLS,
+    's3:x-amz-server-side-encryption': algorithm,
+    ...(key && { 's3:x-amz-server-side-encryption-aws-kms-key-id': key }),
+  });
+  const task: Caller = { role: stack.roles.task };
+  const viaS3 = { ...TLS, 'kms:ViaService': `s3.${REGION}.amazonaws.com` };
+  return [
+    row('an uploader, SSE-S3', uploader, 's3:PutObject', object, 'allowed', sse('AES256')),
+    row('an uploader, SSE-KMS under aws/s3', uploader, 's3:PutObject', object, 'allowed', sse('aws:kms')),
+    row(
+      'an uploader, SSE-KMS under another customer key',
+      uploader,
+      's3:PutObject',
+      object,
+      'explicitly denied',
+      sse('aws:kms', otherKey),
+    ),
+    row(
+      'an uploader, DSSE-KMS under another customer key',
+      uploader,
+      's3:PutObject',
+      object,
+      'explicitly denied',
+      sse('aws:kms:dsse', otherKey),
+    ),
+    row('task role', task, 'kms:Decrypt', otherKey, 'denied', viaS3),
+    ...(mode.kmsKeyArns ?? []).flatMap((key) => [
+      row(
+        'an uploader, SSE-KMS under a named key',
+        uploader,
+        's3:PutObject',
+        object,
+        'allowed',
+        sse('aws:kms', key),
+      ),
+      row('task role, through S3', task, 'kms:Decrypt', key, 'allowed', viaS3),
+      row('task role, directly', task, 'kms:Decrypt', key, 'denied'),
+      row('task role', task, 'kms:Encrypt', key, 'denied', viaS3),
+    ]),
+  ];
+}
+
 /** Every expectation above, for the configuration `mode`. */
 export function allExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
   return [
@@ -491,5 +571,6 @@ export function allExpectations(stack: DeployedStack, mode: ModeSettings): Expec
     ...alarmTopicExpectations(stack),
     ...bucketExpectations(stack, mode),
     ...trustExpectations(stack),
+    ...kmsExpectations(stack, mode),
   ];
 }

@@ -1,4 +1,5 @@
-import { type ConfigurationName, synthesized, TEST_ECR_IMAGE } from '../support/synth';
+import type { CfnTemplate } from '../../../local/cloudformation/template';
+import { type ConfigurationName, synthesized, TEST_ECR_IMAGE, TEST_KMS_KEY_ARN } from '../support/synth';
 import {
   alarmTopicExpectations,
   bucketExpectations,
@@ -6,6 +7,7 @@ import {
   deployed,
   type DeployedStack,
   executionRoleExpectations,
+  kmsExpectations,
   type ModeSettings,
   ruleRoleExpectations,
   stateMachineRoleExpectations,
@@ -25,12 +27,14 @@ const MODES: ReadonlyArray<[ConfigurationName, ModeSettings]> = [
   ['private', { ...DEFAULTS, imageRepository: ECR_REPOSITORY }],
   ['outputBucket', { ...DEFAULTS, outputBucket: 'some-bucket' }],
   ['destroy', DEFAULTS],
+  ['kmsKeys', { ...DEFAULTS, kmsKeyArns: [TEST_KMS_KEY_ARN] }],
 ];
 
 describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
   let stack: DeployedStack;
   beforeAll(() => {
-    stack = deployed(synthesized(name));
+    const synth = synthesized(name);
+    stack = deployed(synth, synth.template.toJSON() as CfnTemplate, mode.kmsKeyArns);
   });
 
   test('task role: reads only under the input prefix, writes only under the output prefix, deletes nothing', async () => {
@@ -64,5 +68,10 @@ describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
 
   test('each role can be assumed only by the service it is for', async () => {
     expect(await violations(stack, trustExpectations(stack))).toEqual([]);
+  });
+
+  // Failed before the bucket refused them: the object was stored, and every run of it failed
+  test('uploads under a customer managed KMS key are refused unless the key is named in kmsKeyArns', async () => {
+    expect(await violations(stack, kmsExpectations(stack, mode))).toEqual([]);
   });
 });

@@ -17,6 +17,8 @@ import { logicalIdOf } from './template';
 export const TEST_IMAGE = 'public.ecr.aws/docker/library/node:22-alpine';
 /** An image in ECR, which network=private can pull through the VPC endpoints. */
 export const TEST_ECR_IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/worker:test';
+/** A customer managed key that uploads may use (config `kmsKeyArns`). */
+export const TEST_KMS_KEY_ARN = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 /** Feature flags exactly as cdk.json sets them, so tests see what `cdk synth` produces. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -62,6 +64,7 @@ export const CONFIGURATIONS = {
     subnetIds: 'subnet-0123456789abcdef0,subnet-0123456789abcdef1',
   },
   alarmEmail: { alarmEmail: 'ops@example.com' },
+  kmsKeys: { kmsKeyArns: TEST_KMS_KEY_ARN },
   uploadsPrefix: { inputPrefix: 'uploads/' },
   // as `-c key=value` passes them: strings
   sized: { cpu: '1024', memoryMiB: '3072', architecture: 'X86_64', logRetentionDays: '7' },

@@ -149,3 +149,36 @@ test('task, cluster and container ARNs are in the partition of the region', asyn
     expect.stringMatching(/^arn:aws-cn:ecs:cn-north-1:000000000000:container\//),
   ]);
 });
+
+test('a shell command (--task-command) gets exactly the environment the bundled worker gets', async () => {
+  const printEnvironment = 'console.log(JSON.stringify(process.env))';
+  const environmentOf = async (command: string[]) => {
+    const lines: string[] = [];
+    await runnerOf('env', command, (line) => lines.push(line)).run({
+      stateName: 'Run',
+      parameters: {
+        TaskDefinition: 'env',
+        Overrides: {
+          ContainerOverrides: [{ Name: 'worker', Environment: [{ Name: 'KEY', Value: 'a b+c%2B.txt' }] }],
+        },
+      },
+    });
+    return JSON.parse(lines[0]) as Record<string, string>;
+  };
+  // GIVEN the bundled worker's way (node started directly) and a --task-command's (through /bin/sh)
+  const direct = await environmentOf([process.execPath, '-e', printEnvironment]);
+  const { PWD, ...throughShell } = await environmentOf([
+    '/bin/sh',
+    '-c',
+    `"${process.execPath}" -e "${printEnvironment}"`,
+  ]);
+  // THEN both see the same variables (the shell adds only its working directory)
+  expect(PWD).toBeDefined();
+  expect(throughShell).toEqual(direct);
+  expect(direct).toMatchObject({
+    KEY: 'a b+c%2B.txt',
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+  });
+  expect(Object.keys(direct)).not.toContain('HOME');
+});

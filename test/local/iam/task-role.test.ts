@@ -1,4 +1,4 @@
-import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 import { releasedAfterEach, startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
@@ -132,4 +132,27 @@ test('each task has its own credentials, which stop working when it stops; unsig
   expect(await unsigned.text()).toMatch(
     /<Code>AccessDenied<\/Code><Message>User: anonymous is not authorized to perform: s3:GetObject/,
   );
+});
+
+test('your own upload under a customer managed KMS key is refused by the bucket policy, as on AWS', async () => {
+  const { pipeline } = await pipelineWithWorker();
+  const upload = pipeline.s3.send(
+    new PutObjectCommand({
+      Bucket: pipeline.bucket,
+      Key: 'incoming/secret.csv',
+      Body: 'x',
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: 'arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    }),
+  );
+  await expect(upload).rejects.toThrow(
+    expect.objectContaining({
+      name: 'AccessDenied',
+      message: expect.stringContaining(
+        's3:PutObject on resource: "arn:aws:s3:::local-pipeline-bucket/incoming/secret.csv" with an explicit deny',
+      ),
+    }),
+  );
+  await pipeline.waitForIdle();
+  expect(pipeline.executions()).toEqual([]);
 });
