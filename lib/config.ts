@@ -126,13 +126,21 @@ export const CONFIG_TABLE = {
     default: [],
     unset: 'unset',
     doc: 'The subnets of `vpcId` the tasks run in: a comma-separated list with `-c`, or a JSON list in `cdk.json`.',
-    parse: subnetList,
+    parse: listOf(/^subnet-[0-9a-f]{8,17}$/, {
+      example: 'subnet-0a1b,subnet-0c2d',
+      problem: 'is not a subnet id',
+      fix: 'use subnet ids such as subnet-0123456789abcdef0',
+    }),
   }),
   kmsKeyArns: key<readonly string[]>({
     default: [],
     unset: 'unset',
     doc: 'Customer managed KMS keys (ARNs; a comma-separated list with `-c`) that uploads may name for SSE-KMS: the task role may decrypt with them, through S3 only. The bucket policy refuses an upload under any other customer managed key, which the worker could not read.',
-    parse: kmsKeyArnList,
+    parse: listOf(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]+$/, {
+      example: 'arn:aws:kms:us-east-1:123456789012:key/…',
+      problem: 'is not a KMS key ARN',
+      fix: 'name each key by its ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias or a bare key id)',
+    }),
   }),
   alarmEmail: key<string | undefined>({
     default: undefined,
@@ -381,45 +389,22 @@ function wholeNumberIn(allowed: readonly number[], problem: string): ConfigKeySp
   };
 }
 
-/** Subnet ids: a list in cdk.json, a comma-separated string from `-c`. */
-function subnetList(raw: unknown, fail: Fail): readonly string[] | undefined {
-  let items: unknown[];
-  if (Array.isArray(raw)) items = raw;
-  else if (typeof raw === 'string') items = raw.split(',');
-  else {
-    return fail(
-      raw,
-      'is not a list',
-      'use a comma-separated string, e.g. -c subnetIds=subnet-0a1b,subnet-0c2d',
-    );
-  }
-  const ids = items.map((s) => String(s).trim()).filter((s) => s !== '');
-  const invalid = ids.filter((id) => !/^subnet-[0-9a-f]{8,17}$/.test(id));
-  for (const id of invalid) fail(id, 'is not a subnet id', 'use subnet ids such as subnet-0123456789abcdef0');
-  return invalid.length > 0 ? undefined : ids;
-}
-
-function kmsKeyArnList(raw: unknown, fail: Fail, key: string): readonly string[] | undefined {
-  const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
-  if (!items) {
-    return fail(
-      raw,
-      'is not a list',
-      `use a comma-separated string, e.g. -c ${key}=arn:aws:kms:us-east-1:123456789012:key/…`,
-    );
-  }
-  const arns = items.map((s) => String(s).trim()).filter((s) => s !== '');
-  const invalid = arns.filter(
-    (arn) => !/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/(mrk-)?[0-9a-f-]+$/.test(arn),
-  );
-  for (const arn of invalid) {
-    fail(
-      arn,
-      'is not a KMS key ARN',
-      'name each key by its ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias or a bare key id)',
-    );
-  }
-  return invalid.length > 0 ? undefined : arns;
+/**
+ * A list of ids of one shape: a JSON list in cdk.json, a comma-separated string from `-c`
+ * (`example` is such a string). Each item that does not match is reported on its own.
+ */
+function listOf(
+  pattern: RegExp,
+  { example, problem, fix }: { example: string; problem: string; fix: string },
+): ConfigKeySpec<readonly string[]>['parse'] {
+  return (raw, fail, key) => {
+    const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',') : undefined;
+    if (!items) return fail(raw, 'is not a list', `use a comma-separated string, e.g. -c ${key}=${example}`);
+    const values = items.map((s) => String(s).trim()).filter((s) => s !== '');
+    const invalid = values.filter((value) => !pattern.test(value));
+    for (const value of invalid) fail(value, problem, fix);
+    return invalid.length > 0 ? undefined : values;
+  };
 }
 
 function range(from: number, to: number, step: number): number[] {

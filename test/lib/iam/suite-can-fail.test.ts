@@ -3,6 +3,7 @@ import { type Synthesized, synthesized } from '../support/synth';
 import {
   alarmTopicExpectations,
   deployed,
+  kmsExpectations,
   stateMachineRoleExpectations,
   taskRoleExpectations,
   violations,
@@ -113,4 +114,32 @@ test('RunTask on the deployed revision only, as it was, fails: the next revision
       ),
     ]),
   );
+});
+
+test('a bucket policy without the SSE-KMS Deny fails: uploads the worker could not read are accepted', async () => {
+  const broken = deployed(
+    synth,
+    edited((resources) => {
+      const bucketPolicy = Object.values(resources).find(
+        (r) =>
+          r.Type === 'AWS::S3::BucketPolicy' &&
+          (r.Properties.Bucket as { Ref: string }).Ref === synth.ids.dataBucket,
+      )!;
+      const document = bucketPolicy.Properties.PolicyDocument as PolicyDocument;
+      document.Statement = document.Statement.filter((s) => s.Sid !== 'DenyUploadsUnderOtherCustomerKeys');
+    }),
+  );
+  expect(
+    await violations(
+      broken,
+      kmsExpectations(broken, { inputPrefix: 'incoming/', outputPrefix: 'processed/' }),
+    ),
+  ).toEqual([
+    expect.stringMatching(
+      /^an uploader, SSE-KMS under another customer key: s3:PutObject on \S+ should be explicitly denied, is Allowed$/,
+    ),
+    expect.stringMatching(
+      /^an uploader, DSSE-KMS under another customer key: s3:PutObject on \S+ should be explicitly denied, is Allowed$/,
+    ),
+  ]);
 });
