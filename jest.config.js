@@ -13,4 +13,6 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
   },
   testTimeout: 60_000,
+  // This 2-core machine runs two suites at once: most suites wait on child processes and loopback I/O.
+  maxWorkers: 2,
 };

@@ -29,7 +29,19 @@ export async function writtenResult(
   try {
     await s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
     return location;
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    // Anything else is the emulator's own S3 failing, not the worker: say so rather than report "no result".
+    const { name, message, $metadata } = error as Error & { $metadata?: { httpStatusCode?: number } };
+    const status = $metadata?.httpStatusCode ? ` (HTTP ${$metadata.httpStatusCode})` : '';
+    throw new Error(
+      `Looking up the result s3://${location.bucket}/${location.key} failed${status}: ${name}: ${message}`,
+      { cause: error },
+    );
   }
+}
+
+function isNotFound(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === 'NotFound' || name === 'NoSuchKey' || $metadata?.httpStatusCode === 404;
 }
