@@ -84,7 +84,7 @@ export async function benchTests(): Promise<BenchSection> {
     notes: [
       `${cpus().length} CPUs; load average ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} ` +
         'at the end: one run on a shared machine, so read the wall times beside the load.',
-      "jest runs with its default workers (one fewer than the CPUs); a folder's time is the sum of its suites' " +
+      "jest runs two suites at once (jest.config.js `maxWorkers`); a folder's time is the sum of its suites' " +
         `run times from jest's JSON report (${relative(PROJECT_ROOT, JEST_REPORT)}), without jest's start-up.`,
       ...(failed.length > 0 ? [`Failed: \`${failed.join('`, `')}\`; see the step's output.`] : []),
     ],

@@ -74,8 +74,8 @@ test('a target input that is not JSON is dead-lettered at once, unretried, with 
 });
 
 test('retries stop at MaximumEventAgeInSeconds when that comes before MaximumRetryAttempts', async () => {
-  // 60 s of event age, scaled to 60 ms; 185 attempts would take far longer.
-  const { target, undelivered } = delivery({ maximumEventAgeInSeconds: 60, retryScale: 1e-3 });
+  // 60 s of event age, scaled to 600 ms (room for a retry on a loaded machine); 185 attempts would take far longer.
+  const { target, undelivered } = delivery({ maximumEventAgeInSeconds: 60, retryScale: 1e-2 });
   const attempts = await deliverThrottled(target);
 
   expect(undelivered).toHaveLength(1);
