@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
@@ -39,7 +39,7 @@ import {
   type RunExecutionOptions,
   type StartExecutionOptions,
 } from './stepfunctions/executions';
-import { writtenResult } from './worker-contract';
+import { readResult, writtenResult } from './worker-contract';
 
 export type { ExecutionRecord, UndeliveredEvent };
 
@@ -286,17 +286,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     deadLetters,
     journal,
     redriveExecution: (executionArn) => stepFunctions.redriveExecution(stateMachine, executionArn),
-    readResult: async (record) => {
-      if (!record.result) return null;
-      try {
-        const object = await s3.send(
-          new GetObjectCommand({ Bucket: record.result.bucket, Key: record.result.key }),
-        );
-        return JSON.parse(await object.Body!.transformToString());
-      } catch {
-        return null;
-      }
-    },
+    readResult: (record) => readResult(s3, record.result),
     stop: async ({ drain = true } = {}) => {
       accepting = false;
       notifications.stop();

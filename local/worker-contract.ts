@@ -1,4 +1,4 @@
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /**
  * What the local pipeline knows about the worker: only its contract (README "The worker contract"), so any
@@ -31,14 +31,38 @@ export async function writtenResult(
     return location;
   } catch (error) {
     if (isNotFound(error)) return undefined;
-    // Anything else is the emulator's own S3 failing, not the worker: say so rather than report "no result".
-    const { name, message, $metadata } = error as Error & { $metadata?: { httpStatusCode?: number } };
-    const status = $metadata?.httpStatusCode ? ` (HTTP ${$metadata.httpStatusCode})` : '';
+    throw lookupFailed(location, error);
+  }
+}
+
+/** The result's JSON content; null when there is none (the worker wrote none, or it was deleted since). */
+export async function readResult(s3: S3Client, location: ResultLocation | undefined): Promise<unknown> {
+  if (!location) return null;
+  let text: string;
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
+    text = await object.Body!.transformToString();
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw lookupFailed(location, error);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
     throw new Error(
-      `Looking up the result s3://${location.bucket}/${location.key} failed${status}: ${name}: ${message}`,
-      { cause: error },
+      `The result s3://${location.bucket}/${location.key} is not JSON: a worker writes one JSON object there (README "The worker contract")`,
     );
   }
+}
+
+/** Anything but a missing result is the emulator's own S3 failing, not the worker: said, never taken for "no result". */
+function lookupFailed(location: ResultLocation, error: unknown): Error {
+  const { name, message, $metadata } = error as Error & { $metadata?: { httpStatusCode?: number } };
+  const status = $metadata?.httpStatusCode ? ` (HTTP ${$metadata.httpStatusCode})` : '';
+  return new Error(
+    `Looking up the result s3://${location.bucket}/${location.key} failed${status}: ${name}: ${message}`,
+    { cause: error },
+  );
 }
 
 function isNotFound(error: unknown): boolean {

@@ -19,6 +19,8 @@ export interface LocalTaskDefinition {
   readonly arn: string;
   readonly cpu?: string;
   readonly memory?: string;
+  /** `RuntimePlatform.CpuArchitecture` (`ARM64`, `X86_64`), when the template sets it. */
+  readonly cpuArchitecture?: string;
   /** Logical ID of the task role (`TaskRoleArn: { Fn::GetAtt: [role, Arn] }`), when the task has one. */
   readonly taskRoleLogicalId?: string;
   readonly containers: readonly LocalContainerDefinition[];
@@ -33,6 +35,8 @@ export function loadTaskDefinitions(deployment: LocalDeployment): LocalTaskDefin
       arn: deployment.ref(logicalId),
       cpu: properties.Cpu === undefined ? undefined : String(properties.Cpu),
       memory: properties.Memory === undefined ? undefined : String(properties.Memory),
+      cpuArchitecture: (properties.RuntimePlatform as { CpuArchitecture?: string } | undefined)
+        ?.CpuArchitecture,
       taskRoleLogicalId: roleOf(resource.Properties?.TaskRoleArn),
       containers: asArray(properties.ContainerDefinitions).filter(isPlainObject).map(containerOf),
     };

@@ -24,14 +24,10 @@ export function loadSimulatedWorkflow(
   const deployment = deployLocally(template, { region: LOCAL_REGION });
   const rule = loadObjectCreatedRule(deployment, ruleMatch);
   const { definition } = loadStateMachine(deployment, rule.targetLogicalId);
-  const architecture = Object.values(template.Resources)
-    .filter((r) => r.Type === 'AWS::ECS::TaskDefinition')
-    .map(
-      (r) =>
-        (r.Properties?.RuntimePlatform as { CpuArchitecture?: Architecture } | undefined)?.CpuArchitecture,
-    )
-    .find((a) => a !== undefined);
-  return { definition, taskDefinitions: loadTaskDefinitions(deployment), architecture };
+  const taskDefinitions = loadTaskDefinitions(deployment);
+  const architecture = taskDefinitions.find((t) => t.cpuArchitecture !== undefined)?.cpuArchitecture as
+    Architecture | undefined;
+  return { definition, taskDefinitions, architecture };
 }
 
 /** Simulates a burst through the workflow of a synthesized template. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 
 import { localS3Client, type LocalS3Server, startLocalS3Server } from '../../local/s3/server';
-import { resultLocationFor, writtenResult } from '../../local/worker-contract';
+import { readResult, resultLocationFor, writtenResult } from '../../local/worker-contract';
 
 /** The result lookup by the worker's contract, against a real S3 API on loopback (s3rver). */
 
@@ -51,6 +51,27 @@ test('any other failure of the lookup is raised, naming the result, not reported
   try {
     await expect(writtenResult(localS3Client(server.endpoint), environment)).rejects.toThrow(
       /^Looking up the result s3:\/\/results\/processed\/incoming\/a b\+c\.csv\.json failed \(HTTP 403\): /,
+    );
+  } finally {
+    refuseEverything = false;
+  }
+});
+
+test('readResult gives the JSON a worker wrote, null for none, and names a result that is not JSON', async () => {
+  const s3 = localS3Client(server.endpoint);
+  const written = { bucket: 'results', key: 'processed/written.json' };
+  await expect(readResult(s3, undefined)).resolves.toBeNull();
+  await expect(readResult(s3, written)).resolves.toBeNull();
+  await s3.send(new PutObjectCommand({ Bucket: 'results', Key: written.key, Body: '{"sha256":"ab"}' }));
+  await expect(readResult(s3, written)).resolves.toEqual({ sha256: 'ab' });
+  await s3.send(new PutObjectCommand({ Bucket: 'results', Key: written.key, Body: 'done' }));
+  await expect(readResult(s3, written)).rejects.toThrow(
+    'The result s3://results/processed/written.json is not JSON: a worker writes one JSON object there',
+  );
+  refuseEverything = true;
+  try {
+    await expect(readResult(s3, written)).rejects.toThrow(
+      /^Looking up the result s3:\/\/results\/processed\/written\.json failed \(HTTP 403\): AccessDenied/,
     );
   } finally {
     refuseEverything = false;

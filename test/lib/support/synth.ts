@@ -45,8 +45,8 @@ export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthe
 // ---------------------------------------------------------------------------------------------
 // Synthesized templates, shared by all test files
 //
-// Jest loads aws-cdk-lib afresh in every test file, and that, not the assertions, is what a
-// test file costs here (~5 s of CPU; on a 2-core machine jest runs one worker). So every
+// Jest loads aws-cdk-lib afresh in every test file, and a synthesis of the whole stack costs
+// seconds of CPU, far more than the assertions (two jest workers share two cores). So every
 // configuration the template tests use is synthesized once, by the first test file that
 // needs one, and stored under a key hashing everything the templates depend on: lib/,
 // bin/, shared/, cdk.json, this folder and the installed aws-cdk-lib/constructs/cdk-nag. The other files
