@@ -1,8 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 
 import { Backfill } from '../../lib/backfill';
 import type { ProcessObjectStepProps } from '../../lib/process-object-step';
+import type { StateMachineLogProps } from '../../lib/traced-state-machine';
 import {
   AslDefinition,
   AslMapState,
@@ -11,10 +14,10 @@ import {
   longestTaskTimeSeconds,
   statesOfType,
 } from './support/asl';
-import { definitionIn, freshStack, LOG_PROPS, stepProps } from './support/constructs';
+import { definitionIn, freshStack, LOG_PROPS, only, stepProps } from './support/constructs';
 import { iamPatternMatches, roleIdFromArn, Statement, statementsOfRole } from './support/iam';
 import { Synthesized, synthesized } from './support/synth';
-import { evaluate, logicalIdOf, onlyResource, stateMachineArn } from './support/template';
+import { evaluate, logicalIdOf, onlyResource, STACK_UUID, stateMachineArn } from './support/template';
 
 let byDefault: Synthesized;
 let concurrent: Synthesized;
@@ -197,13 +200,17 @@ describe('Backfill: state machine role', () => {
 });
 
 describe('Backfill built alone', () => {
-  const build = (overrides: Partial<ProcessObjectStepProps> = {}, maxConcurrency = 7) => {
+  const build = (
+    overrides: Partial<ProcessObjectStepProps> = {},
+    maxConcurrency = 7,
+    logProps: StateMachineLogProps = LOG_PROPS,
+  ) => {
     // GIVEN the construct alone in a fresh stack, with its own bucket
     const stack = freshStack();
     const bucket = new s3.Bucket(stack, 'Bucket');
     const backfill = new Backfill(stack, 'Backfill', {
       ...stepProps(stack, overrides),
-      ...LOG_PROPS,
+      ...logProps,
       bucket,
       maxConcurrency,
     });
@@ -227,5 +234,36 @@ describe('Backfill built alone', () => {
     const long = build({ capacity: 'spot-with-fallback', taskTimeout: Duration.days(7) });
     expect(long.definition.TimeoutSeconds).toBe(long.backfill.step.longestRun.toSeconds());
     expect(long.definition.TimeoutSeconds).toBeGreaterThan(7 * 24 * 3600);
+  });
+
+  test('its log group follows logRetention and logRemovalPolicy, is named for the stack and the construct, and receives the log', () => {
+    // GIVEN a week, deleted with the stack
+    const { stack, backfill } = build();
+    const group = only(stack, 'AWS::Logs::LogGroup');
+    expect(group.Properties.RetentionInDays).toBe(7);
+    expect([group.DeletionPolicy, group.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
+    // (the fresh stack is named Alone; the last part of AWS::StackId evaluates to STACK_UUID)
+    const template = Template.fromStack(stack);
+    expect(evaluate(template, group.Properties.LogGroupName)).toBe(
+      `/aws/vendedlogs/states/Alone-Backfill-${STACK_UUID}`,
+    );
+    expect(only(stack, 'AWS::StepFunctions::StateMachine').Properties.LoggingConfiguration).toMatchObject({
+      Level: 'ALL',
+      Destinations: [
+        {
+          CloudWatchLogsLogGroup: {
+            LogGroupArn: { 'Fn::GetAtt': [logicalIdOf(stack, backfill.logGroup), 'Arn'] },
+          },
+        },
+      ],
+    });
+    // GIVEN a month, retained
+    const retained = only(
+      build({}, 7, { logRetention: logs.RetentionDays.ONE_MONTH, logRemovalPolicy: RemovalPolicy.RETAIN })
+        .stack,
+      'AWS::Logs::LogGroup',
+    );
+    expect(retained.Properties.RetentionInDays).toBe(30);
+    expect([retained.DeletionPolicy, retained.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
   });
 });

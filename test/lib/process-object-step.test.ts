@@ -3,13 +3,20 @@ import 'core-js/actual/promise/with-resolvers';
 
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 import { StateMachine } from 'aws-local-stepfunctions';
 
-import { ProcessObjectStep } from '../../lib/process-object-step';
+import {
+  attemptsFor,
+  INVALID_PARAMETER_WAIT,
+  SPOT_CAPACITY_WAIT,
+  worstWaitSeconds,
+} from '../../lib/launch-retry';
+import { MAX_RELAUNCHES, ProcessObjectStep, ProcessObjectStepProps } from '../../lib/process-object-step';
 import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
-import { stepProps } from './support/constructs';
+import { freshStack, stepProps } from './support/constructs';
 import { Statement, statementsOfRole } from './support/iam';
 import { Synthesized, synthesized } from './support/synth';
 import { logicalIdOf, onlyResource, placeholder } from './support/template';
@@ -508,5 +515,159 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
         Condition: { ArnEquals: { 'ecs:cluster': `<${clusterId}.Arn>` } },
       }),
     ]);
+  });
+});
+
+describe('ProcessObjectStep built alone', () => {
+  type StepOverrides = Partial<ProcessObjectStepProps> | ((stack: Stack) => Partial<ProcessObjectStepProps>);
+  const build = (overrides: StepOverrides = {}) => {
+    // GIVEN the step alone in a fresh stack (a public VPC, on-demand, 60-minute tasks, a 1-hour wait)
+    const stack = freshStack();
+    const props = stepProps(stack, typeof overrides === 'function' ? overrides(stack) : overrides);
+    const step = new ProcessObjectStep(stack, 'ProcessObjectStep', props);
+    // WHEN its RunTask states are rendered
+    const states: Record<string, AslState> = Object.fromEntries(
+      step.runTaskStates.map((state) => [state.stateId, stack.resolve(state.toStateJson()) as AslState]),
+    );
+    return { stack, props, step, states };
+  };
+  const networkOf = (state: AslState) =>
+    (state.Parameters?.NetworkConfiguration as { AwsvpcConfiguration: Record<string, unknown> })
+      .AwsvpcConfiguration;
+  /** The retrier of the capacity errors (throttling, vCPU quota, no capacity) of a RunTask state. */
+  const capacityRetrier = (state: AslState) => {
+    const retry = (state.Retry ?? []).find(
+      (r) => [...r.ErrorEquals].sort().join() === CAPACITY_ERRORS.join(),
+    );
+    if (!retry) throw new Error('no capacity retrier');
+    return retry;
+  };
+
+  test('assignPublicIp true asks ECS for a public IP (ENABLED); false leaves it out, which ECS takes as DISABLED', () => {
+    const { states: enabled } = build({ assignPublicIp: true });
+    expect(networkOf(enabled.RunWorker).AssignPublicIp).toBe('ENABLED');
+    const { states: disabled } = build({ assignPublicIp: false });
+    // (aws-cdk-lib renders false as no AssignPublicIp at all; ECS's default is DISABLED)
+    expect(networkOf(disabled.RunWorker)).not.toHaveProperty('AssignPublicIp');
+  });
+
+  test('subnets and securityGroup place the task network interface (NetworkConfiguration)', () => {
+    // GIVEN the VPC's public subnets and the Tasks security group
+    const byDefault = build();
+    expect(networkOf(byDefault.states.RunWorker)).toEqual({
+      AssignPublicIp: 'ENABLED',
+      Subnets: byDefault.stack.resolve(byDefault.props.cluster.vpc.publicSubnets.map((s) => s.subnetId)),
+      SecurityGroups: [byDefault.stack.resolve(byDefault.props.securityGroup.securityGroupId)],
+    });
+    // GIVEN one named subnet and another security group
+    const chosen = build((stack) => ({
+      subnets: {
+        subnets: [
+          ec2.Subnet.fromSubnetAttributes(stack, 'Chosen', {
+            subnetId: 'subnet-0chosen',
+            availabilityZone: 'us-east-1a',
+          }),
+        ],
+      },
+      securityGroup: ec2.SecurityGroup.fromSecurityGroupId(stack, 'Other', 'sg-0other'),
+    }));
+    // THEN the task goes there, and only there
+    expect(networkOf(chosen.states.RunWorker)).toEqual({
+      AssignPublicIp: 'ENABLED',
+      Subnets: ['subnet-0chosen'],
+      SecurityGroups: ['sg-0other'],
+    });
+  });
+
+  test('capacity on-demand runs with LaunchType FARGATE and no capacity provider strategy; spot on FARGATE_SPOT only', () => {
+    const onDemandStep = build({ capacity: 'on-demand' });
+    expect(Object.keys(onDemandStep.states)).toEqual(['RunWorker']);
+    expect(onDemandStep.states.RunWorker.Parameters?.LaunchType).toBe('FARGATE');
+    expect(onDemandStep.states.RunWorker.Parameters).not.toHaveProperty('CapacityProviderStrategy');
+    const spotStep = build({ capacity: 'spot' });
+    expect(Object.keys(spotStep.states)).toEqual(['RunWorker']);
+    expect(spotStep.states.RunWorker.Parameters?.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+    expect(spotStep.states.RunWorker.Parameters).not.toHaveProperty('LaunchType');
+  });
+
+  test('capacity spot-with-fallback runs on Spot first, caught on every launch error into the on-demand run', () => {
+    const { step, states } = build({ capacity: 'spot-with-fallback' });
+    // THEN two RunTask states, the Spot one the start state
+    expect(Object.keys(states)).toEqual(['RunWorkerOnSpot', 'RunWorkerOnDemand']);
+    expect(step.startState).toBe(step.runTaskStates[0]);
+    expect(states.RunWorkerOnSpot.Parameters?.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
+    ]);
+    expect(states.RunWorkerOnDemand.Parameters?.CapacityProviderStrategy).toEqual([
+      { CapacityProvider: 'FARGATE', Weight: 1 },
+    ]);
+    // AND the Spot run's first catcher takes every launch error class to the on-demand run
+    const [fallsBack] = states.RunWorkerOnSpot.Catch ?? [];
+    expect(fallsBack).toEqual({
+      ErrorEquals: expect.any(Array),
+      ResultPath: '$.spotError',
+      Next: 'RunWorkerOnDemand',
+    });
+    expect([...fallsBack.ErrorEquals].sort()).toEqual(LAUNCH_ERRORS);
+  });
+
+  test("capacityWait sets the capacity retrier's MaxAttempts: a longer wait, more attempts; the other retrier keeps its own", () => {
+    // GIVEN a 1-hour and a 12-hour wait
+    const [short, long] = [Duration.hours(1), Duration.hours(12)].map((capacityWait) =>
+      build({ capacityWait }),
+    );
+    const shortRetry = capacityRetrier(short.states.RunWorker);
+    const longRetry = capacityRetrier(long.states.RunWorker);
+    // THEN each has the fewest attempts whose mean wait reaches it
+    expect(shortRetry.MaxAttempts).toBe(attemptsFor(3600));
+    expect(longRetry.MaxAttempts).toBe(attemptsFor(12 * 3600));
+    expect(longRetry.MaxAttempts).toBeGreaterThan(shortRetry.MaxAttempts as number);
+    // AND the ECS.InvalidParameterException retrier does not follow capacityWait
+    const invalidParameter = (synth: typeof short) =>
+      synth.states.RunWorker.Retry?.find((r) => r.ErrorEquals.includes('ECS.InvalidParameterException'));
+    expect(invalidParameter(short)?.MaxAttempts).toBe(attemptsFor(INVALID_PARAMETER_WAIT.toSeconds()));
+    expect(invalidParameter(long)).toEqual(invalidParameter(short));
+    // AND the longest path waits longer
+    expect(long.step.longestRun.toSeconds()).toBeGreaterThan(short.step.longestRun.toSeconds());
+  });
+
+  test("with spot-with-fallback, capacityWait is the on-demand run's wait; Spot waits SPOT_CAPACITY_WAIT", () => {
+    const [short, long] = [Duration.hours(1), Duration.hours(12)].map((capacityWait) =>
+      build({ capacity: 'spot-with-fallback', capacityWait }),
+    );
+    for (const { states } of [short, long]) {
+      expect(capacityRetrier(states.RunWorkerOnSpot).MaxAttempts).toBe(
+        attemptsFor(SPOT_CAPACITY_WAIT.toSeconds()),
+      );
+    }
+    expect(capacityRetrier(short.states.RunWorkerOnDemand).MaxAttempts).toBe(attemptsFor(3600));
+    expect(capacityRetrier(long.states.RunWorkerOnDemand).MaxAttempts).toBe(attemptsFor(12 * 3600));
+  });
+
+  test("taskTimeout is each RunTask state's TimeoutSeconds, and longestRun grows by it on every run of the path", () => {
+    // GIVEN 5-minute and 60-minute tasks
+    const [short, long] = [Duration.minutes(5), Duration.minutes(60)].map((taskTimeout) =>
+      build({ taskTimeout }),
+    );
+    expect(short.states.RunWorker.TimeoutSeconds).toBe(300);
+    expect(long.states.RunWorker.TimeoutSeconds).toBe(3600);
+    // THEN on-demand, the path is a run and its relaunches, each after the worst launch wait
+    const worstWait =
+      worstWaitSeconds(attemptsFor(short.props.capacityWait.toSeconds())) +
+      worstWaitSeconds(attemptsFor(INVALID_PARAMETER_WAIT.toSeconds()));
+    expect(short.step.longestRun.toSeconds()).toBe((1 + MAX_RELAUNCHES) * (worstWait + 300));
+    expect(long.step.longestRun.toSeconds() - short.step.longestRun.toSeconds()).toBe(
+      (1 + MAX_RELAUNCHES) * (3600 - 300),
+    );
+    // AND spot-with-fallback adds the Spot run's timeout to the path
+    const [shortFallback, longFallback] = [Duration.minutes(5), Duration.minutes(60)].map((taskTimeout) =>
+      build({ capacity: 'spot-with-fallback', taskTimeout }),
+    );
+    for (const state of Object.values(longFallback.states)) expect(state.TimeoutSeconds).toBe(3600);
+    expect(longFallback.step.longestRun.toSeconds() - shortFallback.step.longestRun.toSeconds()).toBe(
+      (1 + 1 + MAX_RELAUNCHES) * (3600 - 300),
+    );
   });
 });

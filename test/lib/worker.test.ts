@@ -1,4 +1,4 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -277,5 +277,41 @@ describe('Worker built alone', () => {
     const other = s3.Bucket.fromBucketName(stack, 'Other', 'results-bucket');
     const props = workerProps(stack, { outputBucket: other, outputPrefix: 'incoming/out/' });
     expect(() => new Worker(stack, 'Worker', props)).not.toThrow();
+  });
+
+  /** The statements of the task role in `stack`, and those that grant any KMS action. */
+  const taskRoleOf = (stack: Stack) => {
+    const statements = statementsOfRole(
+      Template.fromStack(stack),
+      roleIdFromArn(only(stack, 'AWS::ECS::TaskDefinition').Properties.TaskRoleArn),
+    );
+    return { statements, kms: statements.filter((s) => s.Action.some((a) => /^kms:/i.test(a))) };
+  };
+
+  test('decryptKeyArns: the task role may kms:Decrypt with exactly those keys, through S3 in the stack region only', () => {
+    const keyArns = [
+      'arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111',
+      'arn:aws:kms:us-east-1:210987654321:key/22222222-2222-2222-2222-222222222222',
+    ];
+    const { kms } = taskRoleOf(build({ decryptKeyArns: keyArns }));
+    // THEN (the fresh stack is in us-east-1)
+    expect(kms).toEqual([
+      {
+        Sid: 'DecryptInputUnderNamedKeys',
+        Effect: 'Allow',
+        Action: ['kms:Decrypt'],
+        Resource: keyArns,
+        Condition: { StringEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  test('without decryptKeyArns, or with an empty list, the task role has no KMS permission', () => {
+    for (const props of [{}, { decryptKeyArns: [] }]) {
+      const { statements, kms } = taskRoleOf(build(props));
+      // (its S3 statements are there: the role was found)
+      expect(statements.length).toBeGreaterThan(0);
+      expect(kms).toEqual([]);
+    }
   });
 });
