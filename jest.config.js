@@ -2,6 +2,11 @@
  * Type-checking happens once in `npm run typecheck`; here ts-jest only transpiles
  * (isolatedModules), which cuts a suite from ~20 s / 2 GB to ~5 s.
  */
+// Every App a test builds synthesizes as bin/app.ts does, without aws-cdk-lib's built-in
+// CloudFormation validation (aws-cdk-lib reads CDK_VALIDATION at synth; jest's workers inherit it):
+// test/lib/cloudformation-validation.test.ts runs that validator on every configuration's template.
+process.env.CDK_VALIDATION = 'false';
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',

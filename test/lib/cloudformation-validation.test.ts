@@ -26,7 +26,7 @@ function findings(name: string, template: Record<string, unknown>) {
     templatePaths: [templatePath],
     stackTemplates: [{ stackConstructPath: name, templatePath, accountId: undefined, region: undefined }],
     // The plugin reads only the files; the context requires an app.
-    appConstruct: new App({ builtinCloudFormationValidation: false }),
+    appConstruct: new App(),
   });
   return report.violations.map((v) => ({
     rule: v.ruleName,

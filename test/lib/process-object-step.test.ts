@@ -479,10 +479,7 @@ describe('ProcessObjectStep built alone: what its state machine may run', () => 
   let statements: Statement[];
   let clusterId: string;
   beforeAll(() => {
-    const app = new App({
-      builtinCloudFormationValidation: false,
-      context: { [STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY]: true },
-    });
+    const app = new App({ context: { [STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY]: true } });
     const stack = new Stack(app, 'Alone', { env: { account: '123456789012', region: 'us-east-1' } });
     const props = stepProps(stack, { taskTimeout: Duration.minutes(5) });
     const { cluster, taskDefinition } = props;

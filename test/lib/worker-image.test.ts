@@ -194,7 +194,7 @@ function buildWorker(
   image?: WorkerImage,
   options: { region?: string; pullThroughVpcEndpoints?: boolean } = {},
 ): Built {
-  const app = new App({ builtinCloudFormationValidation: false });
+  const app = new App();
   const stack = new Stack(app, 'Stack', {
     env: options.region ? { account: '123456789012', region: options.region } : undefined,
   });

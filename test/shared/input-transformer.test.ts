@@ -33,7 +33,7 @@ const objectCreated = {
 
 /** The InputTransformer that aws-cdk-lib synthesizes for a Step Functions rule target. */
 function synthesizedTransformer(input: events.RuleTargetInput): InputTransformer {
-  const stack = new Stack(new App({ builtinCloudFormationValidation: false }), 'TransformerStack');
+  const stack = new Stack(new App(), 'TransformerStack');
   const stateMachine = new sfn.StateMachine(stack, 'Machine', {
     definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Pass')),
   });

@@ -21,7 +21,7 @@ import { evaluate, logicalIdOf } from './template';
  * feature flags: a construct behaves alone as it does in `cdk synth`.
  */
 export function freshStack(): Stack {
-  const app = new App({ builtinCloudFormationValidation: false, context: CDK_JSON_CONTEXT });
+  const app = new App({ context: CDK_JSON_CONTEXT });
   return new Stack(app, 'Alone', { env: { account: '123456789012', region: 'us-east-1' } });
 }
 

@@ -32,11 +32,7 @@ export interface LiveSynthesis {
 
 /** GIVEN the app configured with cdk.json's context plus `context` overrides (the construct tree too). */
 export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthesis {
-  // As bin/app.ts: the built-in CloudFormation validation runs in cloudformation-validation.test.ts.
-  const app = new App({
-    builtinCloudFormationValidation: false,
-    context: { ...CDK_JSON_CONTEXT, image: TEST_IMAGE, ...context },
-  });
+  const app = new App({ context: { ...CDK_JSON_CONTEXT, image: TEST_IMAGE, ...context } });
   const config = parseConfig((key) => app.node.tryGetContext(key));
   const stack = new PipelineStack(app, 'TestPipeline', { config });
   return { app, stack, template: Template.fromStack(stack) };

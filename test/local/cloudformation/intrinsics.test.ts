@@ -216,7 +216,7 @@ describe('contextForTemplate', () => {
 });
 
 describe('resolving a template synthesized by aws-cdk-lib', () => {
-  const stack = new Stack(new App({ builtinCloudFormationValidation: false }), 'PipelineLike');
+  const stack = new Stack(new App(), 'PipelineLike');
   const bucket = new s3.Bucket(stack, 'Bucket');
   const vpc = new ec2.Vpc(stack, 'Vpc', {
     maxAzs: 1,

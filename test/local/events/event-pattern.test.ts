@@ -434,7 +434,7 @@ describe('matching semantics not covered by a single documented example', () => 
 describe("this app's S3 Object Created rule", () => {
   // The pattern exactly as CloudFormation receives it, synthesized by aws-cdk-lib.
   function synthesizedPattern(): unknown {
-    const stack = new Stack(new App({ builtinCloudFormationValidation: false }), 'PatternStack');
+    const stack = new Stack(new App(), 'PatternStack');
     new events.Rule(stack, 'ObjectCreated', {
       eventPattern: {
         source: ['aws.s3'],
