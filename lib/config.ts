@@ -89,8 +89,13 @@ export const CONFIG_TABLE = {
   }),
   capacityWaitMinutes: key({
     default: 12 * 60,
-    doc: 'How long, on average, a launch waits for Fargate capacity (throttling, the vCPU quota, no capacity) before the object fails; the default drains a 10,000-object burst on a default account (see Bursts and quotas). 1 to 10080.',
+    doc: 'How long an object may wait in line for a launch slot, and then (on average) for Fargate to accept its launch, before it fails; the default drains a 10,000-object burst on a default account (see Bursts and quotas). 1 to 10080.',
     parse: wholeNumberFrom1To(7 * 24 * 60, '7 days'),
+  }),
+  fargateVcpuQuota: key({
+    default: 6,
+    doc: "The Fargate vCPU this pipeline's tasks may use at once: the account's quota (On-Demand L-3032A538; Spot L-36FBB829 with a Spot `capacity`) less what other workloads use. Its share of `cpu` is the number of launch slots. 1 to 100000.",
+    parse: wholeNumberFrom1To(100000, 'beyond any Fargate quota'),
   }),
   logRetentionDays: key({
     default: 30,
@@ -223,6 +228,19 @@ export const CROSS_KEY_CHECKS: readonly CrossKeyCheck[] = [
     },
   },
   {
+    name: 'fargateVcpuQuota holds one task',
+    keys: ['fargateVcpuQuota', 'cpu'],
+    problem: ({ fargateVcpuQuota, cpu }) =>
+      launchSlots(fargateVcpuQuota, cpu) >= 1
+        ? undefined
+        : describe(
+            'fargateVcpuQuota',
+            fargateVcpuQuota,
+            `is less than one task of cpu ${cpu} (${cpu / 1024} vCPU)`,
+            `raise it to at least ${Math.ceil(cpu / 1024)} (request a quota increase first), or lower cpu`,
+          ),
+  },
+  {
     name: 'vpcId needs subnetIds',
     keys: ['vpcId', 'subnetIds'],
     problem: ({ vpcId, subnetIds }) =>
@@ -259,6 +277,11 @@ export const CROSS_KEY_CHECKS: readonly CrossKeyCheck[] = [
         : undefined,
   },
 ];
+
+/** How many tasks of `cpu` units fit in `vcpuQuota` vCPU at once: the launch gate's slots. */
+export function launchSlots(vcpuQuota: number, cpu: number): number {
+  return Math.floor((vcpuQuota * 1024) / cpu);
+}
 
 /**
  * Whether results written to the input bucket would start the pipeline again. A result key

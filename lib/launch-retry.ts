@@ -26,17 +26,18 @@ export const INVALID_PARAMETER_WAIT = Duration.minutes(30);
 export const LAUNCH_ERRORS = [...CAPACITY_ERRORS, ...INVALID_PARAMETER_ERRORS];
 
 /**
- * The backoff: first retry within 5 s, doubling, capped. The cap sets the RunTask call rate of a
- * burst: N waiting executions, each retrying at a uniformly random delay up to the cap C (full
- * jitter, mean C/2), call RunTask about 2N/C times a second. At the default quota (24 tasks of
- * 0.25 vCPU) a 10,000-object burst keeps ~10,000 executions waiting, so C = 3000 s keeps them near
- * 7 calls/s, well under the account's 20/s, and ~20 launch attempts per object over a 7-hour wait
- * (cheap state transitions). `npm run simulate` shows the trade-off; README "Bursts and quotas".
+ * The backoff: first retry within 5 s, doubling, capped at a minute. Only executions holding a launch
+ * slot (lib/launch-gate.ts) call RunTask, so at most `slots` of them retry at once: 24 on a default
+ * account, about one call a second between them. A refusal there means the quota is smaller than the
+ * gate believes (another workload holds vCPU) or Fargate has no capacity, and the short cap
+ * relaunches soon after capacity frees. Over a 12-hour wait that is some 1,440 attempts and 4,300
+ * history events, far below Step Functions' 25,000. `npm run simulate` shows the trade-off; README
+ * "Bursts and quotas".
  */
 export const LAUNCH_BACKOFF = {
   intervalSeconds: 5,
   backoffRate: 2,
-  maxDelaySeconds: 3000,
+  maxDelaySeconds: 60,
 } as const;
 
 /** Spot's own wait in `spot-with-fallback`, before the task falls back to on-demand. */

@@ -4,9 +4,10 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
 import { Backfill } from './backfill';
-import { PipelineConfig } from './config';
+import { launchSlots, PipelineConfig } from './config';
 import { Data } from './data';
 import { DeadLetters } from './dead-letters';
+import { LaunchGate } from './launch-gate';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
@@ -24,6 +25,7 @@ export class PipelineStack extends Stack {
   public readonly data: Data;
   public readonly network: Network;
   public readonly worker: Worker;
+  public readonly launchGate: LaunchGate;
   public readonly workflow: Workflow;
   public readonly trigger: Trigger;
   public readonly deadLetters: DeadLetters;
@@ -62,6 +64,11 @@ export class PipelineStack extends Stack {
       logRemovalPolicy: removalPolicy,
       image: config.image,
       pullThroughVpcEndpoints: config.network === 'private' && config.vpcId === undefined,
+    });
+
+    // One gate for the event-driven and backfill workflows: they draw on the same Fargate quota.
+    this.launchGate = new LaunchGate(this, 'LaunchGate', {
+      slots: launchSlots(config.fargateVcpuQuota, config.cpu),
     });
 
     this.workflow = new Workflow(this, 'Workflow', {
@@ -127,6 +134,7 @@ export class PipelineStack extends Stack {
       outputPrefix: config.outputPrefix,
       capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
+      launchGate: this.launchGate,
     };
   }
 }

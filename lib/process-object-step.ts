@@ -8,6 +8,7 @@ import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api'
 import { Construct } from 'constructs';
 
 import type { CapacityMode } from './config';
+import { gateStates, type LaunchGate, RECEIVE_WAIT_SECONDS } from './launch-gate';
 import {
   CAPACITY_ERRORS,
   INVALID_PARAMETER_ERRORS,
@@ -27,6 +28,11 @@ export const SPOT_INTERRUPTED_CAUSE = '*"StopCode":"SpotInterruption"*';
 export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 /** How many times a task that failed to start is launched again, in all, per object. */
 export const MAX_RELAUNCHES = 2;
+/**
+ * What the release may take, in the execution's timeout: a few long polls of the line and
+ * SendTaskSuccess calls, more when it meets messages of executions that stopped waiting.
+ */
+const RELEASE_ALLOWANCE = Duration.seconds(30 * RECEIVE_WAIT_SECONDS);
 
 export interface ProcessObjectStepProps {
   /** The cluster the worker task runs in (with the Fargate capacity providers, for Spot). */
@@ -57,15 +63,20 @@ export interface ProcessObjectStepProps {
    * capacity) before the object fails: the retries of each RunTask state last this long.
    */
   readonly capacityWait: Duration;
+  /** The slot count and line every execution claims a slot from before it launches. */
+  readonly launchGate: LaunchGate;
 }
 
 /**
  * The per-object step, shared by the event-driven workflow and the backfill map so
- * both run the same task with the same overrides, retries and catch.
+ * both run the same task with the same overrides, retries and catch. Each object first claims a
+ * launch slot (lib/launch-gate.ts), waiting in line when all are taken, and gives it back after its
+ * task, whatever the outcome.
  *
  * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
  * On success its output is the input plus `task` (the task's ARN, stop code and exit codes) and
- * `result: { bucket, key }`, the location of the result the worker writes.
+ * `result: { bucket, key }`, the location of the result the worker writes, and `launchSlot` (the
+ * gate's count as this execution left it).
  * On failure it ends in a Fail state whose error is the original error name and whose
  * cause names the object.
  */
@@ -118,9 +129,9 @@ export class ProcessObjectStep extends Construct {
     });
 
     const { capacityWait } = props;
-    // The longest path: each run waits for capacity at worst (every jittered delay at its ceiling),
-    // then runs to its timeout.
-    let longestSeconds = 0;
+    // The longest path: the wait in line, then each run waits for capacity at worst (every jittered
+    // delay at its ceiling) and runs to its timeout, then the release hands the slot on.
+    let longestSeconds = capacityWait.toSeconds() + RELEASE_ALLOWANCE.toSeconds();
     const runOn = (stateId: string, provider: 'FARGATE' | 'FARGATE_SPOT' | undefined, wait: Duration) => {
       const state = this.runWorker(stateId, props, provider);
       const retries = [
@@ -135,8 +146,29 @@ export class ProcessObjectStep extends Construct {
       longestSeconds += runs * (waitSeconds + props.taskTimeout.toSeconds());
       return state;
     };
+    const onSpot =
+      capacity === 'spot-with-fallback'
+        ? runOn('RunWorkerOnSpot', 'FARGATE_SPOT', SPOT_CAPACITY_WAIT)
+        : undefined;
+    const run =
+      capacity === 'spot-with-fallback'
+        ? runOn('RunWorkerOnDemand', 'FARGATE', capacityWait)
+        : runOn('RunWorker', capacity === 'spot' ? 'FARGATE_SPOT' : undefined, capacityWait);
+
+    // Every path that held a slot gives it back before its outcome: the result named means success.
+    const done = new sfn.Choice(this, 'WasObjectProcessed')
+      .when(sfn.Condition.isPresent('$.result'), new sfn.Succeed(this, 'ObjectProcessed'))
+      .otherwise(failed);
+    const gate = gateStates(this, props.launchGate, {
+      onSlot: onSpot ?? run,
+      failedBeforeSlot: failed,
+      done,
+      capacityWait,
+    });
+    result.next(gate.release);
+
     /** A task ECS stopped before it ran is launched again (at most MAX_RELAUNCHES in all); other task failures fail. */
-    const relaunchOrFail = (run: tasks.EcsRunTask, prefix: string) => {
+    const relaunchOrFail = (prefix: string) => {
       const failedToStart = sfn.Condition.stringMatches('$.error.Cause', FAILED_TO_START_CAUSE);
       return new sfn.Choice(this, `${prefix}WasTaskStarted`, {
         comment: `A task ECS stopped before its container ran (StopCode TaskFailedToStart) is launched again, at most ${MAX_RELAUNCHES} times.`,
@@ -158,17 +190,15 @@ export class ProcessObjectStep extends Construct {
             resultPath: '$.relaunches',
           }).next(run),
         )
-        .otherwise(failed);
+        .otherwise(gate.release);
     };
-    const catchWorkerFailures = (run: tasks.EcsRunTask, prefix: string) => {
-      run.addCatch(relaunchOrFail(run, prefix), { errors: ['States.TaskFailed'], resultPath: '$.error' });
-      run.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-    };
+    run.addCatch(relaunchOrFail(onSpot ? 'OnDemand' : ''), {
+      errors: ['States.TaskFailed'],
+      resultPath: '$.error',
+    });
+    run.addCatch(gate.release, { errors: ['States.ALL'], resultPath: '$.error' });
 
-    if (capacity === 'spot-with-fallback') {
-      const onSpot = runOn('RunWorkerOnSpot', 'FARGATE_SPOT', SPOT_CAPACITY_WAIT);
-      const onDemand = runOn('RunWorkerOnDemand', 'FARGATE', capacityWait);
-      catchWorkerFailures(onDemand, 'OnDemand');
+    if (onSpot) {
       const interrupted = new sfn.Choice(this, 'WasSpotInterrupted', {
         comment:
           'A Spot task that ECS stopped to reclaim capacity, or before it ran, gets another run on on-demand Fargate.',
@@ -178,19 +208,15 @@ export class ProcessObjectStep extends Construct {
             sfn.Condition.stringMatches('$.error.Cause', SPOT_INTERRUPTED_CAUSE),
             sfn.Condition.stringMatches('$.error.Cause', FAILED_TO_START_CAUSE),
           ),
-          onDemand,
+          run,
         )
-        .otherwise(failed);
+        .otherwise(gate.release);
       // Every launch error class, once Spot's retries are spent: Spot may be out of capacity under any name.
-      onSpot.addCatch(onDemand, { errors: LAUNCH_ERRORS, resultPath: '$.spotError' });
+      onSpot.addCatch(run, { errors: LAUNCH_ERRORS, resultPath: '$.spotError' });
       onSpot.addCatch(interrupted, { errors: ['States.TaskFailed'], resultPath: '$.error' });
-      onSpot.addCatch(failed, { errors: ['States.ALL'], resultPath: '$.error' });
-      this.startState = onSpot;
-    } else {
-      const run = runOn('RunWorker', capacity === 'spot' ? 'FARGATE_SPOT' : undefined, capacityWait);
-      catchWorkerFailures(run, '');
-      this.startState = run;
+      onSpot.addCatch(gate.release, { errors: ['States.ALL'], resultPath: '$.error' });
     }
+    this.startState = gate.claim;
     this.longestRun = Duration.seconds(longestSeconds);
   }
 

@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IConstruct } from 'constructs';
 
+import { LaunchGate } from '../../../lib/launch-gate';
 import type { ProcessObjectStepProps } from '../../../lib/process-object-step';
 import type { WorkerProps } from '../../../lib/worker';
 import type { AslDefinition } from './asl';
@@ -51,6 +52,7 @@ export function stepProps(
     outputPrefix: 'processed/',
     capacity: 'on-demand',
     capacityWait: Duration.hours(1),
+    launchGate: overrides.launchGate ?? new LaunchGate(stack, 'LaunchGate', { slots: 4 }),
     ...overrides,
   };
 }
