@@ -26,6 +26,8 @@ import { Construct } from 'constructs';
 export const LAUNCH_SLOTS_KEY = 'launch-slots';
 /** How long a releaser long-polls the line for a message its count says is there. */
 export const RECEIVE_WAIT_SECONDS = 20;
+/** Each of the gate's service calls; a call that hangs past it fails and is handled as any failure. */
+export const GATE_CALL_TIMEOUT = Duration.minutes(1);
 /**
  * SendTaskSuccess on a token whose task is no longer waiting. Step Functions names an AWS SDK
  * integration's errors `<Service>.<Exception>`.
@@ -119,6 +121,7 @@ export function gateStates(
       returnValues: tasks.DynamoReturnValues.UPDATED_NEW,
       resultSelector: { 'demand.$': 'States.StringToJson($.Attributes.demand.N)' },
       resultPath: '$.launchSlot',
+      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
     }).addRetry({
       errors: COUNTER_THROTTLING_ERRORS,
       interval: Duration.seconds(1),
@@ -170,6 +173,7 @@ export function gateStates(
     iamResources: [gate.queue.queueArn],
     iamAction: 'sqs:ReceiveMessage',
     resultPath: '$.launchSlot.line',
+    taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
   });
   receive.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
   receive.addCatch(targets.done, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
@@ -185,6 +189,7 @@ export function gateStates(
       iamResources: [gate.queue.queueArn],
       iamAction: 'sqs:DeleteMessage',
       resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
     });
     task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
     return task;
@@ -208,6 +213,7 @@ export function gateStates(
     iamResources: ['*'],
     iamAction: 'states:SendTaskSuccess',
     resultPath: sfn.JsonPath.DISCARD,
+    taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
   });
   // A stale token fails at once; anything else (throttling) is worth a few tries before the
   // waiting execution is given up on.

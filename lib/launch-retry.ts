@@ -26,18 +26,18 @@ export const INVALID_PARAMETER_WAIT = Duration.minutes(30);
 export const LAUNCH_ERRORS = [...CAPACITY_ERRORS, ...INVALID_PARAMETER_ERRORS];
 
 /**
- * The backoff: first retry within 5 s, doubling, capped at a minute. Only executions holding a launch
- * slot (lib/launch-gate.ts) call RunTask, so at most `slots` of them retry at once: 24 on a default
- * account, about one call a second between them. A refusal there means the quota is smaller than the
- * gate believes (another workload holds vCPU) or Fargate has no capacity, and the short cap
- * relaunches soon after capacity frees. Over a 12-hour wait that is some 1,440 attempts and 4,300
- * history events, far below Step Functions' 25,000. `npm run simulate` shows the trade-off; README
- * "Bursts and quotas".
+ * The backoff: first retry within 5 s, doubling, capped at 5 minutes. Only executions holding a
+ * launch slot (lib/launch-gate.ts) call RunTask, so at most `slots` of them retry at once: 24 on a
+ * default account. A refusal there means the account has less free capacity than the gate's
+ * fargateVcpuQuota says (another workload holds vCPU), or Fargate has none: the tasks already
+ * running keep handing their slots on meanwhile, so the cap costs only the retrying objects' own
+ * time. Over a 12-hour wait that is under 300 attempts, under 1,000 history events per run, far
+ * below Step Functions' 25,000. `npm run simulate` shows the trade-off; README "Bursts and quotas".
  */
 export const LAUNCH_BACKOFF = {
   intervalSeconds: 5,
   backoffRate: 2,
-  maxDelaySeconds: 60,
+  maxDelaySeconds: 300,
 } as const;
 
 /** Spot's own wait in `spot-with-fallback`, before the task falls back to on-demand. */

@@ -45,15 +45,15 @@ export function acknowledgeOnStackSingleton(
 
 /**
  * The wildcard findings every state machine that runs `ecs:runTask.sync` has: aws-cdk-lib grants
- * ecs:StopTask/DescribeTasks on `*` because the task ARN exists only at run time (X-Ray and log
- * delivery APIs take no resource), and RunTask on `<family>:*`, every revision of the worker's
+ * ecs:StopTask/DescribeTasks on `*` because the task ARN exists only at run time (X-Ray, log
+ * delivery and states:SendTaskSuccess take no resource), and RunTask on `<family>:*`, every revision of the worker's
  * family, because RunTask is given the family.
  */
 export function acknowledgeRunTaskSyncWildcards(role: iam.IRole): void {
   acknowledgeWildcardResource(
     role,
     '*',
-    'ecs:StopTask/DescribeTasks name tasks that exist only at run time (limited to the worker cluster by ecs:cluster), and X-Ray and CloudWatch Logs delivery APIs take no resource; every other statement is scoped.',
+    'ecs:StopTask/DescribeTasks name tasks that exist only at run time (limited to the worker cluster by ecs:cluster); X-Ray, CloudWatch Logs delivery and states:SendTaskSuccess (the launch gate waking a waiting execution: the task token names it) take no resource; every other statement is scoped.',
   );
   const policy = role.node.tryFindChild('DefaultPolicy');
   if (!(policy instanceof iam.Policy)) return;

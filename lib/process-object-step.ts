@@ -8,7 +8,7 @@ import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api'
 import { Construct } from 'constructs';
 
 import type { CapacityMode } from './config';
-import { gateStates, type LaunchGate, RECEIVE_WAIT_SECONDS } from './launch-gate';
+import { gateStates, type LaunchGate } from './launch-gate';
 import {
   CAPACITY_ERRORS,
   INVALID_PARAMETER_ERRORS,
@@ -29,10 +29,11 @@ export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 /** How many times a task that failed to start is launched again, in all, per object. */
 export const MAX_RELAUNCHES = 2;
 /**
- * What the release may take, in the execution's timeout: a few long polls of the line and
- * SendTaskSuccess calls, more when it meets messages of executions that stopped waiting.
+ * What the release may take, in the execution's timeout: a few rounds of count, long poll,
+ * SendTaskSuccess and delete, each call with its retries at worst (about 9 minutes a round), more
+ * rounds when it meets messages of executions that stopped waiting.
  */
-const RELEASE_ALLOWANCE = Duration.seconds(30 * RECEIVE_WAIT_SECONDS);
+export const RELEASE_ALLOWANCE = Duration.hours(1);
 
 export interface ProcessObjectStepProps {
   /** The cluster the worker task runs in (with the Fargate capacity providers, for Spot). */

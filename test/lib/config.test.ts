@@ -47,6 +47,16 @@ describe('parseConfig', () => {
     ['architecture arm', { architecture: 'arm' }, ['architecture', '"arm"', 'use one of "ARM64", "X86_64"']],
     ['taskTimeoutMinutes 0', { taskTimeoutMinutes: 0 }, ['taskTimeoutMinutes', '0', 'use 1 to 10080']],
     [
+      'fargateVcpuQuota 0',
+      { fargateVcpuQuota: 0 },
+      ['fargateVcpuQuota', '0', 'is out of range', 'use 1 to 100000'],
+    ],
+    [
+      'fargateVcpuQuota 1 with cpu 2048',
+      { fargateVcpuQuota: 1, cpu: 2048, memoryMiB: 4096 },
+      ['fargateVcpuQuota', '1', 'less than one task of cpu 2048 (2 vCPU)', 'raise it to at least 2'],
+    ],
+    [
       'taskTimeoutMinutes abc',
       { taskTimeoutMinutes: 'abc' },
       ['taskTimeoutMinutes', '"abc"', 'is not a whole number', '-c taskTimeoutMinutes=60'],

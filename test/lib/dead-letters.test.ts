@@ -17,9 +17,10 @@ beforeAll(() => {
 });
 
 describe('DeadLetters', () => {
-  test('is the only queue, encrypted with SQS-managed keys, keeping messages 14 days', () => {
-    byDefault.template.resourceCountIs('AWS::SQS::Queue', 1);
-    byDefault.template.hasResourceProperties('AWS::SQS::Queue', {
+  test("is encrypted with SQS-managed keys, keeping messages 14 days; the only other queue is the launch gate's line", () => {
+    const queues = byDefault.template.findResources('AWS::SQS::Queue');
+    expect(Object.keys(queues).sort()).toEqual([queueId, byDefault.ids.launchGateLine].sort());
+    expect(queues[queueId].Properties).toMatchObject({
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 14 * 24 * 3600,
     });

@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as logs from 'aws-cdk-lib/aws-logs';
 
 import { Network, NetworkProps } from '../../lib/network';
-import { backfillMapOf, definitionOf, statesOfType } from './support/asl';
+import { AslDefinition, backfillMapOf, definitionOf, statesOfType } from './support/asl';
 import { freshStack, only } from './support/constructs';
 import { ConfigurationName, CONFIGURATIONS, Synthesized, synthesized } from './support/synth';
 import { evaluate, onlyResource } from './support/template';
@@ -24,11 +24,15 @@ beforeAll(() => {
   taskSecurityGroupId = publicNet.ids.taskSecurityGroup;
 });
 
-/** The AwsvpcConfiguration of every task state of the workflow and of the backfill's item processor. */
+/** The AwsvpcConfiguration of every RunTask state of the workflow and of the backfill's item processor. */
 function awsvpcConfigurations(synth: Synthesized) {
   const [, map] = backfillMapOf(synth);
-  const workflowTasks = Object.values(statesOfType(definitionOf(synth), 'Task'));
-  const backfillTasks = Object.values(statesOfType(map.ItemProcessor, 'Task'));
+  const runTasks = (definition: AslDefinition) =>
+    Object.values(statesOfType(definition, 'Task')).filter((task) =>
+      String(task.Resource).endsWith(':ecs:runTask.sync'),
+    );
+  const workflowTasks = runTasks(definitionOf(synth));
+  const backfillTasks = runTasks(map.ItemProcessor);
   expect(workflowTasks.length).toBeGreaterThan(0);
   expect(backfillTasks).toHaveLength(workflowTasks.length);
   const tasks = [...workflowTasks, ...backfillTasks];

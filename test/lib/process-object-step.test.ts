@@ -14,7 +14,12 @@ import {
   SPOT_CAPACITY_WAIT,
   worstWaitSeconds,
 } from '../../lib/launch-retry';
-import { MAX_RELAUNCHES, ProcessObjectStep, ProcessObjectStepProps } from '../../lib/process-object-step';
+import {
+  MAX_RELAUNCHES,
+  ProcessObjectStep,
+  ProcessObjectStepProps,
+  RELEASE_ALLOWANCE,
+} from '../../lib/process-object-step';
 import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
 import { freshStack, stepProps } from './support/constructs';
 import { Statement, statementsOfRole } from './support/iam';
@@ -49,8 +54,11 @@ beforeAll(() => {
 
 const MODES = ['on-demand', 'spot', 'spot-with-fallback'] as const;
 
+/** The states that run the worker (the launch gate's Task states are tested in launch-gate.test.ts). */
 function tasksOf(definition: AslDefinition): [string, AslState][] {
-  return Object.entries(statesOfType(definition, 'Task'));
+  return Object.entries(statesOfType(definition, 'Task')).filter(([, state]) =>
+    /:ecs:runTask\.sync$/.test(String(state.Resource)),
+  );
 }
 
 function taskDefinitionOf(synth: Synthesized) {
@@ -68,8 +76,11 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
     task = tasks[0][1];
   });
 
-  test('has one Task state, the start state, running the task with ecs:runTask.sync', () => {
-    expect(definitions['on-demand'].StartAt).toBe('RunWorker');
+  test('has one Task state running the task with ecs:runTask.sync, entered once a launch slot is held', () => {
+    const { StartAt, States } = definitions['on-demand'];
+    expect(StartAt).toBe('ClaimLaunchSlot');
+    expect(States.HasLaunchSlot.Choices?.[0].Next).toBe('RunWorker');
+    expect(States.WaitForLaunchSlot.Next).toBe('RunWorker');
     expect(task.Resource).toMatch(/:states:::ecs:runTask\.sync$/);
     expect(task.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
   });
@@ -126,7 +137,7 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
   test('sends a worker failure to the relaunch check and every other error into a Fail state naming the object', () => {
     expect(task.Catch).toEqual([
       { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasTaskStarted' },
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLaunchSlot' },
     ]);
     const failed = definitions['on-demand'].States.ObjectFailed;
     expect(failed).toMatchObject({ Type: 'Fail', ErrorPath: '$.error.Error' });
@@ -154,7 +165,7 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
           Next: 'CountRelaunch',
         },
       ],
-      Default: 'ObjectFailed',
+      Default: 'ReleaseLaunchSlot',
     });
     expect(States.CountFirstRelaunch).toEqual({
       Type: 'Pass',
@@ -196,7 +207,7 @@ describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
         expect(retry).toMatchObject({
           IntervalSeconds: 5,
           BackoffRate: 2,
-          MaxDelaySeconds: 3000,
+          MaxDelaySeconds: 300,
           JitterStrategy: 'FULL',
         });
         // Step Functions' bounds: whole numbers up to 99999999
@@ -217,13 +228,14 @@ describe.each(MODES)('ProcessObjectStep retries (%s)', (mode) => {
   });
 
   test('the execution history of the longest wait stays far below 25,000 events', () => {
-    // Each launch attempt writes a handful of events (TaskScheduled, TaskStarted, TaskFailed, ...);
-    // 5 is generous. A run is entered at most 3 times (two relaunches).
+    // Each launch attempt writes three events (TaskScheduled, TaskStarted, TaskFailed); 5 is
+    // generous. A run is entered at most 3 times (two relaunches); the wait in line and the
+    // release add a few dozen.
     const attempts = tasksOf(definitions[mode]).reduce(
       (sum, [, task]) => sum + 3 * (1 + (task.Retry ?? []).reduce((n, r) => n + (r.MaxAttempts ?? 3), 0)),
       0,
     );
-    expect(attempts * 5).toBeLessThan(25000 / 10);
+    expect(attempts * 5 + 100).toBeLessThan(25000 / 2);
   });
 });
 
@@ -244,13 +256,17 @@ describe('ProcessObjectStep capacity wait', () => {
       expect(meanWaitSeconds(retry)).toBeGreaterThanOrEqual(seconds);
       expect(meanWaitSeconds(retry, (retry.MaxAttempts ?? 0) - 1)).toBeLessThan(seconds);
     }
-    expect(capacityRetry(onDemand).MaxAttempts).toBe(38);
+    expect(capacityRetry(onDemand).MaxAttempts).toBe(attemptsFor(12 * 3600));
   });
 
-  test("its delay cap keeps 10,000 waiting executions under RunTask's 20 calls a second", () => {
-    // Under full jitter a delay averages half the cap: N waiting executions call ~2N/cap times a second.
+  test("only slot holders retry RunTask, and their delay cap keeps them far under RunTask's 20 calls a second", () => {
+    // Under full jitter a delay averages half the cap: N retrying executions call ~2N/cap times a
+    // second, and only the executions holding one of the gate's slots reach RunWorker.
+    const { States } = definitionOf(onDemand);
+    const slots = Number(States.HasLaunchSlot.Choices?.[0].NumericLessThanEquals);
+    expect(slots).toBe(24);
     const { MaxDelaySeconds } = capacityRetry(onDemand);
-    expect((2 * 10000) / Number(MaxDelaySeconds)).toBeLessThanOrEqual(20);
+    expect((2 * slots) / Number(MaxDelaySeconds)).toBeLessThanOrEqual(1);
   });
 
   test('spot-with-fallback waits about 5 minutes for Spot, then the whole wait on demand', () => {
@@ -272,7 +288,7 @@ describe('ProcessObjectStep (spot)', () => {
     expect(task.Parameters?.LaunchType).toBeUndefined();
     expect(task.Catch).toEqual([
       { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasTaskStarted' },
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLaunchSlot' },
     ]);
   });
 });
@@ -283,12 +299,14 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
     states = definitions['spot-with-fallback'].States;
   });
 
-  test('starts on Spot and has exactly two Task states', () => {
-    expect(definitions['spot-with-fallback'].StartAt).toBe('RunWorkerOnSpot');
-    expect(Object.keys(statesOfType(definitions['spot-with-fallback'], 'Task')).sort()).toEqual([
-      'RunWorkerOnDemand',
-      'RunWorkerOnSpot',
-    ]);
+  test('runs on Spot first once it holds a slot, and has exactly two RunTask states', () => {
+    expect(states.HasLaunchSlot.Choices?.[0].Next).toBe('RunWorkerOnSpot');
+    expect(states.WaitForLaunchSlot.Next).toBe('RunWorkerOnSpot');
+    expect(
+      tasksOf(definitions['spot-with-fallback'])
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(['RunWorkerOnDemand', 'RunWorkerOnSpot']);
   });
 
   test('RunWorkerOnSpot uses FARGATE_SPOT and RunWorkerOnDemand uses FARGATE', () => {
@@ -321,7 +339,7 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
         Next: 'RunWorkerOnDemand',
       },
       { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'WasSpotInterrupted' },
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLaunchSlot' },
     ]);
     expect([...(states.RunWorkerOnSpot.Catch?.[0].ErrorEquals ?? [])].sort()).toEqual(LAUNCH_ERRORS);
   });
@@ -339,14 +357,14 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
           Next: 'RunWorkerOnDemand',
         },
       ],
-      Default: 'ObjectFailed',
+      Default: 'ReleaseLaunchSlot',
     });
   });
 
   test('the on-demand run relaunches a task that failed to start and catches everything else into the Fail state', () => {
     expect(states.RunWorkerOnDemand.Catch).toEqual([
       { ErrorEquals: ['States.TaskFailed'], ResultPath: '$.error', Next: 'OnDemandWasTaskStarted' },
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ObjectFailed' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLaunchSlot' },
     ]);
     expect(states.OnDemandCountFirstRelaunch.Next).toBe('RunWorkerOnDemand');
     expect(states.OnDemandCountRelaunch.Next).toBe('RunWorkerOnDemand');
@@ -392,20 +410,30 @@ describe('ProcessObjectStep capacity providers are those of the cluster', () => 
 });
 
 describe("ProcessObjectStep names the result's location in its output", () => {
-  test.each(MODES)('every task state goes on to NameResult, which sets $.result and ends (%s)', (mode) => {
-    const definition = definitions[mode];
-    for (const [, task] of tasksOf(definition)) expect(task.Next).toBe('NameResult');
-    expect(definition.States.NameResult).toEqual({
-      Type: 'Pass',
-      Comment: expect.any(String),
-      Parameters: {
-        bucket: `<${onDemand.ids.dataBucket}>`,
-        'key.$': "States.Format('{}{}.json', 'processed/', $.key)",
-      },
-      ResultPath: '$.result',
-      End: true,
-    });
-  });
+  test.each(MODES)(
+    'every task state goes on to NameResult, which sets $.result, then releases its slot (%s)',
+    (mode) => {
+      const definition = definitions[mode];
+      for (const [, task] of tasksOf(definition)) expect(task.Next).toBe('NameResult');
+      expect(definition.States.NameResult).toEqual({
+        Type: 'Pass',
+        Comment: expect.any(String),
+        Parameters: {
+          bucket: `<${onDemand.ids.dataBucket}>`,
+          'key.$': "States.Format('{}{}.json', 'processed/', $.key)",
+        },
+        ResultPath: '$.result',
+        Next: 'ReleaseLaunchSlot',
+      });
+      // AND after the release, a named result is success and anything else the Fail state
+      expect(definition.States.WasObjectProcessed).toEqual({
+        Type: 'Choice',
+        Choices: [{ Variable: '$.result', IsPresent: true, Next: 'ObjectProcessed' }],
+        Default: 'ObjectFailed',
+      });
+      expect(definition.States.ObjectProcessed).toEqual({ Type: 'Succeed' });
+    },
+  );
 
   test('names the output bucket when results go to another bucket', () => {
     const definition = definitionOf(synthesized('outputBucket'));
@@ -466,9 +494,13 @@ async function runSucceeding(definition: AslDefinition, input: Record<string, st
     StoppedReason: 'Essential container in task exited',
     Containers: [{ Name: 'worker', ExitCode: 0 }],
   });
-  const handlers = Object.fromEntries(
-    ['RunWorker', 'RunWorkerOnSpot', 'RunWorkerOnDemand'].map((name) => [name, task]),
-  );
+  // The launch gate's count: one execution, so it holds a slot and nobody waits after it.
+  const count = async () => ({ Attributes: { demand: { N: '1' } } });
+  const handlers = Object.fromEntries([
+    ...['RunWorker', 'RunWorkerOnSpot', 'RunWorkerOnDemand'].map((name) => [name, task]),
+    ['ClaimLaunchSlot', count],
+    ['ReleaseLaunchSlot', async () => ({ Attributes: { demand: { N: '0' } } })],
+  ]);
   return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers } }).result;
 }
 
@@ -591,9 +623,10 @@ describe('ProcessObjectStep built alone', () => {
 
   test('capacity spot-with-fallback runs on Spot first, caught on every launch error into the on-demand run', () => {
     const { step, states } = build({ capacity: 'spot-with-fallback' });
-    // THEN two RunTask states, the Spot one the start state
+    // THEN two RunTask states, the Spot one run first, once a launch slot is held
     expect(Object.keys(states)).toEqual(['RunWorkerOnSpot', 'RunWorkerOnDemand']);
-    expect(step.startState).toBe(step.runTaskStates[0]);
+    expect(step.runTaskStates.map((s) => s.id)).toEqual(['RunWorkerOnSpot', 'RunWorkerOnDemand']);
+    expect(step.startState.id).toBe('ClaimLaunchSlot');
     expect(states.RunWorkerOnSpot.Parameters?.CapacityProviderStrategy).toEqual([
       { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
     ]);
@@ -650,11 +683,16 @@ describe('ProcessObjectStep built alone', () => {
     );
     expect(short.states.RunWorker.TimeoutSeconds).toBe(300);
     expect(long.states.RunWorker.TimeoutSeconds).toBe(3600);
-    // THEN on-demand, the path is a run and its relaunches, each after the worst launch wait
+    // THEN on-demand, the path is the wait in line, a run and its relaunches, each after the worst
+    // launch wait, and the release
     const worstWait =
       worstWaitSeconds(attemptsFor(short.props.capacityWait.toSeconds())) +
       worstWaitSeconds(attemptsFor(INVALID_PARAMETER_WAIT.toSeconds()));
-    expect(short.step.longestRun.toSeconds()).toBe((1 + MAX_RELAUNCHES) * (worstWait + 300));
+    expect(short.step.longestRun.toSeconds()).toBe(
+      short.props.capacityWait.toSeconds() +
+        RELEASE_ALLOWANCE.toSeconds() +
+        (1 + MAX_RELAUNCHES) * (worstWait + 300),
+    );
     expect(long.step.longestRun.toSeconds() - short.step.longestRun.toSeconds()).toBe(
       (1 + MAX_RELAUNCHES) * (3600 - 300),
     );
@@ -662,7 +700,9 @@ describe('ProcessObjectStep built alone', () => {
     const [shortFallback, longFallback] = [Duration.minutes(5), Duration.minutes(60)].map((taskTimeout) =>
       build({ capacity: 'spot-with-fallback', taskTimeout }),
     );
-    for (const state of Object.values(longFallback.states)) expect(state.TimeoutSeconds).toBe(3600);
+    for (const name of ['RunWorkerOnSpot', 'RunWorkerOnDemand']) {
+      expect(longFallback.states[name].TimeoutSeconds).toBe(3600);
+    }
     expect(longFallback.step.longestRun.toSeconds() - shortFallback.step.longestRun.toSeconds()).toBe(
       (1 + 1 + MAX_RELAUNCHES) * (3600 - 300),
     );

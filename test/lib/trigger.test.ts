@@ -119,7 +119,9 @@ describe('Trigger', () => {
       },
     });
     // AND nothing else is allowed on the queue: that statement and the TLS-only deny are all there is
-    const { resource } = onlyResource(byDefault.template, 'AWS::SQS::QueuePolicy');
+    const [resource] = Object.values(byDefault.template.findResources('AWS::SQS::QueuePolicy')).filter(
+      (policy) => JSON.stringify(policy.Properties.Queues) === JSON.stringify([{ Ref: ids.queue }]),
+    );
     const statements = (resource.Properties.PolicyDocument as { Statement: { Effect: string }[] }).Statement;
     expect(statements.map((s) => s.Effect).sort()).toEqual(['Allow', 'Deny']);
   });

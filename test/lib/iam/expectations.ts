@@ -285,6 +285,26 @@ export function stateMachineRoleExpectations(stack: DeployedStack): Expectation[
       row(who, caller, 'events:PutTargets', stack.arn(ids.rule), 'denied'),
       row(who, caller, 'events:DeleteRule', managedRule, 'denied'),
       row(who, caller, 'states:StartExecution', otherWorkflow, 'denied'),
+      // the launch gate: its one table and its line, and waking a waiting execution of either machine
+      row(who, caller, 'dynamodb:UpdateItem', stack.arn(ids.launchGateTable), 'allowed', TLS),
+      row(who, caller, 'dynamodb:DeleteItem', stack.arn(ids.launchGateTable), 'denied', TLS),
+      row(who, caller, 'dynamodb:DeleteTable', stack.arn(ids.launchGateTable), 'denied', TLS),
+      row(
+        who,
+        caller,
+        'dynamodb:UpdateItem',
+        `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/another-table`,
+        'denied',
+        TLS,
+      ),
+      ...['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'].map((action) =>
+        row(who, caller, action, stack.arn(ids.launchGateLine), 'allowed', TLS),
+      ),
+      row(who, caller, 'sqs:SendMessage', stack.arn(ids.launchGateLine), 'explicitly denied', PLAIN_HTTP),
+      row(who, caller, 'sqs:PurgeQueue', stack.arn(ids.launchGateLine), 'denied', TLS),
+      row(who, caller, 'sqs:ReceiveMessage', stack.arn(ids.deadLetterQueue), 'denied', TLS),
+      row(who, caller, 'states:SendTaskSuccess', '*', 'allowed'),
+      row(who, caller, 'states:SendTaskFailure', '*', 'denied'),
       row(who, caller, 's3:GetObject', `${stack.arn(ids.dataBucket)}/incoming/a.csv`, 'denied'),
       row(who, caller, 'ecs:RegisterTaskDefinition', '*', 'denied'),
     ];

@@ -29,6 +29,12 @@ export function plausibleValues(template: Template): TokenValue {
         return suffix;
       case 'AWS::S3::Bucket|Arn':
         return `arn:aws:s3:::${suffix}`;
+      case 'AWS::DynamoDB::Table|Ref':
+        return id;
+      case 'AWS::SQS::Queue|Ref':
+        return `https://sqs.us-east-1.amazonaws.com/123456789012/${id}`;
+      case 'AWS::SQS::Queue|Arn':
+        return `arn:aws:sqs:us-east-1:123456789012:${id}`;
       default:
         throw new Error(`plausibleValues: no value for ${type} ${id} ${attribute ?? 'Ref'}`);
     }
@@ -52,7 +58,7 @@ export interface AslState {
     JitterStrategy?: string;
   }[];
   Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
-  Choices?: { Variable?: string; StringMatches?: string; Next: string }[];
+  Choices?: { Variable?: string; StringMatches?: string; NumericLessThanEquals?: number; Next: string }[];
   Default?: string;
   [key: string]: unknown;
 }

@@ -90,6 +90,8 @@ export interface ConstructIds {
   readonly backfillStateMachine: string;
   readonly backfillLogGroup: string;
   readonly alarmTopic: string;
+  readonly launchGateTable: string;
+  readonly launchGateLine: string;
 }
 
 export interface Synthesized {
@@ -117,6 +119,8 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     backfillStateMachine: logicalIdOf(stack, stack.backfill.stateMachine),
     backfillLogGroup: logicalIdOf(stack, stack.backfill.logGroup),
     alarmTopic: logicalIdOf(stack, stack.monitoring.topic),
+    launchGateTable: logicalIdOf(stack, stack.launchGate.table),
+    launchGateLine: logicalIdOf(stack, stack.launchGate.queue),
   };
 }
 const ROOT = path.join(__dirname, '..', '..', '..');
