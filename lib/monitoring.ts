@@ -18,6 +18,10 @@ export interface MonitoringProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** The trigger rule: an alarm on failed invocations. */
   readonly rule: events.IRule;
+  /** The launch gate's line: how many executions wait for a slot, and an alarm before waits run out. */
+  readonly launchLine: sqs.IQueue;
+  /** How long an execution may wait in line (capacityWaitMinutes). */
+  readonly capacityWait: Duration;
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
    * @default - no subscription
@@ -29,7 +33,8 @@ export interface MonitoringProps {
  * How failures are seen: an SNS topic that every alarm notifies (optionally emailed),
  * alarms on failed, timed-out, throttled and aborted executions, on failed, timed-out and
  * aborted backfill runs, on events waiting in the dead-letter queue, on failed rule
- * invocations and on Fargate On-Demand vCPU usage nearing the account's quota, and a dashboard.
+ * invocations, on Fargate On-Demand vCPU usage nearing the account's quota and on objects waiting
+ * in the launch gate's line nearly as long as they may, and a dashboard.
  */
 export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
@@ -100,7 +105,7 @@ export class Monitoring extends Construct {
     alarmOn(
       'ExecutionsAborted',
       sm.metricAborted(sum),
-      'An execution was aborted (stopped by hand or by a deployment).',
+      'An execution was aborted (stopped by hand or by a deployment). One stopped while its task ran keeps its launch slot: see README "Bursts and quotas" to give it back.',
     );
     // A backfill is started by hand, so throttling shows in the CLI; these are what finish unseen.
     const backfill = props.backfillStateMachine;
@@ -127,6 +132,7 @@ export class Monitoring extends Construct {
     );
 
     const { vcpuUsage, inFlight } = this.watchFargateQuota(sm);
+    const waiting = this.watchLaunchLine(props.launchLine, props.capacityWait);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
@@ -156,6 +162,13 @@ export class Monitoring extends Construct {
             width: 12,
           }),
           new cloudwatch.GraphWidget({ title: 'Executions in flight', left: [inFlight], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Executions waiting for a launch slot',
+            left: [waiting],
+            width: 12,
+          }),
         ],
       ],
     });
@@ -205,7 +218,36 @@ export class Monitoring extends Construct {
     });
     return { vcpuUsage, inFlight };
   }
+
+  /**
+   * The line of executions waiting for a launch slot: how long it is, and an alarm when its oldest
+   * message nears capacityWait (those objects are about to fail for waiting too long).
+   */
+  private watchLaunchLine(line: sqs.IQueue, capacityWait: Duration) {
+    const oldest = line.metricApproximateAgeOfOldestMessage({
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    });
+    const threshold = Math.floor((capacityWait.toSeconds() * LAUNCH_WAIT_ALARM_PERCENT) / 100);
+    const alarm = oldest.createAlarm(this, 'LaunchWaitNearLimit', {
+      threshold,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription: `An object has waited ${LAUNCH_WAIT_ALARM_PERCENT}% of capacityWaitMinutes for a launch slot: raise the Fargate vCPU quota and fargateVcpuQuota, or capacityWaitMinutes, before objects fail; see README "Bursts and quotas".`,
+    });
+    alarm.addAlarmAction(new actions.SnsAction(this.topic));
+    this.alarms.push(alarm);
+    return line.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+      label: 'waiting in line',
+    });
+  }
 }
+
+/** The share of capacityWaitMinutes an object may wait in line before the alarm fires. */
+export const LAUNCH_WAIT_ALARM_PERCENT = 80;
 
 /** The share of the On-Demand vCPU quota in use past which the alarm fires. */
 export const FARGATE_VCPU_ALARM_PERCENT = 80;

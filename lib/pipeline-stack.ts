@@ -98,6 +98,8 @@ export class PipelineStack extends Stack {
       backfillStateMachine: this.backfill.stateMachine,
       deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
+      launchLine: this.launchGate.queue,
+      capacityWait: Duration.minutes(config.capacityWaitMinutes),
       alarmEmail: config.alarmEmail,
     });
 
@@ -113,6 +115,10 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'RuleName', { value: this.trigger.rule.ruleName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetters.queue.queueUrl });
     new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'LaunchSlotsTable', {
+      description: 'The launch gate: its item launch-slots counts executions holding or waiting for a slot',
+      value: this.launchGate.table.tableName,
+    });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'UploadCommand', {
       description: 'Upload a file to start the pipeline',

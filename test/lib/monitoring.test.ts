@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -26,7 +27,7 @@ function watched(alarm: Resource) {
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly ten: one per failure signal, each on the right resource, and the vCPU quota alarm', () => {
+  test('there are exactly eleven: one per failure signal, each on the right resource, the vCPU quota alarm and the launch wait alarm', () => {
     const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
@@ -35,7 +36,7 @@ describe('Monitoring: alarms', () => {
     const onWorkflow = on(byDefault.ids.workflowStateMachine);
     const onBackfill = on(byDefault.ids.backfillStateMachine);
     const singleMetric = Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined);
-    expect(singleMetric).toHaveLength(9);
+    expect(singleMetric).toHaveLength(10);
     expect(singleMetric.map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
@@ -56,9 +57,14 @@ describe('Monitoring: alarms', () => {
           MetricName: 'FailedInvocations',
           Dimensions: [{ Name: 'RuleName', Value: `<${byDefault.ids.rule}>` }],
         },
+        {
+          Namespace: 'AWS/SQS',
+          MetricName: 'ApproximateAgeOfOldestMessage',
+          Dimensions: [{ Name: 'QueueName', Value: `<${byDefault.ids.launchGateLine}.QueueName>` }],
+        },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(10);
+    expect(Object.keys(alarms)).toHaveLength(11);
   });
 
   test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
@@ -112,9 +118,12 @@ describe('Monitoring: alarms', () => {
     }
   });
 
-  test('count metrics are summed and the queue depth is its maximum, over 5 minutes', () => {
+  test('count metrics are summed and queue depth and message age are their maximum, over 5 minutes', () => {
     for (const alarm of Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined)) {
-      const queueDepth = alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible';
+      // queue depth and message age: their maximum
+      const queueDepth = ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage'].includes(
+        alarm.Properties.MetricName as string,
+      );
       expect(alarm.Properties).toMatchObject({ Period: 300, Statistic: queueDepth ? 'Maximum' : 'Sum' });
     }
   });
@@ -165,6 +174,25 @@ describe('Monitoring: Fargate vCPU quota alarm', () => {
       },
     });
     expect(metrics.find((m) => m.Id === usageId)?.MetricStat?.Metric.Dimensions).toHaveLength(4);
+  });
+});
+
+describe('Monitoring: launch wait alarm', () => {
+  test('fires when the oldest execution in line has waited 80% of capacityWaitMinutes (12 h by default; 1 h with 60)', () => {
+    const thresholdOf = (synth: Synthesized) => {
+      const [alarm] = Object.values(synth.template.findResources('AWS::CloudWatch::Alarm')).filter(
+        (a) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage',
+      );
+      expect(alarm.Properties).toMatchObject({
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: synth.ids.alarmTopic }],
+      });
+      return alarm.Properties.Threshold;
+    };
+    expect(thresholdOf(byDefault)).toBe(34560); // 80% of 12 h
+    expect(thresholdOf(synthesized('shortWait'))).toBe(2880); // 80% of 1 h
   });
 });
 
@@ -291,7 +319,13 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all ten alarms', () => {
+  test("graphs the executions waiting in the launch gate's line", () => {
+    expect(graphed()).toContain(
+      `AWS/SQS ApproximateNumberOfMessagesVisible QueueName <${byDefault.ids.launchGateLine}.QueueName>`,
+    );
+  });
+
+  test('shows the state of all eleven alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)
@@ -314,6 +348,8 @@ describe('Monitoring built alone', () => {
       backfillStateMachine: stateMachine('Backfill'),
       deadLetterQueue: new sqs.Queue(stack, 'Queue'),
       rule: new events.Rule(stack, 'Rule', { eventPattern: { source: ['aws.s3'] } }),
+      launchLine: new sqs.Queue(stack, 'Line'),
+      capacityWait: Duration.hours(1),
       alarmEmail,
     };
     const monitoring = new Monitoring(stack, 'Monitoring', props);

@@ -100,6 +100,7 @@ describe('PipelineStack', () => {
         'BucketName',
         'DeadLetterQueueUrl',
         'InputPrefix',
+        'LaunchSlotsTable',
         'OutputLocation',
         'RuleName',
         'StateMachineArn',
