@@ -1,11 +1,13 @@
 import type { AslState, StateMachineDefinition } from '../stepfunctions/definitions';
+import { checkUpdateItem } from './dynamodb-items';
 
 /**
  * The few pieces of the Amazon States Language the per-object workflow uses, evaluated the way
  * Step Functions does, so the simulator walks the synthesized definition itself: reference paths
- * (`$.a.b`), `ResultPath`, Pass states, Choice rules, Retry (attempts, backoff, cap, full jitter)
- * and Catch. Anything else is refused up front with the state's name, so a workflow the simulator
- * cannot model is never silently misread.
+ * (`$.a.b`, `$.a.Messages[0].Body`, the context object's `$$.Task.Token`), `ResultSelector`,
+ * `ResultPath`, Pass states, Choice rules, Retry (attempts, backoff, cap, full jitter), Catch and a
+ * Task's `TimeoutSeconds`. Anything else is refused up front with the state's name, so a workflow the
+ * simulator cannot model is never silently misread.
  *
  * Hand-written: aws-local-stepfunctions runs these in real time per execution; a capacity plan
  * needs thousands of executions in virtual time.
@@ -28,35 +30,90 @@ export interface Catcher {
   readonly Next: string;
 }
 
+/** The Task resources the simulator runs, and the Parameters each takes (`key` and `key.$` alike). */
+export const TASK_RESOURCES = {
+  'ecs:runTask.sync': undefined,
+  'dynamodb:updateItem': [
+    'TableName',
+    'Key',
+    'UpdateExpression',
+    'ExpressionAttributeNames',
+    'ExpressionAttributeValues',
+    'ReturnValues',
+  ],
+  'sqs:sendMessage.waitForTaskToken': ['QueueUrl', 'MessageBody'],
+  'aws-sdk:sqs:receiveMessage': ['QueueUrl', 'MaxNumberOfMessages', 'WaitTimeSeconds', 'VisibilityTimeout'],
+  'aws-sdk:sqs:deleteMessage': ['QueueUrl', 'ReceiptHandle'],
+  'aws-sdk:sfn:sendTaskSuccess': ['TaskToken', 'Output'],
+  'aws-sdk:sfn:sendTaskFailure': ['TaskToken', 'Error', 'Cause'],
+} as const satisfies Record<string, readonly string[] | undefined>;
+
+export type TaskResource = keyof typeof TASK_RESOURCES;
+
 export class UnsupportedWorkflowError extends Error {
   constructor(state: string, what: string) {
     super(
       `State "${state}": ${what} is not modelled by the simulator (local/simulate/asl.ts); ` +
-        'simulate a workflow of Task (ecs:runTask.sync), Pass, Choice, Succeed and Fail states',
+        `simulate a workflow of Pass, Choice, Succeed, Fail and Task states calling ${Object.keys(TASK_RESOURCES).join(', ')}`,
     );
     this.name = 'UnsupportedWorkflowError';
   }
 }
 
-const TASK_RESOURCE = /^arn:[^:]+:states:::ecs:runTask\.sync$/;
+/** The integration a Task's `Resource` names (`arn:aws:states:::dynamodb:updateItem` → `dynamodb:updateItem`), if the simulator runs it. */
+export function taskResource(state: AslState): TaskResource | undefined {
+  const integration = /^arn:[^:]+:states:::(.+)$/.exec(String(state.Resource))?.[1];
+  return integration !== undefined && Object.hasOwn(TASK_RESOURCES, integration)
+    ? (integration as TaskResource)
+    : undefined;
+}
+
 /** The Choice operators the per-object workflow uses; any other is refused up front. */
-const CHOICE_OPERATORS = new Set(['StringMatches', 'IsPresent', 'NumericLessThan']);
+const CHOICE_OPERATORS = new Set([
+  'StringMatches',
+  'IsPresent',
+  'NumericLessThan',
+  'NumericLessThanEquals',
+  'NumericGreaterThanEquals',
+]);
 
 /** Throws UnsupportedWorkflowError for the first state the simulator cannot run as Step Functions would. */
 export function checkSupported(definition: StateMachineDefinition): void {
+  if (definition.QueryLanguage !== undefined && definition.QueryLanguage !== 'JSONPath') {
+    throw new UnsupportedWorkflowError(
+      String(definition.StartAt),
+      `QueryLanguage ${String(definition.QueryLanguage)}`,
+    );
+  }
   for (const [name, state] of Object.entries(definition.States)) {
-    if (state.Type === 'Task' && !TASK_RESOURCE.test(String(state.Resource))) {
-      throw new UnsupportedWorkflowError(name, `Task resource ${String(state.Resource)}`);
-    }
     if (!['Task', 'Pass', 'Choice', 'Succeed', 'Fail'].includes(state.Type)) {
       throw new UnsupportedWorkflowError(name, `a ${state.Type} state`);
     }
-    for (const field of ['InputPath', 'OutputPath', 'Assign', 'QueryLanguage']) {
+    for (const field of ['InputPath', 'OutputPath', 'Assign', 'QueryLanguage', 'HeartbeatSeconds']) {
       if (state[field] !== undefined) throw new UnsupportedWorkflowError(name, field);
     }
+    if (state.Type === 'Task') checkTask(name, state);
     if (state.Type === 'Choice') {
       for (const rule of (state.Choices as Json[]) ?? []) checkRule(name, rule);
     }
+  }
+}
+
+function checkTask(name: string, state: AslState): void {
+  const resource = taskResource(state);
+  if (resource === undefined)
+    throw new UnsupportedWorkflowError(name, `Task resource ${String(state.Resource)}`);
+  const accepted: readonly string[] | undefined = TASK_RESOURCES[resource];
+  if (accepted === undefined) return;
+  const parameters = (state.Parameters ?? {}) as Record<string, Json>;
+  for (const key of Object.keys(parameters)) {
+    if (!accepted.includes(key.replace(/\.\$$/, ''))) {
+      throw new UnsupportedWorkflowError(name, `the ${resource} parameter ${key}`);
+    }
+  }
+  if (resource === 'dynamodb:updateItem') {
+    const problem = checkUpdateItem(parameters);
+    if (problem) throw new UnsupportedWorkflowError(name, problem);
   }
 }
 
@@ -73,15 +130,30 @@ function checkRule(state: string, rule: Json): void {
   }
 }
 
-/** The value at a reference path such as `$.error.Cause`; undefined when absent. */
-export function readPath(input: Json, path: string): Json | undefined {
-  if (path === '$') return input;
-  let value: Json | undefined = input;
-  for (const key of path.replace(/^\$\./, '').split('.')) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-    value = (value as Record<string, Json>)[key];
+/**
+ * The value at a path such as `$.error.Cause`, `$.line.Messages[0].Body` or `$.Containers[*].ExitCode`
+ * (an array of each element's); undefined when absent. A path starting `$$.` reads `context`, the
+ * context object (`$$.Task.Token`).
+ */
+export function readPath(input: Json, path: string, context: Json = {}): Json | undefined {
+  const rest = path.replace(/^\$\$?/, '');
+  if (!/^(?:\.[^.[\]]+|\[(?:\d+|\*)\])*$/.test(rest)) {
+    throw new Error(`Path ${path} is not of the form $.a.b[0].c or $.a[*].b`);
   }
-  return value;
+  return walk(path.startsWith('$$') ? context : input, rest.match(/\.[^.[\]]+|\[(?:\d+|\*)\]/g) ?? []);
+}
+
+function walk(value: Json | undefined, steps: readonly string[]): Json | undefined {
+  if (steps.length === 0 || value === undefined) return value;
+  const [step, ...rest] = steps;
+  if (value === null || typeof value !== 'object') return undefined;
+  if (step === '[*]') {
+    if (!Array.isArray(value)) return undefined;
+    return value.map((item) => walk(item, rest)).filter((item): item is Json => item !== undefined);
+  }
+  if (step.startsWith('['))
+    return Array.isArray(value) ? walk(value[Number(step.slice(1, -1))], rest) : undefined;
+  return Array.isArray(value) ? undefined : walk((value as Record<string, Json>)[step.slice(1)], rest);
 }
 
 /** `ResultPath`: where a result goes in the input (`$` replaces it, null discards the result). */
@@ -109,24 +181,38 @@ export function runPass(state: AslState, input: Json): Json {
 }
 
 /**
- * Parameters: `key.$` fields are paths or `States.MathAdd(path, n)` (the relaunch counter), the rest
- * literal. Other intrinsic functions (e.g. the States.Format naming the result) are not evaluated and
- * give null: what the simulator decides on is only the error and the counter.
+ * A payload template (Parameters, ResultSelector) filled in from `input`: `key.$` fields are paths
+ * (`$$.` ones read the context object), `States.MathAdd(path, n)` (the relaunch counter) or
+ * `States.StringToJson(path)` (DynamoDB's numbers come back as strings); nested objects and arrays are
+ * filled in too, the rest is literal. Other intrinsic functions (e.g. the States.Format naming the
+ * result) are not evaluated and give null: nothing the simulator decides on reads them.
  */
-function payload(template: Record<string, Json>, input: Json): Json {
+export function payload(template: Json, input: Json, context: Json = {}): Json {
+  if (Array.isArray(template)) return template.map((item) => payload(item, input, context));
+  if (template === null || typeof template !== 'object') return template;
   const out: Record<string, Json> = {};
   for (const [key, value] of Object.entries(template)) {
     if (!key.endsWith('.$')) {
-      out[key] = value;
+      out[key] = payload(value, input, context);
       continue;
     }
-    const expression = String(value);
-    const add = /^States\.MathAdd\((\$[^,]*),\s*(-?\d+)\)$/.exec(expression);
-    out[key.slice(0, -2)] = add
-      ? Number(readPath(input, add[1])) + Number(add[2])
-      : (readPath(input, expression) ?? null);
+    out[key.slice(0, -2)] = evaluate(String(value), input, context);
   }
   return out;
+}
+
+function evaluate(expression: string, input: Json, context: Json): Json {
+  const add = /^States\.MathAdd\((\$[^,]*),\s*(-?\d+)\)$/.exec(expression);
+  if (add) return Number(readPath(input, add[1], context)) + Number(add[2]);
+  const parse = /^States\.StringToJson\((\$[^)]*)\)$/.exec(expression);
+  if (parse) {
+    const text = readPath(input, parse[1], context);
+    if (typeof text !== 'string')
+      throw new Error(`States.StringToJson(${parse[1]}): ${parse[1]} is not a string`);
+    return JSON.parse(text) as Json;
+  }
+  if (expression.startsWith('States.')) return null;
+  return readPath(input, expression, context) ?? null;
 }
 
 /** The state a Choice goes to for this input. */
@@ -138,6 +224,12 @@ export function choose(state: AslState, input: Json): string {
   return state.Default;
 }
 
+const NUMERIC: Record<string, (value: number, bound: number) => boolean> = {
+  NumericLessThan: (value, bound) => value < bound,
+  NumericLessThanEquals: (value, bound) => value <= bound,
+  NumericGreaterThanEquals: (value, bound) => value >= bound,
+};
+
 function matches(rule: Record<string, Json>, input: Json): boolean {
   if (Array.isArray(rule.And)) return rule.And.every((r) => matches(r as Record<string, Json>, input));
   if (Array.isArray(rule.Or)) return rule.Or.some((r) => matches(r as Record<string, Json>, input));
@@ -147,7 +239,8 @@ function matches(rule: Record<string, Json>, input: Json): boolean {
   if ('StringMatches' in rule) {
     return typeof value === 'string' && wildcard(String(rule.StringMatches)).test(value);
   }
-  return typeof value === 'number' && value < Number(rule.NumericLessThan);
+  const operator = Object.keys(NUMERIC).find((name) => name in rule)!;
+  return typeof value === 'number' && NUMERIC[operator](value, Number(rule[operator]));
 }
 
 /** StringMatches: `*` matches any run of characters, `\*` a literal star. */

@@ -12,14 +12,15 @@ import { formatResult, simulateTemplate } from './planner';
 
 const USAGE = `Usage: npm run simulate -- [options]
 
-Runs a burst of uploads through the synthesized workflow (its own Retry and Catch) against Fargate's
-quotas (the same model as the local ECS: vCPU per capacity type, 100 launches then 20/s, RunTask 20/s),
-in virtual time, and prints what it took and cost.
+Runs a burst of uploads through the synthesized workflow (its own Retry and Catch, its launch gate's
+DynamoDB count and SQS line) against Fargate's quotas (the same model as the local ECS: vCPU per
+capacity type, 100 launches then 20/s, RunTask 20/s), in virtual time, and prints what it took and cost.
 
 Options:
   --objects <n>            objects uploaded (default 10000)
   --arrival-seconds <s>    uploads spread evenly over s seconds; 0 = all at once (default 60)
-  --vcpu-quota <n>         Fargate On-Demand vCPU quota (default 6, a new account's)
+  --vcpu-quota <n>         Fargate On-Demand vCPU quota (default 6, a new account's); the launch gate's
+                           slots are the template's (-c fargateVcpuQuota)
   --spot-vcpu-quota <n>    Fargate Spot vCPU quota (default 6)
   --task-seconds <s>       mean task time, Fargate's start included (default 60)
   --task-spread <cv>       spread of task times, log-normal coefficient of variation (default 0.3; 0 = fixed)

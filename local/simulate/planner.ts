@@ -5,20 +5,21 @@ import { LOCAL_REGION } from '../s3/server';
 import { loadStateMachine } from '../stepfunctions/definitions';
 import type { Architecture } from './prices';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
+import { loadQueueSettings } from './sqs-queues';
 
 /** The capacity planner over a synthesized template: what `npm run simulate` and the bench run. */
 
 export interface PlannerOptions extends Omit<
   SimulationOptions,
-  'definition' | 'taskDefinitions' | 'architecture'
+  'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings'
 > {
   readonly templatePath: string;
 }
 
-/** The workflow the rule starts, its task definitions and their architecture, from a synthesized template. */
+/** The workflow the rule starts, its task definitions, their architecture and the queues, from a synthesized template. */
 export function loadSimulatedWorkflow(
   templatePath: string,
-): Pick<SimulationOptions, 'definition' | 'taskDefinitions' | 'architecture'> {
+): Pick<SimulationOptions, 'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings'> {
   const template = readTemplateFile(templatePath);
   const ruleMatch = findObjectCreatedRule(template);
   const deployment = deployLocally(template, { region: LOCAL_REGION });
@@ -27,7 +28,7 @@ export function loadSimulatedWorkflow(
   const taskDefinitions = loadTaskDefinitions(deployment);
   const architecture = taskDefinitions.find((t) => t.cpuArchitecture !== undefined)?.cpuArchitecture as
     Architecture | undefined;
-  return { definition, taskDefinitions, architecture };
+  return { definition, taskDefinitions, architecture, queueSettings: loadQueueSettings(deployment) };
 }
 
 /** Simulates a burst through the workflow of a synthesized template. */
@@ -47,6 +48,10 @@ export function formatResult(result: SimulationResult): string {
       `${result.makespanSeconds}  (${hours(result.makespanSeconds)}; ${ratio.toFixed(2)}x the lower bound)`,
     ],
     ['lowerBoundSeconds', `${result.lowerBoundSeconds}  (${hours(result.lowerBoundSeconds)})`],
+    [
+      'fcfsMakespanSeconds',
+      `${result.fcfsMakespanSeconds}  (a perfect first-come-first-served gate with the same task times)`,
+    ],
     ['p50WaitSeconds', String(result.p50WaitSeconds)],
     ['p99WaitSeconds', String(result.p99WaitSeconds)],
     [
@@ -55,8 +60,14 @@ export function formatResult(result: SimulationResult): string {
     ],
     ['peakRunningTasks', String(result.peakRunningTasks)],
     ['meanLaunchAttempts', `${result.meanLaunchAttempts}  (max ${result.maxLaunchAttempts})`],
+    ['peakWaitingExecutions', `${result.peakWaitingExecutions}  (in line for a launch slot)`],
+    ['refusedTaskTokens', `${result.refusedTaskTokens}  (stale tokens: their wait had timed out)`],
     ['stateTransitions', String(result.stateTransitions)],
-    ['costUsd', `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4)`],
+    [
+      'requests',
+      `${result.dynamodbWriteRequests} DynamoDB writes, ${result.sqsRequests} SQS; ${result.messagesLeft} messages left`,
+    ],
+    ['costUsd', `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4, DynamoDB, SQS)`],
     [
       'waitCostUsd',
       `${result.waitCostUsd.toFixed(2)}  (${((result.waitCostUsd / result.objects) * 1000).toFixed(2)} per 1,000 objects)`,

@@ -9,6 +9,16 @@ export const PRICES = {
   spotFactor: 0.3,
   publicIpv4Hour: 0.005,
   stateTransition: 0.025 / 1000,
+  /**
+   * DynamoDB on-demand: $0.625 per million write request units since the November 2024 price cut
+   * (aws.amazon.com/dynamodb/pricing/on-demand/); an UpdateItem of an item under 1 KB is one unit.
+   */
+  dynamodbWriteRequestUnit: 0.625 / 1_000_000,
+  /**
+   * SQS standard queues: $0.40 per million requests past the first million a month (not deducted here),
+   * each 64 KB of payload one request, empty receives included (aws.amazon.com/sqs/pricing/).
+   */
+  sqsRequest: 0.4 / 1_000_000,
   minimumBilledSeconds: 60,
 } as const;
 

@@ -19,19 +19,29 @@ import {
   choose,
   type Json,
   maxAttemptsOf,
+  payload,
   type Retrier,
   retrierFor,
   retryDelaySeconds,
   runPass,
+  type TaskResource,
+  taskResource,
 } from './asl';
+import { DynamoDbItems } from './dynamodb-items';
 import { EventQueue } from './event-queue';
 import { type Architecture, PRICES } from './prices';
+import { ServiceError } from './service-error';
+import { type QueueSettings, SqsQueues } from './sqs-queues';
+import { TaskTokens } from './task-tokens';
 
 /**
  * A burst of uploads through the synthesized workflow, in virtual time: every execution walks the
  * definition (its Retry and Catch as deployed), every RunTask goes through the same quota model as
- * the local ECS, and each task that launches runs for a sampled time. Nothing fails but for lack of
- * capacity, so what it measures is waiting: how long, how many calls, what it costs.
+ * the local ECS, and each task that launches runs for a sampled time. The launch gate's services run
+ * as they behave: a DynamoDB item store (dynamodb-items.ts), SQS queues with long polls and
+ * visibility timeouts (sqs-queues.ts) and Step Functions' task tokens (task-tokens.ts), each call
+ * taking SERVICE_LATENCY_SECONDS. Nothing fails but for lack of capacity or a wait that times out,
+ * so what it measures is waiting: how long, how many calls, what it costs.
  */
 
 export interface SimulationOptions {
@@ -49,6 +59,10 @@ export interface SimulationOptions {
   /** Coefficient of variation of task times (log-normal); 0: every task takes `taskSeconds`. */
   readonly taskSpread: number;
   readonly seed: number;
+  /** The template's queues by URL (`loadQueueSettings`); any other queue gets SQS's defaults. */
+  readonly queueSettings?: Readonly<Record<string, QueueSettings>>;
+  /** @default SERVICE_LATENCY_SECONDS; `{ min: 0, max: 0 }` for a run worked out by hand */
+  readonly serviceLatencySeconds?: { readonly min: number; readonly max: number };
 }
 
 export interface SimulationResult {
@@ -71,34 +85,75 @@ export interface SimulationResult {
   readonly meanLaunchAttempts: number;
   /** Most RunTask calls of one object. */
   readonly maxLaunchAttempts: number;
+  /** States entered and Retry attempts made, as Step Functions bills them. */
   readonly stateTransitions: number;
+  /** Fargate, public IPv4, state transitions, DynamoDB write request units and SQS requests. */
   readonly costUsd: number;
-  /** The part of costUsd spent on waiting: the retried launches' state transitions. */
+  /**
+   * The part of costUsd spent because objects waited: every Retry attempt (the retried launches) and
+   * the requests it makes, and the transitions and requests of the waiting path. The waiting path is
+   * found from the definition, not by name: the states that wait on another execution (a callback
+   * task, `.waitForTaskToken`; a poll of a queue for one, `sqs:receiveMessage`) and every state that
+   * can only be reached through them, plus each later entry of a state this execution had already
+   * passed that it re-enters from there (the second ReleaseLaunchSlot and IsAnyoneWaiting after a stale
+   * token or an empty poll). Where an execution would go anyway (its one release, its Succeed) is not.
+   */
   readonly waitCostUsd: number;
+  /** Most executions waiting for a task token at once (in line for a launch slot). */
+  readonly peakWaitingExecutions: number;
+  /** SendTaskSuccess/SendTaskFailure calls refused because the token's task was no longer waiting. */
+  readonly refusedTaskTokens: number;
+  readonly dynamodbWriteRequests: number;
+  readonly sqsRequests: number;
+  /** The DynamoDB items when the last execution ended (the gate's count should be back to 0). */
+  readonly finalItems: ReadonlyArray<{ readonly tableName: string; readonly item: Record<string, Json> }>;
+  /** Messages left in the queues when the last execution ended, visible or not. */
+  readonly messagesLeft: number;
+  /**
+   * The makespan a perfect first-come-first-served gate would reach: the same task times, each object
+   * started on the first of the account's slots to free up, with no latency, retries or launch limits.
+   * Not a bound (another order could do better), but what the end of a burst costs at best when the
+   * last tasks to start are long ones.
+   */
+  readonly fcfsMakespanSeconds: number;
   readonly wallSeconds: number;
 }
 
+/**
+ * How long a call from a Task state to DynamoDB, SQS or Step Functions' own API takes, request to
+ * answer, drawn uniformly: tens of milliseconds in one region. The figure hardly moves a plan of
+ * 60-second tasks; what matters is that it is not zero, so the races of the gate happen as on AWS
+ * (a releaser that counts a waiter in line may poll before that waiter's message has landed). The
+ * service acts halfway through. RunTask's own time is part of the sampled task time.
+ */
+export const SERVICE_LATENCY_SECONDS = { min: 0.02, max: 0.05 } as const;
+
 interface Execution {
+  readonly name: string;
   readonly arrivedAt: number;
   stateName: string;
   input: Json;
   /** Retries made per retrier of the current state (reset when the state is entered again). */
   retries: number[];
+  /** The states entered so far, and whether the latest entry was on the waiting path (see waitCostUsd). */
+  readonly visited: Set<string>;
+  onWaitingPath: boolean;
+  /** The current attempt is a Retry: what it costs is waiting. */
+  retrying: boolean;
   launchAttempts: number;
   launchedAt?: number;
   outcome?: 'SUCCEEDED' | 'FAILED';
   finishedAt?: number;
 }
 
-type SimEvent =
-  | { readonly kind: 'enter'; readonly execution: Execution; readonly state: string }
-  | { readonly kind: 'runTask'; readonly execution: Execution }
-  | {
-      readonly kind: 'stopped';
-      readonly execution: Execution;
-      readonly capacity: CapacityType;
-      readonly cpuUnits: number;
-    };
+/** One attempt of a Task: its answer, its timeout and its error count once, whichever comes first. */
+interface Attempt {
+  settled: boolean;
+  /** Gives back what the attempt holds when its TimeoutSeconds passes (a task's vCPU, a token). */
+  onTimeout?: () => void;
+}
+
+type Outcome = { readonly result: Json } | { readonly error: string; readonly cause: string };
 
 const WINDOW_SECONDS = 10;
 
@@ -106,13 +161,21 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const wallStart = performance.now();
   const { definition } = options;
   checkSupported(definition);
+  const waitingStates = waitingPathStates(definition);
   const random = mulberry32(options.seed);
-  const queue = new EventQueue<SimEvent>();
+  // Its own stream, so the gate's calls leave the sampled task times as they were.
+  const latencyRandom = mulberry32(options.seed ^ 0x5bd1e995);
+  const serviceLatency = options.serviceLatencySeconds ?? SERVICE_LATENCY_SECONDS;
+  const queue = new EventQueue<() => void>();
   const quotas = new FargateQuotas({ vcpuQuota: options.vcpuQuota, spotVcpuQuota: options.spotVcpuQuota }, 0);
+  const dynamodb = new DynamoDbItems();
+  const sqs = new SqsQueues(queue, options.queueSettings);
+  const tokens = new TaskTokens();
   const architecture = options.architecture ?? 'ARM64';
   const callsPerWindow: number[] = [];
+  const taskSecondsLaunched: number[] = [];
   let transitions = 0;
-  let retries = 0;
+  let waitUsd = 0;
   let fargateUsd = 0;
   let ipv4Usd = 0;
   let taskSecondsRun = 0;
@@ -122,16 +185,24 @@ export function simulate(options: SimulationOptions): SimulationResult {
   for (let i = 0; i < options.objects; i++) {
     const arrivedAt = options.objects <= 1 ? 0 : (i * options.arrivalSeconds) / options.objects;
     const execution: Execution = {
+      name: `object-${i}`,
       arrivedAt,
       stateName: definition.StartAt as string,
       input: { bucket: 'simulated', key: `incoming/object-${i}`, etag: '', versionId: '' },
       retries: [],
+      visited: new Set(),
+      onWaitingPath: false,
+      retrying: false,
       launchAttempts: 0,
     };
     executions.push(execution);
-    queue.schedule(arrivedAt, { kind: 'enter', execution, state: execution.stateName });
+    queue.schedule(arrivedAt, () => enter(execution, execution.stateName));
   }
 
+  /** Adds `usd` of requests or transitions made by `execution` now to the wait cost if they are waiting. */
+  const charge = (execution: Execution, usd: number) => {
+    if (execution.onWaitingPath || execution.retrying) waitUsd += usd;
+  };
   const finish = (execution: Execution, outcome: 'SUCCEEDED' | 'FAILED') => {
     execution.outcome = outcome;
     execution.finishedAt = queue.now;
@@ -139,9 +210,42 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const next = (execution: Execution, state: AslState, output: Json) => {
     execution.input = output;
     if (state.End === true || typeof state.Next !== 'string') finish(execution, 'SUCCEEDED');
-    else queue.schedule(queue.now, { kind: 'enter', execution, state: state.Next });
+    else enter(execution, state.Next);
   };
-  const fail = (execution: Execution, state: AslState, error: string, cause: string) => {
+
+  function enter(execution: Execution, name: string): void {
+    transitions++;
+    execution.onWaitingPath =
+      waitingStates.has(name) || (execution.onWaitingPath && execution.visited.has(name));
+    execution.visited.add(name);
+    execution.retrying = false;
+    charge(execution, PRICES.stateTransition);
+    execution.stateName = name;
+    execution.retries = [];
+    const state = definition.States[name];
+    if (state.Type === 'Task') invoke(execution);
+    else if (state.Type === 'Pass') next(execution, state, runPass(state, execution.input));
+    else if (state.Type === 'Choice') enter(execution, choose(state, execution.input));
+    else finish(execution, state.Type === 'Succeed' ? 'SUCCEEDED' : 'FAILED');
+  }
+
+  /** The task's outcome for the current attempt, if it has none yet: on to Next, a Retry or a Catch. */
+  function settle(execution: Execution, attempt: Attempt, outcome: Outcome): void {
+    if (attempt.settled) return;
+    attempt.settled = true;
+    const state = definition.States[execution.stateName];
+    if ('error' in outcome) return fail(execution, state, outcome.error, outcome.cause);
+    const selected = state.ResultSelector
+      ? payload(state.ResultSelector as Json, outcome.result)
+      : outcome.result;
+    next(
+      execution,
+      state,
+      applyResultPath(execution.input, state.ResultPath as string | null | undefined, selected),
+    );
+  }
+
+  function fail(execution: Execution, state: AslState, error: string, cause: string): void {
     const retrier = retrierFor(state, error);
     if (retrier >= 0) {
       const spec = (state.Retry as Retrier[])[retrier];
@@ -149,65 +253,109 @@ export function simulate(options: SimulationOptions): SimulationResult {
       if (made < maxAttemptsOf(spec)) {
         execution.retries[retrier] = made + 1;
         transitions++;
-        retries++;
+        execution.retrying = true;
+        charge(execution, PRICES.stateTransition);
         const delay = retryDelaySeconds(spec, made + 1, random);
-        queue.schedule(queue.now + delay, { kind: 'runTask', execution });
+        queue.schedule(queue.now + delay, () => invoke(execution));
         return;
       }
     }
     const catcher = catcherFor(state, error);
     if (!catcher) return finish(execution, 'FAILED');
     execution.input = applyResultPath(execution.input, catcher.ResultPath, { Error: error, Cause: cause });
-    queue.schedule(queue.now, { kind: 'enter', execution, state: catcher.Next });
-  };
+    enter(execution, catcher.Next);
+  }
 
-  for (let event = queue.next(); event; event = queue.next()) {
-    const { execution } = event;
-    if (event.kind === 'enter') {
-      transitions++;
-      execution.stateName = event.state;
-      execution.retries = [];
-      const state = definition.States[event.state];
-      if (state.Type === 'Task') queue.schedule(queue.now, { kind: 'runTask', execution });
-      else if (state.Type === 'Pass') next(execution, state, runPass(state, execution.input));
-      else if (state.Type === 'Choice')
-        queue.schedule(queue.now, { kind: 'enter', execution, state: choose(state, execution.input) });
-      else finish(execution, state.Type === 'Succeed' ? 'SUCCEEDED' : 'FAILED');
-      continue;
-    }
+  /** One attempt of the current Task state, with its TimeoutSeconds. */
+  function invoke(execution: Execution): void {
     const state = definition.States[execution.stateName];
+    const attempt: Attempt = { settled: false };
+    if (typeof state.TimeoutSeconds === 'number') {
+      queue.schedule(queue.now + state.TimeoutSeconds, () => {
+        if (attempt.settled) return;
+        attempt.onTimeout?.();
+        settle(execution, attempt, { error: 'States.Timeout', cause: 'The task timed out' });
+      });
+    }
+    const resource = taskResource(state)!;
+    if (resource === 'ecs:runTask.sync') runTask(execution, state, attempt);
+    else callService(execution, state, resource, attempt);
+  }
+
+  /** A call to DynamoDB, SQS or Step Functions: it reaches the service halfway through its latency. */
+  function callService(
+    execution: Execution,
+    state: AslState,
+    resource: Exclude<TaskResource, 'ecs:runTask.sync'>,
+    attempt: Attempt,
+  ): void {
+    const latency = serviceLatency.min + latencyRandom() * (serviceLatency.max - serviceLatency.min);
+    const context: Json = {
+      Execution: { Id: execution.name, Name: execution.name },
+      State: { Name: execution.stateName, RetryCount: execution.retries.reduce((a, b) => a + b, 0) },
+    };
+    if (resource === 'sqs:sendMessage.waitForTaskToken') {
+      const token = tokens.issue({
+        succeed: (output) => settle(execution, attempt, { result: output }),
+        fail: (error, cause) => settle(execution, attempt, { error, cause }),
+      });
+      attempt.onTimeout = () => tokens.end(token);
+      (context as Record<string, Json>).Task = { Token: token };
+    }
+    const parameters = payload((state.Parameters ?? {}) as Json, execution.input, context) as Record<
+      string,
+      Json
+    >;
+    charge(execution, requestPrice(resource));
+    const answer = (outcome: Outcome) =>
+      queue.schedule(queue.now + latency / 2, () => settle(execution, attempt, outcome));
+    queue.schedule(queue.now + latency / 2, () => {
+      try {
+        switch (resource) {
+          case 'dynamodb:updateItem':
+            return answer({ result: dynamodb.updateItem(parameters) });
+          case 'sqs:sendMessage.waitForTaskToken':
+            // The task now waits for its token to be answered, or for its TimeoutSeconds.
+            sqs.sendMessage(String(parameters.QueueUrl), String(parameters.MessageBody));
+            return;
+          case 'aws-sdk:sqs:receiveMessage':
+            return sqs.receiveMessage(parameters, (result) => answer({ result }));
+          case 'aws-sdk:sqs:deleteMessage':
+            return answer({
+              result: sqs.deleteMessage(String(parameters.QueueUrl), String(parameters.ReceiptHandle)),
+            });
+          case 'aws-sdk:sfn:sendTaskSuccess':
+            return answer({ result: tokens.sendTaskSuccess(parameters) });
+          case 'aws-sdk:sfn:sendTaskFailure':
+            return answer({ result: tokens.sendTaskFailure(parameters) });
+        }
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+        answer({ error: error.name, cause: error.cause });
+      }
+    });
+  }
+
+  function runTask(execution: Execution, state: AslState, attempt: Attempt): void {
     const parameters = state.Parameters as unknown as RunTaskParameters & {
       NetworkConfiguration?: { AwsvpcConfiguration?: { AssignPublicIp?: string } };
     };
     const capacity: CapacityType = placedOnSpot(parameters) ? 'FARGATE_SPOT' : 'FARGATE';
     const taskDefinition = taskDefinitionOf(options.taskDefinitions, parameters.TaskDefinition);
     const cpuUnits = Number(taskDefinition.cpu ?? 256);
-    if (event.kind === 'stopped') {
-      quotas.release(event.capacity, event.cpuUnits);
-      next(
-        execution,
-        state,
-        applyResultPath(execution.input, state.ResultPath as string | undefined, {
-          StopCode: 'EssentialContainerExited',
-          ExitCodes: [0],
-        }),
-      );
-      continue;
-    }
-    // runTask
     execution.launchAttempts++;
     const window = Math.floor(queue.now / WINDOW_SECONDS);
     callsPerWindow[window] = (callsPerWindow[window] ?? 0) + 1;
     const refusal = quotas.runTask(capacity, cpuUnits, queue.now);
     if (refusal) {
       const error = launchRefusalError(refusal, 'simulated');
-      fail(execution, state, error.name, error.cause);
-      continue;
+      return settle(execution, attempt, { error: error.name, cause: error.cause });
     }
     capacitiesUsed.add(capacity);
     execution.launchedAt ??= queue.now;
     const seconds = sampleTaskSeconds(options.taskSeconds, options.taskSpread, random);
     taskSecondsRun += seconds;
+    taskSecondsLaunched.push(seconds);
     const billedHours = Math.max(PRICES.minimumBilledSeconds, seconds) / 3600;
     const fargateHour =
       (cpuUnits / 1024) * PRICES.fargateVcpuHour[architecture] +
@@ -216,8 +364,24 @@ export function simulate(options: SimulationOptions): SimulationResult {
     if (parameters.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
       ipv4Usd += PRICES.publicIpv4Hour * billedHours;
     }
-    queue.schedule(queue.now + seconds, { kind: 'stopped', execution, capacity, cpuUnits });
+    // A task that times out is stopped then: its vCPU are free at once.
+    attempt.onTimeout = () => quotas.release(capacity, cpuUnits);
+    queue.schedule(queue.now + seconds, () => {
+      if (attempt.settled) return;
+      quotas.release(capacity, cpuUnits);
+      // The stopped task as DescribeTasks gives it, for the state's ResultSelector: its worker exited 0.
+      settle(execution, attempt, {
+        result: {
+          TaskArn: `arn:aws:ecs:simulated:task/${execution.name}`,
+          StopCode: 'EssentialContainerExited',
+          StoppedReason: 'Essential container in task exited',
+          Containers: [{ ExitCode: 0 }],
+        },
+      });
+    });
   }
+
+  for (let event = queue.next(); event; event = queue.next()) event();
 
   const succeeded = executions.filter((e) => e.outcome === 'SUCCEEDED').length;
   const waits = executions
@@ -241,7 +405,10 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const uploadWindows = Math.floor(options.arrivalSeconds / WINDOW_SECONDS) + 1;
   const perSecond = (windows: number[]) =>
     Math.max(0, ...Array.from(windows, (c) => (c ?? 0) / WINDOW_SECONDS));
-  const stepFunctionsUsd = transitions * PRICES.stateTransition;
+  const servicesUsd =
+    transitions * PRICES.stateTransition +
+    dynamodb.writeRequests * PRICES.dynamodbWriteRequestUnit +
+    sqs.requests * PRICES.sqsRequest;
   return {
     objects: options.objects,
     succeeded,
@@ -256,10 +423,74 @@ export function simulate(options: SimulationOptions): SimulationResult {
     meanLaunchAttempts: round(attempts.reduce((a, b) => a + b, 0) / Math.max(1, attempts.length)),
     maxLaunchAttempts: Math.max(0, ...attempts),
     stateTransitions: transitions,
-    costUsd: round(fargateUsd + ipv4Usd + stepFunctionsUsd, 4),
-    waitCostUsd: round(retries * PRICES.stateTransition, 4),
+    costUsd: round(fargateUsd + ipv4Usd + servicesUsd, 4),
+    waitCostUsd: round(waitUsd, 4),
+    peakWaitingExecutions: tokens.peakWaiting,
+    refusedTaskTokens: tokens.refused,
+    dynamodbWriteRequests: dynamodb.writeRequests,
+    sqsRequests: sqs.requests,
+    finalItems: dynamodb.snapshot(),
+    messagesLeft: sqs.messagesLeft(),
+    fcfsMakespanSeconds: round(
+      fcfsMakespan(
+        executions.map((e) => e.arrivedAt),
+        taskSecondsLaunched,
+        slots,
+      ) - firstUpload,
+    ),
     wallSeconds: round((performance.now() - wallStart) / 1000),
   };
+}
+
+/** What one call of `resource` is billed, beside its state transition. */
+function requestPrice(resource: TaskResource): number {
+  if (resource === 'dynamodb:updateItem') return PRICES.dynamodbWriteRequestUnit;
+  return /(^|:)sqs:/.test(resource) ? PRICES.sqsRequest : 0;
+}
+
+/**
+ * The states on the waiting path (see waitCostUsd): those that wait on another execution (a callback
+ * task, a poll of a queue) and those reachable from StartAt only through one of them.
+ */
+export function waitingPathStates(definition: StateMachineDefinition): Set<string> {
+  const waits = (state: AslState) => {
+    const resource = taskResource(state);
+    return (
+      resource !== undefined &&
+      (resource.endsWith('.waitForTaskToken') || resource.endsWith(':receiveMessage'))
+    );
+  };
+  const direct = new Set<string>();
+  for (const stack = [String(definition.StartAt)]; stack.length > 0;) {
+    const name = stack.pop()!;
+    const state = definition.States[name];
+    if (direct.has(name) || waits(state)) continue;
+    direct.add(name);
+    stack.push(...successors(state));
+  }
+  return new Set(Object.keys(definition.States).filter((name) => !direct.has(name)));
+}
+
+function successors(state: AslState): string[] {
+  const rules = (state.Choices as Array<{ Next: string }> | undefined) ?? [];
+  const catchers = (state.Catch as Array<{ Next: string }> | undefined) ?? [];
+  return [state.Next, state.Default, ...rules.map((r) => r.Next), ...catchers.map((c) => c.Next)].filter(
+    (name): name is string => typeof name === 'string',
+  );
+}
+
+/** Each object, in arrival order, on the first of `slots` to free up, for the task times in launch order. */
+function fcfsMakespan(arrivals: readonly number[], taskSeconds: readonly number[], slots: number): number {
+  if (slots <= 0) return Infinity;
+  const free = new Array<number>(slots).fill(0);
+  let end = 0;
+  taskSeconds.forEach((seconds, i) => {
+    let earliest = 0;
+    for (let slot = 1; slot < slots; slot++) if (free[slot] < free[earliest]) earliest = slot;
+    free[earliest] = Math.max(free[earliest], arrivals[i] ?? 0) + seconds;
+    end = Math.max(end, free[earliest]);
+  });
+  return end;
 }
 
 function taskDefinitionOf(

@@ -1,127 +1,268 @@
-import { choose, runPass } from '../../../local/simulate/asl';
+import { choose, payload, readPath, runPass } from '../../../local/simulate/asl';
 import { loadSimulatedWorkflow, simulateTemplate } from '../../../local/simulate/planner';
 import { PRICES } from '../../../local/simulate/prices';
-import { simulate, type SimulationOptions } from '../../../local/simulate/simulation';
+import {
+  simulate,
+  type SimulationOptions,
+  type SimulationResult,
+  waitingPathStates,
+} from '../../../local/simulate/simulation';
 import type { StateMachineDefinition } from '../../../local/stepfunctions/definitions';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
-/** The capacity planner: the synthesized workflow against the quota model, in virtual time. */
+/** The capacity planner: the synthesized workflow, launch gate included, against the quota model, in virtual time. */
 
-let templatePath: string;
+/** Two launch slots: tasks of 0.5 vCPU in a 1-vCPU quota. */
+const TWO_SLOTS = { cpu: '512', memoryMiB: '1024', fargateVcpuQuota: '1' };
+
 let workflow: ReturnType<typeof loadSimulatedWorkflow>;
+let twoSlots: ReturnType<typeof loadSimulatedWorkflow>;
 beforeAll(async () => {
-  templatePath = await synthesizedTemplate();
-  workflow = loadSimulatedWorkflow(templatePath);
+  workflow = loadSimulatedWorkflow(await synthesizedTemplate());
+  twoSlots = loadSimulatedWorkflow(await synthesizedTemplate(TWO_SLOTS));
 });
 
-/** States an object passes through when its task succeeds at once: StartAt, then each Next. */
-function successPathLength(definition: StateMachineDefinition): number {
+/** States an object passes through when it gets a slot at once and its task succeeds: StartAt, then each Next or Choice taken. */
+function directPathLength(definition: StateMachineDefinition, input: Record<string, unknown>): number {
   let length = 0;
-  for (
-    let name: unknown = definition.StartAt;
-    typeof name === 'string';
-    name = definition.States[name].Next
-  ) {
-    length++;
+  for (let name: unknown = definition.StartAt; typeof name === 'string'; length++) {
+    const state = definition.States[name];
+    name = state.Type === 'Choice' ? choose(state, input as never) : state.Next;
   }
   return length;
 }
 
-/** 8 objects at once, 2 slots (0.5 vCPU of 0.25-vCPU tasks), every task exactly 60 s. */
+/** The gate's count when the last execution ended. */
+function finalDemand(result: SimulationResult): string | undefined {
+  const [gate] = result.finalItems;
+  return (gate?.item.demand as { N: string } | undefined)?.N;
+}
+
+/** 8 objects at once on 2 slots, every task exactly 60 s. */
 const BY_HAND = {
   objects: 8,
   arrivalSeconds: 0,
-  vcpuQuota: 0.5,
-  spotVcpuQuota: 0.5,
+  vcpuQuota: 1,
+  spotVcpuQuota: 1,
   taskSeconds: 60,
   taskSpread: 0,
   seed: 7,
 } satisfies Partial<SimulationOptions>;
 
-test('reads the workflow the rule starts from the template, with its own Retry and Catch', () => {
-  const run = workflow.definition.States.RunWorker;
-  expect(run.Retry).toEqual([
+test('reads the workflow the rule starts from the template: the gate, its queue, and the Retry and Catch', () => {
+  const { States } = workflow.definition;
+  expect(States.RunWorker.Retry).toEqual([
     expect.objectContaining({
       ErrorEquals: ['ECS.AmazonECSException', 'AmazonECS.Unknown'],
-      MaxDelaySeconds: 3000,
+      MaxDelaySeconds: 60,
     }),
     expect.objectContaining({ ErrorEquals: ['ECS.InvalidParameterException'] }),
   ]);
+  expect(workflow.definition.StartAt).toBe('ClaimLaunchSlot');
+  expect(States.HasLaunchSlot.Choices).toEqual([expect.objectContaining({ NumericLessThanEquals: 24 })]);
+  expect(States.IsAnyoneWaiting.Choices).toEqual([expect.objectContaining({ NumericGreaterThanEquals: 24 })]);
+  const line = String((States.WaitForLaunchSlot.Parameters as Record<string, unknown>).QueueUrl);
+  expect(workflow.queueSettings?.[line]).toEqual({
+    visibilityTimeoutSeconds: 60,
+    receiveWaitTimeSeconds: undefined,
+  });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);
   expect(workflow.architecture).toBe('ARM64');
 });
 
-test('8 objects, 2 slots, 60-second tasks, retried every 60 s without jitter: worked out by hand', () => {
-  // GIVEN the template's workflow with its capacity retrier made deterministic: every 60 s, no jitter
-  const definition = structuredClone(workflow.definition) as StateMachineDefinition;
-  const [capacity] = definition.States.RunWorker.Retry as Array<Record<string, unknown>>;
-  Object.assign(capacity, { IntervalSeconds: 60, BackoffRate: 1, JitterStrategy: 'NONE' });
-  const result = simulate({ ...BY_HAND, ...workflow, definition });
-  // THEN two tasks start at 0, 60, 120 and 180 s: the last result is at 240 s, the best 2 slots allow
+test('the waiting path, found from the definition: what only the line or a poll of it leads to', () => {
+  expect([...waitingPathStates(workflow.definition)].sort()).toEqual([
+    'DeleteHandedOnMessage',
+    'DeleteStaleMessage',
+    'FindWaitingExecution',
+    'HandOnLaunchSlot',
+    'WaitForLaunchSlot',
+    'WasExecutionWaiting',
+  ]);
+});
+
+test('8 objects, 2 slots, 60-second tasks, no service latency: worked out by hand', () => {
+  const result = simulate({ ...BY_HAND, ...twoSlots, serviceLatencySeconds: { min: 0, max: 0 } });
+  // THEN two tasks start at 0, 60, 120 and 180 s, each pair handed its slots by the pair before
   expect(result).toMatchObject({
     objects: 8,
     succeeded: 8,
     failed: 0,
     makespanSeconds: 240,
     lowerBoundSeconds: 240,
+    fcfsMakespanSeconds: 240,
     peakRunningTasks: 2,
+    peakWaitingExecutions: 6,
+    refusedTaskTokens: 0,
     // waits 0, 0, 60, 60, 120, 120, 180, 180
     p50WaitSeconds: 60,
     p99WaitSeconds: 180,
-    // launch attempts 1, 1, 2, 2, 3, 3, 4, 4; all in the first 10-second windows at 0, 60, 120, 180 s
-    meanLaunchAttempts: 2.5,
-    maxLaunchAttempts: 4,
-    peakRunTaskCallsPerSecond: 0.8,
+    // every object launched once: 2 calls in each of the 10-second windows at 0, 60, 120 and 180 s
+    meanLaunchAttempts: 1,
+    maxLaunchAttempts: 1,
+    peakRunTaskCallsPerSecond: 0.2,
+    // a claim and a release each; 6 waiters' messages sent, received and deleted
+    dynamodbWriteRequests: 16,
+    sqsRequests: 18,
+    messagesLeft: 0,
   });
-  // every state on the success path once per execution, plus one transition per retry (12)
-  expect(result.stateTransitions).toBe(8 * successPathLength(definition) + 12);
-  // 8 tasks of 0.25 vCPU and 0.5 GB for 60 s, each with a public IPv4, and the transitions
-  const fargate = 8 * (0.25 * PRICES.fargateVcpuHour.ARM64 + 0.5 * PRICES.fargateGbHour.ARM64) * (60 / 3600);
+  expect(finalDemand(result)).toBe('0');
+  // 8 states each (claim, choice, task, name, release, choice, choice, succeed); each waiter 1 more
+  // (WaitForLaunchSlot), each hand-on 4 (FindWaitingExecution, WasExecutionWaiting, HandOnLaunchSlot,
+  // DeleteHandedOnMessage)
+  expect(directPathLength(twoSlots.definition, { launchSlot: { demand: 1 }, result: {} })).toBe(8);
+  expect(result.stateTransitions).toBe(8 * 8 + 6 + 6 * 4);
+  // 8 tasks of 0.5 vCPU and 1 GB for 60 s, each with a public IPv4, the transitions and the requests
+  const fargate = 8 * (0.5 * PRICES.fargateVcpuHour.ARM64 + 1 * PRICES.fargateGbHour.ARM64) * (60 / 3600);
   const ipv4 = 8 * PRICES.publicIpv4Hour * (60 / 3600);
-  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + result.stateTransitions * PRICES.stateTransition, 4);
-  expect(result.waitCostUsd).toBeCloseTo(12 * PRICES.stateTransition, 4);
+  const requests = 16 * PRICES.dynamodbWriteRequestUnit + 18 * PRICES.sqsRequest;
+  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 94 * PRICES.stateTransition + requests, 4);
+  // the waiters' and hand-ons' 30 transitions and all 18 SQS requests; the counter's writes are not waiting
+  expect(result.waitCostUsd).toBeCloseTo(30 * PRICES.stateTransition + 18 * PRICES.sqsRequest, 4);
 });
 
-test('the same by-hand case with the deployed backoff (full jitter): the same bounds hold, and the seed replays it', () => {
-  const result = simulate({ ...BY_HAND, ...workflow });
-  expect(result).toMatchObject({ succeeded: 8, failed: 0, lowerBoundSeconds: 240, peakRunningTasks: 2 });
-  expect(result.makespanSeconds).toBeGreaterThanOrEqual(240);
-  expect(result.meanLaunchAttempts).toBeGreaterThan(1);
-  const retries = Math.round(result.meanLaunchAttempts * 8) - 8;
-  expect(result.stateTransitions).toBe(8 * successPathLength(workflow.definition) + retries);
-  expect(simulate({ ...BY_HAND, ...workflow })).toEqual({ ...result, wallSeconds: expect.any(Number) });
-  expect(simulate({ ...BY_HAND, ...workflow, seed: 8 }).makespanSeconds).not.toBe(result.makespanSeconds);
+test('the same by-hand case with service latency: the hand-ons add milliseconds, nothing else changes', () => {
+  const result = simulate({ ...BY_HAND, ...twoSlots });
+  expect(result).toMatchObject({ succeeded: 8, stateTransitions: 94, maxLaunchAttempts: 1, messagesLeft: 0 });
+  // 4 rounds of claim or hand-on: at most a few calls of 50 ms each
+  expect(result.makespanSeconds).toBeGreaterThan(240);
+  expect(result.makespanSeconds).toBeLessThan(241);
+  expect(finalDemand(result)).toBe('0');
 });
 
-test('a launch that waits past capacityWaitMinutes fails the object as the workflow says', async () => {
-  // GIVEN -c capacityWaitMinutes=1 (5 retries, ~80 s on average) and 200 objects at once on 2 slots
-  const shortWait = await synthesizedTemplate({ capacityWaitMinutes: '1' });
-  const result = simulateTemplate({ ...BY_HAND, objects: 200, templatePath: shortWait });
-  // THEN the first ones run, most give up
-  expect(result.succeeded).toBeGreaterThanOrEqual(2);
-  expect(result.failed).toBeGreaterThan(150);
-  expect(result.maxLaunchAttempts).toBe(6);
+test('a burst waits in line: every object launched exactly once, handed its slot, the count back to 0', () => {
+  const result = simulate({ ...BY_HAND, ...workflow, objects: 200, vcpuQuota: 6, taskSpread: 0.3 });
+  expect(result).toMatchObject({
+    succeeded: 200,
+    meanLaunchAttempts: 1,
+    maxLaunchAttempts: 1,
+    peakRunningTasks: 24,
+    peakWaitingExecutions: 176,
+    refusedTaskTokens: 0,
+    messagesLeft: 0,
+  });
+  expect(result.stateTransitions).toBe(200 * 8 + 176 * 5);
+  expect(finalDemand(result)).toBe('0');
+  // the slots never idle for more than the hand-ons' milliseconds
+  expect(result.makespanSeconds).toBeLessThan(result.fcfsMakespanSeconds + 2);
+  expect(simulate({ ...BY_HAND, ...workflow, objects: 200, vcpuQuota: 6, taskSpread: 0.3 })).toEqual({
+    ...result,
+    wallSeconds: expect.any(Number),
+  });
+});
+
+test('waiters whose wait times out fail; their stale tokens are refused, their messages deleted and counted out', async () => {
+  // GIVEN 2 slots, -c capacityWaitMinutes=1 (a 60-second wait), 100-second tasks and 8 objects over 70 s:
+  // arrivals 0, 8.75, 17.5, 26.25, 35, 43.75, 52.5, 61.25 s
+  const shortWait = loadSimulatedWorkflow(
+    await synthesizedTemplate({ ...TWO_SLOTS, capacityWaitMinutes: '1' }),
+  );
+  expect(shortWait.definition.States.WaitForLaunchSlot.TimeoutSeconds).toBe(60);
+  const result = simulate({ ...BY_HAND, ...shortWait, arrivalSeconds: 70, taskSeconds: 100 });
+  // THEN at 100 s the first releaser finds 3 stale messages (their waits ended at 77.5, 86.25, 95 s) and
+  // hands its slot to the 6th object, the second hands its slot to the 7th at 108.75 s; the 8th's wait
+  // ends at 121.25 s, before any slot frees again
+  expect(result).toMatchObject({
+    succeeded: 4,
+    failed: 4,
+    refusedTaskTokens: 4,
+    messagesLeft: 0,
+    meanLaunchAttempts: 0.5,
+    maxLaunchAttempts: 1,
+  });
+  expect(finalDemand(result)).toBe('0');
+  // the 4 that ran: 8 direct states each; the 4 that timed out: ClaimLaunchSlot, HasLaunchSlot and
+  // ObjectFailed; 6 WaitForLaunchSlot; 2 hand-ons of 4; and for each stale token FindWaitingExecution,
+  // WasExecutionWaiting, HandOnLaunchSlot, DeleteStaleMessage, ReleaseLaunchSlot and IsAnyoneWaiting
+  expect(result.stateTransitions).toBe(4 * 8 + 4 * 3 + 6 + 2 * 4 + 4 * 6);
+});
+
+test('a quota below the gate (another workload holds vCPU): holders retry RunTask, the retries are waiting cost', () => {
+  // GIVEN the default gate of 24 slots in an account with 1 vCPU (4 slots) free
+  const result = simulate({ ...BY_HAND, ...workflow, objects: 40, vcpuQuota: 1 });
+  expect(result).toMatchObject({ succeeded: 40, failed: 0, peakRunningTasks: 4, lowerBoundSeconds: 600 });
+  const retries = Math.round(result.meanLaunchAttempts * 40) - 40;
+  expect(retries).toBeGreaterThan(0);
+  // 16 wait in line for the gate; the rest is RunWorker's retries, one transition each
+  expect(result.stateTransitions).toBe(40 * 8 + 16 * 5 + retries);
+  const waiting = (16 * 5 + retries) * PRICES.stateTransition + 16 * 3 * PRICES.sqsRequest;
+  expect(result.waitCostUsd).toBeCloseTo(waiting, 4);
+  expect(simulate({ ...BY_HAND, ...workflow, objects: 40, vcpuQuota: 1, seed: 8 }).makespanSeconds).not.toBe(
+    result.makespanSeconds,
+  );
 });
 
 test("spot-with-fallback: Spot fills first, the rest falls back to on-demand after Spot's wait", async () => {
   const fallback = await synthesizedTemplate({ capacity: 'spot-with-fallback' });
-  const result = simulateTemplate({ ...BY_HAND, objects: 40, templatePath: fallback });
+  const result = simulateTemplate({
+    ...BY_HAND,
+    vcpuQuota: 0.5,
+    spotVcpuQuota: 0.5,
+    objects: 40,
+    templatePath: fallback,
+  });
   expect(result).toMatchObject({ succeeded: 40, failed: 0, peakRunningTasks: 4 });
   // both quotas' slots count: 40 × 60 s over 4 slots
   expect(result.lowerBoundSeconds).toBe(600);
+  expect(finalDemand(result)).toBe('0');
 });
 
-test('a workflow the simulator cannot model is refused, naming the state', () => {
-  const definition = {
-    StartAt: 'Each',
-    States: { Each: { Type: 'Map', End: true } },
-  } as unknown as StateMachineDefinition;
-  expect(() => simulate({ ...BY_HAND, ...workflow, definition })).toThrow(
-    /^State "Each": a Map state is not modelled by the simulator/,
-  );
+describe('a workflow the simulator cannot model is refused before it runs, naming the state', () => {
+  const withState = (state: Record<string, unknown>) =>
+    ({ StartAt: 'Only', States: { Only: { End: true, ...state } } }) as unknown as StateMachineDefinition;
+
+  test.each([
+    [{ Type: 'Map' }, /^State "Only": a Map state is not modelled by the simulator/],
+    [
+      { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke' },
+      /^State "Only": Task resource arn:aws:states:::lambda:invoke is not modelled/,
+    ],
+    [
+      {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Parameters: { TableName: 't', Key: {}, UpdateExpression: 'SET demand = :v' },
+      },
+      /^State "Only": the UpdateExpression "SET demand = :v" \(only a literal "ADD <attribute> :value, \.\.\." on numbers is\)/,
+    ],
+    [
+      {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Parameters: {
+          UpdateExpression: 'ADD demand :change',
+          ExpressionAttributeValues: { ':change': { N: '1' } },
+          ReturnValues: 'ALL_OLD',
+        },
+      },
+      /^State "Only": ReturnValues "ALL_OLD" \(only UPDATED_NEW and NONE are\)/,
+    ],
+    [
+      {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Parameters: { UpdateExpression: 'ADD demand :change', ConditionExpression: 'demand < :max' },
+      },
+      /^State "Only": the dynamodb:updateItem parameter ConditionExpression/,
+    ],
+    [
+      {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::aws-sdk:sqs:receiveMessage',
+        Parameters: { QueueUrl: 'q', AttributeNames: ['All'] },
+      },
+      /^State "Only": the aws-sdk:sqs:receiveMessage parameter AttributeNames/,
+    ],
+    [
+      { Type: 'Choice', Choices: [{ Variable: '$.n', NumericEquals: 1, Next: 'Only' }] },
+      /^State "Only": the Choice operator NumericEquals/,
+    ],
+  ])('%j', (state, message) => {
+    expect(() => simulate({ ...BY_HAND, ...workflow, definition: withState(state) })).toThrow(message);
+  });
 });
 
-test("the template's relaunch Choice and counter, evaluated as Step Functions does", () => {
+test("the template's Choices and counters, evaluated as Step Functions does", () => {
   const { States } = workflow.definition;
   const failedToStart = {
     Error: 'States.TaskFailed',
@@ -133,12 +274,36 @@ test("the template's relaunch Choice and counter, evaluated as Step Functions do
     'CountRelaunch',
   );
   expect(choose(States.WasTaskStarted, { error: failedToStart, relaunches: { count: 2 } })).toBe(
-    'ObjectFailed',
+    'ReleaseLaunchSlot',
   );
-  expect(choose(States.WasTaskStarted, { error: exited })).toBe('ObjectFailed');
+  expect(choose(States.WasTaskStarted, { error: exited })).toBe('ReleaseLaunchSlot');
   expect(runPass(States.CountFirstRelaunch, { key: 'k' })).toEqual({ key: 'k', relaunches: { count: 1 } });
   expect(runPass(States.CountRelaunch, { key: 'k', relaunches: { count: 1 } })).toEqual({
     key: 'k',
     relaunches: { count: 2 },
   });
+  // the gate: the 24th claim holds a slot, the 25th waits; a release leaving 24 wakes the one in line
+  expect(choose(States.HasLaunchSlot, { launchSlot: { demand: 24 } })).toBe('RunWorker');
+  expect(choose(States.HasLaunchSlot, { launchSlot: { demand: 25 } })).toBe('WaitForLaunchSlot');
+  expect(choose(States.IsAnyoneWaiting, { launchSlot: { demand: 24 } })).toBe('FindWaitingExecution');
+  expect(choose(States.IsAnyoneWaiting, { launchSlot: { demand: 23 } })).toBe('WasObjectProcessed');
+  expect(choose(States.WasExecutionWaiting, { launchSlot: { line: {} } })).toBe('ReleaseLaunchSlot');
+  expect(choose(States.WasExecutionWaiting, { launchSlot: { line: { Messages: [{ Body: 't' }] } } })).toBe(
+    'HandOnLaunchSlot',
+  );
+  // DynamoDB's number, a string, parsed by the ResultSelector's States.StringToJson
+  expect(
+    payload(States.ClaimLaunchSlot.ResultSelector as never, { Attributes: { demand: { N: '3' } } }),
+  ).toEqual({
+    demand: 3,
+  });
+});
+
+test('paths: array indexes, [*] and the context object', () => {
+  const input = { line: { Messages: [{ Body: 'token-1' }, { Body: 'token-2' }] } };
+  expect(readPath(input, '$.line.Messages[0].Body')).toBe('token-1');
+  expect(readPath(input, '$.line.Messages[2].Body')).toBeUndefined();
+  expect(readPath(input, '$.line.Messages[*].Body')).toEqual(['token-1', 'token-2']);
+  expect(readPath(input, '$$.Task.Token', { Task: { Token: 'mine' } })).toBe('mine');
+  expect(() => readPath(input, "$.line['Messages']")).toThrow(/is not of the form/);
 });
