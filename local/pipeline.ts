@@ -26,6 +26,7 @@ import {
   localS3EndpointEnvironment,
   startLocalS3Server,
 } from './s3/server';
+import { LocalSqs } from './sqs/queues';
 import {
   type BackfillStateMachine,
   findBackfillStateMachine,
@@ -40,7 +41,6 @@ import {
   type RunExecutionOptions,
   type StartExecutionOptions,
 } from './stepfunctions/executions';
-import { LocalSqs } from './sqs/queues';
 import { readResult, writtenResult } from './worker-contract';
 
 export type { ExecutionRecord, UndeliveredEvent };
