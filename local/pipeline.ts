@@ -6,6 +6,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
+import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
@@ -25,6 +26,7 @@ import {
   localS3EndpointEnvironment,
   startLocalS3Server,
 } from './s3/server';
+import { LocalSqs } from './sqs/queues';
 import {
   type BackfillStateMachine,
   findBackfillStateMachine,
@@ -45,7 +47,8 @@ export type { ExecutionRecord, UndeliveredEvent };
 
 /**
  * The whole pipeline on one machine: embedded S3 -> "Object Created" event -> the rule's pattern and
- * input transformer -> the state machine (aws-local-stepfunctions) -> the worker as a local ECS task.
+ * input transformer -> the state machine (aws-local-stepfunctions, its launch gate on the local
+ * DynamoDB and SQS) -> the worker as a local ECS task.
  * Every piece of behaviour comes from the synthesized template, each service reading its own slice;
  * this module only wires the services together.
  */
@@ -107,6 +110,10 @@ export interface LocalPipeline {
   readonly backfill?: BackfillStateMachine;
   /** A client for the embedded S3 server. */
   readonly s3: S3Client;
+  /** The local DynamoDB (dynalite) with the template's tables. */
+  readonly dynamodb: LocalDynamoDb;
+  /** The template's queues, in process. */
+  readonly sqs: LocalSqs;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
   /**
@@ -183,6 +190,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     }),
   });
   const s3 = localS3Client(server.endpoint);
+  const dynamodb = await startLocalDynamoDb(deployment);
+  const sqs = LocalSqs.fromDeployment(deployment, options.retryIntervalScale ?? 0.01);
 
   const ecs = new LocalEcsTaskRunner({
     taskDefinitions: loadTaskDefinitions(deployment),
@@ -216,6 +225,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const stepFunctions = new LocalStepFunctions({
     journal,
     retryIntervalScale: options.retryIntervalScale,
+    services: { dynamodb: dynamodb.client, sqs },
     runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
       ecs.run({
         stateName,
@@ -273,6 +283,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     stateMachine,
     backfill,
     s3,
+    dynamodb,
+    sqs,
     upload: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
@@ -290,10 +302,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     stop: async ({ drain = true } = {}) => {
       accepting = false;
       notifications.stop();
-      if (!drain) ecs.stopAll();
+      if (!drain) {
+        stepFunctions.stopWaiting();
+        ecs.stopAll();
+      }
       await waitForIdle();
       s3.destroy();
-      await server.close();
+      await Promise.all([server.close(), dynamodb.close()]);
     },
   };
 }

@@ -6,13 +6,17 @@ import type { LocalStateMachineResource, StateMachineDefinition } from './defini
 import { ExecutionAlreadyExists, StatesError } from './errors';
 import { type ExecutionJournal, type JournalEntry } from './execution-journal';
 import { ExecutionQueue } from './execution-queue';
+import type { LocalServices } from './integrations';
 import { EXECUTION_TIMEOUT_CAUSE, LocalStateMachine } from './state-machine';
+import { TaskTokens } from './task-tokens';
 
 /**
  * Step Functions, locally: StartExecution (names unique per state machine, as on AWS), one
  * LocalStateMachine per definition and the execution records. Every execution starts at once, as on
  * AWS: nothing queues them, so what bounds the tasks running at once is Fargate's quota in the local
- * ECS. Task states are served by the caller's `runTask` (the pipeline wires it to the local ECS).
+ * ECS. `ecs:runTask.sync` states are served by the caller's `runTask` (the pipeline wires it to the
+ * local ECS), the others by `services`; task tokens are shared by every state machine, as they are
+ * per account on AWS (a workflow execution may hand its slot to a backfill item).
  */
 
 export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
@@ -71,6 +75,8 @@ export interface LocalStepFunctionsOptions {
   readonly onExecutionFinished?: (record: ExecutionRecord) => Promise<void>;
   /** Where every execution is recorded, across runs; names already in it cannot be used again. */
   readonly journal?: ExecutionJournal;
+  /** What serves the Task states other than `ecs:runTask.sync` (DynamoDB, SQS). @default - none */
+  readonly services?: Omit<LocalServices, 'tokens'>;
 }
 
 export class LocalStepFunctions {
@@ -81,6 +87,8 @@ export class LocalStepFunctions {
   private readonly queue: ExecutionQueue;
   /** Each record's journal entry as last written. */
   private readonly entries = new Map<ExecutionRecord, JournalEntry>();
+  /** Every `.waitForTaskToken` wait of every state machine here. */
+  readonly tokens = new TaskTokens();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     // Only to know when all are done: no execution ever waits for another.
@@ -92,7 +100,10 @@ export class LocalStepFunctions {
   stateMachineFor(definition: StateMachineDefinition): LocalStateMachine {
     let machine = this.machines.get(definition);
     if (!machine) {
-      machine = new LocalStateMachine(definition, { retryIntervalScale: this.options.retryIntervalScale });
+      machine = new LocalStateMachine(definition, {
+        retryIntervalScale: this.options.retryIntervalScale,
+        services: { ...this.options.services, tokens: this.tokens },
+      });
       this.machines.set(definition, machine);
     }
     return machine;
@@ -162,6 +173,14 @@ export class LocalStepFunctions {
   /** Whether no execution is running. */
   get idle(): boolean {
     return this.queue.running === 0 && this.queue.queued === 0;
+  }
+
+  /**
+   * Fails every execution waiting for a task token, now and from now on, with States.Aborted: for a
+   * pipeline stopping without draining, where nothing would ever hand them a slot.
+   */
+  stopWaiting(): void {
+    this.tokens.stopAll('The local pipeline was stopped without draining');
   }
 
   /** Resolves when no execution is running (at once if none is). */
@@ -237,13 +256,16 @@ export class LocalStepFunctions {
   private async execute(record: ExecutionRecord, definition: StateMachineDefinition): Promise<void> {
     record.status = 'RUNNING';
     const started = Date.now();
-    const outcome = await this.stateMachineFor(definition).run(record.input, (stateName, parameters, state) =>
-      this.options.runTask({
-        record,
-        stateName,
-        parameters,
-        timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
-      }),
+    const outcome = await this.stateMachineFor(definition).run(
+      record.input,
+      (stateName, parameters, state) =>
+        this.options.runTask({
+          record,
+          stateName,
+          parameters,
+          timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
+        }),
+      { executionArn: record.executionArn, name: record.name },
     );
     record.durationMs = Date.now() - started;
     record.status = outcome.status;

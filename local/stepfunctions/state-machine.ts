@@ -16,6 +16,8 @@ import {
   forEachState,
   type StateMachineDefinition,
 } from './definitions';
+import { type LocalServices, type TaskIntegration, taskIntegration } from './integrations';
+import { TaskTokens } from './task-tokens';
 
 /**
  * Runs the synthesized state machine definition with aws-local-stepfunctions. Two adaptations, both
@@ -27,6 +29,12 @@ import {
  *   limit, so such states get the longest timeout a Node timer can hold. An execution TimeoutSeconds
  *   beyond that (24.8 days; a long capacityWaitMinutes gives one) would fire at once, so it is
  *   clamped to it: no local run lasts that long.
+ * Every Task state is served locally (./integrations: the local ECS, DynamoDB, SQS, task tokens).
+ * The library has no task tokens, so a `.waitForTaskToken` state runs locally without its Parameters
+ * and TimeoutSeconds: its handler issues a token (./task-tokens.ts), evaluates the deployed
+ * Parameters itself with `$$.Task.Token` in the context object, sends the request, and waits for
+ * SendTaskSuccess/SendTaskFailure or the deployed TimeoutSeconds. Tokens still waiting when the
+ * execution ends are closed (a later SendTaskSuccess fails with TaskTimedOut, as on AWS).
  * And one workaround: the library evaluates a Fail state's ErrorPath/CausePath only as a JSONPath,
  * so an intrinsic function there (`States.Format(...)`, which the deployed definition uses) fails the
  * execution with States.Runtime. The intended error and cause are then computed by the library's
@@ -49,6 +57,26 @@ export type TaskHandler = (stateName: string, parameters: unknown, state: AslSta
 export interface LocalStateMachineOptions {
   /** @default 0.01 */
   readonly retryIntervalScale?: number;
+  /** What serves the Task states other than `ecs:runTask.sync`. @default - none: only ECS states run */
+  readonly services?: LocalServices;
+}
+
+/** The execution a run belongs to, for the context object (`$$.Execution`). */
+export interface RunContext {
+  readonly executionArn?: string;
+  readonly name?: string;
+}
+
+/** How a `.waitForTaskToken` state runs locally: its deployed Parameters and TimeoutSeconds. */
+interface TokenWait {
+  readonly parameters: (input: unknown, context: Record<string, unknown>) => Promise<unknown>;
+  readonly timeoutSeconds?: number;
+}
+
+interface ServedState {
+  readonly state: AslState;
+  readonly integration: TaskIntegration;
+  readonly tokenWait?: TokenWait;
 }
 
 /** Node's setTimeout holds at most 2^31 - 1 ms; longer delays fire at once. */
@@ -59,6 +87,9 @@ export class LocalStateMachine {
   readonly definition: StateMachineDefinition;
   /** Names of the `ecs:runTask.sync` states, at any depth. */
   readonly taskStates: ReadonlyArray<[string, AslState]>;
+  readonly tokens: TaskTokens;
+  /** Every Task state, at any depth, with what serves it. */
+  private readonly served = new Map<string, ServedState>();
 
   constructor(
     readonly deployedDefinition: StateMachineDefinition,
@@ -66,15 +97,35 @@ export class LocalStateMachine {
   ) {
     this.definition = localDefinition(deployedDefinition, options.retryIntervalScale ?? 0.01);
     this.taskStates = ecsRunTaskSyncStates(this.definition);
+    this.tokens = options.services?.tokens ?? new TaskTokens();
+    const services = { ...options.services, tokens: this.tokens };
+    forEachState(this.definition, (state, name) => {
+      if (state.Type !== 'Task') return;
+      const integration = taskIntegration(name, state, services);
+      let tokenWait: TokenWait | undefined;
+      if (integration.kind === 'service' && integration.waitForTaskToken) {
+        const deployed = findState(deployedDefinition, name);
+        tokenWait = {
+          parameters: compilePayloadTemplate(isPlainObject(state.Parameters) ? state.Parameters : {}),
+          timeoutSeconds: typeof deployed?.TimeoutSeconds === 'number' ? deployed.TimeoutSeconds : undefined,
+        };
+        // The handler evaluates them (with the token) and keeps the time: the library can do neither.
+        delete state.Parameters;
+        state.TimeoutSeconds = LONGEST_TIMEOUT_SECONDS;
+      }
+      this.served.set(name, { state, integration, tokenWait });
+    });
     // Validation (asl-validator) is left on: the definition must be valid ASL, as on AWS.
     this.machine = new StateMachine(this.definition as never);
   }
 
-  async run(input: unknown, runTask: TaskHandler): Promise<ExecutionOutcome> {
+  async run(input: unknown, runTask: TaskHandler, context: RunContext = {}): Promise<ExecutionOutcome> {
+    const issued = new Set<string>();
     const handlers = Object.fromEntries(
-      this.taskStates.map(([name, state]) => [
+      [...this.served].map(([name, served]) => [
         name,
-        (parameters: unknown) => runTask(name, parameters, state) as Promise<never>,
+        (parameters: unknown) =>
+          this.serve(name, served, parameters, runTask, context, issued) as Promise<never>,
       ]),
     );
     const execution = this.machine.run(input as never, {
@@ -84,7 +135,36 @@ export class LocalStateMachine {
       return { status: 'SUCCEEDED', output: await execution.result };
     } catch (error) {
       return this.failure(error, execution.eventLogs);
+    } finally {
+      for (const token of issued) this.tokens.close(token);
     }
+  }
+
+  private async serve(
+    name: string,
+    { state, integration, tokenWait }: ServedState,
+    parameters: unknown,
+    runTask: TaskHandler,
+    context: RunContext,
+    issued: Set<string>,
+  ): Promise<unknown> {
+    if (integration.kind === 'ecs') return runTask(name, parameters, state);
+    if (!tokenWait) return integration.call(parameters);
+    // `parameters` is the state's input here (its Parameters were taken out of the local definition).
+    const token = this.tokens.issue();
+    issued.add(token);
+    try {
+      const request = await tokenWait.parameters(parameters, {
+        Execution: { Id: context.executionArn, Name: context.name },
+        State: { Name: name, EnteredTime: new Date().toISOString() },
+        Task: { Token: token },
+      });
+      await integration.call(request);
+    } catch (error) {
+      this.tokens.close(token);
+      throw error;
+    }
+    return this.tokens.wait(token, tokenWait.timeoutSeconds);
   }
 
   private async failure(error: unknown, eventLogs: AsyncGenerator<unknown>): Promise<ExecutionOutcome> {

@@ -1,3 +1,5 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+
 import {
   FargateQuotas,
   LAUNCH_BURST,
@@ -5,6 +7,7 @@ import {
   RUN_TASK_BURST,
   TokenBucket,
 } from '../../../local/ecs/fargate-quotas';
+import type { LocalPipeline } from '../../../local/pipeline';
 import { releasedAfterEach, startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
@@ -100,33 +103,63 @@ describe('FargateQuotas', () => {
 
 describe('a burst through the local pipeline', () => {
   const used = releasedAfterEach();
-
-  test('40 objects with --fargate-vcpu-quota 1: all succeed, at most 4 tasks at once, some waited', async () => {
-    // GIVEN a 1-vCPU account: 4 tasks of 0.25 vCPU; retry delays scaled to 1/1000 to keep the test
-    // short, and, as tasks run in real time, the longest wait the config allows (7 days: 10 min scaled)
-    const templatePath = await synthesizedTemplate({ capacityWaitMinutes: '10080' });
-    const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
-      fargateVcpuQuota: 1,
-      retryIntervalScale: 0.001,
-    }));
-    const keys = Array.from(
-      { length: 40 },
-      (_, i) => `incoming/burst/object-${String(i).padStart(2, '0')}.txt`,
-    );
-    // WHEN they are all uploaded at once: every execution starts, none is queued
+  const keys = Array.from(
+    { length: 40 },
+    (_, i) => `incoming/burst/object-${String(i).padStart(2, '0')}.txt`,
+  );
+  const burst = async (pipeline: LocalPipeline) => {
+    // every execution starts at once, none is queued
     await Promise.all(keys.map((key) => pipeline.upload(key, `body of ${key}\n`)));
     await pipeline.waitForIdle();
+    return pipeline.executions();
+  };
+  const gateCount = async (pipeline: LocalPipeline) =>
+    (
+      await pipeline.dynamodb.client.send(
+        new GetItemCommand({
+          TableName: pipeline.dynamodb.tables[0].tableName,
+          Key: { id: { S: 'launch-slots' } }, // lib/launch-gate.ts LAUNCH_SLOTS_KEY
+        }),
+      )
+    ).Item?.demand;
 
-    // THEN every object succeeds, the quota bounded the tasks, and executions retried refused launches
-    const executions = pipeline.executions();
+  test('40 objects with --fargate-vcpu-quota 1 against the default stack (24 slots): all succeed, at most 4 tasks at once, launches retried', async () => {
+    // GIVEN a 1-vCPU account (4 tasks of 0.25 vCPU) and a gate sized for 6 vCPU: 24 executions hold a slot
+    const pipeline = (used.pipeline = await startTestPipeline(await synthesizedTemplate(), {
+      fargateVcpuQuota: 1,
+    }));
+    // WHEN 40 objects arrive at once
+    const executions = await burst(pipeline);
+
+    // THEN every object succeeds, the quota bounded the tasks, and holders retried refused launches
     expect(executions.map((e) => e.key).sort()).toEqual(keys);
     expect(executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(40);
     expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(4);
     expect(pipeline.peakRunningTasks()).toBeGreaterThanOrEqual(2);
-    const waited = executions.filter((e) => e.attempts.length > 1);
-    expect(waited.length).toBeGreaterThan(0);
-    const refused = waited.flatMap((e) => e.attempts.slice(0, -1).map((a) => a.error));
+    const retried = executions.filter((e) => e.attempts.length > 1);
+    expect(retried.length).toBeGreaterThan(0);
+    const refused = retried.flatMap((e) => e.attempts.slice(0, -1).map((a) => a.error));
     expect(refused.filter((e) => e !== 'AmazonECS.Unknown' && e !== 'ECS.AmazonECSException')).toEqual([]);
     expect(refused).toContain('AmazonECS.Unknown'); // the vCPU quota, as Step Functions reports it
+    expect(await gateCount(pipeline)).toEqual({ N: '0' });
+  }, 120_000);
+
+  test('the same burst against a stack synthesized with -c fargateVcpuQuota=1 (4 slots): executions wait in line, one launch each', async () => {
+    // GIVEN the gate sized for the account: 4 slots
+    const pipeline = (used.pipeline = await startTestPipeline(
+      await synthesizedTemplate({ fargateVcpuQuota: '1' }),
+      { fargateVcpuQuota: 1 },
+    ));
+    // WHEN 40 objects arrive at once
+    const executions = await burst(pipeline);
+
+    // THEN every object succeeds with exactly one RunTask: the rest waited in line with a task token
+    expect(executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(40);
+    expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(4);
+    expect(executions.map((e) => e.attempts.length)).toEqual(executions.map(() => 1));
+    const line = pipeline.sqs.all().find((queue) => queue.sent > 0);
+    expect(line?.sent).toBeGreaterThanOrEqual(20); // ~36 of 40 found every slot taken
+    expect([line?.deleted, line?.size]).toEqual([line?.sent, 0]); // every waiter woken, its message deleted
+    expect(await gateCount(pipeline)).toEqual({ N: '0' }); // counted back out
   }, 120_000);
 });

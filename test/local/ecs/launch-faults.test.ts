@@ -1,4 +1,6 @@
 import { executionLine } from '../../../local/cli/report';
+import { deployLocally, readTemplateFile } from '../../../local/cloudformation/template';
+import { loadStateMachine } from '../../../local/stepfunctions/definitions';
 import { releasedAfterEach, sha256, startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
@@ -67,9 +69,16 @@ describe('capacity=spot-with-fallback', () => {
   ] as const)(
     'Spot capacity errors (%s: %s) are retried, then caught and run on on-demand Fargate',
     async (kind, error) => {
-      // Spot waits ~5 minutes (scaled): 1 run + 7 retries fail; the Catch sends the execution to on-demand.
+      // Spot waits ~5 minutes (scaled): the first run and every retry of its capacity retrier fail;
+      // the Catch sends the execution to on-demand.
+      const { definition } = loadStateMachine(
+        deployLocally(readTemplateFile(templatePath), { region: 'us-east-1' }),
+        'WorkflowStateMachine8F1B1C15',
+      );
+      const spotRetries = (definition.States.RunWorkerOnSpot.Retry as Array<{ MaxAttempts: number }>)[0]
+        .MaxAttempts;
       const pipeline = (used.pipeline = await startTestPipeline(templatePath, {
-        faults: { launchErrors: { kind, count: 8 } },
+        faults: { launchErrors: { kind, count: spotRetries + 1 } },
       }));
       await pipeline.upload('incoming/no-capacity.txt', 'no spot today');
       await pipeline.waitForIdle();
@@ -77,11 +86,11 @@ describe('capacity=spot-with-fallback', () => {
       const [execution] = pipeline.executions();
       expect(execution.status).toBe('SUCCEEDED');
       expect(execution.attempts.map((a) => [a.stateName, a.error])).toEqual([
-        ...Array(8).fill(['RunWorkerOnSpot', error]),
+        ...Array(spotRetries + 1).fill(['RunWorkerOnSpot', error]),
         ['RunWorkerOnDemand', undefined],
       ]);
       expect(executionLine(execution)).toContain(
-        'after 7 retries of RunWorkerOnSpot, fell back to on-demand',
+        `after ${spotRetries} retries of RunWorkerOnSpot, fell back to on-demand`,
       );
     },
   );

@@ -1,0 +1,43 @@
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+
+import { StatesError } from '../errors';
+
+/**
+ * The optimized DynamoDB integration (`arn:aws:states:::dynamodb:<action>`): the state's effective
+ * Parameters are the API request, sent as is to the local DynamoDB; the result is the API response
+ * (without the SDK's `$metadata`). Errors are named as Step Functions names them,
+ * `DynamoDB.<exception>` (e.g. `DynamoDB.ConditionalCheckFailedException`), and
+ * `DynamoDB.AmazonDynamoDBException` when the request never got an answer.
+ */
+
+/** The actions served, each building its SDK command from the request. */
+const COMMANDS: Record<string, (client: DynamoDBClient, request: never) => Promise<object>> = {
+  getItem: (client, request) => client.send(new GetItemCommand(request)),
+  putItem: (client, request) => client.send(new PutItemCommand(request)),
+  updateItem: (client, request) => client.send(new UpdateItemCommand(request)),
+  deleteItem: (client, request) => client.send(new DeleteItemCommand(request)),
+};
+
+export const DYNAMODB_ACTIONS = Object.keys(COMMANDS);
+
+export async function callDynamoDb(
+  client: DynamoDBClient,
+  action: string,
+  parameters: unknown,
+): Promise<unknown> {
+  try {
+    const response = (await COMMANDS[action](client, parameters as never)) as Record<string, unknown>;
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { $metadata, ...result } = response;
+    return result;
+  } catch (error) {
+    const { name, message, $metadata } = error as Error & { $metadata?: unknown };
+    throw new StatesError($metadata ? `DynamoDB.${name}` : 'DynamoDB.AmazonDynamoDBException', message);
+  }
+}

@@ -1,0 +1,67 @@
+import { LocalQueue, LocalSqs } from '../../../local/sqs/queues';
+
+/** The in-process queue: long polling, visibility, deletion, with times scaled by 1/100. */
+
+const SCALE = 0.01;
+
+test('a long poll answers as soon as a message is sent, not after its wait', async () => {
+  const queue = new LocalQueue('url', 60, SCALE);
+  const started = performance.now();
+  const received = queue.receiveMessage({ WaitTimeSeconds: 20 }); // 200 ms scaled
+  setTimeout(() => queue.sendMessage('token-1'), 20);
+  const { Messages } = await received;
+  expect(performance.now() - started).toBeLessThan(150);
+  expect(Messages).toEqual([
+    {
+      MessageId: expect.any(String),
+      ReceiptHandle: expect.any(String),
+      MD5OfBody: '13af16a2186686e926fe14255668ab01', // md5('token-1')
+      Body: 'token-1',
+    },
+  ]);
+});
+
+test('an empty queue answers {} after the scaled wait, and at once without one', async () => {
+  const queue = new LocalQueue('url', 60, SCALE);
+  expect(await queue.receiveMessage({})).toEqual({});
+  const started = performance.now();
+  expect(await queue.receiveMessage({ WaitTimeSeconds: 5 })).toEqual({});
+  expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+});
+
+test('oldest first, MaxNumberOfMessages at most; a received message is invisible for the visibility timeout', async () => {
+  const queue = new LocalQueue('url', 10, SCALE); // 100 ms scaled
+  const sent = ['a', 'b', 'c'].map((body) => queue.sendMessage(body));
+  expect(sent[0]).toEqual({ MessageId: expect.any(String), MD5OfMessageBody: expect.any(String) });
+  const first = await queue.receiveMessage({ MaxNumberOfMessages: 2 });
+  expect(first.Messages?.map((m) => m.Body)).toEqual(['a', 'b']);
+  expect((await queue.receiveMessage({})).Messages?.map((m) => m.Body)).toEqual(['c']);
+  expect(await queue.receiveMessage({})).toEqual({}); // all three in flight
+  // a long poll gets 'a' back when its visibility timeout passes, under a new receipt handle
+  const again = await queue.receiveMessage({ WaitTimeSeconds: 20 });
+  expect(again.Messages?.map((m) => m.Body)).toEqual(['a']);
+  expect(again.Messages?.[0].ReceiptHandle).not.toBe(first.Messages?.[0].ReceiptHandle);
+});
+
+test('DeleteMessage takes the latest receipt handle; an unknown one is ReceiptHandleIsInvalid', async () => {
+  const queue = new LocalQueue('url', 60, SCALE);
+  queue.sendMessage('x');
+  const { Messages } = await queue.receiveMessage({});
+  expect(() => queue.deleteMessage('nope')).toThrow(
+    expect.objectContaining({ name: 'ReceiptHandleIsInvalid' }),
+  );
+  queue.deleteMessage(Messages![0].ReceiptHandle);
+  expect(queue.size).toBe(0);
+  expect(() => queue.deleteMessage(Messages![0].ReceiptHandle)).toThrow(
+    expect.objectContaining({ name: 'ReceiptHandleIsInvalid' }),
+  );
+  expect([queue.sent, queue.deleted]).toEqual([1, 1]);
+});
+
+test('a URL that is no queue of the template is QueueDoesNotExist', () => {
+  const sqs = new LocalSqs([{ url: 'https://sqs.us-east-1.amazonaws.com/0/Line' }], SCALE);
+  expect(sqs.queue('https://sqs.us-east-1.amazonaws.com/0/Line')).toBeInstanceOf(LocalQueue);
+  expect(() => sqs.queue('https://sqs.us-east-1.amazonaws.com/0/Other')).toThrow(
+    expect.objectContaining({ name: 'QueueDoesNotExist' }),
+  );
+});

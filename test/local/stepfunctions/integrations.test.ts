@@ -1,0 +1,166 @@
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+
+import { deployLocally, readTemplateFile } from '../../../local/cloudformation/template';
+import { type LocalDynamoDb, startLocalDynamoDb } from '../../../local/dynamodb/server';
+import { LocalSqs } from '../../../local/sqs/queues';
+import { loadStateMachine, type StateMachineDefinition } from '../../../local/stepfunctions/definitions';
+import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
+import { LocalStateMachine } from '../../../local/stepfunctions/state-machine';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/**
+ * Every Task state served locally, by Resource: DynamoDB against dynalite, SQS, task tokens; and the
+ * synthesized launch gate's stale path (a waiter that timed out, counted out by the releaser).
+ */
+
+const URL = 'https://sqs.us-east-1.amazonaws.com/000000000000/Line';
+const task = (resource: string, more: Record<string, unknown> = {}) => ({
+  Type: 'Task',
+  Resource: `arn:aws:states:::${resource}`,
+  End: true,
+  ...more,
+});
+const machine = (States: Record<string, unknown>, StartAt = Object.keys(States)[0]) =>
+  ({ StartAt, States }) as unknown as StateMachineDefinition;
+const noEcs = () => Promise.reject(new Error('no ECS state here'));
+
+let dynamodb: LocalDynamoDb;
+let gateTemplate: string;
+beforeAll(async () => {
+  // The stack with 4 slots (fargateVcpuQuota 1): its table is the launch gate's.
+  gateTemplate = await synthesizedTemplate({ fargateVcpuQuota: '1' });
+  dynamodb = await startLocalDynamoDb(deployLocally(readTemplateFile(gateTemplate), { region: 'us-east-1' }));
+}, 120_000);
+afterAll(() => dynamodb?.close());
+const tableName = () => dynamodb.tables[0].tableName;
+
+test('a Resource nothing local serves is refused when the definition is loaded, naming the state', () => {
+  expect(() => new LocalStateMachine(machine({ Invoke: task('lambda:invoke') }))).toThrow(
+    /Task state "Invoke" calls arn:aws:states:::lambda:invoke: the local Step Functions serves only ecs:runTask.sync, /,
+  );
+  expect(() => new LocalStateMachine(machine({ Count: task('dynamodb:updateItem') }))).toThrow(
+    /Task state "Count" calls arn:aws:states:::dynamodb:updateItem: no local DynamoDB was given to run it/,
+  );
+});
+
+test('dynamodb:updateItem sends the effective Parameters to dynalite; its errors are DynamoDB.<exception>', async () => {
+  const update = (id: string, extra: Record<string, unknown> = {}) =>
+    task('dynamodb:updateItem', {
+      Parameters: {
+        TableName: tableName(),
+        Key: { id: { S: id } },
+        UpdateExpression: 'ADD demand :change',
+        ExpressionAttributeValues: { ':change': { N: '1' } },
+        ReturnValues: 'UPDATED_NEW',
+        ...extra,
+      },
+      ResultSelector: { 'demand.$': 'States.StringToJson($.Attributes.demand.N)' },
+    });
+  const local = new LocalStateMachine(machine({ Count: update('unit-test') }), {
+    services: { dynamodb: dynamodb.client },
+  });
+  const outcomes = await Promise.all([1, 2, 3].map(() => local.run({}, noEcs)));
+  expect(outcomes.map((o) => (o.output as { demand: number }).demand).sort()).toEqual([1, 2, 3]);
+
+  const conditional = new LocalStateMachine(
+    machine({ Count: update('absent', { ConditionExpression: 'attribute_exists(id)' }) }),
+    { services: { dynamodb: dynamodb.client } },
+  );
+  expect(await conditional.run({}, noEcs)).toMatchObject({
+    status: 'FAILED',
+    error: 'DynamoDB.ConditionalCheckFailedException',
+  });
+});
+
+test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resumes the state', async () => {
+  const sqs = new LocalSqs([{ url: URL }], 0.01);
+  const local = new LocalStateMachine(
+    machine({
+      Wait: task('sqs:sendMessage.waitForTaskToken', {
+        Parameters: { QueueUrl: URL, MessageBody: { 'token.$': '$$.Task.Token', 'key.$': '$.key' } },
+        TimeoutSeconds: 60,
+        ResultPath: '$.woken',
+      }),
+    }),
+    { services: { sqs } },
+  );
+  const waker = new LocalStateMachine(
+    machine(
+      {
+        Receive: task('aws-sdk:sqs:receiveMessage', {
+          Parameters: { QueueUrl: URL, WaitTimeSeconds: 20 },
+          ResultSelector: { 'body.$': 'States.StringToJson($.Messages[0].Body)' },
+          Next: 'Wake',
+          End: undefined,
+        }),
+        Wake: task('aws-sdk:sfn:sendTaskSuccess', {
+          Parameters: { 'TaskToken.$': '$.body.token', Output: '{"slot":1}' },
+        }),
+      },
+      'Receive',
+    ),
+    { services: { sqs, tokens: local.tokens } },
+  );
+  const waiting = local.run({ key: 'k' }, noEcs);
+  expect(await waker.run({}, noEcs)).toEqual({ status: 'SUCCEEDED', output: {} });
+  expect(await waiting).toEqual({ status: 'SUCCEEDED', output: { key: 'k', woken: { slot: 1 } } });
+  // The same token again: the task is closed.
+  const [message] = (await sqs.queue(URL).receiveMessage({})).Messages ?? [];
+  expect(message).toBeUndefined();
+});
+
+test('the launch gate: a waiter whose wait timed out is deleted and counted out by the releaser', async () => {
+  // GIVEN the synthesized workflow (4 slots), its wait cut to 1 s, and tasks of 1.5 s
+  const deployment = deployLocally(readTemplateFile(gateTemplate), { region: 'us-east-1' });
+  const workflow = loadStateMachine(deployment, 'WorkflowStateMachine8F1B1C15');
+  const definition = JSON.parse(JSON.stringify(workflow.definition)) as StateMachineDefinition;
+  (definition.States.WaitForLaunchSlot as Record<string, unknown>).TimeoutSeconds = 1;
+  const fresh = await startLocalDynamoDb(deployment);
+  const sqs = LocalSqs.fromDeployment(deployment, 0.01);
+  const stepFunctions = new LocalStepFunctions({
+    services: { dynamodb: fresh.client, sqs },
+    runTask: () =>
+      new Promise((resolve) =>
+        setTimeout(
+          () =>
+            resolve({
+              TaskArn: 'arn:task',
+              StopCode: 'EssentialContainerExited',
+              StoppedReason: '',
+              Containers: [{ ExitCode: 0 }],
+            }),
+          1500,
+        ),
+      ),
+  });
+  try {
+    // WHEN 5 executions start at once: 4 hold a slot, the 5th waits in line, and gives up after 1 s
+    for (let i = 0; i < 5; i++) {
+      stepFunctions.startExecution(
+        { ...workflow, definition },
+        { bucket: 'b', key: `k${i}`, etag: 'e', size: 1, versionId: '' },
+        { name: `e${i}` },
+      );
+    }
+    await stepFunctions.onIdle();
+
+    // THEN the 4 succeed, the waiter fails with States.Timeout, and its stale message was deleted and counted out
+    const records = stepFunctions.executions();
+    expect(records.filter((r) => r.status === 'SUCCEEDED')).toHaveLength(4);
+    expect(records.filter((r) => r.status === 'FAILED').map((r) => r.error)).toEqual(['States.Timeout']);
+    const staleSeen = records.map(
+      (r) => (r.output as { launchSlotError?: { Error: string } } | undefined)?.launchSlotError?.Error,
+    );
+    expect(staleSeen.filter((e) => e !== undefined)).toEqual(['Sfn.TaskTimedOutException']);
+    const line = sqs.all().find((q) => q.url === deployment.ref('LaunchGateLine7F3B85C2'))!;
+    expect([line.sent, line.deleted, line.size]).toEqual([1, 1, 0]);
+    const item = await fresh.client.send(
+      new GetItemCommand({ TableName: fresh.tables[0].tableName, Key: { id: { S: 'launch-slots' } } }),
+    );
+    expect(item.Item?.demand).toEqual({ N: '0' });
+  } finally {
+    await fresh.close();
+  }
+}, 60_000);
