@@ -78,8 +78,11 @@ export class LaunchGate extends Construct {
       enforceSSL: true,
       // A token waits at most capacityWaitMinutes (7 days at most); the queue keeps it longest.
       retentionPeriod: Duration.days(14),
-      // Long enough for a releaser to wake the execution and delete the message.
-      visibilityTimeout: Duration.minutes(1),
+      // While a releaser hands a message on (SendTaskSuccess, then DeleteMessage), no other may
+      // receive it: a second one would find the token answered, take it for stale and count it
+      // out twice. Five minutes covers a stalled execution; a releaser that died returns the
+      // message to the line after it.
+      visibilityTimeout: Duration.minutes(5),
     });
     Validations.of(this.queue).acknowledge({
       id: 'AwsSolutions-SQS3',

@@ -10,10 +10,11 @@ import type { LocalDeployment } from '../cloudformation/template';
  * answers as soon as a message is visible), DeleteMessage; standard queues, approximately FIFO, in
  * memory (a restart starts empty, as the executions that sent the messages are gone too).
  *
- * Times are scaled as the local Step Functions scales Retry intervals (`timeScale`, the pipeline's
- * `retryIntervalScale`, 0.01 by default): a 20 s long poll answers "empty" after 200 ms and a 60 s
- * visibility timeout lasts 600 ms, so a releaser that finds nobody in line moves on as fast as its
- * retries do.
+ * Long polls are scaled as the local Step Functions scales Retry intervals (`timeScale`, the
+ * pipeline's `retryIntervalScale`, 0.01 by default): a 20 s long poll answers "empty" after 200 ms,
+ * so a releaser that finds nobody in line moves on as fast as its retries do. The visibility timeout
+ * is not scaled: it is what keeps a message being handed on from reaching a second releaser, and a
+ * shorter one would make that happen locally where it does not on AWS.
  *
  * Errors are named as the AWS SDK names them (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`); a
  * Step Functions integration renames them (local/stepfunctions/integrations.ts).
@@ -103,7 +104,7 @@ export class LocalQueue {
         `MaxNumberOfMessages ${max} is not an integer from 1 to 10`,
       );
     }
-    const visibilityMs = (request.VisibilityTimeout ?? this.visibilityTimeoutSeconds) * 1000 * this.timeScale;
+    const visibilityMs = (request.VisibilityTimeout ?? this.visibilityTimeoutSeconds) * 1000;
     const now = this.take(max, visibilityMs);
     if (now.length > 0 || !request.WaitTimeSeconds) return now.length > 0 ? { Messages: now } : {};
     const messages = await new Promise<SqsMessage[]>((resolve) => {

@@ -54,7 +54,7 @@ describe('LaunchGate built alone', () => {
     expect(queue.Properties).toMatchObject({
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 14 * 24 * 3600,
-      VisibilityTimeout: 60,
+      VisibilityTimeout: 300,
     });
     expect(queue.DeletionPolicy).toBe('Delete');
     Template.fromStack(stack).hasResourceProperties('AWS::SQS::QueuePolicy', {

@@ -1,6 +1,6 @@
 import { LocalQueue, LocalSqs } from '../../../local/sqs/queues';
 
-/** The in-process queue: long polling, visibility, deletion, with times scaled by 1/100. */
+/** The in-process queue: long polling (its wait scaled by 1/100), visibility (as deployed), deletion. */
 
 const SCALE = 0.01;
 
@@ -30,7 +30,8 @@ test('an empty queue answers {} after the scaled wait, and at once without one',
 });
 
 test('oldest first, MaxNumberOfMessages at most; a received message is invisible for the visibility timeout', async () => {
-  const queue = new LocalQueue('url', 10, SCALE); // 100 ms scaled
+  // (a visibility timeout is not scaled: 0.1 s here, where the gate's line has 300 s)
+  const queue = new LocalQueue('url', 0.1, SCALE);
   const sent = ['a', 'b', 'c'].map((body) => queue.sendMessage(body));
   expect(sent[0]).toEqual({ MessageId: expect.any(String), MD5OfMessageBody: expect.any(String) });
   const first = await queue.receiveMessage({ MaxNumberOfMessages: 2 });
