@@ -63,7 +63,7 @@ test('reads the workflow the rule starts from the template: the gate, its queue,
   expect(States.IsAnyoneWaiting.Choices).toEqual([expect.objectContaining({ NumericGreaterThanEquals: 24 })]);
   const line = String((States.WaitForLaunchSlot.Parameters as Record<string, unknown>).QueueUrl);
   expect(workflow.queueSettings?.[line]).toEqual({
-    visibilityTimeoutSeconds: 60,
+    visibilityTimeoutSeconds: 300,
     receiveWaitTimeSeconds: undefined,
   });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);
