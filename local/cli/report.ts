@@ -84,9 +84,9 @@ function failureReason(record: ExecutionRecord): string {
   return last?.error ? `task did not start (${last.error})` : (record.cause ?? '');
 }
 
-/** Which states ran the attempts, when it was not simply the first state once. */
+/** Which states ran the attempts, when it was not simply the first state once, after any wait in line. */
 export function attemptPath(record: ExecutionRecord): string {
-  const parts: string[] = [];
+  const parts: string[] = record.tokenWaits.map((w) => `waited ${w.waitedMs} ms in ${w.stateName}`);
   let previous: ExecutionRecord['attempts'][number] | undefined;
   let retries = 0;
   const flushRetries = () => {

@@ -38,6 +38,8 @@ export interface ExecutionRecord {
   durationMs?: number;
   /** Every task launch, in order, with the state that made it. */
   readonly attempts: TaskAttempt[];
+  /** Every wait of a `.waitForTaskToken` state (the launch gate's line), in order. */
+  readonly tokenWaits: Array<{ readonly stateName: string; readonly waitedMs: number }>;
   /** Where the worker wrote its result, by the worker's contract; undefined when it wrote none. */
   result?: { readonly bucket: string; readonly key: string };
 }
@@ -207,6 +209,7 @@ export class LocalStepFunctions {
       key: isPlainObject(input) ? String(input.key) : '',
       status: 'QUEUED',
       attempts: [],
+      tokenWaits: [],
     };
     this.records.push(record);
     const now = new Date().toISOString();
@@ -265,7 +268,11 @@ export class LocalStepFunctions {
           parameters,
           timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
         }),
-      { executionArn: record.executionArn, name: record.name },
+      {
+        executionArn: record.executionArn,
+        name: record.name,
+        onTokenWait: (stateName, waitedMs) => record.tokenWaits.push({ stateName, waitedMs }),
+      },
     );
     record.durationMs = Date.now() - started;
     record.status = outcome.status;

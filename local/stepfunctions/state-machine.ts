@@ -2,6 +2,8 @@
 // oldest runtime this project supports) lacks; the polyfill must load before the library runs.
 import 'core-js/actual/promise/with-resolvers';
 
+import { performance } from 'node:perf_hooks';
+
 import {
   ExecutionAbortedError,
   ExecutionError,
@@ -65,6 +67,8 @@ export interface LocalStateMachineOptions {
 export interface RunContext {
   readonly executionArn?: string;
   readonly name?: string;
+  /** Called when a `.waitForTaskToken` state's wait ended (answered, failed or timed out). */
+  readonly onTokenWait?: (stateName: string, waitedMs: number) => void;
 }
 
 /** How a `.waitForTaskToken` state runs locally: its deployed Parameters and TimeoutSeconds. */
@@ -164,7 +168,12 @@ export class LocalStateMachine {
       this.tokens.close(token);
       throw error;
     }
-    return this.tokens.wait(token, tokenWait.timeoutSeconds);
+    const waitStarted = performance.now();
+    try {
+      return await this.tokens.wait(token, tokenWait.timeoutSeconds);
+    } finally {
+      context.onTokenWait?.(name, Math.round(performance.now() - waitStarted));
+    }
   }
 
   private async failure(error: unknown, eventLogs: AsyncGenerator<unknown>): Promise<ExecutionOutcome> {

@@ -1,5 +1,6 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 
+import { executionLine } from '../../../local/cli/report';
 import {
   FargateQuotas,
   LAUNCH_BURST,
@@ -161,5 +162,14 @@ describe('a burst through the local pipeline', () => {
     expect(line?.sent).toBeGreaterThanOrEqual(20); // ~36 of 40 found every slot taken
     expect([line?.deleted, line?.size]).toEqual([line?.sent, 0]); // every waiter woken, its message deleted
     expect(await gateCount(pipeline)).toEqual({ N: '0' }); // counted back out
+    // AND the record of each woken execution has its wait, which its report line names
+    const waited = executions.filter((e) => e.tokenWaits.length > 0);
+    expect(waited).toHaveLength(line?.sent ?? -1);
+    for (const execution of waited) {
+      expect(execution.tokenWaits).toEqual([
+        { stateName: 'WaitForLaunchSlot', waitedMs: expect.any(Number) },
+      ]);
+      expect(executionLine(execution)).toMatch(/ \(waited \d+ ms in WaitForLaunchSlot\)$/);
+    }
   }, 120_000);
 });
