@@ -1,28 +1,29 @@
 import type { LocalDeployment } from '../cloudformation/template';
+import {
+  DEFAULT_RECEIVE_WAIT_SECONDS,
+  DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+  integrationErrorName,
+  QueueMessages,
+  queueSettings,
+  SqsError,
+} from '../sqs/queue-messages';
 import type { Json } from './asl';
 import type { EventQueue } from './event-queue';
 import { ServiceError } from './service-error';
 
 /**
- * Amazon SQS standard queues as the gate uses them, by QueueUrl, in virtual time: SendMessage,
- * ReceiveMessage with long polling (it answers at once when a message is visible, else waits up to
- * WaitTimeSeconds for one and answers `{}`), the visibility timeout that hides a received message
- * until it is deleted or the timeout passes, and DeleteMessage. Messages come out oldest first, the
- * best effort a standard queue makes; a queue the template does not declare gets SQS's defaults.
+ * Amazon SQS standard queues as the gate uses them, by QueueUrl, in virtual time: the messages are
+ * kept by the same model as the local SQS (local/sqs/queue-messages.ts: oldest first, visibility
+ * timeouts, receipt handles); this adds long polling on the simulation's clock (a poll answers at
+ * once when a message is visible, else when one is sent or turns visible, else `{}` after its
+ * WaitTimeSeconds) and counts the requests SQS bills. A queue the template does not declare gets
+ * SQS's defaults. Errors are named as the AWS SDK integration names them (`Sqs.<error>Exception`).
  */
 
 export interface QueueSettings {
-  /** @default 30 (SQS's default) */
-  readonly visibilityTimeoutSeconds?: number;
-  /** The long poll when ReceiveMessage sets no WaitTimeSeconds. @default 0 */
-  readonly receiveWaitTimeSeconds?: number;
-}
-
-interface Message {
-  readonly id: string;
-  readonly body: string;
-  receives: number;
-  invisibleUntil: number;
+  readonly visibilityTimeoutSeconds: number;
+  /** The long poll when ReceiveMessage sets no WaitTimeSeconds. */
+  readonly receiveWaitTimeSeconds: number;
 }
 
 interface Poll {
@@ -34,31 +35,22 @@ interface Poll {
 
 interface Queue {
   readonly settings: QueueSettings;
-  /** In the order sent: a Map keeps insertion order and deletes in O(1). */
-  readonly messages: Map<string, Message>;
+  readonly messages: QueueMessages;
   readonly polls: Poll[];
 }
 
 /** Each queue of the template by its URL (its `Ref`), with the settings that shape receiving. */
 export function loadQueueSettings(deployment: LocalDeployment): Record<string, QueueSettings> {
   return Object.fromEntries(
-    deployment.resourcesOfType('AWS::SQS::Queue').map(([logicalId, resource]) => {
-      const properties = (deployment.resolve(resource.Properties ?? {}) ?? {}) as Record<string, unknown>;
-      const seconds = (value: unknown) => (value === undefined ? undefined : Number(value));
-      return [
-        deployment.ref(logicalId),
-        {
-          visibilityTimeoutSeconds: seconds(properties.VisibilityTimeout),
-          receiveWaitTimeSeconds: seconds(properties.ReceiveMessageWaitTimeSeconds),
-        },
-      ];
-    }),
+    queueSettings(deployment).map(({ url, visibilityTimeoutSeconds, receiveWaitTimeSeconds }) => [
+      url,
+      { visibilityTimeoutSeconds, receiveWaitTimeSeconds },
+    ]),
   );
 }
 
 export class SqsQueues {
   private readonly queues = new Map<string, Queue>();
-  private sent = 0;
   /** Requests made (SendMessage, ReceiveMessage whether empty or not, DeleteMessage): what SQS bills. */
   requests = 0;
 
@@ -70,10 +62,9 @@ export class SqsQueues {
   sendMessage(queueUrl: string, body: string): Json {
     this.requests++;
     const queue = this.queue(queueUrl);
-    const id = `message-${++this.sent}`;
-    queue.messages.set(id, { id, body, receives: 0, invisibleUntil: this.clock.now });
+    const { MessageId } = queue.messages.send(body, this.clock.now);
     this.deliver(queue);
-    return { MessageId: id };
+    return { MessageId };
   }
 
   /** Answers through `respond`, now or when a message arrives or the long poll ends. */
@@ -82,13 +73,11 @@ export class SqsQueues {
     const queue = this.queue(String(parameters.QueueUrl));
     const poll: Poll = {
       max: Number(parameters.MaxNumberOfMessages ?? 1),
-      visibilitySeconds: Number(
-        parameters.VisibilityTimeout ?? queue.settings.visibilityTimeoutSeconds ?? 30,
-      ),
+      visibilitySeconds: Number(parameters.VisibilityTimeout ?? queue.settings.visibilityTimeoutSeconds),
       respond,
       answered: false,
     };
-    const waitSeconds = Number(parameters.WaitTimeSeconds ?? queue.settings.receiveWaitTimeSeconds ?? 0);
+    const waitSeconds = Number(parameters.WaitTimeSeconds ?? queue.settings.receiveWaitTimeSeconds);
     if (this.take(queue, poll) || waitSeconds === 0) {
       if (!poll.answered) respond({});
       return;
@@ -102,22 +91,9 @@ export class SqsQueues {
     });
   }
 
-  /**
-   * Deletes the message the receipt handle names. As SQS does, a handle from an earlier receive of a
-   * message received again since succeeds without deleting it, and an already-deleted message's handle
-   * succeeds too.
-   */
   deleteMessage(queueUrl: string, receiptHandle: string): Json {
     this.requests++;
-    const queue = this.queue(queueUrl);
-    const [id, receives] = receiptHandle.split('#');
-    if (!id || !receives) {
-      throw new ServiceError(
-        'Sqs.ReceiptHandleIsInvalidException',
-        `The receipt handle "${receiptHandle}" is not valid.`,
-      );
-    }
-    if (queue.messages.get(id)?.receives === Number(receives)) queue.messages.delete(id);
+    sqsCall(() => this.queue(queueUrl).messages.delete(receiptHandle));
     return {};
   }
 
@@ -129,7 +105,11 @@ export class SqsQueues {
   private queue(url: string): Queue {
     let queue = this.queues.get(url);
     if (!queue) {
-      queue = { settings: this.settings[url] ?? {}, messages: new Map(), polls: [] };
+      const settings = this.settings[url] ?? {
+        visibilityTimeoutSeconds: DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+        receiveWaitTimeSeconds: DEFAULT_RECEIVE_WAIT_SECONDS,
+      };
+      queue = { settings, messages: new QueueMessages(settings.visibilityTimeoutSeconds), polls: [] };
       this.queues.set(url, queue);
     }
     return queue;
@@ -142,24 +122,22 @@ export class SqsQueues {
 
   /** Receives up to `poll.max` visible messages into `poll`; false if there was none. */
   private take(queue: Queue, poll: Poll): boolean {
-    const now = this.clock.now;
-    const messages: Json[] = [];
-    for (const message of queue.messages.values()) {
-      if (messages.length >= poll.max) break;
-      if (message.invisibleUntil > now) continue;
-      message.receives++;
-      message.invisibleUntil = now + poll.visibilitySeconds;
-      // Visible again unless deleted by then: a poll waiting at that moment gets it.
-      this.clock.schedule(message.invisibleUntil, () => this.deliver(queue));
-      messages.push({
-        MessageId: message.id,
-        ReceiptHandle: `${message.id}#${message.receives}`,
-        Body: message.body,
-      });
-    }
+    const messages = sqsCall(() => queue.messages.receive(this.clock.now, poll.max, poll.visibilitySeconds));
     if (messages.length === 0) return false;
+    // Visible again unless deleted by then: a poll waiting at that moment gets it.
+    this.clock.schedule(this.clock.now + poll.visibilitySeconds, () => this.deliver(queue));
     poll.answered = true;
-    poll.respond({ Messages: messages });
+    poll.respond({ Messages: messages as unknown as Json[] });
     return true;
+  }
+}
+
+/** An SQS call, its error renamed as the AWS SDK integration reports it. */
+function sqsCall<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (error) {
+    if (!(error instanceof SqsError)) throw error;
+    throw new ServiceError(integrationErrorName(error, 'Sqs'), error.message);
   }
 }

@@ -1,12 +1,14 @@
+import { StatesError } from '../stepfunctions/errors';
+import { parseTaskOutput, sfnIntegrationErrorName, TokenLedger } from '../stepfunctions/task-tokens';
 import type { Json } from './asl';
 import { ServiceError } from './service-error';
 
 /**
- * Step Functions' task tokens, for callback tasks (`.waitForTaskToken`): a token is issued when the
- * task starts, and SendTaskSuccess or SendTaskFailure on it ends the task, once. A token whose task
- * has already ended (it timed out, or was answered) is refused with `Sfn.TaskTimedOutException`, one
- * never issued with `Sfn.InvalidTokenException`: AWS SDK integrations name errors
- * `<Service>.<Exception>`.
+ * Step Functions' task tokens, for callback tasks (`.waitForTaskToken`), in virtual time: the same
+ * token lifecycle as the local runner (local/stepfunctions/task-tokens.ts TokenLedger): a token is
+ * issued when the task starts, and SendTaskSuccess or SendTaskFailure on it ends the task, once. A
+ * token whose task has already ended (it timed out, or was answered) is refused with
+ * `Sfn.TaskTimedOutException`, one never issued with `Sfn.InvalidTokenException`.
  */
 
 export interface TokenWaiter {
@@ -15,54 +17,49 @@ export interface TokenWaiter {
 }
 
 export class TaskTokens {
-  private readonly waiting = new Map<string, TokenWaiter>();
-  private readonly ended = new Set<string>();
   private issued = 0;
+  // Numbered, not random: a run is reproducible from its seed.
+  private readonly ledger = new TokenLedger<TokenWaiter>(() => `task-token-${++this.issued}`);
   /** Calls refused because the token's task was no longer waiting. */
   refused = 0;
   peakWaiting = 0;
 
   issue(waiter: TokenWaiter): string {
-    const token = `task-token-${++this.issued}`;
-    this.waiting.set(token, waiter);
-    this.peakWaiting = Math.max(this.peakWaiting, this.waiting.size);
+    const token = this.ledger.issue(waiter);
+    this.peakWaiting = Math.max(this.peakWaiting, this.ledger.waitingCount);
     return token;
   }
 
   /** The token's task ended without an answer (its TimeoutSeconds passed). */
   end(token: string): void {
-    if (this.waiting.delete(token)) this.ended.add(token);
+    this.ledger.end(token);
   }
 
   sendTaskSuccess(parameters: Record<string, Json>): Json {
-    const waiter = this.take(String(parameters.TaskToken));
-    let output: Json;
-    try {
-      output = JSON.parse(String(parameters.Output)) as Json;
-    } catch {
-      throw new ServiceError('Sfn.InvalidOutputException', 'Output is not valid JSON');
-    }
-    waiter.succeed(output);
+    const token = String(parameters.TaskToken);
+    const output = this.call(() => {
+      this.ledger.answerable(token);
+      return parseTaskOutput(String(parameters.Output)) as Json;
+    });
+    this.ledger.end(token)?.succeed(output);
     return {};
   }
 
   sendTaskFailure(parameters: Record<string, Json>): Json {
-    this.take(String(parameters.TaskToken)).fail(
-      String(parameters.Error ?? ''),
-      String(parameters.Cause ?? ''),
-    );
+    const token = String(parameters.TaskToken);
+    this.call(() => this.ledger.answerable(token));
+    this.ledger.end(token)?.fail(String(parameters.Error ?? ''), String(parameters.Cause ?? ''));
     return {};
   }
 
-  private take(token: string): TokenWaiter {
-    const waiter = this.waiting.get(token);
-    if (waiter) {
-      this.end(token);
-      return waiter;
+  /** A call on the ledger, its error named as the AWS SDK integration reports it. */
+  private call<T>(call: () => T): T {
+    try {
+      return call();
+    } catch (error) {
+      if (!(error instanceof StatesError)) throw error;
+      if (error.name !== 'InvalidOutput') this.refused++;
+      throw new ServiceError(sfnIntegrationErrorName(error), error.message);
     }
-    this.refused++;
-    throw this.ended.has(token)
-      ? new ServiceError('Sfn.TaskTimedOutException', 'Task Timed Out: the task of this token has ended')
-      : new ServiceError('Sfn.InvalidTokenException', 'Invalid Token');
   }
 }

@@ -1,14 +1,21 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 import type { LocalDeployment } from '../cloudformation/template';
+import {
+  DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+  QueueMessages,
+  queueSettings,
+  type ReceivedMessage,
+  SqsError,
+} from './queue-messages';
 
 /**
  * SQS's slice of the template: every `AWS::SQS::Queue`, as an in-process queue at the URL its `Ref`
  * resolves to locally (local/cloudformation/template.ts: `https://sqs.<region>.amazonaws.com/<account>/<logical id>`).
- * Hand-written, because no maintained SQS emulator runs in Node (ElasticMQ and LocalStack need a JVM
- * or Docker). It serves what the state machines call: SendMessage, ReceiveMessage (long polling: it
- * answers as soon as a message is visible), DeleteMessage; standard queues, approximately FIFO, in
- * memory (a restart starts empty, as the executions that sent the messages are gone too).
+ * It serves what the state machines call: SendMessage, ReceiveMessage (long polling: it answers as
+ * soon as a message is visible), DeleteMessage; the messages themselves are kept by
+ * queue-messages.ts, as the simulator keeps them. In memory: a restart starts empty, as the
+ * executions that sent the messages are gone too.
  *
  * Long polls are scaled as the local Step Functions scales Retry intervals (`timeScale`, the
  * pipeline's `retryIntervalScale`, 0.01 by default): a 20 s long poll answers "empty" after 200 ms,
@@ -17,15 +24,10 @@ import type { LocalDeployment } from '../cloudformation/template';
  * shorter one would make that happen locally where it does not on AWS.
  *
  * Errors are named as the AWS SDK names them (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`); a
- * Step Functions integration renames them (local/stepfunctions/integrations.ts).
+ * Step Functions integration renames them (local/stepfunctions/integrations/sqs.ts).
  */
 
-export interface SqsMessage {
-  readonly MessageId: string;
-  readonly ReceiptHandle: string;
-  readonly MD5OfBody: string;
-  readonly Body: string;
-}
+export type SqsMessage = ReceivedMessage;
 
 export interface ReceiveMessageRequest {
   /** 1 to 10. @default 1 */
@@ -36,79 +38,56 @@ export interface ReceiveMessageRequest {
   readonly VisibilityTimeout?: number;
 }
 
-/** An SQS error as the SDK names it. */
-export class SqsError extends Error {
-  constructor(name: string, message: string) {
-    super(message);
-    this.name = name;
-  }
-}
-
-interface StoredMessage {
-  readonly messageId: string;
-  readonly body: string;
-  readonly md5: string;
-  /** ms (performance clock) from which it can be received. */
-  visibleAt: number;
-  receiptHandle?: string;
-}
-
 interface Poller {
   readonly max: number;
-  readonly visibilityMs: number;
+  readonly visibilitySeconds: number;
   readonly resolve: (messages: SqsMessage[]) => void;
   timer?: NodeJS.Timeout;
 }
 
-/** SQS's default VisibilityTimeout when the template sets none. */
-const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
+const nowSeconds = () => performance.now() / 1000;
 
 export class LocalQueue {
-  private readonly messages: StoredMessage[] = [];
+  private readonly messages: QueueMessages;
   private readonly pollers: Poller[] = [];
   private wakeTimer?: NodeJS.Timeout;
-  /** Messages sent and deleted so far (for reports and tests). */
-  sent = 0;
-  deleted = 0;
 
   constructor(
     readonly url: string,
-    private readonly visibilityTimeoutSeconds: number,
+    visibilityTimeoutSeconds: number,
     private readonly timeScale: number,
-  ) {}
+  ) {
+    this.messages = new QueueMessages(visibilityTimeoutSeconds);
+  }
 
   /** Messages not yet deleted, visible or in flight. */
   get size(): number {
-    return this.messages.length;
+    return this.messages.size;
+  }
+
+  /** Messages sent and deleted so far (for reports and tests). */
+  get sent(): number {
+    return this.messages.sent;
+  }
+
+  get deleted(): number {
+    return this.messages.deleted;
   }
 
   sendMessage(body: string): { MessageId: string; MD5OfMessageBody: string } {
-    const message: StoredMessage = {
-      messageId: randomUUID(),
-      body,
-      md5: md5(body),
-      visibleAt: performance.now(),
-    };
-    this.messages.push(message);
-    this.sent++;
+    const sent = this.messages.send(body, nowSeconds());
     this.serve();
-    return { MessageId: message.messageId, MD5OfMessageBody: message.md5 };
+    return sent;
   }
 
   /** `{ Messages }` when any was visible within the wait, `{}` otherwise, as the SDK returns it. */
   async receiveMessage(request: ReceiveMessageRequest = {}): Promise<{ Messages?: SqsMessage[] }> {
     const max = request.MaxNumberOfMessages ?? 1;
-    if (!Number.isInteger(max) || max < 1 || max > 10) {
-      throw new SqsError(
-        'InvalidParameterValue',
-        `MaxNumberOfMessages ${max} is not an integer from 1 to 10`,
-      );
-    }
-    const visibilityMs = (request.VisibilityTimeout ?? this.visibilityTimeoutSeconds) * 1000;
-    const now = this.take(max, visibilityMs);
+    const visibilitySeconds = request.VisibilityTimeout ?? this.messages.visibilityTimeoutSeconds;
+    const now = this.messages.receive(nowSeconds(), max, visibilitySeconds);
     if (now.length > 0 || !request.WaitTimeSeconds) return now.length > 0 ? { Messages: now } : {};
     const messages = await new Promise<SqsMessage[]>((resolve) => {
-      const poller: Poller = { max, visibilityMs, resolve };
+      const poller: Poller = { max, visibilitySeconds, resolve };
       poller.timer = setTimeout(
         () => {
           this.pollers.splice(this.pollers.indexOf(poller), 1);
@@ -122,54 +101,26 @@ export class LocalQueue {
     return messages.length > 0 ? { Messages: messages } : {};
   }
 
-  /** Deletes the message last received with `receiptHandle`. */
+  /** Deletes the message last received with `receiptHandle` (see queue-messages.ts for older handles). */
   deleteMessage(receiptHandle: string): void {
-    const index = this.messages.findIndex((m) => m.receiptHandle === receiptHandle);
-    if (index < 0) {
-      throw new SqsError(
-        'ReceiptHandleIsInvalid',
-        `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`,
-      );
-    }
-    this.messages.splice(index, 1);
-    this.deleted++;
+    this.messages.delete(receiptHandle);
   }
 
   /** Hands visible messages to waiting long polls, oldest poll first; wakes itself when one turns visible. */
   private serve(): void {
     while (this.pollers.length > 0) {
       const poller = this.pollers[0];
-      const messages = this.take(poller.max, poller.visibilityMs);
+      const messages = this.messages.receive(nowSeconds(), poller.max, poller.visibilitySeconds);
       if (messages.length === 0) break;
       this.pollers.shift();
       clearTimeout(poller.timer);
       poller.resolve(messages);
     }
     clearTimeout(this.wakeTimer);
-    const inFlight = this.messages.filter((m) => m.visibleAt > performance.now());
-    if (this.pollers.length > 0 && inFlight.length > 0) {
-      const next = Math.min(...inFlight.map((m) => m.visibleAt));
-      this.wakeTimer = setTimeout(() => this.serve(), Math.max(0, next - performance.now()));
+    const next = this.messages.nextVisibleAt(nowSeconds());
+    if (this.pollers.length > 0 && next !== undefined) {
+      this.wakeTimer = setTimeout(() => this.serve(), Math.max(0, (next - nowSeconds()) * 1000));
     }
-  }
-
-  /** Up to `max` visible messages, oldest first, each made invisible for `visibilityMs` under a new handle. */
-  private take(max: number, visibilityMs: number): SqsMessage[] {
-    const now = performance.now();
-    const taken: SqsMessage[] = [];
-    for (const message of this.messages) {
-      if (taken.length >= max) break;
-      if (message.visibleAt > now) continue;
-      message.visibleAt = now + visibilityMs;
-      message.receiptHandle = `${message.messageId}#${randomUUID()}`;
-      taken.push({
-        MessageId: message.messageId,
-        ReceiptHandle: message.receiptHandle,
-        MD5OfBody: message.md5,
-        Body: message.body,
-      });
-    }
-    return taken;
   }
 }
 
@@ -188,16 +139,7 @@ export class LocalSqs {
 
   /** Every `AWS::SQS::Queue` of the template, with its VisibilityTimeout. */
   static fromDeployment(deployment: LocalDeployment, timeScale: number): LocalSqs {
-    return new LocalSqs(
-      deployment.resourcesOfType('AWS::SQS::Queue').map(([logicalId, resource]) => {
-        const visibility = deployment.resolve(resource.Properties?.VisibilityTimeout);
-        return {
-          url: deployment.ref(logicalId),
-          visibilityTimeoutSeconds: visibility === undefined ? undefined : Number(visibility),
-        };
-      }),
-      timeScale,
-    );
+    return new LocalSqs(queueSettings(deployment), timeScale);
   }
 
   /** The queue at `url`; QueueDoesNotExist for any other URL, as SQS answers. */
@@ -215,8 +157,4 @@ export class LocalSqs {
   all(): LocalQueue[] {
     return [...this.queues.values()];
   }
-}
-
-function md5(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('hex');
 }

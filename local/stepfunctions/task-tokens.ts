@@ -17,6 +17,73 @@ import { StatesError } from './errors';
  * an activity's error and never arises here.
  */
 
+/**
+ * Which tokens have a task waiting and which have ended, however they ended: the lifecycle the local
+ * runner (TaskTokens, below, in real time) and `npm run simulate` (in virtual time) both keep, each
+ * with its own kind of waiter. Errors carry the API's names (`TaskTimedOut`, `InvalidToken`,
+ * `InvalidOutput`); `sfnIntegrationErrorName` gives Step Functions' name for them.
+ */
+export class TokenLedger<W> {
+  private readonly waiting = new Map<string, W>();
+  private readonly closed = new Set<string>();
+
+  constructor(private readonly newToken: () => string) {}
+
+  issue(waiter: W): string {
+    const token = this.newToken();
+    this.waiting.set(token, waiter);
+    return token;
+  }
+
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
+
+  waitingTokens(): string[] {
+    return [...this.waiting.keys()];
+  }
+
+  isWaiting(token: string): boolean {
+    return this.waiting.has(token);
+  }
+
+  /** The token's task ended (answered, timed out, its execution ended): its waiter, if it was waiting. */
+  end(token: string): W | undefined {
+    const waiter = this.waiting.get(token);
+    if (waiter === undefined) return undefined;
+    this.waiting.delete(token);
+    this.closed.add(token);
+    return waiter;
+  }
+
+  /** The waiter SendTaskSuccess/SendTaskFailure may answer, or the error Step Functions answers. */
+  answerable(token: string): W {
+    const waiter = this.waiting.get(token);
+    if (waiter !== undefined) return waiter;
+    if (this.closed.has(token)) {
+      throw new StatesError(
+        'TaskTimedOut',
+        'Task Timed Out: the task token has either expired or the task associated with the token has already been closed',
+      );
+    }
+    throw new StatesError('InvalidToken', 'Invalid token');
+  }
+}
+
+/** SendTaskSuccess's `output`, which must be a JSON text. */
+export function parseTaskOutput(output: string): unknown {
+  try {
+    return JSON.parse(output) as unknown;
+  } catch {
+    throw new StatesError('InvalidOutput', 'The provided JSON output data is invalid');
+  }
+}
+
+/** Step Functions' rule for its AWS SDK integration: `Sfn.<error>Exception`. */
+export function sfnIntegrationErrorName(error: StatesError): string {
+  return `Sfn.${error.name}Exception`;
+}
+
 interface Waiter {
   readonly settled: Promise<unknown>;
   resolve(output: unknown): void;
@@ -25,18 +92,14 @@ interface Waiter {
 }
 
 export class TaskTokens {
-  /** Tokens whose task is waiting (from `issue`, before and after `wait`). */
-  private readonly waiting = new Map<string, Waiter>();
+  // Opaque and long, as Step Functions' tokens are; never reused.
+  private readonly ledger = new TokenLedger<Waiter>(() => randomBytes(96).toString('base64'));
   /** Every token issued, until `wait` takes it: the promise outlives the settlement. */
   private readonly unclaimed = new Map<string, Waiter>();
-  /** Tokens issued whose task has ended, however it ended. */
-  private readonly closed = new Set<string>();
   private stoppedCause: string | undefined;
 
   /** A fresh token for one attempt of a `.waitForTaskToken` state; `wait` on it next. */
   issue(): string {
-    // Opaque and long, as Step Functions' tokens are; never reused.
-    const token = randomBytes(96).toString('base64');
     // Settleable from the moment it is issued: a releaser may hand the slot on before `wait` is called.
     let resolve!: (output: unknown) => void;
     let reject!: (error: Error) => void;
@@ -46,7 +109,7 @@ export class TaskTokens {
     });
     settled.catch(() => undefined); // rejected before anyone waits: not an unhandled rejection
     const waiter: Waiter = { settled, resolve, reject };
-    this.waiting.set(token, waiter);
+    const token = this.ledger.issue(waiter);
     this.unclaimed.set(token, waiter);
     if (this.stoppedCause !== undefined) {
       this.settle(token, (w) => w.reject(new StatesError('States.Aborted', this.stoppedCause!)));
@@ -62,7 +125,7 @@ export class TaskTokens {
     const waiter = this.unclaimed.get(token);
     if (!waiter) return Promise.reject(new Error('Task token was not issued by TaskTokens.issue'));
     this.unclaimed.delete(token);
-    if (timeoutSeconds !== undefined && this.waiting.has(token)) {
+    if (timeoutSeconds !== undefined && this.ledger.isWaiting(token)) {
       waiter.timer = setTimeout(
         () =>
           this.settle(token, (w) =>
@@ -77,19 +140,14 @@ export class TaskTokens {
   }
   /** SendTaskSuccess: `output` must be a JSON text. */
   sendTaskSuccess(token: string, output: string): void {
-    this.check(token);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(output);
-    } catch {
-      throw new StatesError('InvalidOutput', 'The provided JSON output data is invalid');
-    }
+    this.ledger.answerable(token);
+    const parsed = parseTaskOutput(output);
     this.settle(token, (w) => w.resolve(parsed));
   }
 
   /** SendTaskFailure: the waiting state fails with `error` (States.TaskFailed when none) and `cause`. */
   sendTaskFailure(token: string, error?: string, cause?: string): void {
-    this.check(token);
+    this.ledger.answerable(token);
     this.settle(token, (w) => w.reject(new StatesError(error ?? 'States.TaskFailed', cause ?? '')));
   }
 
@@ -101,7 +159,7 @@ export class TaskTokens {
 
   /** Whether a task is waiting on `token`. */
   isWaiting(token: string): boolean {
-    return this.waiting.has(token);
+    return this.ledger.isWaiting(token);
   }
 
   /**
@@ -110,27 +168,14 @@ export class TaskTokens {
    */
   stopAll(cause: string): void {
     this.stoppedCause = cause;
-    for (const token of [...this.waiting.keys()]) {
+    for (const token of this.ledger.waitingTokens()) {
       this.settle(token, (w) => w.reject(new StatesError('States.Aborted', cause)));
     }
   }
 
-  private check(token: string): void {
-    if (this.waiting.has(token)) return;
-    if (this.closed.has(token)) {
-      throw new StatesError(
-        'TaskTimedOut',
-        'Task Timed Out: the task token has either expired or the task associated with the token has already been closed',
-      );
-    }
-    throw new StatesError('InvalidToken', 'Invalid token');
-  }
-
   private settle(token: string, how: (waiter: Waiter) => void): void {
-    const waiter = this.waiting.get(token);
+    const waiter = this.ledger.end(token);
     if (!waiter) return;
-    this.waiting.delete(token);
-    this.closed.add(token);
     clearTimeout(waiter.timer);
     how(waiter);
   }

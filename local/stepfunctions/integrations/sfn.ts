@@ -1,5 +1,5 @@
 import { StatesError } from '../errors';
-import type { TaskTokens } from '../task-tokens';
+import { sfnIntegrationErrorName, type TaskTokens } from '../task-tokens';
 
 /**
  * Step Functions' own API through the AWS SDK integration (`aws-sdk:sfn:sendTaskSuccess`,
@@ -24,6 +24,6 @@ export function callSfn(tokens: TaskTokens, action: string, parameters: unknown)
     return {};
   } catch (error) {
     if (!(error instanceof StatesError)) throw error;
-    throw new StatesError(`Sfn.${error.name}Exception`, error.message);
+    throw new StatesError(sfnIntegrationErrorName(error), error.message);
   }
 }

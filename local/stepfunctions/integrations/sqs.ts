@@ -1,4 +1,5 @@
-import { type LocalSqs, SqsError } from '../../sqs/queues';
+import { integrationErrorName, SqsError } from '../../sqs/queue-messages';
+import type { LocalSqs } from '../../sqs/queues';
 import { StatesError } from '../errors';
 
 /**
@@ -40,7 +41,6 @@ export async function callSqs(
     }
   } catch (error) {
     if (!(error instanceof SqsError)) throw error;
-    const name = error.name.endsWith('Exception') ? error.name : `${error.name}Exception`;
-    throw new StatesError(`${errorPrefix}.${name}`, error.message);
+    throw new StatesError(integrationErrorName(error, errorPrefix), error.message);
   }
 }

@@ -64,7 +64,7 @@ test('reads the workflow the rule starts from the template: the gate, its queue,
   const line = String((States.WaitForLaunchSlot.Parameters as Record<string, unknown>).QueueUrl);
   expect(workflow.queueSettings?.[line]).toEqual({
     visibilityTimeoutSeconds: 300,
-    receiveWaitTimeSeconds: undefined,
+    receiveWaitTimeSeconds: 0,
   });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);
   expect(workflow.architecture).toBe('ARM64');

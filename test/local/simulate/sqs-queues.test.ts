@@ -8,7 +8,7 @@ const URL = 'https://sqs.us-east-1.amazonaws.com/000000000000/Line';
 
 function setup() {
   const clock = new EventQueue<() => void>();
-  const sqs = new SqsQueues(clock, { [URL]: { visibilityTimeoutSeconds: 60 } });
+  const sqs = new SqsQueues(clock, { [URL]: { visibilityTimeoutSeconds: 60, receiveWaitTimeSeconds: 0 } });
   const answers: Array<[number, Json]> = [];
   const receive = (waitSeconds: number) =>
     sqs.receiveMessage({ QueueUrl: URL, MaxNumberOfMessages: 1, WaitTimeSeconds: waitSeconds }, (result) =>
@@ -26,7 +26,19 @@ test('a long poll on an empty queue gets a message sent while it waits, at once'
   clock.schedule(5, () => sqs.sendMessage(URL, 'token-1'));
   run();
   expect(answers).toEqual([
-    [5, { Messages: [{ MessageId: 'message-1', ReceiptHandle: 'message-1#1', Body: 'token-1' }] }],
+    [
+      5,
+      {
+        Messages: [
+          {
+            MessageId: expect.any(String),
+            ReceiptHandle: expect.stringMatching(/#1$/),
+            MD5OfBody: '13af16a2186686e926fe14255668ab01', // md5('token-1')
+            Body: 'token-1',
+          },
+        ],
+      },
+    ],
   ]);
 });
 
@@ -52,9 +64,12 @@ test('a received message is hidden for the visibility timeout, then received aga
     [61, 1],
   ]);
   // the first receipt handle is out of date: it succeeds without deleting, as SQS documents
-  sqs.deleteMessage(URL, 'message-1#1');
+  const handles = answers.flatMap(
+    ([, result]) => (result as { Messages?: Array<{ ReceiptHandle: string }> }).Messages ?? [],
+  );
+  sqs.deleteMessage(URL, handles[0].ReceiptHandle);
   expect(sqs.messagesLeft()).toBe(1);
-  sqs.deleteMessage(URL, 'message-1#2');
+  sqs.deleteMessage(URL, handles[1].ReceiptHandle);
   expect(sqs.messagesLeft()).toBe(0);
   // 1 send, 3 receives, 2 deletes
   expect(sqs.requests).toBe(6);

@@ -44,18 +44,24 @@ test('oldest first, MaxNumberOfMessages at most; a received message is invisible
   expect(again.Messages?.[0].ReceiptHandle).not.toBe(first.Messages?.[0].ReceiptHandle);
 });
 
-test('DeleteMessage takes the latest receipt handle; an unknown one is ReceiptHandleIsInvalid', async () => {
-  const queue = new LocalQueue('url', 60, SCALE);
+test("DeleteMessage: the latest handle deletes; an earlier one, or a deleted message's, succeeds without deleting; a made-up one is ReceiptHandleIsInvalid", async () => {
+  const queue = new LocalQueue('url', 0.05, SCALE);
   queue.sendMessage('x');
-  const { Messages } = await queue.receiveMessage({});
+  const first = (await queue.receiveMessage({})).Messages![0];
   expect(() => queue.deleteMessage('nope')).toThrow(
     expect.objectContaining({ name: 'ReceiptHandleIsInvalid' }),
   );
-  queue.deleteMessage(Messages![0].ReceiptHandle);
-  expect(queue.size).toBe(0);
-  expect(() => queue.deleteMessage(Messages![0].ReceiptHandle)).toThrow(
+  expect(() => queue.deleteMessage(`${first.MessageId}#x`)).toThrow(
     expect.objectContaining({ name: 'ReceiptHandleIsInvalid' }),
   );
+  // received again once its visibility timeout passed: the first handle no longer deletes it
+  const second = (await queue.receiveMessage({ WaitTimeSeconds: 20 })).Messages![0];
+  expect(second.ReceiptHandle).not.toBe(first.ReceiptHandle);
+  queue.deleteMessage(first.ReceiptHandle);
+  expect(queue.size).toBe(1);
+  queue.deleteMessage(second.ReceiptHandle);
+  expect(queue.size).toBe(0);
+  queue.deleteMessage(second.ReceiptHandle); // already deleted: no error, as SQS answers
   expect([queue.sent, queue.deleted]).toEqual([1, 1]);
 });
 

@@ -1,0 +1,161 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+import type { LocalDeployment } from '../cloudformation/template';
+
+/**
+ * One SQS standard queue's messages, as SQS keeps them, with time passed in (seconds): what the
+ * local SQS serves in real time (queues.ts) and what `npm run simulate` runs in virtual time
+ * (local/simulate/sqs-queues.ts), so both receive, hide and delete alike. Long polling is the
+ * callers' part: only they know how time passes.
+ *
+ * - Messages come out oldest first, the best effort a standard queue makes.
+ * - A received message is invisible for the visibility timeout, then received again under a new
+ *   receipt handle, unless deleted by then.
+ * - DeleteMessage takes a handle this queue gave out. The latest handle deletes the message; an
+ *   earlier handle of a message received again since succeeds without deleting it, and so does one
+ *   of a message already deleted, as SQS answers. A handle it never gave out is
+ *   `ReceiptHandleIsInvalid`.
+ *
+ * Hand-written, because no maintained SQS emulator runs in Node (ElasticMQ and LocalStack need a
+ * JVM or Docker).
+ */
+
+/** An SQS error as the SDK names it (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`). */
+export class SqsError extends Error {
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/**
+ * How a Step Functions integration names an SQS error: `<prefix>.<error>Exception`, "Exception"
+ * appended when the API's name lacks it (`Sqs.` for the AWS SDK integration, `SQS.` for the
+ * optimized one).
+ */
+export function integrationErrorName(error: SqsError, prefix: 'SQS' | 'Sqs'): string {
+  return `${prefix}.${error.name.endsWith('Exception') ? error.name : `${error.name}Exception`}`;
+}
+
+export interface ReceivedMessage {
+  readonly MessageId: string;
+  readonly ReceiptHandle: string;
+  readonly MD5OfBody: string;
+  readonly Body: string;
+}
+
+/** SQS's defaults, for a queue whose template sets none. */
+export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
+export const DEFAULT_RECEIVE_WAIT_SECONDS = 0;
+
+export interface QueueSettings {
+  /** Where the queue is: its `Ref`, locally. */
+  readonly url: string;
+  readonly visibilityTimeoutSeconds: number;
+  /** The long poll of a ReceiveMessage that sets no WaitTimeSeconds. */
+  readonly receiveWaitTimeSeconds: number;
+}
+
+/** Every `AWS::SQS::Queue` of the template, at its local URL, with the settings that shape receiving. */
+export function queueSettings(deployment: LocalDeployment): QueueSettings[] {
+  return deployment.resourcesOfType('AWS::SQS::Queue').map(([logicalId, resource]) => {
+    const properties = (deployment.resolve(resource.Properties ?? {}) ?? {}) as Record<string, unknown>;
+    const seconds = (value: unknown, otherwise: number) => (value === undefined ? otherwise : Number(value));
+    return {
+      url: deployment.ref(logicalId),
+      visibilityTimeoutSeconds: seconds(properties.VisibilityTimeout, DEFAULT_VISIBILITY_TIMEOUT_SECONDS),
+      receiveWaitTimeSeconds: seconds(properties.ReceiveMessageWaitTimeSeconds, DEFAULT_RECEIVE_WAIT_SECONDS),
+    };
+  });
+}
+
+interface StoredMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly md5: string;
+  /** Seconds from which it can be received. */
+  visibleAt: number;
+  receives: number;
+}
+
+export class QueueMessages {
+  /** In the order sent: a Map keeps insertion order and deletes in O(1). */
+  private readonly messages = new Map<string, StoredMessage>();
+  /** Every message id sent, deleted or not: what tells an old receipt handle from a made-up one. */
+  private readonly sentIds = new Set<string>();
+  /** Messages sent and deleted so far (for reports and tests). */
+  sent = 0;
+  deleted = 0;
+
+  constructor(readonly visibilityTimeoutSeconds: number = DEFAULT_VISIBILITY_TIMEOUT_SECONDS) {}
+
+  /** Messages not yet deleted, visible or in flight. */
+  get size(): number {
+    return this.messages.size;
+  }
+
+  send(body: string, nowSeconds: number): { MessageId: string; MD5OfMessageBody: string } {
+    const message: StoredMessage = {
+      messageId: randomUUID(),
+      body,
+      md5: createHash('md5').update(body, 'utf8').digest('hex'),
+      visibleAt: nowSeconds,
+      receives: 0,
+    };
+    this.messages.set(message.messageId, message);
+    this.sentIds.add(message.messageId);
+    this.sent++;
+    return { MessageId: message.messageId, MD5OfMessageBody: message.md5 };
+  }
+
+  /** Up to `max` visible messages, oldest first, each now invisible for `visibilitySeconds`. */
+  receive(
+    nowSeconds: number,
+    max: number,
+    visibilitySeconds = this.visibilityTimeoutSeconds,
+  ): ReceivedMessage[] {
+    if (!Number.isInteger(max) || max < 1 || max > 10) {
+      throw new SqsError(
+        'InvalidParameterValue',
+        `MaxNumberOfMessages ${max} is not an integer from 1 to 10`,
+      );
+    }
+    const taken: ReceivedMessage[] = [];
+    for (const message of this.messages.values()) {
+      if (taken.length >= max) break;
+      if (message.visibleAt > nowSeconds) continue;
+      message.visibleAt = nowSeconds + visibilitySeconds;
+      message.receives++;
+      taken.push({
+        MessageId: message.messageId,
+        ReceiptHandle: `${message.messageId}#${message.receives}`,
+        MD5OfBody: message.md5,
+        Body: message.body,
+      });
+    }
+    return taken;
+  }
+
+  delete(receiptHandle: string): void {
+    const [messageId, receives] = receiptHandle.split('#');
+    if (!messageId || !/^\d+$/.test(receives ?? '') || !this.sentIds.has(messageId)) {
+      throw new SqsError(
+        'ReceiptHandleIsInvalid',
+        `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`,
+      );
+    }
+    const message = this.messages.get(messageId);
+    if (message?.receives !== Number(receives)) return;
+    this.messages.delete(messageId);
+    this.deleted++;
+  }
+
+  /** When the next message in flight turns visible; undefined when none is in flight. */
+  nextVisibleAt(nowSeconds: number): number | undefined {
+    let next: number | undefined;
+    for (const { visibleAt } of this.messages.values()) {
+      if (visibleAt > nowSeconds && (next === undefined || visibleAt < next)) next = visibleAt;
+    }
+    return next;
+  }
+}
