@@ -26,8 +26,22 @@ import { Construct } from 'constructs';
 export const LAUNCH_SLOTS_KEY = 'launch-slots';
 /** How long a releaser long-polls the line for a message its count says is there. */
 export const RECEIVE_WAIT_SECONDS = 20;
-/** Each of the gate's service calls; a call that hangs past it fails and is handled as any failure. */
-export const GATE_CALL_TIMEOUT = Duration.minutes(1);
+/**
+ * Each of the gate's service calls; a call that hangs past it fails and is retried like any failure.
+ * Longer than the 20-second long poll.
+ */
+export const GATE_CALL_TIMEOUT = Duration.seconds(30);
+/**
+ * The hand-on's calls (receive, SendTaskSuccess, delete) retry any failure for about two minutes:
+ * giving up strands a waiter (its slot is never handed on) or counts one out twice, so an outage
+ * shorter than that costs nothing. 6 retries, 2 s doubling: 126 s of delays at most.
+ */
+export const HAND_ON_RETRY: sfn.RetryProps = {
+  errors: ['States.ALL'],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+};
 /**
  * SendTaskSuccess on a token whose task is no longer waiting. Step Functions names an AWS SDK
  * integration's errors `<Service>.<Exception>`.
@@ -40,7 +54,9 @@ export const STALE_TOKEN_ERRORS = [
 /** DynamoDB's throttling: the update was not applied, so retrying it cannot count twice. */
 export const COUNTER_THROTTLING_ERRORS = [
   'DynamoDB.ProvisionedThroughputExceededException',
+  // DynamoDB's API names it without "Exception"; Step Functions' optimized integration may append it.
   'DynamoDB.RequestLimitExceeded',
+  'DynamoDB.RequestLimitExceededException',
   'DynamoDB.ThrottlingException',
 ];
 
@@ -80,9 +96,9 @@ export class LaunchGate extends Construct {
       retentionPeriod: Duration.days(14),
       // While a releaser hands a message on (SendTaskSuccess, then DeleteMessage), no other may
       // receive it: a second one would find the token answered, take it for stale and count it
-      // out twice. Five minutes covers a stalled execution; a releaser that died returns the
-      // message to the line after it.
-      visibilityTimeout: Duration.minutes(5),
+      // out twice. 15 minutes covers both calls at their worst (7 attempts of 30 s and 126 s of
+      // delays each: 672 s); a releaser that died returns the message to the line after it.
+      visibilityTimeout: Duration.minutes(15),
     });
     Validations.of(this.queue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -178,7 +194,7 @@ export function gateStates(
     resultPath: '$.launchSlot.line',
     taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
   });
-  receive.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
+  receive.addRetry(HAND_ON_RETRY);
   receive.addCatch(targets.done, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
 
   const deleteMessage = (id: string) => {
@@ -194,7 +210,7 @@ export function gateStates(
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
     });
-    task.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
+    task.addRetry(HAND_ON_RETRY);
     return task;
   };
   const deleteWoken = deleteMessage('DeleteHandedOnMessage');
@@ -218,10 +234,10 @@ export function gateStates(
     resultPath: sfn.JsonPath.DISCARD,
     taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
   });
-  // A stale token fails at once; anything else (throttling) is worth a few tries before the
-  // waiting execution is given up on.
+  // A stale token fails at once; anything else (throttling) is retried before the waiting
+  // execution is given up on (deleted and counted out: it then waits until its own timeout).
   wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
-  wake.addRetry({ errors: ['States.ALL'], interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
+  wake.addRetry(HAND_ON_RETRY);
   wake.addCatch(deleteStale, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
   wake.next(deleteWoken);
 

@@ -22,6 +22,8 @@ export interface MonitoringProps {
   readonly launchLine: sqs.IQueue;
   /** How long an execution may wait in line (capacityWaitMinutes). */
   readonly capacityWait: Duration;
+  /** The vCPU the gate's slots hold when all are taken (slots × one task's vCPU). */
+  readonly launchSlotsVcpu: number;
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
    * @default - no subscription
@@ -132,7 +134,7 @@ export class Monitoring extends Construct {
     );
 
     const { vcpuUsage, inFlight } = this.watchFargateQuota(sm);
-    const waiting = this.watchLaunchLine(props.launchLine, props.capacityWait);
+    const waiting = this.watchLaunchLine(props.launchLine, props.capacityWait, props.launchSlotsVcpu);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
@@ -223,7 +225,7 @@ export class Monitoring extends Construct {
    * The line of executions waiting for a launch slot: how long it is, and an alarm when its oldest
    * message nears capacityWait (those objects are about to fail for waiting too long).
    */
-  private watchLaunchLine(line: sqs.IQueue, capacityWait: Duration) {
+  private watchLaunchLine(line: sqs.IQueue, capacityWait: Duration, launchSlotsVcpu: number) {
     const oldest = line.metricApproximateAgeOfOldestMessage({
       period: Duration.minutes(5),
       statistic: 'Maximum',
@@ -238,6 +240,42 @@ export class Monitoring extends Construct {
     });
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
     this.alarms.push(alarm);
+
+    // Executions wait while Fargate runs far fewer tasks than the gate has slots: slots were lost
+    // (an execution stopped while it held one) or a waiter was stranded. Nothing else shows it: the
+    // line just grows old. (Account-wide vCPU: another workload can only keep it from firing.)
+    const fargateVcpu = (vcpuClass: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/Usage',
+        metricName: 'ResourceCount',
+        dimensionsMap: { Service: 'Fargate', Type: 'Resource', Resource: 'vCPU', Class: vcpuClass },
+        statistic: 'Maximum',
+        period: Duration.minutes(5),
+      });
+    const idle = new cloudwatch.MathExpression({
+      expression: `IF(waiting > 0 AND FILL(onDemand, 0) + FILL(spot, 0) < ${launchSlotsVcpu / 2}, 1, 0)`,
+      usingMetrics: {
+        waiting: line.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+          statistic: 'Minimum',
+        }),
+        onDemand: fargateVcpu('Standard/OnDemand'),
+        spot: fargateVcpu('Standard/Spot'),
+      },
+      label: 'waiting in line while under half the slots run',
+      period: Duration.minutes(5),
+    });
+    const idleAlarm = idle.createAlarm(this, 'LaunchSlotsIdle', {
+      threshold: 1,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'Executions have waited in line for 15 minutes while Fargate ran under half the launch slots: slots were lost (an execution stopped while it held one) or a waiter was stranded. See README "Bursts and quotas" to reset the count.',
+    });
+    idleAlarm.addAlarmAction(new actions.SnsAction(this.topic));
+    this.alarms.push(idleAlarm);
+
     return line.metricApproximateNumberOfMessagesVisible({
       period: Duration.minutes(1),
       statistic: 'Maximum',

@@ -100,6 +100,7 @@ export class PipelineStack extends Stack {
       rule: this.trigger.rule,
       launchLine: this.launchGate.queue,
       capacityWait: Duration.minutes(config.capacityWaitMinutes),
+      launchSlotsVcpu: (this.launchGate.slots * config.cpu) / 1024,
       alarmEmail: config.alarmEmail,
     });
 

@@ -27,7 +27,7 @@ function watched(alarm: Resource) {
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly eleven: one per failure signal, each on the right resource, the vCPU quota alarm and the launch wait alarm', () => {
+  test('there are exactly twelve: one per failure signal, each on the right resource, the vCPU quota alarm and two launch gate alarms', () => {
     const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
@@ -64,7 +64,7 @@ describe('Monitoring: alarms', () => {
         },
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(11);
+    expect(Object.keys(alarms)).toHaveLength(12);
   });
 
   test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
@@ -132,7 +132,10 @@ describe('Monitoring: alarms', () => {
 describe('Monitoring: Fargate vCPU quota alarm', () => {
   let alarm: Resource;
   beforeAll(() => {
-    const [found, ...more] = Object.values(alarms).filter((a) => a.Properties.Metrics !== undefined);
+    // (the other metric-math alarm is the idle launch slots alarm, below)
+    const [found, ...more] = Object.values(alarms).filter((a) =>
+      JSON.stringify(a.Properties.Metrics ?? '').includes('SERVICE_QUOTA'),
+    );
     expect(more).toHaveLength(0);
     alarm = found;
   });
@@ -193,6 +196,38 @@ describe('Monitoring: launch wait alarm', () => {
     };
     expect(thresholdOf(byDefault)).toBe(34560); // 80% of 12 h
     expect(thresholdOf(synthesized('shortWait'))).toBe(2880); // 80% of 1 h
+  });
+});
+
+describe('Monitoring: idle launch slots alarm', () => {
+  test("fires when executions wait in line for 15 minutes while Fargate runs under half the gate's vCPU", () => {
+    const [[id, alarm]] = Object.entries(alarms).filter(([, a]) =>
+      JSON.stringify(a.Properties.Metrics ?? []).includes('waiting > 0'),
+    );
+    expect(id).toMatch(/LaunchSlotsIdle/);
+    expect(alarm.Properties).toMatchObject({
+      Threshold: 1,
+      EvaluationPeriods: 3,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: byDefault.ids.alarmTopic }],
+    });
+    const metrics = evaluate(byDefault.template, alarm.Properties.Metrics) as Array<{
+      Id: string;
+      Expression?: string;
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown[] }; Stat: string };
+    }>;
+    // 24 slots of 0.25 vCPU: under 3 of the 6 vCPU the gate holds when full
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe(
+      'IF(waiting > 0 AND FILL(onDemand, 0) + FILL(spot, 0) < 3, 1, 0)',
+    );
+    const stat = (metricId: string) => metrics.find((m) => m.Id === metricId)?.MetricStat;
+    expect(stat('waiting')).toMatchObject({
+      Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' },
+      Stat: 'Minimum',
+    });
+    expect(stat('onDemand')?.Metric.Dimensions).toContainEqual({ Name: 'Class', Value: 'Standard/OnDemand' });
+    expect(stat('spot')?.Metric.Dimensions).toContainEqual({ Name: 'Class', Value: 'Standard/Spot' });
   });
 });
 
@@ -325,7 +360,7 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all eleven alarms', () => {
+  test('shows the state of all twelve alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)
@@ -350,6 +385,7 @@ describe('Monitoring built alone', () => {
       rule: new events.Rule(stack, 'Rule', { eventPattern: { source: ['aws.s3'] } }),
       launchLine: new sqs.Queue(stack, 'Line'),
       capacityWait: Duration.hours(1),
+      launchSlotsVcpu: 6,
       alarmEmail,
     };
     const monitoring = new Monitoring(stack, 'Monitoring', props);

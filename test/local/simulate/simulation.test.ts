@@ -63,7 +63,7 @@ test('reads the workflow the rule starts from the template: the gate, its queue,
   expect(States.IsAnyoneWaiting.Choices).toEqual([expect.objectContaining({ NumericGreaterThanEquals: 24 })]);
   const line = String((States.WaitForLaunchSlot.Parameters as Record<string, unknown>).QueueUrl);
   expect(workflow.queueSettings?.[line]).toEqual({
-    visibilityTimeoutSeconds: 300,
+    visibilityTimeoutSeconds: 900,
     receiveWaitTimeSeconds: 0,
   });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);

@@ -30,7 +30,7 @@ test('an empty queue answers {} after the scaled wait, and at once without one',
 });
 
 test('oldest first, MaxNumberOfMessages at most; a received message is invisible for the visibility timeout', async () => {
-  // (a visibility timeout is not scaled: 0.1 s here, where the gate's line has 300 s)
+  // (a visibility timeout is not scaled: 0.1 s here, where the gate's line has 900 s)
   const queue = new LocalQueue('url', 0.1, SCALE);
   const sent = ['a', 'b', 'c'].map((body) => queue.sendMessage(body));
   expect(sent[0]).toEqual({ MessageId: expect.any(String), MD5OfMessageBody: expect.any(String) });
