@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { LocalDeployment } from '../cloudformation/template';
 import {
+  DEFAULT_RECEIVE_WAIT_SECONDS,
   DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
   QueueMessages,
   queueSettings,
@@ -56,6 +57,8 @@ export class LocalQueue {
     readonly url: string,
     visibilityTimeoutSeconds: number,
     private readonly timeScale: number,
+    /** The queue's ReceiveMessageWaitTimeSeconds: the long poll of a receive that sets none. */
+    private readonly receiveWaitTimeSeconds = DEFAULT_RECEIVE_WAIT_SECONDS,
   ) {
     this.messages = new QueueMessages(visibilityTimeoutSeconds);
   }
@@ -85,7 +88,8 @@ export class LocalQueue {
     const max = request.MaxNumberOfMessages ?? 1;
     const visibilitySeconds = request.VisibilityTimeout ?? this.messages.visibilityTimeoutSeconds;
     const now = this.messages.receive(nowSeconds(), max, visibilitySeconds);
-    if (now.length > 0 || !request.WaitTimeSeconds) return now.length > 0 ? { Messages: now } : {};
+    const waitSeconds = request.WaitTimeSeconds ?? this.receiveWaitTimeSeconds;
+    if (now.length > 0 || !waitSeconds) return now.length > 0 ? { Messages: now } : {};
     const messages = await new Promise<SqsMessage[]>((resolve) => {
       const poller: Poller = { max, visibilitySeconds, resolve };
       poller.timer = setTimeout(
@@ -93,7 +97,7 @@ export class LocalQueue {
           this.pollers.splice(this.pollers.indexOf(poller), 1);
           resolve([]);
         },
-        request.WaitTimeSeconds! * 1000 * this.timeScale,
+        waitSeconds * 1000 * this.timeScale,
       );
       this.pollers.push(poller);
       this.serve(); // arms the wake-up for a message in flight turning visible
@@ -128,11 +132,23 @@ export class LocalQueue {
 export class LocalSqs {
   private readonly queues = new Map<string, LocalQueue>();
 
-  constructor(queues: ReadonlyArray<{ url: string; visibilityTimeoutSeconds?: number }>, timeScale: number) {
-    for (const { url, visibilityTimeoutSeconds } of queues) {
+  constructor(
+    queues: ReadonlyArray<{
+      url: string;
+      visibilityTimeoutSeconds?: number;
+      receiveWaitTimeSeconds?: number;
+    }>,
+    timeScale: number,
+  ) {
+    for (const { url, visibilityTimeoutSeconds, receiveWaitTimeSeconds } of queues) {
       this.queues.set(
         url,
-        new LocalQueue(url, visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS, timeScale),
+        new LocalQueue(
+          url,
+          visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+          timeScale,
+          receiveWaitTimeSeconds,
+        ),
       );
     }
   }

@@ -1,6 +1,9 @@
+import 'core-js/actual/promise/with-resolvers';
+
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { StateMachine } from 'aws-local-stepfunctions';
 
 import {
   COUNTER_THROTTLING_ERRORS,
@@ -147,6 +150,29 @@ describe('the launch gate states built alone', () => {
       Default: 'ReleaseLaunchSlot',
     });
   });
+
+  test.each([
+    ['no Messages key (what SQS answers for an empty queue)', {}, 'ReleaseLaunchSlot'],
+    ['an empty Messages list', { Messages: [] }, 'ReleaseLaunchSlot'],
+    ['a message', { Messages: [{ Body: 'token', ReceiptHandle: 'h' }] }, 'HandOnLaunchSlot'],
+  ])(
+    'run by a Step Functions interpreter, the deployed Choice reads %s as it should',
+    async (_, line, next) => {
+      // GIVEN the deployed Choice, its two targets replaced by Pass states that name themselves
+      const machine = new StateMachine({
+        StartAt: 'WasExecutionWaiting',
+        States: {
+          WasExecutionWaiting: JSON.parse(JSON.stringify(States.WasExecutionWaiting)),
+          HandOnLaunchSlot: { Type: 'Pass', Result: 'HandOnLaunchSlot', End: true },
+          ReleaseLaunchSlot: { Type: 'Pass', Result: 'ReleaseLaunchSlot', End: true },
+        },
+      } as never);
+      // WHEN the receive's result is
+      const output = await machine.run({ launchSlot: { demand: 5, line } } as never).result;
+      // THEN
+      expect(output).toBe(next);
+    },
+  );
 
   test('the slot is handed on with SendTaskSuccess; a stale token is deleted and counted out, never retried', () => {
     expect(States.HandOnLaunchSlot).toMatchObject({

@@ -72,3 +72,12 @@ test('a URL that is no queue of the template is QueueDoesNotExist', () => {
     expect.objectContaining({ name: 'QueueDoesNotExist' }),
   );
 });
+
+test("a receive that sets no WaitTimeSeconds long-polls for the queue's ReceiveMessageWaitTimeSeconds", async () => {
+  const queue = new LocalQueue('url', 60, SCALE, 10); // a 10 s default long poll: 100 ms scaled
+  const started = performance.now();
+  const received = queue.receiveMessage({});
+  setTimeout(() => queue.sendMessage('late'), 30);
+  expect((await received).Messages?.map((m) => m.Body)).toEqual(['late']);
+  expect(performance.now() - started).toBeLessThan(90);
+});
