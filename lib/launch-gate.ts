@@ -15,11 +15,14 @@ import { Construct } from 'constructs';
  *
  * The count, `demand`, is every execution that claimed (holders and those in line). Claiming adds
  * one; the first `slots` hold a slot, the rest wait. Releasing subtracts one; if the count is still
- * `slots` or more, somebody is in line, and the releaser wakes the oldest message in the queue with
- * SendTaskSuccess, handing it the slot. A message whose execution stopped waiting (its wait timed
+ * `slots` or more, somebody is in line, and the releaser wakes the message the queue gives it (about
+ * the oldest: a standard queue keeps order on a best-effort basis) with SendTaskSuccess, handing it
+ * the slot. A message whose execution stopped waiting (its wait timed
  * out, or it was stopped) fails SendTaskSuccess: the releaser deletes it and subtracts one for it,
  * then looks again. An empty queue after a long poll (an execution counted but whose message never
- * came) counts the same way.
+ * came) counts the same way. What this count does not survive (an execution stopped while it
+ * holds a slot, the hand-on failing past its retries, a message seen twice) is in README "Bursts
+ * and quotas", with the reset.
  */
 
 /** The one item whose `demand` attribute counts the executions that claimed a slot. */
