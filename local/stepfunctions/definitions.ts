@@ -62,21 +62,6 @@ export function findBackfillStateMachine(deployment: LocalDeployment): BackfillS
   return found[0];
 }
 
-/** Every state, at any depth (Map and Parallel included), whose Resource is `ecs:runTask.sync`. */
-export function ecsRunTaskSyncStates(definition: StateMachineDefinition): Array<[string, AslState]> {
-  const found: Array<[string, AslState]> = [];
-  forEachState(definition, (state, name) => {
-    if (
-      state.Type === 'Task' &&
-      typeof state.Resource === 'string' &&
-      /:ecs:runTask\.sync$/.test(state.Resource)
-    ) {
-      found.push([name, state]);
-    }
-  });
-  return found;
-}
-
 /** Calls `visit` for every state of `machine` and of the machines nested in its Map and Parallel states. */
 export function forEachState(machine: unknown, visit: (state: AslState, name: string) => void): void {
   if (!isPlainObject(machine) || !isPlainObject(machine.States)) return;

@@ -12,12 +12,7 @@ import {
 } from 'aws-local-stepfunctions';
 
 import { isPlainObject } from '../cloudformation/intrinsics';
-import {
-  type AslState,
-  ecsRunTaskSyncStates,
-  forEachState,
-  type StateMachineDefinition,
-} from './definitions';
+import { type AslState, forEachState, type StateMachineDefinition } from './definitions';
 import { type LocalServices, type TaskIntegration, taskIntegration } from './integrations';
 import { TaskTokens } from './task-tokens';
 
@@ -89,8 +84,6 @@ const LONGEST_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 export class LocalStateMachine {
   private readonly machine: StateMachine;
   readonly definition: StateMachineDefinition;
-  /** Names of the `ecs:runTask.sync` states, at any depth. */
-  readonly taskStates: ReadonlyArray<[string, AslState]>;
   readonly tokens: TaskTokens;
   /** Every Task state, at any depth, with what serves it. */
   private readonly served = new Map<string, ServedState>();
@@ -100,7 +93,6 @@ export class LocalStateMachine {
     options: LocalStateMachineOptions = {},
   ) {
     this.definition = localDefinition(deployedDefinition, options.retryIntervalScale ?? 0.01);
-    this.taskStates = ecsRunTaskSyncStates(this.definition);
     this.tokens = options.services?.tokens ?? new TaskTokens();
     const services = { ...options.services, tokens: this.tokens };
     forEachState(this.definition, (state, name) => {

@@ -1,10 +1,4 @@
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 
 import { StatesError } from '../errors';
 
@@ -16,12 +10,12 @@ import { StatesError } from '../errors';
  * `DynamoDB.AmazonDynamoDBException` when the request never got an answer.
  */
 
-/** The actions served, each building its SDK command from the request. */
+/**
+ * The actions served, each building its SDK command from the request: what the template calls
+ * (the launch gate's count); another action is refused when the definition loads.
+ */
 const COMMANDS: Record<string, (client: DynamoDBClient, request: never) => Promise<object>> = {
-  getItem: (client, request) => client.send(new GetItemCommand(request)),
-  putItem: (client, request) => client.send(new PutItemCommand(request)),
   updateItem: (client, request) => client.send(new UpdateItemCommand(request)),
-  deleteItem: (client, request) => client.send(new DeleteItemCommand(request)),
 };
 
 export const DYNAMODB_ACTIONS = Object.keys(COMMANDS);
