@@ -181,13 +181,7 @@ export class Monitoring extends Construct {
    * vCPU quota is full (objects then wait, they do not fail), and count the executions in flight.
    */
   private watchFargateQuota(sm: sfn.IStateMachine) {
-    const vcpu = new cloudwatch.Metric({
-      namespace: 'AWS/Usage',
-      metricName: 'ResourceCount',
-      dimensionsMap: { Service: 'Fargate', Type: 'Resource', Resource: 'vCPU', Class: 'Standard/OnDemand' },
-      statistic: 'Maximum',
-      period: Duration.minutes(1),
-    });
+    const vcpu = fargateVcpu('Standard/OnDemand', Duration.minutes(1));
     const vcpuUsage = new cloudwatch.MathExpression({
       expression: 'vcpu / SERVICE_QUOTA(vcpu) * 100',
       usingMetrics: { vcpu },
@@ -244,14 +238,6 @@ export class Monitoring extends Construct {
     // Executions wait while Fargate runs far fewer tasks than the gate has slots: slots were lost
     // (an execution stopped while it held one) or a waiter was stranded. Nothing else shows it: the
     // line just grows old. (Account-wide vCPU: another workload can only keep it from firing.)
-    const fargateVcpu = (vcpuClass: string) =>
-      new cloudwatch.Metric({
-        namespace: 'AWS/Usage',
-        metricName: 'ResourceCount',
-        dimensionsMap: { Service: 'Fargate', Type: 'Resource', Resource: 'vCPU', Class: vcpuClass },
-        statistic: 'Maximum',
-        period: Duration.minutes(5),
-      });
     const idle = new cloudwatch.MathExpression({
       expression: `IF(waiting > 0 AND FILL(onDemand, 0) + FILL(spot, 0) < ${launchSlotsVcpu / 2}, 1, 0)`,
       usingMetrics: {
@@ -259,8 +245,8 @@ export class Monitoring extends Construct {
           period: Duration.minutes(5),
           statistic: 'Minimum',
         }),
-        onDemand: fargateVcpu('Standard/OnDemand'),
-        spot: fargateVcpu('Standard/Spot'),
+        onDemand: fargateVcpu('Standard/OnDemand', Duration.minutes(5)),
+        spot: fargateVcpu('Standard/Spot', Duration.minutes(5)),
       },
       label: 'waiting in line while under half the slots run',
       period: Duration.minutes(5),
@@ -282,6 +268,17 @@ export class Monitoring extends Construct {
       label: 'waiting in line',
     });
   }
+}
+
+/** The account's Fargate vCPU in use, of one capacity class (`Standard/OnDemand`, `Standard/Spot`). */
+function fargateVcpu(vcpuClass: string, period: Duration): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: 'AWS/Usage',
+    metricName: 'ResourceCount',
+    dimensionsMap: { Service: 'Fargate', Type: 'Resource', Resource: 'vCPU', Class: vcpuClass },
+    statistic: 'Maximum',
+    period,
+  });
 }
 
 /** The share of capacityWaitMinutes an object may wait in line before the alarm fires. */
