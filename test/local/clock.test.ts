@@ -1,0 +1,40 @@
+import { RealClock, VirtualClock } from '../../local/clock';
+
+describe('VirtualClock', () => {
+  it('fires sleeps in due order and follows the sleeps they start', async () => {
+    const clock = new VirtualClock(0);
+    const seen: string[] = [];
+    void clock.sleep(300).then(() => seen.push(`a@${clock.now()}`));
+    void clock.sleep(100).then(async () => {
+      seen.push(`b@${clock.now()}`);
+      await clock.sleep(100);
+      seen.push(`c@${clock.now()}`);
+    });
+    await clock.advance(250);
+    expect(seen).toEqual(['b@100', 'c@200']);
+    expect(clock.now()).toBe(250);
+    expect(await clock.runAll()).toBe(300);
+    expect(seen).toEqual(['b@100', 'c@200', 'a@300']);
+  });
+
+  it('an aborted sleep rejects with the reason and never fires', async () => {
+    const clock = new VirtualClock(0);
+    const controller = new AbortController();
+    const sleeping = clock.sleep(100, controller.signal);
+    controller.abort(new Error('stopped'));
+    await expect(sleeping).rejects.toThrow('stopped');
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe('RealClock', () => {
+  it('refuses a speed that is not above 0', () => {
+    expect(() => new RealClock(0)).toThrow('RealClock speed 0 must be above 0');
+  });
+
+  it('tells time faster by its speed', () => {
+    const clock = new RealClock(1000);
+    expect(clock.speed).toBe(1000);
+    expect(clock.now()).toBeGreaterThanOrEqual(Date.now() - 1);
+  });
+});
