@@ -67,6 +67,7 @@ export class Backfill extends Construct {
       timeout: maxDuration(RUN_TIMEOUT, this.step.longestRun),
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
+      logEncryptionKey: props.logEncryptionKey,
     }));
   }
 }

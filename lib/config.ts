@@ -147,6 +147,11 @@ export const CONFIG_TABLE = {
       fix: 'name each key by its ARN, arn:aws:kms:<region>:<account>:key/<key id> (not an alias or a bare key id)',
     }),
   }),
+  encryption: key({
+    default: 'aws-owned',
+    doc: "`aws-owned`: each service encrypts at rest under its own AWS owned keys (no cost). `kms`: one customer managed KMS key, rotated yearly, for the data bucket, the log groups, the launch gate's table and both queues (about $1 a month; see docs/control-tower.md).",
+    parse: oneOf(['aws-owned', 'kms']),
+  }),
   alarmEmail: key<string | undefined>({
     default: undefined,
     unset: 'unset',
@@ -185,6 +190,7 @@ export type Architecture = PipelineConfig['architecture'];
 export type RemovalPolicyChoice = PipelineConfig['removalPolicy'];
 export type CapacityMode = PipelineConfig['capacity'];
 export type NetworkMode = PipelineConfig['network'];
+export type EncryptionMode = PipelineConfig['encryption'];
 
 /** Every context key the app reads; anything else in context is CDK's own. */
 export const CONFIG_KEYS = Object.keys(CONFIG_TABLE) as ConfigKey[];

@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
@@ -19,6 +20,14 @@ export interface DataProps {
    * @default [] - no customer managed key: SSE-S3, or SSE-KMS under the AWS managed key `aws/s3`
    */
   readonly sseKmsKeyArns?: readonly string[];
+  /**
+   * The data bucket's default encryption: SSE-KMS under this key, with an S3 Bucket Key (S3 asks
+   * KMS for a bucket-level key, not one data key per object, which keeps KMS requests and their
+   * cost low). Uploads may name it too. The access-log bucket stays on SSE-S3 (see
+   * control-tower-acknowledgements.ts).
+   * @default - SSE-S3
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -41,7 +50,11 @@ export class Data extends Construct {
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: ACCESS_LOG_RETENTION }],
+      // CT.S3.PR.11: a log deleted or overwritten can be recovered while its version is kept.
+      versioned: true,
+      lifecycleRules: [
+        { expiration: ACCESS_LOG_RETENTION, noncurrentVersionExpiration: NONCURRENT_VERSION_EXPIRATION },
+      ],
       removalPolicy,
       autoDeleteObjects,
     });
@@ -49,7 +62,9 @@ export class Data extends Construct {
     this.bucket = new s3.Bucket(this, 'Bucket', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: s3.BucketEncryption.KMS, encryptionKey: props.encryptionKey, bucketKeyEnabled: true }
+        : { encryption: s3.BucketEncryption.S3_MANAGED }),
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       versioned: true,
       eventBridgeEnabled: true,
@@ -64,7 +79,10 @@ export class Data extends Construct {
       removalPolicy,
       autoDeleteObjects,
     });
-    refuseUploadsUnderOtherCustomerKeys(this.bucket, props.sseKmsKeyArns ?? []);
+    refuseUploadsUnderOtherCustomerKeys(this.bucket, [
+      ...(props.sseKmsKeyArns ?? []),
+      ...(props.encryptionKey ? [props.encryptionKey.keyArn] : []),
+    ]);
     acknowledgeOnStackSingleton(
       this,
       'BucketNotificationsHandler',

@@ -1,10 +1,18 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+
+import { queueEncryption } from './encryption';
 
 export interface DeadLettersProps {
   /** What `cdk destroy` does with the queue and the events still in it. */
   readonly removalPolicy: RemovalPolicy;
+  /**
+   * Encrypts the queue; EventBridge must be let use it (`Encryption.allowEventBridgeDeadLetters`).
+   * @default - SSE-SQS
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /**
@@ -17,7 +25,7 @@ export class DeadLetters extends Construct {
   constructor(scope: Construct, id: string, props: DeadLettersProps) {
     super(scope, id);
     this.queue = new sqs.Queue(this, 'Queue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption(props.encryptionKey),
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
       removalPolicy: props.removalPolicy,

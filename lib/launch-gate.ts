@@ -1,9 +1,12 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+
+import { queueEncryption } from './encryption';
 
 /**
  * Why a gate at all: Fargate runs 24 tasks of 0.25 vCPU at once on a default account, and S3 can
@@ -69,6 +72,11 @@ export interface LaunchGateProps {
    * by one task's vCPU.
    */
   readonly slots: number;
+  /**
+   * Encrypts the table and the line.
+   * @default - DynamoDB's AWS owned key and SSE-SQS
+   */
+  readonly encryptionKey?: kms.IKey;
 }
 
 /** The slot count and the line; the states that use them are made per state machine by `gateStates`. */
@@ -89,11 +97,15 @@ export class LaunchGate extends Construct {
       partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      ...(props.encryptionKey && {
+        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+        encryptionKey: props.encryptionKey,
+      }),
       // A count of running executions: nothing to keep once the stack is gone.
       removalPolicy: RemovalPolicy.DESTROY,
     });
     this.queue = new sqs.Queue(this, 'Line', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...queueEncryption(props.encryptionKey),
       enforceSSL: true,
       // A token waits at most capacityWaitMinutes (7 days at most); the queue keeps it longest.
       retentionPeriod: Duration.days(14),

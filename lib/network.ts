@@ -1,5 +1,6 @@
 import { Annotations, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -22,6 +23,11 @@ export interface NetworkProps {
   readonly logRetention: logs.RetentionDays;
   /** What `cdk destroy` does with the new VPC's flow log group. */
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * Encrypts the new VPC's flow log group.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /**
@@ -35,6 +41,8 @@ export class Network extends Construct {
   public readonly taskSecurityGroup: ec2.SecurityGroup;
   /** Whether tasks need a public IP (only to reach ECR and CloudWatch Logs without NAT). */
   public readonly assignPublicIp: boolean;
+  /** The new VPC's flow log group (none in an existing VPC). */
+  public readonly flowLogGroup?: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id);
@@ -62,20 +70,29 @@ export class Network extends Construct {
       });
       this.taskSubnets = { subnets };
     } else {
+      this.flowLogGroup = new logs.LogGroup(this, 'FlowLogs', {
+        retention: props.logRetention,
+        removalPolicy: props.logRemovalPolicy,
+        encryptionKey: props.logEncryptionKey,
+      });
       const subnetType = mode === 'public' ? ec2.SubnetType.PUBLIC : ec2.SubnetType.PRIVATE_ISOLATED;
       this.vpc = new ec2.Vpc(this, 'Vpc', {
         maxAzs: 2,
         natGateways: 0,
-        subnetConfiguration: [{ name: mode === 'public' ? 'Public' : 'Isolated', subnetType, cidrMask: 24 }],
+        subnetConfiguration: [
+          {
+            name: mode === 'public' ? 'Public' : 'Isolated',
+            subnetType,
+            cidrMask: 24,
+            // CT.EC2.PR.11: nothing launched here gets a public IP unless asked for; the worker's
+            // RunTask asks for one (assignPublicIp). (Isolated subnets take no such setting.)
+            ...(mode === 'public' && { mapPublicIpOnLaunch: false }),
+          },
+        ],
         gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
         flowLogs: {
           All: {
-            destination: ec2.FlowLogDestination.toCloudWatchLogs(
-              new logs.LogGroup(this, 'FlowLogs', {
-                retention: props.logRetention,
-                removalPolicy: props.logRemovalPolicy,
-              }),
-            ),
+            destination: ec2.FlowLogDestination.toCloudWatchLogs(this.flowLogGroup),
             trafficType: ec2.FlowLogTrafficType.ALL,
           },
         },

@@ -5,8 +5,10 @@ import { Construct } from 'constructs';
 
 import { Backfill } from './backfill';
 import { launchSlots, PipelineConfig } from './config';
+import { acknowledgeControlTowerControls } from './control-tower-acknowledgements';
 import { Data } from './data';
 import { DeadLetters } from './dead-letters';
+import { Encryption } from './encryption';
 import { LaunchGate } from './launch-gate';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
@@ -22,6 +24,7 @@ export interface PipelineStackProps extends StackProps {
 
 /** Assembles the pipeline; each concern lives in its own construct. */
 export class PipelineStack extends Stack {
+  public readonly encryption: Encryption;
   public readonly data: Data;
   public readonly network: Network;
   public readonly worker: Worker;
@@ -38,7 +41,14 @@ export class PipelineStack extends Stack {
     const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
 
-    this.data = new Data(this, 'Data', { removalPolicy, sseKmsKeyArns: config.kmsKeyArns });
+    this.encryption = new Encryption(this, 'Encryption', { mode: config.encryption, removalPolicy });
+    const { key } = this.encryption;
+
+    this.data = new Data(this, 'Data', {
+      removalPolicy,
+      sseKmsKeyArns: config.kmsKeyArns,
+      encryptionKey: key,
+    });
     const outputBucket = config.outputBucket
       ? s3.Bucket.fromBucketName(this, 'OutputBucket', config.outputBucket)
       : this.data.bucket;
@@ -48,6 +58,7 @@ export class PipelineStack extends Stack {
       existingVpc: config.vpcId ? { vpcId: config.vpcId, subnetIds: config.subnetIds } : undefined,
       logRetention,
       logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
     });
 
     this.worker = new Worker(this, 'Worker', {
@@ -62,6 +73,7 @@ export class PipelineStack extends Stack {
       architecture: config.architecture,
       logRetention,
       logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
       image: config.image,
       pullThroughVpcEndpoints: config.network === 'private' && config.vpcId === undefined,
     });
@@ -69,15 +81,17 @@ export class PipelineStack extends Stack {
     // One gate for the event-driven and backfill workflows: they draw on the same Fargate quota.
     this.launchGate = new LaunchGate(this, 'LaunchGate', {
       slots: launchSlots(config.fargateVcpuQuota, config.cpu),
+      encryptionKey: key,
     });
 
     this.workflow = new Workflow(this, 'Workflow', {
       ...this.workflowStepProps(config, outputBucket),
       logRetention,
       logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
     });
 
-    this.deadLetters = new DeadLetters(this, 'DeadLetters', { removalPolicy });
+    this.deadLetters = new DeadLetters(this, 'DeadLetters', { removalPolicy, encryptionKey: key });
     this.trigger = new Trigger(this, 'Trigger', {
       bucket: this.data.bucket,
       inputPrefix: config.inputPrefix,
@@ -91,7 +105,18 @@ export class PipelineStack extends Stack {
       maxConcurrency: config.backfillConcurrency,
       logRetention,
       logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
     });
+
+    // The key, used only through the service each principal reaches it by (a no-op without one).
+    this.encryption.allowEventBridgeDeadLetters();
+    this.encryption.grantThrough(this.worker.taskDefinition.taskRole, 's3', {
+      write: outputBucket === this.data.bucket,
+    });
+    for (const { role } of [this.workflow.stateMachine, this.backfill.stateMachine]) {
+      this.encryption.grantThrough(role, 'dynamodb', { write: true });
+      this.encryption.grantThrough(role, 'sqs', { write: true });
+    }
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
@@ -103,6 +128,8 @@ export class PipelineStack extends Stack {
       launchSlotsVcpu: (this.launchGate.slots * config.cpu) / 1024,
       alarmEmail: config.alarmEmail,
     });
+
+    acknowledgeControlTowerControls(this, config);
 
     const bucketName = this.data.bucket.bucketName;
     new CfnOutput(this, 'BucketName', { value: bucketName });

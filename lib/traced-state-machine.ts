@@ -1,5 +1,6 @@
 import { Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -12,6 +13,11 @@ export interface StateMachineLogProps {
   readonly logRetention: logs.RetentionDays;
   /** What `cdk destroy` does with the execution log group. */
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * Encrypts the execution log group.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 export interface TracedStateMachineProps extends StateMachineLogProps {
@@ -45,6 +51,7 @@ export function createTracedStateMachine(
     logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${scope.node.id}-${stackUuid}`,
     retention: props.logRetention,
     removalPolicy: props.logRemovalPolicy,
+    encryptionKey: props.logEncryptionKey,
   });
   const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
     stateMachineType: sfn.StateMachineType.STANDARD,

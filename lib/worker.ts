@@ -6,6 +6,7 @@ import * as ecr from 'aws-cdk-lib/aws-ecr';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -47,6 +48,11 @@ export interface WorkerProps {
   readonly logRetention: logs.RetentionDays;
   /** What `cdk destroy` does with the worker's log group. */
   readonly logRemovalPolicy: RemovalPolicy;
+  /**
+   * Encrypts the worker's log group.
+   * @default - CloudWatch Logs' own encryption
+   */
+  readonly logEncryptionKey?: kms.IKey;
   /**
    * The worker image (config `image`): built from a directory, pulled from an ECR repository (the
    * execution role may pull from that repository only), or any other registry's image as is.
@@ -90,6 +96,7 @@ export class Worker extends Construct {
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: props.logRemovalPolicy,
+      encryptionKey: props.logEncryptionKey,
     });
 
     const { architecture } = props;
@@ -113,6 +120,8 @@ export class Worker extends Construct {
       containerName: WORKER_CONTAINER_NAME,
       image: this.containerImage(image, architecture),
       essential: true,
+      // CT.ECS.PR.7: a hard limit, the task's whole memory (the one container may use it all).
+      memoryLimitMiB: props.memoryMiB,
       user: NON_ROOT_USER,
       readonlyRootFilesystem: true,
       privileged: false,

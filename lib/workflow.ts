@@ -26,6 +26,7 @@ export class Workflow extends Construct {
       timeout: this.step.longestRun,
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
+      logEncryptionKey: props.logEncryptionKey,
     }));
   }
 }
