@@ -9,6 +9,12 @@ import type { EncryptionMode } from './config';
 /** The AWS services that use the key on a caller's behalf, by the name of their endpoint. */
 export type KeyUsingService = 's3' | 'dynamodb' | 'sqs';
 
+/** One way a principal uses the key: through `service`, reading only or writing too. */
+export interface KeyUse {
+  readonly service: KeyUsingService;
+  readonly write: boolean;
+}
+
 /**
  * What each service asks KMS for on a caller's behalf: S3 decrypts to read and makes a data key
  * to write; DynamoDB decrypts its table key and encrypts a new one; SQS makes a data key to send
@@ -35,7 +41,7 @@ export interface EncryptionProps {
  * The customer managed key of `encryption=kms` (none by default), rotated yearly, and the key
  * policy statements the AWS services that write with it on their own need: CloudWatch Logs (for
  * the log groups) and EventBridge (for the rule's dead-letter queue). Principals of the stack get
- * it through `grantThrough`, only by way of the one service they use it through.
+ * it through `grantThrough`, only by way of the services they use it through.
  */
 export class Encryption extends Construct {
   /** The key, or undefined in the `aws-owned` mode. */
@@ -116,21 +122,34 @@ export class Encryption extends Construct {
   }
 
   /**
-   * Lets `grantee` use the key only by way of `service` in this region (`kms:ViaService`): to read
-   * what that service holds under the key, and to `write` as well when it adds to it. Nothing in
-   * the `aws-owned` mode. Once per grantee and service: the statement's Sid is the service's.
+   * Lets `grantee` use the key only by way of the services in `uses`, in this region
+   * (`kms:ViaService`): to read what each holds under the key, and to write as well where `write`
+   * is set. Every other use of the key is denied, which also scopes what aws-cdk-lib grants on its
+   * own (SqsSendMessage grants kms:Decrypt and kms:GenerateDataKey* on the queue's key, unscoped).
+   * Once per grantee. Nothing in the `aws-owned` mode.
    */
-  grantThrough(grantee: iam.IGrantable, service: KeyUsingService, { write }: { write: boolean }): void {
+  grantThrough(grantee: iam.IGrantable, uses: readonly KeyUse[]): void {
     if (!this.key) return;
-    const actions = ACTIONS_FOR[service];
+    const viaService = (service: KeyUsingService) => `${service}.${Stack.of(this).region}.amazonaws.com`;
+    for (const { service, write } of uses) {
+      const actions = ACTIONS_FOR[service];
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: actions.sid,
+          actions: [...actions.read, ...(write ? actions.write : [])],
+          resources: [this.key.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': viaService(service) } },
+        }),
+      );
+    }
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        sid: actions.sid,
-        actions: [...actions.read, ...(write ? actions.write : [])],
+        sid: 'UseTheKeyOnlyThroughThoseServices',
+        effect: iam.Effect.DENY,
+        actions: ['kms:*'],
         resources: [this.key.keyArn],
-        conditions: {
-          StringEquals: { 'kms:ViaService': `${service}.${Stack.of(this).region}.amazonaws.com` },
-        },
+        // (a direct call has no kms:ViaService, which StringNotEquals counts as not equal: denied)
+        conditions: { StringNotEquals: { 'kms:ViaService': uses.map(({ service }) => viaService(service)) } },
       }),
     );
   }

@@ -110,12 +110,14 @@ export class PipelineStack extends Stack {
 
     // The key, used only through the service each principal reaches it by (a no-op without one).
     this.encryption.allowEventBridgeDeadLetters();
-    this.encryption.grantThrough(this.worker.taskDefinition.taskRole, 's3', {
-      write: outputBucket === this.data.bucket,
-    });
+    this.encryption.grantThrough(this.worker.taskDefinition.taskRole, [
+      { service: 's3', write: outputBucket === this.data.bucket },
+    ]);
     for (const { role } of [this.workflow.stateMachine, this.backfill.stateMachine]) {
-      this.encryption.grantThrough(role, 'dynamodb', { write: true });
-      this.encryption.grantThrough(role, 'sqs', { write: true });
+      this.encryption.grantThrough(role, [
+        { service: 'dynamodb', write: true },
+        { service: 'sqs', write: true },
+      ]);
     }
 
     this.monitoring = new Monitoring(this, 'Monitoring', {

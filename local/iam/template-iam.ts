@@ -15,7 +15,7 @@ export type Caller =
 /**
  * The IAM slice of the synthesized template, resolved to local values: each role's identity policies
  * (inline `Policies` and every `AWS::IAM::Policy` attached to it), and the resource policies of
- * buckets, topics, queues and roles (a role's trust policy is its resource policy for
+ * buckets, topics, queues, KMS keys (their key policy) and roles (a role's trust policy is its resource policy for
  * `sts:AssumeRole`), found by the ARN they protect. A request is decided from exactly these.
  */
 export class TemplateIam {
@@ -38,6 +38,9 @@ export class TemplateIam {
     for (const [arn, policy] of Object.entries(outside)) attach(arn, policy);
     for (const [id, role] of deployment.resourcesOfType('AWS::IAM::Role')) {
       attach(this.roleArn(id), role.Properties?.AssumeRolePolicyDocument);
+    }
+    for (const [id, key] of deployment.resourcesOfType('AWS::KMS::Key')) {
+      attach(deployment.resolve({ 'Fn::GetAtt': [id, 'Arn'] }) as string, key.Properties?.KeyPolicy);
     }
     for (const [, policy] of deployment.resourcesOfType('AWS::S3::BucketPolicy')) {
       attach(this.arnOfTarget(policy.Properties?.Bucket), policy.Properties?.PolicyDocument);

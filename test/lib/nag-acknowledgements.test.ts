@@ -11,6 +11,7 @@ import { ConfigurationName, CONFIGURATIONS, storedTemplate, synthPipeline } from
 const NAMES: ConfigurationName[] = [
   'default',
   'kmsKeys',
+  'kms',
   'destroy',
   'private',
   'ecrImage',
@@ -25,6 +26,7 @@ const NAMES: ConfigurationName[] = [
 
 /** Configurations that only change values the AwsSolutions rules do not read (sizes, prefixes, timeouts). */
 const VALUES_ONLY: ConfigurationName[] = [
+  'controlTower', // kms with a longer log retention
   'uploadsPrefix',
   'sized',
   'shortTimeout',

@@ -3,6 +3,7 @@ import { type ConfigurationName, synthesized, TEST_ECR_IMAGE, TEST_KMS_KEY_ARN }
 import {
   alarmTopicExpectations,
   bucketExpectations,
+  customerKeyExpectations,
   deadLetterQueueExpectations,
   deployed,
   type DeployedStack,
@@ -28,6 +29,7 @@ const MODES: ReadonlyArray<[ConfigurationName, ModeSettings]> = [
   ['outputBucket', { ...DEFAULTS, outputBucket: 'some-bucket' }],
   ['destroy', DEFAULTS],
   ['kmsKeys', { ...DEFAULTS, kmsKeyArns: [TEST_KMS_KEY_ARN] }],
+  ['kms', DEFAULTS],
 ];
 
 describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
@@ -68,6 +70,14 @@ describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
 
   test('each role can be assumed only by the service it is for', async () => {
     expect(await violations(stack, trustExpectations(stack))).toEqual([]);
+  });
+
+  test("encryption=kms: the stack's key is used only through the service each principal needs it for", async () => {
+    const rows = customerKeyExpectations(stack, mode);
+    // (only the kms mode has a key; the others have none to grant)
+    expect(rows.length > 0).toBe(stack.synth.ids.encryptionKey !== undefined);
+    expect(stack.deployment.resourcesOfType('AWS::KMS::Key').length).toBe(rows.length > 0 ? 1 : 0);
+    expect(await violations(stack, rows)).toEqual([]);
   });
 
   // Failed before the bucket refused them: the object was stored, and every run of it failed

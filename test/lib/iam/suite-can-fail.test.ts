@@ -2,6 +2,7 @@ import type { CfnTemplate } from '../../../local/cloudformation/template';
 import { type Synthesized, synthesized } from '../support/synth';
 import {
   alarmTopicExpectations,
+  customerKeyExpectations,
   deployed,
   kmsExpectations,
   stateMachineRoleExpectations,
@@ -141,5 +142,23 @@ test('a bucket policy without the SSE-KMS Deny fails: uploads the worker could n
     expect.stringMatching(
       /^an uploader, DSSE-KMS under another customer key: s3:PutObject on \S+ should be explicitly denied, is Allowed$/,
     ),
+  ]);
+});
+
+test("encryption=kms: a state machine role without the Deny on other uses of the key fails: aws-cdk-lib's own SQS grant lets it decrypt directly", async () => {
+  const kms = synthesized('kms');
+  const roles = deployed(kms).roles;
+  const template = structuredClone(kms.template.toJSON()) as CfnTemplate;
+  const policy = policyOfRole(template.Resources as Resources, roles.workflow);
+  policy.Statement = policy.Statement.filter((s) => s.Sid !== 'UseTheKeyOnlyThroughThoseServices');
+  const broken = deployed(kms, template);
+  expect(
+    await violations(
+      broken,
+      customerKeyExpectations(broken, { inputPrefix: 'incoming/', outputPrefix: 'processed/' }),
+    ),
+  ).toEqual([
+    expect.stringMatching(/^workflow role, through S3: kms:Decrypt on \S+ should be denied, is Allowed$/),
+    expect.stringMatching(/^workflow role, directly: kms:Decrypt on \S+ should be denied, is Allowed$/),
   ]);
 });

@@ -65,6 +65,9 @@ export const CONFIGURATIONS = {
   },
   alarmEmail: { alarmEmail: 'ops@example.com' },
   kmsKeys: { kmsKeyArns: TEST_KMS_KEY_ARN },
+  kms: { encryption: 'kms' },
+  // what an account with the Control Tower proactive controls on needs (docs/control-tower.md)
+  controlTower: { encryption: 'kms', logRetentionDays: '365' },
   uploadsPrefix: { inputPrefix: 'uploads/' },
   // as `-c key=value` passes them: strings
   sized: { cpu: '1024', memoryMiB: '3072', architecture: 'X86_64', logRetentionDays: '7' },
@@ -92,6 +95,8 @@ export interface ConstructIds {
   readonly alarmTopic: string;
   readonly launchGateTable: string;
   readonly launchGateLine: string;
+  /** The customer managed key of encryption=kms, if there is one. */
+  readonly encryptionKey?: string;
 }
 
 export interface Synthesized {
@@ -121,6 +126,7 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     alarmTopic: logicalIdOf(stack, stack.monitoring.topic),
     launchGateTable: logicalIdOf(stack, stack.launchGate.table),
     launchGateLine: logicalIdOf(stack, stack.launchGate.queue),
+    ...(stack.encryption.key && { encryptionKey: logicalIdOf(stack, stack.encryption.key) }),
   };
 }
 const ROOT = path.join(__dirname, '..', '..', '..');
