@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
-import { deployLocally, readTemplateFile } from './cloudformation/template';
+import { deployLocally, readTemplateFile, refuseCustomerManagedKeys } from './cloudformation/template';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
@@ -160,6 +160,7 @@ export interface LocalPipeline {
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
   const bucket = options.bucketName ?? DEFAULT_BUCKET_NAME;
   const template = readTemplateFile(options.templatePath);
+  refuseCustomerManagedKeys(template, options.templatePath);
   const ruleMatch = findObjectCreatedRule(template);
   const deployment = deployLocally(template, {
     region: LOCAL_REGION,

@@ -51,6 +51,18 @@ export function readTemplateFile(path: string): CfnTemplate {
   return parsed as CfnTemplate;
 }
 
+/**
+ * The local run has no KMS: run as if a customer managed key were not there, it would read and
+ * write what AWS refuses to a principal the key does not let in. So it refuses such a template.
+ */
+export function refuseCustomerManagedKeys(template: CfnTemplate, path: string): void {
+  const keys = Object.entries(template.Resources).filter(([, resource]) => resource.Type === 'AWS::KMS::Key');
+  if (keys.length === 0) return;
+  throw new TemplateError(
+    `${path} encrypts with a customer managed KMS key (${keys.map(([id]) => id).join(', ')}, from -c encryption=kms), which the local run does not emulate; run it without -c encryption=kms (test/lib/iam/ evaluates the key's permissions)`,
+  );
+}
+
 export interface LocalDeploymentOptions {
   readonly region: string;
   /** @default LOCAL_ACCOUNT_ID */

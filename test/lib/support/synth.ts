@@ -32,10 +32,18 @@ export interface LiveSynthesis {
 
 /** GIVEN the app configured with cdk.json's context plus `context` overrides (the construct tree too). */
 export function synthPipeline(context: Record<string, unknown> = {}): LiveSynthesis {
-  const app = new App({ context: { ...CDK_JSON_CONTEXT, image: TEST_IMAGE, ...context } });
-  const config = parseConfig((key) => app.node.tryGetContext(key));
-  const stack = new PipelineStack(app, 'TestPipeline', { config });
+  const { app, stack } = pipelineApp(context);
   return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** The app as synthPipeline configures it, not yet synthesized (`outdir`: where its assembly goes). */
+export function pipelineApp(
+  context: Record<string, unknown> = {},
+  outdir?: string,
+): { app: App; stack: PipelineStack } {
+  const app = new App({ outdir, context: { ...CDK_JSON_CONTEXT, image: TEST_IMAGE, ...context } });
+  const config = parseConfig((key) => app.node.tryGetContext(key));
+  return { app, stack: new PipelineStack(app, 'TestPipeline', { config }) };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,212 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { CfnGuardValidator } from '@cdklabs/cdk-validator-cfnguard';
+import { App, Validations } from 'aws-cdk-lib';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+
+import {
+  CFN_GUARD_PLUGIN,
+  CONTROL_RULES,
+  type ControlId,
+  controlRuleId,
+} from '../../lib/control-tower-acknowledgements';
+import { acknowledgementsIn } from './support/acknowledgements';
+import { type ConfigurationName, CONFIGURATIONS, pipelineApp } from './support/synth';
+
+// The AWS Control Tower proactive controls (the CloudFormation Guard rules that
+// @cdklabs/cdk-validator-cfnguard ships, run by its cfn-guard binary) over the template of every
+// configuration mode, through aws-cdk-lib's policy validation: what `cdk synth` reports with the
+// plugin registered, acknowledgements applied by aws-cdk-lib itself.
+
+const RULES_DIR = path.join(
+  path.dirname(require.resolve('@cdklabs/cdk-validator-cfnguard/package.json')),
+  'rules',
+  'control-tower',
+  'cfn-guard',
+);
+
+interface ReportedConstruct {
+  readonly constructPath: string;
+}
+interface Violation {
+  readonly ruleName: string;
+  readonly description: string;
+  readonly violatingConstructs: ReportedConstruct[];
+}
+interface Suppressed extends Violation {
+  readonly acknowledgedId: string;
+  readonly acknowledgedAt: string;
+  readonly reason: unknown;
+}
+interface PluginReport {
+  readonly pluginName: string;
+  readonly violations: Violation[];
+  readonly suppressedViolations?: Suppressed[];
+}
+
+interface Validated {
+  readonly app: App;
+  readonly reports: PluginReport[];
+  readonly guard: PluginReport;
+}
+
+/**
+ * GIVEN the app (with `change` made to its stack), synthesized with the cfn-guard plugin: the
+ * validation report aws-cdk-lib writes (it throws when a finding is unacknowledged, after writing it).
+ */
+function validate(context: Record<string, unknown>, change?: (app: App) => void): Validated {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-guard-'));
+  try {
+    const { app } = pipelineApp(context, outdir);
+    change?.(app);
+    Validations.of(app).addPlugins(new CfnGuardValidator());
+    try {
+      app.synth();
+    } catch (error) {
+      if (!fs.existsSync(path.join(outdir, 'validation-report.json'))) throw error;
+    }
+    const { pluginReports } = JSON.parse(
+      fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'),
+    ) as { pluginReports: PluginReport[] };
+    const guard = pluginReports.find((r) => r.pluginName === CFN_GUARD_PLUGIN);
+    if (!guard) throw new Error(`no ${CFN_GUARD_PLUGIN} report: ${pluginReports.map((r) => r.pluginName)}`);
+    return { app, reports: pluginReports, guard };
+  } finally {
+    fs.rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+/** The control a finding is of, from its description: `[CT.S3.PR.9]: Require ...`. */
+function controlIn(violation: Violation): string {
+  return /^\[(CT\.[A-Z0-9]+\.PR\.\d+)\]/.exec(violation.description)?.[1] ?? violation.description;
+}
+
+/** Each finding as a line: the control, the rule and the construct. */
+function lines(violations: readonly Violation[]): string[] {
+  return violations.flatMap((v) =>
+    v.violatingConstructs.map((c) => `${controlIn(v)} ${v.ruleName} at ${c.constructPath}`),
+  );
+}
+
+/** The acknowledged findings as `<control> <construct>` (the construct the acknowledgement is on). */
+function acknowledged({ guard }: Validated): string[] {
+  return (guard.suppressedViolations ?? [])
+    .map((v) => `${controlIn(v)} ${v.acknowledgedAt.replace(/^TestPipeline\//, '')}`)
+    .sort();
+}
+
+const NAMES = Object.keys(CONFIGURATIONS) as ConfigurationName[];
+
+const byName = new Map<ConfigurationName, Validated>();
+/** The named configuration, validated once for this file. */
+function validated(name: ConfigurationName): Validated {
+  if (!byName.has(name)) byName.set(name, validate(CONFIGURATIONS[name]));
+  return byName.get(name)!;
+}
+
+describe.each(NAMES)('Control Tower proactive controls with the %s configuration', (name) => {
+  let result: Validated;
+  beforeAll(() => {
+    result = validated(name);
+  });
+
+  test('no control fails unacknowledged', () => {
+    expect(lines(result.guard.violations)).toEqual([]);
+  });
+
+  test("aws-cdk-lib's own template validation reports nothing either", () => {
+    const others = result.reports.filter((r) => r.pluginName !== CFN_GUARD_PLUGIN);
+    expect(others.flatMap((r) => lines(r.violations))).toEqual([]);
+  });
+
+  test('every acknowledgement suppresses a finding here, and says why', () => {
+    const suppressed = result.guard.suppressedViolations ?? [];
+    const acknowledgements = acknowledgementsIn(result.app).filter((a) =>
+      a.id.startsWith(`${CFN_GUARD_PLUGIN}::`),
+    );
+    // (an acknowledgement that matches nothing documents a risk that is not there, and would hide
+    // one that appears later)
+    const dead = acknowledgements.filter(
+      (a) => !suppressed.some((v) => v.acknowledgedAt === a.path && v.acknowledgedId === a.id),
+    );
+    expect(dead).toEqual([]);
+    expect(suppressed.filter((v) => typeof v.reason !== 'string' || v.reason.trim() === '')).toEqual([]);
+  });
+});
+
+/** Acknowledged in every mode: the controls the app does not meet by design (docs/control-tower.md). */
+const ALWAYS_ACKNOWLEDGED = [
+  'CT.LAMBDA.PR.3 BucketNotificationsHandler050a0587b7544547bf325f094a3db834',
+  'CT.LAMBDA.PR.3 Custom::VpcRestrictDefaultSGCustomResourceProvider',
+  'CT.S3.PR.10 Data/AccessLogs',
+  'CT.S3.PR.2 Data/AccessLogs',
+  'CT.S3.PR.4 Data/AccessLogs',
+  'CT.S3.PR.4 Data/Bucket',
+  'CT.S3.PR.9 Data/AccessLogs',
+  'CT.S3.PR.9 Data/Bucket',
+  'CT.SQS.PR.1 DeadLetters/Queue',
+  'CT.SQS.PR.1 LaunchGate/Line',
+];
+const LOG_GROUPS = ['Backfill/Logs', 'Network/FlowLogs', 'Worker/Logs', 'Workflow/Logs'];
+
+describe('Control Tower: what passes in which mode', () => {
+  test('encryption=kms with logRetentionDays=365 leaves only the controls acknowledged by design', () => {
+    expect(acknowledged(validated('controlTower'))).toEqual(ALWAYS_ACKNOWLEDGED);
+  });
+
+  test('the default mode acknowledges, besides those, only the key and the log retention', () => {
+    // (the container memory limit, the subnets' public IPs and the access-log bucket's versioning
+    // pass: CT.ECS.PR.7, CT.EC2.PR.11 and CT.S3.PR.11 are neither reported nor acknowledged)
+    expect(acknowledged(validated('default'))).toEqual(
+      [
+        ...ALWAYS_ACKNOWLEDGED,
+        ...LOG_GROUPS.flatMap((g) => [`CT.CLOUDWATCH.PR.2 ${g}`, `CT.CLOUDWATCH.PR.3 ${g}`]),
+        'CT.DYNAMODB.PR.2 LaunchGate/Slots',
+        'CT.S3.PR.10 Data/Bucket',
+      ].sort(),
+    );
+  });
+
+  test('a resource nobody reviewed fails: the suite reports what is neither fixed nor acknowledged', () => {
+    const { guard } = validate(CONFIGURATIONS.default, (app) => {
+      new s3.Bucket(app.node.findChild('TestPipeline'), 'Unreviewed');
+    });
+    expect(lines(guard.violations)).toEqual(
+      expect.arrayContaining([
+        'CT.S3.PR.11 s3_bucket_versioning_enabled_check at TestPipeline/Unreviewed/Resource',
+        'CT.S3.PR.9 s3_bucket_object_lock_enabled_check at TestPipeline/Unreviewed/Resource',
+      ]),
+    );
+    expect(lines(guard.violations).every((line) => line.endsWith('TestPipeline/Unreviewed/Resource'))).toBe(
+      true,
+    );
+  });
+});
+
+describe('Control Tower acknowledgements (lib/control-tower-acknowledgements.ts)', () => {
+  /** Every control's guard file in the package: its `[CT.…]` tag and the rule it defines. */
+  const guardRules = fs
+    .readdirSync(RULES_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.guard'))
+    .map((file) => fs.readFileSync(path.join(RULES_DIR, file), 'utf8'))
+    .map((text) => ({
+      control: /\[(CT\.[A-Z0-9]+\.PR\.\d+)\]/.exec(text)?.[1],
+      rule: /^rule (\w+) when is_cfn_template/m.exec(text)?.[1],
+    }));
+
+  test.each(Object.entries(CONTROL_RULES))('%s is checked by the guard rule %s', (control, rule) => {
+    expect(guardRules).toContainEqual({ control, rule });
+  });
+
+  test('acknowledgement ids are those aws-cdk-lib gives the plugin findings', () => {
+    expect(controlRuleId('CT.SQS.PR.1' satisfies ControlId)).toBe('cdk-validator-cfnguard::sqs_dlq_check');
+  });
+
+  test('docs/control-tower.md has a row for every acknowledged control', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'control-tower.md'), 'utf8');
+    const rows = doc.split('\n').filter((line) => line.startsWith('| CT.'));
+    expect(Object.keys(CONTROL_RULES).filter((c) => !rows.some((r) => r.startsWith(`| ${c} `)))).toEqual([]);
+  });
+});
