@@ -1,5 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 
 import { Data } from '../../lib/data';
 import { freshStack } from './support/constructs';
@@ -120,9 +121,17 @@ describe('Data', () => {
     );
   });
 
-  test('access logs expire', () => {
-    expect(bucket(byDefault.template, accessLogBucketId).Properties.LifecycleConfiguration).toEqual({
-      Rules: [expect.objectContaining({ Status: 'Enabled', ExpirationInDays: 365 })],
+  test('access logs expire after a year; one deleted or overwritten is kept 30 days (the bucket is versioned)', () => {
+    const { Properties } = bucket(byDefault.template, accessLogBucketId);
+    expect(Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(Properties.LifecycleConfiguration).toEqual({
+      Rules: [
+        expect.objectContaining({
+          Status: 'Enabled',
+          ExpirationInDays: 365,
+          NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+        }),
+      ],
     });
   });
 
@@ -218,6 +227,37 @@ describe('Data built alone', () => {
               }),
             },
           },
+        ]),
+      },
+    });
+  });
+
+  test('encryptionKey: SSE-KMS under it with an S3 Bucket Key, uploads may name it; the access logs stay SSE-S3', () => {
+    const stack = freshStack();
+    const key = new kms.Key(stack, 'Key');
+    const data = new Data(stack, 'Data', { removalPolicy: RemovalPolicy.RETAIN, encryptionKey: key });
+    const template = Template.fromStack(stack);
+    const keyArn = { 'Fn::GetAtt': [logicalIdOf(stack, key), 'Arn'] };
+    expect(template.toJSON().Resources[logicalIdOf(stack, data.bucket)].Properties.BucketEncryption).toEqual({
+      ServerSideEncryptionConfiguration: [
+        {
+          BucketKeyEnabled: true,
+          ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+        },
+      ],
+    });
+    expect(
+      template.toJSON().Resources[logicalIdOf(stack, data.accessLogBucket)].Properties.BucketEncryption,
+    ).toEqual(S3_MANAGED_ENCRYPTION);
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'DenyUploadsUnderOtherCustomerKeys',
+            Condition: Match.objectLike({
+              StringNotEquals: { 's3:x-amz-server-side-encryption-aws-kms-key-id': [keyArn] },
+            }),
+          }),
         ]),
       },
     });

@@ -48,7 +48,9 @@ describe('Network (public, the default)', () => {
     publicNet.template.resourceCountIs('AWS::EC2::VPC', 1);
     publicNet.template.resourceCountIs('AWS::EC2::Subnet', 2);
     const subnets = Object.values(
-      publicNet.template.findResources('AWS::EC2::Subnet', { Properties: { MapPublicIpOnLaunch: true } }),
+      publicNet.template.findResources('AWS::EC2::Subnet', {
+        Properties: { Tags: Match.arrayWith([{ Key: 'aws-cdk:subnet-type', Value: 'Public' }]) },
+      }),
     );
     expect(subnets).toHaveLength(2);
     const azs = subnets.map((s) => JSON.stringify(s.Properties.AvailabilityZone));
@@ -114,6 +116,12 @@ describe('Network (public, the default)', () => {
     );
   });
 
+  // CT.EC2.PR.11: an instance or ENI launched there without asking gets no public IP
+  test('the public subnets assign no public IP on launch', () => {
+    publicNet.template.resourcePropertiesCountIs('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false }, 2);
+  });
+
+  // the only way the tasks get the public IP they pull images with (no NAT)
   test('tasks run in the public subnets with a public IP and the task security group', () => {
     for (const config of awsvpcConfigurations(publicNet)) {
       expect(config).toEqual({

@@ -1,5 +1,6 @@
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 
@@ -60,6 +61,14 @@ describe('Worker: task definition', () => {
       Memory: '3072',
       RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
     });
+  });
+
+  // CT.ECS.PR.7: the container has a hard limit, and it is the whole task's memory
+  test('the container may use the whole task memory, as a hard limit: 512 MiB by default, 3072 sized', () => {
+    expect(taskDefinition(byDefault).ContainerDefinitions).toEqual([
+      expect.objectContaining({ Memory: 512 }),
+    ]);
+    expect(taskDefinition(sized).ContainerDefinitions).toEqual([expect.objectContaining({ Memory: 3072 })]);
   });
 
   test('has one essential container named "worker"', () => {
@@ -245,6 +254,16 @@ describe('Worker built alone', () => {
     const group = only(stack, 'AWS::Logs::LogGroup');
     expect(group.Properties.RetentionInDays).toBe(7);
     expect([group.DeletionPolicy, group.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
+    expect(group.Properties.KmsKeyId).toBeUndefined();
+  });
+
+  test('logEncryptionKey encrypts the log group under that key', () => {
+    const stack = freshStack();
+    const key = new kms.Key(stack, 'Key');
+    new Worker(stack, 'Worker', workerProps(stack, { logEncryptionKey: key }));
+    expect(only(stack, 'AWS::Logs::LogGroup').Properties.KmsKeyId).toEqual({
+      'Fn::GetAtt': [stack.resolve((key.node.defaultChild as kms.CfnKey).logicalId), 'Arn'],
+    });
   });
 
   test('outputPrefix reaches the container as OUTPUT_PREFIX, and the task role writes only there', () => {
