@@ -11,6 +11,7 @@ import { DeadLetters } from './dead-letters';
 import { Encryption } from './encryption';
 import { LaunchGate } from './launch-gate';
 import { Monitoring } from './monitoring';
+import { acknowledgeQueueKeyGrant } from './nag-acknowledgements';
 import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
 import { Trigger } from './trigger';
@@ -118,6 +119,7 @@ export class PipelineStack extends Stack {
         { service: 'dynamodb', write: true },
         { service: 'sqs', write: true },
       ]);
+      if (key) acknowledgeQueueKeyGrant(role);
     }
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
