@@ -10,6 +10,7 @@ import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
+import { TaskNetwork } from './ecs/task-network';
 import { LocalEcsTaskRunner } from './ecs/task-runner';
 import { DeadLetterStore } from './events/dead-letter-store';
 import { LocalEventBus } from './events/event-bus';
@@ -196,6 +197,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
   const ecs = new LocalEcsTaskRunner({
     taskDefinitions: loadTaskDefinitions(deployment),
+    network: TaskNetwork.fromDeployment(deployment),
     command: workerCommand,
     // No credentials but the task role's: a task without one reaches nothing, as on AWS.
     baseEnvironment: localS3EndpointEnvironment(server.endpoint),

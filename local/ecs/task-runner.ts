@@ -18,6 +18,7 @@ import {
   type StoppedTask,
   type TaskLocation,
 } from './task-description';
+import type { TaskNetwork } from './task-network';
 
 /** A container that fails as a crashing worker does: a line on stderr, exit code 1. */
 const CRASHING_WORKER = [
@@ -72,6 +73,11 @@ export interface EcsTaskRunnerOptions extends TaskLocation {
   /** Environment under the task's own (the local S3 endpoint; credentials come from `taskCredentials`). */
   readonly baseEnvironment: Readonly<Record<string, string>>;
   readonly faults?: LaunchFaults;
+  /**
+   * Where tasks can pull their image from: a task placed where it cannot stops before it starts.
+   * @default - every task can
+   */
+  readonly network?: TaskNetwork;
   /** The account's Fargate quotas every RunTask goes through. @default a new account's (6 vCPU each) */
   readonly quotas?: FargateQuotas;
   /**
@@ -89,6 +95,10 @@ export interface EcsTaskRunnerOptions extends TaskLocation {
     task: { readonly taskArn: string; readonly stream: 'stdout' | 'stderr' },
   ) => void;
 }
+
+/** The injected failure to start (LaunchFaults' failedToStart): Docker Hub-like rate limiting. */
+const RATE_EXCEEDED_PULL =
+  'CannotPullContainerError: pull image manifest has been retried 1 time(s): toomanyrequests: Rate exceeded';
 
 export class LocalEcsTaskRunner {
   private readonly running = new Set<ChildProcess>();
@@ -150,7 +160,9 @@ export class LocalEcsTaskRunner {
     const interrupt = onSpot && this.faults.takeSpotInterruption();
     const stopped = await this.waitForStop(task, {
       interrupt,
-      failToStart: this.faults.takeFailedToStart(),
+      failToStart:
+        this.options.network?.pullProblem(parameters) ??
+        (this.faults.takeFailedToStart() ? RATE_EXCEEDED_PULL : undefined),
       timeoutSeconds: request.timeoutSeconds,
     }).finally(() => this.quotas.release(capacity, cpuUnits));
     const description = describeStoppedTask(task, stopped, parameters, this.options);
@@ -266,7 +278,8 @@ export class LocalEcsTaskRunner {
 
   private waitForStop(
     task: LaunchedTask,
-    options: { interrupt: boolean; failToStart: boolean; timeoutSeconds?: number },
+    /** `failToStart`: the reason ECS stops the task with before its container runs. */
+    options: { interrupt: boolean; failToStart?: string; timeoutSeconds?: number },
   ): Promise<StoppedTask> {
     const { child, container } = task;
     let stopCode = 'EssentialContainerExited';
@@ -285,8 +298,7 @@ export class LocalEcsTaskRunner {
       // ECS stopped the task before its container ran: the container never starts (exit code null).
       child.once('spawn', () => signalContainer(child, 'SIGKILL'));
       stopCode = 'TaskFailedToStart';
-      stoppedReason =
-        'CannotPullContainerError: pull image manifest has been retried 1 time(s): toomanyrequests: Rate exceeded';
+      stoppedReason = options.failToStart;
     }
     if (options.interrupt) {
       // A Spot interruption: ECS sends SIGTERM (with a two-minute warning before SIGKILL on AWS).
