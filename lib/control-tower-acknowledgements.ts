@@ -104,7 +104,7 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
   acknowledgeControl(
     data.bucket,
     'CT.S3.PR.9',
-    "Object Lock would forbid the pipeline's own overwrites and the lifecycle rules that expire old versions and incomplete uploads; versioning keeps 30 days of overwritten objects instead.",
+    'Object Lock keeps each version from deletion until a retention date: every input and every rewrite of a result would be kept that long, the lifecycle rule could not expire old versions and removalPolicy=destroy could not empty the bucket (without a default retention it locks nothing); versioning keeps overwritten objects 30 days instead.',
   );
   acknowledgeControl(
     data.accessLogBucket,
