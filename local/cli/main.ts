@@ -5,7 +5,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { backfillPrefix } from '../../shared/backfill-prefix';
 import { countsLine, errorCounts, failureLine, failureReport } from '../../shared/failed-executions';
 import { redriveLine, redriveSummary } from '../../shared/redrive';
-import { synthesize } from '../cloudformation/synth';
+import { SynthError, synthesize } from '../cloudformation/synth';
 import { readTemplateFile } from '../cloudformation/template';
 import { type ExecutionRecord, type LocalPipeline, startLocalPipeline } from '../pipeline';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
@@ -54,7 +54,13 @@ async function main(argv: readonly string[]): Promise<number> {
   let templatePath = options.template;
   if (!templatePath) {
     progress('Synthesizing the app (cdk synth, which also rebuilds the worker bundle)...');
-    templatePath = await synthesize({ outDir: layout.cdkOut, context: options.context });
+    templatePath = await synthesize({ outDir: layout.cdkOut, context: options.context }).catch(
+      (error: unknown) => {
+        // A value of -c or cdk.json the app refused: the app's own lines, without the CLI's around them.
+        const problems = error instanceof SynthError ? error.configurationProblems : [];
+        throw problems.length > 0 ? new UsageError(problems.join('\nerror: ')) : error;
+      },
+    );
   }
   quotaFitsTask(options, taskVcpu(templatePath));
   const pipeline = await startPipeline(options, templatePath);
@@ -388,6 +394,7 @@ main(process.argv.slice(2)).then(
       error instanceof Error && ['UsageError', 'SynthError', 'TemplateError'].includes(error.name);
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     if (!known && process.env.DEBUG) console.error(error);
-    process.exit(known && error.name === 'UsageError' ? 2 : 1);
+    // A template that cannot be read is bad input as much as a bad option.
+    process.exit(known && error.name !== 'SynthError' ? 2 : 1);
   },
 );

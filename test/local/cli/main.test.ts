@@ -51,6 +51,10 @@ test.each([
   ],
   [['--fargate-spot-vcpu-quota=-1'], /^error: --fargate-spot-vcpu-quota "-1" is not valid/],
   [['--inject-launch-errors', 'meteor:2'], /^error: --inject-launch-errors "meteor:2" is not valid/],
+  [
+    ['--template', 'nope.json'],
+    /^error: Cannot read the synthesized template nope\.json: ENOENT.*; run `npx cdk synth` first$/m,
+  ],
   // parseArgs alone would call a negative value "ambiguous"
   [['--fargate-vcpu-quota', '-1', 'samples/'], /^error: --fargate-vcpu-quota "-1" is not valid/],
   [['--fargate-vcpu-quota', '0', 'samples/'], /^error: --fargate-vcpu-quota "0" is not valid/],
@@ -130,4 +134,22 @@ test('a task command the shell cannot find (exit 127) is named as such in the ex
     /^FAILED +incoming\/order\.json .* exit code 127 \(the shell found no such command: check --task-command\)/m,
   );
   expect(code).toBe(1);
+});
+
+test('a misspelt -c key is refused at synth, naming the closest key, with exit 2 and no CDK output around it', async () => {
+  const { code, stderr } = await runCli([
+    '--port',
+    '0',
+    '--data-dir',
+    join(dataDir, 'cpuu'),
+    '-c',
+    'cpuu=512',
+    'samples/',
+  ]);
+
+  expect(stderr.trim().split('\n')).toEqual([
+    'Synthesizing the app (cdk synth, which also rebuilds the worker bundle)...',
+    'error: cpuu is not a configuration key: did you mean cpu? (every key is in README "Configuration")',
+  ]);
+  expect(code).toBe(2);
 });
