@@ -15,7 +15,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 
-import { type LocalS3Server, localS3Client, startLocalS3Server } from '../../../local/s3/server';
+import { localS3Client, type LocalS3Server, startLocalS3Server } from '../../../local/s3/server';
 
 /** The local S3 server through the real SDK over loopback: what a reader sees while objects are written and copied. */
 
