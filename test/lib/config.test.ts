@@ -246,18 +246,24 @@ describe('cross-key checks', () => {
 });
 
 describe('README "Configuration"', () => {
-  /** The rows of the README table under "## Configuration": key, default and meaning, as written. */
+  /**
+   * The entries of the README list under "## Configuration", as written: one item per key,
+   * "- `key` (default: …): meaning", wrapped onto indented lines (README keeps lines to 120 characters).
+   */
   function readmeRows(): { key: string; default: string; doc: string }[] {
     const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
     const section = readme.split(/^## /m).find((s) => s.startsWith('Configuration\n'));
     if (!section) throw new Error('README.md has no "## Configuration" section');
-    return section
-      .split('\n')
-      .filter((line) => /^\| `/.test(line))
-      .map((line) => {
-        const [key, defaultText, doc] = line.split(' | ').map((cell) => cell.replace(/^\|/, '').trim());
-        return { key: key.replace(/`/g, ''), default: defaultText, doc: doc.replace(/\s*\|$/, '') };
-      });
+    const items = section
+      .split(/^- /m)
+      .slice(1)
+      .map((item) => item.split(/\n(?!  )/)[0].replace(/\n {2}/g, ' '));
+    return items.map((item) => {
+      const match = /^`(\w+)` \(default: (.*?)\): (.*)$/s.exec(item);
+      if (!match)
+        throw new Error(`README "Configuration" item is not "- \`key\` (default: …): meaning": ${item}`);
+      return { key: match[1], default: match[2], doc: match[3] };
+    });
   }
 
   test('lists every key of CONFIG_TABLE, in order, with its default and meaning', () => {
