@@ -43,7 +43,7 @@ function linksOf(file: string): Link[] {
           : token.type === 'image'
             ? token.attrGet('src')
             : null;
-      if (href !== null) links.push({ href, line: at });
+      if (href !== null) links.push({ href: String(href), line: at });
       if (token.children) visit(token.children, at);
     }
   };
