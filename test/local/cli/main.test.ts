@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { PROJECT_ROOT } from '../../../shared/paths';
 import { runCli, runCliOnce } from '../support/cli';
@@ -152,4 +154,30 @@ test('a misspelt -c key is refused at synth, naming the closest key, with exit 2
     'error: cpuu is not a configuration key: did you mean cpu? (every key is in README "Configuration")',
   ]);
   expect(code).toBe(2);
+});
+
+test('npm start --silent -- --json prints only the JSON document on stdout, as README shows it', async () => {
+  // WHEN run through npm, as a user pipes it into jq
+  const { stdout } = await promisify(execFile)(
+    'npm',
+    [
+      'start',
+      '--silent',
+      '--',
+      '--template',
+      templatePath,
+      '--port',
+      '0',
+      '--data-dir',
+      join(dataDir, 'npm-json'),
+      '--json',
+      'samples/order.json',
+    ],
+    { cwd: PROJECT_ROOT },
+  );
+
+  // THEN stdout is one JSON document, with no npm header before it
+  expect(JSON.parse(stdout)).toMatchObject({
+    executions: [{ key: 'incoming/order.json', status: 'SUCCEEDED' }],
+  });
 });

@@ -70,6 +70,16 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
   expect(replayed.code).toBe(0);
 });
 
+test('one replayed dead letter and one execution are counted in the singular', async () => {
+  const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
+  await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
+
+  const replayed = await runCli([...common, '--replay-dead-letters']);
+
+  expect(replayed.stdout).toMatch(/^1 dead letter replayed, 0 kept; 1 execution: 1 succeeded, 0 failed$/m);
+  expect(replayed.code).toBe(0);
+});
+
 test.each([
   [
     ['--backfill', 'samples/data.csv'],
