@@ -71,6 +71,8 @@ EventBridge rule, the state machine and the worker as a local Fargate task. No A
 With files or directories: uploads them under the rule's input prefix (directories recursively,
 keys relative to the directory), waits for every execution, prints a summary and exits 0 only if
 all succeeded. Without: keeps running and processes whatever is written to the bucket until Ctrl-C.
+Ctrl-C stops the running tasks (SIGTERM, then SIGKILL after their stop timeout; a second Ctrl-C
+kills them at once), records their executions as ABORTED and exits 130.
 --backfill runs the backfill state machine's Map over the objects already under the input prefix
 (or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters
 starts one execution per event in the dead-letter directory, then exits 0 if all succeeded.
