@@ -388,8 +388,12 @@ function filesToUpload(path: string): Upload[] {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (error: unknown) => {
+    // After Ctrl-C, what the stop broke (an upload to the closed server) is not an error to report.
+    if (interrupted) return;
     const known =
       error instanceof Error && ['UsageError', 'SynthError', 'TemplateError'].includes(error.name);
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);

@@ -257,7 +257,7 @@ describe('README "Configuration"', () => {
     const items = section
       .split(/^- /m)
       .slice(1)
-      .map((item) => item.split(/\n(?!  )/)[0].replace(/\n {2}/g, ' '));
+      .map((item) => item.split(/\n(?! {2})/)[0].replace(/\n {2}/g, ' '));
     return items.map((item) => {
       const match = /^`(\w+)` \(default: (.*?)\): (.*)$/s.exec(item);
       if (!match)
