@@ -2,7 +2,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 
-import { CONFIG_KEYS, ConfigError, parseConfig } from '../lib/config';
+import { ConfigError, parseConfig } from '../lib/config';
 import { PipelineStack } from '../lib/pipeline-stack';
 import { STACK_NAME } from '../shared/stack-name';
 
@@ -12,7 +12,10 @@ import { STACK_NAME } from '../shared/stack-name';
 const app = new App({ builtinCloudFormationValidation: false });
 try {
   new PipelineStack(app, STACK_NAME, {
-    config: parseConfig((key) => app.node.tryGetContext(key)),
+    config: parseConfig(
+      (key) => app.node.tryGetContext(key),
+      Object.keys(app.node.getAllContext() as Record<string, unknown>),
+    ),
     description: 'S3 object created -> EventBridge -> Step Functions -> Fargate worker (s3-fargate-pipeline)',
     // Deploys to the account/region of the CLI's credentials; synth needs none.
     env: process.env.CDK_DEFAULT_ACCOUNT
@@ -21,9 +24,10 @@ try {
   });
 } catch (err) {
   if (err instanceof ConfigError) {
-    // A stack trace would bury the message; the keys and fixes are all the user needs.
-    console.error(`${err.message}\n\nKeys read: ${CONFIG_KEYS.join(', ')}. See README "Configuration".`);
-    process.exit(1);
+    // A stack trace would bury the message, which names each key, its problem and the fix. Exit 2
+    // is bad input, as for every command of this project; `npm start` shows only these lines.
+    console.error(err.message);
+    process.exit(2);
   }
   throw err;
 }

@@ -40,7 +40,7 @@ export async function failures(argv: readonly string[], print: (line: string) =>
     return 0;
   }
   const since = parseSince(values.since);
-  const outputs = await readStackOutputs(values.stack);
+  const outputs = await readStackOutputs(values.stack, '--failures');
   const found = await listFailures(stepFunctionsClient(), {
     workflowArn: requireOutput(outputs, 'StateMachineArn', values.stack),
     backfillArn: requireOutput(outputs, 'BackfillStateMachineArn', values.stack),

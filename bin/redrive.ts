@@ -60,7 +60,7 @@ export async function redrive(argv: readonly string[], print: (line: string) => 
     return 0;
   }
   const since = parseSince(values.since);
-  const outputs = await readStackOutputs(values.stack);
+  const outputs = await readStackOutputs(values.stack, '--redrive');
   const workflowArn = requireOutput(outputs, 'StateMachineArn', values.stack);
   const backfillArn = requireOutput(outputs, 'BackfillStateMachineArn', values.stack);
   const sfn = stepFunctionsClient();

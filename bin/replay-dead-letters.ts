@@ -47,7 +47,7 @@ export async function replayCommand(argv: readonly string[], print: (line: strin
   }
   const dryRun = values['dry-run'];
   const stackName = values.stack;
-  const outputs = await readStackOutputs(stackName);
+  const outputs = await readStackOutputs(stackName, '--replay-dead-letters');
   const queueUrl = requireOutput(outputs, 'DeadLetterQueueUrl', stackName);
   const stateMachineArn = requireOutput(outputs, 'StateMachineArn', stackName);
   const ruleName = requireOutput(outputs, 'RuleName', stackName);

@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   });
   if (positionals.length > 1) throw new Error(`expected at most one sub-prefix, got ${positionals.length}`);
   const stackName = values.stack as string;
-  const outputs = await readStackOutputs(stackName);
+  const outputs = await readStackOutputs(stackName, '--backfill');
   const stateMachineArn = requireOutput(outputs, 'BackfillStateMachineArn', stackName);
   const prefix = backfillPrefix(requireOutput(outputs, 'InputPrefix', stackName), positionals[0]);
   const started = await new SFNClient({}).send(

@@ -5,6 +5,8 @@
  * the fix. README's configuration table is checked against CONFIG_TABLE by a test.
  */
 
+import { closest } from 'fastest-levenshtein';
+
 import { parseWorkerImage, privateNetworkImageProblem, type WorkerImage } from './worker-image';
 
 /** Reports that a set value is unusable; returns undefined so a parser can `return fail(...)`. */
@@ -307,11 +309,45 @@ export class ConfigError extends Error {
 }
 
 /**
+ * Context keys that are CDK's own, not this app's: feature flags (`@aws-cdk/core:…`), the CLI's
+ * settings (`aws:cdk:…`, `cli-telemetry`), lookups cached in cdk.context.json
+ * (`availability-zones:account=…`, `acknowledged-issue-numbers`).
+ */
+function isCdkContextKey(key: string): boolean {
+  return (
+    key.startsWith('@') || key.includes(':') || ['cli-telemetry', 'acknowledged-issue-numbers'].includes(key)
+  );
+}
+
+/** A misspelt key would otherwise be ignored in silence, its default used in its place. */
+function unknownKeyProblems(contextKeys: readonly string[]): string[] {
+  return contextKeys
+    .filter((key) => !(CONFIG_KEYS as readonly string[]).includes(key) && !isCdkContextKey(key))
+    .map(
+      (key) =>
+        `${key} is not a configuration key: did you mean ${closestKey(key)}? (every key is in README "Configuration")`,
+    );
+}
+
+/** A key cut short (`capacityWait`) means the key it begins; otherwise the fewest edits, case aside. */
+function closestKey(key: string): string {
+  const lower = key.toLowerCase();
+  const begun = CONFIG_KEYS.find((known) => known.toLowerCase().startsWith(lower));
+  if (begun) return begun;
+  const known = CONFIG_KEYS.map((k) => k.toLowerCase());
+  return CONFIG_KEYS[known.indexOf(closest(lower, known))];
+}
+
+/**
  * Parses raw context values (strings from `-c`, typed values from cdk.json) into a
  * validated config. Throws one ConfigError listing every problem found.
+ * @param contextKeys - every key of the context, to refuse those that are neither this app's nor CDK's
  */
-export function parseConfig(read: (key: ConfigKey) => unknown): PipelineConfig {
-  const problems: string[] = [];
+export function parseConfig(
+  read: (key: ConfigKey) => unknown,
+  contextKeys: readonly string[] = [],
+): PipelineConfig {
+  const problems: string[] = unknownKeyProblems(contextKeys);
   const rejected = new Set<ConfigKey>();
   const config: Record<string, unknown> = {};
   for (const k of CONFIG_KEYS) {

@@ -154,8 +154,13 @@ export interface LocalPipeline {
   redriveExecution(executionArn: string): ExecutionRecord;
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
-  /** Stops accepting events; `drain` (default) lets running executions finish first. */
+  /**
+   * Stops accepting events; `drain` (default) lets running executions finish first, otherwise their
+   * tasks are stopped (SIGTERM, SIGKILL after the stop timeout). A second call returns the first's promise.
+   */
   stop(options?: { readonly drain?: boolean }): Promise<void>;
+  /** Kills every running task now (SIGKILL), for a stop that cannot wait (a second Ctrl-C). */
+  killTasks(): void;
 }
 
 export async function startLocalPipeline(options: LocalPipelineOptions): Promise<LocalPipeline> {
@@ -259,6 +264,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     onUndelivered: options.onUndelivered,
   });
   let accepting = true;
+  let stopping: Promise<void> | undefined;
   const deliver = (event: unknown) => (accepting ? bus.put(event) : undefined);
 
   const notifications = new S3EventNotifications(server, s3, {
@@ -302,16 +308,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     journal,
     redriveExecution: (executionArn) => stepFunctions.redriveExecution(stateMachine, executionArn),
     readResult: (record) => readResult(s3, record.result),
-    stop: async ({ drain = true } = {}) => {
-      accepting = false;
-      notifications.stop();
-      if (!drain) {
-        stepFunctions.stopWaiting();
-        ecs.stopAll();
-      }
-      await waitForIdle();
-      s3.destroy();
-      await Promise.all([server.close(), dynamodb.close()]);
-    },
+    stop: (stopOptions) => (stopping ??= stop(stopOptions)),
+    killTasks: () => ecs.killAll(),
   };
+
+  async function stop({ drain = true } = {}): Promise<void> {
+    accepting = false;
+    notifications.stop();
+    if (!drain) {
+      stepFunctions.stopWaiting();
+      ecs.stopAll();
+    }
+    await waitForIdle();
+    s3.destroy();
+    await Promise.all([server.close(), dynamodb.close()]);
+  }
 }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
@@ -6,8 +7,17 @@ import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
 import type { FaultOptions } from '../pipeline';
 
 export const DEFAULT_PORT = 4569;
-export const DEFAULT_DATA_DIR = '.local/s3';
-export const DEFAULT_CDK_OUT = '.local/cdk.out';
+export const DEFAULT_DATA_DIR = '.local';
+
+/** What a run writes under its data directory: everything, so `--data-dir X` writes nothing outside X. */
+export function dataLayout(dataDir: string) {
+  return {
+    s3: join(dataDir, 's3'),
+    deadLetters: join(dataDir, 'dead-letters'),
+    executions: join(dataDir, 'executions'),
+    cdkOut: join(dataDir, 'cdk.out'),
+  };
+}
 
 export interface CliOptions {
   /** Files and directories to upload; none means "watch until Ctrl-C" (unless backfill or replay). */
@@ -21,13 +31,14 @@ export interface CliOptions {
   /** `--redrive`: run the failed executions again, then exit. */
   readonly redrive: boolean;
   readonly port: number;
+  /** Everything the run writes goes under it (see dataLayout). */
   readonly dataDir: string;
-  /** undefined: `dead-letters` beside the data directory. */
+  /** undefined: `dead-letters` in the data directory. */
   readonly deadLetterDir?: string;
   /** The account's Fargate On-Demand and Spot vCPU quotas. */
   readonly fargateVcpuQuota: number;
   readonly fargateSpotVcpuQuota: number;
-  /** undefined: `executions` beside the data directory. */
+  /** undefined: `executions` in the data directory. */
   readonly journalDir?: string;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -60,6 +71,8 @@ EventBridge rule, the state machine and the worker as a local Fargate task. No A
 With files or directories: uploads them under the rule's input prefix (directories recursively,
 keys relative to the directory), waits for every execution, prints a summary and exits 0 only if
 all succeeded. Without: keeps running and processes whatever is written to the bucket until Ctrl-C.
+Ctrl-C stops the running tasks (SIGTERM, then SIGKILL after their stop timeout; a second Ctrl-C
+kills them at once), records their executions as ABORTED and exits 130.
 --backfill runs the backfill state machine's Map over the objects already under the input prefix
 (or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters
 starts one execution per event in the dead-letter directory, then exits 0 if all succeeded.
@@ -68,15 +81,16 @@ them again, as \`npm run redrive\` does on AWS, then exits 0 if all now succeede
 
 Options:
   --port <n>                     S3 port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
-  --data-dir <dir>               where the S3 server keeps objects (default ${DEFAULT_DATA_DIR})
+  --data-dir <dir>               where the run keeps everything it writes (default ${DEFAULT_DATA_DIR}): the
+                                 objects (s3/), dead letters, execution journal and cdk.out
   --dead-letter-dir <dir>        the rule target's dead-letter queue, one JSON file per event
-                                 (default: dead-letters beside --data-dir, i.e. .local/dead-letters)
+                                 (default: dead-letters in --data-dir, i.e. .local/dead-letters)
   --backfill [sub-prefix]        process the objects already in the bucket, then exit
   --replay-dead-letters          replay the dead-lettered events, then exit
   --failures                     list the failed executions, then exit
   --redrive                      redrive the failed executions (a new execution past 14 days), then exit
   --journal-dir <dir>            every execution, one JSON file each, kept across runs
-                                 (default: executions beside --data-dir, i.e. .local/executions)
+                                 (default: executions in --data-dir, i.e. .local/executions)
   --fargate-vcpu-quota <n>       the account's Fargate On-Demand vCPU quota (default ${DEFAULT_VCPU_QUOTA}, a new
                                  account's): tasks of 0.25 vCPU run 4 per vCPU at once, launches over it
                                  fail as on AWS (AmazonECS.Unknown) and the state machine retries them
@@ -98,37 +112,49 @@ Options:
   --inject-task-failures <n>     the first n tasks exit 1, as a crashing worker would (States.TaskFailed)
   -h, --help                     show this help`;
 
-export function parseCliArgs(argv: readonly string[]): CliOptions {
+const OPTIONS = {
+  port: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'dead-letter-dir': { type: 'string' },
+  backfill: { type: 'boolean', default: false },
+  'replay-dead-letters': { type: 'boolean', default: false },
+  failures: { type: 'boolean', default: false },
+  redrive: { type: 'boolean', default: false },
+  'journal-dir': { type: 'string' },
+  concurrency: { type: 'string' },
+  'fargate-vcpu-quota': { type: 'string' },
+  'fargate-spot-vcpu-quota': { type: 'string' },
+  'inject-failed-to-start': { type: 'string' },
+  context: { type: 'string', short: 'c', multiple: true },
+  template: { type: 'string' },
+  'task-command': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  'inject-launch-errors': { type: 'string' },
+  'inject-spot-interruptions': { type: 'string' },
+  'inject-start-failures': { type: 'string' },
+  'inject-task-failures': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+/**
+ * @param env - the environment: under `npm start`, npm's own reading of options it was not meant to see
+ */
+export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): CliOptions {
+  const tookByNpm = optionsNpmTook(env);
+  if (tookByNpm.length > 0) {
+    throw new UsageError(
+      `npm took ${tookByNpm.join(', ')} as its own option${tookByNpm.length === 1 ? ' and did not pass it' : 's and did not pass them'} ` +
+        'on: put -- before the options, e.g. npm start -- --port 0 samples/',
+    );
+  }
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeNumbers(argv),
       allowPositionals: true,
       strict: true,
-      options: {
-        port: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'dead-letter-dir': { type: 'string' },
-        backfill: { type: 'boolean', default: false },
-        'replay-dead-letters': { type: 'boolean', default: false },
-        failures: { type: 'boolean', default: false },
-        redrive: { type: 'boolean', default: false },
-        'journal-dir': { type: 'string' },
-        concurrency: { type: 'string' },
-        'fargate-vcpu-quota': { type: 'string' },
-        'fargate-spot-vcpu-quota': { type: 'string' },
-        'inject-failed-to-start': { type: 'string' },
-        context: { type: 'string', short: 'c', multiple: true },
-        template: { type: 'string' },
-        'task-command': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        verbose: { type: 'boolean', default: false },
-        'inject-launch-errors': { type: 'string' },
-        'inject-spot-interruptions': { type: 'string' },
-        'inject-start-failures': { type: 'string' },
-        'inject-task-failures': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+      options: OPTIONS,
     });
   } catch (error) {
     // parseArgs' messages name the option ("Unknown option '--foo'"); the fix is the help text.
@@ -183,6 +209,40 @@ export function parseCliArgs(argv: readonly string[]): CliOptions {
       taskFailures: wholeNumber('--inject-task-failures', values['inject-task-failures'], 0, 0, 1e6),
     },
   };
+}
+
+/**
+ * npm keeps an option given without `--` before it (`npm start --port 0 x`) as its own config
+ * (npm_config_port) and passes only the rest on; `-c` is npm's `--call`, `--verbose` its log level.
+ */
+function optionsNpmTook(env: NodeJS.ProcessEnv): string[] {
+  if (env.npm_lifecycle_event === undefined) return [];
+  const took = Object.keys(OPTIONS)
+    .filter((name) => env[`npm_config_${name.replaceAll('-', '_')}`] !== undefined)
+    .filter((name) => name !== 'verbose')
+    .map((name) => `--${name}`);
+  if (env.npm_config_loglevel === 'verbose') took.push('--verbose');
+  if (env.npm_config_call) took.push('-c');
+  return took;
+}
+
+/**
+ * parseArgs reads a value that starts with "-" as an option and calls it ambiguous
+ * (`--fargate-vcpu-quota -1`); joined as `--option=-1`, it reaches the option's own check.
+ */
+function joinNegativeNumbers(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    const option = name === undefined ? undefined : (OPTIONS as Record<string, { type: string }>)[name];
+    if (option?.type === 'string' && /^-[\d.]/.test(argv[i + 1] ?? '')) {
+      joined.push(`${argv[i]}=${argv[i + 1]}`);
+      i++;
+    } else {
+      joined.push(argv[i]);
+    }
+  }
+  return joined;
 }
 
 type ExitingMode = 'backfill' | 'replay-dead-letters' | 'failures' | 'redrive';
@@ -249,16 +309,35 @@ export function contextPair(raw: string): [string, string] {
   return [raw.slice(0, at), raw.slice(at + 1)];
 }
 
-/** A vCPU quota: a number of vCPU, 0 or more (0.5 holds two tasks of 0.25 vCPU). */
+/** A vCPU quota: a number of vCPU above 0 (0.5 holds two tasks of 0.25 vCPU); see quotaFitsTask. */
 export function vcpuQuota(option: string, raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_VCPU_QUOTA;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value) || value < 0) {
+  if (raw.trim() === '' || !Number.isFinite(value) || value <= 0) {
     throw new UsageError(
-      `${option} ${JSON.stringify(raw)} is not valid: use a number of vCPU of at least 0, e.g. ${DEFAULT_VCPU_QUOTA} (a new account's quota)`,
+      `${option} ${JSON.stringify(raw)} is not valid: use a number of vCPU of at least one task's, e.g. ${DEFAULT_VCPU_QUOTA} (a new account's quota)`,
     );
   }
   return value;
+}
+
+/**
+ * A quota below one task's vCPU can never launch a task: every object would wait out its retries
+ * and fail, minutes later. `taskVcpu` is the template's task definition `Cpu` / 1024.
+ */
+export function quotaFitsTask(options: CliOptions, taskVcpu: number): void {
+  const quotas = [
+    ['--fargate-vcpu-quota', options.fargateVcpuQuota],
+    ['--fargate-spot-vcpu-quota', options.fargateSpotVcpuQuota],
+  ] as const;
+  for (const [option, quota] of quotas) {
+    if (quota < taskVcpu) {
+      throw new UsageError(
+        `${option} ${quota} is below one task's ${taskVcpu} vCPU (the template's task Cpu ${taskVcpu * 1024}): ` +
+          `no task could start; use at least ${taskVcpu}`,
+      );
+    }
+  }
 }
 
 function launchErrors(raw: string | undefined): FaultOptions['launchErrors'] {

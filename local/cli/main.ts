@@ -5,14 +5,24 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { backfillPrefix } from '../../shared/backfill-prefix';
 import { countsLine, errorCounts, failureLine, failureReport } from '../../shared/failed-executions';
 import { redriveLine, redriveSummary } from '../../shared/redrive';
-import { synthesize } from '../cloudformation/synth';
-import { type LocalPipeline, startLocalPipeline } from '../pipeline';
+import { SynthError, synthesize } from '../cloudformation/synth';
+import { readTemplateFile } from '../cloudformation/template';
+import { type ExecutionRecord, type LocalPipeline, startLocalPipeline } from '../pipeline';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
 import { runBackfill } from '../stepfunctions/backfill-map';
-import { type CliOptions, DEFAULT_CDK_OUT, DEFAULT_DATA_DIR, parseCliArgs, USAGE, UsageError } from './args';
+import {
+  type CliOptions,
+  dataLayout,
+  DEFAULT_DATA_DIR,
+  parseCliArgs,
+  quotaFitsTask,
+  USAGE,
+  UsageError,
+} from './args';
 import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
-import { backfillLine, executionLine, summarize, undeliveredLine } from './report';
+import { backfillLine, counted, executionLine, summarize, undeliveredLine } from './report';
+import { taskCommandFound } from './task-command';
 
 /**
  * `npm start [-- options] [file-or-dir...]`: the command-line shell over startLocalPipeline.
@@ -28,12 +38,14 @@ interface Upload {
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const options = parseCliArgs(argv);
+  const options = parseCliArgs(argv, process.env);
   if (options.help) {
     console.log(USAGE);
     return 0;
   }
   const files = options.paths.flatMap(filesToUpload);
+  if (options.taskCommand !== undefined) await taskCommandFound(options.taskCommand);
+  const layout = dataLayout(resolve(options.dataDir));
   // Progress goes to stderr so that --json keeps stdout to the one document.
   const progress = (line: string) => {
     if (!options.json) console.error(line);
@@ -42,9 +54,17 @@ async function main(argv: readonly string[]): Promise<number> {
   let templatePath = options.template;
   if (!templatePath) {
     progress('Synthesizing the app (cdk synth, which also rebuilds the worker bundle)...');
-    templatePath = await synthesize({ outDir: DEFAULT_CDK_OUT, context: options.context });
+    templatePath = await synthesize({ outDir: layout.cdkOut, context: options.context }).catch(
+      (error: unknown) => {
+        // A value of -c or cdk.json the app refused: the app's own lines, without the CLI's around them.
+        const problems = error instanceof SynthError ? error.configurationProblems : [];
+        throw problems.length > 0 ? new UsageError(problems.join('\nerror: ')) : error;
+      },
+    );
   }
+  quotaFitsTask(options, taskVcpu(templatePath));
   const pipeline = await startPipeline(options, templatePath);
+  stopOnInterrupt(pipeline, options);
   if (options.backfill) await checkSubPrefix(pipeline, options.backfill.subPrefix);
   progress(`Template: ${relative(process.cwd(), templatePath)}`);
   progress(
@@ -62,16 +82,13 @@ async function main(argv: readonly string[]): Promise<number> {
   for (const upload of files) {
     await pipeline.upload(pipeline.inputPrefix + upload.key, await readFile(upload.file));
   }
-  await pipeline.waitForIdle();
+  await unlessInterrupted(pipeline.waitForIdle());
   const summary = await summarize(pipeline);
   await pipeline.stop();
   if (options.json) {
     console.log(JSON.stringify(summary, null, 2));
   } else {
-    const failed = summary.executions.filter((e) => e.status !== 'SUCCEEDED').length;
-    console.log(
-      `\n${summary.executions.length} executions: ${summary.executions.length - failed} succeeded, ${failed} failed`,
-    );
+    console.log(`\n${executionCounts(summary.executions)}`);
     printDeadLetterCount(pipeline, options);
     await printFailureCount(pipeline, options);
   }
@@ -84,17 +101,18 @@ async function main(argv: readonly string[]): Promise<number> {
         templatePath: template,
         // The shell plays the image's CMD; the runner signals its whole process group.
         workerCommand: cli.taskCommand === undefined ? undefined : ['/bin/sh', '-c', cli.taskCommand],
-        dataDir: resolve(cli.dataDir),
+        dataDir: layout.s3,
         port: cli.port,
         fargateVcpuQuota: cli.fargateVcpuQuota,
         fargateSpotVcpuQuota: cli.fargateSpotVcpuQuota,
         faults: cli.faults,
         onExecutionFinished: (record) => {
-          if (!cli.json) console.log(executionLine(record));
+          // After Ctrl-C the stopped tasks' executions end as ABORTED, which stopOnInterrupt reports.
+          if (!cli.json && !interrupted) console.log(executionLine(record));
         },
         onWorkerLog: cli.verbose ? (line) => console.error(`  worker | ${line}`) : undefined,
-        deadLetterDir: cli.deadLetterDir && resolve(cli.deadLetterDir),
-        journalDir: cli.journalDir && resolve(cli.journalDir),
+        deadLetterDir: cli.deadLetterDir ? resolve(cli.deadLetterDir) : layout.deadLetters,
+        journalDir: cli.journalDir ? resolve(cli.journalDir) : layout.executions,
         onUndelivered: (undelivered) => {
           if (!cli.json) console.log(undeliveredLine(undelivered, (file) => relative(process.cwd(), file)));
         },
@@ -122,7 +140,7 @@ async function checkSubPrefix(pipeline: LocalPipeline, subPrefix?: string): Prom
 
 /** Lists the bucket under the (sub-)prefix and runs the backfill Map over it; exits when done. */
 async function backfill(pipeline: LocalPipeline, options: CliOptions, subPrefix?: string): Promise<number> {
-  const result = await runBackfill(pipeline, { subPrefix });
+  const result = await unlessInterrupted(runBackfill(pipeline, { subPrefix }));
   await pipeline.waitForIdle();
   const { executions } = await summarize(pipeline);
   await pipeline.stop();
@@ -143,11 +161,13 @@ async function backfill(pipeline: LocalPipeline, options: CliOptions, subPrefix?
 
 /** Starts an execution per dead-lettered event, waits for them all; exits 0 only if all succeeded. */
 async function replay(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const result = await replayLocalDeadLetters(pipeline, {
-    onProgress: (outcome) => {
-      if (outcome.error && !options.json) console.log(`KEPT       ${outcome.letterId}: ${outcome.error}`);
-    },
-  });
+  const result = await unlessInterrupted(
+    replayLocalDeadLetters(pipeline, {
+      onProgress: (outcome) => {
+        if (outcome.error && !options.json) console.log(`KEPT       ${outcome.letterId}: ${outcome.error}`);
+      },
+    }),
+  );
   const { executions } = await summarize(pipeline);
   await pipeline.stop();
   const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
@@ -161,8 +181,8 @@ async function replay(pipeline: LocalPipeline, options: CliOptions): Promise<num
     );
   } else {
     console.log(
-      `\n${result.replayed.length} dead letters replayed, ${result.kept.length} kept; ` +
-        `${executions.length} executions: ${executions.length - failed} succeeded, ${failed} failed`,
+      `\n${counted(result.replayed.length, 'dead letter')} replayed, ${result.kept.length} kept; ` +
+        executionCounts(executions),
     );
   }
   return result.kept.length === 0 && failed === 0 ? 0 : 1;
@@ -183,11 +203,13 @@ async function listFailures(pipeline: LocalPipeline, options: CliOptions): Promi
 
 /** Redrives the failed executions, waits for them; exits 0 only if all were redriven and succeeded. */
 async function redrive(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const result = await redriveLocalFailures(pipeline, {
-    onOutcome: (outcome) => {
-      if (!options.json) console.log(redriveLine(outcome));
-    },
-  });
+  const result = await unlessInterrupted(
+    redriveLocalFailures(pipeline, {
+      onOutcome: (outcome) => {
+        if (!options.json) console.log(redriveLine(outcome));
+      },
+    }),
+  );
   const { executions } = await summarize(pipeline);
   await pipeline.stop();
   const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
@@ -201,11 +223,19 @@ async function redrive(pipeline: LocalPipeline, options: CliOptions): Promise<nu
     }));
     console.log(JSON.stringify({ redrive: outcomes, executions }, null, 2));
   } else {
-    console.log(
-      `\n${redriveSummary(result)}; ${executions.length} executions: ${executions.length - failed} succeeded, ${failed} failed`,
-    );
+    console.log(`\n${redriveSummary(result)}; ${executionCounts(executions)}`);
   }
   return result.notRedriven === 0 && failed === 0 ? 0 : 1;
+}
+
+/** ` --data-dir X`, unless it is the default: what a follow-up command needs to find this run's data. */
+function dataDirArgs(options: CliOptions): string {
+  return options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`;
+}
+
+/** The options that find this run's journal again. */
+function journalArgs(options: CliOptions): string {
+  return dataDirArgs(options) + (options.journalDir ? ` --journal-dir ${options.journalDir}` : '');
 }
 
 /** e.g. `3 events in .local/dead-letters: npm start -- --replay-dead-letters`, when there are any. */
@@ -213,11 +243,11 @@ function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): voi
   const count = pipeline.deadLetters.count();
   if (count === 0) return;
   const where = [
-    options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`,
+    dataDirArgs(options),
     options.deadLetterDir ? ` --dead-letter-dir ${options.deadLetterDir}` : '',
   ].join('');
   console.log(
-    `${count} ${count === 1 ? 'event' : 'events'} in ${relative(process.cwd(), pipeline.deadLetters.directory)}: ` +
+    `${counted(count, 'event')} in ${relative(process.cwd(), pipeline.deadLetters.directory)}: ` +
       `npm start --${where} --replay-dead-letters`,
   );
 }
@@ -226,12 +256,9 @@ function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): voi
 async function printFailureCount(pipeline: LocalPipeline, options: CliOptions): Promise<void> {
   const count = (await openFailures(pipeline)).length;
   if (count === 0) return;
-  const where = [
-    options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`,
-    options.journalDir ? ` --journal-dir ${options.journalDir}` : '',
-  ].join('');
+  const where = journalArgs(options);
   console.log(
-    `${count} failed ${count === 1 ? 'execution' : 'executions'} in ${relative(process.cwd(), pipeline.journal.directory)}: ` +
+    `${counted(count, 'failed execution')} in ${relative(process.cwd(), pipeline.journal.directory)}: ` +
       `npm start --${where} --failures, then --redrive once the cause is fixed`,
   );
 }
@@ -251,31 +278,89 @@ async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<numb
       `Objects written under "${prefix}" are processed; results appear in the output prefix. Try:`,
       `  env ${environment} \\`,
       `  aws s3 cp samples/data.csv s3://${pipeline.bucket}/${prefix}data.csv`,
-      'Ctrl-C stops (running executions finish first; press twice to stop them too).',
+      'Ctrl-C stops: running tasks get SIGTERM and their executions end ABORTED (--redrive runs them again).',
       '',
     ].join('\n'),
   );
   printDeadLetterCount(pipeline, options);
   await printFailureCount(pipeline, options);
-  return new Promise((resolveExit) => {
-    let stopping = false;
-    process.on('SIGINT', () => {
-      if (stopping) {
-        console.error('Stopping running tasks (SIGTERM)...');
-        void pipeline.stop({ drain: false });
-        return;
+  // Only Ctrl-C ends it (stopOnInterrupt).
+  return new Promise<never>(() => undefined);
+}
+
+/** Set by the first Ctrl-C: from then on, stopOnInterrupt alone reports and exits. */
+let interrupted = false;
+
+/** `work`, unless Ctrl-C came first: then it never settles, and stopOnInterrupt ends the process. */
+async function unlessInterrupted<T>(work: Promise<T>): Promise<T> {
+  const value = await work;
+  return interrupted ? new Promise<never>(() => undefined) : value;
+}
+
+/**
+ * Ctrl-C (SIGINT) ends the run as StopExecution would end its executions. The first stops accepting
+ * objects, stops the running tasks (SIGTERM to each task's process group, SIGKILL after the
+ * container's stop timeout), records their executions as ABORTED in the journal, says so and exits
+ * 130; a second kills the tasks at once and exits 130 without waiting.
+ */
+function stopOnInterrupt(pipeline: LocalPipeline, options: CliOptions): void {
+  let running: readonly ExecutionRecord[] = [];
+  const finish = () => {
+    const stopDate = new Date().toISOString();
+    for (const { executionArn } of running) {
+      const entry = pipeline.journal.get(executionArn);
+      if (entry) {
+        pipeline.journal.write({
+          ...entry,
+          status: 'ABORTED',
+          error: undefined,
+          cause: 'Stopped by Ctrl-C (SIGINT) on npm start',
+          stopDate,
+        });
       }
-      stopping = true;
-      const running = pipeline
-        .executions()
-        .filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED').length;
-      console.error(`\nStopping: waiting for ${running} execution(s) to finish...`);
-      void pipeline.stop().then(() => {
-        printDeadLetterCount(pipeline, options);
-        resolveExit(0);
-      });
+    }
+    if (running.length > 0) {
+      console.error(
+        `Stopped ${counted(running.length, 'execution')} as ABORTED (${running.map((e) => e.key).join(', ')}) ` +
+          `in ${relative(process.cwd(), pipeline.journal.directory)}: npm start --${journalArgs(options)} --redrive runs them again`,
+      );
+    }
+    process.exit(130);
+  };
+  process.on('SIGINT', () => {
+    if (interrupted) {
+      console.error(`Ctrl-C again: killing ${counted(running.length, 'task')} now (SIGKILL)`);
+      pipeline.killTasks();
+      finish();
+      return;
+    }
+    interrupted = true;
+    running = pipeline.executions().filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
+    console.error(
+      `\nCtrl-C: stopping ${counted(running.length, 'running execution')} ` +
+        '(SIGTERM to their tasks, SIGKILL after the stop timeout; Ctrl-C again kills them now)',
+    );
+    pipeline.stop({ drain: false }).then(finish, (error: unknown) => {
+      console.error(`error: stopping the local pipeline failed: ${String(error)}`);
+      finish();
     });
   });
+}
+
+/** `- N executions: x succeeded, y failed` */
+function executionCounts(executions: readonly { readonly status: string }[]): string {
+  const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
+  return `${counted(executions.length, 'execution')}: ${executions.length - failed} succeeded, ${failed} failed`;
+}
+
+/** The largest task's vCPU in the template (its task definitions' `Cpu` / 1024). */
+function taskVcpu(templatePath: string): number {
+  const { Resources = {} } = readTemplateFile(templatePath);
+  const cpus = Object.values(Resources)
+    .filter((resource) => resource.Type === 'AWS::ECS::TaskDefinition')
+    .map((resource) => Number(resource.Properties?.Cpu))
+    .filter((cpu) => Number.isFinite(cpu));
+  return Math.max(0, ...cpus) / 1024;
 }
 
 /** The files under `path` with their keys relative to it (a file alone keeps its base name). */
@@ -287,22 +372,33 @@ function filesToUpload(path: string): Upload[] {
     throw new UsageError(`${path}: no such file or directory; pass files or directories to upload`);
   }
   if (!stats.isDirectory()) return [{ file: path, key: basename(path) }];
-  return readdirSync(path, { recursive: true, withFileTypes: true })
+  const files = readdirSync(path, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => {
       const file = join(entry.parentPath, entry.name);
       return { file, key: relative(path, file).split(sep).join('/') };
     })
     .sort((a, b) => a.key.localeCompare(b.key));
+  if (files.length === 0) {
+    throw new UsageError(
+      `${path}: no objects found in that directory; put files in it, or pass no path to keep running and watch the bucket`,
+    );
+  }
+  return files;
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    if (!interrupted) process.exit(code);
+  },
   (error: unknown) => {
+    // After Ctrl-C, what the stop broke (an upload to the closed server) is not an error to report.
+    if (interrupted) return;
     const known =
       error instanceof Error && ['UsageError', 'SynthError', 'TemplateError'].includes(error.name);
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     if (!known && process.env.DEBUG) console.error(error);
-    process.exit(known && error.name === 'UsageError' ? 2 : 1);
+    // A template that cannot be read is bad input as much as a bad option.
+    process.exit(known && error.name !== 'SynthError' ? 2 : 1);
   },
 );

@@ -74,12 +74,19 @@ export function executionLine(record: ExecutionRecord): string {
   return `${record.status.padEnd(9)}  ${record.key}  ${record.durationMs ?? 0} ms  ${outcome}${path ? ` (${path})` : ''}`;
 }
 
+/** `1 execution`, `2 executions`: a count with its noun. */
+export function counted(count: number, noun: string): string {
+  return `${count} ${count === 1 ? noun : `${noun}s`}`;
+}
+
 /** What went wrong in words: the worker's exit code and stop code, or the launch error. */
 function failureReason(record: ExecutionRecord): string {
   const last = record.attempts.at(-1);
   if (last?.taskArn) {
     const worker = last.summary?.message ? `; worker: ${String(last.summary.message)}` : '';
-    return `task stopped (${last.stopCode}), exit code ${last.exitCode}${worker}`;
+    // 127 is the shell's "command not found": the container's command, not the worker, failed.
+    const notFound = last.exitCode === 127 ? ' (the shell found no such command: check --task-command)' : '';
+    return `task stopped (${last.stopCode}), exit code ${last.exitCode}${notFound}${worker}`;
   }
   return last?.error ? `task did not start (${last.error})` : (record.cause ?? '');
 }

@@ -15,7 +15,14 @@ export interface SynthOptions {
 
 /** Thrown when `cdk synth` fails; the message carries the CLI's own explanation. */
 export class SynthError extends Error {
-  constructor(message: string) {
+  /**
+   * @param configurationProblems - when the app refused its configuration (bin/app.ts prints
+   * "Invalid configuration" and one "  - " line per problem): those lines, the user's to fix
+   */
+  constructor(
+    message: string,
+    readonly configurationProblems: readonly string[] = [],
+  ) {
     super(message);
     this.name = 'SynthError';
   }
@@ -46,7 +53,16 @@ export async function synthesize(options: SynthOptions): Promise<string> {
         .filter((line) => !line.startsWith('npm warn')) // npm's notes about its own config, not the app's
         .join('\n')
         .trim() || message;
-    throw new SynthError(`\`cdk synth\` failed; fix the app and retry:\n${output}`);
+    const lines = output.split('\n');
+    const header = lines.findIndex((line) => line.startsWith('Invalid configuration'));
+    const problems =
+      header < 0
+        ? []
+        : lines
+            .slice(header + 1)
+            .filter((line) => line.startsWith('  - '))
+            .map((line) => line.slice(4));
+    throw new SynthError(`\`cdk synth\` failed; fix the app and retry:\n${output}`, problems);
   }
   const templates = readdirSync(outDir).filter((name) => name.endsWith('.template.json'));
   const file = templates.includes(`${STACK_NAME}.template.json`)

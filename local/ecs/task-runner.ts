@@ -101,7 +101,7 @@ const RATE_EXCEEDED_PULL =
   'CannotPullContainerError: pull image manifest has been retried 1 time(s): toomanyrequests: Rate exceeded';
 
 export class LocalEcsTaskRunner {
-  private readonly running = new Set<ChildProcess>();
+  private readonly running = new Set<LaunchedTask>();
   private readonly faults: LaunchFaults;
   private readonly quotas: FargateQuotas;
 
@@ -183,9 +183,21 @@ export class LocalEcsTaskRunner {
     return description;
   }
 
-  /** Stops every running task (SIGTERM), e.g. when the pipeline is stopped without draining. */
+  /**
+   * Stops every running task as StopTask does, e.g. when the pipeline is stopped without draining:
+   * SIGTERM, then SIGKILL after the container's stop timeout.
+   */
   stopAll(): void {
-    for (const child of this.running) signalContainer(child, 'SIGTERM');
+    for (const { child, container } of this.running) {
+      signalContainer(child, 'SIGTERM');
+      const kill = setTimeout(() => signalContainer(child, 'SIGKILL'), container.stopTimeoutSeconds * 1000);
+      child.once('close', () => clearTimeout(kill));
+    }
+  }
+
+  /** Kills every running task now (SIGKILL): a stop that cannot wait for the stop timeout. */
+  killAll(): void {
+    for (const { child } of this.running) signalContainer(child, 'SIGKILL');
   }
 
   private launch(
@@ -252,7 +264,7 @@ export class LocalEcsTaskRunner {
       onSpot,
       createdAt: Date.now(),
     };
-    this.running.add(child);
+    this.running.add(task);
     for (const stream of ['stdout', 'stderr'] as const) {
       createInterface({ input: child[stream] }).on('line', (line) => {
         if (stream === 'stdout') task.summary = summaryOf(line) ?? task.summary;
@@ -318,7 +330,7 @@ export class LocalEcsTaskRunner {
       const finish = (exitCode: number | null) => {
         clearTimeout(timeout);
         clearTimeout(killTimer);
-        this.running.delete(child);
+        this.running.delete(task);
         resolve({ exitCode, stopCode, stoppedReason, timedOut, stoppedAt: Date.now() });
       };
       child.once('error', (error) => {

@@ -5,6 +5,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 
 import { accessDeniedXml } from './access-control';
+import { AtomicFilesystemStore } from './atomic-store';
+import { isUploadPartCopy, uploadPartCopy } from './upload-part-copy';
 
 /**
  * s3rver keeps the credentials it accepts in its account model, which has no export in its typings:
@@ -53,7 +55,8 @@ export interface LocalS3Server {
 /**
  * Starts s3rver on 127.0.0.1 (loopback only) with the given buckets, behind `authorize`: s3rver
  * serves as the request handler of an HTTP server of ours (its documented embedding), so each
- * request is decided before s3rver reads it.
+ * request is decided before s3rver reads it. Its store is made atomic per object (atomic-store.ts),
+ * and UploadPartCopy, which s3rver does not implement, is served beside it (upload-part-copy.ts).
  */
 export async function startLocalS3Server(options: LocalS3ServerOptions): Promise<LocalS3Server> {
   const server = new S3rver({
@@ -61,12 +64,19 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
+  // Every request handler reads the store from the context s3rver gives it.
+  const store = new AtomicFilesystemStore(options.directory);
+  // (s3rver is a Koa application; its typings leave out the Koa side.)
+  Object.assign(server, { store });
+  Object.assign((server as unknown as { context: object }).context, { store });
   await server.configureBuckets();
   const serve = server.getMiddleware();
   const http = createServer((request, response) => {
     const decided = options.authorize ? options.authorize(request) : Promise.resolve(undefined);
     decided.then(
       (denied) => {
+        if (denied === undefined && isUploadPartCopy(request))
+          return uploadPartCopy(store, request, response);
         if (denied === undefined) return serve(request, response);
         response.writeHead(403, { 'Content-Type': 'application/xml', 'x-amz-error-code': 'AccessDenied' });
         response.end(request.method === 'HEAD' ? undefined : accessDeniedXml(denied));

@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+
 import { failures, FAILURES_OPTIONS, FAILURES_USAGE } from '../../bin/failures';
+import { PROJECT_ROOT } from '../../shared/paths';
 import { restartExecutionName } from '../../shared/redrive';
 import {
   BACKFILL_ARN,
@@ -174,5 +177,43 @@ describe('npm run failures', () => {
     expect(text).toBe(FAILURES_USAGE);
     for (const option of Object.keys(FAILURES_OPTIONS)) expect(FAILURES_USAGE).toContain(`--${option}`);
     expect(aws.listed).toHaveLength(0);
+  });
+});
+
+describe('npm run failures without AWS set up', () => {
+  /** The command as npm runs it, on a machine with no AWS configuration at all (the real SDK, no network reached). */
+  function runWithout(env: Record<string, string>) {
+    const bare = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([name]) => !/^AWS_/.test(name) || name === 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+      ),
+    );
+    return spawnSync(process.execPath, ['--import', 'tsx', 'bin/failures.ts'], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+      env: {
+        ...bare,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        AWS_CONFIG_FILE: '/nonexistent/config',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        ...env,
+      },
+      timeout: 60_000,
+    });
+  }
+
+  test.each([
+    [{}, 'no AWS region is set'],
+    [{ AWS_REGION: 'eu-west-1' }, 'no AWS credentials were found'],
+  ])('with %j it says what it needs and how to run it locally, in one line, exit 2', (env, problem) => {
+    const { status, stderr } = runWithout(env);
+
+    expect(stderr).toBe(
+      `error: this command reads the deployed stack "S3FargatePipeline" with your AWS credentials, and ${problem}: ` +
+        'set AWS_REGION and AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) for the account the stack ' +
+        'is deployed in (npx cdk deploy), or pass --stack; for the local pipeline run npm start -- --failures\n',
+    );
+    expect(status).toBe(2);
   });
 });

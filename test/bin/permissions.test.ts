@@ -8,17 +8,19 @@ import { PROJECT_ROOT } from '../../shared/paths';
 import { ACCOUNT, FakeStepFunctions, REGION, runCommand } from './support/step-functions';
 
 /**
- * README's IAM statements for `npm run failures` and `npm run redrive` allow every call the commands
+ * The IAM statements docs/operations.md gives for `npm run failures` and `npm run redrive` allow every call the commands
  * make, judged by a real policy evaluator (@cloud-copilot/iam-simulate), on the resources they make
  * them on: the calls are the ones the commands sent to the mocked clients.
  */
 
-/** README's policy, its placeholders filled in for the fake account's state machines. */
+/** The policy docs/operations.md gives, its placeholders filled in for the fake account's state machines. */
 function readmePolicy(): Array<Record<string, unknown>> {
-  const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('Permissions the person running them needs'));
+  const doc = readFileSync(join(PROJECT_ROOT, 'docs', 'operations.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('Permissions the person running them needs'));
   const block = /```json\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!block) throw new Error("README has no JSON block after 'Permissions the person running them needs'");
+  if (!block) {
+    throw new Error("docs/operations.md has no JSON block after 'Permissions the person running them needs'");
+  }
   const filled = block
     .replace(/:R:A:/g, `:${REGION}:${ACCOUNT}:`)
     .replace(/<Workflow>/g, 'Workflow')
@@ -84,7 +86,7 @@ beforeEach(() => {
 });
 afterEach(() => aws.restore());
 
-test("README's statements allow every call npm run redrive makes", async () => {
+test("docs/operations.md's statements allow every call npm run redrive makes", async () => {
   const { code } = await runCommand(redrive, []);
   expect(code).toBe(0);
   const calls = callsOf(aws);

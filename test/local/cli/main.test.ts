@@ -1,6 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { PROJECT_ROOT } from '../../../shared/paths';
 import { runCli, runCliOnce } from '../support/cli';
@@ -47,13 +49,135 @@ test.each([
   ],
   [
     ['--fargate-vcpu-quota', 'lots'],
-    /^error: --fargate-vcpu-quota "lots" is not valid: use a number of vCPU of at least 0/,
+    /^error: --fargate-vcpu-quota "lots" is not valid: use a number of vCPU of at least one task.s/,
   ],
   [['--fargate-spot-vcpu-quota=-1'], /^error: --fargate-spot-vcpu-quota "-1" is not valid/],
   [['--inject-launch-errors', 'meteor:2'], /^error: --inject-launch-errors "meteor:2" is not valid/],
+  [
+    ['--template', 'nope.json'],
+    /^error: Cannot read the synthesized template nope\.json: ENOENT.*; run `npx cdk synth` first$/m,
+  ],
+  // parseArgs alone would call a negative value "ambiguous"
+  [['--fargate-vcpu-quota', '-1', 'samples/'], /^error: --fargate-vcpu-quota "-1" is not valid/],
+  [['--fargate-vcpu-quota', '0', 'samples/'], /^error: --fargate-vcpu-quota "0" is not valid/],
+  [
+    ['--fargate-spot-vcpu-quota', '0.1', 'samples/'],
+    /^error: --fargate-spot-vcpu-quota 0.1 is below one task's 0.25 vCPU \(the template's task Cpu 256\): no task could start; use at least 0.25\n$/,
+  ],
+  [
+    ['--task-command', 'pyhton3 worker.py', 'samples/'],
+    /^error: --task-command "pyhton3 worker.py": command "pyhton3" not found on PATH; check its spelling/,
+  ],
 ])('bad arguments %j give a one-line error and exit 2', async (args, message) => {
   const { code, stderr } = await runCli(['--template', templatePath, ...args]);
   expect(code).toBe(2);
   expect(stderr).toMatch(message);
   expect(stderr.trim().split('\n')).toHaveLength(1);
+});
+
+test('a directory without files is refused, not taken for watch mode', async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'local-cli-empty-'));
+  try {
+    const { code, stderr } = await runCli(['--template', templatePath, '--port', '0', empty]);
+    expect(stderr.trim()).toBe(
+      `error: ${empty}: no objects found in that directory; put files in it, or pass no path to keep running and watch the bucket`,
+    );
+    expect(code).toBe(2);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+});
+
+test('options npm kept for itself (npm start --port 0 x, no --) are named, with the fix', async () => {
+  // GIVEN what npm passes on for `npm start --port 0 -c cpu=512 x`: `0 x`, with --port and -c in its config
+  const env = { npm_lifecycle_event: 'start', npm_config_port: 'true', npm_config_call: 'cpu=512' };
+
+  const { code, stderr } = await runCli(['--template', templatePath, '0', 'x'], env);
+
+  expect(stderr.trim()).toBe(
+    'error: npm took --port, -c as its own options and did not pass them on: put -- before the options, e.g. npm start -- --port 0 samples/',
+  );
+  expect(code).toBe(2);
+});
+
+test('everything a run writes stays under --data-dir; one execution is counted in the singular', async () => {
+  // GIVEN an empty parent folder and a data directory inside it
+  const parent = mkdtempSync(join(tmpdir(), 'local-cli-data-dir-'));
+  try {
+    // WHEN one object runs through the pipeline
+    const { code, stdout } = await runCli([
+      '--template',
+      templatePath,
+      '--port',
+      '0',
+      '--data-dir',
+      join(parent, 'run'),
+      'samples/order.json',
+    ]);
+
+    // THEN the parent holds only the data directory, which holds the objects, the journal (and no dead letters: none)
+    expect(code).toBe(0);
+    expect(readdirSync(parent)).toEqual(['run']);
+    expect(readdirSync(join(parent, 'run')).sort()).toEqual(['executions', 's3']);
+    expect(stdout).toMatch(/^1 execution: 1 succeeded, 0 failed$/m);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test('a task command the shell cannot find (exit 127) is named as such in the execution line', async () => {
+  // GIVEN a command that starts with an assignment, which only the shell reads (not checked up front)
+  const { code, stdout } = await runCli([
+    ...['--template', templatePath, '--port', '0', '--data-dir', join(dataDir, 'not-found')],
+    ...['--task-command', 'MODE=fast no-such-worker-command', 'samples/order.json'],
+  ]);
+
+  expect(stdout).toMatch(
+    /^FAILED +incoming\/order\.json .* exit code 127 \(the shell found no such command: check --task-command\)/m,
+  );
+  expect(code).toBe(1);
+});
+
+test('a misspelt -c key is refused at synth, naming the closest key, with exit 2 and no CDK output around it', async () => {
+  const { code, stderr } = await runCli([
+    '--port',
+    '0',
+    '--data-dir',
+    join(dataDir, 'cpuu'),
+    '-c',
+    'cpuu=512',
+    'samples/',
+  ]);
+
+  expect(stderr.trim().split('\n')).toEqual([
+    'Synthesizing the app (cdk synth, which also rebuilds the worker bundle)...',
+    'error: cpuu is not a configuration key: did you mean cpu? (every key is in README "Configuration")',
+  ]);
+  expect(code).toBe(2);
+});
+
+test('npm start --silent -- --json prints only the JSON document on stdout, as README shows it', async () => {
+  // WHEN run through npm, as a user pipes it into jq
+  const { stdout } = await promisify(execFile)(
+    'npm',
+    [
+      'start',
+      '--silent',
+      '--',
+      '--template',
+      templatePath,
+      '--port',
+      '0',
+      '--data-dir',
+      join(dataDir, 'npm-json'),
+      '--json',
+      'samples/order.json',
+    ],
+    { cwd: PROJECT_ROOT },
+  );
+
+  // THEN stdout is one JSON document, with no npm header before it
+  expect(JSON.parse(stdout)).toMatchObject({
+    executions: [{ key: 'incoming/order.json', status: 'SUCCEEDED' }],
+  });
 });

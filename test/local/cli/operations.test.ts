@@ -1,3 +1,4 @@
+import { dataLayout } from '../../../local/cli/args';
 import { runCli } from '../support/cli';
 import { sha256, startTestPipeline, type TestDirectories, testDirectories } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
@@ -19,8 +20,15 @@ const objects: Record<string, string> = {
 };
 
 test('npm start -- --backfill --json processes the objects already in the bucket and prints one JSON document', async () => {
-  // Written while the rule is disabled: nothing processed them before the backfill.
-  const seeding = await startTestPipeline(templatePath, { ...dirs, ruleState: 'DISABLED' });
+  // Written while the rule is disabled, where the CLI's --data-dir keeps its objects: nothing
+  // processed them before the backfill.
+  const layout = dataLayout(dirs.dataDir);
+  const seeding = await startTestPipeline(templatePath, {
+    dataDir: layout.s3,
+    deadLetterDir: layout.deadLetters,
+    journalDir: layout.executions,
+    ruleState: 'DISABLED',
+  });
   for (const [key, body] of Object.entries(objects)) await seeding.upload(key, body);
   await seeding.stop();
 
@@ -67,6 +75,16 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
   };
   expect(summary.replay).toEqual({ replayed: 1, kept: 0 });
   expect(summary.executions).toMatchObject([{ key: 'incoming/order.json', status: 'SUCCEEDED' }]);
+  expect(replayed.code).toBe(0);
+});
+
+test('one replayed dead letter and one execution are counted in the singular', async () => {
+  const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
+  await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
+
+  const replayed = await runCli([...common, '--replay-dead-letters']);
+
+  expect(replayed.stdout).toMatch(/^1 dead letter replayed, 0 kept; 1 execution: 1 succeeded, 0 failed$/m);
   expect(replayed.code).toBe(0);
 });
 

@@ -48,9 +48,9 @@ beforeEach(() => {
 });
 afterEach(() => dirs.remove());
 
-/** The journal beside the data directory, as the pipeline wrote it. */
+/** The journal in the data directory, as the pipeline wrote it. */
 function journal(): JournalEntry[] {
-  const dir = join(dirname(dirs.dataDir), 'executions');
+  const dir = join(dirs.dataDir, 'executions');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as JournalEntry);
@@ -128,7 +128,7 @@ test('past the 14-day window: one new execution under the deterministic name, ne
   // GIVEN an execution that failed 15 days ago (the journal's stop time moved back)
   const first = await json<Summary>(['--inject-task-failures', '1', join(uploads, 'a.txt')]);
   expect(first.code).toBe(1);
-  const dir = join(dirname(dirs.dataDir), 'executions');
+  const dir = join(dirs.dataDir, 'executions');
   const [file] = readdirSync(dir);
   const entry = JSON.parse(readFileSync(join(dir, file), 'utf8')) as JournalEntry;
   const longAgo = new Date(Date.now() - 15 * 86_400_000).toISOString();

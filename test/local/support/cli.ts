@@ -10,12 +10,12 @@ export interface CliResult {
 }
 
 /** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/cli/main.ts ...`), as a child process. */
-export async function runCli(args: readonly string[]): Promise<CliResult> {
+export async function runCli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'local/cli/main.ts', ...args],
-      { cwd: PROJECT_ROOT },
+      { cwd: PROJECT_ROOT, env: env && { ...process.env, ...env } },
     );
     return { code: 0, stdout, stderr };
   } catch (error) {

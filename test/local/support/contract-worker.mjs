@@ -1,5 +1,5 @@
 // A worker that is not the bundled one, for `npm start -- --task-command`: it keeps the worker contract
-// (README "The worker contract") with its own code and its own result, so a test can tell who ran. Its
+// (docs/worker-contract.md) with its own code and its own result, so a test can tell who ran. Its
 // result records the environment it got (names, and the values that are not secrets), and a key
 // containing "exit-3" makes it fail with exit code 3 before writing anything.
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';

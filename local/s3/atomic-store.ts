@@ -1,0 +1,175 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * s3rver's filesystem store, made atomic per object as S3 is: a reader sees an object whole, before
+ * or after a write, never a half-written file (s3rver streams a PutObject into the object's own
+ * file) and never a new body with the old ETag or metadata (it keeps body, MD5 and metadata in
+ * three files). Writes stream into a temporary file and then take the key's lock only to move it
+ * into place; reads hold the key's lock while they read the metadata and open the body (an open
+ * file keeps its content when a write replaces it). s3rver has no such option, and no maintained
+ * library offers a reader-writer lock (async-mutex has a mutex only), so both are written here.
+ */
+
+/** The parts of s3rver's FilesystemStore (lib/stores/filesystem.js, untyped) that are overridden or used. */
+interface FilesystemStore {
+  getResourcePath(bucket: string, key: string | undefined, resource: string): string;
+  getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+  putMetadata(bucket: string, key: string, metadata: Record<string, unknown>, md5?: string): Promise<void>;
+  existsObject(bucket: string, key: string): Promise<boolean>;
+  getObject(bucket: string, key: string, options?: unknown): Promise<unknown>;
+  putObject(object: S3Object): Promise<{ size: number; md5: string }>;
+  copyObject(
+    srcBucket: string,
+    srcKey: string,
+    destBucket: string,
+    destKey: string,
+    replacementMetadata: Record<string, unknown> | null,
+  ): Promise<Record<string, unknown>>;
+  deleteObject(bucket: string, key: string): Promise<void>;
+  putPart(
+    bucket: string,
+    uploadId: string,
+    partNumber: number,
+    content: NodeJS.ReadableStream,
+  ): Promise<{ size: number; md5: string }>;
+}
+
+/** s3rver's S3Object model, as putObject receives it. */
+interface S3Object {
+  readonly bucket: string;
+  readonly key: string;
+  readonly content: Buffer | NodeJS.ReadableStream;
+  readonly metadata: Record<string, unknown>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const FilesystemStoreBase = require('s3rver/lib/stores/filesystem') as new (
+  rootDirectory: string,
+) => FilesystemStore;
+
+/** Many readers or one writer per key; a reader never waits for a queued writer, so nested reads cannot deadlock. */
+class KeyLocks {
+  private readonly held = new Map<
+    string,
+    { readers: number; writing: boolean; waiting: Array<() => void> }
+  >();
+
+  read<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.run(key, (lock) => !lock.writing, 'read', work);
+  }
+
+  write<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.run(key, (lock) => !lock.writing && lock.readers === 0, 'write', work);
+  }
+
+  private async run<T>(
+    key: string,
+    free: (lock: { readers: number; writing: boolean }) => boolean,
+    mode: 'read' | 'write',
+    work: () => Promise<T>,
+  ): Promise<T> {
+    let lock = this.held.get(key);
+    if (!lock) this.held.set(key, (lock = { readers: 0, writing: false, waiting: [] }));
+    while (!free(lock)) await new Promise<void>((wake) => lock!.waiting.push(wake));
+    if (mode === 'read') lock.readers++;
+    else lock.writing = true;
+    try {
+      return await work();
+    } finally {
+      if (mode === 'read') lock.readers--;
+      else lock.writing = false;
+      const waiting = lock.waiting.splice(0);
+      if (lock.readers === 0 && !lock.writing && waiting.length === 0) this.held.delete(key);
+      for (const wake of waiting) wake();
+    }
+  }
+}
+
+export class AtomicFilesystemStore extends FilesystemStoreBase {
+  private readonly locks = new KeyLocks();
+
+  override getMetadata(bucket: string, key: string) {
+    return this.locks.read(`${bucket}/${key}`, () => super.getMetadata(bucket, key));
+  }
+
+  override existsObject(bucket: string, key: string) {
+    return this.locks.read(`${bucket}/${key}`, () => super.existsObject(bucket, key));
+  }
+
+  override getObject(bucket: string, key: string, options?: unknown) {
+    return this.locks.read(`${bucket}/${key}`, () => super.getObject(bucket, key, options));
+  }
+
+  override async putObject(object: S3Object) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    // Not the object suffix s3rver lists by, so a listing never shows it.
+    const temporary = `${objectPath}.${randomUUID()}.tmp`;
+    await mkdir(dirname(objectPath), { recursive: true });
+    const md5 = createHash('md5');
+    let size = 0;
+    const measure = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        md5.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    const content = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+    try {
+      await pipeline(content, measure, createWriteStream(temporary));
+      const digest = md5.digest('hex');
+      await this.locks.write(`${object.bucket}/${object.key}`, async () => {
+        await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+        await rename(temporary, objectPath);
+      });
+      return { size, md5: digest };
+    } finally {
+      await rm(temporary, { force: true });
+    }
+  }
+
+  /** The body, MD5 and metadata copied beside the destination first, then moved into place together. */
+  override async copyObject(
+    srcBucket: string,
+    srcKey: string,
+    destBucket: string,
+    destKey: string,
+    replacementMetadata: Record<string, unknown> | null,
+  ) {
+    const id = randomUUID();
+    const files = ['object', 'object.md5', ...(replacementMetadata ? [] : ['metadata.json'])].map(
+      (resource) => {
+        const destination = this.getResourcePath(destBucket, destKey, resource);
+        return {
+          from: this.getResourcePath(srcBucket, srcKey, resource),
+          to: destination,
+          temporary: `${destination}.${id}.tmp`,
+        };
+      },
+    );
+    await mkdir(dirname(files[0].to), { recursive: true });
+    try {
+      await this.locks.read(`${srcBucket}/${srcKey}`, async () => {
+        // s3rver writes the MD5 file on the first read of an object that lacks one
+        await super.getMetadata(srcBucket, srcKey);
+        for (const file of files) await copyFile(file.from, file.temporary);
+      });
+      await this.locks.write(`${destBucket}/${destKey}`, async () => {
+        if (replacementMetadata) await this.putMetadata(destBucket, destKey, replacementMetadata);
+        for (const file of files) await rename(file.temporary, file.to);
+      });
+    } finally {
+      await Promise.all(files.map((file) => rm(file.temporary, { force: true })));
+    }
+    return this.getMetadata(destBucket, destKey);
+  }
+
+  override deleteObject(bucket: string, key: string) {
+    return this.locks.write(`${bucket}/${key}`, () => super.deleteObject(bucket, key));
+  }
+}
