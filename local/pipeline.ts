@@ -33,6 +33,8 @@ import {
   localS3EndpointEnvironment,
   startLocalS3Server,
 } from './s3/server';
+import { loadSchedules } from './scheduler/schedule-template';
+import { LocalScheduler } from './scheduler/scheduler';
 import { LocalSqs } from './sqs/queues';
 import {
   type BackfillStateMachine,
@@ -89,7 +91,10 @@ export interface LocalPipelineOptions {
   readonly workerCommand?: readonly string[];
   /** Factor applied to Retry intervals. @default 0.01 */
   readonly retryIntervalScale?: number;
-  /** The time EventBridge's delivery retries and event-age limit go by. @default RealClock at speed 100 */
+  /**
+   * The time EventBridge's delivery retries and event-age limit, and the schedules, go by.
+   * @default RealClock at speed 100 (a 5-minute backoff takes 3 s)
+   */
   readonly clock?: Clock;
   /**
    * The rule's State: `DISABLED` delivers no event (objects written then are only seen by a backfill),
@@ -253,24 +258,34 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   );
   const startExecution = (input: unknown, start?: StartExecutionOptions) =>
     stepFunctions.startExecution(stateMachine, input, start);
-  // EventBridge: every rule of the template, its targets reached through these two calls.
+  // EventBridge and EventBridge Scheduler: every rule and schedule of the template, on one clock,
+  // their targets reached through these calls.
+  const clock = options.clock ?? new RealClock(100);
+  const stateMachines = new Map<string, LocalStateMachineResource>(
+    [stateMachine, backfill].flatMap((machine) => (machine ? [[machine.logicalId, machine]] : [])),
+  );
+  const startTargetExecution = async (stateMachineArn: string, input: unknown, event?: unknown) => {
+    const [logicalId] =
+      deployment
+        .resourcesOfType('AWS::StepFunctions::StateMachine')
+        .find(([id]) => deployment.ref(id) === stateMachineArn) ?? [];
+    if (logicalId === undefined) {
+      throw new AwsServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
+    }
+    if (!stateMachines.has(logicalId)) stateMachines.set(logicalId, loadStateMachine(deployment, logicalId));
+    return stepFunctions.startExecution(stateMachines.get(logicalId)!, input, { event });
+  };
   const bus = new LocalEventBus<ExecutionRecord>({
     rules: loadEventRules(deployment),
-    clock: options.clock ?? new RealClock(100),
+    clock,
     ruleStates: options.ruleState && { [rule.ruleName]: options.ruleState },
     deadLetterQueue: () => deadLetters,
     startFailures: options.faults?.startFailures,
     targets: {
-      startExecution: async (stateMachineArn, input, event) => {
-        const target = stateMachineArn === stateMachine.arn ? stateMachine : backfill;
-        if (target?.arn !== stateMachineArn) {
-          throw new AwsServiceError(
-            'StateMachineDoesNotExist',
-            `State Machine Does Not Exist: '${stateMachineArn}'`,
-          );
-        }
-        return stepFunctions.startExecution(target, input, { event });
-      },
+      startExecution: startTargetExecution,
       sendMessage: async (queueArn, body) => {
         const [queueId] = deployment
           .resourcesOfType('AWS::SQS::Queue')
@@ -278,6 +293,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         sqs.queue(deployment.ref(queueId)).sendMessage(body);
       },
     },
+    onUndelivered: options.onUndelivered,
+  });
+  const schedules = new LocalScheduler({
+    schedules: loadSchedules(deployment),
+    clock,
+    startExecution: startTargetExecution,
     onUndelivered: options.onUndelivered,
   });
   let accepting = true;
@@ -295,7 +316,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     // Events become executions asynchronously (a HeadObject for copies), so wait until both are settled.
     for (;;) {
       await stepFunctions.onIdle();
-      if (notifications.pending === 0 && bus.pending === 0 && stepFunctions.idle) return;
+      if (notifications.pending === 0 && bus.pending === 0 && schedules.pending === 0 && stepFunctions.idle)
+        return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
@@ -328,6 +350,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     stop: async ({ drain = true } = {}) => {
       accepting = false;
       notifications.stop();
+      schedules.stop();
       if (!drain) {
         stepFunctions.stopWaiting();
         ecs.stopAll();

@@ -115,7 +115,7 @@ function loadTarget(deployment: LocalDeployment, ruleLogicalId: string, target: 
     service,
     arn,
     input: deployment.resolve(input) as RuleTargetInputProperties,
-    retryPolicy: retryPolicyOf(given.RetryPolicy),
+    retryPolicy: targetRetryPolicyOf(given.RetryPolicy),
     deadLetterQueueArn: isPlainObject(given.DeadLetterConfig)
       ? (deployment.resolve(given.DeadLetterConfig.Arn) as string)
       : undefined,
@@ -206,7 +206,8 @@ export function loadObjectCreatedRule(
   };
 }
 
-function retryPolicyOf(policy: unknown): TargetRetryPolicy {
+/** A target's `RetryPolicy` (EventBridge's or Scheduler's: the same shape and defaults), defaults filled in. */
+export function targetRetryPolicyOf(policy: unknown): TargetRetryPolicy {
   const given = isPlainObject(policy) ? policy : {};
   return {
     maximumRetryAttempts:
