@@ -93,7 +93,8 @@ export interface LocalPipelineOptions {
   readonly retryIntervalScale?: number;
   /**
    * The time EventBridge's delivery retries and event-age limit, and the schedules, go by.
-   * @default RealClock at speed 100 (a 5-minute backoff takes 3 s)
+   * @default EventBridge's retries at 10,000 times real time (a day of retries in seconds, as
+   * `--inject-start-failures` shows them), the schedules at 100 times (as Step Functions' retries)
    */
   readonly clock?: Clock;
   /**
@@ -258,9 +259,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   );
   const startExecution = (input: unknown, start?: StartExecutionOptions) =>
     stepFunctions.startExecution(stateMachine, input, start);
-  // EventBridge and EventBridge Scheduler: every rule and schedule of the template, on one clock,
-  // their targets reached through these calls.
-  const clock = options.clock ?? new RealClock(100);
+  // EventBridge and EventBridge Scheduler: every rule and schedule of the template, their targets
+  // reached through these calls. Until the whole pipeline runs on one clock, EventBridge's day of
+  // retries keeps its own speed: at the schedules' speed a dead letter would take minutes to appear.
+  const deliveryClock = options.clock ?? new RealClock(10_000);
+  const scheduleClock = options.clock ?? new RealClock(100);
   const stateMachines = new Map<string, LocalStateMachineResource>(
     [stateMachine, backfill].flatMap((machine) => (machine ? [[machine.logicalId, machine]] : [])),
   );
@@ -280,7 +283,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   };
   const bus = new LocalEventBus<ExecutionRecord>({
     rules: loadEventRules(deployment),
-    clock,
+    clock: deliveryClock,
     ruleStates: options.ruleState && { [rule.ruleName]: options.ruleState },
     deadLetterQueue: () => deadLetters,
     startFailures: options.faults?.startFailures,
@@ -297,7 +300,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   });
   const schedules = new LocalScheduler({
     schedules: loadSchedules(deployment),
-    clock,
+    clock: scheduleClock,
     startExecution: startTargetExecution,
     onUndelivered: options.onUndelivered,
   });
