@@ -125,8 +125,6 @@ function loadTarget(deployment: LocalDeployment, ruleLogicalId: string, target: 
 /** Where the rule sits in the template, found before anything is resolved. */
 export interface ObjectCreatedRuleMatch {
   readonly ruleLogicalId: string;
-  readonly rule: Record<string, unknown>;
-  readonly target: Record<string, unknown>;
   readonly stateMachineLogicalId: string;
   /** Logical ID of the bucket the rule watches (its local name is the local S3 server's bucket). */
   readonly dataBucketLogicalId: string;
@@ -164,8 +162,6 @@ export function findObjectCreatedRule(template: CfnTemplate): ObjectCreatedRuleM
       if (template.Resources[stateMachineLogicalId]?.Type !== 'AWS::StepFunctions::StateMachine') continue;
       matches.push({
         ruleLogicalId,
-        rule,
-        target: target as Record<string, unknown>,
         stateMachineLogicalId,
         dataBucketLogicalId: watchedBucket(template, ruleLogicalId, pattern),
       });
