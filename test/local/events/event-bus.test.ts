@@ -91,7 +91,11 @@ function statusChangeRule(stateMachineIds: string[], extraTarget?: Record<string
         'detail-type': ['Step Functions Execution Status Change'],
         detail: {
           status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
-          stateMachineArn: stateMachineIds.map((id) => ({ Ref: id })),
+          // As lib/launch-gate-cleanup.ts writes it: each machine, and its Distributed Map children.
+          stateMachineArn: stateMachineIds.flatMap((id) => [
+            { Ref: id },
+            { prefix: { 'Fn::Join': ['', [{ Ref: id }, '/']] } },
+          ]),
         },
       },
       Targets: [
@@ -203,6 +207,8 @@ test('a status-change rule on both state machines starts its target for FAILED, 
     await eventBus.put(statusChange(workflowArn, status));
   }
   await eventBus.put(statusChange(backfillArn, 'ABORTED'));
+  await eventBus.put(statusChange(`${backfillArn}/map-run-label`, 'FAILED')); // a Distributed Map child
+  await eventBus.put(statusChange(`${backfillArn}Other`, 'FAILED'));
   await eventBus.put(statusChange('arn:aws:states:us-east-1:000000000000:stateMachine:other', 'FAILED'));
 
   const execution = (arn: string) => `${arn.replace(':stateMachine:', ':execution:')}:run-1`;
@@ -226,6 +232,11 @@ test('a status-change rule on both state machines starts its target for FAILED, 
       'startExecution',
       workflowArn,
       { executionArn: execution(backfillArn), status: 'ABORTED', rule: 'GateCleanupRule' },
+    ],
+    [
+      'startExecution',
+      workflowArn,
+      { executionArn: execution(`${backfillArn}/map-run-label`), status: 'FAILED', rule: 'GateCleanupRule' },
     ],
   ]);
 });

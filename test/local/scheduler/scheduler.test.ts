@@ -292,3 +292,31 @@ describe('what the local scheduler does not serve is refused when the template l
     expect(() => loadSchedules(deployment)).toThrow(message);
   });
 });
+
+test("the launch gate's reconciler schedule: no Input ({} is started), no retries, the next period tries again", async () => {
+  const stack = new Stack();
+  const stateMachine = new sfn.StateMachine(stack, 'Reconciler', {
+    definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(stack, 'Reconcile')),
+  });
+  new scheduler.Schedule(stack, 'Schedule', {
+    schedule: scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+    target: new targets.StepFunctionsStartExecution(stateMachine, { retryAttempts: 0 }),
+  });
+  const deployment = deployLocally(Template.fromStack(stack).toJSON() as CfnTemplate, {
+    region: LOCAL_REGION,
+  });
+  const { clock, calls, local, undelivered } = run(deployment, (call) =>
+    call === 1 ? new AwsServiceError('ThrottlingException', 'Rate exceeded') : undefined,
+  );
+
+  await clock.advance(MINUTE);
+  local.stop();
+
+  expect(calls.map((c) => [c.at, c.input])).toEqual([
+    [0, {}],
+    [MINUTE, {}],
+  ]);
+  expect(undelivered.map((u) => [u.attributes.ERROR_CODE, u.attributes.EXHAUSTED_RETRY_CONDITION])).toEqual([
+    ['THROTTLING', 'MaximumRetryAttempts'],
+  ]);
+});
