@@ -4,7 +4,8 @@ import type { DeadLetterAttributes } from './dead-letter-store';
 import type { TargetRetryPolicy } from './rule-template';
 
 /**
- * EventBridge's delivery of a matched event to one rule target: an attempt that fails with a
+ * EventBridge's delivery of a matched event to one rule target (and a schedule's invocation of its
+ * target: EventBridge Scheduler retries by the same RetryPolicy): an attempt that fails with a
  * retriable error is retried with exponential backoff and jitter until the target's RetryPolicy runs
  * out (MaximumRetryAttempts or MaximumEventAgeInSeconds, whichever first); a non-retriable error is
  * not retried. Then the ORIGINAL event goes to the target's dead-letter queue with EventBridge's
@@ -74,6 +75,7 @@ export interface UndeliveredEvent {
 }
 
 export interface TargetDeliveryOptions {
+  /** The rule's ARN (a schedule's, for the scheduler): RULE_ARN of the dead letters. */
   readonly ruleArn: string;
   readonly targetArn: string;
   readonly retryPolicy: TargetRetryPolicy;
