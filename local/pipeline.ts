@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
+import { AwsServiceError } from './aws-service';
+import { type Clock, RealClock } from './clock';
 import { deployLocally, readTemplateFile, refuseCustomerManagedKeys } from './cloudformation/template';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
@@ -14,7 +16,12 @@ import { TaskNetwork } from './ecs/task-network';
 import { LocalEcsTaskRunner } from './ecs/task-runner';
 import { DeadLetterStore } from './events/dead-letter-store';
 import { LocalEventBus } from './events/event-bus';
-import { findObjectCreatedRule, loadObjectCreatedRule, type ObjectCreatedRule } from './events/rule-template';
+import {
+  findObjectCreatedRule,
+  loadEventRules,
+  loadObjectCreatedRule,
+  type ObjectCreatedRule,
+} from './events/rule-template';
 import type { UndeliveredEvent } from './events/target-delivery';
 import { RoleSessions, sessionEnvironment } from './iam/role-sessions';
 import { TemplateIam } from './iam/template-iam';
@@ -27,6 +34,8 @@ import {
   localS3EndpointEnvironment,
   startLocalS3Server,
 } from './s3/server';
+import { loadSchedules } from './scheduler/schedule-template';
+import { LocalScheduler } from './scheduler/scheduler';
 import { LocalSqs } from './sqs/queues';
 import {
   type BackfillStateMachine,
@@ -83,8 +92,12 @@ export interface LocalPipelineOptions {
   readonly workerCommand?: readonly string[];
   /** Factor applied to Retry intervals. @default 0.01 */
   readonly retryIntervalScale?: number;
-  /** Factor applied to EventBridge's delivery backoff and event-age limit. @default 1e-4 */
-  readonly deliveryRetryScale?: number;
+  /**
+   * The time EventBridge's delivery retries and event-age limit, and the schedules, go by.
+   * @default EventBridge's retries at 10,000 times real time (a day of retries in seconds, as
+   * `--inject-start-failures` shows them), the schedules at 100 times (as Step Functions' retries)
+   */
+  readonly clock?: Clock;
   /**
    * The rule's State: `DISABLED` delivers no event (objects written then are only seen by a backfill),
    * as `aws events disable-rule` does. @default 'ENABLED'
@@ -118,10 +131,10 @@ export interface LocalPipeline {
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
   /**
-   * Puts an EventBridge event on the local bus; returns the execution it started, if the rule matched
-   * and the first delivery attempt started one (failed attempts are retried, then dead-lettered).
+   * Puts an EventBridge event on the local bus; resolves to the first execution it started, if a rule
+   * matched and the first delivery attempt started one (failed attempts are retried, then dead-lettered).
    */
-  deliver(event: unknown): ExecutionRecord | undefined;
+  deliver(event: unknown): Promise<ExecutionRecord | undefined>;
   /**
    * Starts an execution of the event-driven state machine, as StartExecution does; throws
    * ExecutionAlreadyExists for a name used before.
@@ -254,31 +267,69 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   );
   const startExecution = (input: unknown, start?: StartExecutionOptions) =>
     stepFunctions.startExecution(stateMachine, input, start);
-  const bus = new LocalEventBus({
-    rule,
-    ruleState: options.ruleState,
-    deliveryRetryScale: options.deliveryRetryScale,
-    deadLetters: rule.deadLetterQueueArn === undefined ? undefined : deadLetters,
+  // EventBridge and EventBridge Scheduler: every rule and schedule of the template, their targets
+  // reached through these calls. Until the whole pipeline runs on one clock, EventBridge's day of
+  // retries keeps its own speed: at the schedules' speed a dead letter would take minutes to appear.
+  const deliveryClock = options.clock ?? new RealClock(10_000);
+  const scheduleClock = options.clock ?? new RealClock(100);
+  const stateMachines = new Map<string, LocalStateMachineResource>(
+    [stateMachine, backfill].flatMap((machine) => (machine ? [[machine.logicalId, machine]] : [])),
+  );
+  const startTargetExecution = async (stateMachineArn: string, input: unknown, event?: unknown) => {
+    const [logicalId] =
+      deployment
+        .resourcesOfType('AWS::StepFunctions::StateMachine')
+        .find(([id]) => deployment.ref(id) === stateMachineArn) ?? [];
+    if (logicalId === undefined) {
+      throw new AwsServiceError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
+    }
+    if (!stateMachines.has(logicalId)) stateMachines.set(logicalId, loadStateMachine(deployment, logicalId));
+    return stepFunctions.startExecution(stateMachines.get(logicalId)!, input, { event });
+  };
+  const bus = new LocalEventBus<ExecutionRecord>({
+    rules: loadEventRules(deployment),
+    clock: deliveryClock,
+    ruleStates: options.ruleState && { [rule.ruleName]: options.ruleState },
+    deadLetterQueue: () => deadLetters,
     startFailures: options.faults?.startFailures,
-    startExecution: (input, event) => startExecution(input, { event }),
+    targets: {
+      startExecution: startTargetExecution,
+      sendMessage: async (queueArn, body) => {
+        const [queueId] = deployment
+          .resourcesOfType('AWS::SQS::Queue')
+          .find(([id]) => deployment.resolve({ 'Fn::GetAtt': [id, 'Arn'] }) === queueArn) ?? [queueArn];
+        sqs.queue(deployment.ref(queueId)).sendMessage(body);
+      },
+    },
+    onUndelivered: options.onUndelivered,
+  });
+  const schedules = new LocalScheduler({
+    schedules: loadSchedules(deployment),
+    clock: scheduleClock,
+    startExecution: startTargetExecution,
     onUndelivered: options.onUndelivered,
   });
   let accepting = true;
   let stopping: Promise<void> | undefined;
-  const deliver = (event: unknown) => (accepting ? bus.put(event) : undefined);
+  const deliver = async (event: unknown) => (accepting ? (await bus.put(event))[0] : undefined);
 
   const notifications = new S3EventNotifications(server, s3, {
     account: deployment.accountId,
     region: deployment.region,
-    onEvent: deliver,
-    onError: (notification, error) => bus.reportLocalFailure(notification, error),
+    onEvent: (event) =>
+      void deliver(event).catch((error: unknown) => bus.reportLocalFailure(event, error, rule)),
+    onError: (notification, error) => bus.reportLocalFailure(notification, error, rule),
   });
 
   const waitForIdle = async () => {
     // Events become executions asynchronously (a HeadObject for copies), so wait until both are settled.
     for (;;) {
       await stepFunctions.onIdle();
-      if (notifications.pending === 0 && bus.retrying === 0 && stepFunctions.idle) return;
+      if (notifications.pending === 0 && bus.pending === 0 && schedules.pending === 0 && stepFunctions.idle)
+        return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
@@ -315,6 +366,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   async function stop({ drain = true } = {}): Promise<void> {
     accepting = false;
     notifications.stop();
+    schedules.stop();
     if (!drain) {
       stepFunctions.stopWaiting();
       ecs.stopAll();

@@ -1,98 +1,159 @@
 import { randomUUID } from 'node:crypto';
 
 import { targetInputFor } from '../../shared/input-transformer';
-import type { DeadLetterStore } from './dead-letter-store';
+import type { Clock } from '../clock';
 import { compileEventPattern } from './event-pattern';
-import type { ObjectCreatedRule } from './rule-template';
-import { DeliveryError, startExecutionError, TargetDelivery, type UndeliveredEvent } from './target-delivery';
+import type { EventRule, EventRuleTarget } from './rule-template';
+import {
+  type DeadLetterQueue,
+  DeliveryError,
+  localFailure,
+  startExecutionError,
+  TargetDelivery,
+  type UndeliveredEvent,
+} from './target-delivery';
 
 /**
- * The default event bus with the template's one rule, locally: an event that matches the rule's
- * pattern (while the rule is ENABLED) gets the target's input (Input, InputPath or InputTransformer)
- * and is delivered to the target, with EventBridge's retries and dead-letter queue.
+ * The default event bus with every rule of the template, locally: an event put on the bus goes to
+ * each ENABLED rule whose pattern it matches, and from each to every target of that rule, with the
+ * target's input (Input, InputPath or InputTransformer) and EventBridge's retries and dead-letter
+ * queue per target. The bus calls the target services only through `targets`, so it knows nothing
+ * of how the pipeline runs them.
  */
 
-export interface LocalEventBusOptions<T> {
-  readonly rule: ObjectCreatedRule;
-  /** `DISABLED` delivers no event, as `aws events disable-rule` does. @default 'ENABLED' */
-  readonly ruleState?: 'ENABLED' | 'DISABLED';
-  /** Factor applied to EventBridge's delivery backoff and event-age limit. @default 1e-4 */
-  readonly deliveryRetryScale?: number;
-  /** The target's dead-letter queue; undefined drops undeliverable events, as EventBridge does without one. */
-  readonly deadLetters?: DeadLetterStore;
+/** The target services, as the pipeline hands them in. */
+export interface EventTargets<T> {
   /**
-   * The first N events delivered cannot start an execution at all, as if the state machine were
-   * unavailable: every delivery attempt for them fails, so EventBridge retries and then dead-letters them.
+   * StartExecution of `stateMachineArn` with the target input; `event` is the original event, for
+   * the record. Throws a DeliveryError, or the service's AwsServiceError, when it cannot start.
+   */
+  startExecution(stateMachineArn: string, input: unknown, event: unknown): Promise<T>;
+  /** SendMessage to the queue, with the target input's JSON as the body; throws as startExecution does. */
+  sendMessage(queueArn: string, body: string): Promise<unknown>;
+}
+
+export interface LocalEventBusOptions<T> {
+  readonly rules: readonly EventRule[];
+  readonly targets: EventTargets<T>;
+  /** Times the retries and the event-age limit, and each event's ingestion time. */
+  readonly clock: Clock;
+  /** The jitter of the retries' backoff. @default Math.random */
+  readonly random?: () => number;
+  /** Rule states by rule name, over the template's: `DISABLED` as `aws events disable-rule` leaves it. */
+  readonly ruleStates?: Readonly<Record<string, 'ENABLED' | 'DISABLED'>>;
+  /** The dead-letter queue of a target's DeadLetterConfig ARN. */
+  readonly deadLetterQueue?: (queueArn: string) => DeadLetterQueue;
+  /**
+   * The first N state-machine deliveries cannot start an execution at all, as if the state machine
+   * were unavailable: every attempt for them fails, so EventBridge retries and then dead-letters them.
    */
   readonly startFailures?: number;
-  /** The target: starts an execution with the target input; throws a DeliveryError when it cannot. */
-  readonly startExecution: (input: unknown, event: unknown) => T;
   readonly onUndelivered?: (undelivered: UndeliveredEvent) => void;
 }
 
+interface RouteTarget {
+  readonly target: EventRuleTarget;
+  readonly delivery: TargetDelivery;
+}
+
+interface Route {
+  readonly rule: EventRule;
+  readonly matches: (event: unknown) => boolean;
+  readonly targets: readonly RouteTarget[];
+}
+
 export class LocalEventBus<T> {
-  private readonly matchesRule: (event: unknown) => boolean;
-  private readonly delivery: TargetDelivery;
+  private readonly routes: readonly Route[];
   private readonly undeliveredEvents: UndeliveredEvent[] = [];
   private startFailuresLeft: number;
 
   constructor(private readonly options: LocalEventBusOptions<T>) {
-    this.matchesRule = compileEventPattern(options.rule.eventPattern);
     this.startFailuresLeft = options.startFailures ?? 0;
-    this.delivery = new TargetDelivery({
-      ruleArn: options.rule.ruleArn,
-      targetArn: options.rule.targetArn,
-      retryPolicy: options.rule.retryPolicy,
-      retryScale: options.deliveryRetryScale,
-      deadLetters: options.deadLetters,
-      onUndelivered: (undelivered) => this.report(undelivered),
-    });
+    this.routes = options.rules.map((rule) => ({
+      rule,
+      matches: compileEventPattern(rule.eventPattern),
+      targets: rule.targets.map((target) => ({
+        target,
+        delivery: new TargetDelivery({
+          ruleArn: rule.arn,
+          targetArn: target.arn,
+          retryPolicy: target.retryPolicy,
+          clock: options.clock,
+          random: options.random,
+          deadLetterQueue:
+            target.deadLetterQueueArn === undefined
+              ? undefined
+              : options.deadLetterQueue?.(target.deadLetterQueueArn),
+          onUndelivered: (undelivered) => this.report(undelivered),
+        }),
+      })),
+    }));
   }
 
-  /** Events whose delivery is being retried now. */
-  get retrying(): number {
-    return this.delivery.retrying;
+  /** Events whose delivery to some target is not settled yet (an attempt or retries under way). */
+  get pending(): number {
+    return this.routes.reduce(
+      (sum, route) => sum + route.targets.reduce((count, { delivery }) => count + delivery.pending, 0),
+      0,
+    );
   }
 
-  /** Events the target gave up on during this run. */
+  /** Events a target gave up on during this run. */
   undelivered(): readonly UndeliveredEvent[] {
     return this.undeliveredEvents;
   }
 
   /**
-   * Puts `event` on the bus; returns what the first delivery attempt started, if the rule matched and
-   * that attempt succeeded (failed attempts are retried, then dead-lettered).
+   * Puts `event` on the bus; resolves to the executions the first delivery attempts started, in the
+   * order of the rules and their targets (failed attempts are retried, then dead-lettered).
    */
-  put(event: unknown): T | undefined {
-    const { rule } = this.options;
-    if (this.options.ruleState === 'DISABLED' || !this.matchesRule(event)) return undefined;
+  async put(event: unknown): Promise<T[]> {
+    const ingestionTime = new Date(this.options.clock.now()).toISOString();
+    const deliveries: Array<Promise<T | undefined>> = [];
+    for (const { rule, matches, targets } of this.routes) {
+      const state = this.options.ruleStates?.[rule.name] ?? rule.state;
+      if (state === 'DISABLED' || !matches(event)) continue;
+      for (const { target, delivery } of targets) {
+        const reserved = { ruleArn: rule.arn, ruleName: rule.name, ingestionTime };
+        deliveries.push(delivery.deliver(event, this.attemptFor(target, event, reserved)));
+      }
+    }
+    const started = await Promise.all(deliveries);
+    return started.filter((result) => result !== undefined) as T[];
+  }
+
+  /** A bug in the local pipeline before the bus (S3 -> EventBridge): reported, not dead-lettered. */
+  reportLocalFailure(
+    source: unknown,
+    error: unknown,
+    { ruleArn, targetArn }: { readonly ruleArn: string; readonly targetArn: string },
+  ): void {
+    this.report(localFailure(ruleArn, targetArn, source, error));
+  }
+
+  /** One delivery attempt of `event` to `target`, as often as TargetDelivery makes it. */
+  private attemptFor(
+    target: EventRuleTarget,
+    event: unknown,
+    reserved: { ruleArn: string; ruleName: string; ingestionTime: string },
+  ): () => Promise<T | undefined> {
     // Whether this event's StartExecution can never succeed is decided once, for all its attempts.
-    const cannotStart = this.takeStartFailure();
-    return this.delivery.deliver(event, () => {
+    const cannotStart = target.service === 'states' && this.takeStartFailure();
+    return async () => {
       let input: unknown;
       try {
-        input = targetInputFor(rule.target, event, { ruleArn: rule.ruleArn, ruleName: rule.ruleName });
+        input = targetInputFor(target.input, event, reserved);
       } catch (error) {
         // A target invocation failure that no retry can fix: straight to the dead-letter queue.
         throw new DeliveryError('INVALID_JSON', (error as Error).message, false);
       }
+      if (target.service === 'sqs') {
+        await this.options.targets.sendMessage(target.arn, JSON.stringify(input));
+        return undefined;
+      }
       if (cannotStart) throw startExecutionError(randomUUID());
-      return this.options.startExecution(input, event);
-    });
-  }
-
-  /** A bug in the local pipeline before the bus (S3 -> EventBridge): reported, not dead-lettered. */
-  reportLocalFailure(source: unknown, error: unknown): void {
-    this.report({
-      event: source,
-      attributes: {
-        RULE_ARN: this.options.rule.ruleArn,
-        TARGET_ARN: this.options.rule.targetArn,
-        ERROR_CODE: 'LocalPipelineError',
-        ERROR_MESSAGE: String(error),
-        RETRY_ATTEMPTS: '0',
-      },
-    });
+      return this.options.targets.startExecution(target.arn, input, event);
+    };
   }
 
   private report(undelivered: UndeliveredEvent): void {

@@ -61,7 +61,7 @@ test('an object deleted before its task starts gives a successful execution with
   );
   await pipeline.s3.send(new DeleteObjectCommand({ Bucket: pipeline.bucket, Key: first.result!.key }));
 
-  const second = pipeline.deliver(first.event)!;
+  const second = (await pipeline.deliver(first.event))!;
   await pipeline.waitForIdle();
 
   expect(second.status).toBe('SUCCEEDED');
@@ -75,7 +75,7 @@ test('the same event delivered twice yields two executions and one result', asyn
   const pipeline = (used.pipeline = await startTestPipeline(templatePath));
   await pipeline.upload('incoming/twice.json', '{"n":2}');
   await pipeline.waitForIdle();
-  pipeline.deliver(pipeline.executions()[0].event);
+  await pipeline.deliver(pipeline.executions()[0].event);
   await pipeline.waitForIdle();
 
   expect(pipeline.executions().map((e) => e.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
@@ -85,7 +85,7 @@ test('the same event delivered twice yields two executions and one result', asyn
 test('events that do not match the rule start nothing', async () => {
   const pipeline = (used.pipeline = await startTestPipeline(templatePath));
   await pipeline.upload('elsewhere/file.txt', 'outside the input prefix');
-  const started = pipeline.deliver({
+  const started = await pipeline.deliver({
     source: 'aws.s3',
     'detail-type': 'Object Created',
     detail: { bucket: { name: 'some-other-bucket' }, object: { key: 'incoming/x.txt', size: 1 } },
