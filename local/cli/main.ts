@@ -7,8 +7,8 @@ import { countsLine, errorCounts, failureLine, failureReport } from '../../share
 import { redriveLine, redriveSummary } from '../../shared/redrive';
 import { synthesize } from '../cloudformation/synth';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline';
-import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
 import { runBackfill } from '../stepfunctions/backfill-map';
+import { endpointBanner } from './banner';
 import { type CliOptions, DEFAULT_CDK_OUT, DEFAULT_DATA_DIR, parseCliArgs, USAGE, UsageError } from './args';
 import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
@@ -238,23 +238,18 @@ async function printFailureCount(pipeline: LocalPipeline, options: CliOptions): 
 
 /** Runs until Ctrl-C: prints how to write objects, then one line per execution. */
 async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const prefix = pipeline.inputPrefix;
-  // The same settings the worker gets: s3rver also needs the CLI's streaming checksums off.
-  const environment = Object.entries(localS3Environment(pipeline.endpoint))
-    .map(([name, value]) => `${name}=${value}`)
-    .join(' ');
   console.log(
-    [
-      '',
-      `Local pipeline running. S3 endpoint: ${pipeline.endpoint}  bucket: ${pipeline.bucket}`,
-      `Credentials: AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${LOCAL_REGION}`,
-      `Objects written under "${prefix}" are processed; results appear in the output prefix. Try:`,
-      `  env ${environment} \\`,
-      `  aws s3 cp samples/data.csv s3://${pipeline.bucket}/${prefix}data.csv`,
-      'Ctrl-C stops (running executions finish first; press twice to stop them too).',
-      '',
-    ].join('\n'),
+    endpointBanner({
+      endpoint: pipeline.endpoint,
+      served: pipeline.awsEndpoint.served(),
+      bucket: pipeline.bucket,
+      inputPrefix: pipeline.inputPrefix,
+      deadLetterQueueUrl: pipeline.deadLetters.queue.url,
+      tableNames: pipeline.dynamodb.tables.map((table) => table.tableName),
+      stateMachineArn: pipeline.stateMachine.arn,
+    }),
   );
+  console.log('Ctrl-C stops (running executions finish first; press twice to stop them too).\n');
   printDeadLetterCount(pipeline, options);
   await printFailureCount(pipeline, options);
   return new Promise((resolveExit) => {
