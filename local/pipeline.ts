@@ -170,13 +170,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const bucket = options.bucketName ?? DEFAULT_BUCKET_NAME;
   const template = readTemplateFile(options.templatePath);
   const ruleMatch = findObjectCreatedRule(template);
-  const deployment = deployLocally(template, {
-    region: LOCAL_REGION,
-    bucketNames: { [ruleMatch.dataBucketLogicalId]: bucket },
-  });
-  const rule = loadObjectCreatedRule(deployment, ruleMatch);
-  const stateMachine = loadStateMachine(deployment, rule.targetLogicalId);
-  const backfill = findBackfillStateMachine(deployment);
   const workerCommand = options.workerCommand ?? [process.execPath, WORKER_BUNDLE];
   if (!options.workerCommand && !existsSync(WORKER_BUNDLE)) {
     throw new Error(`The worker bundle ${WORKER_BUNDLE} does not exist; build it with \`npm run build\``);
@@ -186,14 +179,30 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   // that role's policies and the bucket policy, as S3 does; the local S3's own credentials (the
   // user's uploads, the emulator's reads) act as the account's administrator.
   const sessions = new RoleSessions();
-  const iam = new TemplateIam(deployment);
+  let iam: TemplateIam | undefined;
 
   // One endpoint for every service, as LocalStack's edge port: S3 and DynamoDB mount their
   // handlers on it, the others are LocalAwsServices behind its protocol codecs (local/endpoint/).
+  // It listens first: the template is deployed with queue URLs on it (see LocalDeploymentOptions.sqsEndpoint).
   const endpoint = await startLocalEndpoint({
     port: options.port,
-    access: localAccess({ adminAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, sessions, iam }),
+    access: localAccess({ adminAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, sessions, iam: () => iam! }),
   });
+  const { deployment, rule, stateMachine, backfill } = await closedOnError(endpoint, () => {
+    const deployed = deployLocally(template, {
+      region: LOCAL_REGION,
+      bucketNames: { [ruleMatch.dataBucketLogicalId]: bucket },
+      sqsEndpoint: endpoint.url,
+    });
+    const objectCreatedRule = loadObjectCreatedRule(deployed, ruleMatch);
+    return {
+      deployment: deployed,
+      rule: objectCreatedRule,
+      stateMachine: loadStateMachine(deployed, objectCreatedRule.targetLogicalId),
+      backfill: findBackfillStateMachine(deployed),
+    };
+  });
+  iam = new TemplateIam(deployment);
   const server = await startLocalS3Server({
     endpoint: { url: endpoint.url, port: endpoint.port, serveS3: endpoint.serveS3 },
     directory: options.dataDir,
@@ -338,6 +347,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       await endpoint.close();
     },
   };
+}
+
+/** `start()`, with the endpoint closed if it throws (a template the local pipeline cannot run). */
+async function closedOnError<T>(endpoint: LocalEndpoint, start: () => T): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    await endpoint.close();
+    throw error;
+  }
 }
 
 /** The queue of the rule target's DeadLetterConfig, which the stack always sets (lib/trigger.ts). */

@@ -141,5 +141,6 @@ function xmlResponse(status: number, requestId: string, xml: string): WireRespon
 }
 
 function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // Element text: only these three need escaping.
+  return text.replace(/[<>&]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
