@@ -179,15 +179,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   // that role's policies and the bucket policy, as S3 does; the local S3's own credentials (the
   // user's uploads, the emulator's reads) act as the account's administrator.
   const sessions = new RoleSessions();
-  let iam: TemplateIam | undefined;
 
   // One endpoint for every service, as LocalStack's edge port: S3 and DynamoDB mount their
   // handlers on it, the others are LocalAwsServices behind its protocol codecs (local/endpoint/).
   // It listens first: the template is deployed with queue URLs on it (see LocalDeploymentOptions.sqsEndpoint).
-  const endpoint = await startLocalEndpoint({
-    port: options.port,
-    access: localAccess({ adminAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, sessions, iam: () => iam! }),
-  });
+  const endpoint = await startLocalEndpoint({ port: options.port });
   const { deployment, rule, stateMachine, backfill } = await closedOnError(endpoint, () => {
     const deployed = deployLocally(template, {
       region: LOCAL_REGION,
@@ -202,7 +198,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       backfill: findBackfillStateMachine(deployed),
     };
   });
-  iam = new TemplateIam(deployment);
+  const iam = new TemplateIam(deployment);
+  endpoint.authorizeWith(localAccess({ adminAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, sessions, iam }));
   const server = await startLocalS3Server({
     endpoint: { url: endpoint.url, port: endpoint.port, serveS3: endpoint.serveS3 },
     directory: options.dataDir,

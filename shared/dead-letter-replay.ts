@@ -55,13 +55,19 @@ export function sqsDeadLetterSource(
       });
     },
     async delete(letter) {
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(letter.id) }));
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(letter.id) }),
+      );
       receipts.delete(letter.id);
     },
     async release() {
       for (const receiptHandle of receipts.values()) {
         await sqs.send(
-          new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: 0 }),
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: 0,
+          }),
         );
       }
       receipts.clear();

@@ -57,12 +57,16 @@ export function endpointBanner(facts: BannerFacts): string {
     '',
     `Local AWS endpoint: ${facts.endpoint} (${served.map((service) => SERVICE_NAMES[service]).join(', ')})`,
     'Paste into a shell to point AWS clients at it:',
-    ...Object.entries(endpointEnvironment(facts.endpoint)).map(([name, value]) => `  export ${name}=${value}`),
+    ...Object.entries(endpointEnvironment(facts.endpoint)).map(
+      ([name, value]) => `  export ${name}=${value}`,
+    ),
     "Then (the SDK for JavaScript reads AWS_ENDPOINT_URL; Debian's awscli 2.9 and boto3 1.26 need",
     '--endpoint-url / endpoint_url= given), e.g.:',
     ...served.map((service) => `  ${samples[service]}`),
     // The project's commands need Step Functions (and CloudFormation, SQS, EventBridge) served.
-    ...(facts.served.includes('states') ? ['  npm run failures    # and redrive, replay-dead-letters, backfill'] : []),
+    ...(facts.served.includes('states')
+      ? ['  npm run failures    # and redrive, replay-dead-letters, backfill']
+      : []),
     `Objects written under "${facts.inputPrefix}" in s3://${facts.bucket} are processed.`,
   ].join('\n');
 }

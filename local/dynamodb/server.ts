@@ -45,7 +45,10 @@ export interface DynamoDbMount {
 }
 
 /** `mount`: serve behind the local endpoint. @default - a port of its own, any credentials */
-export async function startLocalDynamoDb(deployment: LocalDeployment, mount?: DynamoDbMount): Promise<LocalDynamoDb> {
+export async function startLocalDynamoDb(
+  deployment: LocalDeployment,
+  mount?: DynamoDbMount,
+): Promise<LocalDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   let endpoint: string;
   if (mount) {

@@ -15,8 +15,7 @@ import type { EndpointAccess } from './server';
 export function localAccess(options: {
   readonly adminAccessKeyId: string;
   readonly sessions: RoleSessions;
-  /** The template's IAM (a function: the endpoint listens before the template is deployed on it). */
-  readonly iam: () => TemplateIam;
+  readonly iam: TemplateIam;
 }): EndpointAccess {
   return {
     async authorize(accessKeyId, signingName, action) {
@@ -25,10 +24,9 @@ export function localAccess(options: {
       if (!session) return 'unknown';
       const caller = { role: session.roleLogicalId, session: session.sessionName };
       const iamAction = `${signingName}:${action}`;
-      const iam = options.iam();
-      const decision = await iam.decide(caller, iamAction, '*', { 'aws:SecureTransport': 'true' });
+      const decision = await options.iam.decide(caller, iamAction, '*', { 'aws:SecureTransport': 'true' });
       if (decision === 'Allowed') return undefined;
-      return `User: ${iam.principalOf(caller)} is not authorized to perform: ${iamAction} on resource: "*"`;
+      return `User: ${options.iam.principalOf(caller)} is not authorized to perform: ${iamAction} on resource: "*"`;
     },
   };
 }

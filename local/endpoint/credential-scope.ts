@@ -15,7 +15,9 @@ export interface CredentialScope {
 export function credentialScope(request: IncomingMessage): CredentialScope | undefined {
   const header = /Credential=([^,\s]+)/.exec(request.headers.authorization ?? '')?.[1];
   const credential =
-    header ?? new URL(request.url ?? '/', 'http://localhost').searchParams.get('X-Amz-Credential') ?? undefined;
+    header ??
+    new URL(request.url ?? '/', 'http://localhost').searchParams.get('X-Amz-Credential') ??
+    undefined;
   const [accessKeyId, , region, service, terminator] = credential?.split('/') ?? [];
   if (!accessKeyId || !region || !service || terminator !== 'aws4_request') return undefined;
   return { accessKeyId, region, service };

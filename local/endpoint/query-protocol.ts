@@ -16,10 +16,7 @@ import { endpointError, queryErrorOf, type WireResponse } from './wire-response'
  * by the SDK's own XmlShapeSerializer from the operation's output schema.
  */
 
-export function decodeQueryRequest(
-  form: URLSearchParams,
-  input: NormalizedSchema,
-): Record<string, unknown> {
+export function decodeQueryRequest(form: URLSearchParams, input: NormalizedSchema): Record<string, unknown> {
   const fields = new Map(form);
   // Every dotted prefix of a field name, so "is anything under Entries.3?" is one lookup.
   const prefixes = new Set<string>();
@@ -68,20 +65,32 @@ function scalar(schema: NormalizedSchema, name: string, value: string | undefine
   if (schema.isNumericSchema()) {
     const number = Number(value);
     if (value.trim() === '' || !Number.isFinite(number)) {
-      throw endpointError('invalidParameter', 'query', `Value (${value}) for parameter ${name} is invalid: not a number`);
+      throw endpointError(
+        'invalidParameter',
+        'query',
+        `Value (${value}) for parameter ${name} is invalid: not a number`,
+      );
     }
     return number;
   }
   if (schema.isBooleanSchema()) {
     if (value !== 'true' && value !== 'false') {
-      throw endpointError('invalidParameter', 'query', `Value (${value}) for parameter ${name} is invalid: use true or false`);
+      throw endpointError(
+        'invalidParameter',
+        'query',
+        `Value (${value}) for parameter ${name} is invalid: use true or false`,
+      );
     }
     return value === 'true';
   }
   if (schema.isTimestampSchema()) {
     const date = /^\d+(\.\d+)?$/.test(value) ? new Date(Number(value) * 1000) : new Date(value);
     if (Number.isNaN(date.getTime())) {
-      throw endpointError('invalidParameter', 'query', `Value (${value}) for parameter ${name} is invalid: not a timestamp`);
+      throw endpointError(
+        'invalidParameter',
+        'query',
+        `Value (${value}) for parameter ${name} is invalid: not a timestamp`,
+      );
     }
     return date;
   }
@@ -121,7 +130,9 @@ export function encodeQueryResponse(
 }
 
 export function encodeQueryError(model: WireModel | undefined, error: AwsServiceError, requestId: string) {
-  const { code, status } = model ? queryErrorOf(model, error) : { code: error.code, status: error.statusCode };
+  const { code, status } = model
+    ? queryErrorOf(model, error)
+    : { code: error.code, status: error.statusCode };
   const xmlns = model?.query ? ` xmlns="${model.query.xmlNamespace}"` : '';
   return xmlResponse(
     status,

@@ -27,13 +27,16 @@ export interface EndpointAccess {
    * `unknown`: a key the local account never issued; a string: the AccessDenied message;
    * undefined: allowed.
    */
-  authorize(accessKeyId: string, signingName: string, action: string): Promise<'unknown' | string | undefined>;
+  authorize(
+    accessKeyId: string,
+    signingName: string,
+    action: string,
+  ): Promise<'unknown' | string | undefined>;
 }
 
 export interface LocalEndpointOptions {
   /** @default 0 - any free port */
   readonly port?: number;
-  readonly access: EndpointAccess;
 }
 
 export interface LocalEndpoint {
@@ -44,6 +47,11 @@ export interface LocalEndpoint {
   serveS3(handler: RequestListener): void;
   /** DynamoDB's request handler (dynalite's). */
   serveDynamoDb(handler: RequestListener): void;
+  /**
+   * Who may call what. Until it is set, every signed request is refused as signed by a key the
+   * account never issued (nothing is served before then either).
+   */
+  authorizeWith(access: EndpointAccess): void;
   /** Serves `service` under its signing name; its wire model must be one of WIRE_MODELS. */
   register(service: LocalAwsService): void;
   /** The signing names served, for the banner and for errors. */
@@ -56,16 +64,13 @@ const DYNAMODB_TARGET_PREFIX = 'DynamoDB_20120810.';
 export async function startLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
   let s3: RequestListener | undefined;
   let dynamodb: RequestListener | undefined;
+  let access: EndpointAccess = { authorize: async () => 'unknown' };
   const services = new Map<string, { service: LocalAwsService; model: WireModel }>();
   const byTargetPrefix = new Map<string, WireModel>();
   for (const model of WIRE_MODELS.values()) {
     if (model.json) byTargetPrefix.set(model.json.targetPrefix, model);
   }
-  const served = () => [
-    ...(s3 ? ['s3'] : []),
-    ...(dynamodb ? ['dynamodb'] : []),
-    ...services.keys(),
-  ];
+  const served = () => [...(s3 ? ['s3'] : []), ...(dynamodb ? ['dynamodb'] : []), ...services.keys()];
 
   const http = createServer((request, response) => {
     route(request, response).catch((error: unknown) => {
@@ -83,7 +88,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     const scope = credentialScope(request);
     if (target?.startsWith(DYNAMODB_TARGET_PREFIX) || (!target && scope?.service === 'dynamodb')) {
       if (!dynamodb) return write(response, request, notServed('dynamodb', target ? 'json' : 'query'));
-      if (scope && (await options.access.authorize(scope.accessKeyId, 'dynamodb', '*')) === 'unknown') {
+      if (scope && (await access.authorize(scope.accessKeyId, 'dynamodb', '*')) === 'unknown') {
         return write(response, request, unknownKey(undefined, 'json'));
       }
       return dynamodb(request, response);
@@ -119,9 +124,13 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
         );
       }
       if (!scope) {
-        throw endpointError('unsigned', protocol, `Request is missing Authentication Token: sign it with SigV4`);
+        throw endpointError(
+          'unsigned',
+          protocol,
+          `Request is missing Authentication Token: sign it with SigV4`,
+        );
       }
-      const decision = await options.access.authorize(scope.accessKeyId, model.signingName, action);
+      const decision = await access.authorize(scope.accessKeyId, model.signingName, action);
       if (decision === 'unknown') return write(response, request, unknownKey(model, protocol, requestId));
       if (decision !== undefined) throw endpointError('accessDenied', protocol, decision);
       const input = form ? decodeQueryRequest(form, operation.input) : decodeJsonRequest(body);
@@ -134,7 +143,11 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
           : encodeQueryResponse(model, action, operation.output, output, requestId),
       );
     } catch (error) {
-      return write(response, request, answer(error instanceof AwsServiceError ? error : internalFailure(error)));
+      return write(
+        response,
+        request,
+        answer(error instanceof AwsServiceError ? error : internalFailure(error)),
+      );
     }
   }
 
@@ -151,6 +164,9 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     },
     serveDynamoDb: (handler) => {
       dynamodb = handler;
+    },
+    authorizeWith: (decider) => {
+      access = decider;
     },
     register: (service) => {
       const model = WIRE_MODELS.get(service.signingName);
@@ -188,11 +204,17 @@ function unknownKey(model: WireModel | undefined, protocol: 'json' | 'query', re
     protocol,
     'The security token included in the request is invalid.',
   );
-  return protocol === 'json' ? encodeJsonError(model, error, requestId) : encodeQueryError(model, error, requestId);
+  return protocol === 'json'
+    ? encodeJsonError(model, error, requestId)
+    : encodeQueryError(model, error, requestId);
 }
 
 function internalFailure(error: unknown): AwsServiceError {
-  return new AwsServiceError('InternalFailure', `The local endpoint failed: ${(error as Error)?.message ?? error}`, 500);
+  return new AwsServiceError(
+    'InternalFailure',
+    `The local endpoint failed: ${(error as Error)?.message ?? error}`,
+    500,
+  );
 }
 
 function header(request: IncomingMessage, name: string): string | undefined {

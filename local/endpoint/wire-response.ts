@@ -16,7 +16,10 @@ export const ENDPOINT_ERRORS = {
   unknownAction: { json: ['UnknownOperationException', 400], query: ['InvalidAction', 400] },
   malformedBody: { json: ['SerializationException', 400], query: ['MalformedQueryString', 400] },
   unknownAccessKey: { json: ['UnrecognizedClientException', 400], query: ['InvalidClientTokenId', 403] },
-  unsigned: { json: ['MissingAuthenticationTokenException', 400], query: ['MissingAuthenticationToken', 403] },
+  unsigned: {
+    json: ['MissingAuthenticationTokenException', 400],
+    query: ['MissingAuthenticationToken', 403],
+  },
   accessDenied: { json: ['AccessDeniedException', 400], query: ['AccessDenied', 403] },
   invalidParameter: { json: ['ValidationException', 400], query: ['InvalidParameterValue', 400] },
 } as const;
@@ -44,8 +47,7 @@ export function inProtocol(error: AwsServiceError, protocol: 'json' | 'query'): 
 /** The code and status a query client sees for a service's error: the model's `awsQueryError`, if any. */
 export function queryErrorOf(model: WireModel, error: AwsServiceError): { code: string; status: number } {
   const traits = model.error(error.code)?.getMergedTraits() as
-    | { awsQueryError?: readonly [string, number] }
-    | undefined;
+    { awsQueryError?: readonly [string, number] } | undefined;
   const [code, status] = traits?.awsQueryError ?? [error.code, error.statusCode];
   return { code, status };
 }

@@ -124,5 +124,10 @@ function messageOf(file: string): DeadLetterMessage {
   } catch {
     // Not JSON: handed on as is.
   }
-  return { MessageId: file.slice(file.lastIndexOf('/') + 1), Body: text, MessageAttributes: {}, Attributes: { SentTimestamp: String(Date.now()) } };
+  return {
+    MessageId: file.slice(file.lastIndexOf('/') + 1),
+    Body: text,
+    MessageAttributes: {},
+    Attributes: { SentTimestamp: String(Date.now()) },
+  };
 }

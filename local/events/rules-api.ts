@@ -23,7 +23,9 @@ export class EventBridgeRulesApi implements LocalAwsService {
           Arn: this.arnOf(name),
           EventBusName: properties.EventBusName ?? 'default',
           State: properties.State ?? 'ENABLED',
-          ...(properties.EventPattern !== undefined && { EventPattern: JSON.stringify(properties.EventPattern) }),
+          ...(properties.EventPattern !== undefined && {
+            EventPattern: JSON.stringify(properties.EventPattern),
+          }),
           ...(typeof properties.Description === 'string' && { Description: properties.Description }),
         };
       }
@@ -34,7 +36,16 @@ export class EventBridgeRulesApi implements LocalAwsService {
             const { Id, Arn, RoleArn, Input, InputPath, InputTransformer, RetryPolicy, DeadLetterConfig } =
               target as Record<string, unknown>;
             return Object.fromEntries(
-              Object.entries({ Id, Arn, RoleArn, Input, InputPath, InputTransformer, RetryPolicy, DeadLetterConfig })
+              Object.entries({
+                Id,
+                Arn,
+                RoleArn,
+                Input,
+                InputPath,
+                InputTransformer,
+                RetryPolicy,
+                DeadLetterConfig,
+              })
                 .filter(([, value]) => value !== undefined)
                 // The template may write a transformer's map as an object; the API's is a string map.
                 .map(([key, value]) => [key, key === 'InputTransformer' ? transformer(value) : value]),
@@ -56,7 +67,10 @@ export class EventBridgeRulesApi implements LocalAwsService {
       const properties = this.deployment.resolve(resource.Properties ?? {});
       return { name: name as string, properties: isPlainObject(properties) ? properties : {} };
     }
-    throw new AwsServiceError('ResourceNotFoundException', `Rule ${String(name)} does not exist on EventBus default.`);
+    throw new AwsServiceError(
+      'ResourceNotFoundException',
+      `Rule ${String(name)} does not exist on EventBus default.`,
+    );
   }
 
   private arnOf(name: string): string {
@@ -69,6 +83,7 @@ function transformer(value: unknown): unknown {
   if (!isPlainObject(value)) return value;
   return {
     ...value,
-    InputTemplate: typeof value.InputTemplate === 'string' ? value.InputTemplate : JSON.stringify(value.InputTemplate),
+    InputTemplate:
+      typeof value.InputTemplate === 'string' ? value.InputTemplate : JSON.stringify(value.InputTemplate),
   };
 }

@@ -40,7 +40,11 @@ export interface LocalS3ServerOptions {
    * Serve behind the local endpoint (local/endpoint/server.ts) on its port, instead of a port of its own.
    * @default - its own port
    */
-  readonly endpoint?: { readonly url: string; readonly port: number; serveS3(handler: RequestListener): void };
+  readonly endpoint?: {
+    readonly url: string;
+    readonly port: number;
+    serveS3(handler: RequestListener): void;
+  };
 }
 
 export interface LocalS3Server {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
-import type { LocalQueue, LocalSqs } from './queues';
 import { type MessageAttributes, SqsError } from './queue-messages';
+import type { LocalQueue, LocalSqs } from './queues';
 
 /**
  * The SQS API over the template's queues (queues.ts), as the local endpoint serves it to the SDK,
@@ -44,7 +44,11 @@ export class SqsApi implements LocalAwsService {
 
   constructor(
     private readonly sqs: LocalSqs,
-    private readonly where: { readonly partition: string; readonly region: string; readonly accountId: string },
+    private readonly where: {
+      readonly partition: string;
+      readonly region: string;
+      readonly accountId: string;
+    },
   ) {}
 
   async call(action: string, request: Request): Promise<Record<string, unknown>> {
@@ -145,29 +149,39 @@ export class SqsApi implements LocalAwsService {
     }
     const attributes = request.MessageAttributes as MessageAttributes | undefined;
     const sent = queue.sendMessage(body, { messageAttributes: attributes });
-    const attributesMd5 = attributes && Object.keys(attributes).length > 0 ? md5OfAttributes(attributes) : undefined;
+    const attributesMd5 =
+      attributes && Object.keys(attributes).length > 0 ? md5OfAttributes(attributes) : undefined;
     return { ...sent, ...(attributesMd5 && { MD5OfMessageAttributes: attributesMd5 }) };
   }
 
   private async receive(queue: LocalQueue, request: Request): Promise<Record<string, unknown>> {
     const received = await queue.receiveMessage({
       MaxNumberOfMessages:
-        request.MaxNumberOfMessages === undefined ? undefined : integer(request, 'MaxNumberOfMessages', 1, 10),
-      WaitTimeSeconds: request.WaitTimeSeconds === undefined ? undefined : integer(request, 'WaitTimeSeconds', 0, 20),
+        request.MaxNumberOfMessages === undefined
+          ? undefined
+          : integer(request, 'MaxNumberOfMessages', 1, 10),
+      WaitTimeSeconds:
+        request.WaitTimeSeconds === undefined ? undefined : integer(request, 'WaitTimeSeconds', 0, 20),
       VisibilityTimeout:
         request.VisibilityTimeout === undefined ? undefined : integer(request, 'VisibilityTimeout', 0, 43200),
     });
     if (!received.Messages) return {};
-    const system = [...stringList(request.AttributeNames), ...stringList(request.MessageSystemAttributeNames)];
+    const system = [
+      ...stringList(request.AttributeNames),
+      ...stringList(request.MessageSystemAttributeNames),
+    ];
     const wanted = stringList(request.MessageAttributeNames);
     return {
       Messages: received.Messages.map((message) => {
         const details = queue.details(message.MessageId);
         const systemAttributes = Object.fromEntries(
           Object.entries({
-            SentTimestamp: details?.sentTimestampMs === undefined ? undefined : String(details.sentTimestampMs),
+            SentTimestamp:
+              details?.sentTimestampMs === undefined ? undefined : String(details.sentTimestampMs),
             ApproximateReceiveCount: String(details?.receives ?? 1),
-          }).filter(([name, value]) => value !== undefined && (system.includes('All') || system.includes(name))),
+          }).filter(
+            ([name, value]) => value !== undefined && (system.includes('All') || system.includes(name)),
+          ),
         );
         const messageAttributes = Object.fromEntries(
           Object.entries(details?.messageAttributes ?? {}).filter(([name]) => attributeWanted(name, wanted)),
@@ -233,11 +247,17 @@ function batch(request: Request, each: (entry: Request) => Record<string, unknow
     throw new AwsServiceError('EmptyBatchRequest', 'There should be at least one entry in the request.');
   }
   if (entries.length > 10) {
-    throw new AwsServiceError('TooManyEntriesInBatchRequest', `Maximum number of entries per request are 10. You have sent ${entries.length}.`);
+    throw new AwsServiceError(
+      'TooManyEntriesInBatchRequest',
+      `Maximum number of entries per request are 10. You have sent ${entries.length}.`,
+    );
   }
   const ids = entries.map((entry) => entry.Id);
   if (new Set(ids).size !== ids.length) {
-    throw new AwsServiceError('BatchEntryIdsNotDistinct', 'Two or more batch entries in the request have the same Id.');
+    throw new AwsServiceError(
+      'BatchEntryIdsNotDistinct',
+      'Two or more batch entries in the request have the same Id.',
+    );
   }
   const Successful: unknown[] = [];
   const Failed: unknown[] = [];

@@ -83,7 +83,10 @@ interface StoredMessage {
 
 /** A message's attributes as SendMessage takes them (`{ name: { DataType, StringValue } }`). */
 export type MessageAttributes = Readonly<
-  Record<string, { readonly DataType: string; readonly StringValue?: string; readonly BinaryValue?: Uint8Array }>
+  Record<
+    string,
+    { readonly DataType: string; readonly StringValue?: string; readonly BinaryValue?: Uint8Array }
+  >
 >;
 
 /** What SendMessage may set besides the body; `messageId` restores a message kept across runs. */

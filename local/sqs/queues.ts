@@ -121,7 +121,8 @@ export class LocalQueue {
 
   /** PurgeQueue. */
   purge(): void {
-    for (const deleted of this.messages.purge()) for (const listener of this.deleteListeners) listener(deleted);
+    for (const deleted of this.messages.purge())
+      for (const listener of this.deleteListeners) listener(deleted);
   }
 
   /** Calls `listener` with the id of each message deleted from now on (DeleteMessage, PurgeQueue). */

@@ -28,10 +28,13 @@ function startExecutionService(pipeline: LocalPipeline): LocalAwsService {
         throw new AwsServiceError('UnknownOperationException', `${action} is not served by this test`);
       }
       try {
-        const record = pipeline.startExecution(JSON.parse(String(request.input)), { name: String(request.name) });
+        const record = pipeline.startExecution(JSON.parse(String(request.input)), {
+          name: String(request.name),
+        });
         return { executionArn: record.executionArn, startDate: new Date() };
       } catch (error) {
-        if (error instanceof ExecutionAlreadyExists) throw new AwsServiceError('ExecutionAlreadyExists', error.message);
+        if (error instanceof ExecutionAlreadyExists)
+          throw new AwsServiceError('ExecutionAlreadyExists', error.message);
         throw error;
       }
     },
@@ -102,13 +105,16 @@ test('npm run replay-dead-letters replays the local dead-letter queue, then find
 });
 
 test('a dry run leaves the queue as it was', async () => {
-  pipeline.deadLetters.put({ id: 'dry', detail: { bucket: { name: pipeline.bucket }, object: { key: 'k' } } }, {
-    RULE_ARN: pipeline.rule.ruleArn,
-    TARGET_ARN: pipeline.rule.targetArn,
-    ERROR_CODE: 'THROTTLING',
-    ERROR_MESSAGE: 'Rate exceeded',
-    RETRY_ATTEMPTS: '185',
-  });
+  pipeline.deadLetters.put(
+    { id: 'dry', detail: { bucket: { name: pipeline.bucket }, object: { key: 'k' } } },
+    {
+      RULE_ARN: pipeline.rule.ruleArn,
+      TARGET_ARN: pipeline.rule.targetArn,
+      ERROR_CODE: 'THROTTLING',
+      ERROR_MESSAGE: 'Rate exceeded',
+      RETRY_ATTEMPTS: '185',
+    },
+  );
   const lines: string[] = [];
   expect(await replayCommand(['--dry-run'], (line) => lines.push(line))).toBe(0);
   expect(lines.at(-1)).toBe('1 would be replayed, 0 would stay in the queue (dry run: nothing changed)');

@@ -34,7 +34,11 @@ import { synthesizedTemplate } from '../support/synthesized-template';
  */
 
 let pipeline: LocalPipeline;
-let config: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+let config: {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+};
 let dlqUrl: string;
 
 beforeAll(async () => {
@@ -84,7 +88,9 @@ describe('S3', () => {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       requestHandler: new NodeHttpHandler({ httpAgent: loopback }),
     });
-    const listed = await virtual.send(new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: 'endpoint/' }));
+    const listed = await virtual.send(
+      new ListObjectsV2Command({ Bucket: pipeline.bucket, Prefix: 'endpoint/' }),
+    );
     expect(listed.Contents?.map((object) => object.Key)).toEqual(['endpoint/a.txt']);
     const got = await virtual.send(new GetObjectCommand({ Bucket: pipeline.bucket, Key: 'endpoint/a.txt' }));
     expect(await got.Body?.transformToString()).toBe('a');
@@ -119,7 +125,9 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
     expect(QueueUrls).toContain(dlqUrl);
     const name = dlqUrl.split('/').pop()!;
     expect(await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).toMatchObject({ QueueUrl: dlqUrl });
-    expect(await sqs.send(new ListQueuesCommand({ QueueNamePrefix: name }))).toMatchObject({ QueueUrls: [dlqUrl] });
+    expect(await sqs.send(new ListQueuesCommand({ QueueNamePrefix: name }))).toMatchObject({
+      QueueUrls: [dlqUrl],
+    });
   });
 
   test('sends, receives with attributes, hides, shows again, and deletes in a batch', async () => {
@@ -171,7 +179,10 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       }),
     );
     const second = await receive();
-    expect(second.Messages?.[0]).toMatchObject({ MessageId: sent.MessageId, Attributes: { ApproximateReceiveCount: '2' } });
+    expect(second.Messages?.[0]).toMatchObject({
+      MessageId: sent.MessageId,
+      Attributes: { ApproximateReceiveCount: '2' },
+    });
 
     const deleted = await sqs.send(
       new DeleteMessageBatchCommand({
@@ -190,9 +201,10 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
   });
 
   test("refuses as SQS does: the SDK's error, and the bytes of the JSON protocol", async () => {
-    await expect(
-      sqs.send(new GetQueueUrlCommand({ QueueName: 'no-such-queue' })),
-    ).rejects.toMatchObject({ name: 'QueueDoesNotExist', $metadata: { httpStatusCode: 400 } });
+    await expect(sqs.send(new GetQueueUrlCommand({ QueueName: 'no-such-queue' }))).rejects.toMatchObject({
+      name: 'QueueDoesNotExist',
+      $metadata: { httpStatusCode: 400 },
+    });
 
     const missing = await raw('sqs', {
       target: 'AmazonSQS.GetQueueUrl',
@@ -236,7 +248,10 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
   });
 
   test('a key the local account never issued is refused', async () => {
-    const stranger = new SQSClient({ ...config, credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' } });
+    const stranger = new SQSClient({
+      ...config,
+      credentials: { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'x' },
+    });
     await expect(stranger.send(new ListQueuesCommand({}))).rejects.toMatchObject({
       name: 'UnrecognizedClientException',
       $metadata: { httpStatusCode: 400 },
@@ -264,7 +279,9 @@ describe('SQS (query protocol, as Debian’s awscli 2.9 and boto3 1.26 speak it)
 
     const invalid = await raw('sqs', { body: 'Action=Frobnicate&Version=2012-11-05' });
     expect(invalid.status).toBe(400);
-    expect(invalid.text).toContain('<Code>InvalidAction</Code><Message>The action Frobnicate is not valid for the sqs service</Message>');
+    expect(invalid.text).toContain(
+      '<Code>InvalidAction</Code><Message>The action Frobnicate is not valid for the sqs service</Message>',
+    );
 
     const stranger = await raw('sqs', { body: 'Action=ListQueues', accessKeyId: 'AKIAEXAMPLE' });
     expect(stranger.status).toBe(403);
@@ -277,7 +294,11 @@ describe('CloudFormation', () => {
     const cloudformation = new CloudFormationClient(config);
     const { Stacks } = await cloudformation.send(new DescribeStacksCommand({ StackName: STACK_NAME }));
     expect(Stacks).toEqual([
-      expect.objectContaining({ StackName: STACK_NAME, StackStatus: 'CREATE_COMPLETE', CreationTime: expect.any(Date) }),
+      expect.objectContaining({
+        StackName: STACK_NAME,
+        StackStatus: 'CREATE_COMPLETE',
+        CreationTime: expect.any(Date),
+      }),
     ]);
     const outputs = Object.fromEntries(Stacks![0].Outputs!.map((o) => [o.OutputKey, o.OutputValue]));
     expect(outputs).toMatchObject({
@@ -295,7 +316,9 @@ describe('CloudFormation', () => {
       expect.objectContaining({ ResourceType: 'AWS::SQS::Queue', PhysicalResourceId: dlqUrl }),
     );
 
-    await expect(cloudformation.send(new DescribeStacksCommand({ StackName: 'Other' }))).rejects.toMatchObject({
+    await expect(
+      cloudformation.send(new DescribeStacksCommand({ StackName: 'Other' })),
+    ).rejects.toMatchObject({
       name: 'ValidationError',
       message: expect.stringContaining('Stack with id Other does not exist'),
       $metadata: { httpStatusCode: 400 },
@@ -329,10 +352,13 @@ describe('what the endpoint does not serve', () => {
     expect(json.status).toBe(400);
     expect(JSON.parse(json.text)).toEqual({
       __type: 'UnknownOperationException',
-      message: 'The local endpoint serves no service "lambda": it serves s3, dynamodb, sqs, cloudformation, events',
+      message:
+        'The local endpoint serves no service "lambda": it serves s3, dynamodb, sqs, cloudformation, events',
     });
     const query = await raw('iam', { body: 'Action=ListRoles&Version=2010-05-08' });
     expect(query.status).toBe(400);
-    expect(query.text).toContain('<Code>InvalidAction</Code><Message>The local endpoint serves no service "iam"');
+    expect(query.text).toContain(
+      '<Code>InvalidAction</Code><Message>The local endpoint serves no service "iam"',
+    );
   });
 });
