@@ -199,7 +199,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     };
   });
   const iam = new TemplateIam(deployment);
-  endpoint.authorizeWith(localAccess({ adminAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, sessions, iam }));
+  endpoint.authorizeWith(localAccess({ admin: LOCAL_S3_CREDENTIALS, sessions, iam }));
   const server = await startLocalS3Server({
     endpoint: { url: endpoint.url, port: endpoint.port, serveS3: endpoint.serveS3 },
     directory: options.dataDir,

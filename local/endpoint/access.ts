@@ -10,18 +10,21 @@ import type { EndpointAccess } from './server';
  *
  * A session's call is decided on the action with resource `*`: the endpoint does not work out each
  * action's resource ARN, so a policy that allows the action only on named resources refuses it here
- * (stricter than AWS, never kinder). Signatures are not verified, as s3rver does not verify SigV4 ones.
+ * (stricter than AWS, never kinder).
  */
 export function localAccess(options: {
-  readonly adminAccessKeyId: string;
+  readonly admin: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly sessions: RoleSessions;
   readonly iam: TemplateIam;
 }): EndpointAccess {
   return {
+    secretOf: (accessKeyId) =>
+      accessKeyId === options.admin.accessKeyId
+        ? options.admin.secretAccessKey
+        : options.sessions.find(accessKeyId)?.secretAccessKey,
     async authorize(accessKeyId, signingName, action) {
-      if (accessKeyId === options.adminAccessKeyId) return undefined;
       const session = options.sessions.find(accessKeyId);
-      if (!session) return 'unknown';
+      if (!session) return undefined; // the administrator
       const caller = { role: session.roleLogicalId, session: session.sessionName };
       const iamAction = `${signingName}:${action}`;
       const decision = await options.iam.decide(caller, iamAction, '*', { 'aws:SecureTransport': 'true' });

@@ -6,6 +6,7 @@ import { AwsServiceError, type LocalAwsService } from '../aws-service';
 import { credentialScope } from './credential-scope';
 import { decodeJsonRequest, encodeJsonError, encodeJsonResponse } from './json-protocol';
 import { decodeQueryRequest, encodeQueryError, encodeQueryResponse } from './query-protocol';
+import { signatureMatches } from './signature';
 import { WIRE_MODELS, type WireModel } from './wire-models';
 import { endpointError, inProtocol, type WireResponse } from './wire-response';
 
@@ -23,15 +24,10 @@ import { endpointError, inProtocol, type WireResponse } from './wire-response';
 
 /** Who a request is signed by, and whether they may call the action (the caller's IAM, locally). */
 export interface EndpointAccess {
-  /**
-   * `unknown`: a key the local account never issued; a string: the AccessDenied message;
-   * undefined: allowed.
-   */
-  authorize(
-    accessKeyId: string,
-    signingName: string,
-    action: string,
-  ): Promise<'unknown' | string | undefined>;
+  /** The secret of a key the local account issued; undefined for any other key. */
+  secretOf(accessKeyId: string): string | undefined;
+  /** For a key it issued: the AccessDenied message, or undefined when the action is allowed. */
+  authorize(accessKeyId: string, signingName: string, action: string): Promise<string | undefined>;
 }
 
 export interface LocalEndpointOptions {
@@ -64,7 +60,7 @@ const DYNAMODB_TARGET_PREFIX = 'DynamoDB_20120810.';
 export async function startLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
   let s3: RequestListener | undefined;
   let dynamodb: RequestListener | undefined;
-  let access: EndpointAccess = { authorize: async () => 'unknown' };
+  let access: EndpointAccess = { secretOf: () => undefined, authorize: async () => 'not yet served' };
   const services = new Map<string, { service: LocalAwsService; model: WireModel }>();
   const byTargetPrefix = new Map<string, WireModel>();
   for (const model of WIRE_MODELS.values()) {
@@ -88,8 +84,18 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     const scope = credentialScope(request);
     if (target?.startsWith(DYNAMODB_TARGET_PREFIX) || (!target && scope?.service === 'dynamodb')) {
       if (!dynamodb) return write(response, request, notServed('dynamodb', target ? 'json' : 'query'));
-      if (scope && (await access.authorize(scope.accessKeyId, 'dynamodb', '*')) === 'unknown') {
-        return write(response, request, unknownKey(undefined, 'json'));
+      if (scope) {
+        // dynalite checks that a request is signed, not by whom: the key and the IAM decision are ours.
+        // (The signature itself is not: dynalite reads the body, which is not read here.)
+        if (access.secretOf(scope.accessKeyId) === undefined) {
+          return write(response, request, unknownKey(undefined, 'json'));
+        }
+        const action = target?.slice(DYNAMODB_TARGET_PREFIX.length) ?? '';
+        const denied = await access.authorize(scope.accessKeyId, 'dynamodb', action);
+        if (denied !== undefined) {
+          const error = endpointError('accessDenied', 'json', denied);
+          return write(response, request, encodeJsonError(undefined, error, randomUUID()));
+        }
       }
       return dynamodb(request, response);
     }
@@ -130,9 +136,17 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
           `Request is missing Authentication Token: sign it with SigV4`,
         );
       }
-      const decision = await access.authorize(scope.accessKeyId, model.signingName, action);
-      if (decision === 'unknown') return write(response, request, unknownKey(model, protocol, requestId));
-      if (decision !== undefined) throw endpointError('accessDenied', protocol, decision);
+      const secret = access.secretOf(scope.accessKeyId);
+      if (secret === undefined) return write(response, request, unknownKey(model, protocol, requestId));
+      if (!(await signatureMatches(request, body, scope, secret))) {
+        throw endpointError(
+          'signatureMismatch',
+          protocol,
+          'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+        );
+      }
+      const denied = await access.authorize(scope.accessKeyId, model.signingName, action);
+      if (denied !== undefined) throw endpointError('accessDenied', protocol, denied);
       const input = form ? decodeQueryRequest(form, operation.input) : decodeJsonRequest(body);
       const output = await entry.service.call(action, input);
       return write(

@@ -16,6 +16,7 @@ export const ENDPOINT_ERRORS = {
   unknownAction: { json: ['UnknownOperationException', 400], query: ['InvalidAction', 400] },
   malformedBody: { json: ['SerializationException', 400], query: ['MalformedQueryString', 400] },
   unknownAccessKey: { json: ['UnrecognizedClientException', 400], query: ['InvalidClientTokenId', 403] },
+  signatureMismatch: { json: ['InvalidSignatureException', 400], query: ['SignatureDoesNotMatch', 403] },
   unsigned: {
     json: ['MissingAuthenticationTokenException', 400],
     query: ['MissingAuthenticationToken', 403],

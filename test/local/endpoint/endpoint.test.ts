@@ -18,7 +18,9 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { Sha256 } from '@smithy/core/checksum';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { SignatureV4 } from '@smithy/signature-v4';
 
 import { readStackOutputs } from '../../../bin/stack-outputs';
 import type { LocalPipeline } from '../../../local/pipeline';
@@ -52,20 +54,47 @@ afterAll(async () => {
   await pipeline?.stop({ drain: false });
 });
 
-/** A request signed for `service` by the local administrator (the endpoint reads the scope; it checks no signature). */
+/**
+ * A request as a client sends it, signed (SigV4, by the SDK's signer) for `service` with the local
+ * administrator's key, or with `secretAccessKey` / `accessKeyId` when given.
+ */
 async function raw(
   service: string,
-  init: { body: string; target?: string; contentType?: string; accessKeyId?: string },
+  init: {
+    body: string;
+    target?: string;
+    contentType?: string;
+    accessKeyId?: string;
+    secretAccessKey?: string;
+  },
 ): Promise<{ status: number; headers: Headers; text: string }> {
-  const response = await fetch(`${pipeline.endpoint}/`, {
+  const url = new URL(pipeline.endpoint);
+  const signer = new SignatureV4({
+    credentials: {
+      accessKeyId: init.accessKeyId ?? LOCAL_S3_CREDENTIALS.accessKeyId,
+      secretAccessKey: init.secretAccessKey ?? LOCAL_S3_CREDENTIALS.secretAccessKey,
+    },
+    region: 'us-east-1',
+    service,
+    sha256: Sha256,
+  });
+  const signed = await signer.sign({
     method: 'POST',
+    protocol: 'http:',
+    hostname: url.hostname,
+    port: Number(url.port),
+    path: '/',
+    query: {},
     headers: {
-      Authorization: `AWS4-HMAC-SHA256 Credential=${init.accessKeyId ?? LOCAL_S3_CREDENTIALS.accessKeyId}/20261201/us-east-1/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-      'Content-Type': init.contentType ?? 'application/x-www-form-urlencoded; charset=utf-8',
-      ...(init.target && { 'X-Amz-Target': init.target }),
+      host: url.host,
+      'content-type': init.contentType ?? 'application/x-www-form-urlencoded; charset=utf-8',
+      ...(init.target && { 'x-amz-target': init.target }),
     },
     body: init.body,
   });
+  // fetch sets Host itself, to the value signed.
+  const headers = Object.fromEntries(Object.entries(signed.headers).filter(([name]) => name !== 'host'));
+  const response = await fetch(`${pipeline.endpoint}/`, { method: 'POST', headers, body: init.body });
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
@@ -245,6 +274,21 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       __type: 'UnknownOperationException',
       message: 'The action Frobnicate is not valid for the sqs service',
     });
+  });
+
+  test('a request signed with the wrong secret is refused, in either protocol', async () => {
+    const forger = new SQSClient({
+      ...config,
+      credentials: { accessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, secretAccessKey: 'not-the-secret' },
+    });
+    await expect(forger.send(new ListQueuesCommand({}))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    forger.destroy();
+    const query = await raw('sqs', { body: 'Action=ListQueues&Version=2012-11-05', secretAccessKey: 'nope' });
+    expect(query.status).toBe(403);
+    expect(query.text).toContain('<Code>SignatureDoesNotMatch</Code>');
   });
 
   test('a key the local account never issued is refused', async () => {
