@@ -14,6 +14,7 @@ export interface BannerFacts {
   readonly bucket: string;
   readonly inputPrefix: string;
   readonly deadLetterQueueUrl: string;
+  readonly ruleName: string;
   readonly tableNames: readonly string[];
   readonly stateMachineArn: string;
 }
@@ -49,7 +50,7 @@ export function endpointBanner(facts: BannerFacts): string {
     dynamodb: `${aws} dynamodb scan --table-name ${facts.tableNames[0] ?? '<table>'}`,
     sqs: `${aws} sqs receive-message --queue-url ${facts.deadLetterQueueUrl} --message-attribute-names All`,
     cloudformation: `${aws} cloudformation describe-stacks --stack-name ${STACK_NAME}`,
-    events: `${aws} events list-targets-by-rule --rule "$(${aws} cloudformation describe-stacks --stack-name ${STACK_NAME} --query "Stacks[0].Outputs[?OutputKey=='RuleName'].OutputValue" --output text)"`,
+    events: `${aws} events list-targets-by-rule --rule ${facts.ruleName}`,
     states: `${aws} stepfunctions list-executions --state-machine-arn ${facts.stateMachineArn}`,
   };
   const served = facts.served.filter((service) => service in samples);

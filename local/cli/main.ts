@@ -245,6 +245,7 @@ async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<numb
       bucket: pipeline.bucket,
       inputPrefix: pipeline.inputPrefix,
       deadLetterQueueUrl: pipeline.deadLetters.queue.url,
+      ruleName: pipeline.rule.ruleName,
       tableNames: pipeline.dynamodb.tables.map((table) => table.tableName),
       stateMachineArn: pipeline.stateMachine.arn,
     }),
