@@ -6,6 +6,11 @@ import {
   ListStackResourcesCommand,
 } from '@aws-sdk/client-cloudformation';
 import { DescribeTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeRuleCommand,
+  EventBridgeClient,
+  ListTargetsByRuleCommand,
+} from '@aws-sdk/client-eventbridge';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityCommand,
@@ -386,7 +391,41 @@ describe('CloudFormation', () => {
   });
 });
 
+describe('EventBridge (the rules, as deployed locally)', () => {
+  test('describes the rule and lists its targets; an unknown rule is ResourceNotFoundException', async () => {
+    const events = new EventBridgeClient(config);
+    const rule = await events.send(new DescribeRuleCommand({ Name: pipeline.rule.ruleName }));
+    expect(rule).toMatchObject({ Name: pipeline.rule.ruleName, State: 'ENABLED', EventBusName: 'default' });
+    expect(JSON.parse(rule.EventPattern!)).toMatchObject({ 'detail-type': ['Object Created'] });
+    const { Targets } = await events.send(new ListTargetsByRuleCommand({ Rule: pipeline.rule.ruleName }));
+    expect(Targets).toEqual([
+      expect.objectContaining({
+        Arn: pipeline.stateMachine.arn,
+        InputTransformer: expect.objectContaining({
+          InputTemplate: expect.stringContaining('<detail-object-key>'),
+        }),
+        DeadLetterConfig: { Arn: pipeline.rule.deadLetterQueueArn },
+      }),
+    ]);
+    await expect(events.send(new ListTargetsByRuleCommand({ Rule: 'Other' }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    events.destroy();
+  });
+});
+
 describe('what the endpoint does not serve', () => {
+  test('an unsigned request to a signed service is refused', async () => {
+    const response = await fetch(`${pipeline.endpoint}/`, {
+      method: 'POST',
+      headers: { 'X-Amz-Target': 'AmazonSQS.ListQueues', 'Content-Type': 'application/x-amz-json-1.0' },
+      body: '{}',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ __type: 'MissingAuthenticationTokenException' });
+  });
+
   test('a service it does not know is named in the refusal, in the protocol asked', async () => {
     const json = await raw('lambda', {
       target: 'AWSLambda.ListFunctions',
