@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
-import { credentialScope } from './credential-scope';
+import { type CredentialScope,credentialScope } from './credential-scope';
 import { decodeJsonRequest, encodeJsonError, encodeJsonResponse } from './json-protocol';
 import { decodeQueryRequest, encodeQueryError, encodeQueryResponse } from './query-protocol';
 import { signatureMatches } from './signature';
@@ -56,6 +57,8 @@ export interface LocalEndpoint {
 }
 
 const DYNAMODB_TARGET_PREFIX = 'DynamoDB_20120810.';
+const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.';
 
 export async function startLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
   let s3: RequestListener | undefined;
@@ -84,20 +87,19 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     const scope = credentialScope(request);
     if (target?.startsWith(DYNAMODB_TARGET_PREFIX) || (!target && scope?.service === 'dynamodb')) {
       if (!dynamodb) return write(response, request, notServed('dynamodb', target ? 'json' : 'query'));
-      if (scope) {
-        // dynalite checks that a request is signed, not by whom: the key and the IAM decision are ours.
-        // (The signature itself is not: dynalite reads the body, which is not read here.)
-        if (access.secretOf(scope.accessKeyId) === undefined) {
-          return write(response, request, unknownKey(undefined, 'json'));
-        }
-        const action = target?.slice(DYNAMODB_TARGET_PREFIX.length) ?? '';
-        const denied = await access.authorize(scope.accessKeyId, 'dynamodb', action);
-        if (denied !== undefined) {
-          const error = endpointError('accessDenied', 'json', denied);
-          return write(response, request, encodeJsonError(undefined, error, randomUUID()));
-        }
-      }
-      return dynamodb(request, response);
+      if (!scope) return dynamodb(request, response); // dynalite refuses it as DynamoDB does
+      // dynalite checks that a request is signed, not by whom: the key, the signature and the IAM
+      // decision are the endpoint's; dynalite then reads the body again, replayed.
+      const body = await readBody(request);
+      const action = target?.slice(DYNAMODB_TARGET_PREFIX.length) ?? '';
+      const refusal = await refusalOf(request, body.toString('utf8'), scope, 'dynamodb', action, 'json');
+      if (refusal) return write(response, request, refusal(undefined, randomUUID()));
+      const replay = Object.assign(Readable.from([body]), {
+        method: request.method,
+        url: request.url,
+        headers: request.headers,
+      });
+      return dynamodb(replay as unknown as IncomingMessage, response);
     }
     if (!target && (!scope || scope.service === 's3')) {
       if (!s3) return write(response, request, notServed('s3', 'query'));
@@ -110,7 +112,7 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
     if (!model || !entry) {
       return write(response, request, notServed(model?.signingName ?? scope?.service ?? target!, protocol));
     }
-    const body = await readBody(request);
+    const body = (await readBody(request)).toString('utf8');
     const requestId = randomUUID();
     const answer = (error: AwsServiceError) =>
       protocol === 'json'
@@ -136,17 +138,8 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
           `Request is missing Authentication Token: sign it with SigV4`,
         );
       }
-      const secret = access.secretOf(scope.accessKeyId);
-      if (secret === undefined) return write(response, request, unknownKey(model, protocol, requestId));
-      if (!(await signatureMatches(request, body, scope, secret))) {
-        throw endpointError(
-          'signatureMismatch',
-          protocol,
-          'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
-        );
-      }
-      const denied = await access.authorize(scope.accessKeyId, model.signingName, action);
-      if (denied !== undefined) throw endpointError('accessDenied', protocol, denied);
+      const refusal = await refusalOf(request, body, scope, model.signingName, action, protocol);
+      if (refusal) return write(response, request, refusal(model, requestId));
       const input = form ? decodeQueryRequest(form, operation.input) : decodeJsonRequest(body);
       const output = await entry.service.call(action, input);
       return write(
@@ -163,6 +156,38 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
         answer(error instanceof AwsServiceError ? error : internalFailure(error)),
       );
     }
+  }
+
+  /**
+   * Why a signed request is refused, as the protocol's answer: a key never issued, a signature its
+   * secret does not give, an action the caller's IAM denies; undefined when it may go on.
+   */
+  async function refusalOf(
+    request: IncomingMessage,
+    body: string,
+    scope: CredentialScope,
+    signingName: string,
+    action: string,
+    protocol: 'json' | 'query',
+  ): Promise<((model: WireModel | undefined, requestId: string) => WireResponse) | undefined> {
+    const secret = access.secretOf(scope.accessKeyId);
+    const denied =
+      secret === undefined
+        ? endpointError(
+            'unknownAccessKey',
+            protocol,
+            'The security token included in the request is invalid.',
+          )
+        : !(await signatureMatches(request, body, scope, secret))
+          ? endpointError('signatureMismatch', protocol, SIGNATURE_MISMATCH)
+          : await access
+              .authorize(scope.accessKeyId, signingName, action)
+              .then((message) => message && endpointError('accessDenied', protocol, message));
+    if (!denied) return undefined;
+    return (model, requestId) =>
+      protocol === 'json'
+        ? encodeJsonError(model, denied, requestId)
+        : encodeQueryError(model, denied, requestId);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -212,17 +237,6 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
   }
 }
 
-function unknownKey(model: WireModel | undefined, protocol: 'json' | 'query', requestId = randomUUID()) {
-  const error = endpointError(
-    'unknownAccessKey',
-    protocol,
-    'The security token included in the request is invalid.',
-  );
-  return protocol === 'json'
-    ? encodeJsonError(model, error, requestId)
-    : encodeQueryError(model, error, requestId);
-}
-
 function internalFailure(error: unknown): AwsServiceError {
   return new AwsServiceError(
     'InternalFailure',
@@ -257,10 +271,10 @@ function toPathStyle(request: IncomingMessage): void {
   request.headers.host = `localhost${match[2] ?? ''}`;
 }
 
-async function readBody(request: IncomingMessage): Promise<string> {
+async function readBody(request: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function write(response: ServerResponse, request: IncomingMessage, answer: WireResponse): void {

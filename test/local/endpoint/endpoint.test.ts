@@ -134,7 +134,7 @@ describe('S3', () => {
 });
 
 describe('DynamoDB', () => {
-  test("serves the template's tables, and DynamoDB's errors", async () => {
+  test("serves the template's tables, and DynamoDB's errors; checks the signature", async () => {
     const dynamodb = new DynamoDBClient(config);
     const { TableNames } = await dynamodb.send(new ListTablesCommand({}));
     expect(TableNames).toEqual(pipeline.dynamodb.tables.map((table) => table.tableName));
@@ -143,6 +143,15 @@ describe('DynamoDB', () => {
       $metadata: { httpStatusCode: 400 },
     });
     dynamodb.destroy();
+    const forger = new DynamoDBClient({
+      ...config,
+      credentials: { accessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId, secretAccessKey: 'not-the-secret' },
+    });
+    await expect(forger.send(new ListTablesCommand({}))).rejects.toMatchObject({
+      name: 'InvalidSignatureException',
+      $metadata: { httpStatusCode: 400 },
+    });
+    forger.destroy();
   });
 });
 
