@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
-import { type CredentialScope,credentialScope } from './credential-scope';
+import { type CredentialScope, credentialScope } from './credential-scope';
 import { decodeJsonRequest, encodeJsonError, encodeJsonResponse } from './json-protocol';
 import { decodeQueryRequest, encodeQueryError, encodeQueryResponse } from './query-protocol';
 import { signatureMatches } from './signature';
