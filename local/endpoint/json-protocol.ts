@@ -47,14 +47,16 @@ export function encodeJsonError(
   error: AwsServiceError,
   requestId: string,
 ): WireResponse {
-  const modelled = model?.error(error.code) !== undefined;
+  const modelled = model?.error(error.code);
+  // A modelled error's status is the model's (SQS's ReceiptHandleIsInvalid is a 404).
+  const status = (modelled?.getMergedTraits().httpError as number | undefined) ?? error.statusCode;
   const extra: Record<string, string> = {};
   if (model?.queryCompatible) {
     const query = queryErrorOf(model, error);
-    extra['x-amzn-query-error'] = `${query.code};${error.statusCode >= 500 ? 'Receiver' : 'Sender'}`;
+    extra['x-amzn-query-error'] = `${query.code};${status >= 500 ? 'Receiver' : 'Sender'}`;
   }
   return {
-    status: error.statusCode,
+    status,
     headers: { ...headers(model, requestId), ...extra },
     body: JSON.stringify({
       __type: modelled ? `${model!.namespace}#${error.code}` : error.code,

@@ -35,14 +35,12 @@ export function endpointError(kind: EndpointErrorKind, protocol: 'json' | 'query
 
 /**
  * A service refuses an action it does not serve with the JSON protocol's UnknownOperationException;
- * a query client knows that refusal as InvalidAction.
+ * a query client knows that refusal as InvalidAction (and the other way round).
  */
 export function inProtocol(error: AwsServiceError, protocol: 'json' | 'query'): AwsServiceError {
-  for (const { json, query } of Object.values(ENDPOINT_ERRORS)) {
-    const [from, to] = protocol === 'json' ? [query, json] : [json, query];
-    if (error.code === from[0]) return new AwsServiceError(to[0], error.message, to[1]);
-  }
-  return error;
+  const { json, query } = ENDPOINT_ERRORS.unknownAction;
+  const [from, to] = protocol === 'json' ? [query, json] : [json, query];
+  return error.code === from[0] ? new AwsServiceError(to[0], error.message, to[1]) : error;
 }
 
 /** The code and status a query client sees for a service's error: the model's `awsQueryError`, if any. */

@@ -15,6 +15,7 @@ import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } fr
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
+  DeleteMessageCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
@@ -248,6 +249,15 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       name: 'QueueDoesNotExist',
       $metadata: { httpStatusCode: 400 },
     });
+    // With the status the model gives it (a 404 for this one), in both protocols.
+    await expect(
+      sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: 'made-up' })),
+    ).rejects.toMatchObject({ name: 'ReceiptHandleIsInvalid', $metadata: { httpStatusCode: 404 } });
+    const query = await raw('sqs', {
+      body: `Action=DeleteMessage&Version=2012-11-05&QueueUrl=${encodeURIComponent(dlqUrl)}&ReceiptHandle=made-up`,
+    });
+    expect(query.status).toBe(404);
+    expect(query.text).toContain('<Code>ReceiptHandleIsInvalid</Code>');
 
     const missing = await raw('sqs', {
       target: 'AmazonSQS.GetQueueUrl',
