@@ -63,7 +63,8 @@ const SIGNATURE_MISMATCH =
 export async function startLocalEndpoint(options: LocalEndpointOptions): Promise<LocalEndpoint> {
   let s3: RequestListener | undefined;
   let dynamodb: RequestListener | undefined;
-  let access: EndpointAccess = { secretOf: () => undefined, authorize: async () => 'not yet served' };
+  // Until authorizeWith: no key is known, so every signed request is refused.
+  let access: EndpointAccess = { secretOf: () => undefined, authorize: async () => undefined };
   const services = new Map<string, { service: LocalAwsService; model: WireModel }>();
   const byTargetPrefix = new Map<string, WireModel>();
   for (const model of WIRE_MODELS.values()) {
@@ -92,8 +93,8 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       // decision are the endpoint's; dynalite then reads the body again, replayed.
       const body = await readBody(request);
       const action = target?.slice(DYNAMODB_TARGET_PREFIX.length) ?? '';
-      const refusal = await refusalOf(request, body.toString('utf8'), scope, 'dynamodb', action, 'json');
-      if (refusal) return write(response, request, refusal(undefined, randomUUID()));
+      const refused = await refusal(request, body.toString('utf8'), scope, 'dynamodb', action, 'json');
+      if (refused) return write(response, request, encodeJsonError(undefined, refused, randomUUID()));
       const replay = Object.assign(Readable.from([body]), {
         method: request.method,
         url: request.url,
@@ -138,8 +139,8 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
           `Request is missing Authentication Token: sign it with SigV4`,
         );
       }
-      const refusal = await refusalOf(request, body, scope, model.signingName, action, protocol);
-      if (refusal) return write(response, request, refusal(model, requestId));
+      const refused = await refusal(request, body, scope, model.signingName, action, protocol);
+      if (refused) throw refused;
       const input = form ? decodeQueryRequest(form, operation.input) : decodeJsonRequest(body);
       const output = await entry.service.call(action, input);
       return write(
@@ -159,35 +160,30 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
   }
 
   /**
-   * Why a signed request is refused, as the protocol's answer: a key never issued, a signature its
+   * Why a signed request is refused, as the protocol's error: a key never issued, a signature its
    * secret does not give, an action the caller's IAM denies; undefined when it may go on.
    */
-  async function refusalOf(
+  async function refusal(
     request: IncomingMessage,
     body: string,
     scope: CredentialScope,
     signingName: string,
     action: string,
     protocol: 'json' | 'query',
-  ): Promise<((model: WireModel | undefined, requestId: string) => WireResponse) | undefined> {
+  ): Promise<AwsServiceError | undefined> {
     const secret = access.secretOf(scope.accessKeyId);
-    const denied =
-      secret === undefined
-        ? endpointError(
-            'unknownAccessKey',
-            protocol,
-            'The security token included in the request is invalid.',
-          )
-        : !(await signatureMatches(request, body, scope, secret))
-          ? endpointError('signatureMismatch', protocol, SIGNATURE_MISMATCH)
-          : await access
-              .authorize(scope.accessKeyId, signingName, action)
-              .then((message) => message && endpointError('accessDenied', protocol, message));
-    if (!denied) return undefined;
-    return (model, requestId) =>
-      protocol === 'json'
-        ? encodeJsonError(model, denied, requestId)
-        : encodeQueryError(model, denied, requestId);
+    if (secret === undefined) {
+      return endpointError(
+        'unknownAccessKey',
+        protocol,
+        'The security token included in the request is invalid.',
+      );
+    }
+    if (!(await signatureMatches(request, body, scope, secret))) {
+      return endpointError('signatureMismatch', protocol, SIGNATURE_MISMATCH);
+    }
+    const denied = await access.authorize(scope.accessKeyId, signingName, action);
+    return denied === undefined ? undefined : endpointError('accessDenied', protocol, denied);
   }
 
   await new Promise<void>((resolve, reject) => {
