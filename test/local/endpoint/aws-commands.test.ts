@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 
 import { replayCommand } from '../../../bin/replay-dead-letters';
 import { AwsServiceError, type LocalAwsService } from '../../../local/aws-service';
+import { endpointEnvironment } from '../../../local/cli/banner';
 import type { LocalPipeline } from '../../../local/pipeline';
-import { LOCAL_S3_CREDENTIALS } from '../../../local/s3/server';
 import { ExecutionAlreadyExists } from '../../../local/stepfunctions/errors';
 import { startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
+import { setEnvironment } from './environment';
 
 /**
  * The project's own AWS command `npm run replay-dead-letters`, unchanged, against the local
@@ -42,21 +43,17 @@ function startExecutionService(pipeline: LocalPipeline): LocalAwsService {
 }
 
 let pipeline: LocalPipeline;
-const saved = { ...process.env };
+let restoreEnvironment: () => void;
 
 beforeAll(async () => {
   pipeline = await startTestPipeline(await synthesizedTemplate(), { ruleState: 'DISABLED' });
   pipeline.awsEndpoint.register(startExecutionService(pipeline));
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: pipeline.endpoint,
-    AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-    AWS_REGION: 'us-east-1',
-  });
+  // The block the banner prints, as a user pastes it.
+  restoreEnvironment = setEnvironment(endpointEnvironment(pipeline.endpoint));
 });
 
 afterAll(async () => {
-  process.env = saved;
+  restoreEnvironment?.();
   await pipeline?.stop({ drain: false });
 });
 

@@ -29,11 +29,13 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 import { readStackOutputs } from '../../../bin/stack-outputs';
+import { endpointEnvironment } from '../../../local/cli/banner';
 import type { LocalPipeline } from '../../../local/pipeline';
 import { LOCAL_S3_CREDENTIALS } from '../../../local/s3/server';
 import { STACK_NAME } from '../../../shared/stack-name';
 import { startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
+import { setEnvironment } from './environment';
 
 /**
  * The local endpoint through the AWS SDK for JavaScript v3's own clients, unchanged but for the
@@ -394,18 +396,12 @@ describe('CloudFormation', () => {
     cloudformation.destroy();
   });
 
-  test('bin/stack-outputs reads them with only AWS_ENDPOINT_URL and the local credentials set', async () => {
-    const saved = { ...process.env };
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL: pipeline.endpoint,
-      AWS_ACCESS_KEY_ID: LOCAL_S3_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_S3_CREDENTIALS.secretAccessKey,
-      AWS_REGION: 'us-east-1',
-    });
+  test("bin/stack-outputs reads them with only the banner's environment set", async () => {
+    const restore = setEnvironment(endpointEnvironment(pipeline.endpoint));
     try {
       expect(await readStackOutputs(STACK_NAME)).toMatchObject({ DeadLetterQueueUrl: dlqUrl });
     } finally {
-      process.env = saved;
+      restore();
     }
   });
 });
