@@ -7,14 +7,9 @@ import { parseArgs } from 'node:util';
 
 import { EventBridgeClient, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import {
-  ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
-  ReceiveMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 
-import { type DeadLetter, replayDeadLetters, type ReplayOutcome } from '../shared/dead-letter-replay';
+import { replayDeadLetters, type ReplayOutcome, sqsDeadLetterSource } from '../shared/dead-letter-replay';
 import { STACK_NAME } from '../shared/stack-name';
 import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
 
@@ -28,9 +23,6 @@ Options:
   --dry-run            print each execution's name and input; start nothing, delete nothing
   --stack <name>       the deployed stack to read the queue, rule and state machine from (default ${STACK_NAME})
   -h, --help           show this help`;
-
-/** How long a received message stays hidden: one run then sees each message once. */
-const VISIBILITY_TIMEOUT_SECONDS = 300;
 
 export async function replayCommand(argv: readonly string[], print: (line: string) => void): Promise<number> {
   const { values } = parseArgs({
@@ -56,9 +48,8 @@ export async function replayCommand(argv: readonly string[], print: (line: strin
   const target = targets.Targets?.find((t) => t.Arn === stateMachineArn);
   if (!target) throw new Error(`rule "${ruleName}" has no target ${stateMachineArn}: redeploy the stack`);
 
-  const sqs = new SQSClient({});
+  const source = sqsDeadLetterSource(new SQSClient({}), queueUrl);
   const sfn = new SFNClient({});
-  const receipts = new Map<string, string>();
   const report = await replayDeadLetters({
     dryRun,
     target: {
@@ -69,27 +60,7 @@ export async function replayCommand(argv: readonly string[], print: (line: strin
         InputTemplate: target.InputTransformer.InputTemplate ?? '',
       },
     },
-    source: {
-      async receive(max) {
-        const response = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: max,
-            WaitTimeSeconds: 1,
-            VisibilityTimeout: VISIBILITY_TIMEOUT_SECONDS,
-          }),
-        );
-        return (response.Messages ?? []).map((m): DeadLetter => {
-          receipts.set(m.MessageId ?? '', m.ReceiptHandle ?? '');
-          return { id: m.MessageId ?? '', body: m.Body ?? '' };
-        });
-      },
-      async delete(letter) {
-        await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(letter.id) }),
-        );
-      },
-    },
+    source,
     async startExecution(input, name) {
       try {
         const started = await sfn.send(
@@ -106,15 +77,7 @@ export async function replayCommand(argv: readonly string[], print: (line: strin
   });
   if (dryRun) {
     // Receiving hid every message for the visibility timeout; a dry run leaves the queue as it was.
-    for (const receiptHandle of receipts.values()) {
-      await sqs.send(
-        new ChangeMessageVisibilityCommand({
-          QueueUrl: queueUrl,
-          ReceiptHandle: receiptHandle,
-          VisibilityTimeout: 0,
-        }),
-      );
-    }
+    await source.release();
     print(
       `${report.replayed.length} would be replayed, ${report.kept.length} would stay in the queue (dry run: nothing changed)`,
     );

@@ -5,15 +5,24 @@ import { performance } from 'node:perf_hooks';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
+import { STACK_NAME } from '../shared/stack-name';
 import { AwsServiceError } from './aws-service';
 import { type Clock, RealClock } from './clock';
-import { deployLocally, readTemplateFile, refuseCustomerManagedKeys } from './cloudformation/template';
+import { CloudFormationApi } from './cloudformation/stack-api';
+import {
+  deployLocally,
+  readTemplateFile,
+  refuseCustomerManagedKeys,
+  TemplateError,
+} from './cloudformation/template';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
 import { loadTaskDefinitions } from './ecs/task-definitions';
 import { TaskNetwork } from './ecs/task-network';
 import { LocalEcsTaskRunner } from './ecs/task-runner';
+import { localAccess } from './endpoint/access';
+import { type LocalEndpoint, startLocalEndpoint } from './endpoint/server';
 import { DeadLetterStore } from './events/dead-letter-store';
 import { LocalEventBus } from './events/event-bus';
 import {
@@ -22,6 +31,7 @@ import {
   loadObjectCreatedRule,
   type ObjectCreatedRule,
 } from './events/rule-template';
+import { EventBridgeRulesApi } from './events/rules-api';
 import type { UndeliveredEvent } from './events/target-delivery';
 import { RoleSessions, sessionEnvironment } from './iam/role-sessions';
 import { TemplateIam } from './iam/template-iam';
@@ -36,7 +46,8 @@ import {
 } from './s3/server';
 import { loadSchedules } from './scheduler/schedule-template';
 import { LocalScheduler } from './scheduler/scheduler';
-import { LocalSqs } from './sqs/queues';
+import { SqsApi } from './sqs/api';
+import { type LocalQueue, LocalSqs } from './sqs/queues';
 import {
   type BackfillStateMachine,
   findBackfillStateMachine,
@@ -76,11 +87,11 @@ export interface LocalPipelineOptions {
   readonly templatePath: string;
   /** Where the embedded S3 server keeps objects. */
   readonly dataDir: string;
-  /** The rule target's dead-letter queue: one JSON file per event. @default `dead-letters` beside dataDir */
+  /** Where the rule target's dead-letter queue keeps its messages across runs, one JSON file each. @default `dead-letters` beside dataDir */
   readonly deadLetterDir?: string;
   /** Every execution, one JSON file each, kept across runs. @default `executions` beside dataDir */
   readonly journalDir?: string;
-  /** @default 0 - any free port */
+  /** The local endpoint's port on 127.0.0.1, for every service. @default 0 - any free port */
   readonly port?: number;
   /** The account's Fargate On-Demand vCPU quota (L-3032A538). @default 6 */
   readonly fargateVcpuQuota?: number;
@@ -113,8 +124,11 @@ export interface LocalPipelineOptions {
 }
 
 export interface LocalPipeline {
+  /** The local endpoint's URL (S3, DynamoDB, SQS, CloudFormation, EventBridge rules...), e.g. `http://127.0.0.1:4566`. */
   readonly endpoint: string;
   readonly port: number;
+  /** The local endpoint itself: `register` serves one more LocalAwsService on it. */
+  readonly awsEndpoint: LocalEndpoint;
   readonly bucket: string;
   /** The rule's key prefix: objects under it start executions. */
   readonly inputPrefix: string;
@@ -156,7 +170,7 @@ export interface LocalPipeline {
   peakRunningTasks(): number;
   /** Events the rule target gave up on during this run (see also `deadLetters`). */
   undelivered(): readonly UndeliveredEvent[];
-  /** The rule target's dead-letter queue, kept across runs. */
+  /** The rule target's dead-letter queue (a queue of `sqs`), kept across runs. */
   readonly deadLetters: DeadLetterStore;
   /** Every execution of this and earlier runs (input, status, error, cause, times). */
   readonly journal: ExecutionJournal;
@@ -181,13 +195,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   const template = readTemplateFile(options.templatePath);
   refuseCustomerManagedKeys(template, options.templatePath);
   const ruleMatch = findObjectCreatedRule(template);
-  const deployment = deployLocally(template, {
-    region: LOCAL_REGION,
-    bucketNames: { [ruleMatch.dataBucketLogicalId]: bucket },
-  });
-  const rule = loadObjectCreatedRule(deployment, ruleMatch);
-  const stateMachine = loadStateMachine(deployment, rule.targetLogicalId);
-  const backfill = findBackfillStateMachine(deployment);
   const workerCommand = options.workerCommand ?? [process.execPath, WORKER_BUNDLE];
   if (!options.workerCommand && !existsSync(WORKER_BUNDLE)) {
     throw new Error(`The worker bundle ${WORKER_BUNDLE} does not exist; build it with \`npm run build\``);
@@ -197,12 +204,33 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   // that role's policies and the bucket policy, as S3 does; the local S3's own credentials (the
   // user's uploads, the emulator's reads) act as the account's administrator.
   const sessions = new RoleSessions();
+
+  // One endpoint for every service, as LocalStack's edge port: S3 and DynamoDB mount their
+  // handlers on it, the others are LocalAwsServices behind its protocol codecs (local/endpoint/).
+  // It listens first: the template is deployed with queue URLs on it (see LocalDeploymentOptions.sqsEndpoint).
+  const endpoint = await startLocalEndpoint({ port: options.port });
+  const { deployment, rule, stateMachine, backfill } = await closedOnError(endpoint, () => {
+    const deployed = deployLocally(template, {
+      region: LOCAL_REGION,
+      bucketNames: { [ruleMatch.dataBucketLogicalId]: bucket },
+      sqsEndpoint: endpoint.url,
+    });
+    const objectCreatedRule = loadObjectCreatedRule(deployed, ruleMatch);
+    return {
+      deployment: deployed,
+      rule: objectCreatedRule,
+      stateMachine: loadStateMachine(deployed, objectCreatedRule.targetLogicalId),
+      backfill: findBackfillStateMachine(deployed),
+    };
+  });
+  const iam = new TemplateIam(deployment);
+  endpoint.authorizeWith(localAccess({ admin: LOCAL_S3_CREDENTIALS, sessions, iam }));
   const server = await startLocalS3Server({
+    endpoint: { url: endpoint.url, port: endpoint.port, serveS3: endpoint.serveS3 },
     directory: options.dataDir,
     buckets: [bucket],
-    port: options.port,
     authorize: templateAccessControl({
-      iam: new TemplateIam(deployment),
+      iam,
       sessions,
       unrestrictedAccessKeyId: LOCAL_S3_CREDENTIALS.accessKeyId,
       partition: deployment.partition,
@@ -210,8 +238,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     }),
   });
   const s3 = localS3Client(server.endpoint);
-  const dynamodb = await startLocalDynamoDb(deployment);
+  const dynamodb = await startLocalDynamoDb(deployment, {
+    url: endpoint.url,
+    serveDynamoDb: endpoint.serveDynamoDb,
+    credentials: LOCAL_S3_CREDENTIALS,
+  });
   const sqs = LocalSqs.fromDeployment(deployment, options.retryIntervalScale ?? 0.01);
+  endpoint.register(new SqsApi(sqs, deployment));
+  endpoint.register(new CloudFormationApi(deployment, STACK_NAME, new Date()));
+  endpoint.register(new EventBridgeRulesApi(deployment));
 
   const ecs = new LocalEcsTaskRunner({
     taskDefinitions: loadTaskDefinitions(deployment),
@@ -264,6 +299,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
+    deadLetterQueue(sqs, rule),
   );
   const startExecution = (input: unknown, start?: StartExecutionOptions) =>
     stepFunctions.startExecution(stateMachine, input, start);
@@ -335,8 +371,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   };
 
   return {
-    endpoint: server.endpoint,
-    port: server.port,
+    endpoint: endpoint.url,
+    port: endpoint.port,
+    awsEndpoint: endpoint,
     bucket,
     inputPrefix: rule.inputPrefix,
     rule,
@@ -374,5 +411,27 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     await waitForIdle();
     s3.destroy();
     await Promise.all([server.close(), dynamodb.close()]);
+    await endpoint.close();
   }
+}
+
+/** `start()`, with the endpoint closed if it throws (a template the local pipeline cannot run). */
+async function closedOnError<T>(endpoint: LocalEndpoint, start: () => T): Promise<T> {
+  try {
+    return start();
+  } catch (error) {
+    await endpoint.close();
+    throw error;
+  }
+}
+
+/** The queue of the rule target's DeadLetterConfig, which the stack always sets (lib/trigger.ts). */
+function deadLetterQueue(sqs: LocalSqs, rule: ObjectCreatedRule): LocalQueue {
+  const queue = rule.deadLetterQueueArn && sqs.named(rule.deadLetterQueueArn.split(':').pop()!);
+  if (!queue) {
+    throw new TemplateError(
+      `The rule's target has no dead-letter queue of the template (DeadLetterConfig ${rule.deadLetterQueueArn ?? 'unset'}): the local pipeline runs the stack's, see lib/trigger.ts`,
+    );
+  }
+  return queue;
 }

@@ -1,3 +1,10 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+
 import { type RuleTargetInputProperties, targetInputFor } from './input-transformer';
 
 /**
@@ -17,6 +24,55 @@ export interface DeadLetterSource {
   receive(max: number): Promise<readonly DeadLetter[]>;
   /** Called only after the letter's execution has started. */
   delete(letter: DeadLetter): Promise<void>;
+}
+
+/** How long a received message stays hidden: one replay then sees each message once. */
+const VISIBILITY_TIMEOUT_SECONDS = 300;
+
+/**
+ * The dead-letter queue as the replay reads it, through SQS: on AWS, and on the local endpoint
+ * (`npm start -- --replay-dead-letters`), so both read the queue the same way. `release` makes the
+ * messages received and not deleted visible again (a dry run leaves the queue as it was).
+ */
+export function sqsDeadLetterSource(
+  sqs: SQSClient,
+  queueUrl: string,
+): DeadLetterSource & { release(): Promise<void> } {
+  const receipts = new Map<string, string>();
+  return {
+    async receive(max) {
+      const response = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: max,
+          WaitTimeSeconds: 1,
+          VisibilityTimeout: VISIBILITY_TIMEOUT_SECONDS,
+        }),
+      );
+      return (response.Messages ?? []).map((m): DeadLetter => {
+        receipts.set(m.MessageId ?? '', m.ReceiptHandle ?? '');
+        return { id: m.MessageId ?? '', body: m.Body ?? '' };
+      });
+    },
+    async delete(letter) {
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receipts.get(letter.id) }),
+      );
+      receipts.delete(letter.id);
+    },
+    async release() {
+      for (const receiptHandle of receipts.values()) {
+        await sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: queueUrl,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      }
+      receipts.clear();
+    },
+  };
 }
 
 /** Starts an execution and returns its id; `name` makes a second replay of the same event a no-op. */

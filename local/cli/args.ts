@@ -6,7 +6,7 @@ import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
 import type { FaultOptions } from '../pipeline';
 
-export const DEFAULT_PORT = 4569;
+export const DEFAULT_PORT = 4566;
 export const DEFAULT_DATA_DIR = '.local';
 
 /** What a run writes under its data directory: everything, so `--data-dir X` writes nothing outside X. */
@@ -80,7 +80,8 @@ starts one execution per event in the dead-letter directory, then exits 0 if all
 them again, as \`npm run redrive\` does on AWS, then exits 0 if all now succeeded.
 
 Options:
-  --port <n>                     S3 port on 127.0.0.1 (default ${DEFAULT_PORT}; 0 = any free port)
+  --port <n>                     the local AWS endpoint's port on 127.0.0.1, every service on it
+                                 (default ${DEFAULT_PORT}; 0 = any free port)
   --data-dir <dir>               where the run keeps everything it writes (default ${DEFAULT_DATA_DIR}): the
                                  objects (s3/), dead letters, execution journal and cdk.out
   --dead-letter-dir <dir>        the rule target's dead-letter queue, one JSON file per event

@@ -8,7 +8,6 @@ import { redriveLine, redriveSummary } from '../../shared/redrive';
 import { SynthError, synthesize } from '../cloudformation/synth';
 import { readTemplateFile } from '../cloudformation/template';
 import { type ExecutionRecord, type LocalPipeline, startLocalPipeline } from '../pipeline';
-import { LOCAL_REGION, LOCAL_S3_CREDENTIALS, localS3Environment } from '../s3/server';
 import { runBackfill } from '../stepfunctions/backfill-map';
 import {
   type CliOptions,
@@ -19,6 +18,7 @@ import {
   USAGE,
   UsageError,
 } from './args';
+import { endpointBanner } from './banner';
 import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
 import { backfillLine, counted, executionLine, summarize, undeliveredLine } from './report';
@@ -265,22 +265,20 @@ async function printFailureCount(pipeline: LocalPipeline, options: CliOptions): 
 
 /** Runs until Ctrl-C: prints how to write objects, then one line per execution. */
 async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const prefix = pipeline.inputPrefix;
-  // The same settings the worker gets: s3rver also needs the CLI's streaming checksums off.
-  const environment = Object.entries(localS3Environment(pipeline.endpoint))
-    .map(([name, value]) => `${name}=${value}`)
-    .join(' ');
   console.log(
-    [
-      '',
-      `Local pipeline running. S3 endpoint: ${pipeline.endpoint}  bucket: ${pipeline.bucket}`,
-      `Credentials: AWS_ACCESS_KEY_ID=${LOCAL_S3_CREDENTIALS.accessKeyId} AWS_SECRET_ACCESS_KEY=${LOCAL_S3_CREDENTIALS.secretAccessKey} AWS_REGION=${LOCAL_REGION}`,
-      `Objects written under "${prefix}" are processed; results appear in the output prefix. Try:`,
-      `  env ${environment} \\`,
-      `  aws s3 cp samples/data.csv s3://${pipeline.bucket}/${prefix}data.csv`,
-      'Ctrl-C stops: running tasks get SIGTERM and their executions end ABORTED (--redrive runs them again).',
-      '',
-    ].join('\n'),
+    endpointBanner({
+      endpoint: pipeline.endpoint,
+      served: pipeline.awsEndpoint.served(),
+      bucket: pipeline.bucket,
+      inputPrefix: pipeline.inputPrefix,
+      deadLetterQueueUrl: pipeline.deadLetters.queue.url,
+      ruleName: pipeline.rule.ruleName,
+      tableNames: pipeline.dynamodb.tables.map((table) => table.tableName),
+      stateMachineArn: pipeline.stateMachine.arn,
+    }),
+  );
+  console.log(
+    'Ctrl-C stops: running tasks get SIGTERM and their executions end ABORTED (--redrive runs them again).\n',
   );
   printDeadLetterCount(pipeline, options);
   await printFailureCount(pipeline, options);

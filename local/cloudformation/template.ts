@@ -69,6 +69,13 @@ export interface LocalDeploymentOptions {
   readonly accountId?: string;
   /** Local names of buckets by logical ID; any other bucket is `local-<logical id>`. */
   readonly bucketNames?: Readonly<Record<string, string>>;
+  /**
+   * Where queue URLs point, e.g. the local endpoint `http://127.0.0.1:4566` (a queue's `Ref` is then
+   * `http://127.0.0.1:4566/<account>/<logical id>`): the SDK sends an SQS request to its QueueUrl's
+   * host, so a URL handed to a client must be the endpoint's, as LocalStack's are.
+   * @default `https://sqs.<region>.amazonaws.com`
+   */
+  readonly sqsEndpoint?: string;
 }
 
 /** The template "deployed" locally: where it runs and the local value of any fragment of it. */
@@ -93,6 +100,7 @@ export function deployLocally(template: CfnTemplate, options: LocalDeploymentOpt
     partition,
     region,
     accountId,
+    sqsEndpoint: options.sqsEndpoint ?? `https://sqs.${region}.amazonaws.com`,
     arn: (service, resource) => `arn:${partition}:${service}:${region}:${accountId}:${resource}`,
   };
   // Local stand-ins for physical IDs: deterministic and recognisable, never mistaken for real ones.
@@ -128,6 +136,7 @@ interface Where {
   readonly partition: string;
   readonly region: string;
   readonly accountId: string;
+  readonly sqsEndpoint: string;
   arn(service: string, resource: string): string;
 }
 
@@ -135,7 +144,7 @@ function localPhysicalId(
   id: string,
   resource: CfnResource,
   bucketNames: Readonly<Record<string, string>>,
-  { arn, region, accountId }: Where,
+  { arn, accountId, sqsEndpoint }: Where,
 ): string {
   switch (resource.Type) {
     case 'AWS::S3::Bucket':
@@ -147,7 +156,7 @@ function localPhysicalId(
     case 'AWS::SNS::Topic':
       return arn('sns', id);
     case 'AWS::SQS::Queue':
-      return `https://sqs.${region}.amazonaws.com/${accountId}/${id}`;
+      return `${sqsEndpoint}/${accountId}/${id}`;
     default:
       return id;
   }

@@ -1,3 +1,4 @@
+import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import {
@@ -17,6 +18,7 @@ import { type LocalDeployment, TemplateError } from '../cloudformation/template'
  * when the template sets one). In memory on purpose: what the tables hold locally (the launch gate's
  * count) belongs to executions of this run, and a restart starts with none running. Clients reach
  * it with the SDK's DynamoDB client, so requests, validation and errors are the DynamoDB API's.
+ * Behind the local endpoint it takes no port of its own: the endpoint hands it each DynamoDB request.
  */
 
 /** Any credentials do: dynalite checks that requests are signed, not by whom. */
@@ -35,17 +37,35 @@ export interface LocalDynamoDb {
   close(): Promise<void>;
 }
 
-export async function startLocalDynamoDb(deployment: LocalDeployment): Promise<LocalDynamoDb> {
+/** The local endpoint (local/endpoint/server.ts) DynamoDB is served behind, and the credentials it accepts. */
+export interface DynamoDbMount {
+  readonly url: string;
+  serveDynamoDb(handler: RequestListener): void;
+  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** `mount`: serve behind the local endpoint. @default - a port of its own, any credentials */
+export async function startLocalDynamoDb(
+  deployment: LocalDeployment,
+  mount?: DynamoDbMount,
+): Promise<LocalDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let endpoint: string;
+  if (mount) {
+    // dynalite's server is only its request handler here: the endpoint emits each request to it.
+    mount.serveDynamoDb((request, response) => server.emit('request', request, response));
+    endpoint = mount.url;
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
   const client = new DynamoDBClient({
     region: deployment.region,
     endpoint,
-    credentials: { ...LOCAL_DYNAMODB_CREDENTIALS },
+    credentials: { ...(mount?.credentials ?? LOCAL_DYNAMODB_CREDENTIALS) },
     // Retries are the state machine's (its Retry on DynamoDB's throttling errors), not the client's.
     maxAttempts: 1,
   });
@@ -81,6 +101,7 @@ export async function startLocalDynamoDb(deployment: LocalDeployment): Promise<L
     close: () =>
       new Promise<void>((resolve, reject) => {
         client.destroy();
+        if (mount) return resolve();
         server.close((error?: Error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),

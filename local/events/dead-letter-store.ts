@@ -1,14 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 
-import type { DeadLetter, DeadLetterSource } from '../../shared/dead-letter-replay';
+import type { LocalQueue } from '../sqs/queues';
 
 /**
- * The rule target's dead-letter queue, locally: a directory with one JSON file per event, so dead
- * letters survive a restart of `npm start` the way SQS messages outlive a deployment. Each file is
- * the message as `aws sqs receive-message --message-attribute-names All` shows it: the ORIGINAL event
- * as the body (EventBridge does not send the target input) and the attributes EventBridge adds
+ * The rule target's dead-letter queue, locally: the template's queue itself (local/sqs), so SQS
+ * clients (`npm run replay-dead-letters`, `aws sqs receive-message`) read it through the local
+ * endpoint as they read it on AWS; and a directory with one JSON file per message in it, so dead
+ * letters survive a restart of `npm start` the way SQS messages outlive a deployment. A message's
+ * file is written when EventBridge dead-letters it and removed when any client deletes (or purges)
+ * it; on start, the files are put back in the queue under their message ids. Each file is the
+ * message as `aws sqs receive-message --message-attribute-names All` shows it: the ORIGINAL event as
+ * the body (EventBridge does not send the target input) and the attributes EventBridge adds
  * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
  */
 
@@ -34,97 +37,97 @@ export interface DeadLetterMessage {
 }
 
 export class DeadLetterStore {
-  constructor(readonly directory: string) {}
+  /** Message id -> its file. */
+  private readonly files = new Map<string, string>();
 
-  /** Stores `event` with its attributes; returns the file written. */
+  constructor(
+    readonly directory: string,
+    /** The template's dead-letter queue. */
+    readonly queue: LocalQueue,
+  ) {
+    for (const file of this.fileNames()) {
+      const message = messageOf(file);
+      queue.sendMessage(message.Body, {
+        messageId: message.MessageId,
+        messageAttributes: message.MessageAttributes,
+        sentTimestampMs: Number(message.Attributes.SentTimestamp),
+      });
+      this.files.set(message.MessageId, file);
+    }
+    queue.onDelete((messageId) => {
+      const file = this.files.get(messageId);
+      if (file) rmSync(file, { force: true });
+      this.files.delete(messageId);
+    });
+  }
+
+  /** Sends `event` to the queue with its attributes, and keeps it in a file; returns the file written. */
   put(event: unknown, attributes: DeadLetterAttributes): string {
-    mkdirSync(this.directory, { recursive: true });
     const sentAt = Date.now();
+    const body = JSON.stringify(event);
+    const messageAttributes = Object.fromEntries(
+      Object.entries(attributes)
+        .filter(([, value]) => value !== undefined)
+        .map(([name, value]) => [name, { DataType: 'String', StringValue: String(value) }]),
+    ) as DeadLetterMessage['MessageAttributes'];
+    const { MessageId } = this.queue.sendMessage(body, { messageAttributes, sentTimestampMs: sentAt });
     const message: DeadLetterMessage = {
-      MessageId: randomUUID(),
-      Body: JSON.stringify(event),
-      MessageAttributes: Object.fromEntries(
-        Object.entries(attributes)
-          .filter(([, value]) => value !== undefined)
-          .map(([name, value]) => [name, { DataType: 'String', StringValue: String(value) }]),
-      ),
+      MessageId,
+      Body: body,
+      MessageAttributes: messageAttributes,
       Attributes: { SentTimestamp: String(sentAt) },
     };
-    // The time first, so a directory listing is in arrival order; written then renamed, so that a
-    // replay running at the same moment never reads half a file.
-    const file = join(this.directory, `${sentAt}-${message.MessageId}.json`);
+    mkdirSync(this.directory, { recursive: true });
+    // The time first, so a directory listing is in arrival order; written then renamed, so that no
+    // reader ever sees half a file.
+    const file = join(this.directory, `${sentAt}-${MessageId}.json`);
     writeFileSync(`${file}.tmp`, `${JSON.stringify(message, null, 2)}\n`);
     renameSync(`${file}.tmp`, file);
+    this.files.set(MessageId, file);
     return file;
   }
 
-  /** The stored messages, oldest first. */
+  /** The messages not yet deleted, oldest first. */
   messages(): DeadLetterMessage[] {
-    return this.files().map((file) => this.read(file));
+    return this.fileNames().map(messageOf);
   }
 
   count(): number {
-    return this.files().length;
+    return this.queue.size;
   }
 
-  /**
-   * The store as the replay loop reads a queue: each message is received once per source (like an
-   * SQS visibility timeout longer than the run), and its file is removed only when `delete` is called.
-   */
-  source(): DeadLetterSource {
-    // Message id -> file, for delete; and the files handed out, so none is received twice.
-    const received = new Map<string, string>();
-    const receivedFiles = new Set<string>();
-    return {
-      receive: async (max) => {
-        const letters: DeadLetter[] = [];
-        for (const file of this.files()) {
-          if (letters.length >= max) break;
-          if (receivedFiles.has(file)) continue;
-          const letter = letterOf(file);
-          received.set(letter.id, file);
-          receivedFiles.add(file);
-          letters.push(letter);
-        }
-        return letters;
-      },
-      delete: async (letter) => {
-        const file = received.get(letter.id);
-        if (file) rmSync(file, { force: true });
-      },
-    };
-  }
-
-  private files(): string[] {
+  private fileNames(): string[] {
     if (!existsSync(this.directory)) return [];
     return readdirSync(this.directory)
       .filter((name) => name.endsWith('.json'))
       .sort()
       .map((name) => join(this.directory, name));
   }
-
-  private read(file: string): DeadLetterMessage {
-    try {
-      return JSON.parse(readFileSync(file, 'utf8')) as DeadLetterMessage;
-    } catch (error) {
-      throw new Error(
-        `${file} is not a dead-letter message (${(error as Error).message}); move it out of ${this.directory}`,
-        { cause: error },
-      );
-    }
-  }
 }
 
-/** A file that is not a message is handed on as its raw text, so the replay reports it and leaves it. */
-function letterOf(file: string): DeadLetter {
+/**
+ * A file that is not a message (edited by hand, say) goes back in the queue as its raw text under
+ * its file name, so the replay reports it and leaves it.
+ */
+function messageOf(file: string): DeadLetterMessage {
   const text = readFileSync(file, 'utf8');
   try {
     const message = JSON.parse(text) as Partial<DeadLetterMessage>;
     if (typeof message.MessageId === 'string' && typeof message.Body === 'string') {
-      return { id: message.MessageId, body: message.Body };
+      return {
+        MessageId: message.MessageId,
+        Body: message.Body,
+        MessageAttributes: message.MessageAttributes ?? {},
+        Attributes: { SentTimestamp: message.Attributes?.SentTimestamp ?? String(Date.now()) },
+      };
     }
   } catch {
     // Not JSON: handed on as is.
   }
-  return { id: basename(file), body: text };
+  return {
+    MessageId: file.slice(file.lastIndexOf('/') + 1),
+    Body: text,
+    MessageAttributes: {},
+    Attributes: { SentTimestamp: String(Date.now()) },
+  };
 }

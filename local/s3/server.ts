@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { S3Client } from '@aws-sdk/client-s3';
@@ -38,6 +38,15 @@ export interface LocalS3ServerOptions {
    * @default - every request is let through
    */
   readonly authorize?: (request: IncomingMessage) => Promise<string | undefined>;
+  /**
+   * Serve behind the local endpoint (local/endpoint/server.ts) on its port, instead of a port of its own.
+   * @default - its own port
+   */
+  readonly endpoint?: {
+    readonly url: string;
+    readonly port: number;
+    serveS3(handler: RequestListener): void;
+  };
 }
 
 export interface LocalS3Server {
@@ -71,7 +80,7 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
   Object.assign((server as unknown as { context: object }).context, { store });
   await server.configureBuckets();
   const serve = server.getMiddleware();
-  const http = createServer((request, response) => {
+  const handle: RequestListener = (request, response) => {
     const decided = options.authorize ? options.authorize(request) : Promise.resolve(undefined);
     decided.then(
       (denied) => {
@@ -86,7 +95,18 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
         response.end(`Local S3 authorization failed: ${error.message}`);
       },
     );
-  });
+  };
+  const keys = {
+    server,
+    acceptAccessKey: (accessKeyId: string, secretAccessKey: string) =>
+      S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey),
+    forgetAccessKey: (accessKeyId: string) => S3RVER_ACCOUNT.revokeAccessKey(accessKeyId),
+  };
+  if (options.endpoint) {
+    options.endpoint.serveS3(handle);
+    return { endpoint: options.endpoint.url, port: options.endpoint.port, ...keys, close: async () => {} };
+  }
+  const http = createServer(handle);
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -95,10 +115,7 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
-    server,
-    acceptAccessKey: (accessKeyId, secretAccessKey) =>
-      S3RVER_ACCOUNT.createKeyPair(accessKeyId, secretAccessKey),
-    forgetAccessKey: (accessKeyId) => S3RVER_ACCOUNT.revokeAccessKey(accessKeyId),
+    ...keys,
     close: () =>
       new Promise<void>((resolve, reject) => {
         http.close((error) => (error ? reject(error) : resolve()));

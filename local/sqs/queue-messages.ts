@@ -76,6 +76,24 @@ interface StoredMessage {
   /** Seconds from which it can be received. */
   visibleAt: number;
   receives: number;
+  /** The sender's message attributes and SentTimestamp (epoch ms), as ReceiveMessage returns them. */
+  readonly messageAttributes?: MessageAttributes;
+  readonly sentTimestampMs?: number;
+}
+
+/** A message's attributes as SendMessage takes them (`{ name: { DataType, StringValue } }`). */
+export type MessageAttributes = Readonly<
+  Record<
+    string,
+    { readonly DataType: string; readonly StringValue?: string; readonly BinaryValue?: Uint8Array }
+  >
+>;
+
+/** What SendMessage may set besides the body; `messageId` restores a message kept across runs. */
+export interface SendOptions {
+  readonly messageAttributes?: MessageAttributes;
+  readonly sentTimestampMs?: number;
+  readonly messageId?: string;
 }
 
 export class QueueMessages {
@@ -94,13 +112,19 @@ export class QueueMessages {
     return this.messages.size;
   }
 
-  send(body: string, nowSeconds: number): { MessageId: string; MD5OfMessageBody: string } {
+  send(
+    body: string,
+    nowSeconds: number,
+    options: SendOptions = {},
+  ): { MessageId: string; MD5OfMessageBody: string } {
     const message: StoredMessage = {
-      messageId: randomUUID(),
+      messageId: options.messageId ?? randomUUID(),
       body,
       md5: createHash('md5').update(body, 'utf8').digest('hex'),
       visibleAt: nowSeconds,
       receives: 0,
+      messageAttributes: options.messageAttributes,
+      sentTimestampMs: options.sentTimestampMs,
     };
     this.messages.set(message.messageId, message);
     this.sentIds.add(message.messageId);
@@ -136,7 +160,59 @@ export class QueueMessages {
     return taken;
   }
 
-  delete(receiptHandle: string): void {
+  /** Returns the id of the message deleted; undefined when the handle was an older one (a no-op). */
+  delete(receiptHandle: string): string | undefined {
+    const [messageId, receives] = this.parseHandle(receiptHandle);
+    const message = this.messages.get(messageId);
+    if (message?.receives !== receives) return undefined;
+    this.messages.delete(messageId);
+    this.deleted++;
+    return messageId;
+  }
+
+  /**
+   * ChangeMessageVisibility: the message received last with this handle turns visible `seconds`
+   * from now; one not in flight (visible, deleted, or received again since) is MessageNotInflight.
+   */
+  changeVisibility(receiptHandle: string, nowSeconds: number, seconds: number): void {
+    const [messageId, receives] = this.parseHandle(receiptHandle);
+    const message = this.messages.get(messageId);
+    if (!message || message.receives !== receives || message.visibleAt <= nowSeconds) {
+      throw new SqsError('MessageNotInflight', 'The message referred to is not in flight.');
+    }
+    message.visibleAt = nowSeconds + seconds;
+  }
+
+  /** PurgeQueue: deletes every message; returns their ids. */
+  purge(): string[] {
+    const ids = [...this.messages.keys()];
+    this.deleted += ids.length;
+    this.messages.clear();
+    return ids;
+  }
+
+  /** Messages receivable now, and messages in flight (ApproximateNumberOfMessages[NotVisible]). */
+  counts(nowSeconds: number): { visible: number; inFlight: number } {
+    let visible = 0;
+    for (const message of this.messages.values()) if (message.visibleAt <= nowSeconds) visible++;
+    return { visible, inFlight: this.messages.size - visible };
+  }
+
+  /** What ReceiveMessage reports of a message beside its body: attributes, receive count, sent time. */
+  details(
+    messageId: string,
+  ): { messageAttributes?: MessageAttributes; receives: number; sentTimestampMs?: number } | undefined {
+    const message = this.messages.get(messageId);
+    return (
+      message && {
+        messageAttributes: message.messageAttributes,
+        receives: message.receives,
+        sentTimestampMs: message.sentTimestampMs,
+      }
+    );
+  }
+
+  private parseHandle(receiptHandle: string): [string, number] {
     const [messageId, receives] = receiptHandle.split('#');
     if (!messageId || !/^\d+$/.test(receives ?? '') || !this.sentIds.has(messageId)) {
       throw new SqsError(
@@ -144,10 +220,7 @@ export class QueueMessages {
         `The input receipt handle "${receiptHandle}" is not a valid receipt handle.`,
       );
     }
-    const message = this.messages.get(messageId);
-    if (message?.receives !== Number(receives)) return;
-    this.messages.delete(messageId);
-    this.deleted++;
+    return [messageId, Number(receives)];
   }
 
   /** When the next message in flight turns visible; undefined when none is in flight. */

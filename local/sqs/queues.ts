@@ -7,6 +7,7 @@ import {
   QueueMessages,
   queueSettings,
   type ReceivedMessage,
+  type SendOptions,
   SqsError,
 } from './queue-messages';
 
@@ -52,6 +53,7 @@ export class LocalQueue {
   private readonly messages: QueueMessages;
   private readonly pollers: Poller[] = [];
   private wakeTimer?: NodeJS.Timeout;
+  private readonly deleteListeners: Array<(messageId: string) => void> = [];
 
   constructor(
     readonly url: string,
@@ -77,8 +79,8 @@ export class LocalQueue {
     return this.messages.deleted;
   }
 
-  sendMessage(body: string): { MessageId: string; MD5OfMessageBody: string } {
-    const sent = this.messages.send(body, nowSeconds());
+  sendMessage(body: string, options: SendOptions = {}): { MessageId: string; MD5OfMessageBody: string } {
+    const sent = this.messages.send(body, nowSeconds(), { sentTimestampMs: Date.now(), ...options });
     this.serve();
     return sent;
   }
@@ -107,7 +109,43 @@ export class LocalQueue {
 
   /** Deletes the message last received with `receiptHandle` (see queue-messages.ts for older handles). */
   deleteMessage(receiptHandle: string): void {
-    this.messages.delete(receiptHandle);
+    const deleted = this.messages.delete(receiptHandle);
+    if (deleted !== undefined) for (const listener of this.deleteListeners) listener(deleted);
+  }
+
+  /** ChangeMessageVisibility (see QueueMessages.changeVisibility); wakes long polls for a message made visible. */
+  changeMessageVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): void {
+    this.messages.changeVisibility(receiptHandle, nowSeconds(), visibilityTimeoutSeconds);
+    this.serve();
+  }
+
+  /** PurgeQueue. */
+  purge(): void {
+    for (const deleted of this.messages.purge())
+      for (const listener of this.deleteListeners) listener(deleted);
+  }
+
+  /** Calls `listener` with the id of each message deleted from now on (DeleteMessage, PurgeQueue). */
+  onDelete(listener: (messageId: string) => void): void {
+    this.deleteListeners.push(listener);
+  }
+
+  /** ApproximateNumberOfMessages and ApproximateNumberOfMessagesNotVisible, now. */
+  counts(): { visible: number; inFlight: number } {
+    return this.messages.counts(nowSeconds());
+  }
+
+  /** A message's attributes, receive count and sent time (see QueueMessages.details). */
+  details(messageId: string): ReturnType<QueueMessages['details']> {
+    return this.messages.details(messageId);
+  }
+
+  get visibilityTimeoutSeconds(): number {
+    return this.messages.visibilityTimeoutSeconds;
+  }
+
+  get receiveMessageWaitTimeSeconds(): number {
+    return this.receiveWaitTimeSeconds;
   }
 
   /** Hands visible messages to waiting long polls, oldest poll first; wakes itself when one turns visible. */
@@ -172,5 +210,10 @@ export class LocalSqs {
 
   all(): LocalQueue[] {
     return [...this.queues.values()];
+  }
+
+  /** The queue named `name` (the last segment of its URL), if any. */
+  named(name: string): LocalQueue | undefined {
+    return this.all().find((queue) => queue.url.endsWith(`/${name}`));
   }
 }

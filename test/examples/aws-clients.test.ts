@@ -1,0 +1,200 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { endpointEnvironment } from '../../local/cli/banner';
+import type { LocalPipeline } from '../../local/pipeline';
+import { STACK_NAME } from '../../shared/stack-name';
+import { startTestPipeline } from '../local/support/pipeline';
+import { synthesizedTemplate } from '../local/support/synthesized-template';
+
+/**
+ * The local endpoint through Debian's awscli 2.9 and python3-boto3 1.26 (`npm run test:examples`,
+ * not part of `npm test`): clients that speak the query protocol to SQS and CloudFormation and
+ * ignore AWS_ENDPOINT_URL, so they get `--endpoint-url` / `endpoint_url=`. Their environment is the
+ * block the banner prints.
+ */
+
+const PYTHON = '/usr/bin/python3';
+const run = promisify(execFile);
+
+let pipeline: LocalPipeline;
+let environment: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  for (const [command, args, pkg] of [
+    ['aws', ['--version'], 'awscli'],
+    [PYTHON, ['-c', 'import boto3'], 'python3-boto3'],
+  ] as const) {
+    await run(command, [...args]).catch(() => {
+      throw new Error(
+        `${command} is missing: install Debian's ${pkg} (apt-get install -y ${pkg}), which \`npm run test:examples\` needs`,
+      );
+    });
+  }
+  pipeline = await startTestPipeline(await synthesizedTemplate());
+  environment = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    // No profile of the machine's user may change what the clients send.
+    AWS_CONFIG_FILE: '/dev/null',
+    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+    AWS_PAGER: '',
+    ...endpointEnvironment(pipeline.endpoint),
+  };
+});
+
+afterAll(async () => {
+  await pipeline?.stop({ drain: false });
+});
+
+/** The AWS CLI against the endpoint: its output parsed, or its error and exit code (2.9 exits 255 on a service's error). */
+async function aws(...args: string[]): Promise<{ json?: unknown; error?: string; code: number }> {
+  try {
+    const { stdout } = await run('aws', ['--endpoint-url', pipeline.endpoint, '--output', 'json', ...args], {
+      env: environment,
+    });
+    return { json: stdout.trim() === '' ? undefined : JSON.parse(stdout), code: 0 };
+  } catch (error) {
+    const failed = error as { stderr: string; code: number };
+    return { error: failed.stderr.trim(), code: failed.code };
+  }
+}
+
+describe('awscli 2.9', () => {
+  test('uploads an object the pipeline then processes', async () => {
+    const key = `${pipeline.inputPrefix}from-awscli.csv`;
+    await run(
+      'aws',
+      ['--endpoint-url', pipeline.endpoint, 's3', 'cp', 'samples/data.csv', `s3://${pipeline.bucket}/${key}`],
+      {
+        env: environment,
+      },
+    );
+    await pipeline.waitForIdle();
+    expect(pipeline.executions().map((e) => [e.key, e.status])).toContainEqual([key, 'SUCCEEDED']);
+  });
+
+  test('SQS over the query protocol: send, receive with attributes, delete; a missing queue', async () => {
+    const queueName = pipeline.deadLetters.queue.url.split('/').pop()!;
+    const { json: found } = await aws('sqs', 'get-queue-url', '--queue-name', queueName);
+    expect(found).toEqual({ QueueUrl: pipeline.deadLetters.queue.url });
+    const url = pipeline.deadLetters.queue.url;
+    await aws(
+      'sqs',
+      'send-message',
+      '--queue-url',
+      url,
+      '--message-body',
+      'from awscli',
+      '--message-attributes',
+      '{"k":{"DataType":"String","StringValue":"v"}}',
+    );
+    const { json: received } = await aws(
+      'sqs',
+      'receive-message',
+      '--queue-url',
+      url,
+      '--message-attribute-names',
+      'All',
+      '--attribute-names',
+      'All',
+    );
+    const [message] = (received as { Messages: Array<Record<string, unknown>> }).Messages;
+    expect(message).toMatchObject({
+      Body: 'from awscli',
+      MessageAttributes: { k: { DataType: 'String', StringValue: 'v' } },
+      Attributes: { ApproximateReceiveCount: '1' },
+    });
+    expect(
+      (
+        await aws(
+          'sqs',
+          'delete-message',
+          '--queue-url',
+          url,
+          '--receipt-handle',
+          String(message.ReceiptHandle),
+        )
+      ).code,
+    ).toBe(0);
+    expect(pipeline.deadLetters.queue.size).toBe(0);
+
+    const missing = await aws('sqs', 'get-queue-url', '--queue-name', 'no-such-queue');
+    expect(missing.code).toBe(255);
+    expect(missing.error).toBe(
+      'An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl operation: The specified queue does not exist.',
+    );
+  });
+
+  test('CloudFormation outputs, DynamoDB tables, and what is not served', async () => {
+    const { json: outputs } = await aws(
+      'cloudformation',
+      'describe-stacks',
+      '--stack-name',
+      STACK_NAME,
+      '--query',
+      'Stacks[0].Outputs[?OutputKey==`DeadLetterQueueUrl`].OutputValue',
+    );
+    expect(outputs).toEqual([pipeline.deadLetters.queue.url]);
+    expect((await aws('dynamodb', 'list-tables')).json).toEqual({
+      TableNames: pipeline.dynamodb.tables.map((table) => table.tableName),
+    });
+    const lambda = await aws('lambda', 'list-functions');
+    expect(lambda.code).toBe(255);
+    expect(lambda.error).toContain('The local endpoint serves no service "lambda"');
+  });
+});
+
+describe('boto3 1.26', () => {
+  test('S3, SQS, DynamoDB and CloudFormation through endpoint_url=, with their errors', async () => {
+    const script = `
+import json, sys, boto3, botocore
+endpoint, bucket, queue_url, stack = sys.argv[1:5]
+client = lambda service: boto3.client(service, endpoint_url=endpoint)
+out = {}
+s3 = client('s3')
+s3.put_object(Bucket=bucket, Key='from-boto3/a.txt', Body=b'a')
+out['keys'] = [o['Key'] for o in s3.list_objects_v2(Bucket=bucket, Prefix='from-boto3/')['Contents']]
+sqs = client('sqs')
+sqs.send_message(QueueUrl=queue_url, MessageBody='from boto3')
+message = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1)['Messages'][0]
+out['body'] = message['Body']
+out['batch'] = sqs.delete_message_batch(QueueUrl=queue_url, Entries=[{'Id': 'a', 'ReceiptHandle': message['ReceiptHandle']}])['Successful']
+try:
+    sqs.get_queue_url(QueueName='no-such-queue')
+except botocore.exceptions.ClientError as error:
+    out['sqs_error'] = [error.response['Error']['Code'], error.response['ResponseMetadata']['HTTPStatusCode']]
+out['tables'] = client('dynamodb').list_tables()['TableNames']
+try:
+    client('dynamodb').describe_table(TableName='nope')
+except botocore.exceptions.ClientError as error:
+    out['dynamodb_error'] = error.response['Error']['Code']
+cfn = client('cloudformation')
+out['outputs'] = {o['OutputKey']: o['OutputValue'] for o in cfn.describe_stacks(StackName=stack)['Stacks'][0]['Outputs']}
+try:
+    cfn.describe_stacks(StackName='Other')
+except botocore.exceptions.ClientError as error:
+    out['cfn_error'] = [error.response['Error']['Code'], error.response['ResponseMetadata']['HTTPStatusCode']]
+print(json.dumps(out))
+`;
+    const { stdout } = await run(
+      PYTHON,
+      ['-c', script, pipeline.endpoint, pipeline.bucket, pipeline.deadLetters.queue.url, STACK_NAME],
+      { env: environment },
+    );
+    expect(JSON.parse(stdout)).toEqual({
+      keys: ['from-boto3/a.txt'],
+      body: 'from boto3',
+      batch: [{ Id: 'a' }],
+      sqs_error: ['AWS.SimpleQueueService.NonExistentQueue', 400],
+      tables: pipeline.dynamodb.tables.map((table) => table.tableName),
+      dynamodb_error: 'ResourceNotFoundException',
+      outputs: expect.objectContaining({
+        BucketName: pipeline.bucket,
+        DeadLetterQueueUrl: pipeline.deadLetters.queue.url,
+        StateMachineArn: pipeline.stateMachine.arn,
+      }),
+      cfn_error: ['ValidationError', 400],
+    });
+  });
+});
