@@ -8,6 +8,8 @@ import { launchSlots, PipelineConfig } from './config';
 import { Data } from './data';
 import { DeadLetters } from './dead-letters';
 import { LaunchGate } from './launch-gate';
+import { LaunchGateCleanup } from './launch-gate-cleanup';
+import { LaunchGateReconciler } from './launch-gate-reconciler';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
@@ -26,6 +28,8 @@ export class PipelineStack extends Stack {
   public readonly network: Network;
   public readonly worker: Worker;
   public readonly launchGate: LaunchGate;
+  public readonly launchGateCleanup: LaunchGateCleanup;
+  public readonly launchGateReconciler: LaunchGateReconciler;
   public readonly workflow: Workflow;
   public readonly trigger: Trigger;
   public readonly deadLetters: DeadLetters;
@@ -93,14 +97,28 @@ export class PipelineStack extends Stack {
       logRemovalPolicy: removalPolicy,
     });
 
+    const gated = {
+      gate: this.launchGate,
+      stateMachines: [this.workflow.stateMachine, this.backfill.stateMachine],
+    };
+    this.launchGateCleanup = new LaunchGateCleanup(this, 'LaunchGateCleanup', {
+      ...gated,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
+    this.launchGateReconciler = new LaunchGateReconciler(this, 'LaunchGateReconciler', {
+      ...gated,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+    });
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       stateMachine: this.workflow.stateMachine,
       backfillStateMachine: this.backfill.stateMachine,
       deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
-      launchLine: this.launchGate.queue,
-      capacityWait: Duration.minutes(config.capacityWaitMinutes),
-      launchSlotsVcpu: (this.launchGate.slots * config.cpu) / 1024,
+      launchGateTable: this.launchGate.table,
+      launchGateHousekeeping: [this.launchGateCleanup.stateMachine, this.launchGateReconciler.stateMachine],
       alarmEmail: config.alarmEmail,
     });
 
@@ -117,7 +135,8 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetters.queue.queueUrl });
     new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachine.stateMachineArn });
     new CfnOutput(this, 'LaunchSlotsTable', {
-      description: 'The launch gate: its item launch-slots counts executions holding or waiting for a slot',
+      description:
+        'The launch gate: the item slots lists the executions holding a slot, the waiters items those waiting',
       value: this.launchGate.table.tableName,
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

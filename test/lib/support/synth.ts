@@ -91,7 +91,10 @@ export interface ConstructIds {
   readonly backfillLogGroup: string;
   readonly alarmTopic: string;
   readonly launchGateTable: string;
-  readonly launchGateLine: string;
+  readonly launchGateCleanup: string;
+  readonly launchGateReconciler: string;
+  readonly launchGateCleanupRule: string;
+  readonly launchGateSchedule: string;
 }
 
 export interface Synthesized {
@@ -120,7 +123,10 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     backfillLogGroup: logicalIdOf(stack, stack.backfill.logGroup),
     alarmTopic: logicalIdOf(stack, stack.monitoring.topic),
     launchGateTable: logicalIdOf(stack, stack.launchGate.table),
-    launchGateLine: logicalIdOf(stack, stack.launchGate.queue),
+    launchGateCleanup: logicalIdOf(stack, stack.launchGateCleanup.stateMachine),
+    launchGateReconciler: logicalIdOf(stack, stack.launchGateReconciler.stateMachine),
+    launchGateCleanupRule: logicalIdOf(stack, stack.launchGateCleanup.rule),
+    launchGateSchedule: logicalIdOf(stack, stack.launchGateReconciler.schedule),
   };
 }
 const ROOT = path.join(__dirname, '..', '..', '..');
