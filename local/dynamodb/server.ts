@@ -5,6 +5,7 @@ import {
   CreateTableCommand,
   DynamoDBClient,
   type KeySchemaElement,
+  type LocalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 
@@ -65,6 +66,8 @@ export async function startLocalDynamoDb(deployment: LocalDeployment): Promise<L
         TableName: tableName,
         KeySchema: properties.KeySchema as KeySchemaElement[],
         AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
+        // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
+        LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
         BillingMode: throughput ? 'PROVISIONED' : 'PAY_PER_REQUEST',
         ProvisionedThroughput: throughput && {
           ReadCapacityUnits: Number(throughput.ReadCapacityUnits),
