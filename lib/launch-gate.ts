@@ -64,6 +64,12 @@ export const STALE_TOKEN_ERRORS = [
   'Sfn.TaskDoesNotExistException',
 ];
 /**
+ * How many waiters one release tries to wake at most: it looks for the next one only when the last
+ * was not waiting any more, and each round deletes that one's item, so the loop ends anyway; the cap
+ * bounds the execution's history when many such items pile up (the reconciler deletes them too).
+ */
+export const MAX_HAND_ON_ROUNDS = 5;
+/**
  * The most slots one gate holds: `holders` lives in one item (400 KB at most), and each member is an
  * execution ARN of up to ~250 bytes with its overhead; the reconciler reads the whole item, within Step Functions' 256 KiB payload.
  */
@@ -219,6 +225,9 @@ export function releaseStates(
       UpdateExpression: 'DELETE holders :holders',
       ExpressionAttributeValues: { ':holders': stringSetOf(holderPath) },
     },
+    // The hand-on's rounds start at 0 (see CountHandOnRound).
+    resultSelector: { count: 0 },
+    resultPath: `${resultPath}.rounds`,
   });
   const findWaiter = tableCall(scope, 'FindWaitingExecution', gate, 'query', {
     comment: 'The oldest waiter, read consistently.',
@@ -239,32 +248,58 @@ export function releaseStates(
     `${waiter}.sk.S`,
     'Gives the oldest waiter the free slot, on the claim\u2019s own condition: someone may have claimed it meanwhile.',
   );
-  const wake = new tasks.CallAwsService(scope, 'HandOnLaunchSlot', {
-    comment: 'Wakes the waiter: it runs in the slot it was granted.',
-    service: 'sfn',
-    action: 'sendTaskSuccess',
-    parameters: { TaskToken: sfn.JsonPath.stringAt(`${waiter}.taskToken.S`), Output: '{}' },
-    // SendTaskSuccess has no resource-level permissions: the token names the task.
-    iamResources: ['*'],
-    iamAction: 'states:SendTaskSuccess',
-    resultPath: sfn.JsonPath.DISCARD,
-    taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
+  const sendTaskSuccess = (id: string, comment: string) =>
+    new tasks.CallAwsService(scope, id, {
+      comment,
+      service: 'sfn',
+      action: 'sendTaskSuccess',
+      parameters: { TaskToken: sfn.JsonPath.stringAt(`${waiter}.taskToken.S`), Output: '{}' },
+      // SendTaskSuccess has no resource-level permissions: the token names the task.
+      iamResources: ['*'],
+      iamAction: 'states:SendTaskSuccess',
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
+    });
+  // The first call has no retry: a stale token on it means no call of this release woke the waiter,
+  // so someone else did (two releasers read the same oldest waiter: this grant changed nothing) or it
+  // stopped waiting (its own ending releases what it was granted). Either way this release looks for
+  // the next waiter. A stale token on a retry may be this release's own lost success: it stops.
+  const wake = sendTaskSuccess('HandOnLaunchSlot', 'Wakes the waiter: it runs in the slot it was granted.');
+  const wakeAgain = sendTaskSuccess(
+    'HandOnLaunchSlotAgain',
+    'The wake-up failed without an answer: sent again, retried; a stale token now may be its own lost success.',
+  );
+  wakeAgain.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
+  wakeAgain.addRetry(GATE_RETRY);
+  const removeWaiter = (id: string, comment: string) =>
+    tableCall(scope, id, gate, 'deleteItem', {
+      comment,
+      parameters: {
+        Key: { pk: { S: WAITERS_PARTITION }, sk: stringAt(`${waiter}.sk.S`) },
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':token': stringAt(`${waiter}.taskToken.S`) },
+      },
+      retry: [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, GATE_RETRY],
+    });
+  const dropWaiter = removeWaiter(
+    'RemoveWokenWaiter',
+    'Deletes the waiter item, on condition that it still holds the token this woke (a waiter that retried its wait has a new one).',
+  );
+  const dropStale = removeWaiter(
+    'RemoveStaleWaiter',
+    'Deletes the item of a waiter that was not waiting any more.',
+  );
+  const countRound = new sfn.Pass(scope, 'CountHandOnRound', {
+    parameters: { 'count.$': `States.MathAdd(${resultPath}.rounds.count, 1)` },
+    resultPath: `${resultPath}.rounds`,
   });
-  // A stale token fails at once: that waiter stopped waiting (its own ending releases what it was
-  // granted) or was already woken (its answer lost); either way its item goes.
   wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
-  wake.addRetry(GATE_RETRY);
-  const dropWaiter = tableCall(scope, 'RemoveWokenWaiter', gate, 'deleteItem', {
-    comment: 'Deletes the waiter item, on condition that it still holds the token this woke.',
-    parameters: {
-      Key: { pk: { S: WAITERS_PARTITION }, sk: stringAt(`${waiter}.sk.S`) },
-      ConditionExpression: 'taskToken = :token',
-      ExpressionAttributeValues: { ':token': stringAt(`${waiter}.taskToken.S`) },
-    },
-    retry: [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, GATE_RETRY],
-  });
-  wake.addCatch(dropWaiter, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
-  for (const task of [leaveLine, release, findWaiter, grant, wake, dropWaiter]) onFailure(task);
+  wake.addCatch(dropStale, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
+  wake.addCatch(wakeAgain, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
+  wakeAgain.addCatch(dropWaiter, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
+  for (const task of [leaveLine, release, findWaiter, grant, wakeAgain, dropWaiter]) onFailure(task);
+  // Its condition failing (someone deleted it first) or not, the next waiter is looked for.
+  dropStale.addCatch(countRound, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
 
   leaveLine.next(release);
   release.next(findWaiter);
@@ -273,7 +308,14 @@ export function releaseStates(
   );
   grant.next(wake);
   wake.next(dropWaiter);
+  wakeAgain.next(dropWaiter);
   dropWaiter.next(done);
+  dropStale.next(countRound);
+  countRound.next(
+    new sfn.Choice(scope, 'IsHandOnRoundLeft')
+      .when(sfn.Condition.numberLessThan(`${resultPath}.rounds.count`, MAX_HAND_ON_ROUNDS), findWaiter)
+      .otherwise(done),
+  );
   return { leaveLine, release };
 }
 
