@@ -95,11 +95,14 @@ function parseExpressions(parameters: Record<string, Json>): Parsed | string {
     return parser.parse(text, { context: { ...context, isKeyCondition: key } });
   };
   try {
-    return {
-      update: parse(parameters.UpdateExpression, updateParser) as Parsed['update'],
-      condition: parse(parameters.ConditionExpression, conditionParser) as Parsed['condition'],
-      keyCondition: parse(parameters.KeyConditionExpression, conditionParser, true) as Parsed['keyCondition'],
+    const parsed = {
+      update: parse(parameters.UpdateExpression, updateParser),
+      condition: parse(parameters.ConditionExpression, conditionParser),
+      keyCondition: parse(parameters.KeyConditionExpression, conditionParser, true),
     };
+    // dynalite's parsers answer a semantic error (an undefined value, overlapping paths) as a string
+    const problem = Object.values(parsed).find((result) => typeof result === 'string');
+    return (problem as string | undefined) ?? (parsed as Parsed);
   } catch (error) {
     return (error as Error).message;
   }

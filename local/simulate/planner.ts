@@ -3,8 +3,8 @@ import { loadTaskDefinitions } from '../ecs/task-definitions';
 import { findObjectCreatedRule, loadObjectCreatedRule } from '../events/rule-template';
 import { LOCAL_REGION } from '../s3/server';
 import { loadStateMachine } from '../stepfunctions/definitions';
-import type { Architecture } from './prices';
 import { loadTableSchemas } from './dynamodb-items';
+import type { Architecture } from './prices';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
 import { loadQueueSettings } from './sqs-queues';
 

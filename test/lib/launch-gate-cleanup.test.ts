@@ -67,7 +67,11 @@ describe('LaunchGateCleanup: the state machine', () => {
         'IsAnyoneWaiting',
         'GrantLaunchSlot',
         'HandOnLaunchSlot',
+        'HandOnLaunchSlotAgain',
         'RemoveWokenWaiter',
+        'RemoveStaleWaiter',
+        'CountHandOnRound',
+        'IsHandOnRoundLeft',
         'Released',
       ].sort(),
     );

@@ -7,6 +7,7 @@ import {
   GATE_RETRY,
   gateStates,
   LaunchGate,
+  MAX_HAND_ON_ROUNDS,
   MAX_SLOTS,
   SLOTS_TAKEN,
   STALE_TOKEN_ERRORS,
@@ -188,15 +189,6 @@ describe('the launch gate states built alone', () => {
       Parameters: { 'TaskToken.$': '$.launchSlot.line.Items[0].taskToken.S', Output: '{}' },
       Next: 'RemoveWokenWaiter',
     });
-    expect(States.HandOnLaunchSlot.Retry).toEqual([
-      { ErrorEquals: STALE_TOKEN_ERRORS, MaxAttempts: 0 },
-      RETRY_ALL,
-    ]);
-    expect(States.HandOnLaunchSlot.Catch?.[0]).toEqual({
-      ErrorEquals: STALE_TOKEN_ERRORS,
-      ResultPath: '$.launchSlot.error',
-      Next: 'RemoveWokenWaiter',
-    });
     expect(States.RemoveWokenWaiter).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:dynamodb:deleteItem',
       Parameters: {
@@ -207,7 +199,52 @@ describe('the launch gate states built alone', () => {
     });
   });
 
-  test('every gate call has a timeout and retries every error (the wait and the conditions aside)', () => {
+  test('a stale token on the first wake-up (someone else woke that waiter, or it stopped waiting) looks for the next waiter, at most 5 rounds', () => {
+    // the first call is never retried: a stale answer to it cannot be its own lost success
+    expect(States.HandOnLaunchSlot.Retry).toEqual([{ ErrorEquals: STALE_TOKEN_ERRORS, MaxAttempts: 0 }]);
+    expect(States.HandOnLaunchSlot.Catch).toEqual([
+      { ErrorEquals: STALE_TOKEN_ERRORS, ResultPath: '$.launchSlot.error', Next: 'RemoveStaleWaiter' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'HandOnLaunchSlotAgain' },
+    ]);
+    expect(States.RemoveStaleWaiter.Next).toBe('CountHandOnRound');
+    expect(States.RemoveStaleWaiter.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'CountHandOnRound' },
+    ]);
+    expect(States.ReleaseLaunchSlot).toMatchObject({
+      ResultSelector: { count: 0 },
+      ResultPath: '$.launchSlot.rounds',
+    });
+    expect(States.CountHandOnRound).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'count.$': 'States.MathAdd($.launchSlot.rounds.count, 1)' },
+      ResultPath: '$.launchSlot.rounds',
+      Next: 'IsHandOnRoundLeft',
+    });
+    expect(States.IsHandOnRoundLeft).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          Variable: '$.launchSlot.rounds.count',
+          NumericLessThan: MAX_HAND_ON_ROUNDS,
+          Next: 'FindWaitingExecution',
+        },
+      ],
+      Default: 'Done',
+    });
+    expect(MAX_HAND_ON_ROUNDS).toBe(5);
+    // the second call, after a failure without an answer, is retried; a stale token then may be its own success: it stops
+    expect(States.HandOnLaunchSlotAgain.Retry).toEqual([
+      { ErrorEquals: STALE_TOKEN_ERRORS, MaxAttempts: 0 },
+      RETRY_ALL,
+    ]);
+    expect(States.HandOnLaunchSlotAgain.Catch?.[0]).toEqual({
+      ErrorEquals: STALE_TOKEN_ERRORS,
+      ResultPath: '$.launchSlot.error',
+      Next: 'RemoveWokenWaiter',
+    });
+  });
+
+  test("every gate call has a timeout and retries every error (the conditions, the wait's timeout and the first wake-up aside)", () => {
     const calls = Object.entries(States).filter(([, state]) => state.Type === 'Task');
     expect(calls.map(([name]) => name).sort()).toEqual(
       [
@@ -218,13 +255,15 @@ describe('the launch gate states built alone', () => {
         'FindWaitingExecution',
         'GrantLaunchSlot',
         'HandOnLaunchSlot',
+        'HandOnLaunchSlotAgain',
         'RemoveWokenWaiter',
+        'RemoveStaleWaiter',
       ].sort(),
     );
-    for (const [, state] of calls) {
-      expect(state.Retry?.at(-1)).toEqual(RETRY_ALL);
-      expect(state.TimeoutSeconds).toBeGreaterThan(0);
+    for (const [name, state] of calls.filter(([n]) => n !== 'HandOnLaunchSlot')) {
+      expect([name, state.Retry?.at(-1)]).toEqual([name, RETRY_ALL]);
     }
+    for (const [, state] of calls) expect(state.TimeoutSeconds).toBeGreaterThan(0);
     expect(GATE_RETRY.maxAttempts).toBe(6);
   });
 
@@ -244,7 +283,11 @@ describe('the launch gate states built alone', () => {
         'IsAnyoneWaiting',
         'GrantLaunchSlot',
         'HandOnLaunchSlot',
+        'HandOnLaunchSlotAgain',
         'RemoveWokenWaiter',
+        'RemoveStaleWaiter',
+        'CountHandOnRound',
+        'IsHandOnRoundLeft',
         'Done',
       ].sort(),
     );
