@@ -113,11 +113,6 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
   );
 
   acknowledgeControl(
-    launchGate.queue,
-    'CT.SQS.PR.1',
-    'The line holds task tokens: every message is received and deleted by the gate, one whose execution stopped waiting is deleted as stale; a dead-letter queue would only hold expired tokens.',
-  );
-  acknowledgeControl(
     deadLetters.queue,
     'CT.SQS.PR.1',
     "This queue is itself the EventBridge rule target's dead-letter queue, read only by the replay command; a queue behind it would hold what a replay could not read.",

@@ -1,53 +1,60 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-
-import { queueEncryption } from './encryption';
 
 /**
  * Why a gate at all: Fargate runs 24 tasks of 0.25 vCPU at once on a default account, and S3 can
  * upload thousands of objects a minute. Executions that each retry RunTask on their own either call
  * it far above the account's 20 calls/s or leave freed capacity idle between their backoffs. The
- * gate counts the tasks the pipeline holds, and an execution that finds every slot taken waits in
- * line with its task token (no state transitions while it waits) until a finishing one hands its
- * slot on.
+ * gate lets `limit` executions hold a slot; the others wait (no state transitions) until a finishing
+ * one wakes them.
  *
- * The count, `demand`, is every execution that claimed (holders and those in line). Claiming adds
- * one; the first `slots` hold a slot, the rest wait. Releasing subtracts one; if the count is still
- * `slots` or more, somebody is in line, and the releaser wakes the message the queue gives it (about
- * the oldest: a standard queue keeps order on a best-effort basis) with SendTaskSuccess, handing it
- * the slot. A message whose execution stopped waiting (its wait timed
- * out, or it was stopped) fails SendTaskSuccess: the releaser deletes it and subtracts one for it,
- * then looks again. An empty queue after a long poll (an execution counted but whose message never
- * came) counts the same way. What this count does not survive (an execution stopped while it
- * holds a slot, the hand-on failing past its retries, a message seen twice) is in README "Bursts
- * and quotas", with the reset.
+ * Its state is keyed by the executions it stands for (docs/launch-gate.md), so every call is safe to
+ * repeat and a cleanup or a reconciler can re-derive it from DescribeExecution:
+ * - the slot item (`pk` = `sk` = "slots") holds `holders`, a string set of the ARNs of the executions
+ *   that hold a slot, and `limit`, how many may. A claim adds its ARN on condition that it is already
+ *   there or the set is smaller than `limit`; a release deletes it. Adding or deleting a set member
+ *   twice changes nothing, so a retried or late call cannot count anyone twice.
+ * - each waiting execution has one waiter item (`pk` = "waiters", `sk` = its ARN) with its task token
+ *   and arrival time; the `ByArrival` index (local, so it reads consistently) gives the oldest first.
+ * - a release wakes the oldest waiter: it adds the waiter to `holders` with the claim's own condition
+ *   (so it cannot give out more than `limit` slots), sends SendTaskSuccess with its token, then
+ *   deletes its waiter item on condition that it still holds that token (a waiter that retried its
+ *   wait has a new one).
+ *
+ * The limit is written into the slot item by the reconciler (lib/launch-gate-reconciler.ts) from the
+ * deployed configuration every minute, and by the first claim on an empty table; no definition
+ * compares against a number of its own, so a deploy that changes it acts on every execution at once.
  */
 
-/** The one item whose `demand` attribute counts the executions that claimed a slot. */
-export const LAUNCH_SLOTS_KEY = 'launch-slots';
-/** How long a releaser long-polls the line for a message its count says is there. */
-export const RECEIVE_WAIT_SECONDS = 20;
+/** The slot item's key. */
+export const SLOTS_KEY = { pk: 'slots', sk: 'slots' } as const;
+/** The partition of the waiter items (their sort key is the waiting execution's ARN). */
+export const WAITERS_PARTITION = 'waiters';
+/** The local secondary index ordering the waiters by `arrivedAt`. */
+export const ARRIVAL_INDEX = 'ByArrival';
 /**
  * Each of the gate's service calls; a call that hangs past it fails and is retried like any failure.
- * Longer than the 20-second long poll.
  */
 export const GATE_CALL_TIMEOUT = Duration.seconds(30);
 /**
- * The hand-on's calls (receive, SendTaskSuccess, delete) retry any failure for about two minutes:
- * giving up strands a waiter (its slot is never handed on) or counts one out twice, so an outage
- * shorter than that costs nothing. 6 retries, 2 s doubling: 126 s of delays at most.
+ * Every gate call retries every error for about a minute (6 retries, 1 s doubling, full jitter: 63 s
+ * of delays at most): each call is idempotent, so repeating one whose answer was lost changes nothing,
+ * and an outage shorter than that costs nothing. What still fails is healed by the cleanup and the
+ * reconciler.
  */
-export const HAND_ON_RETRY: sfn.RetryProps = {
+export const GATE_RETRY: sfn.RetryProps = {
   errors: ['States.ALL'],
-  interval: Duration.seconds(2),
+  interval: Duration.seconds(1),
   backoffRate: 2,
   maxAttempts: 6,
+  jitterStrategy: sfn.JitterType.FULL,
 };
+/** A claim or grant refused by its condition: every slot is taken (an SDK integration's error name). */
+export const SLOTS_TAKEN = 'DynamoDb.ConditionalCheckFailedException';
 /**
  * SendTaskSuccess on a token whose task is no longer waiting. Step Functions names an AWS SDK
  * integration's errors `<Service>.<Exception>`.
@@ -57,214 +64,323 @@ export const STALE_TOKEN_ERRORS = [
   'Sfn.InvalidTokenException',
   'Sfn.TaskDoesNotExistException',
 ];
-/** DynamoDB's throttling: the update was not applied, so retrying it cannot count twice. */
-export const COUNTER_THROTTLING_ERRORS = [
-  'DynamoDB.ProvisionedThroughputExceededException',
-  // DynamoDB's API names it without "Exception"; Step Functions' optimized integration may append it.
-  'DynamoDB.RequestLimitExceeded',
-  'DynamoDB.RequestLimitExceededException',
-  'DynamoDB.ThrottlingException',
-];
+/**
+ * How many waiters one release tries to wake at most: it looks for the next one only when the last
+ * was not waiting any more, and each round deletes that one's item, so the loop ends anyway; the cap
+ * bounds the execution's history when many such items pile up (the reconciler deletes them too).
+ */
+export const MAX_HAND_ON_ROUNDS = 5;
+/**
+ * The most slots one gate holds: `holders` lives in one item (400 KB at most), and each member is an
+ * execution ARN of up to ~250 bytes with its overhead; the reconciler reads the whole item, within Step Functions' 256 KiB payload.
+ */
+export const MAX_SLOTS = 500;
 
 export interface LaunchGateProps {
   /**
    * How many worker tasks may run at once: the Fargate vCPU quota the pipeline may fill, divided
-   * by one task's vCPU.
+   * by one task's vCPU. Written into the table at run time (by the reconciler).
    */
   readonly slots: number;
   /**
-   * Encrypts the table and the line.
-   * @default - DynamoDB's AWS owned key and SSE-SQS
+   * Encrypts the table.
+   * @default - DynamoDB's AWS owned key
    */
   readonly encryptionKey?: kms.IKey;
 }
 
-/** The slot count and the line; the states that use them are made per state machine by `gateStates`. */
+/** The gate's table; the states that use it are made per state machine by `gateStates` and `releaseStates`. */
 export class LaunchGate extends Construct {
   public readonly table: dynamodb.Table;
-  public readonly queue: sqs.Queue;
   public readonly slots: number;
 
   constructor(scope: Construct, id: string, props: LaunchGateProps) {
     super(scope, id);
-    if (!Number.isInteger(props.slots) || props.slots < 1) {
+    if (!Number.isInteger(props.slots) || props.slots < 1 || props.slots > MAX_SLOTS) {
       throw new Error(
-        `LaunchGate slots ${props.slots} is not a whole number of at least 1: raise fargateVcpuQuota to at least one task's vCPU`,
+        `LaunchGate slots ${props.slots} is not a whole number from 1 to ${MAX_SLOTS}: set fargateVcpuQuota to between one and ${MAX_SLOTS} tasks' vCPU`,
       );
     }
     this.slots = props.slots;
     this.table = new dynamodb.Table(this, 'Slots', {
-      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       ...(props.encryptionKey && {
         encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
         encryptionKey: props.encryptionKey,
       }),
-      // A count of running executions: nothing to keep once the stack is gone.
+      // Who holds and who waits among running executions: nothing to keep once the stack is gone.
       removalPolicy: RemovalPolicy.DESTROY,
     });
-    this.queue = new sqs.Queue(this, 'Line', {
-      ...queueEncryption(props.encryptionKey),
-      enforceSSL: true,
-      // A token waits at most capacityWaitMinutes (7 days at most); the queue keeps it longest.
-      retentionPeriod: Duration.days(14),
-      // While a releaser hands a message on (SendTaskSuccess, then DeleteMessage), no other may
-      // receive it: a second one would find the token answered, take it for stale and count it
-      // out twice. 15 minutes covers both calls at their worst (7 attempts of 30 s and 126 s of
-      // delays each: 672 s); a releaser that died returns the message to the line after it.
-      visibilityTimeout: Duration.minutes(15),
-    });
-    Validations.of(this.queue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'The line holds task tokens: every message is received and deleted by the gate, one whose execution stopped waiting is deleted as stale; a dead-letter queue would only hold expired tokens.',
+    // Local, not global: a local index reads consistently, so a releaser never wakes a waiter that
+    // was just woken and deleted, nor misses one that just arrived.
+    this.table.addLocalSecondaryIndex({
+      indexName: ARRIVAL_INDEX,
+      sortKey: { name: 'arrivedAt', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
     });
   }
 }
 
 export interface GateStates {
-  /** Claims a slot, or waits in line for one, then goes to `onSlot`. */
+  /** Claims a slot, or waits for one, then goes to `onSlot`. */
   readonly claim: sfn.State;
-  /** Gives the slot back (or hands it on), then goes to `done`. */
+  /** Gives this execution's slot back and wakes the oldest waiter into it, then goes to `done`. */
+  readonly release: sfn.State;
+}
+
+/** An AWS SDK DynamoDB call on the gate's table, with the gate's timeout and retry. */
+export function tableCall(
+  scope: Construct,
+  id: string,
+  gate: LaunchGate,
+  action: 'updateItem' | 'deleteItem' | 'query' | 'putItem',
+  props: {
+    comment?: string;
+    parameters: Record<string, unknown>;
+    resultPath?: string;
+    resultSelector?: Record<string, unknown>;
+    integrationPattern?: sfn.IntegrationPattern;
+    taskTimeout?: Duration;
+    retry?: sfn.RetryProps[];
+  },
+): tasks.CallAwsService {
+  const iamAction = `dynamodb:${action[0].toUpperCase()}${action.slice(1)}`;
+  const task = new tasks.CallAwsService(scope, id, {
+    comment: props.comment,
+    service: 'dynamodb',
+    action,
+    parameters: { TableName: gate.table.tableName, ...props.parameters },
+    iamAction,
+    iamResources:
+      action === 'query' ? [`${gate.table.tableArn}/index/${ARRIVAL_INDEX}`] : [gate.table.tableArn],
+    resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,
+    resultSelector: props.resultSelector,
+    integrationPattern: props.integrationPattern,
+    taskTimeout: sfn.Timeout.duration(props.taskTimeout ?? GATE_CALL_TIMEOUT),
+  });
+  for (const retry of props.retry ?? [GATE_RETRY]) task.addRetry(retry);
+  return task;
+}
+
+export const stringSetOf = (path: string) => ({ SS: sfn.JsonPath.array(sfn.JsonPath.stringAt(path)) });
+export const stringAt = (path: string) => ({ S: sfn.JsonPath.stringAt(path) });
+
+/**
+ * The condition of a claim (and of a grant to a waiter): `holder` already holds a slot (a retry whose
+ * first answer was lost), or fewer than `limit` do. On an empty table (no `holders`) it holds.
+ */
+export const CLAIM_CONDITION =
+  'attribute_not_exists(holders) OR contains(holders, :holder) OR size(holders) < #limit';
+
+/** UpdateItem on the slot item adding `holderPath`'s execution to `holders`, if there is room. */
+export function addHolder(
+  scope: Construct,
+  id: string,
+  gate: LaunchGate,
+  holderPath: string,
+  comment: string,
+) {
+  return tableCall(scope, id, gate, 'updateItem', {
+    comment,
+    parameters: {
+      Key: { pk: { S: SLOTS_KEY.pk }, sk: { S: SLOTS_KEY.sk } },
+      // The limit is the reconciler's to keep current; a claim only writes it into an empty table.
+      UpdateExpression: 'ADD holders :holders SET #limit = if_not_exists(#limit, :deployedLimit)',
+      ConditionExpression: CLAIM_CONDITION,
+      ExpressionAttributeNames: { '#limit': 'limit' },
+      ExpressionAttributeValues: {
+        ':holders': stringSetOf(holderPath),
+        ':holder': stringAt(holderPath),
+        ':deployedLimit': { N: String(gate.slots) },
+      },
+    },
+    // The condition failing is an answer (every slot is taken), not a fault to retry.
+    retry: [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, GATE_RETRY],
+  });
+}
+
+export interface ReleaseStates {
+  /** Deletes `holder`'s waiter item, then releases. */
+  readonly leaveLine: sfn.State;
+  /** Deletes `holder` from the holders, then wakes the oldest waiter into the free slot. */
   readonly release: sfn.State;
 }
 
 /**
- * The gate's states, in `scope` (one set per state machine: state names are per machine). `onSlot`
- * runs holding a slot; `failedBeforeSlot` is where a claim that could not complete goes (with the
- * error under `$.error`); `done` comes after the release, whatever the task's outcome.
+ * Releasing the slot of the execution at `holderPath` (its own `$$.Execution.Id`, or the ARN in a
+ * status-change event) and handing it on: the states, in `scope`, that end at `done` whatever
+ * happens (a call that fails past its retries leaves the rest to the reconciler). `resultPrefix` is
+ * where in the state they keep their results.
+ */
+export function releaseStates(
+  scope: Construct,
+  gate: LaunchGate,
+  props: { holderPath: string; done: sfn.IChainable; resultPath: string },
+): ReleaseStates {
+  const { holderPath, done, resultPath } = props;
+  const onFailure = (task: tasks.CallAwsService) =>
+    task.addCatch(done, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
+
+  const leaveLine = tableCall(scope, 'LeaveLaunchLine', gate, 'deleteItem', {
+    comment: 'Removes this execution from the line, if it is in it.',
+    parameters: { Key: { pk: { S: WAITERS_PARTITION }, sk: stringAt(holderPath) } },
+  });
+  const release = tableCall(scope, 'ReleaseLaunchSlot', gate, 'updateItem', {
+    comment: 'Gives the slot back: deleting a member that is not in the set changes nothing.',
+    parameters: {
+      Key: { pk: { S: SLOTS_KEY.pk }, sk: { S: SLOTS_KEY.sk } },
+      UpdateExpression: 'DELETE holders :holders',
+      ExpressionAttributeValues: { ':holders': stringSetOf(holderPath) },
+    },
+    // The hand-on's rounds start at 0 (see CountHandOnRound).
+    resultSelector: { count: 0 },
+    resultPath: `${resultPath}.rounds`,
+  });
+  const findWaiter = tableCall(scope, 'FindWaitingExecution', gate, 'query', {
+    comment: 'The oldest waiter, read consistently.',
+    parameters: {
+      IndexName: ARRIVAL_INDEX,
+      KeyConditionExpression: 'pk = :waiters',
+      ExpressionAttributeValues: { ':waiters': { S: WAITERS_PARTITION } },
+      ConsistentRead: true,
+      Limit: 1,
+    },
+    resultPath: `${resultPath}.line`,
+  });
+  const waiter = `${resultPath}.line.Items[0]`;
+  const grant = addHolder(
+    scope,
+    'GrantLaunchSlot',
+    gate,
+    `${waiter}.sk.S`,
+    'Gives the oldest waiter the free slot, on the claim\u2019s own condition: someone may have claimed it meanwhile.',
+  );
+  const sendTaskSuccess = (id: string, comment: string) =>
+    new tasks.CallAwsService(scope, id, {
+      comment,
+      service: 'sfn',
+      action: 'sendTaskSuccess',
+      parameters: { TaskToken: sfn.JsonPath.stringAt(`${waiter}.taskToken.S`), Output: '{}' },
+      // SendTaskSuccess has no resource-level permissions: the token names the task.
+      iamResources: ['*'],
+      iamAction: 'states:SendTaskSuccess',
+      resultPath: sfn.JsonPath.DISCARD,
+      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
+    });
+  // The first call has no retry: a stale token on it means no call of this release woke the waiter,
+  // so someone else did (two releasers read the same oldest waiter: this grant changed nothing) or it
+  // stopped waiting (its own ending releases what it was granted). Either way this release looks for
+  // the next waiter. A stale token on a retry may be this release's own lost success: it stops.
+  const wake = sendTaskSuccess('HandOnLaunchSlot', 'Wakes the waiter: it runs in the slot it was granted.');
+  const wakeAgain = sendTaskSuccess(
+    'HandOnLaunchSlotAgain',
+    'The wake-up failed without an answer: sent again, retried; a stale token now may be its own lost success.',
+  );
+  wakeAgain.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
+  wakeAgain.addRetry(GATE_RETRY);
+  const removeWaiter = (id: string, comment: string) =>
+    tableCall(scope, id, gate, 'deleteItem', {
+      comment,
+      parameters: {
+        Key: { pk: { S: WAITERS_PARTITION }, sk: stringAt(`${waiter}.sk.S`) },
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':token': stringAt(`${waiter}.taskToken.S`) },
+      },
+      retry: [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, GATE_RETRY],
+    });
+  const dropWaiter = removeWaiter(
+    'RemoveWokenWaiter',
+    'Deletes the waiter item, on condition that it still holds the token this woke (a waiter that retried its wait has a new one).',
+  );
+  const dropStale = removeWaiter(
+    'RemoveStaleWaiter',
+    'Deletes the item of a waiter that was not waiting any more.',
+  );
+  const countRound = new sfn.Pass(scope, 'CountHandOnRound', {
+    parameters: { 'count.$': `States.MathAdd(${resultPath}.rounds.count, 1)` },
+    resultPath: `${resultPath}.rounds`,
+  });
+  wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
+  wake.addCatch(dropStale, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
+  wake.addCatch(wakeAgain, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
+  wakeAgain.addCatch(dropWaiter, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
+  for (const task of [leaveLine, release, findWaiter, grant, wakeAgain, dropWaiter]) onFailure(task);
+  // Its condition failing (someone deleted it first) or not, the next waiter is looked for.
+  dropStale.addCatch(countRound, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
+
+  leaveLine.next(release);
+  release.next(findWaiter);
+  findWaiter.next(
+    new sfn.Choice(scope, 'IsAnyoneWaiting').when(sfn.Condition.isPresent(waiter), grant).otherwise(done),
+  );
+  grant.next(wake);
+  wake.next(dropWaiter);
+  wakeAgain.next(dropWaiter);
+  dropWaiter.next(done);
+  dropStale.next(countRound);
+  countRound.next(
+    new sfn.Choice(scope, 'IsHandOnRoundLeft')
+      .when(sfn.Condition.numberLessThan(`${resultPath}.rounds.count`, MAX_HAND_ON_ROUNDS), findWaiter)
+      .otherwise(done),
+  );
+  return { leaveLine, release };
+}
+
+/**
+ * The gate's states for the per-object workflow, in `scope` (one set per state machine: state names
+ * are per machine). `onSlot` runs holding a slot; `done` comes after the release, whatever the
+ * task's outcome (a claim or wait that could not complete releases too, with the error under
+ * `$.error`).
  */
 export function gateStates(
   scope: Construct,
   gate: LaunchGate,
   targets: {
     onSlot: sfn.IChainable;
-    failedBeforeSlot: sfn.IChainable;
     done: sfn.IChainable;
     capacityWait: Duration;
   },
 ): GateStates {
-  const count = (id: string, by: number, comment: string) =>
-    new tasks.DynamoUpdateItem(scope, id, {
-      comment,
-      table: gate.table,
-      key: { id: tasks.DynamoAttributeValue.fromString(LAUNCH_SLOTS_KEY) },
-      updateExpression: 'ADD demand :change',
-      expressionAttributeValues: { ':change': tasks.DynamoAttributeValue.fromNumber(by) },
-      returnValues: tasks.DynamoReturnValues.UPDATED_NEW,
-      resultSelector: { 'demand.$': 'States.StringToJson($.Attributes.demand.N)' },
-      resultPath: '$.launchSlot',
-      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
-    }).addRetry({
-      errors: COUNTER_THROTTLING_ERRORS,
-      interval: Duration.seconds(1),
-      backoffRate: 2,
-      maxAttempts: 8,
-      jitterStrategy: sfn.JitterType.FULL,
-    });
-
-  const waitInLine = new tasks.SqsSendMessage(scope, 'WaitForLaunchSlot', {
-    comment: `Every slot is taken: waits in line (no state transitions) until a finishing execution hands this one its slot, for at most capacityWaitMinutes.`,
-    queue: gate.queue,
-    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
-    messageBody: sfn.TaskInput.fromJsonPathAt('$$.Task.Token'),
-    taskTimeout: sfn.Timeout.duration(targets.capacityWait),
-    resultPath: sfn.JsonPath.DISCARD,
+  const me = '$$.Execution.Id';
+  const { leaveLine, release } = releaseStates(scope, gate, {
+    holderPath: me,
+    done: targets.done,
+    resultPath: '$.launchSlot',
   });
-  waitInLine.addCatch(targets.failedBeforeSlot, { errors: ['States.ALL'], resultPath: '$.error' });
-  waitInLine.next(targets.onSlot);
 
-  const claim = count(
+  const claim = addHolder(
+    scope,
     'ClaimLaunchSlot',
-    1,
-    `Counts this execution in; the first ${gate.slots} hold a slot (the Fargate quota divided by one task's vCPU).`,
+    gate,
+    me,
+    'Takes a slot if fewer executions than the limit hold one.',
   );
-  claim.addCatch(targets.failedBeforeSlot, { errors: ['States.ALL'], resultPath: '$.error' });
-  claim.next(
-    new sfn.Choice(scope, 'HasLaunchSlot')
-      .when(sfn.Condition.numberLessThanEquals('$.launchSlot.demand', gate.slots), targets.onSlot)
-      .otherwise(waitInLine),
-  );
-
-  const release = count(
-    'ReleaseLaunchSlot',
-    -1,
-    'Counts one execution out: this one after its task, or one that stopped waiting in line.',
-  );
-  // A release that cannot complete loses a slot until the count is reset; the object's own outcome stands.
-  release.addCatch(targets.done, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
-
-  const receive = new tasks.CallAwsService(scope, 'FindWaitingExecution', {
-    comment: `Long-polls the line for the execution the count says is waiting.`,
-    service: 'sqs',
-    action: 'receiveMessage',
+  const waitInLine = tableCall(scope, 'WaitForLaunchSlot', gate, 'putItem', {
+    comment:
+      'Every slot is taken: joins the line with this task token, and waits (no state transitions) until a releaser grants this execution a slot and wakes it, for at most capacityWaitMinutes.',
     parameters: {
-      QueueUrl: gate.queue.queueUrl,
-      MaxNumberOfMessages: 1,
-      WaitTimeSeconds: RECEIVE_WAIT_SECONDS,
-    },
-    iamResources: [gate.queue.queueArn],
-    iamAction: 'sqs:ReceiveMessage',
-    resultPath: '$.launchSlot.line',
-    taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
-  });
-  receive.addRetry(HAND_ON_RETRY);
-  receive.addCatch(targets.done, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
-
-  const deleteMessage = (id: string) => {
-    const task = new tasks.CallAwsService(scope, id, {
-      service: 'sqs',
-      action: 'deleteMessage',
-      parameters: {
-        QueueUrl: gate.queue.queueUrl,
-        ReceiptHandle: sfn.JsonPath.stringAt('$.launchSlot.line.Messages[0].ReceiptHandle'),
+      Item: {
+        pk: { S: WAITERS_PARTITION },
+        sk: stringAt(me),
+        arrivedAt: stringAt('$$.State.EnteredTime'),
+        taskToken: { S: sfn.JsonPath.taskToken },
       },
-      iamResources: [gate.queue.queueArn],
-      iamAction: 'sqs:DeleteMessage',
-      resultPath: sfn.JsonPath.DISCARD,
-      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
-    });
-    task.addRetry(HAND_ON_RETRY);
-    return task;
-  };
-  const deleteWoken = deleteMessage('DeleteHandedOnMessage');
-  deleteWoken.addCatch(targets.done, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
-  deleteWoken.next(targets.done);
-  const deleteStale = deleteMessage('DeleteStaleMessage');
-  deleteStale.addCatch(release, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
-  deleteStale.next(release);
-
-  const wake = new tasks.CallAwsService(scope, 'HandOnLaunchSlot', {
-    comment: 'Wakes the waiting execution: it runs in the slot this one held.',
-    service: 'sfn',
-    action: 'sendTaskSuccess',
-    parameters: {
-      TaskToken: sfn.JsonPath.stringAt('$.launchSlot.line.Messages[0].Body'),
-      Output: '{}',
     },
-    // SendTaskSuccess has no resource-level permissions: the token names the task.
-    iamResources: ['*'],
-    iamAction: 'states:SendTaskSuccess',
-    resultPath: sfn.JsonPath.DISCARD,
-    taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
+    integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+    taskTimeout: targets.capacityWait,
+    // A failed put is retried with a new token (the item is overwritten: the same key); the wait's
+    // own timeout is an outcome.
+    retry: [{ errors: ['States.Timeout'], maxAttempts: 0 }, GATE_RETRY],
   });
-  // A stale token fails at once; anything else (throttling) is retried before the waiting
-  // execution is given up on (deleted and counted out: it then waits until its own timeout).
-  wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
-  wake.addRetry(HAND_ON_RETRY);
-  wake.addCatch(deleteStale, { errors: ['States.ALL'], resultPath: '$.launchSlotError' });
-  wake.next(deleteWoken);
-
-  receive.next(
-    new sfn.Choice(scope, 'WasExecutionWaiting')
-      .when(sfn.Condition.isPresent('$.launchSlot.line.Messages[0]'), wake)
-      .otherwise(release),
-  );
-  release.next(
-    new sfn.Choice(scope, 'IsAnyoneWaiting')
-      .when(sfn.Condition.numberGreaterThanEquals('$.launchSlot.demand', gate.slots), receive)
-      .otherwise(targets.done),
-  );
+  // A claim that failed past its retries may have been applied; a wait that ended may have been
+  // granted a slot meanwhile: both release.
+  claim.addCatch(waitInLine, { errors: [SLOTS_TAKEN], resultPath: sfn.JsonPath.DISCARD });
+  claim.addCatch(release, { errors: ['States.ALL'], resultPath: '$.error' });
+  claim.next(targets.onSlot);
+  waitInLine.addCatch(leaveLine, { errors: ['States.ALL'], resultPath: '$.error' });
+  waitInLine.next(targets.onSlot);
   return { claim, release };
 }

@@ -32,7 +32,7 @@ export const LAUNCH_ERRORS = [...CAPACITY_ERRORS, ...INVALID_PARAMETER_ERRORS];
  * fargateVcpuQuota says (another workload holds vCPU), or Fargate has none: the tasks already
  * running keep handing their slots on meanwhile, so the cap costs only the retrying objects' own
  * time. Over a 12-hour wait that is under 300 attempts, under 1,000 history events per run, far
- * below Step Functions' 25,000. `npm run simulate` shows the trade-off; README "Bursts and quotas".
+ * below Step Functions' 25,000; longer waits are capped by launchAttemptCap. `npm run simulate` shows the trade-off; README "Bursts and quotas".
  */
 export const LAUNCH_BACKOFF = {
   intervalSeconds: 5,
@@ -43,14 +43,41 @@ export const LAUNCH_BACKOFF = {
 /** Spot's own wait in `spot-with-fallback`, before the task falls back to on-demand. */
 export const SPOT_CAPACITY_WAIT = Duration.minutes(5);
 
-/** A retrier for `errors` whose mean total wait is at least `wait`. */
-export function launchRetry(errors: string[], wait: Duration): sfn.RetryProps {
+/** Step Functions ends a Standard execution that reaches this many history events. */
+export const HISTORY_EVENT_LIMIT = 25_000;
+/**
+ * Events a RunTask attempt adds at most: TaskScheduled, TaskStarted and TaskFailed (a refused
+ * launch), or TaskSubmitted and the outcome for one that ran.
+ */
+export const EVENTS_PER_LAUNCH_ATTEMPT = 4;
+/**
+ * Events left to everything but the launch attempts: each state entered and left, the gate's calls
+ * with every retry (under 400 for its eight Task states at 7 attempts of 4 events), the relaunch
+ * choices. test/lib/process-object-step.test.ts counts the definition's worst case against the limit.
+ */
+export const HISTORY_EVENTS_RESERVED = 1_000;
+
+/**
+ * The most RunTask attempts one entry of a run state may make (every retrier's together, the first
+ * included) when an execution enters run states `runs` times at most, so that no execution passes
+ * HISTORY_EVENT_LIMIT: at capacityWaitMinutes' maximum the capacity retries would otherwise reach
+ * about 4,000 a run.
+ */
+export function launchAttemptCap(runs: number): number {
+  return Math.floor((HISTORY_EVENT_LIMIT - HISTORY_EVENTS_RESERVED) / (EVENTS_PER_LAUNCH_ATTEMPT * runs)) - 1;
+}
+
+/**
+ * A retrier for `errors` whose mean total wait is at least `wait`, or `maxAttempts` retries if that
+ * is fewer (see launchAttemptCap).
+ */
+export function launchRetry(errors: string[], wait: Duration, maxAttempts = Infinity): sfn.RetryProps {
   return {
     errors,
     interval: Duration.seconds(LAUNCH_BACKOFF.intervalSeconds),
     backoffRate: LAUNCH_BACKOFF.backoffRate,
     maxDelay: Duration.seconds(LAUNCH_BACKOFF.maxDelaySeconds),
-    maxAttempts: attemptsFor(wait.toSeconds()),
+    maxAttempts: Math.min(attemptsFor(wait.toSeconds()), maxAttempts),
     jitterStrategy: sfn.JitterType.FULL,
   };
 }

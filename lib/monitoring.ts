@@ -1,6 +1,7 @@
 import { ArnFormat, Aws, Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -8,6 +9,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+
+import { RECONCILER_PERIOD, REPAIR_METRICS, REPAIR_NAMESPACE } from './launch-gate-reconciler';
 
 export interface MonitoringProps {
   /** The event-driven state machine: alarms on failed, timed-out, throttled and aborted executions. */
@@ -18,12 +21,10 @@ export interface MonitoringProps {
   readonly deadLetterQueue: sqs.IQueue;
   /** The trigger rule: an alarm on failed invocations. */
   readonly rule: events.IRule;
-  /** The launch gate's line: how many executions wait for a slot, and an alarm before waits run out. */
-  readonly launchLine: sqs.IQueue;
-  /** How long an execution may wait in line (capacityWaitMinutes). */
-  readonly capacityWait: Duration;
-  /** The vCPU the gate's slots hold when all are taken (slots × one task's vCPU). */
-  readonly launchSlotsVcpu: number;
+  /** The launch gate's table: its reconciler's repairs are published under its name. */
+  readonly launchGateTable: dynamodb.ITable;
+  /** The launch gate's cleanup and reconciler state machines: an alarm when a run fails. */
+  readonly launchGateHousekeeping: sfn.IStateMachine[];
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
    * @default - no subscription
@@ -35,8 +36,8 @@ export interface MonitoringProps {
  * How failures are seen: an SNS topic that every alarm notifies (optionally emailed),
  * alarms on failed, timed-out, throttled and aborted executions, on failed, timed-out and
  * aborted backfill runs, on events waiting in the dead-letter queue, on failed rule
- * invocations, on Fargate On-Demand vCPU usage nearing the account's quota and on objects waiting
- * in the launch gate's line nearly as long as they may, and a dashboard.
+ * invocations, on Fargate On-Demand vCPU usage nearing the account's quota, on every repair the
+ * launch gate's reconciler makes and on its housekeeping failing, and a dashboard.
  */
 export class Monitoring extends Construct {
   public readonly topic: sns.Topic;
@@ -107,7 +108,7 @@ export class Monitoring extends Construct {
     alarmOn(
       'ExecutionsAborted',
       sm.metricAborted(sum),
-      'An execution was aborted (stopped by hand or by a deployment). One stopped while its task ran keeps its launch slot: see README "Bursts and quotas" to give it back.',
+      'An execution was aborted (stopped by hand or by a deployment); the launch gate cleanup releases what it held.',
     );
     // A backfill is started by hand, so throttling shows in the CLI; these are what finish unseen.
     const backfill = props.backfillStateMachine;
@@ -134,7 +135,7 @@ export class Monitoring extends Construct {
     );
 
     const { vcpuUsage, inFlight } = this.watchFargateQuota(sm);
-    const waiting = this.watchLaunchLine(props.launchLine, props.capacityWait, props.launchSlotsVcpu);
+    const repairs = this.watchLaunchGate(props.launchGateTable, props.launchGateHousekeeping);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       widgets: [
@@ -165,13 +166,7 @@ export class Monitoring extends Construct {
           }),
           new cloudwatch.GraphWidget({ title: 'Executions in flight', left: [inFlight], width: 12 }),
         ],
-        [
-          new cloudwatch.GraphWidget({
-            title: 'Executions waiting for a launch slot',
-            left: [waiting],
-            width: 12,
-          }),
-        ],
+        [new cloudwatch.GraphWidget({ title: 'Launch gate repairs', left: repairs, width: 12 })],
       ],
     });
   }
@@ -216,57 +211,62 @@ export class Monitoring extends Construct {
   }
 
   /**
-   * The line of executions waiting for a launch slot: how long it is, and an alarm when its oldest
-   * message nears capacityWait (those objects are about to fail for waiting too long).
+   * The launch gate's health, from its reconciler (lib/launch-gate-reconciler.ts), which publishes one
+   * data point per repair: an alarm on any repair, one on holders whose execution had ended, one on
+   * waiters found with a slot free in two periods running (a slot idle while someone waits for longer
+   * than one period), and one on a cleanup or reconciler run failing. None reads the account's Fargate
+   * usage, so other workloads neither hide nor raise them.
    */
-  private watchLaunchLine(line: sqs.IQueue, capacityWait: Duration, launchSlotsVcpu: number) {
-    const oldest = line.metricApproximateAgeOfOldestMessage({
-      period: Duration.minutes(5),
-      statistic: 'Maximum',
-    });
-    const threshold = Math.floor((capacityWait.toSeconds() * LAUNCH_WAIT_ALARM_PERCENT) / 100);
-    const alarm = oldest.createAlarm(this, 'LaunchWaitNearLimit', {
-      threshold,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `An object has waited ${LAUNCH_WAIT_ALARM_PERCENT}% of capacityWaitMinutes for a launch slot: raise the Fargate vCPU quota and fargateVcpuQuota, or capacityWaitMinutes, before objects fail; see README "Bursts and quotas".`,
-    });
-    alarm.addAlarmAction(new actions.SnsAction(this.topic));
-    this.alarms.push(alarm);
-
-    // Executions wait while Fargate runs far fewer tasks than the gate has slots: slots were lost
-    // (an execution stopped while it held one) or a waiter was stranded. Nothing else shows it: the
-    // line just grows old. (Account-wide vCPU: another workload can only keep it from firing.)
-    const idle = new cloudwatch.MathExpression({
-      expression: `IF(waiting > 0 AND FILL(onDemand, 0) + FILL(spot, 0) < ${launchSlotsVcpu / 2}, 1, 0)`,
-      usingMetrics: {
-        waiting: line.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: 'Minimum',
-        }),
-        onDemand: fargateVcpu('Standard/OnDemand', Duration.minutes(5)),
-        spot: fargateVcpu('Standard/Spot', Duration.minutes(5)),
-      },
-      label: 'waiting in line while under half the slots run',
-      period: Duration.minutes(5),
-    });
-    const idleAlarm = idle.createAlarm(this, 'LaunchSlotsIdle', {
-      threshold: 1,
-      evaluationPeriods: 3,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'Executions have waited in line for 15 minutes while Fargate ran under half the launch slots: slots were lost (an execution stopped while it held one) or a waiter was stranded. See README "Bursts and quotas" to reset the count.',
-    });
-    idleAlarm.addAlarmAction(new actions.SnsAction(this.topic));
-    this.alarms.push(idleAlarm);
-
-    return line.metricApproximateNumberOfMessagesVisible({
-      period: Duration.minutes(1),
-      statistic: 'Maximum',
-      label: 'waiting in line',
-    });
+  private watchLaunchGate(table: dynamodb.ITable, housekeeping: sfn.IStateMachine[]): cloudwatch.IMetric[] {
+    const repair = (metricName: string, period: Duration) =>
+      new cloudwatch.Metric({
+        namespace: REPAIR_NAMESPACE,
+        metricName,
+        dimensionsMap: { Table: table.tableName },
+        statistic: 'Sum',
+        period,
+      });
+    const alarm = (alarmId: string, metric: cloudwatch.IMetric, periods: number, description: string) => {
+      const created = new cloudwatch.Alarm(this, alarmId, {
+        metric,
+        threshold: 1,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      created.addAlarmAction(new actions.SnsAction(this.topic));
+      this.alarms.push(created);
+    };
+    const fiveMinutes = Duration.minutes(5);
+    alarm(
+      'LaunchGateRepaired',
+      repair(REPAIR_METRICS.any, fiveMinutes),
+      1,
+      'The launch gate reconciler repaired the gate (see its metrics for what): an event was missed or an answer lost. It heals on its own; if it keeps firing, see docs/launch-gate.md.',
+    );
+    alarm(
+      'LaunchGateHoldersNotRunning',
+      repair(REPAIR_METRICS.staleHolder, fiveMinutes),
+      1,
+      'The reconciler released launch slots held by executions that had ended: their status-change events were missed, or their release failed.',
+    );
+    alarm(
+      'LaunchSlotsIdleWhileWaiting',
+      repair(REPAIR_METRICS.wokenWaiter, RECONCILER_PERIOD),
+      2,
+      "Executions waited while launch slots were free, in two reconciler periods running: hand-ons are failing (see the workflow executions' ReleaseLaunchSlot path).",
+    );
+    housekeeping.forEach((machine, index) =>
+      alarm(
+        `LaunchGateHousekeepingFailed${index === 0 ? '' : index + 1}`,
+        machine.metricFailed({ period: fiveMinutes, statistic: 'Sum' }),
+        1,
+        'A launch gate cleanup or reconciler run failed: see its log group. The reconciler runs again within a minute.',
+      ),
+    );
+    return Object.values(REPAIR_METRICS).map((name) => repair(name, fiveMinutes));
   }
 }
 
@@ -280,9 +280,6 @@ function fargateVcpu(vcpuClass: string, period: Duration): cloudwatch.Metric {
     period,
   });
 }
-
-/** The share of capacityWaitMinutes an object may wait in line before the alarm fires. */
-export const LAUNCH_WAIT_ALARM_PERCENT = 80;
 
 /** The share of the On-Demand vCPU quota in use past which the alarm fires. */
 export const FARGATE_VCPU_ALARM_PERCENT = 80;

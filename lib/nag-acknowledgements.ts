@@ -71,16 +71,3 @@ export function acknowledgeRunTaskSyncWildcards(role: iam.IRole): void {
     }
   }
 }
-
-/**
- * aws-cdk-lib's SqsSendMessage grants `kms:GenerateDataKey*` on the key of an encrypted queue it
- * sends to; the role's Deny (Encryption.grantThrough) keeps every use of the key to the services
- * the role needs it through.
- */
-export function acknowledgeQueueKeyGrant(role: iam.IRole): void {
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
-    reason:
-      "aws-cdk-lib's grant for sending to the launch gate's encrypted line (SqsSendMessage); the role's Deny limits any use of the key to DynamoDB and SQS.",
-  });
-}

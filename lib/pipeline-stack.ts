@@ -10,8 +10,9 @@ import { Data } from './data';
 import { DeadLetters } from './dead-letters';
 import { Encryption } from './encryption';
 import { LaunchGate } from './launch-gate';
+import { LaunchGateCleanup } from './launch-gate-cleanup';
+import { LaunchGateReconciler } from './launch-gate-reconciler';
 import { Monitoring } from './monitoring';
-import { acknowledgeQueueKeyGrant } from './nag-acknowledgements';
 import { Network } from './network';
 import { ProcessObjectStepProps } from './process-object-step';
 import { Trigger } from './trigger';
@@ -30,6 +31,8 @@ export class PipelineStack extends Stack {
   public readonly network: Network;
   public readonly worker: Worker;
   public readonly launchGate: LaunchGate;
+  public readonly launchGateCleanup: LaunchGateCleanup;
+  public readonly launchGateReconciler: LaunchGateReconciler;
   public readonly workflow: Workflow;
   public readonly trigger: Trigger;
   public readonly deadLetters: DeadLetters;
@@ -109,17 +112,35 @@ export class PipelineStack extends Stack {
       logEncryptionKey: key,
     });
 
+    const gated = {
+      gate: this.launchGate,
+      stateMachines: [this.workflow.stateMachine, this.backfill.stateMachine],
+    };
+    this.launchGateCleanup = new LaunchGateCleanup(this, 'LaunchGateCleanup', {
+      ...gated,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
+    });
+    this.launchGateReconciler = new LaunchGateReconciler(this, 'LaunchGateReconciler', {
+      ...gated,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
+    });
+
     // The key, used only through the service each principal reaches it by (a no-op without one).
     this.encryption.allowEventBridgeDeadLetters();
     this.encryption.grantThrough(this.worker.taskDefinition.taskRole, [
       { service: 's3', write: outputBucket === this.data.bucket },
     ]);
-    for (const { role } of [this.workflow.stateMachine, this.backfill.stateMachine]) {
-      this.encryption.grantThrough(role, [
-        { service: 'dynamodb', write: true },
-        { service: 'sqs', write: true },
-      ]);
-      if (key) acknowledgeQueueKeyGrant(role);
+    for (const { role } of [
+      this.workflow.stateMachine,
+      this.backfill.stateMachine,
+      this.launchGateCleanup.stateMachine,
+      this.launchGateReconciler.stateMachine,
+    ]) {
+      this.encryption.grantThrough(role, [{ service: 'dynamodb', write: true }]);
     }
 
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -127,9 +148,8 @@ export class PipelineStack extends Stack {
       backfillStateMachine: this.backfill.stateMachine,
       deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
-      launchLine: this.launchGate.queue,
-      capacityWait: Duration.minutes(config.capacityWaitMinutes),
-      launchSlotsVcpu: (this.launchGate.slots * config.cpu) / 1024,
+      launchGateTable: this.launchGate.table,
+      launchGateHousekeeping: [this.launchGateCleanup.stateMachine, this.launchGateReconciler.stateMachine],
       alarmEmail: config.alarmEmail,
     });
 
@@ -148,7 +168,8 @@ export class PipelineStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetters.queue.queueUrl });
     new CfnOutput(this, 'BackfillStateMachineArn', { value: this.backfill.stateMachine.stateMachineArn });
     new CfnOutput(this, 'LaunchSlotsTable', {
-      description: 'The launch gate: its item launch-slots counts executions holding or waiting for a slot',
+      description:
+        'The launch gate: the item slots lists the executions holding a slot, the waiters items those waiting',
       value: this.launchGate.table.tableName,
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

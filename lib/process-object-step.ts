@@ -14,6 +14,7 @@ import {
   INVALID_PARAMETER_ERRORS,
   INVALID_PARAMETER_WAIT,
   LAUNCH_ERRORS,
+  launchAttemptCap,
   launchRetry,
   SPOT_CAPACITY_WAIT,
   worstWaitSeconds,
@@ -29,9 +30,10 @@ export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 /** How many times a task that failed to start is launched again, in all, per object. */
 export const MAX_RELAUNCHES = 2;
 /**
- * What the release may take, in the execution's timeout: a few rounds of count, long poll,
- * SendTaskSuccess and delete, each call with its retries at worst (about 9 minutes a round), more
- * rounds when it meets messages of executions that stopped waiting.
+ * What the release may take, in the execution's timeout: its calls (leave the line, release, find
+ * the oldest waiter, grant, wake, delete) take seconds, and about 4.5 minutes each at worst (7
+ * attempts of 30 s and 63 s of delays). A release still running at the timeout (a hand-on that
+ * looked again and again, every call at its worst) ends TIMED_OUT, and the cleanup releases it.
  */
 export const RELEASE_ALLOWANCE = Duration.hours(1);
 
@@ -64,7 +66,7 @@ export interface ProcessObjectStepProps {
    * capacity) before the object fails: the retries of each RunTask state last this long.
    */
   readonly capacityWait: Duration;
-  /** The slot count and line every execution claims a slot from before it launches. */
+  /** The gate every execution claims a slot from (or waits in) before it launches. */
   readonly launchGate: LaunchGate;
 }
 
@@ -77,7 +79,7 @@ export interface ProcessObjectStepProps {
  * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
  * On success its output is the input plus `task` (the task's ARN, stop code and exit codes) and
  * `result: { bucket, key }`, the location of the result the worker writes, and `launchSlot` (the
- * gate's count as this execution left it).
+ * line as the release found it: the waiter it woke, if any).
  * On failure it ends in a Fail state whose error is the original error name and whose
  * cause names the object.
  */
@@ -133,12 +135,14 @@ export class ProcessObjectStep extends Construct {
     // The longest path: the wait in line, then each run waits for capacity at worst (every jittered
     // delay at its ceiling) and runs to its timeout, then the release hands the slot on.
     let longestSeconds = capacityWait.toSeconds() + RELEASE_ALLOWANCE.toSeconds();
+    // Every run of the path (Spot's, then on-demand's and its relaunches) may spend its retries: the
+    // capacity retries are capped so that all of them together stay within the history limit.
+    const runsAtMost = (capacity === 'spot-with-fallback' ? 1 : 0) + 1 + MAX_RELAUNCHES;
+    const invalidParameter = launchRetry(INVALID_PARAMETER_ERRORS, INVALID_PARAMETER_WAIT);
+    const capacityAttemptsAtMost = launchAttemptCap(runsAtMost) - (invalidParameter.maxAttempts ?? 0);
     const runOn = (stateId: string, provider: 'FARGATE' | 'FARGATE_SPOT' | undefined, wait: Duration) => {
       const state = this.runWorker(stateId, props, provider);
-      const retries = [
-        launchRetry(CAPACITY_ERRORS, wait),
-        launchRetry(INVALID_PARAMETER_ERRORS, INVALID_PARAMETER_WAIT),
-      ];
+      const retries = [launchRetry(CAPACITY_ERRORS, wait, capacityAttemptsAtMost), invalidParameter];
       for (const retry of retries) state.addRetry(retry);
       state.next(result);
       this.runTaskStates.push(state);
@@ -162,7 +166,6 @@ export class ProcessObjectStep extends Construct {
       .otherwise(failed);
     const gate = gateStates(this, props.launchGate, {
       onSlot: onSpot ?? run,
-      failedBeforeSlot: failed,
       done,
       capacityWait,
     });

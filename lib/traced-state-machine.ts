@@ -45,14 +45,7 @@ export function createTracedStateMachine(
   scope: Construct,
   props: TracedStateMachineProps,
 ): { stateMachine: sfn.StateMachine; logGroup: logs.LogGroup } {
-  const stack = Stack.of(scope);
-  const stackUuid = Fn.select(2, Fn.split('/', stack.stackId));
-  const logGroup = new logs.LogGroup(scope, 'Logs', {
-    logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${scope.node.id}-${stackUuid}`,
-    retention: props.logRetention,
-    removalPolicy: props.logRemovalPolicy,
-    encryptionKey: props.logEncryptionKey,
-  });
+  const logGroup = stateMachineLogGroup(scope, props);
   const stateMachine = new sfn.StateMachine(scope, 'StateMachine', {
     stateMachineType: sfn.StateMachineType.STANDARD,
     queryLanguage: sfn.QueryLanguage.JSON_PATH,
@@ -72,4 +65,16 @@ export function createTracedStateMachine(
     );
   }
   return { stateMachine, logGroup };
+}
+
+/** The log group `Logs` in `scope`, named as createTracedStateMachine explains. */
+export function stateMachineLogGroup(scope: Construct, props: StateMachineLogProps): logs.LogGroup {
+  const stack = Stack.of(scope);
+  const stackUuid = Fn.select(2, Fn.split('/', stack.stackId));
+  return new logs.LogGroup(scope, 'Logs', {
+    logGroupName: `/aws/vendedlogs/states/${stack.stackName}-${scope.node.id}-${stackUuid}`,
+    retention: props.logRetention,
+    removalPolicy: props.logRemovalPolicy,
+    encryptionKey: props.logEncryptionKey,
+  });
 }

@@ -6,6 +6,7 @@ import {
   CreateTableCommand,
   DynamoDBClient,
   type KeySchemaElement,
+  type LocalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 
@@ -85,6 +86,8 @@ export async function startLocalDynamoDb(
         TableName: tableName,
         KeySchema: properties.KeySchema as KeySchemaElement[],
         AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
+        // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
+        LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
         BillingMode: throughput ? 'PROVISIONED' : 'PAY_PER_REQUEST',
         ProvisionedThroughput: throughput && {
           ReadCapacityUnits: Number(throughput.ReadCapacityUnits),

@@ -1,5 +1,5 @@
 import type { AslState, StateMachineDefinition } from '../stepfunctions/definitions';
-import { checkUpdateItem } from './dynamodb-items';
+import { checkDynamoDbParameters } from './dynamodb-items';
 
 /**
  * The few pieces of the Amazon States Language the per-object workflow uses, evaluated the way
@@ -40,6 +40,33 @@ export const TASK_RESOURCES = {
     'ExpressionAttributeNames',
     'ExpressionAttributeValues',
     'ReturnValues',
+  ],
+  'aws-sdk:dynamodb:updateItem': [
+    'TableName',
+    'Key',
+    'UpdateExpression',
+    'ConditionExpression',
+    'ExpressionAttributeNames',
+    'ExpressionAttributeValues',
+    'ReturnValues',
+  ],
+  'aws-sdk:dynamodb:deleteItem': [
+    'TableName',
+    'Key',
+    'ConditionExpression',
+    'ExpressionAttributeNames',
+    'ExpressionAttributeValues',
+  ],
+  'aws-sdk:dynamodb:putItem.waitForTaskToken': ['TableName', 'Item'],
+  'aws-sdk:dynamodb:query': [
+    'TableName',
+    'IndexName',
+    'KeyConditionExpression',
+    'ExpressionAttributeNames',
+    'ExpressionAttributeValues',
+    'ConsistentRead',
+    'Limit',
+    'ScanIndexForward',
   ],
   'sqs:sendMessage.waitForTaskToken': ['QueueUrl', 'MessageBody'],
   'aws-sdk:sqs:receiveMessage': ['QueueUrl', 'MaxNumberOfMessages', 'WaitTimeSeconds', 'VisibilityTimeout'],
@@ -111,8 +138,8 @@ function checkTask(name: string, state: AslState): void {
       throw new UnsupportedWorkflowError(name, `the ${resource} parameter ${key}`);
     }
   }
-  if (resource === 'dynamodb:updateItem') {
-    const problem = checkUpdateItem(parameters);
+  if (/dynamodb:/.test(resource)) {
+    const problem = checkDynamoDbParameters(parameters);
     if (problem) throw new UnsupportedWorkflowError(name, problem);
   }
 }
@@ -182,8 +209,9 @@ export function runPass(state: AslState, input: Json): Json {
 
 /**
  * A payload template (Parameters, ResultSelector) filled in from `input`: `key.$` fields are paths
- * (`$$.` ones read the context object), `States.MathAdd(path, n)` (the relaunch counter) or
- * `States.StringToJson(path)` (DynamoDB's numbers come back as strings); nested objects and arrays are
+ * (`$$.` ones read the context object), `States.MathAdd(path, n)` (the relaunch counter),
+ * `States.StringToJson(path)` (DynamoDB's numbers come back as strings) or `States.Array(path)` (the
+ * launch gate's one-member sets); nested objects and arrays are
  * filled in too, the rest is literal. Other intrinsic functions (e.g. the States.Format naming the
  * result) are not evaluated and give null: nothing the simulator decides on reads them.
  */
@@ -204,6 +232,8 @@ export function payload(template: Json, input: Json, context: Json = {}): Json {
 function evaluate(expression: string, input: Json, context: Json): Json {
   const add = /^States\.MathAdd\((\$[^,]*),\s*(-?\d+)\)$/.exec(expression);
   if (add) return Number(readPath(input, add[1], context)) + Number(add[2]);
+  const array = /^States\.Array\((\$[^,)]*)\)$/.exec(expression);
+  if (array) return [readPath(input, array[1], context) ?? null];
   const parse = /^States\.StringToJson\((\$[^)]*)\)$/.exec(expression);
   if (parse) {
     const text = readPath(input, parse[1], context);

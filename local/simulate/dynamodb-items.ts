@@ -1,70 +1,225 @@
+// dynalite's own expression parsers and evaluator (the local DynamoDB's): synchronous, so the
+// simulator's virtual-time calls read expressions exactly as the local pipeline's DynamoDB does.
+import dynaliteDb from 'dynalite/db';
+import conditionParser from 'dynalite/db/conditionParser';
+import updateParser from 'dynalite/db/updateParser';
+
+import { isPlainObject } from '../cloudformation/intrinsics';
+import type { LocalDeployment } from '../cloudformation/template';
 import type { Json } from './asl';
+import { ServiceError } from './service-error';
 
 /**
- * DynamoDB as the `dynamodb:updateItem` integration sees it: items by table and key, in DynamoDB
- * JSON. Only the update the launch gate makes is modelled, an atomic `ADD <attribute> :value` on
- * numbers (an absent attribute or item counts as 0) with ReturnValues `UPDATED_NEW` or `NONE`;
- * `checkUpdateItem` refuses any other expression before the simulation starts.
+ * DynamoDB as the launch gate's calls see it, in virtual time: items by table and key, in DynamoDB
+ * JSON; UpdateItem (SET with if_not_exists and + / -, REMOVE, ADD and DELETE on numbers and sets),
+ * PutItem and DeleteItem, each with its ConditionExpression, and Query on the table or a local or
+ * global index (key condition, sorted by the index's sort key, Limit). Expressions are parsed and
+ * conditions evaluated by dynalite's own parsers; applying an update's parsed sections is written
+ * here, because dynalite keeps that inside its asynchronous store. Every call is strongly consistent
+ * and applied at once, as a single item's write is.
  */
 
-type AttributeValue = { readonly N: string } | Record<string, Json>;
+type AttributeValue = Record<string, Json>;
 type Item = Record<string, AttributeValue>;
 
-/** `ADD a :x, #b :y`: the clause and its `<attribute> <value>` pairs. */
-const ADD_EXPRESSION = /^\s*ADD\s+([#\w]+\s+:\w+(?:\s*,\s*[#\w]+\s+:\w+)*)\s*$/;
-const RETURN_VALUES = ['UPDATED_NEW', 'NONE'];
-
-/** Why the simulator cannot run these updateItem Parameters, or undefined when it can. */
-export function checkUpdateItem(parameters: Record<string, Json>): string | undefined {
-  const expression = parameters.UpdateExpression;
-  if (typeof expression !== 'string' || !ADD_EXPRESSION.test(expression)) {
-    return `the UpdateExpression ${JSON.stringify(expression ?? parameters['UpdateExpression.$'])} (only a literal "ADD <attribute> :value, ..." on numbers is)`;
-  }
-  const returnValues = parameters.ReturnValues ?? 'NONE';
-  if (typeof returnValues !== 'string' || !RETURN_VALUES.includes(returnValues)) {
-    return `ReturnValues ${JSON.stringify(returnValues)} (only ${RETURN_VALUES.join(' and ')} are)`;
-  }
-  const values = (parameters.ExpressionAttributeValues ?? {}) as Record<string, Json>;
-  for (const [, placeholder] of pairs(expression)) {
-    const value = values[placeholder] as Record<string, Json> | undefined;
-    if (!value || typeof value.N !== 'string') {
-      return `the ADD value ${placeholder} (it must be a literal number in ExpressionAttributeValues, {"N": "1"})`;
-    }
-  }
-  return undefined;
+/** A table's keys and its indexes' keys, from the template. */
+export interface TableSchema {
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+  readonly indexes: Readonly<Record<string, { readonly hashKey: string; readonly rangeKey?: string }>>;
 }
 
-/** The `[attribute, placeholder]` pairs of an ADD expression. */
-function pairs(expression: string): Array<[string, string]> {
-  return ADD_EXPRESSION.exec(expression)![1]
-    .split(',')
-    .map((pair) => pair.trim().split(/\s+/) as [string, string]);
+/** The template's tables by their local name (the Ref). */
+export function loadTableSchemas(deployment: LocalDeployment): Record<string, TableSchema> {
+  const keysOf = (schema: unknown) => {
+    const elements = (Array.isArray(schema) ? schema : []) as Array<{
+      AttributeName: string;
+      KeyType: string;
+    }>;
+    return {
+      hashKey: elements.find((e) => e.KeyType === 'HASH')?.AttributeName ?? '',
+      rangeKey: elements.find((e) => e.KeyType === 'RANGE')?.AttributeName,
+    };
+  };
+  return Object.fromEntries(
+    deployment.resourcesOfType('AWS::DynamoDB::Table').map(([logicalId, resource]) => {
+      const properties = deployment.resolve(resource.Properties ?? {}) as Record<string, unknown>;
+      const indexes = [
+        ...((properties.LocalSecondaryIndexes as unknown[]) ?? []),
+        ...((properties.GlobalSecondaryIndexes as unknown[]) ?? []),
+      ].filter(isPlainObject);
+      const tableName =
+        typeof properties.TableName === 'string' ? properties.TableName : deployment.ref(logicalId);
+      return [
+        tableName,
+        {
+          ...keysOf(properties.KeySchema),
+          indexes: Object.fromEntries(
+            indexes.map((index) => [String(index.IndexName), keysOf(index.KeySchema)]),
+          ),
+        },
+      ];
+    }),
+  );
+}
+
+interface Parsed {
+  readonly update?: { sections: Section[] };
+  readonly condition?: { expression: unknown };
+  readonly keyCondition?: { expression: unknown };
+}
+
+interface Section {
+  readonly type: 'set' | 'remove' | 'add' | 'delete';
+  readonly path: Array<string | number>;
+  readonly val?: unknown;
+  readonly attrType?: string;
+}
+
+/** The expressions of a request, parsed by dynalite; a string when one is invalid (its message). */
+function parseExpressions(parameters: Record<string, Json>): Parsed | string {
+  const context = {
+    attrNames: parameters.ExpressionAttributeNames ?? undefined,
+    attrVals: parameters.ExpressionAttributeValues ?? undefined,
+    unusedAttrNames: {},
+    unusedAttrVals: {},
+    isReserved: () => false,
+    compare: dynaliteDb.compare,
+  };
+  const parse = (
+    text: Json | undefined,
+    parser: { parse: (s: string, o: { context: object }) => unknown },
+    key = false,
+  ) => {
+    if (typeof text !== 'string') return undefined;
+    return parser.parse(text, { context: { ...context, isKeyCondition: key } });
+  };
+  try {
+    const parsed = {
+      update: parse(parameters.UpdateExpression, updateParser),
+      condition: parse(parameters.ConditionExpression, conditionParser),
+      keyCondition: parse(parameters.KeyConditionExpression, conditionParser, true),
+    };
+    // dynalite's parsers answer a semantic error (an undefined value, overlapping paths) as a string
+    const problem = Object.values(parsed).find((result) => typeof result === 'string');
+    return (problem as string | undefined) ?? (parsed as Parsed);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * Why the simulator cannot run these Parameters (an expression DynamoDB would refuse), or undefined.
+ * Values given by a path (`{"SS.$": "States.Array($$.Execution.Id)"}`) are checked with a stand-in
+ * of their type.
+ */
+export function checkDynamoDbParameters(parameters: Record<string, Json>): string | undefined {
+  const values = Object.fromEntries(
+    Object.entries((parameters.ExpressionAttributeValues ?? {}) as Record<string, AttributeValue>).map(
+      ([name, value]) => [name, standIn(value)],
+    ),
+  );
+  const parsed = parseExpressions({ ...parameters, ExpressionAttributeValues: values });
+  return typeof parsed === 'string' ? `an expression DynamoDB refuses (${parsed})` : undefined;
+}
+
+function standIn(value: AttributeValue): AttributeValue {
+  const [key] = Object.keys(value);
+  if (!key?.endsWith('.$')) return value;
+  const type = key.slice(0, -2);
+  return { [type]: type === 'N' ? '0' : type.endsWith('S') ? ['x'] : 'x' };
 }
 
 export class DynamoDbItems {
   private readonly items = new Map<string, { tableName: string; item: Item }>();
+  /**
+   * Per table (or index) and partition key value, the ids of its items in sort-key order, kept on
+   * every write: a Query of the oldest waiter among thousands stays a lookup.
+   */
+  private readonly orders = new Map<string, Array<{ id: string; sortKey: AttributeValue | undefined }>>();
   /** Write requests made; each of these small items costs one write request unit. */
   writeRequests = 0;
+  /** Read requests made (a consistent Query of one page is one read request unit). */
+  readRequests = 0;
 
-  /** UpdateItem with Parameters `checkUpdateItem` accepted: applied atomically, at once. */
-  updateItem(parameters: Record<string, Json>): Json {
+  constructor(private readonly schemas: Readonly<Record<string, TableSchema>> = {}) {}
+
+  /** UpdateItem: its condition on the item as it is, then its update; applied at once. */
+  updateItem(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
     this.writeRequests++;
-    const tableName = String(parameters.TableName);
-    const key = parameters.Key as Item;
-    const id = `${tableName}\n${JSON.stringify(key)}`;
-    const entry = this.items.get(id) ?? { tableName, item: structuredClone(key) };
-    this.items.set(id, entry);
-    const names = (parameters.ExpressionAttributeNames ?? {}) as Record<string, string>;
-    const values = parameters.ExpressionAttributeValues as Record<string, { N: string }>;
-    const updated: Item = {};
-    for (const [attribute, placeholder] of pairs(String(parameters.UpdateExpression))) {
-      const name = names[attribute] ?? attribute;
-      const current = entry.item[name] as { N?: string } | undefined;
-      const next = { N: String(Number(current?.N ?? 0) + Number(values[placeholder].N)) };
-      entry.item[name] = next;
-      updated[name] = next;
+    const parsed = this.parsed(parameters, errorPrefix);
+    const id = this.idOf(parameters);
+    const existing = this.items.get(id)?.item;
+    this.check(parsed, existing, errorPrefix);
+    const item: Item = structuredClone(existing ?? (parameters.Key as Item));
+    const touched = new Set<string>();
+    for (const section of parsed.update?.sections ?? []) {
+      touched.add(String(section.path[0]));
+      applySection(section, item);
     }
-    return parameters.ReturnValues === 'UPDATED_NEW' ? { Attributes: updated } : {};
+    this.store(id, String(parameters.TableName), item);
+    switch (parameters.ReturnValues ?? 'NONE') {
+      case 'ALL_NEW':
+        return { Attributes: structuredClone(item) as Json };
+      case 'UPDATED_NEW':
+        return {
+          Attributes: Object.fromEntries(
+            [...touched].filter((a) => a in item).map((a) => [a, item[a]]),
+          ) as Json,
+        };
+      default:
+        return {};
+    }
+  }
+
+  putItem(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+    this.writeRequests++;
+    const parsed = this.parsed(parameters, errorPrefix);
+    const item = structuredClone(parameters.Item as Item);
+    const id = this.idOf({
+      TableName: parameters.TableName,
+      Key: this.keyOf(String(parameters.TableName), item),
+    });
+    this.check(parsed, this.items.get(id)?.item, errorPrefix);
+    this.store(id, String(parameters.TableName), item);
+    return {};
+  }
+
+  deleteItem(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+    this.writeRequests++;
+    const parsed = this.parsed(parameters, errorPrefix);
+    const id = this.idOf(parameters);
+    this.check(parsed, this.items.get(id)?.item, errorPrefix);
+    this.store(id, String(parameters.TableName), undefined);
+    return {};
+  }
+
+  /** Query: the items of the key condition, in the order of the index's (or table's) sort key. */
+  query(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+    this.readRequests++;
+    const parsed = this.parsed(parameters, errorPrefix);
+    const tableName = String(parameters.TableName);
+    const indexName = typeof parameters.IndexName === 'string' ? parameters.IndexName : undefined;
+    const schema = this.schemas[tableName];
+    const keys = indexName === undefined ? schema : schema?.indexes[indexName];
+    const partition = keys && partitionValueOf(parsed.keyCondition?.expression, keys.hashKey);
+    if (!keys || partition === undefined) {
+      throw new ServiceError(
+        `${errorPrefix}.ValidationException`,
+        `Query on ${tableName}${indexName ? ` index ${indexName}` : ''}: the simulator needs the table's schema and "<partition key> = :value"`,
+      );
+    }
+    const stored = this.orders.get(orderKey(tableName, indexName, partition)) ?? [];
+    const ordered = parameters.ScanIndexForward === false ? [...stored].reverse() : stored;
+    const limit = typeof parameters.Limit === 'number' ? parameters.Limit : Infinity;
+    // Limit counts the items read: walk the order only that far.
+    const page: Item[] = [];
+    for (const { id } of ordered) {
+      if (page.length >= limit) break;
+      const { item } = this.items.get(id)!;
+      if (dynaliteDb.matchesExprFilter(item, parsed.keyCondition?.expression)) page.push(item);
+    }
+    return { Items: structuredClone(page) as Json, Count: page.length, ScannedCount: page.length };
   }
 
   /** Every item, as DynamoDB JSON. */
@@ -74,4 +229,158 @@ export class DynamoDbItems {
       item: structuredClone(item) as Record<string, Json>,
     }));
   }
+
+  /** Writes (or, with no item, deletes) the item `id`, keeping the table's and its indexes' orders. */
+  private store(id: string, tableName: string, item: Item | undefined): void {
+    const schema = this.schemas[tableName];
+    const orderings = schema
+      ? [
+          { name: undefined, keys: schema as { hashKey: string; rangeKey?: string } },
+          ...Object.entries(schema.indexes).map(([name, keys]) => ({ name, keys })),
+        ]
+      : [];
+    const old = this.items.get(id)?.item;
+    for (const { name, keys } of orderings) {
+      // an index holds only the items that have its keys
+      const inIndex = (it: Item | undefined): it is Item =>
+        it !== undefined && keys.hashKey in it && (keys.rangeKey === undefined || keys.rangeKey in it);
+      if (inIndex(old)) {
+        const list = this.orders.get(orderKey(tableName, name, old[keys.hashKey]))!;
+        list.splice(
+          list.findIndex((entry) => entry.id === id),
+          1,
+        );
+      }
+      if (inIndex(item)) {
+        const key = orderKey(tableName, name, item[keys.hashKey]);
+        const list = this.orders.get(key) ?? [];
+        this.orders.set(key, list);
+        const sortKey = keys.rangeKey === undefined ? undefined : item[keys.rangeKey];
+        // after every equal sort key: insertion order breaks ties
+        let low = 0;
+        for (let high = list.length; low < high;) {
+          const middle = (low + high) >>> 1;
+          if (compareKeys(list[middle].sortKey, sortKey) <= 0) low = middle + 1;
+          else high = middle;
+        }
+        list.splice(low, 0, { id, sortKey });
+      }
+    }
+    if (item) this.items.set(id, { tableName, item });
+    else this.items.delete(id);
+  }
+
+  private parsed(parameters: Record<string, Json>, errorPrefix: string): Parsed {
+    const parsed = parseExpressions(parameters);
+    if (typeof parsed === 'string') throw new ServiceError(`${errorPrefix}.ValidationException`, parsed);
+    return parsed;
+  }
+
+  private check(parsed: Parsed, existing: Item | undefined, errorPrefix: string): void {
+    if (parsed.condition && !dynaliteDb.matchesExprFilter(existing ?? {}, parsed.condition.expression)) {
+      throw new ServiceError(
+        `${errorPrefix}.ConditionalCheckFailedException`,
+        'The conditional request failed',
+      );
+    }
+  }
+
+  private keyOf(tableName: string, item: Item): Item {
+    const schema = this.schemas[tableName];
+    if (!schema) return item;
+    return Object.fromEntries(
+      [schema.hashKey, schema.rangeKey].filter((k): k is string => k !== undefined).map((k) => [k, item[k]]),
+    );
+  }
+
+  private idOf(parameters: Record<string, Json>): string {
+    const key = parameters.Key as Item;
+    const ordered = Object.fromEntries(
+      Object.keys(key)
+        .sort()
+        .map((k) => [k, key[k]]),
+    );
+    return `${String(parameters.TableName)}\n${JSON.stringify(ordered)}`;
+  }
+}
+
+/** Applies one parsed update section (dynalite's AST) to `item`, in place. */
+function applySection(section: Section, item: Item): void {
+  const parent =
+    section.path.length === 1 ? item : (dynaliteDb.mapPath(section.path.slice(0, -1), item)?.M as Item);
+  const name = String(section.path.at(-1));
+  if (!parent)
+    throw new ServiceError(
+      'DynamoDB.ValidationException',
+      'The document path provided in the update expression is invalid for update',
+    );
+  const existing = parent[name];
+  const value = section.val as AttributeValue;
+  const setType = section.attrType ?? '';
+  switch (section.type) {
+    case 'remove':
+      delete parent[name];
+      return;
+    case 'set':
+      parent[name] = resolve(section.val, item);
+      return;
+    case 'add':
+      if (setType === 'N') {
+        parent[name] = { N: String(Number(existing?.N ?? 0) + Number(value.N)) };
+      } else {
+        const members = (existing?.[setType] as string[] | undefined) ?? [];
+        parent[name] = {
+          [setType]: [...members, ...(value[setType] as string[]).filter((m) => !members.includes(m))],
+        };
+      }
+      return;
+    case 'delete': {
+      if (!existing) return;
+      const kept = (existing[setType] as string[]).filter((m) => !(value[setType] as string[]).includes(m));
+      if (kept.length === 0) delete parent[name];
+      else parent[name] = { [setType]: kept };
+    }
+  }
+}
+
+/** A SET operand: a value, a path, if_not_exists(path, operand), or operand + / - operand. */
+function resolve(operand: unknown, item: Item): AttributeValue {
+  if (Array.isArray(operand)) return structuredClone(dynaliteDb.mapPath(operand, item)) as AttributeValue;
+  const node = operand as { type?: string; name?: string; args?: unknown[] } & AttributeValue;
+  if (node.type === 'function' && node.name === 'if_not_exists') {
+    return (
+      (dynaliteDb.mapPath(node.args?.[0], item) as AttributeValue | undefined) ??
+      resolve(node.args?.[1], item)
+    );
+  }
+  if (node.type === '+' || node.type === '-') {
+    const [a, b] = (node.args ?? []).map((arg) => Number(resolve(arg, item).N));
+    return { N: String(node.type === '+' ? a + b : a - b) };
+  }
+  return structuredClone(node);
+}
+
+/** The value a parsed key condition gives the partition key (`pk = :v`, alone or ANDed). */
+function partitionValueOf(expression: unknown, hashKey: string): AttributeValue | undefined {
+  const node = expression as { type?: string; args?: unknown[] } | undefined;
+  if (node?.type === 'and') {
+    return node.args?.map((arg) => partitionValueOf(arg, hashKey)).find((v) => v !== undefined);
+  }
+  if (node?.type !== '=' || !node.args) return undefined;
+  const [left, right] = node.args;
+  return JSON.stringify(left) === JSON.stringify([hashKey]) ? (right as AttributeValue) : undefined;
+}
+
+function orderKey(
+  tableName: string,
+  indexName: string | undefined,
+  partition: AttributeValue | undefined,
+): string {
+  return `${tableName}\n${indexName ?? ''}\n${JSON.stringify(partition)}`;
+}
+
+function compareKeys(a: AttributeValue | undefined, b: AttributeValue | undefined): number {
+  const value = (v: AttributeValue | undefined) => (v?.N !== undefined ? Number(v.N) : String(v?.S ?? ''));
+  const [x, y] = [value(a), value(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
 }

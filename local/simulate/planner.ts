@@ -3,6 +3,7 @@ import { loadTaskDefinitions } from '../ecs/task-definitions';
 import { findObjectCreatedRule, loadObjectCreatedRule } from '../events/rule-template';
 import { LOCAL_REGION } from '../s3/server';
 import { loadStateMachine } from '../stepfunctions/definitions';
+import { loadTableSchemas } from './dynamodb-items';
 import type { Architecture } from './prices';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
 import { loadQueueSettings } from './sqs-queues';
@@ -11,7 +12,7 @@ import { loadQueueSettings } from './sqs-queues';
 
 export interface PlannerOptions extends Omit<
   SimulationOptions,
-  'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings'
+  'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings' | 'tableSchemas'
 > {
   readonly templatePath: string;
 }
@@ -19,7 +20,10 @@ export interface PlannerOptions extends Omit<
 /** The workflow the rule starts, its task definitions, their architecture and the queues, from a synthesized template. */
 export function loadSimulatedWorkflow(
   templatePath: string,
-): Pick<SimulationOptions, 'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings'> {
+): Pick<
+  SimulationOptions,
+  'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings' | 'tableSchemas'
+> {
   const template = readTemplateFile(templatePath);
   const ruleMatch = findObjectCreatedRule(template);
   const deployment = deployLocally(template, { region: LOCAL_REGION });
@@ -28,7 +32,13 @@ export function loadSimulatedWorkflow(
   const taskDefinitions = loadTaskDefinitions(deployment);
   const architecture = taskDefinitions.find((t) => t.cpuArchitecture !== undefined)?.cpuArchitecture as
     Architecture | undefined;
-  return { definition, taskDefinitions, architecture, queueSettings: loadQueueSettings(deployment) };
+  return {
+    definition,
+    taskDefinitions,
+    architecture,
+    queueSettings: loadQueueSettings(deployment),
+    tableSchemas: loadTableSchemas(deployment),
+  };
 }
 
 /** Simulates a burst through the workflow of a synthesized template. */
@@ -65,7 +75,7 @@ export function formatResult(result: SimulationResult): string {
     ['stateTransitions', String(result.stateTransitions)],
     [
       'requests',
-      `${result.dynamodbWriteRequests} DynamoDB writes, ${result.sqsRequests} SQS; ${result.messagesLeft} messages left`,
+      `${result.dynamodbWriteRequests} DynamoDB writes, ${result.dynamodbReadRequests} reads, ${result.sqsRequests} SQS; ${result.messagesLeft} messages left`,
     ],
     ['costUsd', `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4, DynamoDB, SQS)`],
     [

@@ -14,6 +14,8 @@ export const PRICES = {
    * (aws.amazon.com/dynamodb/pricing/on-demand/); an UpdateItem of an item under 1 KB is one unit.
    */
   dynamodbWriteRequestUnit: 0.625 / 1_000_000,
+  /** $0.125 per million read request units; a consistent read of up to 4 KB is one. */
+  dynamodbReadRequestUnit: 0.125 / 1_000_000,
   /**
    * SQS standard queues: $0.40 per million requests past the first million a month (not deducted here),
    * each 64 KB of payload one request, empty receives included (aws.amazon.com/sqs/pricing/).

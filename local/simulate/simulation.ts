@@ -27,7 +27,7 @@ import {
   type TaskResource,
   taskResource,
 } from './asl';
-import { DynamoDbItems } from './dynamodb-items';
+import { DynamoDbItems, type TableSchema } from './dynamodb-items';
 import { EventQueue } from './event-queue';
 import { type Architecture, PRICES } from './prices';
 import { ServiceError } from './service-error';
@@ -61,6 +61,8 @@ export interface SimulationOptions {
   readonly seed: number;
   /** The template's queues by URL (`loadQueueSettings`); any other queue gets SQS's defaults. */
   readonly queueSettings?: Readonly<Record<string, QueueSettings>>;
+  /** The template's tables by name (`loadTableSchemas`): what a Query orders by. */
+  readonly tableSchemas?: Readonly<Record<string, TableSchema>>;
   /** @default SERVICE_LATENCY_SECONDS; `{ min: 0, max: 0 }` for a run worked out by hand */
   readonly serviceLatencySeconds?: { readonly min: number; readonly max: number };
 }
@@ -104,6 +106,7 @@ export interface SimulationResult {
   /** SendTaskSuccess/SendTaskFailure calls refused because the token's task was no longer waiting. */
   readonly refusedTaskTokens: number;
   readonly dynamodbWriteRequests: number;
+  readonly dynamodbReadRequests: number;
   readonly sqsRequests: number;
   /** The DynamoDB items when the last execution ended (the gate's count should be back to 0). */
   readonly finalItems: ReadonlyArray<{ readonly tableName: string; readonly item: Record<string, Json> }>;
@@ -132,6 +135,8 @@ interface Execution {
   readonly name: string;
   readonly arrivedAt: number;
   stateName: string;
+  /** When the current state was entered (virtual seconds). */
+  enteredAt: number;
   input: Json;
   /** Retries made per retrier of the current state (reset when the state is entered again). */
   retries: number[];
@@ -168,7 +173,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const serviceLatency = options.serviceLatencySeconds ?? SERVICE_LATENCY_SECONDS;
   const queue = new EventQueue<() => void>();
   const quotas = new FargateQuotas({ vcpuQuota: options.vcpuQuota, spotVcpuQuota: options.spotVcpuQuota }, 0);
-  const dynamodb = new DynamoDbItems();
+  const dynamodb = new DynamoDbItems(options.tableSchemas);
   const sqs = new SqsQueues(queue, options.queueSettings);
   const tokens = new TaskTokens();
   const architecture = options.architecture ?? 'ARM64';
@@ -188,6 +193,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
       name: `object-${i}`,
       arrivedAt,
       stateName: definition.StartAt as string,
+      enteredAt: arrivedAt,
       input: { bucket: 'simulated', key: `incoming/object-${i}`, etag: '', versionId: '' },
       retries: [],
       visited: new Set(),
@@ -221,6 +227,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     execution.retrying = false;
     charge(execution, PRICES.stateTransition);
     execution.stateName = name;
+    execution.enteredAt = queue.now;
     execution.retries = [];
     const state = definition.States[name];
     if (state.Type === 'Task') invoke(execution);
@@ -291,10 +298,18 @@ export function simulate(options: SimulationOptions): SimulationResult {
   ): void {
     const latency = serviceLatency.min + latencyRandom() * (serviceLatency.max - serviceLatency.min);
     const context: Json = {
-      Execution: { Id: execution.name, Name: execution.name },
-      State: { Name: execution.stateName, RetryCount: execution.retries.reduce((a, b) => a + b, 0) },
+      Execution: {
+        Id: `arn:aws:states:simulated:000000000000:execution:workflow:${execution.name}`,
+        Name: execution.name,
+      },
+      State: {
+        Name: execution.stateName,
+        // virtual seconds as a time: ISO strings order as the times do
+        EnteredTime: new Date(execution.enteredAt * 1000).toISOString(),
+        RetryCount: execution.retries.reduce((a, b) => a + b, 0),
+      },
     };
-    if (resource === 'sqs:sendMessage.waitForTaskToken') {
+    if (resource.endsWith('.waitForTaskToken')) {
       const token = tokens.issue({
         succeed: (output) => settle(execution, attempt, { result: output }),
         fail: (error, cause) => settle(execution, attempt, { error, cause }),
@@ -314,6 +329,16 @@ export function simulate(options: SimulationOptions): SimulationResult {
         switch (resource) {
           case 'dynamodb:updateItem':
             return answer({ result: dynamodb.updateItem(parameters) });
+          case 'aws-sdk:dynamodb:updateItem':
+            return answer({ result: dynamodb.updateItem(parameters, 'DynamoDb') });
+          case 'aws-sdk:dynamodb:deleteItem':
+            return answer({ result: dynamodb.deleteItem(parameters, 'DynamoDb') });
+          case 'aws-sdk:dynamodb:query':
+            return answer({ result: dynamodb.query(parameters, 'DynamoDb') });
+          case 'aws-sdk:dynamodb:putItem.waitForTaskToken':
+            // The task now waits for its token to be answered, or for its TimeoutSeconds.
+            dynamodb.putItem(parameters, 'DynamoDb');
+            return;
           case 'sqs:sendMessage.waitForTaskToken':
             // The task now waits for its token to be answered, or for its TimeoutSeconds.
             sqs.sendMessage(String(parameters.QueueUrl), String(parameters.MessageBody));
@@ -408,6 +433,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const servicesUsd =
     transitions * PRICES.stateTransition +
     dynamodb.writeRequests * PRICES.dynamodbWriteRequestUnit +
+    dynamodb.readRequests * PRICES.dynamodbReadRequestUnit +
     sqs.requests * PRICES.sqsRequest;
   return {
     objects: options.objects,
@@ -428,6 +454,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
     peakWaitingExecutions: tokens.peakWaiting,
     refusedTaskTokens: tokens.refused,
     dynamodbWriteRequests: dynamodb.writeRequests,
+    dynamodbReadRequests: dynamodb.readRequests,
     sqsRequests: sqs.requests,
     finalItems: dynamodb.snapshot(),
     messagesLeft: sqs.messagesLeft(),
@@ -444,13 +471,16 @@ export function simulate(options: SimulationOptions): SimulationResult {
 
 /** What one call of `resource` is billed, beside its state transition. */
 function requestPrice(resource: TaskResource): number {
-  if (resource === 'dynamodb:updateItem') return PRICES.dynamodbWriteRequestUnit;
+  if (resource.endsWith('dynamodb:query')) return PRICES.dynamodbReadRequestUnit;
+  if (/dynamodb:/.test(resource)) return PRICES.dynamodbWriteRequestUnit;
   return /(^|:)sqs:/.test(resource) ? PRICES.sqsRequest : 0;
 }
 
 /**
  * The states on the waiting path (see waitCostUsd): those that wait on another execution (a callback
- * task, a poll of a queue) and those reachable from StartAt only through one of them.
+ * task, a poll of a queue) and those reachable from StartAt only through one of them or through a
+ * Choice branch taken because a query of the line found someone (the hand-on: every rule of a Choice
+ * that follows a `dynamodb:query`, its Default aside).
  */
 export function waitingPathStates(definition: StateMachineDefinition): Set<string> {
   const waits = (state: AslState) => {
@@ -460,13 +490,18 @@ export function waitingPathStates(definition: StateMachineDefinition): Set<strin
       (resource.endsWith('.waitForTaskToken') || resource.endsWith(':receiveMessage'))
     );
   };
+  const lineChoices = new Set(
+    Object.values(definition.States)
+      .filter((state) => taskResource(state)?.endsWith('dynamodb:query') && typeof state.Next === 'string')
+      .map((state) => String(state.Next)),
+  );
   const direct = new Set<string>();
   for (const stack = [String(definition.StartAt)]; stack.length > 0;) {
     const name = stack.pop()!;
     const state = definition.States[name];
     if (direct.has(name) || waits(state)) continue;
     direct.add(name);
-    stack.push(...successors(state));
+    stack.push(...(lineChoices.has(name) ? [state.Default as string] : successors(state)));
   }
   return new Set(Object.keys(definition.States).filter((name) => !direct.has(name)));
 }

@@ -126,6 +126,8 @@ export class LocalStateMachine {
     );
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers },
+      // `$$.Execution.Id`: the launch gate keys its records by it.
+      context: { Execution: { Id: context.executionArn, Name: context.name } } as never,
     });
     try {
       return { status: 'SUCCEEDED', output: await execution.result };

@@ -40,7 +40,14 @@ function backfillRoleStatements(synth: Synthesized): Statement[] {
 
 describe('Backfill: state machine', () => {
   test('is a second Standard state machine, next to the event-driven one', () => {
-    byDefault.template.resourceCountIs('AWS::StepFunctions::StateMachine', 2);
+    byDefault.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    expect(
+      Object.keys(
+        byDefault.template.findResources('AWS::StepFunctions::StateMachine', {
+          Properties: { StateMachineType: 'STANDARD' },
+        }),
+      ).sort(),
+    ).toEqual([byDefault.ids.backfillStateMachine, byDefault.ids.workflowStateMachine].sort());
     expect(byDefault.ids.backfillStateMachine).not.toBe(byDefault.ids.workflowStateMachine);
     const resource = byDefault.template.toJSON().Resources[byDefault.ids.backfillStateMachine];
     expect(resource.Type).toBe('AWS::StepFunctions::StateMachine');
@@ -114,7 +121,7 @@ describe('Backfill: Distributed Map', () => {
       versionId: '',
     });
     // AND the same fields the rule's input transformer produces
-    const [rule] = Object.values(byDefault.template.findResources('AWS::Events::Rule'));
+    const rule = byDefault.template.toJSON().Resources[byDefault.ids.rule];
     const template = (rule.Properties.Targets as { InputTransformer: { InputTemplate: string } }[])[0]
       .InputTransformer.InputTemplate;
     const eventFields = [...template.matchAll(/"(\w+)":/g)].map((m) => m[1]).sort();

@@ -185,14 +185,13 @@ describe('PipelineStack and encryption', () => {
         id.startsWith('NetworkFlowLogs'),
       )!]: undefined,
       [ids.deadLetterQueue]: 'SSE-SQS',
-      [ids.launchGateLine]: 'SSE-SQS',
       [ids.launchGateTable]: undefined,
       [ids.dataBucket]: 'AES256',
       [ids.accessLogBucket]: 'AES256',
     });
   });
 
-  test('encryption=kms puts the data bucket, every log group, both queues and the table under the one key', () => {
+  test('encryption=kms puts the data bucket, every log group, the dead-letter queue and the table under the one key', () => {
     underKey.template.resourceCountIs('AWS::KMS::Key', 1);
     const key = { 'Fn::GetAtt': [underKey.ids.encryptionKey, 'Arn'] };
     const encryption = encryptionOf(underKey);
@@ -209,6 +208,6 @@ describe('PipelineStack and encryption', () => {
         ]),
       ),
     );
-    expect(Object.keys(encryption)).toHaveLength(9);
+    expect(Object.keys(encryption)).toHaveLength(10);
   });
 });

@@ -1,22 +1,22 @@
-import 'core-js/actual/promise/with-resolvers';
-
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { StateMachine } from 'aws-local-stepfunctions';
 
 import {
-  COUNTER_THROTTLING_ERRORS,
+  ARRIVAL_INDEX,
+  CLAIM_CONDITION,
+  GATE_RETRY,
   gateStates,
-  LAUNCH_SLOTS_KEY,
   LaunchGate,
-  RECEIVE_WAIT_SECONDS,
+  MAX_HAND_ON_ROUNDS,
+  MAX_SLOTS,
+  SLOTS_TAKEN,
+  STALE_TOKEN_ERRORS,
 } from '../../lib/launch-gate';
 import { type AslDefinition, definitionOf, successors } from './support/asl';
 import { definitionIn, freshStack, only } from './support/constructs';
 import { synthesized, synthPipeline } from './support/synth';
 
-/** The gate's states in a state machine of their own: a Pass for the slot's work, a Fail, a Succeed. */
+/** The gate's states in a state machine of their own: a Pass for the slot's work, a Succeed. */
 function gateAlone(
   slots: number,
   capacityWait = Duration.hours(2),
@@ -25,7 +25,6 @@ function gateAlone(
   const gate = new LaunchGate(stack, 'LaunchGate', { slots });
   const states = gateStates(stack, gate, {
     onSlot: new sfn.Pass(stack, 'RunInSlot'),
-    failedBeforeSlot: new sfn.Fail(stack, 'NoSlot'),
     done: new sfn.Succeed(stack, 'Done'),
     capacityWait,
   });
@@ -36,44 +35,51 @@ function gateAlone(
   return { stack, definition: definitionIn(stack, stateMachine) };
 }
 
+const SLOTS_ITEM = { pk: { S: 'slots' }, sk: { S: 'slots' } };
+const RETRY_ALL = {
+  ErrorEquals: ['States.ALL'],
+  IntervalSeconds: 1,
+  BackoffRate: 2,
+  MaxAttempts: 6,
+  JitterStrategy: 'FULL',
+};
+
 describe('LaunchGate built alone', () => {
-  test('one on-demand table keyed by id, with point-in-time recovery, deleted with the stack', () => {
+  test('one on-demand table keyed by pk and sk, waiters ordered by a local (consistent) index, deleted with the stack', () => {
     const { stack } = gateAlone(4);
     const table = only(stack, 'AWS::DynamoDB::Table');
     expect(table.Properties).toMatchObject({
       BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      LocalSecondaryIndexes: [
+        {
+          IndexName: ARRIVAL_INDEX,
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'arrivedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
     });
-    // a count of running executions: nothing to keep
     expect([table.DeletionPolicy, table.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);
   });
 
-  test('the line keeps a token longer than the longest wait, hides a message while it is handed on, TLS only', () => {
-    const { stack } = gateAlone(4);
-    const queue = only(stack, 'AWS::SQS::Queue');
-    expect(queue.Properties).toMatchObject({
-      SqsManagedSseEnabled: true,
-      MessageRetentionPeriod: 14 * 24 * 3600,
-      VisibilityTimeout: 900,
-    });
-    expect(queue.DeletionPolicy).toBe('Delete');
-    Template.fromStack(stack).hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: {
-        Statement: [
-          Match.objectLike({
-            Effect: 'Deny',
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ],
-      },
-    });
+  test('no SQS line: the waiters are items', () => {
+    expect(
+      gateAlone(4)
+        .stack.node.findAll()
+        .filter((c) => c.node.id === 'Line'),
+    ).toEqual([]);
   });
 
-  test.each([0, -1, 2.5])('refuses %p slots, naming the fix', (slots) => {
+  test.each([0, -1, 2.5, MAX_SLOTS + 1])('refuses %p slots, naming the fix', (slots) => {
     expect(() => new LaunchGate(freshStack(), 'LaunchGate', { slots })).toThrow(
-      /LaunchGate slots .* is not a whole number of at least 1: raise fargateVcpuQuota/,
+      /LaunchGate slots .* is not a whole number from 1 to 500: set fargateVcpuQuota to between one and 500 tasks' vCPU/,
     );
   });
 });
@@ -82,154 +88,206 @@ describe('the launch gate states built alone', () => {
   const { definition } = gateAlone(3);
   const { States } = definition;
 
-  test('the claim counts the execution in with one atomic ADD on the one item, returning the new count', () => {
+  test('the claim adds this execution to the holders set, on condition it is there already or there is room under the limit', () => {
     expect(definition.StartAt).toBe('ClaimLaunchSlot');
     expect(States.ClaimLaunchSlot).toMatchObject({
-      Resource: 'arn:aws:states:::dynamodb:updateItem',
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
       Parameters: {
-        Key: { id: { S: LAUNCH_SLOTS_KEY } },
-        UpdateExpression: 'ADD demand :change',
-        ExpressionAttributeValues: { ':change': { N: '1' } },
-        ReturnValues: 'UPDATED_NEW',
+        Key: SLOTS_ITEM,
+        UpdateExpression: 'ADD holders :holders SET #limit = if_not_exists(#limit, :deployedLimit)',
+        ConditionExpression: CLAIM_CONDITION,
+        ExpressionAttributeNames: { '#limit': 'limit' },
+        ExpressionAttributeValues: {
+          ':holders': { 'SS.$': 'States.Array($$.Execution.Id)' },
+          ':holder': { 'S.$': '$$.Execution.Id' },
+          ':deployedLimit': { N: '3' },
+        },
       },
-      ResultSelector: { 'demand.$': 'States.StringToJson($.Attributes.demand.N)' },
-      ResultPath: '$.launchSlot',
+      ResultPath: null,
       TimeoutSeconds: 30,
+      Next: 'RunInSlot',
     });
-    // only throttling is retried: a retried ADD that had been applied would count twice
-    expect(States.ClaimLaunchSlot.Retry?.map((r) => r.ErrorEquals)).toEqual([COUNTER_THROTTLING_ERRORS]);
+    expect(CLAIM_CONDITION).toBe(
+      'attribute_not_exists(holders) OR contains(holders, :holder) OR size(holders) < #limit',
+    );
+    // the condition refusing is an answer; anything else is retried (a repeated ADD of a set member changes nothing)
+    expect(States.ClaimLaunchSlot.Retry).toEqual([{ ErrorEquals: [SLOTS_TAKEN], MaxAttempts: 0 }, RETRY_ALL]);
     expect(States.ClaimLaunchSlot.Catch).toEqual([
-      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NoSlot' },
+      { ErrorEquals: [SLOTS_TAKEN], ResultPath: null, Next: 'WaitForLaunchSlot' },
+      // a claim that failed past its retries may have been applied: it releases
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'ReleaseLaunchSlot' },
     ]);
   });
 
-  test('the first `slots` executions run at once; the others wait in line with their task token', () => {
-    expect(States.HasLaunchSlot).toEqual({
-      Type: 'Choice',
-      Choices: [{ Variable: '$.launchSlot.demand', NumericLessThanEquals: 3, Next: 'RunInSlot' }],
-      Default: 'WaitForLaunchSlot',
-    });
+  test('a waiter writes its item (its ARN, arrival and task token) and waits for the token, retried, for capacityWait', () => {
     expect(States.WaitForLaunchSlot).toMatchObject({
-      Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
-      Parameters: { 'MessageBody.$': '$$.Task.Token' },
-      // the wait window: capacityWait
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:putItem.waitForTaskToken',
+      Parameters: {
+        Item: {
+          pk: { S: 'waiters' },
+          sk: { 'S.$': '$$.Execution.Id' },
+          arrivedAt: { 'S.$': '$$.State.EnteredTime' },
+          taskToken: { 'S.$': '$$.Task.Token' },
+        },
+      },
       TimeoutSeconds: 2 * 3600,
       ResultPath: null,
       Next: 'RunInSlot',
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'NoSlot' }],
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'LeaveLaunchLine' }],
     });
-    expect(States.WaitForLaunchSlot.Retry).toBeUndefined();
+    // a failed put is retried (the item overwritten with the new token); the wait's own timeout is not
+    expect(States.WaitForLaunchSlot.Retry).toEqual([
+      { ErrorEquals: ['States.Timeout'], MaxAttempts: 0 },
+      RETRY_ALL,
+    ]);
   });
 
-  test('the release counts out and, while anyone is counted in line, long-polls the line', () => {
+  test('the release deletes the set member, then wakes the oldest waiter read consistently', () => {
+    expect(States.LeaveLaunchLine).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:deleteItem',
+      Parameters: { Key: { pk: { S: 'waiters' }, sk: { 'S.$': '$$.Execution.Id' } } },
+      Next: 'ReleaseLaunchSlot',
+    });
     expect(States.ReleaseLaunchSlot).toMatchObject({
-      Resource: 'arn:aws:states:::dynamodb:updateItem',
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
       Parameters: {
-        UpdateExpression: 'ADD demand :change',
-        ExpressionAttributeValues: { ':change': { N: '-1' } },
+        Key: SLOTS_ITEM,
+        UpdateExpression: 'DELETE holders :holders',
+        ExpressionAttributeValues: { ':holders': { 'SS.$': 'States.Array($$.Execution.Id)' } },
       },
-      Next: 'IsAnyoneWaiting',
+      Next: 'FindWaitingExecution',
+    });
+    expect(States.FindWaitingExecution).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
+      Parameters: {
+        IndexName: ARRIVAL_INDEX,
+        KeyConditionExpression: 'pk = :waiters',
+        ConsistentRead: true,
+        Limit: 1,
+      },
+      ResultPath: '$.launchSlot.line',
     });
     expect(States.IsAnyoneWaiting).toEqual({
       Type: 'Choice',
-      Choices: [
-        { Variable: '$.launchSlot.demand', NumericGreaterThanEquals: 3, Next: 'FindWaitingExecution' },
-      ],
+      Choices: [{ Variable: '$.launchSlot.line.Items[0]', IsPresent: true, Next: 'GrantLaunchSlot' }],
       Default: 'Done',
-    });
-    expect(States.FindWaitingExecution).toMatchObject({
-      Resource: 'arn:aws:states:::aws-sdk:sqs:receiveMessage',
-      Parameters: { MaxNumberOfMessages: 1, WaitTimeSeconds: RECEIVE_WAIT_SECONDS },
-      ResultPath: '$.launchSlot.line',
-      Next: 'WasExecutionWaiting',
-    });
-    // an empty line after the long poll: the counted execution never queued; it is counted out too
-    expect(States.WasExecutionWaiting).toEqual({
-      Type: 'Choice',
-      Choices: [{ Variable: '$.launchSlot.line.Messages[0]', IsPresent: true, Next: 'HandOnLaunchSlot' }],
-      Default: 'ReleaseLaunchSlot',
     });
   });
 
-  test.each([
-    ['no Messages key (what SQS answers for an empty queue)', {}, 'ReleaseLaunchSlot'],
-    ['an empty Messages list', { Messages: [] }, 'ReleaseLaunchSlot'],
-    ['a message', { Messages: [{ Body: 'token', ReceiptHandle: 'h' }] }, 'HandOnLaunchSlot'],
-  ])(
-    'run by a Step Functions interpreter, the deployed Choice reads %s as it should',
-    async (_, line, next) => {
-      // GIVEN the deployed Choice, its two targets replaced by Pass states that name themselves
-      const machine = new StateMachine({
-        StartAt: 'WasExecutionWaiting',
-        States: {
-          WasExecutionWaiting: JSON.parse(JSON.stringify(States.WasExecutionWaiting)),
-          HandOnLaunchSlot: { Type: 'Pass', Result: 'HandOnLaunchSlot', End: true },
-          ReleaseLaunchSlot: { Type: 'Pass', Result: 'ReleaseLaunchSlot', End: true },
+  test("the hand-on grants on the claim's condition, wakes, and deletes the waiter item only if it still holds that token", () => {
+    expect(States.GrantLaunchSlot).toMatchObject({
+      Parameters: {
+        ConditionExpression: CLAIM_CONDITION,
+        ExpressionAttributeValues: {
+          ':holders': { 'SS.$': 'States.Array($.launchSlot.line.Items[0].sk.S)' },
         },
-      } as never);
-      // WHEN the receive's result is
-      const output = await machine.run({ launchSlot: { demand: 5, line } } as never).result;
-      // THEN
-      expect(output).toBe(next);
-    },
-  );
-
-  test('the slot is handed on with SendTaskSuccess; a stale token is deleted and counted out, never retried', () => {
+      },
+      Next: 'HandOnLaunchSlot',
+    });
     expect(States.HandOnLaunchSlot).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:sfn:sendTaskSuccess',
-      Parameters: { 'TaskToken.$': '$.launchSlot.line.Messages[0].Body', Output: '{}' },
-      ResultPath: null,
-      Next: 'DeleteHandedOnMessage',
-      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlotError', Next: 'DeleteStaleMessage' }],
+      Parameters: { 'TaskToken.$': '$.launchSlot.line.Items[0].taskToken.S', Output: '{}' },
+      Next: 'RemoveWokenWaiter',
     });
-    const [stale, other] = States.HandOnLaunchSlot.Retry ?? [];
-    // the names Step Functions gives SendTaskSuccess's refusals in an AWS SDK integration
-    expect(stale).toEqual({
-      ErrorEquals: [
-        'Sfn.TaskTimedOutException',
-        'Sfn.InvalidTokenException',
-        'Sfn.TaskDoesNotExistException',
-      ],
-      MaxAttempts: 0,
-    });
-    // anything else, for about two minutes: giving up strands or double-counts
-    expect(other).toEqual({
-      ErrorEquals: ['States.ALL'],
-      IntervalSeconds: 2,
-      BackoffRate: 2,
-      MaxAttempts: 6,
-    });
-    for (const name of ['FindWaitingExecution', 'DeleteHandedOnMessage', 'DeleteStaleMessage']) {
-      expect(States[name].Retry).toEqual([other]);
-    }
-    expect(States.DeleteStaleMessage).toMatchObject({
-      Resource: 'arn:aws:states:::aws-sdk:sqs:deleteMessage',
-      Parameters: { 'ReceiptHandle.$': '$.launchSlot.line.Messages[0].ReceiptHandle' },
-      Next: 'ReleaseLaunchSlot',
-    });
-    expect(States.DeleteHandedOnMessage).toMatchObject({
-      Resource: 'arn:aws:states:::aws-sdk:sqs:deleteMessage',
+    expect(States.RemoveWokenWaiter).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:deleteItem',
+      Parameters: {
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':token': { 'S.$': '$.launchSlot.line.Items[0].taskToken.S' } },
+      },
       Next: 'Done',
     });
   });
 
-  test('the release is a loop of its own: it reaches only its states and `done`, never the claim or the line', () => {
+  test('a stale token on the first wake-up (someone else woke that waiter, or it stopped waiting) looks for the next waiter, at most 5 rounds', () => {
+    // the first call is never retried: a stale answer to it cannot be its own lost success
+    expect(States.HandOnLaunchSlot.Retry).toEqual([{ ErrorEquals: STALE_TOKEN_ERRORS, MaxAttempts: 0 }]);
+    expect(States.HandOnLaunchSlot.Catch).toEqual([
+      { ErrorEquals: STALE_TOKEN_ERRORS, ResultPath: '$.launchSlot.error', Next: 'RemoveStaleWaiter' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'HandOnLaunchSlotAgain' },
+    ]);
+    expect(States.RemoveStaleWaiter.Next).toBe('CountHandOnRound');
+    expect(States.RemoveStaleWaiter.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'CountHandOnRound' },
+    ]);
+    expect(States.ReleaseLaunchSlot).toMatchObject({
+      ResultSelector: { count: 0 },
+      ResultPath: '$.launchSlot.rounds',
+    });
+    expect(States.CountHandOnRound).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'count.$': 'States.MathAdd($.launchSlot.rounds.count, 1)' },
+      ResultPath: '$.launchSlot.rounds',
+      Next: 'IsHandOnRoundLeft',
+    });
+    expect(States.IsHandOnRoundLeft).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          Variable: '$.launchSlot.rounds.count',
+          NumericLessThan: MAX_HAND_ON_ROUNDS,
+          Next: 'FindWaitingExecution',
+        },
+      ],
+      Default: 'Done',
+    });
+    expect(MAX_HAND_ON_ROUNDS).toBe(5);
+    // the second call, after a failure without an answer, is retried; a stale token then may be its own success: it stops
+    expect(States.HandOnLaunchSlotAgain.Retry).toEqual([
+      { ErrorEquals: STALE_TOKEN_ERRORS, MaxAttempts: 0 },
+      RETRY_ALL,
+    ]);
+    expect(States.HandOnLaunchSlotAgain.Catch?.[0]).toEqual({
+      ErrorEquals: STALE_TOKEN_ERRORS,
+      ResultPath: '$.launchSlot.error',
+      Next: 'RemoveWokenWaiter',
+    });
+  });
+
+  test("every gate call has a timeout and retries every error (the conditions, the wait's timeout and the first wake-up aside)", () => {
+    const calls = Object.entries(States).filter(([, state]) => state.Type === 'Task');
+    expect(calls.map(([name]) => name).sort()).toEqual(
+      [
+        'ClaimLaunchSlot',
+        'WaitForLaunchSlot',
+        'LeaveLaunchLine',
+        'ReleaseLaunchSlot',
+        'FindWaitingExecution',
+        'GrantLaunchSlot',
+        'HandOnLaunchSlot',
+        'HandOnLaunchSlotAgain',
+        'RemoveWokenWaiter',
+        'RemoveStaleWaiter',
+      ].sort(),
+    );
+    for (const [name, state] of calls.filter(([n]) => n !== 'HandOnLaunchSlot')) {
+      expect([name, state.Retry?.at(-1)]).toEqual([name, RETRY_ALL]);
+    }
+    for (const [, state] of calls) expect(state.TimeoutSeconds).toBeGreaterThan(0);
+    expect(GATE_RETRY.maxAttempts).toBe(6);
+  });
+
+  test('the release ends at `done` on every path, failures included: it never returns to the claim or the wait', () => {
     const reachable = new Set<string>();
     const visit = (name: string) => {
       if (reachable.has(name)) return;
       reachable.add(name);
       successors(States[name]).forEach(visit);
     };
-    visit('ReleaseLaunchSlot');
+    visit('LeaveLaunchLine');
     expect([...reachable].sort()).toEqual(
       [
+        'LeaveLaunchLine',
         'ReleaseLaunchSlot',
-        'IsAnyoneWaiting',
         'FindWaitingExecution',
-        'WasExecutionWaiting',
+        'IsAnyoneWaiting',
+        'GrantLaunchSlot',
         'HandOnLaunchSlot',
-        'DeleteHandedOnMessage',
-        'DeleteStaleMessage',
+        'HandOnLaunchSlotAgain',
+        'RemoveWokenWaiter',
+        'RemoveStaleWaiter',
+        'CountHandOnRound',
+        'IsHandOnRoundLeft',
         'Done',
       ].sort(),
     );
@@ -237,24 +295,26 @@ describe('the launch gate states built alone', () => {
 });
 
 describe('the launch gate in the pipeline', () => {
+  const deployedLimitOf = (definition: AslDefinition) =>
+    (
+      definition.States.ClaimLaunchSlot.Parameters as {
+        ExpressionAttributeValues: { ':deployedLimit': { N: string } };
+      }
+    ).ExpressionAttributeValues[':deployedLimit'].N;
+
   test('slots are fargateVcpuQuota over one task vCPU: 24 by default, 4 with 1 vCPU, 6 with 1-vCPU tasks', () => {
-    const slotsOf = (definition: AslDefinition) =>
-      (definition.States.HasLaunchSlot.Choices?.[0] as { NumericLessThanEquals: number })
-        .NumericLessThanEquals;
-    expect(slotsOf(definitionOf(synthesized('default')))).toBe(24);
-    const small = synthPipeline({ fargateVcpuQuota: '1' });
-    expect(small.stack.launchGate.slots).toBe(4);
-    const big = synthPipeline({ cpu: '1024', memoryMiB: '2048' });
-    expect(big.stack.launchGate.slots).toBe(6);
+    expect(deployedLimitOf(definitionOf(synthesized('default')))).toBe('24');
+    expect(synthPipeline({ fargateVcpuQuota: '1' }).stack.launchGate.slots).toBe(4);
+    expect(synthPipeline({ cpu: '1024', memoryMiB: '2048' }).stack.launchGate.slots).toBe(6);
   });
 
-  test('the event workflow and the backfill share one gate (one quota), and both release on every outcome', () => {
+  test('the event workflow and the backfill share one gate table (one quota)', () => {
     const synth = synthesized('default');
     expect(Object.keys(synth.template.findResources('AWS::DynamoDB::Table'))).toEqual([
       synth.ids.launchGateTable,
     ]);
     const text = JSON.stringify(synth.template.toJSON().Resources[synth.ids.backfillStateMachine]);
     expect(text).toContain(synth.ids.launchGateTable);
-    expect(text).toContain(synth.ids.launchGateLine);
+    expect(text).toContain('ClaimLaunchSlot');
   });
 });

@@ -1,5 +1,5 @@
-import { Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -27,7 +27,7 @@ function watched(alarm: Resource) {
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly twelve: one per failure signal, each on the right resource, the vCPU quota alarm and two launch gate alarms', () => {
+  test('there are exactly fifteen: one per failure signal, each on the right resource, the vCPU quota alarm and five launch gate alarms', () => {
     const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
@@ -36,7 +36,12 @@ describe('Monitoring: alarms', () => {
     const onWorkflow = on(byDefault.ids.workflowStateMachine);
     const onBackfill = on(byDefault.ids.backfillStateMachine);
     const singleMetric = Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined);
-    expect(singleMetric).toHaveLength(10);
+    expect(singleMetric).toHaveLength(14);
+    const repairs = (MetricName: string) => ({
+      Namespace: 'S3FargatePipeline/LaunchGate',
+      MetricName,
+      Dimensions: [{ Name: 'Table', Value: `<${byDefault.ids.launchGateTable}>` }],
+    });
     expect(singleMetric.map(watched)).toEqual(
       expect.arrayContaining([
         onWorkflow('ExecutionsFailed'),
@@ -57,14 +62,14 @@ describe('Monitoring: alarms', () => {
           MetricName: 'FailedInvocations',
           Dimensions: [{ Name: 'RuleName', Value: `<${byDefault.ids.rule}>` }],
         },
-        {
-          Namespace: 'AWS/SQS',
-          MetricName: 'ApproximateAgeOfOldestMessage',
-          Dimensions: [{ Name: 'QueueName', Value: `<${byDefault.ids.launchGateLine}.QueueName>` }],
-        },
+        repairs('Repairs'),
+        repairs('HoldersNotRunning'),
+        repairs('WaitersWokenIntoFreeSlots'),
+        on(byDefault.ids.launchGateCleanup)('ExecutionsFailed'),
+        on(byDefault.ids.launchGateReconciler)('ExecutionsFailed'),
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(12);
+    expect(Object.keys(alarms)).toHaveLength(15);
   });
 
   test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
@@ -88,7 +93,7 @@ describe('Monitoring: alarms', () => {
       'ExecutionsFailed',
       'ExecutionsTimedOut',
     ]);
-    expect(Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States')).toHaveLength(7);
+    expect(Object.values(alarms).filter((a) => a.Properties.Namespace === 'AWS/States')).toHaveLength(9);
   });
 
   test.each([
@@ -118,13 +123,14 @@ describe('Monitoring: alarms', () => {
     }
   });
 
-  test('count metrics are summed and queue depth and message age are their maximum, over 5 minutes', () => {
+  test('count metrics are summed and queue depth is its maximum, over 5 minutes (idle slots: 1 minute, the reconciler period)', () => {
     for (const alarm of Object.values(alarms).filter((a) => a.Properties.MetricName !== undefined)) {
-      // queue depth and message age: their maximum
-      const queueDepth = ['ApproximateNumberOfMessagesVisible', 'ApproximateAgeOfOldestMessage'].includes(
-        alarm.Properties.MetricName as string,
-      );
-      expect(alarm.Properties).toMatchObject({ Period: 300, Statistic: queueDepth ? 'Maximum' : 'Sum' });
+      const queueDepth = alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible';
+      const idleSlots = alarm.Properties.MetricName === 'WaitersWokenIntoFreeSlots';
+      expect(alarm.Properties).toMatchObject({
+        Period: idleSlots ? 60 : 300,
+        Statistic: queueDepth ? 'Maximum' : 'Sum',
+      });
     }
   });
 });
@@ -132,7 +138,6 @@ describe('Monitoring: alarms', () => {
 describe('Monitoring: Fargate vCPU quota alarm', () => {
   let alarm: Resource;
   beforeAll(() => {
-    // (the other metric-math alarm is the idle launch slots alarm, below)
     const [found, ...more] = Object.values(alarms).filter((a) =>
       JSON.stringify(a.Properties.Metrics ?? '').includes('SERVICE_QUOTA'),
     );
@@ -180,54 +185,37 @@ describe('Monitoring: Fargate vCPU quota alarm', () => {
   });
 });
 
-describe('Monitoring: launch wait alarm', () => {
-  test('fires when the oldest execution in line has waited 80% of capacityWaitMinutes (12 h by default; 1 h with 60)', () => {
-    const thresholdOf = (synth: Synthesized) => {
-      const [alarm] = Object.values(synth.template.findResources('AWS::CloudWatch::Alarm')).filter(
-        (a) => a.Properties.MetricName === 'ApproximateAgeOfOldestMessage',
-      );
-      expect(alarm.Properties).toMatchObject({
-        Statistic: 'Maximum',
+describe('Monitoring: launch gate alarms', () => {
+  const alarmOn = (metricName: string) =>
+    Object.entries(alarms).find(([, a]) => a.Properties.MetricName === metricName) ?? [];
+
+  test('any repair, and holders whose execution had ended, fire on one occurrence', () => {
+    for (const metricName of ['Repairs', 'HoldersNotRunning']) {
+      expect(alarmOn(metricName)[1]?.Properties).toMatchObject({
+        Threshold: 1,
+        EvaluationPeriods: 1,
+        DatapointsToAlarm: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         TreatMissingData: 'notBreaching',
-        AlarmActions: [{ Ref: synth.ids.alarmTopic }],
       });
-      return alarm.Properties.Threshold;
-    };
-    expect(thresholdOf(byDefault)).toBe(34560); // 80% of 12 h
-    expect(thresholdOf(synthesized('shortWait'))).toBe(2880); // 80% of 1 h
+    }
   });
-});
 
-describe('Monitoring: idle launch slots alarm', () => {
-  test("fires when executions wait in line for 15 minutes while Fargate runs under half the gate's vCPU", () => {
-    const [[id, alarm]] = Object.entries(alarms).filter(([, a]) =>
-      JSON.stringify(a.Properties.Metrics ?? []).includes('waiting > 0'),
-    );
-    expect(id).toMatch(/LaunchSlotsIdle/);
-    expect(alarm.Properties).toMatchObject({
+  test('a waiter woken into a free slot in two reconciler periods running fires: a slot idle while someone waits for longer than one period', () => {
+    const [id, alarm] = alarmOn('WaitersWokenIntoFreeSlots');
+    expect(id).toMatch(/LaunchSlotsIdleWhileWaiting/);
+    expect(alarm?.Properties).toMatchObject({
+      Period: 60,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
       Threshold: 1,
-      EvaluationPeriods: 3,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [{ Ref: byDefault.ids.alarmTopic }],
     });
-    const metrics = evaluate(byDefault.template, alarm.Properties.Metrics) as Array<{
-      Id: string;
-      Expression?: string;
-      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: unknown[] }; Stat: string };
-    }>;
-    // 24 slots of 0.25 vCPU: under 3 of the 6 vCPU the gate holds when full
-    expect(metrics.find((m) => m.Expression)?.Expression).toBe(
-      'IF(waiting > 0 AND FILL(onDemand, 0) + FILL(spot, 0) < 3, 1, 0)',
-    );
-    const stat = (metricId: string) => metrics.find((m) => m.Id === metricId)?.MetricStat;
-    expect(stat('waiting')).toMatchObject({
-      Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible' },
-      Stat: 'Minimum',
-    });
-    expect(stat('onDemand')?.Metric.Dimensions).toContainEqual({ Name: 'Class', Value: 'Standard/OnDemand' });
-    expect(stat('spot')?.Metric.Dimensions).toContainEqual({ Name: 'Class', Value: 'Standard/Spot' });
+  });
+
+  test("none reads the account's Fargate usage (another workload could hide or raise it)", () => {
+    const gateAlarms = Object.entries(alarms).filter(([id]) => /LaunchGate|LaunchSlots/.test(id));
+    expect(gateAlarms).toHaveLength(5);
+    for (const [, alarm] of gateAlarms) expect(JSON.stringify(alarm)).not.toContain('AWS/Usage');
   });
 });
 
@@ -354,13 +342,18 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test("graphs the executions waiting in the launch gate's line", () => {
-    expect(graphed()).toContain(
-      `AWS/SQS ApproximateNumberOfMessagesVisible QueueName <${byDefault.ids.launchGateLine}.QueueName>`,
+  test("graphs the launch gate reconciler's repairs", () => {
+    const table = `Table <${byDefault.ids.launchGateTable}>`;
+    expect(graphed()).toEqual(
+      expect.arrayContaining(
+        ['HoldersNotRunning', 'WaitersWokenIntoFreeSlots', 'WaitersGone', 'Repairs'].map(
+          (name) => `S3FargatePipeline/LaunchGate ${name} ${table}`,
+        ),
+      ),
     );
   });
 
-  test('shows the state of all twelve alarms', () => {
+  test('shows the state of all fifteen alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)
@@ -383,9 +376,10 @@ describe('Monitoring built alone', () => {
       backfillStateMachine: stateMachine('Backfill'),
       deadLetterQueue: new sqs.Queue(stack, 'Queue'),
       rule: new events.Rule(stack, 'Rule', { eventPattern: { source: ['aws.s3'] } }),
-      launchLine: new sqs.Queue(stack, 'Line'),
-      capacityWait: Duration.hours(1),
-      launchSlotsVcpu: 6,
+      launchGateTable: new dynamodb.Table(stack, 'Table', {
+        partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      }),
+      launchGateHousekeeping: [stateMachine('Cleanup'), stateMachine('Reconciler')],
       alarmEmail,
     };
     const monitoring = new Monitoring(stack, 'Monitoring', props);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 
 import { Synthesized, synthesized } from './support/synth';
-import { onlyResource } from './support/template';
+import { type Resource } from './support/template';
 
 let byDefault: Synthesized;
 let otherOutput: Synthesized;
@@ -149,7 +149,7 @@ describe('PipelineStack', () => {
 
   test("StateMachineArn is the rule target's ARN, which the replay command matches it against", () => {
     // (bin/replay-dead-letters.ts looks up the rule's target whose Arn equals this output)
-    const { resource } = onlyResource(byDefault.template, 'AWS::Events::Rule');
+    const resource = byDefault.template.toJSON().Resources[byDefault.ids.rule] as Resource;
     const [target] = resource.Properties.Targets as { Arn: unknown }[];
     expect(byDefault.template.toJSON().Outputs.StateMachineArn.Value).toEqual(target.Arn);
   });

@@ -10,6 +10,8 @@ import { StateMachine } from 'aws-local-stepfunctions';
 
 import {
   attemptsFor,
+  EVENTS_PER_LAUNCH_ATTEMPT,
+  HISTORY_EVENT_LIMIT,
   INVALID_PARAMETER_WAIT,
   SPOT_CAPACITY_WAIT,
   worstWaitSeconds,
@@ -23,7 +25,7 @@ import {
 import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
 import { freshStack, stepProps } from './support/constructs';
 import { Statement, statementsOfRole } from './support/iam';
-import { Synthesized, synthesized } from './support/synth';
+import { constructIds, Synthesized, synthesized, synthPipeline } from './support/synth';
 import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
 /** Every name Step Functions gives a RunTask refused "for now" (throttling, vCPU quota, no capacity). */
@@ -79,7 +81,7 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
   test('has one Task state running the task with ecs:runTask.sync, entered once a launch slot is held', () => {
     const { StartAt, States } = definitions['on-demand'];
     expect(StartAt).toBe('ClaimLaunchSlot');
-    expect(States.HasLaunchSlot.Choices?.[0].Next).toBe('RunWorker');
+    expect(States.ClaimLaunchSlot.Next).toBe('RunWorker');
     expect(States.WaitForLaunchSlot.Next).toBe('RunWorker');
     expect(task.Resource).toMatch(/:states:::ecs:runTask\.sync$/);
     expect(task.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
@@ -262,8 +264,11 @@ describe('ProcessObjectStep capacity wait', () => {
   test("only slot holders retry RunTask, and their delay cap keeps them far under RunTask's 20 calls a second", () => {
     // Under full jitter a delay averages half the cap: N retrying executions call ~2N/cap times a
     // second, and only the executions holding one of the gate's slots reach RunWorker.
-    const { States } = definitionOf(onDemand);
-    const slots = Number(States.HasLaunchSlot.Choices?.[0].NumericLessThanEquals);
+    const { ClaimLaunchSlot } = definitionOf(onDemand).States;
+    const slots = Number(
+      (ClaimLaunchSlot.Parameters as { ExpressionAttributeValues: { ':deployedLimit': { N: string } } })
+        .ExpressionAttributeValues[':deployedLimit'].N,
+    );
     expect(slots).toBe(24);
     const { MaxDelaySeconds } = capacityRetry(onDemand);
     expect((2 * slots) / Number(MaxDelaySeconds)).toBeLessThanOrEqual(1);
@@ -300,7 +305,7 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
   });
 
   test('runs on Spot first once it holds a slot, and has exactly two RunTask states', () => {
-    expect(states.HasLaunchSlot.Choices?.[0].Next).toBe('RunWorkerOnSpot');
+    expect(states.ClaimLaunchSlot.Next).toBe('RunWorkerOnSpot');
     expect(states.WaitForLaunchSlot.Next).toBe('RunWorkerOnSpot');
     expect(
       tasksOf(definitions['spot-with-fallback'])
@@ -494,14 +499,15 @@ async function runSucceeding(definition: AslDefinition, input: Record<string, st
     StoppedReason: 'Essential container in task exited',
     Containers: [{ Name: 'worker', ExitCode: 0 }],
   });
-  // The launch gate's count: one execution, so it holds a slot and nobody waits after it.
-  const count = async () => ({ Attributes: { demand: { N: '1' } } });
+  // The launch gate: one execution, so its claim holds a slot and nobody waits after it.
   const handlers = Object.fromEntries([
     ...['RunWorker', 'RunWorkerOnSpot', 'RunWorkerOnDemand'].map((name) => [name, task]),
-    ['ClaimLaunchSlot', count],
-    ['ReleaseLaunchSlot', async () => ({ Attributes: { demand: { N: '0' } } })],
+    ['ClaimLaunchSlot', async () => ({})],
+    ['ReleaseLaunchSlot', async () => ({})],
+    ['FindWaitingExecution', async () => ({ Items: [], Count: 0 })],
   ]);
-  return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers } }).result;
+  const context = { Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:w:e' } };
+  return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers }, context } as never).result;
 }
 
 describe('ProcessObjectStep built alone: what its state machine may run', () => {
@@ -706,5 +712,42 @@ describe('ProcessObjectStep built alone', () => {
     expect(longFallback.step.longestRun.toSeconds() - shortFallback.step.longestRun.toSeconds()).toBe(
       (1 + 1 + MAX_RELAUNCHES) * (3600 - 300),
     );
+  });
+});
+
+describe('ProcessObjectStep: bounded history', () => {
+  /**
+   * The most history events an execution of `definition` can have: every Task state entered as often
+   * as it can be (a run state once per run: the first and MAX_RELAUNCHES relaunches; the others
+   * once) with every retry of every retrier spent, EVENTS_PER_LAUNCH_ATTEMPT each, and two events for
+   * each state entered and left.
+   */
+  function worstHistoryEvents(definition: AslDefinition): number {
+    let events = 2; // ExecutionStarted, and how it ended
+    for (const [name, state] of Object.entries(definition.States)) {
+      const runs = /^RunWorker(OnDemand)?$/.test(name) ? 1 + MAX_RELAUNCHES : 1;
+      const attempts = 1 + (state.Retry ?? []).reduce((sum, r) => sum + (r.MaxAttempts ?? 3), 0);
+      events += runs * (2 + (state.Type === 'Task' ? attempts * EVENTS_PER_LAUNCH_ATTEMPT : 0));
+    }
+    return events;
+  }
+
+  test.each(['on-demand', 'spot', 'spot-with-fallback'])(
+    'at capacityWaitMinutes 10080 (its maximum) no %s execution can reach 25,000 history events',
+    (capacity) => {
+      const { template, stack } = synthPipeline({ capacityWaitMinutes: '10080', capacity });
+      const definition = definitionOf({ template, ids: constructIds(stack) } as Synthesized);
+      // without the cap the capacity retries alone would pass it
+      expect(attemptsFor(10080 * 60) * (1 + MAX_RELAUNCHES) * EVENTS_PER_LAUNCH_ATTEMPT).toBeGreaterThan(
+        HISTORY_EVENT_LIMIT,
+      );
+      expect(worstHistoryEvents(definition)).toBeLessThan(HISTORY_EVENT_LIMIT);
+      // and the cap leaves most of the budget to the launches (Spot's own short wait aside)
+      expect(worstHistoryEvents(definition)).toBeGreaterThan(HISTORY_EVENT_LIMIT * 0.7);
+    },
+  );
+
+  test('below the cap, capacityWaitMinutes alone sets the retries (12 h: the default)', () => {
+    expect(worstHistoryEvents(definitionOf(onDemand))).toBeLessThan(HISTORY_EVENT_LIMIT / 5);
   });
 });

@@ -1,4 +1,10 @@
-import { type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 
 import { StatesError } from '../errors';
 
@@ -12,18 +18,25 @@ import { StatesError } from '../errors';
 
 /**
  * The actions served, each building its SDK command from the request: what the template calls
- * (the launch gate's count); another action is refused when the definition loads.
+ * (the launch gate's records); another action is refused when the definition loads. The AWS SDK
+ * integration (`aws-sdk:dynamodb:<action>`) is served by the same calls, its errors named
+ * `DynamoDb.<exception>` (Step Functions' PascalCase service name for SDK integrations).
  */
 const COMMANDS: Record<string, (client: DynamoDBClient, request: never) => Promise<object>> = {
   updateItem: (client, request) => client.send(new UpdateItemCommand(request)),
+  deleteItem: (client, request) => client.send(new DeleteItemCommand(request)),
+  putItem: (client, request) => client.send(new PutItemCommand(request)),
+  query: (client, request) => client.send(new QueryCommand(request)),
 };
 
-export const DYNAMODB_ACTIONS = Object.keys(COMMANDS);
+export const DYNAMODB_ACTIONS = ['updateItem'];
+export const DYNAMODB_SDK_ACTIONS = Object.keys(COMMANDS);
 
 export async function callDynamoDb(
   client: DynamoDBClient,
   action: string,
   parameters: unknown,
+  errorPrefix: 'DynamoDB' | 'DynamoDb' = 'DynamoDB',
 ): Promise<unknown> {
   try {
     const response = (await COMMANDS[action](client, parameters as never)) as Record<string, unknown>;
@@ -32,6 +45,9 @@ export async function callDynamoDb(
     return result;
   } catch (error) {
     const { name, message, $metadata } = error as Error & { $metadata?: unknown };
-    throw new StatesError($metadata ? `DynamoDB.${name}` : 'DynamoDB.AmazonDynamoDBException', message);
+    throw new StatesError(
+      $metadata ? `${errorPrefix}.${name}` : `${errorPrefix}.AmazonDynamoDBException`,
+      message,
+    );
   }
 }

@@ -4,7 +4,7 @@ import { TemplateError } from '../../cloudformation/template';
 import type { LocalSqs } from '../../sqs/queues';
 import type { AslState } from '../definitions';
 import type { TaskTokens } from '../task-tokens';
-import { callDynamoDb, DYNAMODB_ACTIONS } from './dynamodb';
+import { callDynamoDb, DYNAMODB_ACTIONS, DYNAMODB_SDK_ACTIONS } from './dynamodb';
 import { callSfn, SFN_SDK_ACTIONS } from './sfn';
 import { callSqs, SQS_SDK_ACTIONS } from './sqs';
 
@@ -38,6 +38,8 @@ const RESOURCE = /^arn:[^:]+:states:::(aws-sdk:)?([a-z0-9-]+):([A-Za-z0-9]+)(?:\
 const SERVED = [
   'ecs:runTask.sync',
   `dynamodb:${DYNAMODB_ACTIONS.join('|')}`,
+  `aws-sdk:dynamodb:${DYNAMODB_SDK_ACTIONS.join('|')}`,
+  'aws-sdk:dynamodb:putItem.waitForTaskToken',
   'sqs:sendMessage[.waitForTaskToken]',
   `aws-sdk:sqs:${SQS_SDK_ACTIONS.join('|')}`,
   `aws-sdk:sfn:${SFN_SDK_ACTIONS.join('|')}`,
@@ -67,6 +69,11 @@ export function taskIntegration(
   if (!sdk && service === 'dynamodb' && DYNAMODB_ACTIONS.includes(action) && !waitForTaskToken) {
     const client = needs(services.dynamodb, 'DynamoDB');
     return { kind: 'service', waitForTaskToken, call: (p) => callDynamoDb(client, action, p) };
+  }
+  if (sdk && service === 'dynamodb' && DYNAMODB_SDK_ACTIONS.includes(action)) {
+    if (waitForTaskToken && action !== 'putItem') throw unserved();
+    const client = needs(services.dynamodb, 'DynamoDB');
+    return { kind: 'service', waitForTaskToken, call: (p) => callDynamoDb(client, action, p, 'DynamoDb') };
   }
   if (service === 'sqs' && (sdk ? SQS_SDK_ACTIONS.includes(action) : action === 'sendMessage')) {
     if (waitForTaskToken && action !== 'sendMessage') throw unserved();

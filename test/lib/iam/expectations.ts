@@ -51,6 +51,10 @@ export interface DeployedStack {
     readonly workflow: string;
     readonly backfill: string;
     readonly rule: string;
+    readonly cleanup: string;
+    readonly reconciler: string;
+    readonly cleanupRule: string;
+    readonly schedule: string;
   };
   arn(logicalId: string): string;
   ref(logicalId: string): string;
@@ -85,6 +89,8 @@ export function deployed(
   const [[taskDefinition]] = deployment.resourcesOfType('AWS::ECS::TaskDefinition');
   const roleOf = (stateMachine: string) => roleIdFromArn(properties(stateMachine).RoleArn);
   const [target] = properties(synth.ids.rule).Targets as { RoleArn: unknown }[];
+  const [cleanupTarget] = properties(synth.ids.launchGateCleanupRule).Targets as { RoleArn: unknown }[];
+  const scheduleTarget = properties(synth.ids.launchGateSchedule).Target as { RoleArn: unknown };
   return {
     synth,
     deployment,
@@ -98,6 +104,10 @@ export function deployed(
       workflow: roleOf(synth.ids.workflowStateMachine),
       backfill: roleOf(synth.ids.backfillStateMachine),
       rule: roleIdFromArn(target.RoleArn),
+      cleanup: roleOf(synth.ids.launchGateCleanup),
+      reconciler: roleOf(synth.ids.launchGateReconciler),
+      cleanupRule: roleIdFromArn(cleanupTarget.RoleArn),
+      schedule: roleIdFromArn(scheduleTarget.RoleArn),
     },
     arn: (logicalId) => deployment.resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string,
     ref: (logicalId) => deployment.ref(logicalId),
@@ -285,23 +295,8 @@ export function stateMachineRoleExpectations(stack: DeployedStack): Expectation[
       row(who, caller, 'events:PutTargets', stack.arn(ids.rule), 'denied'),
       row(who, caller, 'events:DeleteRule', managedRule, 'denied'),
       row(who, caller, 'states:StartExecution', otherWorkflow, 'denied'),
-      // the launch gate: its one table and its line, and waking a waiting execution of either machine
-      row(who, caller, 'dynamodb:UpdateItem', stack.arn(ids.launchGateTable), 'allowed', TLS),
-      row(who, caller, 'dynamodb:DeleteItem', stack.arn(ids.launchGateTable), 'denied', TLS),
-      row(who, caller, 'dynamodb:DeleteTable', stack.arn(ids.launchGateTable), 'denied', TLS),
-      row(
-        who,
-        caller,
-        'dynamodb:UpdateItem',
-        `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/another-table`,
-        'denied',
-        TLS,
-      ),
-      ...['sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage'].map((action) =>
-        row(who, caller, action, stack.arn(ids.launchGateLine), 'allowed', TLS),
-      ),
-      row(who, caller, 'sqs:SendMessage', stack.arn(ids.launchGateLine), 'explicitly denied', PLAIN_HTTP),
-      row(who, caller, 'sqs:PurgeQueue', stack.arn(ids.launchGateLine), 'denied', TLS),
+      // the launch gate: its one table (the waiters through their index), and waking a waiting execution
+      ...gateTableRows(stack, who, caller),
       row(who, caller, 'sqs:ReceiveMessage', stack.arn(ids.deadLetterQueue), 'denied', TLS),
       row(who, caller, 'states:SendTaskSuccess', '*', 'allowed'),
       row(who, caller, 'states:SendTaskFailure', '*', 'denied'),
@@ -309,6 +304,139 @@ export function stateMachineRoleExpectations(stack: DeployedStack): Expectation[
       row(who, caller, 'ecs:RegisterTaskDefinition', '*', 'denied'),
     ];
   });
+}
+
+/** What every principal of the launch gate may do on its table: items and the waiters' index, no more. */
+function gateTableRows(stack: DeployedStack, who: string, caller: Caller): Expectation[] {
+  const table = stack.arn(stack.synth.ids.launchGateTable);
+  return [
+    ...['dynamodb:UpdateItem', 'dynamodb:DeleteItem'].map((action) =>
+      row(who, caller, action, table, 'allowed', TLS),
+    ),
+    row(who, caller, 'dynamodb:Query', `${table}/index/ByArrival`, 'allowed', TLS),
+    row(who, caller, 'dynamodb:Query', table, 'denied', TLS),
+    row(who, caller, 'dynamodb:Scan', table, 'denied', TLS),
+    row(who, caller, 'dynamodb:DeleteTable', table, 'denied', TLS),
+    row(
+      who,
+      caller,
+      'dynamodb:UpdateItem',
+      `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/another-table`,
+      'denied',
+      TLS,
+    ),
+  ];
+}
+
+/**
+ * The launch gate's housekeeping: the cleanup and the reconciler act on the gate's table, wake
+ * waiters and (the reconciler) read the gate's executions and publish its repairs, nothing else; the
+ * rule and the schedule start only their own state machine.
+ */
+export function launchGateHousekeepingExpectations(stack: DeployedStack): Expectation[] {
+  const { ids } = stack.synth;
+  const cleanup: Caller = { role: stack.roles.cleanup };
+  const reconciler: Caller = { role: stack.roles.reconciler };
+  // An execution ARN is `execution:<state machine name>:<execution name>`; the name as the template
+  // gets it (Fn::GetAtt Name), which on AWS is the one in the state machine's ARN.
+  const execution = (stateMachine: string, name: string) =>
+    `arn:aws:states:${REGION}:${ACCOUNT}:execution:${String(
+      stack.deployment.resolve({ 'Fn::GetAtt': [stateMachine, 'Name'] }),
+    )}${name}`;
+  const workflowName = stack.ref(ids.workflowStateMachine).split(':').pop();
+  const namespace = { ...TLS, 'cloudwatch:namespace': 'S3FargatePipeline/LaunchGate' };
+  return [
+    ...gateTableRows(stack, 'cleanup role', cleanup),
+    row('cleanup role', cleanup, 'states:SendTaskSuccess', '*', 'allowed'),
+    row('cleanup role', cleanup, 'dynamodb:PutItem', stack.arn(ids.launchGateTable), 'denied', TLS),
+    row(
+      'cleanup role',
+      cleanup,
+      'states:DescribeExecution',
+      execution(ids.workflowStateMachine, ':a'),
+      'denied',
+    ),
+    row('cleanup role', cleanup, 'cloudwatch:PutMetricData', '*', 'denied', namespace),
+    ...gateTableRows(stack, 'reconciler role', reconciler),
+    row('reconciler role', reconciler, 'states:SendTaskSuccess', '*', 'allowed'),
+    row('reconciler role', reconciler, 'states:SendTaskFailure', '*', 'denied'),
+    row(
+      'reconciler role',
+      reconciler,
+      'states:DescribeExecution',
+      execution(ids.workflowStateMachine, ':a'),
+      'allowed',
+    ),
+    row(
+      'reconciler role',
+      reconciler,
+      'states:DescribeExecution',
+      execution(ids.backfillStateMachine, ':b'),
+      'allowed',
+    ),
+    // a backfill's Distributed Map child executions: execution:<name>/<map run label>:<child>
+    row(
+      'reconciler role',
+      reconciler,
+      'states:DescribeExecution',
+      execution(ids.backfillStateMachine, '/label:child'),
+      'allowed',
+    ),
+    row(
+      'reconciler role',
+      reconciler,
+      'states:DescribeExecution',
+      `arn:aws:states:${REGION}:${ACCOUNT}:execution:another-machine:a`,
+      'denied',
+    ),
+    row(
+      'reconciler role',
+      reconciler,
+      'states:StopExecution',
+      execution(ids.workflowStateMachine, ':a'),
+      'denied',
+    ),
+    row('reconciler role', reconciler, 'cloudwatch:PutMetricData', '*', 'allowed', namespace),
+    row('reconciler role', reconciler, 'cloudwatch:PutMetricData', '*', 'denied', {
+      ...TLS,
+      'cloudwatch:namespace': 'AWS/States',
+    }),
+    row(
+      'cleanup rule role',
+      { role: stack.roles.cleanupRule },
+      'states:StartExecution',
+      stack.ref(ids.launchGateCleanup),
+      'allowed',
+    ),
+    row(
+      'cleanup rule role',
+      { role: stack.roles.cleanupRule },
+      'states:StartExecution',
+      stack.ref(ids.workflowStateMachine),
+      'denied',
+    ),
+    row(
+      'schedule role',
+      { role: stack.roles.schedule },
+      'states:StartExecution',
+      stack.ref(ids.launchGateReconciler),
+      'allowed',
+    ),
+    row(
+      'schedule role',
+      { role: stack.roles.schedule },
+      'states:StartExecution',
+      stack.ref(ids.launchGateCleanup),
+      'denied',
+    ),
+    row(
+      'schedule role',
+      { role: stack.roles.schedule },
+      'states:StartExecution',
+      `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${workflowName}`,
+      'denied',
+    ),
+  ];
 }
 
 /** The rule's role starts only the event workflow. */
@@ -622,6 +750,8 @@ export function customerKeyExpectations(stack: DeployedStack, mode: ModeSettings
       [
         ['workflow role', stack.roles.workflow],
         ['backfill role', stack.roles.backfill],
+        ['cleanup role', stack.roles.cleanup],
+        ['reconciler role', stack.roles.reconciler],
       ] as const
     ).flatMap(([who, role]) => {
       const caller: Caller = { role };
@@ -629,9 +759,7 @@ export function customerKeyExpectations(stack: DeployedStack, mode: ModeSettings
         row(`${who}, the gate's table`, caller, 'kms:Decrypt', key, 'allowed', via('dynamodb')),
         row(`${who}, the gate's table`, caller, 'kms:Encrypt', key, 'allowed', via('dynamodb')),
         row(`${who}, the gate's table`, caller, 'kms:GenerateDataKey', key, 'allowed', via('dynamodb')),
-        row(`${who}, the gate's line`, caller, 'kms:GenerateDataKey', key, 'allowed', via('sqs')),
-        row(`${who}, the gate's line`, caller, 'kms:Decrypt', key, 'allowed', via('sqs')),
-        row(`${who}, the gate's line`, caller, 'kms:Encrypt', key, 'denied', via('sqs')),
+        row(`${who}, through SQS`, caller, 'kms:Decrypt', key, 'denied', via('sqs')),
         row(`${who}, through S3`, caller, 'kms:Decrypt', key, 'denied', via('s3')),
         row(`${who}, directly`, caller, 'kms:Decrypt', key, 'denied'),
         row(`${who}, another key`, caller, 'kms:Decrypt', otherKey, 'denied', via('dynamodb')),
@@ -666,6 +794,7 @@ export function allExpectations(stack: DeployedStack, mode: ModeSettings): Expec
     ...executionRoleExpectations(stack, mode),
     ...stateMachineRoleExpectations(stack),
     ...ruleRoleExpectations(stack),
+    ...launchGateHousekeepingExpectations(stack),
     ...deadLetterQueueExpectations(stack),
     ...alarmTopicExpectations(stack),
     ...bucketExpectations(stack, mode),

@@ -9,6 +9,7 @@ import {
   type DeployedStack,
   executionRoleExpectations,
   kmsExpectations,
+  launchGateHousekeepingExpectations,
   type ModeSettings,
   ruleRoleExpectations,
   stateMachineRoleExpectations,
@@ -53,6 +54,10 @@ describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
 
   test("the rule's role starts only the event workflow", async () => {
     expect(await violations(stack, ruleRoleExpectations(stack))).toEqual([]);
+  });
+
+  test('launch gate cleanup and reconciler: the gate table, waking waiters, describing the gate executions, their own metric namespace; the rule and schedule start only their own', async () => {
+    expect(await violations(stack, launchGateHousekeepingExpectations(stack))).toEqual([]);
   });
 
   test('dead-letter queue: only the rule can send to it', async () => {

@@ -145,12 +145,19 @@ test('a bucket policy without the SSE-KMS Deny fails: uploads the worker could n
   ]);
 });
 
-test("encryption=kms: a state machine role without the Deny on other uses of the key fails: aws-cdk-lib's own SQS grant lets it decrypt directly", async () => {
+test('encryption=kms: a state machine role whose key grant is not scoped to DynamoDB (no kms:ViaService, no Deny) fails', async () => {
   const kms = synthesized('kms');
   const roles = deployed(kms).roles;
   const template = structuredClone(kms.template.toJSON()) as CfnTemplate;
   const policy = policyOfRole(template.Resources as Resources, roles.workflow);
-  policy.Statement = policy.Statement.filter((s) => s.Sid !== 'UseTheKeyOnlyThroughThoseServices');
+  policy.Statement = policy.Statement.filter((s) => s.Sid !== 'UseTheKeyOnlyThroughThoseServices').map(
+    (s) => {
+      if (!JSON.stringify(s.Action).includes('kms:')) return s;
+      const unscoped = { ...s };
+      delete unscoped.Condition;
+      return unscoped;
+    },
+  );
   const broken = deployed(kms, template);
   expect(
     await violations(
@@ -158,6 +165,7 @@ test("encryption=kms: a state machine role without the Deny on other uses of the
       customerKeyExpectations(broken, { inputPrefix: 'incoming/', outputPrefix: 'processed/' }),
     ),
   ).toEqual([
+    expect.stringMatching(/^workflow role, through SQS: kms:Decrypt on \S+ should be denied, is Allowed$/),
     expect.stringMatching(/^workflow role, through S3: kms:Decrypt on \S+ should be denied, is Allowed$/),
     expect.stringMatching(/^workflow role, directly: kms:Decrypt on \S+ should be denied, is Allowed$/),
   ]);

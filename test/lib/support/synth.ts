@@ -102,9 +102,12 @@ export interface ConstructIds {
   readonly backfillLogGroup: string;
   readonly alarmTopic: string;
   readonly launchGateTable: string;
-  readonly launchGateLine: string;
   /** The customer managed key of encryption=kms, if there is one. */
   readonly encryptionKey?: string;
+  readonly launchGateCleanup: string;
+  readonly launchGateReconciler: string;
+  readonly launchGateCleanupRule: string;
+  readonly launchGateSchedule: string;
 }
 
 export interface Synthesized {
@@ -133,8 +136,11 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     backfillLogGroup: logicalIdOf(stack, stack.backfill.logGroup),
     alarmTopic: logicalIdOf(stack, stack.monitoring.topic),
     launchGateTable: logicalIdOf(stack, stack.launchGate.table),
-    launchGateLine: logicalIdOf(stack, stack.launchGate.queue),
     ...(stack.encryption.key && { encryptionKey: logicalIdOf(stack, stack.encryption.key) }),
+    launchGateCleanup: logicalIdOf(stack, stack.launchGateCleanup.stateMachine),
+    launchGateReconciler: logicalIdOf(stack, stack.launchGateReconciler.stateMachine),
+    launchGateCleanupRule: logicalIdOf(stack, stack.launchGateCleanup.rule),
+    launchGateSchedule: logicalIdOf(stack, stack.launchGateReconciler.schedule),
   };
 }
 const ROOT = path.join(__dirname, '..', '..', '..');

@@ -1,48 +1,122 @@
-import { checkUpdateItem, DynamoDbItems } from '../../../local/simulate/dynamodb-items';
+import { checkDynamoDbParameters, DynamoDbItems } from '../../../local/simulate/dynamodb-items';
+import { ServiceError } from '../../../local/simulate/service-error';
 
-/** The gate's counter: ADD updates in DynamoDB JSON. */
+/** The launch gate's records in the simulator: a holders set under a limit, waiter items in arrival order. */
 
-const claim = (change: string) => ({
-  TableName: 'Slots',
-  Key: { id: { S: 'launch-slots' } },
-  UpdateExpression: 'ADD demand :change',
-  ExpressionAttributeValues: { ':change': { N: change } },
-  ReturnValues: 'UPDATED_NEW',
+const SCHEMAS = {
+  Gate: { hashKey: 'pk', rangeKey: 'sk', indexes: { ByArrival: { hashKey: 'pk', rangeKey: 'arrivedAt' } } },
+};
+const SLOTS = { pk: { S: 'slots' }, sk: { S: 'slots' } };
+const claim = (holder: string) => ({
+  TableName: 'Gate',
+  Key: SLOTS,
+  UpdateExpression: 'ADD holders :holders SET #limit = if_not_exists(#limit, :deployedLimit)',
+  ConditionExpression:
+    'attribute_not_exists(holders) OR contains(holders, :holder) OR size(holders) < #limit',
+  ExpressionAttributeNames: { '#limit': 'limit' },
+  ExpressionAttributeValues: {
+    ':holders': { SS: [holder] },
+    ':holder': { S: holder },
+    ':deployedLimit': { N: '2' },
+  },
 });
-
-test('ADD counts from 0 on a new item and returns the updated attribute, as UPDATED_NEW does', () => {
-  const items = new DynamoDbItems();
-  expect(items.updateItem(claim('1'))).toEqual({ Attributes: { demand: { N: '1' } } });
-  expect(items.updateItem(claim('1'))).toEqual({ Attributes: { demand: { N: '2' } } });
-  expect(items.updateItem(claim('-1'))).toEqual({ Attributes: { demand: { N: '1' } } });
-  expect(items.snapshot()).toEqual([
-    { tableName: 'Slots', item: { id: { S: 'launch-slots' }, demand: { N: '1' } } },
-  ]);
-  expect(items.writeRequests).toBe(3);
+const release = (holder: string) => ({
+  TableName: 'Gate',
+  Key: SLOTS,
+  UpdateExpression: 'DELETE holders :holders',
+  ExpressionAttributeValues: { ':holders': { SS: [holder] } },
 });
+const refusal = (call: () => unknown) => {
+  try {
+    call();
+  } catch (error) {
+    return error instanceof ServiceError ? error.name : String(error);
+  }
+  return 'no error';
+};
 
-test('ExpressionAttributeNames and several ADD pairs; ReturnValues NONE returns nothing', () => {
-  const items = new DynamoDbItems();
-  const result = items.updateItem({
-    ...claim('2'),
-    UpdateExpression: 'ADD #d :change, other :change',
-    ExpressionAttributeNames: { '#d': 'demand' },
-    ReturnValues: 'NONE',
+test('a claim holds under the limit, is idempotent, and is refused with the condition when the set is full', () => {
+  const items = new DynamoDbItems(SCHEMAS);
+  items.updateItem(claim('a'), 'DynamoDb');
+  items.updateItem(claim('b'), 'DynamoDb');
+  // a repeated claim (its first answer lost) changes nothing
+  expect(items.updateItem({ ...claim('a'), ReturnValues: 'ALL_NEW' }, 'DynamoDb')).toEqual({
+    Attributes: { ...SLOTS, holders: { SS: ['a', 'b'] }, limit: { N: '2' } },
   });
-  expect(result).toEqual({});
-  expect(items.snapshot()[0].item).toEqual({
-    id: { S: 'launch-slots' },
-    demand: { N: '2' },
-    other: { N: '2' },
-  });
+  expect(refusal(() => items.updateItem(claim('c'), 'DynamoDb'))).toBe(
+    'DynamoDb.ConditionalCheckFailedException',
+  );
+  // the optimized integration's name
+  expect(refusal(() => items.updateItem(claim('c')))).toBe('DynamoDB.ConditionalCheckFailedException');
+  // a release deletes the member (twice: nothing more); the last one removes the set
+  items.updateItem(release('a'));
+  items.updateItem(release('a'));
+  items.updateItem(claim('c'));
+  items.updateItem(release('b'));
+  items.updateItem(release('c'));
+  expect(items.snapshot()).toEqual([{ tableName: 'Gate', item: { ...SLOTS, limit: { N: '2' } } }]);
+  expect(items.writeRequests).toBe(10);
 });
 
-test('anything but ADD of literal numbers is refused with what is supported', () => {
-  expect(checkUpdateItem(claim('1'))).toBeUndefined();
-  expect(checkUpdateItem({ ...claim('1'), UpdateExpression: 'SET demand = demand + :change' })).toMatch(
-    /^the UpdateExpression "SET demand = demand \+ :change" \(only a literal "ADD/,
+test('waiters: a query of the index gives the oldest first, Limit counts, a conditional delete keeps a newer token', () => {
+  const items = new DynamoDbItems(SCHEMAS);
+  const wait = (arn: string, at: string, token: string) =>
+    items.putItem({
+      TableName: 'Gate',
+      Item: { pk: { S: 'waiters' }, sk: { S: arn }, arrivedAt: { S: at }, taskToken: { S: token } },
+    });
+  wait('z', '2026-12-01T00:00:01.000Z', 't1');
+  wait('a', '2026-12-01T00:00:03.000Z', 't2');
+  wait('m', '2026-12-01T00:00:02.000Z', 't3');
+  const oldest = (limit: number) =>
+    (
+      items.query({
+        TableName: 'Gate',
+        IndexName: 'ByArrival',
+        KeyConditionExpression: 'pk = :w',
+        ExpressionAttributeValues: { ':w': { S: 'waiters' } },
+        ConsistentRead: true,
+        Limit: limit,
+      }) as { Items: Array<{ sk: { S: string } }> }
+    ).Items.map((item) => item.sk.S);
+  expect(oldest(10)).toEqual(['z', 'm', 'a']);
+  expect(oldest(1)).toEqual(['z']);
+  // z retried its wait: a new token, the same key and arrival
+  wait('z', '2026-12-01T00:00:01.000Z', 't4');
+  const drop = (arn: string, token: string) =>
+    items.deleteItem(
+      {
+        TableName: 'Gate',
+        Key: { pk: { S: 'waiters' }, sk: { S: arn } },
+        ConditionExpression: 'taskToken = :token',
+        ExpressionAttributeValues: { ':token': { S: token } },
+      },
+      'DynamoDb',
+    );
+  expect(refusal(() => drop('z', 't1'))).toBe('DynamoDb.ConditionalCheckFailedException');
+  expect(oldest(1)).toEqual(['z']);
+  drop('z', 't4');
+  expect(oldest(10)).toEqual(['m', 'a']);
+  // the slot item is not in the index (no arrivedAt)
+  items.updateItem(claim('x'));
+  expect(oldest(10)).toEqual(['m', 'a']);
+  expect(items.readRequests).toBe(5);
+});
+
+test('expressions DynamoDB would refuse are refused before the simulation, values given by a path included', () => {
+  expect(checkDynamoDbParameters(claim('a'))).toBeUndefined();
+  expect(
+    checkDynamoDbParameters({
+      ...claim('a'),
+      ExpressionAttributeValues: {
+        ':holders': { 'SS.$': 'States.Array($$.Execution.Id)' },
+        ':holder': { 'S.$': '$$.Execution.Id' },
+        ':deployedLimit': { N: '2' },
+      },
+    }),
+  ).toBeUndefined();
+  expect(checkDynamoDbParameters({ ...claim('a'), UpdateExpression: 'ADD holders' })).toMatch(
+    /^an expression DynamoDB refuses \(/,
   );
-  expect(checkUpdateItem({ ...claim('1'), ExpressionAttributeValues: { ':change': { SS: ['a'] } } })).toMatch(
-    /^the ADD value :change \(it must be a literal number/,
-  );
+  expect(checkDynamoDbParameters({ ...claim('a'), ExpressionAttributeValues: {} })).toMatch(/:holders/);
 });

@@ -32,11 +32,16 @@ function directPathLength(definition: StateMachineDefinition, input: Record<stri
   return length;
 }
 
-/** The gate's count when the last execution ended. */
-function finalDemand(result: SimulationResult): string | undefined {
-  const [gate] = result.finalItems;
-  return (gate?.item.demand as { N: string } | undefined)?.N;
+/** The launch gate when the last execution ended: who holds a slot, who waits (lib/launch-gate.ts). */
+function gateAtRest(result: SimulationResult): { holders: number; waiters: number } {
+  const items = result.finalItems.map(({ item }) => item as Record<string, { S?: string; SS?: string[] }>);
+  const slots = items.find((item) => item.pk.S === 'slots');
+  return {
+    holders: slots?.holders?.SS?.length ?? 0,
+    waiters: items.filter((item) => item.pk.S === 'waiters').length,
+  };
 }
+const EMPTY = { holders: 0, waiters: 0 };
 
 /** 8 objects at once on 2 slots, every task exactly 60 s. */
 const BY_HAND = {
@@ -49,7 +54,7 @@ const BY_HAND = {
   seed: 7,
 } satisfies Partial<SimulationOptions>;
 
-test('reads the workflow the rule starts from the template: the gate, its queue, and the Retry and Catch', () => {
+test('reads the workflow the rule starts from the template: the gate, its table, and the Retry and Catch', () => {
   const { States } = workflow.definition;
   expect(States.RunWorker.Retry).toEqual([
     expect.objectContaining({
@@ -59,31 +64,33 @@ test('reads the workflow the rule starts from the template: the gate, its queue,
     expect.objectContaining({ ErrorEquals: ['ECS.InvalidParameterException'] }),
   ]);
   expect(workflow.definition.StartAt).toBe('ClaimLaunchSlot');
-  expect(States.HasLaunchSlot.Choices).toEqual([expect.objectContaining({ NumericLessThanEquals: 24 })]);
-  expect(States.IsAnyoneWaiting.Choices).toEqual([expect.objectContaining({ NumericGreaterThanEquals: 24 })]);
-  const line = String((States.WaitForLaunchSlot.Parameters as Record<string, unknown>).QueueUrl);
-  expect(workflow.queueSettings?.[line]).toEqual({
-    visibilityTimeoutSeconds: 900,
-    receiveWaitTimeSeconds: 0,
+  const table = String((States.ClaimLaunchSlot.Parameters as Record<string, unknown>).TableName);
+  expect(workflow.tableSchemas?.[table]).toEqual({
+    hashKey: 'pk',
+    rangeKey: 'sk',
+    indexes: { ByArrival: { hashKey: 'pk', rangeKey: 'arrivedAt' } },
   });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);
   expect(workflow.architecture).toBe('ARM64');
 });
 
-test('the waiting path, found from the definition: what only the line or a poll of it leads to', () => {
+test('the waiting path, found from the definition: what only the wait or a hand-on leads to', () => {
   expect([...waitingPathStates(workflow.definition)].sort()).toEqual([
-    'DeleteHandedOnMessage',
-    'DeleteStaleMessage',
-    'FindWaitingExecution',
+    'CountHandOnRound',
+    'GrantLaunchSlot',
     'HandOnLaunchSlot',
+    'HandOnLaunchSlotAgain',
+    'IsHandOnRoundLeft',
+    'LeaveLaunchLine',
+    'RemoveStaleWaiter',
+    'RemoveWokenWaiter',
     'WaitForLaunchSlot',
-    'WasExecutionWaiting',
   ]);
 });
 
 test('8 objects, 2 slots, 60-second tasks, no service latency: worked out by hand', () => {
   const result = simulate({ ...BY_HAND, ...twoSlots, serviceLatencySeconds: { min: 0, max: 0 } });
-  // THEN two tasks start at 0, 60, 120 and 180 s, each pair handed its slots by the pair before
+  // THEN two tasks start at 0, 60, 120 and 180 s, each pair woken by the pair before
   expect(result).toMatchObject({
     objects: 8,
     succeeded: 8,
@@ -93,44 +100,51 @@ test('8 objects, 2 slots, 60-second tasks, no service latency: worked out by han
     fcfsMakespanSeconds: 240,
     peakRunningTasks: 2,
     peakWaitingExecutions: 6,
-    refusedTaskTokens: 0,
+    // at 60, 120 and 180 s both releasers read the same oldest waiter: the second's wake-up finds
+    // its token answered, and it looks again and wakes the next
+    refusedTaskTokens: 3,
     // waits 0, 0, 60, 60, 120, 120, 180, 180
     p50WaitSeconds: 60,
     p99WaitSeconds: 180,
-    // every object launched once: 2 calls in each of the 10-second windows at 0, 60, 120 and 180 s
     meanLaunchAttempts: 1,
     maxLaunchAttempts: 1,
     peakRunTaskCallsPerSecond: 0.2,
-    // a claim and a release each; 6 waiters' messages sent, received and deleted
-    dynamodbWriteRequests: 16,
-    sqsRequests: 18,
-    messagesLeft: 0,
+    // 8 claims (6 refused), 6 waiter items, 8 releases, 6 + 3 grants, 6 + 3 waiter items deleted;
+    // 8 + 3 queries of the line
+    dynamodbWriteRequests: 40,
+    dynamodbReadRequests: 11,
+    sqsRequests: 0,
   });
-  expect(finalDemand(result)).toBe('0');
-  // 8 states each (claim, choice, task, name, release, choice, choice, succeed); each waiter 1 more
-  // (WaitForLaunchSlot), each hand-on 4 (FindWaitingExecution, WasExecutionWaiting, HandOnLaunchSlot,
-  // DeleteHandedOnMessage)
-  expect(directPathLength(twoSlots.definition, { launchSlot: { demand: 1 }, result: {} })).toBe(8);
-  expect(result.stateTransitions).toBe(8 * 8 + 6 + 6 * 4);
+  expect(gateAtRest(result)).toEqual(EMPTY);
+  // 8 states each (claim, task, name, release, find, choice, choice, succeed); each waiter 1 more
+  // (WaitForLaunchSlot), each hand-on 3 (grant, wake, delete), each second look 7 (delete the stale
+  // item, count, choice, find, choice, grant, wake)
+  expect(directPathLength(twoSlots.definition, { result: {}, launchSlot: { line: { Items: [] } } })).toBe(8);
+  expect(result.stateTransitions).toBe(8 * 8 + 6 + 6 * 3 + 3 * 7);
   // 8 tasks of 0.5 vCPU and 1 GB for 60 s, each with a public IPv4, the transitions and the requests
   const fargate = 8 * (0.5 * PRICES.fargateVcpuHour.ARM64 + 1 * PRICES.fargateGbHour.ARM64) * (60 / 3600);
   const ipv4 = 8 * PRICES.publicIpv4Hour * (60 / 3600);
-  const requests = 16 * PRICES.dynamodbWriteRequestUnit + 18 * PRICES.sqsRequest;
-  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 94 * PRICES.stateTransition + requests, 4);
-  // the waiters' and hand-ons' 30 transitions and all 18 SQS requests; the counter's writes are not waiting
-  expect(result.waitCostUsd).toBeCloseTo(30 * PRICES.stateTransition + 18 * PRICES.sqsRequest, 4);
+  const requests = 40 * PRICES.dynamodbWriteRequestUnit + 11 * PRICES.dynamodbReadRequestUnit;
+  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 109 * PRICES.stateTransition + requests, 4);
+  // the waits, hand-ons and second looks: 6 + 18 + 21 transitions, and their requests (6 puts, 9 grants,
+  // 9 deletes; the second looks' 3 queries)
+  expect(result.waitCostUsd).toBeCloseTo(
+    45 * PRICES.stateTransition + 24 * PRICES.dynamodbWriteRequestUnit + 3 * PRICES.dynamodbReadRequestUnit,
+    4,
+  );
 });
 
 test('the same by-hand case with service latency: the hand-ons add milliseconds, nothing else changes', () => {
   const result = simulate({ ...BY_HAND, ...twoSlots });
-  expect(result).toMatchObject({ succeeded: 8, stateTransitions: 94, maxLaunchAttempts: 1, messagesLeft: 0 });
-  // 4 rounds of claim or hand-on: at most a few calls of 50 ms each
+  expect(result).toMatchObject({ succeeded: 8, maxLaunchAttempts: 1, peakRunningTasks: 2 });
+  // fewer second looks: the releasers seldom read the line at the same instant
+  expect(result.stateTransitions).toBe(8 * 8 + 6 + 6 * 3 + result.refusedTaskTokens * 7);
   expect(result.makespanSeconds).toBeGreaterThan(240);
   expect(result.makespanSeconds).toBeLessThan(241);
-  expect(finalDemand(result)).toBe('0');
+  expect(gateAtRest(result)).toEqual(EMPTY);
 });
 
-test('a burst waits in line: every object launched exactly once, handed its slot, the count back to 0', () => {
+test('a burst waits in line: every object launched exactly once, woken into a slot, the gate empty at rest', () => {
   const result = simulate({ ...BY_HAND, ...workflow, objects: 200, vcpuQuota: 6, taskSpread: 0.3 });
   expect(result).toMatchObject({
     succeeded: 200,
@@ -138,11 +152,9 @@ test('a burst waits in line: every object launched exactly once, handed its slot
     maxLaunchAttempts: 1,
     peakRunningTasks: 24,
     peakWaitingExecutions: 176,
-    refusedTaskTokens: 0,
-    messagesLeft: 0,
   });
-  expect(result.stateTransitions).toBe(200 * 8 + 176 * 5);
-  expect(finalDemand(result)).toBe('0');
+  expect(result.stateTransitions).toBe(200 * 8 + 176 * 4 + result.refusedTaskTokens * 7);
+  expect(gateAtRest(result)).toEqual(EMPTY);
   // the slots never idle for more than the hand-ons' milliseconds
   expect(result.makespanSeconds).toBeLessThan(result.fcfsMakespanSeconds + 2);
   expect(simulate({ ...BY_HAND, ...workflow, objects: 200, vcpuQuota: 6, taskSpread: 0.3 })).toEqual({
@@ -151,7 +163,7 @@ test('a burst waits in line: every object launched exactly once, handed its slot
   });
 });
 
-test('waiters whose wait times out fail; their stale tokens are refused, their messages deleted and counted out', async () => {
+test('waiters whose wait times out leave the line and fail; the gate ends empty', async () => {
   // GIVEN 2 slots, -c capacityWaitMinutes=1 (a 60-second wait), 100-second tasks and 8 objects over 70 s:
   // arrivals 0, 8.75, 17.5, 26.25, 35, 43.75, 52.5, 61.25 s
   const shortWait = loadSimulatedWorkflow(
@@ -159,22 +171,21 @@ test('waiters whose wait times out fail; their stale tokens are refused, their m
   );
   expect(shortWait.definition.States.WaitForLaunchSlot.TimeoutSeconds).toBe(60);
   const result = simulate({ ...BY_HAND, ...shortWait, arrivalSeconds: 70, taskSeconds: 100 });
-  // THEN at 100 s the first releaser finds 3 stale messages (their waits ended at 77.5, 86.25, 95 s) and
-  // hands its slot to the 6th object, the second hands its slot to the 7th at 108.75 s; the 8th's wait
-  // ends at 121.25 s, before any slot frees again
+  // THEN the 3rd, 4th and 5th objects' waits end at 77.5, 86.25 and 95 s, before any slot frees: they
+  // leave the line. At 100 s the releasers wake the 6th and 7th; the 8th's wait ends at 121.25 s.
   expect(result).toMatchObject({
     succeeded: 4,
     failed: 4,
-    refusedTaskTokens: 4,
-    messagesLeft: 0,
+    refusedTaskTokens: 0,
     meanLaunchAttempts: 0.5,
     maxLaunchAttempts: 1,
   });
-  expect(finalDemand(result)).toBe('0');
-  // the 4 that ran: 8 direct states each; the 4 that timed out: ClaimLaunchSlot, HasLaunchSlot and
-  // ObjectFailed; 6 WaitForLaunchSlot; 2 hand-ons of 4; and for each stale token FindWaitingExecution,
-  // WasExecutionWaiting, HandOnLaunchSlot, DeleteStaleMessage, ReleaseLaunchSlot and IsAnyoneWaiting
-  expect(result.stateTransitions).toBe(4 * 8 + 4 * 3 + 6 + 2 * 4 + 4 * 6);
+  expect(gateAtRest(result)).toEqual(EMPTY);
+  // the 4 that ran: 8 direct states each, 2 of them woken (a wait, a hand-on of 3); the 4 that timed
+  // out: claim, wait, then LeaveLaunchLine, the release (release, find, choice) and the outcome
+  // (WasObjectProcessed, ObjectFailed); the first three of them find others still in line, and their
+  // grant is refused (every slot is taken)
+  expect(result.stateTransitions).toBe(4 * 8 + 2 * (1 + 3) + 4 * 8 + 3);
 });
 
 test('a quota below the gate (another workload holds vCPU): holders retry RunTask, the retries are waiting cost', () => {
@@ -182,12 +193,11 @@ test('a quota below the gate (another workload holds vCPU): holders retry RunTas
   const result = simulate({ ...BY_HAND, ...workflow, objects: 40, vcpuQuota: 1 });
   expect(result).toMatchObject({ succeeded: 40, failed: 0, peakRunningTasks: 4, lowerBoundSeconds: 600 });
   // 16 wait in line for the gate; the rest is RunWorker's retries, one transition each
-  const retries = result.stateTransitions - (40 * 8 + 16 * 5);
+  const retries = result.stateTransitions - (40 * 8 + 16 * 4 + result.refusedTaskTokens * 7);
   expect(retries).toBeGreaterThan(0);
   // (meanLaunchAttempts is rounded to one decimal)
   expect(result.meanLaunchAttempts).toBeCloseTo((40 + retries) / 40, 1);
-  const waiting = (16 * 5 + retries) * PRICES.stateTransition + 16 * 3 * PRICES.sqsRequest;
-  expect(result.waitCostUsd).toBeCloseTo(waiting, 4);
+  expect(gateAtRest(result)).toEqual(EMPTY);
   expect(simulate({ ...BY_HAND, ...workflow, objects: 40, vcpuQuota: 1, seed: 8 }).makespanSeconds).not.toBe(
     result.makespanSeconds,
   );
@@ -205,7 +215,7 @@ test("spot-with-fallback: Spot fills first, the rest falls back to on-demand aft
   expect(result).toMatchObject({ succeeded: 40, failed: 0, peakRunningTasks: 4 });
   // both quotas' slots count: 40 × 60 s over 4 slots
   expect(result.lowerBoundSeconds).toBe(600);
-  expect(finalDemand(result)).toBe('0');
+  expect(gateAtRest(result)).toEqual(EMPTY);
 });
 
 describe('a workflow the simulator cannot model is refused before it runs, naming the state', () => {
@@ -221,30 +231,23 @@ describe('a workflow the simulator cannot model is refused before it runs, namin
     [
       {
         Type: 'Task',
-        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
         Parameters: { TableName: 't', Key: {}, UpdateExpression: 'SET demand = :v' },
       },
-      /^State "Only": the UpdateExpression "SET demand = :v" \(only a literal "ADD <attribute> :value, \.\.\." on numbers is\)/,
+      /^State "Only": an expression DynamoDB refuses \(.*:v/,
     ],
     [
       {
         Type: 'Task',
-        Resource: 'arn:aws:states:::dynamodb:updateItem',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
         Parameters: {
-          UpdateExpression: 'ADD demand :change',
-          ExpressionAttributeValues: { ':change': { N: '1' } },
-          ReturnValues: 'ALL_OLD',
+          TableName: 't',
+          Key: {},
+          UpdateExpression: 'ADD demand :v',
+          ReturnConsumedCapacity: 'TOTAL',
         },
       },
-      /^State "Only": ReturnValues "ALL_OLD" \(only UPDATED_NEW and NONE are\)/,
-    ],
-    [
-      {
-        Type: 'Task',
-        Resource: 'arn:aws:states:::dynamodb:updateItem',
-        Parameters: { UpdateExpression: 'ADD demand :change', ConditionExpression: 'demand < :max' },
-      },
-      /^State "Only": the dynamodb:updateItem parameter ConditionExpression/,
+      /^State "Only": the aws-sdk:dynamodb:updateItem parameter ReturnConsumedCapacity/,
     ],
     [
       {
@@ -283,20 +286,16 @@ test("the template's Choices and counters, evaluated as Step Functions does", ()
     key: 'k',
     relaunches: { count: 2 },
   });
-  // the gate: the 24th claim holds a slot, the 25th waits; a release leaving 24 wakes the one in line
-  expect(choose(States.HasLaunchSlot, { launchSlot: { demand: 24 } })).toBe('RunWorker');
-  expect(choose(States.HasLaunchSlot, { launchSlot: { demand: 25 } })).toBe('WaitForLaunchSlot');
-  expect(choose(States.IsAnyoneWaiting, { launchSlot: { demand: 24 } })).toBe('FindWaitingExecution');
-  expect(choose(States.IsAnyoneWaiting, { launchSlot: { demand: 23 } })).toBe('WasObjectProcessed');
-  expect(choose(States.WasExecutionWaiting, { launchSlot: { line: {} } })).toBe('ReleaseLaunchSlot');
-  expect(choose(States.WasExecutionWaiting, { launchSlot: { line: { Messages: [{ Body: 't' }] } } })).toBe(
-    'HandOnLaunchSlot',
+  // the gate: a release that finds someone in line grants and wakes it; an empty line is done
+  expect(choose(States.IsAnyoneWaiting, { launchSlot: { line: { Items: [] } } })).toBe('WasObjectProcessed');
+  expect(choose(States.IsAnyoneWaiting, { launchSlot: { line: { Items: [{ sk: { S: 'w' } }] } } })).toBe(
+    'GrantLaunchSlot',
   );
-  // DynamoDB's number, a string, parsed by the ResultSelector's States.StringToJson
+  // its claim's one-member set of this execution's ARN
   expect(
-    payload(States.ClaimLaunchSlot.ResultSelector as never, { Attributes: { demand: { N: '3' } } }),
-  ).toEqual({
-    demand: 3,
+    payload(States.ClaimLaunchSlot.Parameters as never, {}, { Execution: { Id: 'arn:e' } }),
+  ).toMatchObject({
+    ExpressionAttributeValues: { ':holders': { SS: ['arn:e'] }, ':holder': { S: 'arn:e' } },
   });
 });
 

@@ -1,6 +1,6 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 
 import { deployLocally, readTemplateFile } from '../../../local/cloudformation/template';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../../local/dynamodb/server';
@@ -50,7 +50,7 @@ test('dynamodb:updateItem sends the effective Parameters to dynalite; its errors
     task('dynamodb:updateItem', {
       Parameters: {
         TableName: tableName(),
-        Key: { id: { S: id } },
+        Key: { pk: { S: id }, sk: { S: id } },
         UpdateExpression: 'ADD demand :change',
         ExpressionAttributeValues: { ':change': { N: '1' } },
         ReturnValues: 'UPDATED_NEW',
@@ -65,7 +65,7 @@ test('dynamodb:updateItem sends the effective Parameters to dynalite; its errors
   expect(outcomes.map((o) => (o.output as { demand: number }).demand).sort()).toEqual([1, 2, 3]);
 
   const conditional = new LocalStateMachine(
-    machine({ Count: update('absent', { ConditionExpression: 'attribute_exists(id)' }) }),
+    machine({ Count: update('absent', { ConditionExpression: 'attribute_exists(pk)' }) }),
     { services: { dynamodb: dynamodb.client } },
   );
   expect(await conditional.run({}, noEcs)).toMatchObject({
@@ -111,16 +111,35 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
   expect(message).toBeUndefined();
 });
 
-test('the launch gate: a waiter whose wait timed out is deleted and counted out by the releaser', async () => {
-  // GIVEN the synthesized workflow (4 slots), its wait cut to 1 s, and tasks of 1.5 s
+test('aws-sdk:dynamodb calls go to dynalite too; their errors are DynamoDb.<exception>', async () => {
+  const local = new LocalStateMachine(
+    machine({
+      Put: task('aws-sdk:dynamodb:putItem', {
+        Parameters: {
+          TableName: tableName(),
+          Item: { pk: { S: 'sdk' }, sk: { S: 'a' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        },
+      }),
+    }),
+    { services: { dynamodb: dynamodb.client } },
+  );
+  expect(await local.run({}, noEcs)).toEqual({ status: 'SUCCEEDED', output: {} });
+  expect(await local.run({}, noEcs)).toMatchObject({
+    status: 'FAILED',
+    error: 'DynamoDb.ConditionalCheckFailedException',
+  });
+});
+
+/** The synthesized workflow (4 slots) with its wait cut to `waitSeconds`, on a fresh table; tasks take `taskMs`. */
+async function gatedWorkflow(waitSeconds: number, taskMs: number) {
   const deployment = deployLocally(readTemplateFile(gateTemplate), { region: 'us-east-1' });
   const workflow = loadStateMachine(deployment, 'WorkflowStateMachine8F1B1C15');
   const definition = JSON.parse(JSON.stringify(workflow.definition)) as StateMachineDefinition;
-  (definition.States.WaitForLaunchSlot as Record<string, unknown>).TimeoutSeconds = 1;
+  (definition.States.WaitForLaunchSlot as Record<string, unknown>).TimeoutSeconds = waitSeconds;
   const fresh = await startLocalDynamoDb(deployment);
-  const sqs = LocalSqs.fromDeployment(deployment, 0.01);
   const stepFunctions = new LocalStepFunctions({
-    services: { dynamodb: fresh.client, sqs },
+    services: { dynamodb: fresh.client },
     runTask: () =>
       new Promise((resolve) =>
         setTimeout(
@@ -131,35 +150,96 @@ test('the launch gate: a waiter whose wait timed out is deleted and counted out 
               StoppedReason: '',
               Containers: [{ ExitCode: 0 }],
             }),
-          1500,
+          taskMs,
         ),
       ),
   });
-  try {
-    // WHEN 5 executions start at once: 4 hold a slot, the 5th waits in line, and gives up after 1 s
-    for (let i = 0; i < 5; i++) {
+  const TableName = fresh.tables[0].tableName;
+  const gate = async () => {
+    const slots = await fresh.client.send(
+      new GetItemCommand({
+        TableName,
+        Key: { pk: { S: 'slots' }, sk: { S: 'slots' } },
+        ConsistentRead: true,
+      }),
+    );
+    const waiters = await fresh.client.send(
+      new QueryCommand({
+        TableName,
+        KeyConditionExpression: 'pk = :w',
+        ExpressionAttributeValues: { ':w': { S: 'waiters' } },
+        ConsistentRead: true,
+      }),
+    );
+    return { holders: slots.Item?.holders?.SS ?? [], waiters: waiters.Items?.map((w) => w.sk.S) ?? [] };
+  };
+  const start = (count: number) => {
+    for (let i = 0; i < count; i++) {
       stepFunctions.startExecution(
         { ...workflow, definition },
         { bucket: 'b', key: `k${i}`, etag: 'e', size: 1, versionId: '' },
         { name: `e${i}` },
       );
     }
+  };
+  return { deployment, fresh, stepFunctions, gate, start, TableName };
+}
+
+test('the launch gate: a waiter whose wait timed out leaves the line and fails; the gate ends empty', async () => {
+  // GIVEN 4 slots, a wait cut to 1 s, and tasks of 1.5 s
+  const { fresh, stepFunctions, gate, start } = await gatedWorkflow(1, 1500);
+  try {
+    // WHEN 5 executions start at once: 4 hold a slot, the 5th waits in line, and gives up after 1 s
+    start(5);
     await stepFunctions.onIdle();
 
-    // THEN the 4 succeed, the waiter fails with States.Timeout, and its stale message was deleted and counted out
+    // THEN the 4 succeed, the waiter fails with States.Timeout, and nobody holds or waits
     const records = stepFunctions.executions();
     expect(records.filter((r) => r.status === 'SUCCEEDED')).toHaveLength(4);
     expect(records.filter((r) => r.status === 'FAILED').map((r) => r.error)).toEqual(['States.Timeout']);
-    const staleSeen = records.map(
-      (r) => (r.output as { launchSlotError?: { Error: string } } | undefined)?.launchSlotError?.Error,
+    expect(await gate()).toEqual({ holders: [], waiters: [] });
+  } finally {
+    await fresh.close();
+  }
+}, 60_000);
+
+test('the launch gate cleanup: a holder that ended without its release is released, and its slot handed to the oldest waiter', async () => {
+  // GIVEN 4 slots, one held by an execution that was aborted (it never released), and tasks of 300 ms
+  const { deployment, fresh, stepFunctions, gate, start, TableName } = await gatedWorkflow(60, 300);
+  const aborted = 'arn:aws:states:us-east-1:000000000000:execution:WorkflowStateMachine:aborted';
+  try {
+    await fresh.client.send(
+      new UpdateItemCommand({
+        TableName,
+        Key: { pk: { S: 'slots' }, sk: { S: 'slots' } },
+        UpdateExpression: 'ADD holders :h SET #limit = :limit',
+        ExpressionAttributeNames: { '#limit': 'limit' },
+        ExpressionAttributeValues: { ':h': { SS: [aborted] }, ':limit': { N: '1' } },
+      }),
     );
-    expect(staleSeen.filter((e) => e !== undefined)).toEqual(['Sfn.TaskTimedOutException']);
-    const line = sqs.all().find((q) => q.url === deployment.ref('LaunchGateLine7F3B85C2'))!;
-    expect([line.sent, line.deleted, line.size]).toEqual([1, 1, 0]);
-    const item = await fresh.client.send(
-      new GetItemCommand({ TableName: fresh.tables[0].tableName, Key: { id: { S: 'launch-slots' } } }),
-    );
-    expect(item.Item?.demand).toEqual({ N: '0' });
+    // WHEN an execution starts: the one slot is taken, so it waits
+    start(1);
+    for (let i = 0; i < 100 && (await gate()).waiters.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await gate()).waiters).toHaveLength(1);
+    // AND the aborted execution's status-change event reaches the cleanup state machine
+    const cleanup = loadStateMachine(deployment, 'LaunchGateCleanupStateMachine664DA2A5');
+    const local = stepFunctions.stateMachineFor(cleanup.definition);
+    const event = {
+      source: 'aws.states',
+      'detail-type': 'Step Functions Execution Status Change',
+      detail: { executionArn: aborted, status: 'ABORTED' },
+    };
+    expect(await local.run(event, noEcs)).toMatchObject({ status: 'SUCCEEDED' });
+    // a duplicate delivery changes nothing
+    expect(await local.run(event, noEcs)).toMatchObject({ status: 'SUCCEEDED' });
+    await stepFunctions.onIdle();
+
+    // THEN the waiter ran in the freed slot, and the gate ends empty
+    expect(stepFunctions.executions().map((r) => r.status)).toEqual(['SUCCEEDED']);
+    expect(stepFunctions.executions()[0].tokenWaits).toHaveLength(1);
+    expect(await gate()).toEqual({ holders: [], waiters: [] });
   } finally {
     await fresh.close();
   }
