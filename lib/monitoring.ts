@@ -23,8 +23,11 @@ export interface MonitoringProps {
   readonly rule: events.IRule;
   /** The launch gate's table: its reconciler's repairs are published under its name. */
   readonly launchGateTable: dynamodb.ITable;
-  /** The launch gate's cleanup and reconciler state machines: an alarm when a run fails. */
-  readonly launchGateHousekeeping: sfn.IStateMachine[];
+  /** The launch gate's cleanup and reconciler state machines: an alarm when a run of either fails. */
+  readonly launchGateHousekeeping: {
+    readonly cleanup: sfn.IStateMachine;
+    readonly reconciler: sfn.IStateMachine;
+  };
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
    * @default - no subscription
@@ -217,7 +220,10 @@ export class Monitoring extends Construct {
    * than one period), and one on a cleanup or reconciler run failing. None reads the account's Fargate
    * usage, so other workloads neither hide nor raise them.
    */
-  private watchLaunchGate(table: dynamodb.ITable, housekeeping: sfn.IStateMachine[]): cloudwatch.IMetric[] {
+  private watchLaunchGate(
+    table: dynamodb.ITable,
+    housekeeping: MonitoringProps['launchGateHousekeeping'],
+  ): cloudwatch.IMetric[] {
     const repair = (metricName: string, period: Duration) =>
       new cloudwatch.Metric({
         namespace: REPAIR_NAMESPACE,
@@ -258,14 +264,17 @@ export class Monitoring extends Construct {
       2,
       "Executions waited while launch slots were free, in two reconciler periods running: hand-ons are failing (see the workflow executions' ReleaseLaunchSlot path).",
     );
-    housekeeping.forEach((machine, index) =>
+    for (const [alarmId, machine] of [
+      ['LaunchGateCleanupFailed', housekeeping.cleanup],
+      ['LaunchGateReconcilerFailed', housekeeping.reconciler],
+    ] as const) {
       alarm(
-        `LaunchGateHousekeepingFailed${index === 0 ? '' : index + 1}`,
+        alarmId,
         machine.metricFailed({ period: fiveMinutes, statistic: 'Sum' }),
         1,
         'A launch gate cleanup or reconciler run failed: see its log group. The reconciler runs again within a minute.',
-      ),
-    );
+      );
+    }
     return Object.values(REPAIR_METRICS).map((name) => repair(name, fiveMinutes));
   }
 }

@@ -149,7 +149,10 @@ export class PipelineStack extends Stack {
       deadLetterQueue: this.deadLetters.queue,
       rule: this.trigger.rule,
       launchGateTable: this.launchGate.table,
-      launchGateHousekeeping: [this.launchGateCleanup.stateMachine, this.launchGateReconciler.stateMachine],
+      launchGateHousekeeping: {
+        cleanup: this.launchGateCleanup.stateMachine,
+        reconciler: this.launchGateReconciler.stateMachine,
+      },
       alarmEmail: config.alarmEmail,
     });
 

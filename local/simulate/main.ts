@@ -13,7 +13,7 @@ import { formatResult, simulateTemplate } from './planner';
 const USAGE = `Usage: npm run simulate -- [options]
 
 Runs a burst of uploads through the synthesized workflow (its own Retry and Catch, its launch gate's
-DynamoDB count and SQS line) against Fargate's quotas (the same model as the local ECS: vCPU per
+DynamoDB records and task tokens) against Fargate's quotas (the same model as the local ECS: vCPU per
 capacity type, 100 launches then 20/s, RunTask 20/s), in virtual time, and prints what it took and cost.
 
 Options:

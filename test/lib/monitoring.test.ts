@@ -379,7 +379,7 @@ describe('Monitoring built alone', () => {
       launchGateTable: new dynamodb.Table(stack, 'Table', {
         partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       }),
-      launchGateHousekeeping: [stateMachine('Cleanup'), stateMachine('Reconciler')],
+      launchGateHousekeeping: { cleanup: stateMachine('Cleanup'), reconciler: stateMachine('Reconciler') },
       alarmEmail,
     };
     const monitoring = new Monitoring(stack, 'Monitoring', props);

@@ -297,6 +297,8 @@ export function stateMachineRoleExpectations(stack: DeployedStack): Expectation[
       row(who, caller, 'states:StartExecution', otherWorkflow, 'denied'),
       // the launch gate: its one table (the waiters through their index), and waking a waiting execution
       ...gateTableRows(stack, who, caller),
+      // a waiter writes its own item (the cleanup and the reconciler never do)
+      row(who, caller, 'dynamodb:PutItem', stack.arn(ids.launchGateTable), 'allowed', TLS),
       row(who, caller, 'sqs:ReceiveMessage', stack.arn(ids.deadLetterQueue), 'denied', TLS),
       row(who, caller, 'states:SendTaskSuccess', '*', 'allowed'),
       row(who, caller, 'states:SendTaskFailure', '*', 'denied'),

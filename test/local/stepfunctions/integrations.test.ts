@@ -244,3 +244,31 @@ test('the launch gate cleanup: a holder that ended without its release is releas
     await fresh.close();
   }
 }, 60_000);
+
+test('the launch gate claim, as deployed: repeated (its first answer lost) it holds one slot; past the limit it is refused', async () => {
+  // GIVEN the deployed ClaimLaunchSlot state alone, on a fresh table (4 slots)
+  const { deployment, fresh, gate } = await gatedWorkflow(60, 0);
+  const workflow = loadStateMachine(deployment, 'WorkflowStateMachine8F1B1C15');
+  const claimState = { ...workflow.definition.States.ClaimLaunchSlot, End: true } as Record<string, unknown>;
+  delete claimState.Next;
+  delete claimState.Catch;
+  const claim = new LocalStateMachine(machine({ ClaimLaunchSlot: claimState }), {
+    services: { dynamodb: fresh.client },
+  });
+  const claimAs = (name: string) =>
+    claim.run({}, noEcs, { executionArn: `arn:aws:states:us-east-1:000000000000:execution:w:${name}`, name });
+  try {
+    // WHEN one execution's claim is applied twice, and four others claim
+    for (const name of ['a', 'a', 'b', 'c', 'd'])
+      expect(await claimAs(name)).toMatchObject({ status: 'SUCCEEDED' });
+    // THEN it holds one slot, and the fifth execution finds every slot taken
+    expect((await gate()).holders).toHaveLength(4);
+    expect(await claimAs('e')).toMatchObject({
+      status: 'FAILED',
+      error: 'DynamoDb.ConditionalCheckFailedException',
+    });
+    expect(await claimAs('a')).toMatchObject({ status: 'SUCCEEDED' });
+  } finally {
+    await fresh.close();
+  }
+}, 60_000);
