@@ -151,7 +151,7 @@ export const CONFIG_TABLE = {
   }),
   encryption: key({
     default: 'aws-owned',
-    doc: "`aws-owned`: each service encrypts at rest under its own AWS owned keys (no cost). `kms`: one customer managed KMS key, rotated yearly, for the data bucket, the log groups, the launch gate's table and both queues (about $1 a month; see docs/control-tower.md).",
+    doc: "`aws-owned`: each service encrypts at rest under its own AWS owned keys (no cost). `kms`: one customer managed KMS key, rotated yearly, for the data bucket, the log groups, the launch gate's table and the dead-letter queue (about $1 a month; see docs/control-tower.md).",
     parse: oneOf(['aws-owned', 'kms']),
   }),
   alarmEmail: key<string | undefined>({
