@@ -32,7 +32,7 @@ export const LAUNCH_ERRORS = [...CAPACITY_ERRORS, ...INVALID_PARAMETER_ERRORS];
  * fargateVcpuQuota says (another workload holds vCPU), or Fargate has none: the tasks already
  * running keep handing their slots on meanwhile, so the cap costs only the retrying objects' own
  * time. Over a 12-hour wait that is under 300 attempts, under 1,000 history events per run, far
- * below Step Functions' 25,000; longer waits are capped by launchAttemptCap. `npm run simulate` shows the trade-off; README "Bursts and quotas".
+ * below Step Functions' 25,000; longer waits are capped by launchAttemptCap. `npm run simulate` shows the trade-off; docs/bursts-and-quotas.md.
  */
 export const LAUNCH_BACKOFF = {
   intervalSeconds: 5,

@@ -191,7 +191,7 @@ export class Monitoring extends Construct {
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      alarmDescription: `Fargate On-Demand vCPU usage passed ${FARGATE_VCPU_ALARM_PERCENT}% of the account quota: new objects wait for capacity. Raise the quota (L-3032A538) if this lasts; see README "Bursts and quotas".`,
+      alarmDescription: `Fargate On-Demand vCPU usage passed ${FARGATE_VCPU_ALARM_PERCENT}% of the account quota: new objects wait for capacity. Raise the quota (L-3032A538) if this lasts; see docs/bursts-and-quotas.md.`,
     });
     alarm.addAlarmAction(new actions.SnsAction(this.topic));
     this.alarms.push(alarm);

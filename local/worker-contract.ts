@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 /**
- * What the local pipeline knows about the worker: only its contract (README "The worker contract"), so any
+ * What the local pipeline knows about the worker: only its contract (docs/worker-contract.md), so any
  * container that honours it runs locally as the bundled one does. The result of a task that got
  * `KEY`, `OUTPUT_BUCKET` and `OUTPUT_PREFIX` is the object `OUTPUT_PREFIX + KEY + ".json"` in
  * `OUTPUT_BUCKET`; the worker's log lines are never read to find it.
@@ -50,7 +50,7 @@ export async function readResult(s3: S3Client, location: ResultLocation | undefi
     return JSON.parse(text) as unknown;
   } catch {
     throw new Error(
-      `The result s3://${location.bucket}/${location.key} is not JSON: a worker writes one JSON object there (README "The worker contract")`,
+      `The result s3://${location.bucket}/${location.key} is not JSON: a worker writes one JSON object there (docs/worker-contract.md)`,
     );
   }
 }

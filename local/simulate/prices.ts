@@ -1,5 +1,5 @@
 /**
- * List prices the simulator charges, us-east-1, November 2026: the ones README's "Cost" section uses.
+ * List prices the simulator charges, us-east-1, November 2026: the ones README's "Cost" section and docs/launch-gate.md use.
  * Fargate bills each task per second with a one-minute minimum; Fargate Spot is charged at the
  * usual ~70% discount (its price floats; check the pricing page).
  */
