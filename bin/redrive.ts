@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Redrives the failed executions `npm run failures` lists: RedriveExecution where Step Functions
- * accepts it, otherwise a new execution with the same input under a deterministic name.
+ * Runs again the failed executions `npm run failures` lists: each object in a new execution with the
+ * same input under a deterministic name; a backfill run that failed by itself with RedriveExecution.
  */
 import { parseArgs } from 'node:util';
 
@@ -28,15 +28,15 @@ import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs'
 export const REDRIVE_USAGE = `Usage: npm run redrive -- [--since 24h|<ISO date>] [--key-prefix P] [--dry-run] [--stack NAME]
 
 Runs again every execution \`npm run failures\` lists (same options), once the cause is fixed:
-  - RedriveExecution where Step Functions accepts it (a failed, timed-out or aborted Standard
-    execution, up to ${REDRIVE_WINDOW_DAYS} days after it stopped): it resumes at the state that failed, with the same
-    input and the same ARN. A backfill's failed objects are redriven by redriving their backfill run,
-    once per run, if it failed; its Map Run reruns them.
-  - Otherwise (past the window, a backfill run that succeeded with tolerated failures, ...) a new
+  - an object's failed execution (event-driven, or a backfill's, even while its run goes on): a new
     execution of the event-driven workflow with the same input, named redrive-<hash of the failed
     execution's ARN>-...: Step Functions refuses a second execution of a name, so running this
-    command twice never processes an object twice.
-Prints one line per execution and a summary; exits 1 if any could not be redriven.
+    command twice never processes an object twice. (RedriveExecution would resume it at the state
+    that failed: the Fail state after a task failure, past the launch gate after a stop.)
+  - a backfill run that failed by itself (no failed object): RedriveExecution, up to
+    ${REDRIVE_WINDOW_DAYS} days after it stopped: it resumes its Map, which lists again; past that,
+    start a new one.
+Prints one line per execution and a summary; exits 1 if any could not be run again.
 
 Options:
   --since <when>       how far back: a duration (90m, 24h, 7d) or an ISO 8601 date (default 24h)

@@ -3,15 +3,16 @@ import { createHash } from 'node:crypto';
 import { type FailedExecution, objectKeyOf } from './failed-executions';
 
 /**
- * Which failed executions to redrive and how, and the loop that does it: shared by
+ * Which failed executions to run again and how, and the loop that does it: shared by
  * `npm run redrive` (RedriveExecution / StartExecution) and `npm start -- --redrive` (the local
  * journal), so the loop tested locally is the one that runs against AWS.
  *
- * An execution RedriveExecution accepts is redriven: it resumes at the failed state, same ARN, and
- * leaves the failed list. Any other (past the 14-day window, a backfill child whose run succeeded, …)
- * gets a new execution of the event-driven workflow with the same input, under a name derived from
- * the failed execution's ARN. Step Functions refuses a second execution of that name, so a second
- * run can never start the object again; and a failure whose new execution exists is no longer listed.
+ * An object's failed execution (event-driven, or a backfill's child) is restarted, never redriven:
+ * RedriveExecution resumes at the unsuccessful state, which after a caught task failure is the `Fail`
+ * state, and after a stop lies past the launch gate whose slot the cleanup released. The new
+ * execution of the event-driven workflow has the same input and a name derived from the failed
+ * execution's ARN, which Step Functions refuses a second time, so a second run never starts the
+ * object again. A backfill run that failed by itself is redriven: it resumes its Map, which lists again.
  */
 
 /** A new execution with the same input, under a name that makes a second start impossible. */
@@ -20,20 +21,11 @@ export interface RestartStep {
   readonly stateMachineArn: string;
   readonly name: string;
   readonly input: string;
-  readonly why: string;
 }
 
 export type RedriveStep =
-  | {
-      /**
-       * `redrive`: RedriveExecution on the failed execution itself. `redrive-backfill`: on its
-       * backfill run, whose Map Run then redrives the failed children (this one too).
-       */
-      readonly kind: 'redrive' | 'redrive-backfill';
-      readonly executionArn: string;
-      /** If RedriveExecution refuses after all (e.g. the window closed since it was described). */
-      readonly fallback?: RestartStep;
-    }
+  /** RedriveExecution on a backfill run that failed by itself. */
+  | { readonly kind: 'redrive'; readonly executionArn: string }
   | RestartStep
   | { readonly kind: 'cannot'; readonly why: string };
 
@@ -67,7 +59,7 @@ export function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
 
-/** Where a failure's new execution would run, if it is not redriven in place. */
+/** Where an object's failed execution is restarted. */
 export function restartTarget(
   failure: FailedExecution,
   workflowArn: string,
@@ -98,67 +90,29 @@ export async function withoutRestarted(
 
 export function planRedrives(failures: readonly FailedExecution[], options: PlanOptions): PlannedRedrive[] {
   const keyPrefix = options.keyPrefix ?? '';
-  const inScope = (failure: FailedExecution) => objectKeyOf(failure).startsWith(keyPrefix);
-  return failures.filter(inScope).map((failure) => ({
-    failure,
-    key: objectKeyOf(failure),
-    step: stepFor(failure, failures, inScope, options.workflowArn),
-  }));
+  return failures
+    .filter((failure) => objectKeyOf(failure).startsWith(keyPrefix))
+    .map((failure) => ({ failure, key: objectKeyOf(failure), step: stepFor(failure, options.workflowArn) }));
 }
 
-function stepFor(
-  failure: FailedExecution,
-  all: readonly FailedExecution[],
-  inScope: (failure: FailedExecution) => boolean,
-  workflowArn: string,
-): RedriveStep {
-  const restart = (why: string): RestartStep => {
+function stepFor(failure: FailedExecution, workflowArn: string): RedriveStep {
+  if (failure.kind === 'object') {
+    // Whatever its backfill run does: a failed child is final, its Map Run does not retry it.
     const { stateMachineArn, name } = restartTarget(failure, workflowArn);
-    return { kind: 'restart', stateMachineArn, name, input: failure.input, why };
+    return { kind: 'restart', stateMachineArn, name, input: failure.input };
+  }
+  if (failure.redriveStatus === 'REDRIVABLE') return { kind: 'redrive', executionArn: failure.executionArn };
+  // A new run would list and process every object under the prefix again.
+  return {
+    kind: 'cannot',
+    why:
+      `the backfill run cannot be redriven (${failure.redriveStatusReason ?? 'not redrivable'}): ` +
+      `start a new one for the objects it did not process (npm run backfill)`,
   };
-  const refused = restart('RedriveExecution refused it');
-  const run = failure.backfillRun;
-  if (run) {
-    if (run.status === 'RUNNING') {
-      return {
-        kind: 'cannot',
-        why: `its backfill run ${run.executionArn} is still running: redrive after it ends`,
-      };
-    }
-    if (run.redriveStatus !== 'REDRIVABLE') {
-      return restart(`its backfill run cannot be redriven (${run.redriveStatusReason ?? run.status})`);
-    }
-    // Redriving the run reruns all its failed children; restarting this one alone instead would
-    // let a later redrive of the run process it a second time.
-    const outOfScope = all.filter((f) => f.backfillRun?.executionArn === run.executionArn && !inScope(f));
-    if (outOfScope.length > 0) {
-      return {
-        kind: 'cannot',
-        why:
-          `its backfill run also failed ${outOfScope.length} object(s) outside --key-prefix, which redriving ` +
-          'the run would process too: redrive without --key-prefix',
-      };
-    }
-    return { kind: 'redrive-backfill', executionArn: run.executionArn, fallback: refused };
-  }
-  if (failure.redriveStatus === 'REDRIVABLE') {
-    const fallback = failure.kind === 'object' ? refused : undefined;
-    return { kind: 'redrive', executionArn: failure.executionArn, fallback };
-  }
-  if (failure.kind === 'backfill') {
-    // A new run would list and process every object under the prefix again.
-    return {
-      kind: 'cannot',
-      why:
-        `the backfill run cannot be redriven (${failure.redriveStatusReason ?? 'not redrivable'}): ` +
-        `start a new one for the objects it did not process (npm run backfill)`,
-    };
-  }
-  return restart(failure.redriveStatusReason ?? 'not redrivable');
 }
 
 export interface RedriveClient {
-  /** RedriveExecution; throws an error named `ExecutionNotRedrivable` when Step Functions refuses. */
+  /** RedriveExecution (of a backfill run). */
   redrive(executionArn: string): Promise<void>;
   /** StartExecution; `existed` when an execution of that name had been started before. */
   start(
@@ -169,27 +123,20 @@ export interface RedriveClient {
 }
 
 export type RedriveAction =
-  | 'redriven'
-  | 'redriven with its backfill run'
-  | 'restarted'
-  | 'already restarted'
-  | 'would redrive'
-  | 'would redrive its backfill run'
-  | 'would restart'
-  | 'not redriven';
+  'restarted' | 'already restarted' | 'redriven' | 'would restart' | 'would redrive' | 'not redriven';
 
 export interface RedriveOutcome {
   readonly key: string;
   readonly failedExecutionArn: string;
   readonly action: RedriveAction;
-  /** The execution that now processes the object (the same ARN when redriven). */
+  /** The execution that now processes the object, or the backfill run redriven. */
   readonly executionArn?: string;
   readonly detail?: string;
 }
 
 export interface RedriveReport {
   readonly outcomes: readonly RedriveOutcome[];
-  /** How many could not be redriven: the command exits non-zero when there are any. */
+  /** How many could not be restarted or redriven: the command exits non-zero when there are any. */
   readonly notRedriven: number;
 }
 
@@ -198,11 +145,9 @@ export async function redriveFailures(
   client: RedriveClient,
   options: { readonly dryRun?: boolean; readonly onOutcome?: (outcome: RedriveOutcome) => void } = {},
 ): Promise<RedriveReport> {
-  // One RedriveExecution per backfill run, however many of its children failed.
-  const runRedrives = new Map<string, Promise<unknown>>();
   const outcomes: RedriveOutcome[] = [];
   for (const planned of plan) {
-    const outcome = await carryOut(planned, client, options.dryRun ?? false, runRedrives);
+    const outcome = await carryOut(planned, client, options.dryRun ?? false);
     outcomes.push(outcome);
     options.onOutcome?.(outcome);
   }
@@ -213,50 +158,22 @@ async function carryOut(
   { failure, key, step }: PlannedRedrive,
   client: RedriveClient,
   dryRun: boolean,
-  runRedrives: Map<string, Promise<unknown>>,
 ): Promise<RedriveOutcome> {
   const base = { key, failedExecutionArn: failure.executionArn };
-  const restart = async (s: RestartStep): Promise<RedriveOutcome> => {
-    const executionArn = executionArnOf(s.stateMachineArn, s.name);
-    if (dryRun) return { ...base, action: 'would restart', executionArn, detail: s.why };
-    const started = await client.start(s.stateMachineArn, s.name, s.input);
-    return {
-      ...base,
-      action: started.existed ? 'already restarted' : 'restarted',
-      executionArn: started.executionArn,
-      detail: s.why,
-    };
-  };
   try {
     switch (step.kind) {
       case 'cannot':
         return { ...base, action: 'not redriven', detail: step.why };
-      case 'restart':
-        return await restart(step);
-      case 'redrive':
-      case 'redrive-backfill': {
-        const inRun = step.kind === 'redrive-backfill';
-        if (dryRun) {
-          const action = inRun ? 'would redrive its backfill run' : 'would redrive';
-          return { ...base, action, executionArn: step.executionArn };
-        }
-        try {
-          let redriven = runRedrives.get(step.executionArn);
-          if (!redriven) {
-            redriven = client.redrive(step.executionArn);
-            runRedrives.set(step.executionArn, redriven);
-          }
-          await redriven;
-          const action = inRun ? 'redriven with its backfill run' : 'redriven';
-          return { ...base, action, executionArn: step.executionArn };
-        } catch (error) {
-          if ((error as Error).name !== 'ExecutionNotRedrivable' || !step.fallback) throw error;
-          return await restart({
-            ...step.fallback,
-            why: `RedriveExecution refused: ${(error as Error).message}`,
-          });
-        }
+      case 'restart': {
+        const executionArn = executionArnOf(step.stateMachineArn, step.name);
+        if (dryRun) return { ...base, action: 'would restart', executionArn };
+        const started = await client.start(step.stateMachineArn, step.name, step.input);
+        const action = started.existed ? 'already restarted' : 'restarted';
+        return { ...base, action, executionArn: started.executionArn };
       }
+      case 'redrive':
+        if (!dryRun) await client.redrive(step.executionArn);
+        return { ...base, action: dryRun ? 'would redrive' : 'redriven', executionArn: step.executionArn };
     }
   } catch (error) {
     return {
@@ -267,17 +184,17 @@ async function carryOut(
   }
 }
 
-/** e.g. `redriven           incoming/a.csv  arn:…` */
+/** e.g. `restarted          incoming/a.csv  arn:… -> arn:…` */
 export function redriveLine(outcome: RedriveOutcome): string {
   const detail = outcome.detail ? `  (${outcome.detail})` : '';
   const target =
     outcome.executionArn && outcome.executionArn !== outcome.failedExecutionArn
       ? `  ${outcome.failedExecutionArn} -> ${outcome.executionArn}`
       : `  ${outcome.failedExecutionArn}`;
-  return `${outcome.action.padEnd(30)}  ${outcome.key}${target}${detail}`;
+  return `${outcome.action.padEnd(17)}  ${outcome.key}${target}${detail}`;
 }
 
-/** e.g. `4 executions: 2 redriven, 1 restarted, 1 not redriven` */
+/** e.g. `4 failed executions: 3 restarted, 1 not redriven` */
 export function redriveSummary(report: RedriveReport): string {
   const counts = new Map<string, number>();
   for (const o of report.outcomes) counts.set(o.action, (counts.get(o.action) ?? 0) + 1);

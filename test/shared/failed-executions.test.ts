@@ -91,24 +91,48 @@ describe('restartExecutionName', () => {
 });
 
 describe('planRedrives', () => {
-  test('redrivable: RedriveExecution, with a new execution should it refuse; otherwise a new execution', () => {
-    const plan = planRedrives(
-      [
-        failure('a'),
-        failure('b', {
-          redriveStatus: 'NOT_REDRIVABLE',
-          redriveStatusReason: 'Execution redrivable period exceeded',
-        }),
-      ],
-      {
-        workflowArn: WORKFLOW,
+  test("an object's failure is restarted, redrivable or not; a backfill child in the event-driven workflow", () => {
+    const child = failure('c', {
+      stateMachineArn: 'arn:aws:states:eu-west-1:123456789012:stateMachine:Backfill/ForEachExistingObject',
+      executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:Backfill/ForEachExistingObject:c',
+      redriveStatus: 'REDRIVABLE_BY_MAP_RUN',
+      backfillRun: {
+        executionArn: 'arn:aws:states:eu-west-1:123456789012:execution:Backfill:run',
+        status: 'RUNNING',
+        redriveStatus: 'NOT_REDRIVABLE',
       },
+    });
+    const plan = planRedrives(
+      [failure('a'), failure('b', { redriveStatus: 'NOT_REDRIVABLE', status: 'TIMED_OUT' }), child],
+      { workflowArn: WORKFLOW },
     );
-    expect(plan.map((p) => p.step.kind)).toEqual(['redrive', 'restart']);
-    expect(plan[0].step).toMatchObject({ fallback: { kind: 'restart', stateMachineArn: WORKFLOW } });
-    expect(plan[1].step).toMatchObject({
-      name: restartExecutionName(failure('b').executionArn, 'b'),
-      why: 'Execution redrivable period exceeded',
+    expect(plan.map((p) => p.step)).toEqual([
+      {
+        kind: 'restart',
+        stateMachineArn: WORKFLOW,
+        name: restartExecutionName(failure('a').executionArn, 'a'),
+        input: failure('a').input,
+      },
+      {
+        kind: 'restart',
+        stateMachineArn: WORKFLOW,
+        name: restartExecutionName(failure('b').executionArn, 'b'),
+        input: failure('b').input,
+      },
+      {
+        kind: 'restart',
+        stateMachineArn: WORKFLOW,
+        name: restartExecutionName(child.executionArn, 'c'),
+        input: child.input,
+      },
+    ]);
+  });
+
+  test('a backfill run that failed by itself is redriven while Step Functions allows it', () => {
+    const run = failure('run', { kind: 'backfill', input: '{"prefix":"incoming/"}' });
+    expect(planRedrives([run], { workflowArn: WORKFLOW })[0].step).toEqual({
+      kind: 'redrive',
+      executionArn: run.executionArn,
     });
   });
 
