@@ -83,6 +83,8 @@ beforeEach(() => {
   aws.failedChild(failedRun.mapRunArn, 'child-1', 'incoming/c.csv');
   const succeededRun = aws.backfillRun('run-2', 'SUCCEEDED');
   aws.failedChild(succeededRun.mapRunArn, 'child-2', 'incoming/d.csv');
+  // a run that failed by itself: the one execution redrive calls RedriveExecution on
+  aws.backfillRun('run-3', 'FAILED', { redrivable: true, error: 'States.ItemReaderFailed' });
 });
 afterEach(() => aws.restore());
 
