@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
+import { type Clock, RealClock } from './clock';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
@@ -32,23 +31,31 @@ import {
   findBackfillStateMachine,
   loadStateMachine,
   type LocalStateMachineResource,
-  type StateMachineDefinition,
 } from './stepfunctions/definitions';
+import type { Json } from './stepfunctions/asl/paths';
 import { ExecutionJournal } from './stepfunctions/execution-journal';
 import {
   type ExecutionRecord,
   LocalStepFunctions,
-  type RunExecutionOptions,
   type StartExecutionOptions,
 } from './stepfunctions/executions';
+import type { StatusChangeEvent } from './stepfunctions/status-change-event';
 import { readResult, writtenResult } from './worker-contract';
 
-export type { ExecutionRecord, UndeliveredEvent };
+export type { ExecutionRecord, StatusChangeEvent, UndeliveredEvent };
+
+/**
+ * How much faster than real time `npm start` runs its clock: retries, waits, long polls, visibility
+ * timeouts, task and execution timeouts alike. 100 turns the gate's 20 s long poll into 0.2 s and a
+ * 5-minute retry cap into 3 s; a task's 3600 s TimeoutSeconds is then 36 s of wall time, ample for
+ * a local worker run.
+ */
+export const LOCAL_CLOCK_SPEED = 100;
 
 /**
  * The whole pipeline on one machine: embedded S3 -> "Object Created" event -> the rule's pattern and
- * input transformer -> the state machine (aws-local-stepfunctions, its launch gate on the local
- * DynamoDB and SQS) -> the worker as a local ECS task.
+ * input transformer -> the state machine (the local Step Functions engine, its launch gate on the
+ * local DynamoDB and SQS) -> the worker as a local ECS task, all on one Clock.
  * Every piece of behaviour comes from the synthesized template, each service reading its own slice;
  * this module only wires the services together.
  */
@@ -80,8 +87,10 @@ export interface LocalPipelineOptions {
   readonly bucketName?: string;
   /** @default [node, container/dist/worker.js] */
   readonly workerCommand?: readonly string[];
-  /** Factor applied to Retry intervals. @default 0.01 */
-  readonly retryIntervalScale?: number;
+  /** The only source of time of the services. @default new RealClock(LOCAL_CLOCK_SPEED) */
+  readonly clock?: Clock;
+  /** Keys per page of a Distributed Map's bucket listing. @default 1000 (S3's maximum) */
+  readonly listPageSize?: number;
   /** Factor applied to EventBridge's delivery backoff and event-age limit. @default 1e-4 */
   readonly deliveryRetryScale?: number;
   /**
@@ -90,7 +99,9 @@ export interface LocalPipelineOptions {
    */
   readonly ruleState?: 'ENABLED' | 'DISABLED';
   readonly faults?: FaultOptions;
-  /** Called when an execution has finished (SUCCEEDED or FAILED). */
+  /** Each "Step Functions Execution Status Change" event, for the local event bus. */
+  readonly onExecutionStatusChange?: (event: StatusChangeEvent) => void;
+  /** Called when an execution has ended (SUCCEEDED, FAILED, TIMED_OUT or ABORTED). */
   readonly onExecutionFinished?: (record: ExecutionRecord) => void;
   /** Each line the worker writes (its CloudWatch Logs, locally). */
   readonly onWorkerLog?: (line: string, taskArn: string) => void;
@@ -114,6 +125,9 @@ export interface LocalPipeline {
   readonly dynamodb: LocalDynamoDb;
   /** The template's queues, in process. */
   readonly sqs: LocalSqs;
+  /** The local Step Functions: executions, Map Runs, task tokens. */
+  readonly stepFunctions: LocalStepFunctions;
+  readonly clock: Clock;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
   /**
@@ -126,15 +140,6 @@ export interface LocalPipeline {
    * ExecutionAlreadyExists for a name used before.
    */
   startExecution(input: unknown, options?: StartExecutionOptions): ExecutionRecord;
-  /**
-   * Runs `definition` (e.g. a Map's item processor) to completion now, unqueued, with this pipeline's
-   * task runner and faults; the record is listed in `executions()`.
-   */
-  runExecution(
-    definition: StateMachineDefinition,
-    input: unknown,
-    options: RunExecutionOptions,
-  ): Promise<ExecutionRecord>;
   /** Resolves when no event is being converted or retried and no execution is running. */
   waitForIdle(): Promise<void>;
   executions(): readonly ExecutionRecord[];
@@ -191,9 +196,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   });
   const s3 = localS3Client(server.endpoint);
   const dynamodb = await startLocalDynamoDb(deployment);
-  const sqs = LocalSqs.fromDeployment(deployment, options.retryIntervalScale ?? 0.01);
+  const clock = options.clock ?? new RealClock(LOCAL_CLOCK_SPEED);
+  const sqs = LocalSqs.fromDeployment(deployment, clock);
 
   const ecs = new LocalEcsTaskRunner({
+    clock,
     taskDefinitions: loadTaskDefinitions(deployment),
     command: workerCommand,
     // No credentials but the task role's: a task without one reaches nothing, as on AWS.
@@ -216,30 +223,35 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     faults: new LaunchFaults(options.faults),
     quotas: new FargateQuotas(
       { vcpuQuota: options.fargateVcpuQuota, spotVcpuQuota: options.fargateSpotVcpuQuota },
-      performance.now() / 1000,
+      clock.now() / 1000,
     ),
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
   const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
   const stepFunctions = new LocalStepFunctions({
+    clock,
     journal,
-    retryIntervalScale: options.retryIntervalScale,
+    region: deployment.region,
     services: { dynamodb: dynamodb.client, sqs },
-    runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
-      ecs.run({
+    itemReader: { s3, pageSize: options.listPageSize },
+    onStatusChange: options.onExecutionStatusChange,
+    runTask: async ({ record, stateName, parameters, signal }) =>
+      (await ecs.run({
         stateName,
         parameters,
-        timeoutSeconds,
+        signal,
         onAttempt: (attempt) => record.attempts.push(attempt),
-      }),
+      })) as Json,
     onExecutionFinished: async (record) => {
       if (record.status === 'SUCCEEDED')
         record.result = await writtenResult(s3, record.attempts.at(-1)?.environment);
       options.onExecutionFinished?.(record);
     },
   });
-  stepFunctions.stateMachineFor(stateMachine.definition); // validates the definition before anything starts
+  // Checks every definition before anything starts: one the engine cannot run is refused, named.
+  stepFunctions.stateMachineFor(stateMachine.definition);
+  if (backfill) stepFunctions.stateMachineFor(backfill.definition);
 
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
@@ -285,12 +297,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     s3,
     dynamodb,
     sqs,
+    stepFunctions,
+    clock,
     upload: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
     deliver,
     startExecution,
-    runExecution: (definition, input, run) => stepFunctions.runExecution(definition, input, run),
     waitForIdle,
     executions: () => stepFunctions.executions(),
     peakRunningTasks: () => ecs.peakRunningTasks,
@@ -302,11 +315,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     stop: async ({ drain = true } = {}) => {
       accepting = false;
       notifications.stop();
-      if (!drain) {
-        stepFunctions.stopWaiting();
-        ecs.stopAll();
-      }
+      if (!drain) stepFunctions.stopAll('The local pipeline was stopped without draining');
       await waitForIdle();
+      await ecs.onIdle();
       s3.destroy();
       await Promise.all([server.close(), dynamodb.close()]);
     },

@@ -266,9 +266,7 @@ async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<numb
         return;
       }
       stopping = true;
-      const running = pipeline
-        .executions()
-        .filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED').length;
+      const running = pipeline.executions().filter((e) => e.status === 'RUNNING').length;
       console.error(`\nStopping: waiting for ${running} execution(s) to finish...`);
       void pipeline.stop().then(() => {
         printDeadLetterCount(pipeline, options);

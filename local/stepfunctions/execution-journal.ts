@@ -8,10 +8,11 @@ import {
   type FailedStatus,
   REDRIVE_WINDOW_DAYS,
 } from '../../shared/failed-executions';
+import type { HistoryEvent } from './asl/history';
 
 /**
- * Step Functions' execution history, locally: a directory with one JSON file per execution (input,
- * status, error, cause, start and stop times, redrives), kept beside the data directory like the
+ * Step Functions' executions, locally: a directory with one JSON file per execution (input, status,
+ * error, cause, start and stop times, redrives, its history events), kept beside the data directory like the
  * dead letters, so `--failures` and `--redrive` see the executions of earlier runs and execution
  * names stay unique across restarts, as they are per state machine on AWS.
  */
@@ -32,8 +33,15 @@ export interface JournalEntry {
   readonly stopDate?: string;
   readonly redriveCount: number;
   readonly redriveDate?: string;
-  /** For a backfill item: the backfill run whose Map started it. */
+  /** For a Distributed Map's child: the execution whose Map started it, and its Map Run. */
   readonly backfillRunArn?: string;
+  readonly mapRunArn?: string;
+  /** The output, JSON text, once it succeeded. */
+  readonly output?: string;
+  /** Where a redrive resumes: the state that did not succeed, and its input. */
+  readonly failedState?: { readonly name: string; readonly input: unknown };
+  /** The execution's history events, as GetExecutionHistory returns them. */
+  readonly history?: readonly HistoryEvent[];
 }
 
 const DAY_MS = 86_400_000;
@@ -54,12 +62,25 @@ export class ExecutionJournal {
    * before they finished), so they can be listed and redriven like any stopped execution.
    */
   abortLeftovers(now: Date = new Date()): void {
+    const cause = 'The local pipeline stopped before the execution finished';
     for (const entry of this.entries().filter((e) => e.status === 'RUNNING')) {
+      const history = entry.history ?? [];
+      const last = history.at(-1);
       this.write({
         ...entry,
         status: 'ABORTED',
-        cause: 'The local pipeline stopped before the execution finished',
+        cause,
         stopDate: now.toISOString(),
+        history: [
+          ...history,
+          {
+            timestamp: now.getTime(),
+            type: 'ExecutionAborted',
+            id: history.length + 1,
+            previousEventId: last?.id ?? 0,
+            executionAbortedEventDetails: { cause },
+          },
+        ],
       });
     }
   }

@@ -7,13 +7,14 @@ import { sfnIntegrationErrorName, type TaskTokens } from '../task-tokens';
  * rule for SDK integrations ("Exception" appended to the API's `TaskTimedOut`, `InvalidToken`).
  */
 
-export const SFN_SDK_ACTIONS = ['sendTaskSuccess', 'sendTaskFailure'];
+export const SFN_SDK_ACTIONS = ['sendTaskSuccess', 'sendTaskFailure', 'sendTaskHeartbeat'];
 
 export function callSfn(tokens: TaskTokens, action: string, parameters: unknown): unknown {
   const request = (parameters ?? {}) as Record<string, unknown>;
   try {
     if (action === 'sendTaskSuccess')
       tokens.sendTaskSuccess(String(request.TaskToken), String(request.Output));
+    else if (action === 'sendTaskHeartbeat') tokens.sendTaskHeartbeat(String(request.TaskToken));
     else {
       tokens.sendTaskFailure(
         String(request.TaskToken),
