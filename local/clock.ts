@@ -9,6 +9,11 @@ export interface Clock {
   now(): number;
   /** Resolves once `ms` of this clock's time has passed; rejects with the signal's reason if aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Work that takes time outside the clock (a request to dynalite, a listing of the local S3): a
+   * clock that moves by itself stands still until it settles, so virtual time never jumps past it.
+   */
+  track<T>(work: Promise<T>): Promise<T>;
 }
 
 /** Wall-clock time, running `speed` times as fast (1: real time). */
@@ -29,6 +34,10 @@ export class RealClock implements Clock {
       return () => clearTimeout(timer);
     });
   }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    return work;
+  }
 }
 
 interface Timer {
@@ -43,9 +52,9 @@ interface Timer {
  * sleeps started along the way is followed too.
  */
 export class VirtualClock implements Clock {
-  private current: number;
+  protected current: number;
   private seq = 0;
-  private readonly timers: Timer[] = [];
+  protected readonly timers: Timer[] = [];
 
   constructor(startMs = Date.UTC(2026, 11, 1)) {
     this.current = startMs;
@@ -58,6 +67,10 @@ export class VirtualClock implements Clock {
   /** Sleeps not yet due. */
   get pending(): number {
     return this.timers.length;
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    return work;
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -95,13 +108,69 @@ export class VirtualClock implements Clock {
     return this.current;
   }
 
-  private nextDue(until: number): Timer | undefined {
+  protected nextDue(until: number): Timer | undefined {
     let best: Timer | undefined;
     for (const timer of this.timers) {
       if (timer.at > until) continue;
       if (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq)) best = timer;
     }
     return best;
+  }
+}
+
+/**
+ * Virtual time that moves by itself: whenever every piece of work is waiting on the clock (no
+ * promise chain can run, no tracked work is in flight), it jumps to the next sleep due and fires it.
+ * The planner's clock, and the tests' when they drive real services: a run takes as long as its
+ * work, never its waits, and its times are exact.
+ */
+export class AutoClock extends VirtualClock {
+  private inFlight = 0;
+  private scheduled = false;
+  private idleWaiters: Array<() => void> = [];
+
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    const sleeping = super.sleep(ms, signal);
+    this.schedule();
+    return sleeping;
+  }
+
+  override track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return work.finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
+  }
+
+  /** Resolves when no sleep is pending and no tracked work is in flight. */
+  idle(): Promise<void> {
+    if (this.timers.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.run());
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      await settle();
+      if (this.inFlight > 0) break;
+      const next = this.nextDue(Number.MAX_SAFE_INTEGER);
+      if (!next) break;
+      this.timers.splice(this.timers.indexOf(next), 1);
+      this.current = Math.max(this.current, next.at);
+      next.fire();
+    }
+    this.scheduled = false;
+    if (this.timers.length === 0 && this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((resolve) => resolve());
+    }
   }
 }
 

@@ -531,6 +531,7 @@ export class LocalStepFunctions {
     ) as Record<string, Json>;
     const config = isPlainObject(reader.ReaderConfig) ? reader.ReaderConfig : {};
     const maxItems = typeof config.MaxItems === 'number' && config.MaxItems > 0 ? config.MaxItems : Infinity;
-    return (await listObjectItems(this.options.itemReader, parameters, maxItems)) as unknown as Json[];
+    const listing = listObjectItems(this.options.itemReader, parameters, maxItems);
+    return (await this.clock.track(listing)) as unknown as Json[];
   }
 }

@@ -423,8 +423,9 @@ export class LocalStateMachine {
             timeoutSeconds,
           });
         }
-        if (token === undefined) return (await integration.call(parameters)) as Json;
-        await integration.call(parameters);
+        const request = integration.call(parameters);
+        const response = (await (integration.io ? this.clock.track(request) : request)) as Json;
+        if (token === undefined) return response;
         history.add(branch.cursor, 'TaskSubmitted', {
           ...events,
           output: '{}',

@@ -26,7 +26,10 @@ interface Waiter {
 }
 
 export class TaskTokens {
+  /** Tasks not ended yet. */
   private readonly waiting = new Map<string, Waiter>();
+  /** Issued and not yet waited on: a task answered before `wait` keeps its answer here. */
+  private readonly unclaimed = new Map<string, Waiter>();
   private readonly closed = new Set<string>();
   /** The most tasks that waited at once (the planner's report). */
   peakWaiting = 0;
@@ -47,7 +50,9 @@ export class TaskTokens {
     });
     settled.catch(() => undefined); // settled before anyone waits: not an unhandled rejection
     const token = this.newToken();
-    this.waiting.set(token, { settled, resolve, reject });
+    const waiter = { settled, resolve, reject };
+    this.waiting.set(token, waiter);
+    this.unclaimed.set(token, waiter);
     this.peakWaiting = Math.max(this.peakWaiting, this.waiting.size);
     return token;
   }
@@ -61,10 +66,14 @@ export class TaskTokens {
    * States.HeartbeatTimeout when no heartbeat came within `heartbeatSeconds`.
    */
   wait(token: string, heartbeatSeconds?: number): Promise<Json> {
-    const waiter = this.waiting.get(token);
-    if (!waiter)
-      return Promise.reject(new Error('Task token was not issued by TaskTokens.issue or has ended'));
-    if (heartbeatSeconds !== undefined) {
+    const waiter = this.unclaimed.get(token);
+    if (!waiter) {
+      return Promise.reject(
+        new Error('Task token was not issued by TaskTokens.issue, or is waited on already'),
+      );
+    }
+    this.unclaimed.delete(token);
+    if (heartbeatSeconds !== undefined && this.waiting.has(token)) {
       let timer: AbortController | undefined;
       waiter.beat = () => {
         timer?.abort();
@@ -100,6 +109,7 @@ export class TaskTokens {
 
   /** The task ended some other way (timed out, its execution ended): later calls fail with TaskTimedOut. */
   close(token: string): void {
+    this.unclaimed.delete(token);
     this.settle(token, (w) => w.reject(new StatesError('States.Aborted', 'The task ended')));
   }
 

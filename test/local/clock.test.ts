@@ -1,4 +1,4 @@
-import { RealClock, VirtualClock } from '../../local/clock';
+import { AutoClock, RealClock, VirtualClock } from '../../local/clock';
 
 describe('VirtualClock', () => {
   it('fires sleeps in due order and follows the sleeps they start', async () => {
@@ -36,5 +36,23 @@ describe('RealClock', () => {
     const clock = new RealClock(1000);
     expect(clock.speed).toBe(1000);
     expect(clock.now()).toBeGreaterThanOrEqual(Date.now() - 1);
+  });
+});
+
+describe('AutoClock', () => {
+  it('jumps to the next sleep when nothing else can run, and stands still while tracked work is in flight', async () => {
+    const clock = new AutoClock(0);
+    const seen: string[] = [];
+    const io = new Promise<void>((resolve) => setTimeout(resolve, 20)); // real I/O, outside the clock
+    void clock.sleep(1_000).then(() => seen.push(`slept@${clock.now()}`));
+    void clock.track(io).then(() => seen.push(`io@${clock.now()}`));
+    await clock.idle();
+    expect(seen).toEqual(['io@0', 'slept@1000']);
+    // A chain of sleeps runs to its end, at exact times.
+    const chain = (async () => {
+      for (let i = 0; i < 3; i++) await clock.sleep(500);
+      return clock.now();
+    })();
+    expect(await chain).toBe(2_500);
   });
 });

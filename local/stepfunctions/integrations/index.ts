@@ -30,6 +30,8 @@ export type TaskIntegration =
       readonly kind: 'service';
       /** `.waitForTaskToken`: the call carries `$$.Task.Token`, then the state waits for it. */
       readonly waitForTaskToken: boolean;
+      /** The call is I/O outside the clock (dynalite): the engine tracks it on the clock. */
+      readonly io?: boolean;
       call(parameters: unknown): Promise<unknown>;
     };
 
@@ -66,7 +68,7 @@ export function taskIntegration(
   if (!sdk && service === 'ecs' && action === 'runTask' && pattern === 'sync') return { kind: 'ecs' };
   if (!sdk && service === 'dynamodb' && DYNAMODB_ACTIONS.includes(action) && !waitForTaskToken) {
     const client = needs(services.dynamodb, 'DynamoDB');
-    return { kind: 'service', waitForTaskToken, call: (p) => callDynamoDb(client, action, p) };
+    return { kind: 'service', waitForTaskToken, io: true, call: (p) => callDynamoDb(client, action, p) };
   }
   if (service === 'sqs' && (sdk ? SQS_SDK_ACTIONS.includes(action) : action === 'sendMessage')) {
     if (waitForTaskToken && action !== 'sendMessage') throw unserved();

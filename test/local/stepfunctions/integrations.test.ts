@@ -2,12 +2,17 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 
+import { AutoClock, type Clock, VirtualClock } from '../../../local/clock';
 import { deployLocally, readTemplateFile } from '../../../local/cloudformation/template';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../../local/dynamodb/server';
 import { LocalSqs } from '../../../local/sqs/queues';
 import { loadStateMachine, type StateMachineDefinition } from '../../../local/stepfunctions/definitions';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
+import { ExecutionHistory } from '../../../local/stepfunctions/asl/history';
+import type { Json } from '../../../local/stepfunctions/asl/paths';
+import type { LocalServices } from '../../../local/stepfunctions/integrations';
 import { LocalStateMachine } from '../../../local/stepfunctions/state-machine';
+import { TaskTokens } from '../../../local/stepfunctions/task-tokens';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
@@ -24,7 +29,29 @@ const task = (resource: string, more: Record<string, unknown> = {}) => ({
 });
 const machine = (States: Record<string, unknown>, StartAt = Object.keys(States)[0]) =>
   ({ StartAt, States }) as unknown as StateMachineDefinition;
-const noEcs = () => Promise.reject(new Error('no ECS state here'));
+
+/** The engine for `definition` with these services, and a way to run it once. */
+function engine(
+  definition: StateMachineDefinition,
+  services: LocalServices = {},
+  clock: Clock = new VirtualClock(),
+) {
+  const tokens = services.tokens ?? new TaskTokens(clock);
+  const local = new LocalStateMachine(definition, { clock, tokens, services: { ...services, tokens } });
+  return {
+    tokens,
+    run: (input: Json) =>
+      local.run(input, {
+        identity: {
+          executionArn: 'arn:aws:states:us-east-1:0:execution:M:e',
+          name: 'e',
+          stateMachineArn: 'arn:aws:states:us-east-1:0:stateMachine:M',
+          startTime: '',
+        },
+        history: new ExecutionHistory(clock),
+      }),
+  };
+}
 
 let dynamodb: LocalDynamoDb;
 let gateTemplate: string;
@@ -37,10 +64,10 @@ afterAll(() => dynamodb?.close());
 const tableName = () => dynamodb.tables[0].tableName;
 
 test('a Resource nothing local serves is refused when the definition is loaded, naming the state', () => {
-  expect(() => new LocalStateMachine(machine({ Invoke: task('lambda:invoke') }))).toThrow(
+  expect(() => engine(machine({ Invoke: task('lambda:invoke') }))).toThrow(
     /Task state "Invoke" calls arn:aws:states:::lambda:invoke: the local Step Functions serves only ecs:runTask.sync, /,
   );
-  expect(() => new LocalStateMachine(machine({ Count: task('dynamodb:updateItem') }))).toThrow(
+  expect(() => engine(machine({ Count: task('dynamodb:updateItem') }))).toThrow(
     /Task state "Count" calls arn:aws:states:::dynamodb:updateItem: no local DynamoDB was given to run it/,
   );
 });
@@ -58,25 +85,26 @@ test('dynamodb:updateItem sends the effective Parameters to dynalite; its errors
       },
       ResultSelector: { 'demand.$': 'States.StringToJson($.Attributes.demand.N)' },
     });
-  const local = new LocalStateMachine(machine({ Count: update('unit-test') }), {
-    services: { dynamodb: dynamodb.client },
-  });
-  const outcomes = await Promise.all([1, 2, 3].map(() => local.run({}, noEcs)));
+  const local = engine(machine({ Count: update('unit-test') }), { dynamodb: dynamodb.client });
+  const outcomes = await Promise.all([1, 2, 3].map(() => local.run({})));
   expect(outcomes.map((o) => (o.output as { demand: number }).demand).sort()).toEqual([1, 2, 3]);
 
-  const conditional = new LocalStateMachine(
+  const conditional = engine(
     machine({ Count: update('absent', { ConditionExpression: 'attribute_exists(id)' }) }),
-    { services: { dynamodb: dynamodb.client } },
+    {
+      dynamodb: dynamodb.client,
+    },
   );
-  expect(await conditional.run({}, noEcs)).toMatchObject({
+  expect(await conditional.run({})).toMatchObject({
     status: 'FAILED',
     error: 'DynamoDB.ConditionalCheckFailedException',
   });
 });
 
 test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resumes the state', async () => {
-  const sqs = new LocalSqs([{ url: URL }], 0.01);
-  const local = new LocalStateMachine(
+  const clock = new AutoClock();
+  const sqs = new LocalSqs([{ url: URL }], clock);
+  const local = engine(
     machine({
       Wait: task('sqs:sendMessage.waitForTaskToken', {
         Parameters: { QueueUrl: URL, MessageBody: { 'token.$': '$$.Task.Token', 'key.$': '$.key' } },
@@ -84,9 +112,10 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
         ResultPath: '$.woken',
       }),
     }),
-    { services: { sqs } },
+    { sqs },
+    clock,
   );
-  const waker = new LocalStateMachine(
+  const waker = engine(
     machine(
       {
         Receive: task('aws-sdk:sqs:receiveMessage', {
@@ -101,10 +130,11 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
       },
       'Receive',
     ),
-    { services: { sqs, tokens: local.tokens } },
+    { sqs, tokens: local.tokens },
+    clock,
   );
-  const waiting = local.run({ key: 'k' }, noEcs);
-  expect(await waker.run({}, noEcs)).toEqual({ status: 'SUCCEEDED', output: {} });
+  const waiting = local.run({ key: 'k' });
+  expect(await waker.run({})).toEqual({ status: 'SUCCEEDED', output: {} });
   expect(await waiting).toEqual({ status: 'SUCCEEDED', output: { key: 'k', woken: { slot: 1 } } });
   // The same token again: the task is closed.
   const [message] = (await sqs.queue(URL).receiveMessage({})).Messages ?? [];
@@ -112,31 +142,29 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
 });
 
 test('the launch gate: a waiter whose wait timed out is deleted and counted out by the releaser', async () => {
-  // GIVEN the synthesized workflow (4 slots), its wait cut to 1 s, and tasks of 1.5 s
+  // GIVEN the synthesized workflow (4 slots), its wait cut to 10 s, and tasks of 15 s, on a clock that moves by itself
   const deployment = deployLocally(readTemplateFile(gateTemplate), { region: 'us-east-1' });
   const workflow = loadStateMachine(deployment, 'WorkflowStateMachine8F1B1C15');
   const definition = JSON.parse(JSON.stringify(workflow.definition)) as StateMachineDefinition;
-  (definition.States.WaitForLaunchSlot as Record<string, unknown>).TimeoutSeconds = 1;
+  (definition.States.WaitForLaunchSlot as Record<string, unknown>).TimeoutSeconds = 10;
   const fresh = await startLocalDynamoDb(deployment);
-  const sqs = LocalSqs.fromDeployment(deployment, 0.01);
+  const clock = new AutoClock();
+  const sqs = LocalSqs.fromDeployment(deployment, clock);
   const stepFunctions = new LocalStepFunctions({
+    clock,
     services: { dynamodb: fresh.client, sqs },
-    runTask: () =>
-      new Promise((resolve) =>
-        setTimeout(
-          () =>
-            resolve({
-              TaskArn: 'arn:task',
-              StopCode: 'EssentialContainerExited',
-              StoppedReason: '',
-              Containers: [{ ExitCode: 0 }],
-            }),
-          1500,
-        ),
-      ),
+    runTask: async () => {
+      await clock.sleep(15_000);
+      return {
+        TaskArn: 'arn:task',
+        StopCode: 'EssentialContainerExited',
+        StoppedReason: '',
+        Containers: [{ ExitCode: 0 }],
+      };
+    },
   });
   try {
-    // WHEN 5 executions start at once: 4 hold a slot, the 5th waits in line, and gives up after 1 s
+    // WHEN 5 executions start at once: 4 hold a slot, the 5th waits in line, and gives up after 10 s
     for (let i = 0; i < 5; i++) {
       stepFunctions.startExecution(
         { ...workflow, definition },
