@@ -101,6 +101,8 @@ export class LocalEcsTaskRunner {
   private readonly quotas: FargateQuotas;
   private readonly clock: Clock;
   private idleWaiters: Array<() => void> = [];
+  /** Runs not yet answered (launching, running or stopping). */
+  private active = 0;
 
   constructor(private readonly options: EcsTaskRunnerOptions) {
     this.clock = options.clock ?? new RealClock();
@@ -117,9 +119,9 @@ export class LocalEcsTaskRunner {
     return this.running.size;
   }
 
-  /** Resolves when no task's container is running (at once if none is). */
+  /** Resolves when every run has been answered and its container has exited (at once if none runs). */
   onIdle(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
+    if (this.active === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -130,6 +132,20 @@ export class LocalEcsTaskRunner {
 
   /** Runs one task to completion, as `ecs:runTask.sync` does. Throws a named StatesError on failure. */
   async run(request: RunTaskRequest): Promise<EcsTaskDescription> {
+    this.active++;
+    try {
+      return await this.runOnce(request);
+    } finally {
+      this.active--;
+      if (this.active === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        waiters.forEach((resolve) => resolve());
+      }
+    }
+  }
+
+  private async runOnce(request: RunTaskRequest): Promise<EcsTaskDescription> {
     const started = this.clock.now();
     const parameters = request.parameters as RunTaskParameters;
     const onSpot = placedOnSpot(parameters);
@@ -337,11 +353,6 @@ export class LocalEcsTaskRunner {
         options.signal?.removeEventListener('abort', onAbort);
         killTimer.abort();
         this.running.delete(child);
-        if (this.running.size === 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          waiters.forEach((resolve) => resolve());
-        }
         resolve({ exitCode, stopCode, stoppedReason, timedOut, stoppedAt: this.clock.now() });
       };
       child.once('error', (error) => {
