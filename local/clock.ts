@@ -16,28 +16,75 @@ export interface Clock {
   track<T>(work: Promise<T>): Promise<T>;
 }
 
-/** Wall-clock time, running `speed` times as fast (1: real time). */
+/**
+ * Wall-clock time, running `speed` times as fast (1: real time), that stands still while tracked
+ * work is in flight: the local services' own latency (a request to dynalite, which AWS answers in
+ * milliseconds) is not counted, so a sped-up clock never times out a state waiting on them.
+ */
 export class RealClock implements Clock {
-  private readonly startedAt = Date.now();
+  /** Clock time when it last resumed (or paused). */
+  private base = Date.now();
+  /** Wall time when it last resumed; undefined while paused. */
+  private resumedAt: number | undefined = Date.now();
+  private inFlight = 0;
+  private seq = 0;
+  private readonly timers: Timer[] = [];
+  private wake?: NodeJS.Timeout;
 
   constructor(readonly speed = 1) {
     if (!(speed > 0)) throw new RangeError(`RealClock speed ${speed} must be above 0`);
   }
 
   now(): number {
-    return this.startedAt + (Date.now() - this.startedAt) * this.speed;
+    return this.resumedAt === undefined ? this.base : this.base + (Date.now() - this.resumedAt) * this.speed;
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return abortable(signal, (resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, ms) / this.speed);
-      return () => clearTimeout(timer);
+      const timer: Timer = { at: this.now() + Math.max(0, ms), seq: this.seq++, fire: resolve };
+      this.timers.push(timer);
+      this.arm();
+      return () => {
+        const index = this.timers.indexOf(timer);
+        if (index >= 0) this.timers.splice(index, 1);
+      };
     });
   }
 
   track<T>(work: Promise<T>): Promise<T> {
-    return work;
+    if (this.inFlight++ === 0) {
+      this.base = this.now();
+      this.resumedAt = undefined;
+      clearTimeout(this.wake);
+    }
+    return work.finally(() => {
+      if (--this.inFlight === 0) {
+        this.resumedAt = Date.now();
+        this.arm();
+      }
+    });
   }
+
+  /** Fires what is due and sets one wall-clock timer for the next sleep, while the clock runs. */
+  private arm(): void {
+    clearTimeout(this.wake);
+    if (this.resumedAt === undefined) return;
+    const now = this.now();
+    for (let next = earliest(this.timers); next && next.at <= now; next = earliest(this.timers)) {
+      this.timers.splice(this.timers.indexOf(next), 1);
+      next.fire();
+    }
+    const next = earliest(this.timers);
+    if (next) this.wake = setTimeout(() => this.arm(), Math.max(1, (next.at - now) / this.speed));
+  }
+}
+
+function earliest(timers: readonly Timer[]): Timer | undefined {
+  let best: Timer | undefined;
+  for (const timer of timers) {
+    if (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq)) best = timer;
+  }
+  return best;
 }
 
 interface Timer {

@@ -50,7 +50,7 @@ export type { ExecutionRecord, StatusChangeEvent, UndeliveredEvent };
  * 5-minute retry cap into 3 s; a task's 3600 s TimeoutSeconds is then 36 s of wall time, ample for
  * a local worker run.
  */
-export const LOCAL_CLOCK_SPEED = 25;
+export const LOCAL_CLOCK_SPEED = 100;
 
 /**
  * The whole pipeline on one machine: embedded S3 -> "Object Created" event -> the rule's pattern and

@@ -32,6 +32,21 @@ describe('RealClock', () => {
     expect(() => new RealClock(0)).toThrow('RealClock speed 0 must be above 0');
   });
 
+  it('stands still while tracked work is in flight, so its latency is not counted', async () => {
+    const clock = new RealClock(1000);
+    let release!: () => void;
+    const io = clock.track(new Promise<void>((resolve) => (release = resolve)));
+    const frozen = clock.now();
+    let woke = false;
+    void clock.sleep(1).then(() => (woke = true));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // 20 s of clock time, were it running
+    expect([clock.now(), woke]).toEqual([frozen, false]);
+    release();
+    await io;
+    await clock.sleep(1);
+    expect(woke).toBe(true);
+  });
+
   it('tells time faster by its speed', () => {
     const clock = new RealClock(1000);
     expect(clock.speed).toBe(1000);
