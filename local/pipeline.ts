@@ -142,6 +142,7 @@ export interface LocalPipeline {
   startExecution(input: unknown, options?: StartExecutionOptions): ExecutionRecord;
   /** Resolves when no event is being converted or retried and no execution is running. */
   waitForIdle(): Promise<void>;
+  /** The executions of one object each: the workflow's, and a backfill's children (not the backfill run). */
   executions(): readonly ExecutionRecord[];
   /** The most tasks that ran at once so far (bounded by the Fargate vCPU quotas). */
   peakRunningTasks(): number;
@@ -305,7 +306,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     deliver,
     startExecution,
     waitForIdle,
-    executions: () => stepFunctions.executions(),
+    // A backfill run is an execution too, but of no object: its children are listed.
+    executions: () => stepFunctions.executions().filter((e) => e.stateMachineArn !== backfill?.arn),
     peakRunningTasks: () => ecs.peakRunningTasks,
     undelivered: () => bus.undelivered(),
     deadLetters,
