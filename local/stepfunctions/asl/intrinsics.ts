@@ -301,9 +301,9 @@ const FUNCTIONS: Record<
     arity: [2],
     run: ([text, separators], name) => {
       const chars = [...string(separators, name)];
-      return string(text, name)
-        .split(new RegExp(`[${chars.map((c) => c.replace(/[\]\\^-]/g, '\\$&')).join('')}]`))
-        .filter((part) => part !== '');
+      return string(text, name).split(
+        new RegExp(`[${chars.map((c) => c.replace(/[\]\\^-]/g, '\\$&')).join('')}]`),
+      );
     },
   },
   'States.UUID': { arity: [0], run: () => randomUUID() },
