@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
@@ -26,13 +27,15 @@ import {
   startLocalS3Server,
 } from './s3/server';
 import { LocalSqs } from './sqs/queues';
+import { StepFunctionsApi } from './stepfunctions/api';
+import type { Json } from './stepfunctions/asl/paths';
 import {
   type BackfillStateMachine,
   findBackfillStateMachine,
   loadStateMachine,
+  loadStateMachines,
   type LocalStateMachineResource,
 } from './stepfunctions/definitions';
-import type { Json } from './stepfunctions/asl/paths';
 import { ExecutionJournal } from './stepfunctions/execution-journal';
 import {
   type ExecutionRecord,
@@ -127,6 +130,8 @@ export interface LocalPipeline {
   readonly sqs: LocalSqs;
   /** The local Step Functions: executions, Map Runs, task tokens. */
   readonly stepFunctions: LocalStepFunctions;
+  /** The Step Functions API on it, for the local endpoint (signing name `states`). */
+  readonly stepFunctionsApi: StepFunctionsApi;
   readonly clock: Clock;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
@@ -251,8 +256,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     },
   });
   // Checks every definition before anything starts: one the engine cannot run is refused, named.
-  stepFunctions.stateMachineFor(stateMachine.definition);
-  if (backfill) stepFunctions.stateMachineFor(backfill.definition);
+  const stateMachines = loadStateMachines(deployment);
+  for (const machine of stateMachines) stepFunctions.stateMachineFor(machine.definition, machine.type);
+  const stepFunctionsApi = new StepFunctionsApi(stepFunctions, stateMachines);
 
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
@@ -299,6 +305,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     dynamodb,
     sqs,
     stepFunctions,
+    stepFunctionsApi,
     clock,
     upload: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));

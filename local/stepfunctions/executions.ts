@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { REDRIVE_WINDOW_DAYS, type RedriveStatus } from '../../shared/failed-executions';
 import type { Clock } from '../clock';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { TaskAttempt } from '../ecs/task-runner';
@@ -29,6 +30,8 @@ import { TaskTokens } from './task-tokens';
  * AWS: what bounds the tasks running at once is Fargate's quota in the local ECS. Task tokens are
  * shared by every state machine, as they are per account on AWS.
  */
+
+const DAY_MS = 86_400_000;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -174,7 +177,7 @@ export class LocalStepFunctions {
       input,
       event: start.event,
     });
-    this.launch(record, stateMachine.definition);
+    this.launch(record, this.stateMachineFor(stateMachine.definition, stateMachine.type));
     return record;
   }
 
@@ -198,17 +201,13 @@ export class LocalStepFunctions {
    * fail, stopped more than 14 days ago, or is a Distributed Map's child (its Map Run redrives it).
    */
   redriveExecution(stateMachine: LocalStateMachineResource, executionArn: string): ExecutionRecord {
-    const entry = this.options.journal?.get(executionArn);
     const live = this.byArn.get(executionArn);
-    const failure = this.options.journal
-      ?.failures(new Date(this.clock.now()))
-      .find((f) => f.executionArn === executionArn);
+    const entry = this.describe(executionArn);
     const refuse = (reason: string) =>
       new StatesError('ExecutionNotRedrivable', `Execution ${executionArn} cannot be redriven: ${reason}`);
-    if (!entry || !failure)
-      throw refuse(entry || live ? `its status is ${live?.status ?? entry?.status}` : 'no such execution');
-    if (failure.redriveStatus !== 'REDRIVABLE')
-      throw refuse(failure.redriveStatusReason ?? failure.redriveStatus);
+    if (!entry) throw new StatesError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    const redrive = this.redriveStatus(entry, stateMachine.type);
+    if (redrive.status !== 'REDRIVABLE') throw refuse(redrive.reason ?? redrive.status);
     if (entry.stateMachineArn !== stateMachine.arn)
       throw refuse(`it is not an execution of ${stateMachine.arn}`);
     const record =
@@ -228,7 +227,7 @@ export class LocalStepFunctions {
     const resumeAt = entry.failedState ?? record.failedState;
     this.launch(
       record,
-      stateMachine.definition,
+      this.stateMachineFor(stateMachine.definition, stateMachine.type),
       resumeAt && { name: resumeAt.name, input: resumeAt.input as Json },
     );
     return record;
@@ -236,6 +235,39 @@ export class LocalStepFunctions {
 
   executions(): readonly ExecutionRecord[] {
     return this.records;
+  }
+
+  /** An execution of this run or, failing that, of an earlier one (the journal), as DescribeExecution sees it. */
+  describe(executionArn: string): JournalEntry | undefined {
+    const live = this.byArn.get(executionArn);
+    return live ? this.entryOf(live) : this.options.journal?.get(executionArn);
+  }
+
+  /** Every execution, of this run and of earlier ones. */
+  entries(): JournalEntry[] {
+    const byArn = new Map(
+      (this.options.journal?.entries() ?? []).map((entry) => [entry.executionArn, entry]),
+    );
+    for (const record of this.records) byArn.set(record.executionArn, this.entryOf(record));
+    return [...byArn.values()];
+  }
+
+  /** DescribeExecution's redriveStatus, by AWS's rules: failed, Standard, within 14 days, not a Map Run's child. */
+  redriveStatus(
+    entry: JournalEntry,
+    type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
+  ): { status: RedriveStatus; reason?: string } {
+    if (entry.status === 'RUNNING' || entry.status === 'SUCCEEDED') {
+      return { status: 'NOT_REDRIVABLE', reason: `Execution is ${entry.status} and cannot be redriven` };
+    }
+    if (entry.mapRunArn) return { status: 'REDRIVABLE_BY_MAP_RUN' };
+    if (type === 'EXPRESS')
+      return { status: 'NOT_REDRIVABLE', reason: 'Express executions cannot be redriven' };
+    const stopped = Date.parse(entry.stopDate ?? entry.startDate);
+    if (this.clock.now() - stopped > REDRIVE_WINDOW_DAYS * DAY_MS) {
+      return { status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded' };
+    }
+    return { status: 'REDRIVABLE' };
   }
 
   /** An execution of this run, by ARN. */
@@ -294,18 +326,18 @@ export class LocalStepFunctions {
 
   private launch(
     record: ExecutionRecord,
-    definition: StateMachineDefinition,
+    machine: LocalStateMachine,
     resumeAt?: { name: string; input: Json },
   ): void {
     const done = this.queue
-      .add(() => this.execute(record, definition, resumeAt))
+      .add(() => this.execute(record, machine, resumeAt))
       .catch((error) => this.failWithBug(record, error));
     this.running.set(record, done);
   }
 
   private async execute(
     record: ExecutionRecord,
-    definition: StateMachineDefinition,
+    machine: LocalStateMachine,
     resumeAt?: { name: string; input: Json },
   ): Promise<void> {
     const controller = new AbortController();
@@ -313,7 +345,7 @@ export class LocalStepFunctions {
     this.journal(record);
     this.statusChanged(record);
     try {
-      const outcome = await this.stateMachineFor(definition).run(record.input as Json, {
+      const outcome = await machine.run(record.input as Json, {
         identity: {
           executionArn: record.executionArn,
           name: record.name,
@@ -483,7 +515,9 @@ export class LocalStepFunctions {
               parentExecutionArn: parent.executionArn,
             });
             mapRun.children.push(child);
-            await this.execute(child, run.processor).catch((error) => this.failWithBug(child, error));
+            await this.execute(child, this.stateMachineFor(run.processor, run.childType)).catch((error) =>
+              this.failWithBug(child, error),
+            );
             if (child.status === 'SUCCEEDED') outputs[index] = (child.output ?? null) as Json;
             else failed++;
           }),

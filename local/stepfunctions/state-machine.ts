@@ -1,6 +1,6 @@
 import type { Clock } from '../clock';
-import { checkDefinition } from './asl/definition-check';
 import { ruleMatches } from './asl/choice-rules';
+import { checkDefinition } from './asl/definition-check';
 import { StatesError } from './asl/errors';
 import { ExecutionHistory, type HistoryCursor } from './asl/history';
 import { applyResultPath, evaluateExpression, fillPayload, type Json, lookUp, readPath } from './asl/paths';
@@ -79,6 +79,8 @@ export interface DistributedMapRun {
   readonly input: Json;
   readonly context: Json;
   readonly processor: StateMachineDefinition;
+  /** The children's type (ProcessorConfig.ExecutionType). */
+  readonly childType: 'STANDARD' | 'EXPRESS';
   readonly signal: AbortSignal;
   /** Called once the Map Run exists, with its ARN (recorded as MapRunStarted). */
   readonly onStarted: (mapRunArn: string) => void;
@@ -502,13 +504,15 @@ export class LocalStateMachine {
     executionInput: Json,
   ): Promise<Json> {
     const processor = (state.ItemProcessor ?? state.Iterator) as StateMachineDefinition & {
-      ProcessorConfig?: { Mode?: string };
+      ProcessorConfig?: { Mode?: string; ExecutionType?: string };
     };
     const history = branch.run.history;
     if (processor.ProcessorConfig?.Mode === 'DISTRIBUTED') {
       if (!branch.run.distributedMap)
         throw new Error(`No Distributed Map runner was given to run state "${name}"`);
-      const { ProcessorConfig: _config, ...children } = processor;
+      const children = Object.fromEntries(
+        Object.entries(processor).filter(([key]) => key !== 'ProcessorConfig'),
+      );
       try {
         const outputs = await branch.run.distributedMap({
           stateName: name,
@@ -516,6 +520,7 @@ export class LocalStateMachine {
           input,
           context,
           processor: children as StateMachineDefinition,
+          childType: processor.ProcessorConfig?.ExecutionType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
           signal: branch.signal,
           onStarted: (mapRunArn) => history.add(branch.cursor, 'MapRunStarted', { mapRunArn }),
         });

@@ -2,7 +2,7 @@ import { createHash, randomInt, randomUUID } from 'node:crypto';
 
 import { isPlainObject } from '../../cloudformation/intrinsics';
 import { StatesError } from './errors';
-import { compilePath, type CompiledPath, type Json, readPath } from './paths';
+import { type CompiledPath, compilePath, type Json, readPath } from './paths';
 
 /**
  * Step Functions' intrinsic functions (`States.Format('{}.json', $.key)`, `States.MathAdd($.n, 1)`,

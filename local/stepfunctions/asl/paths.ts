@@ -181,7 +181,7 @@ export function checkExpression(expression: string, where: string): void {
     if (isIntrinsic(expression)) parseIntrinsic(expression);
     else compilePath(expression);
   } catch (error) {
-    throw new Error(`${where}: ${(error as Error).message}`);
+    throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
   }
 }
 
