@@ -6,6 +6,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WORKER_BUNDLE } from '../shared/paths';
 import { type Clock, RealClock } from './clock';
 import { deployLocally, readTemplateFile } from './cloudformation/template';
+import { LocalCloudWatch } from './cloudwatch/metrics';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
@@ -27,7 +28,7 @@ import {
   startLocalS3Server,
 } from './s3/server';
 import { LocalSqs } from './sqs/queues';
-import { StepFunctionsApi } from './stepfunctions/api';
+import type { StepFunctionsApi } from './stepfunctions/api';
 import type { Json } from './stepfunctions/asl/paths';
 import {
   type BackfillStateMachine,
@@ -132,6 +133,8 @@ export interface LocalPipeline {
   readonly stepFunctions: LocalStepFunctions;
   /** The Step Functions API on it, for the local endpoint (signing name `states`). */
   readonly stepFunctionsApi: StepFunctionsApi;
+  /** PutMetricData's data points, as the state machines sent them. */
+  readonly cloudwatch: LocalCloudWatch;
   readonly clock: Clock;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
@@ -234,12 +237,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
+  const cloudwatch = new LocalCloudWatch(() => clock.now());
   const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
   const stepFunctions = new LocalStepFunctions({
     clock,
     journal,
     region: deployment.region,
-    services: { dynamodb: dynamodb.client, sqs },
+    services: { dynamodb: dynamodb.client, sqs, cloudwatch },
+    // Every definition is checked before anything starts: one the engine cannot run is refused, named.
+    stateMachines: loadStateMachines(deployment),
     itemReader: { s3, pageSize: options.listPageSize },
     onStatusChange: options.onExecutionStatusChange,
     runTask: async ({ record, stateName, parameters, signal }) =>
@@ -255,10 +261,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       options.onExecutionFinished?.(record);
     },
   });
-  // Checks every definition before anything starts: one the engine cannot run is refused, named.
-  const stateMachines = loadStateMachines(deployment);
-  for (const machine of stateMachines) stepFunctions.stateMachineFor(machine.definition, machine.type);
-  const stepFunctionsApi = new StepFunctionsApi(stepFunctions, stateMachines);
 
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
@@ -305,7 +307,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     dynamodb,
     sqs,
     stepFunctions,
-    stepFunctionsApi,
+    stepFunctionsApi: stepFunctions.api,
+    cloudwatch,
     clock,
     upload: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));

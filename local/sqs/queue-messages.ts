@@ -28,15 +28,6 @@ export class SqsError extends Error {
   }
 }
 
-/**
- * How a Step Functions integration names an SQS error: `<prefix>.<error>Exception`, "Exception"
- * appended when the API's name lacks it (`Sqs.` for the AWS SDK integration, `SQS.` for the
- * optimized one).
- */
-export function integrationErrorName(error: SqsError, prefix: 'SQS' | 'Sqs'): string {
-  return `${prefix}.${error.name.endsWith('Exception') ? error.name : `${error.name}Exception`}`;
-}
-
 export interface ReceivedMessage {
   readonly MessageId: string;
   readonly ReceiptHandle: string;

@@ -4,6 +4,7 @@ import { REDRIVE_WINDOW_DAYS, type RedriveStatus } from '../../shared/failed-exe
 import type { Clock } from '../clock';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { TaskAttempt } from '../ecs/task-runner';
+import { StepFunctionsApi } from './api';
 import { StatesError } from './asl/errors';
 import { ExecutionHistory, type HistoryEvent } from './asl/history';
 import { fillPayload, type Json, readPath } from './asl/paths';
@@ -109,8 +110,10 @@ export interface LocalStepFunctionsOptions {
   readonly onStatusChange?: (event: StatusChangeEvent) => void;
   /** Where every execution is recorded, across runs; names already in it cannot be used again. */
   readonly journal?: ExecutionJournal;
-  /** What serves the Task states other than `ecs:runTask.sync` (DynamoDB, SQS). @default - none */
-  readonly services?: Omit<LocalServices, 'tokens'>;
+  /** What serves the Task states other than `ecs:runTask.sync`. @default - only the Step Functions API */
+  readonly services?: Omit<LocalServices, 'tokens' | 'stepFunctions'>;
+  /** The state machines the API lists and starts. @default - none */
+  readonly stateMachines?: readonly LocalStateMachineResource[];
   /** The S3 a Distributed Map's ItemReader lists. @default - none: such a Map fails */
   readonly itemReader?: S3ItemReaderOptions;
   readonly region?: string;
@@ -128,10 +131,14 @@ export class LocalStepFunctions {
   private readonly queue = new ExecutionQueue(Number.MAX_SAFE_INTEGER);
   readonly tokens: TaskTokens;
   readonly clock: Clock;
+  /** The Step Functions API on these executions, for the local endpoint and `aws-sdk:sfn:*` alike. */
+  readonly api: StepFunctionsApi;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.clock = options.clock;
     this.tokens = new TaskTokens(options.clock);
+    this.api = new StepFunctionsApi(this, options.stateMachines ?? []);
+    for (const machine of options.stateMachines ?? []) this.stateMachineFor(machine.definition, machine.type);
     options.journal?.abortLeftovers(new Date(options.clock.now()));
   }
 
@@ -145,7 +152,7 @@ export class LocalStepFunctions {
       machine = new LocalStateMachine(definition, {
         clock: this.clock,
         tokens: this.tokens,
-        services: { ...this.options.services, tokens: this.tokens },
+        services: { ...this.options.services, tokens: this.tokens, stepFunctions: () => this.api },
         random: this.options.random,
         region: this.options.region,
         type,

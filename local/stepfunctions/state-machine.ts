@@ -139,7 +139,7 @@ export class LocalStateMachine {
       checkTask: (name, state) =>
         this.integrations.set(
           state,
-          taskIntegration(name, state, { ...options.services, tokens: options.tokens }),
+          taskIntegration(name, state, { ...options.services, tokens: options.tokens, clock: options.clock }),
         ),
     });
   }

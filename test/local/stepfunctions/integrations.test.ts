@@ -4,20 +4,22 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 
 import { AutoClock, type Clock, VirtualClock } from '../../../local/clock';
 import { deployLocally, readTemplateFile } from '../../../local/cloudformation/template';
+import { LocalCloudWatch } from '../../../local/cloudwatch/metrics';
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../../local/dynamodb/server';
 import { LocalSqs } from '../../../local/sqs/queues';
-import { loadStateMachine, type StateMachineDefinition } from '../../../local/stepfunctions/definitions';
-import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
 import { ExecutionHistory } from '../../../local/stepfunctions/asl/history';
 import type { Json } from '../../../local/stepfunctions/asl/paths';
+import { loadStateMachine, type StateMachineDefinition } from '../../../local/stepfunctions/definitions';
+import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
 import type { LocalServices } from '../../../local/stepfunctions/integrations';
 import { LocalStateMachine } from '../../../local/stepfunctions/state-machine';
 import { TaskTokens } from '../../../local/stepfunctions/task-tokens';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
- * Every Task state served locally, by Resource: DynamoDB against dynalite, SQS, task tokens; and the
- * synthesized launch gate's stale path (a waiter that timed out, counted out by the releaser).
+ * Every Task state served locally, by Resource: DynamoDB against dynalite (optimized and AWS SDK),
+ * SQS, the Step Functions API, CloudWatch, task tokens; and the synthesized launch gate's stale path
+ * (a waiter that timed out, counted out by the releaser).
  */
 
 const URL = 'https://sqs.us-east-1.amazonaws.com/000000000000/Line';
@@ -104,6 +106,10 @@ test('dynamodb:updateItem sends the effective Parameters to dynalite; its errors
 test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resumes the state', async () => {
   const clock = new AutoClock();
   const sqs = new LocalSqs([{ url: URL }], clock);
+  const stepFunctions = new LocalStepFunctions({
+    clock,
+    runTask: () => Promise.reject(new Error('no ECS here')),
+  });
   const local = engine(
     machine({
       Wait: task('sqs:sendMessage.waitForTaskToken', {
@@ -112,7 +118,7 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
         ResultPath: '$.woken',
       }),
     }),
-    { sqs },
+    { sqs, tokens: stepFunctions.tokens },
     clock,
   );
   const waker = engine(
@@ -130,7 +136,7 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
       },
       'Receive',
     ),
-    { sqs, tokens: local.tokens },
+    { sqs, tokens: stepFunctions.tokens, stepFunctions: () => stepFunctions.api },
     clock,
   );
   const waiting = local.run({ key: 'k' });
@@ -192,3 +198,145 @@ test('the launch gate: a waiter whose wait timed out is deleted and counted out 
     await fresh.close();
   }
 }, 60_000);
+
+test('aws-sdk:dynamodb:* reaches dynalite with any action; errors are DynamoDb.<name>Exception; .waitForTaskToken works on it', async () => {
+  const clock = new AutoClock();
+  const stepFunctions = new LocalStepFunctions({
+    clock,
+    runTask: () => Promise.reject(new Error('no ECS here')),
+  });
+  const services = {
+    dynamodb: dynamodb.client,
+    tokens: stepFunctions.tokens,
+    stepFunctions: () => stepFunctions.api,
+  };
+  const put = (id: string, extra: Record<string, unknown> = {}) =>
+    task('aws-sdk:dynamodb:putItem', {
+      Parameters: { TableName: tableName(), Item: { id: { S: id }, 'at.$': '$.at' }, ...extra },
+    });
+  const flow = engine(
+    machine({
+      Put: { ...put('sdk-item'), End: undefined, Next: 'Get' },
+      Get: task('aws-sdk:dynamodb:getItem', {
+        Parameters: { TableName: tableName(), Key: { id: { S: 'sdk-item' } } },
+        ResultSelector: { 'at.$': '$.Item.at.S' },
+      }),
+    }),
+    services,
+    clock,
+  );
+  expect(await flow.run({ at: { S: 'noon' } })).toEqual({ status: 'SUCCEEDED', output: { at: 'noon' } });
+  const again = engine(
+    machine({ Put: put('sdk-item', { ConditionExpression: 'attribute_not_exists(id)' }) }),
+    services,
+    clock,
+  );
+  expect(await again.run({ at: { S: 'later' } })).toMatchObject({
+    status: 'FAILED',
+    error: 'DynamoDb.ConditionalCheckFailedException',
+  });
+  // .waitForTaskToken: the item carries the token; another execution answers through SendTaskSuccess
+  const waiting = engine(
+    machine({
+      Park: task('aws-sdk:dynamodb:putItem.waitForTaskToken', {
+        Parameters: {
+          TableName: tableName(),
+          Item: { id: { S: 'parked' }, token: { 'S.$': '$$.Task.Token' } },
+        },
+      }),
+    }),
+    services,
+    clock,
+  );
+  const parked = waiting.run({});
+  const answer = engine(
+    machine({
+      Read: {
+        ...task('aws-sdk:dynamodb:getItem', {
+          Parameters: { TableName: tableName(), Key: { id: { S: 'parked' } } },
+        }),
+        End: undefined,
+        Next: 'Wake',
+      },
+      Wake: task('aws-sdk:sfn:sendTaskSuccess', {
+        Parameters: { 'TaskToken.$': '$.Item.token.S', Output: '{"woken":true}' },
+      }),
+    }),
+    services,
+    clock,
+  );
+  // The item lands in its own time (dynalite is real I/O): read until it is there.
+  const parkedItem = () =>
+    dynamodb.client.send(new GetItemCommand({ TableName: tableName(), Key: { id: { S: 'parked' } } }));
+  while (!(await parkedItem()).Item) await new Promise((resolve) => setImmediate(resolve));
+  expect(await answer.run({})).toMatchObject({ status: 'SUCCEEDED' });
+  expect(await parked).toEqual({ status: 'SUCCEEDED', output: { woken: true } });
+});
+
+test('aws-sdk:sfn:* calls the Step Functions API (Sfn.<code>Exception); states:startExecution.sync waits for the child', async () => {
+  const clock = new AutoClock();
+  const child = {
+    logicalId: 'Child',
+    arn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Child',
+    definition: machine({
+      Nap: { Type: 'Wait', Seconds: 30, Next: 'Done' },
+      Done: { Type: 'Pass', Result: { ok: 1 }, End: true },
+    }),
+  };
+  const cloudwatch = new LocalCloudWatch(() => clock.now());
+  const stepFunctions = new LocalStepFunctions({
+    clock,
+    runTask: () => Promise.reject(new Error('no ECS here')),
+    stateMachines: [child],
+    services: { cloudwatch },
+  });
+  const services = { tokens: stepFunctions.tokens, stepFunctions: () => stepFunctions.api, cloudwatch };
+  const parent = engine(
+    machine({
+      Start: {
+        ...task('states:startExecution.sync:2', {
+          Parameters: { StateMachineArn: child.arn, Input: { 'from.$': '$.from' } },
+        }),
+        ResultSelector: { 'status.$': '$.Status', 'output.$': '$.Output', 'input.$': '$.Input' },
+        End: undefined,
+        Next: 'Describe',
+      },
+      Describe: {
+        ...task('aws-sdk:sfn:describeExecution', {
+          Parameters: { ExecutionArn: `${child.arn.replace(':stateMachine:', ':execution:')}:nope` },
+        }),
+        Catch: [
+          { ErrorEquals: ['Sfn.ExecutionDoesNotExistException'], ResultPath: '$.missing', Next: 'Measure' },
+        ],
+      },
+      Measure: task('aws-sdk:cloudwatch:putMetricData', {
+        Parameters: {
+          Namespace: 'Pipeline',
+          MetricData: [{ MetricName: 'Waiting', Value: 3, Unit: 'Count' }],
+        },
+        ResultPath: null,
+      }),
+    }),
+    services,
+    clock,
+  );
+  const started = clock.now();
+  const outcome = await parent.run({ from: 'parent' });
+  expect(outcome).toMatchObject({
+    status: 'SUCCEEDED',
+    output: {
+      status: 'SUCCEEDED',
+      output: { ok: 1 },
+      input: { from: 'parent' },
+      missing: { Error: 'Sfn.ExecutionDoesNotExistException' },
+    },
+  });
+  expect(clock.now() - started).toBe(30_000);
+  expect(cloudwatch.recorded).toEqual([
+    {
+      namespace: 'Pipeline',
+      at: started + 30_000,
+      datum: { MetricName: 'Waiting', Value: 3, Unit: 'Count' },
+    },
+  ]);
+});
