@@ -27,8 +27,7 @@ export class RealClock implements Clock {
   /** Wall time when it last resumed; undefined while paused. */
   private resumedAt: number | undefined = Date.now();
   private inFlight = 0;
-  private seq = 0;
-  private readonly timers: Timer[] = [];
+  private readonly timers = new TimerQueue();
   private wake?: NodeJS.Timeout;
 
   constructor(readonly speed = 1) {
@@ -41,13 +40,9 @@ export class RealClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return abortable(signal, (resolve) => {
-      const timer: Timer = { at: this.now() + Math.max(0, ms), seq: this.seq++, fire: resolve };
-      this.timers.push(timer);
+      const cancel = this.timers.add(this.now() + Math.max(0, ms), resolve);
       this.arm();
-      return () => {
-        const index = this.timers.indexOf(timer);
-        if (index >= 0) this.timers.splice(index, 1);
-      };
+      return cancel;
     });
   }
 
@@ -70,27 +65,94 @@ export class RealClock implements Clock {
     clearTimeout(this.wake);
     if (this.resumedAt === undefined) return;
     const now = this.now();
-    for (let next = earliest(this.timers); next && next.at <= now; next = earliest(this.timers)) {
-      this.timers.splice(this.timers.indexOf(next), 1);
-      next.fire();
+    for (let next = this.timers.peek(); next && next.at <= now; next = this.timers.peek()) {
+      this.timers.take()!.fire();
     }
-    const next = earliest(this.timers);
+    const next = this.timers.peek();
     if (next) this.wake = setTimeout(() => this.arm(), Math.max(1, (next.at - now) / this.speed));
   }
-}
-
-function earliest(timers: readonly Timer[]): Timer | undefined {
-  let best: Timer | undefined;
-  for (const timer of timers) {
-    if (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq)) best = timer;
-  }
-  return best;
 }
 
 interface Timer {
   readonly at: number;
   readonly seq: number;
   readonly fire: () => void;
+  cancelled?: boolean;
+}
+
+/**
+ * Sleeps by due time (then creation), as a binary heap: the planner keeps tens of thousands pending.
+ * A cancelled sleep stays in the heap, marked, until it reaches the top. Hand-written: a few lines,
+ * and the maintained heaps on npm are ESM-only or bring far more than this.
+ */
+class TimerQueue {
+  private readonly heap: Timer[] = [];
+  private seq = 0;
+  /** Sleeps neither fired nor cancelled. */
+  size = 0;
+
+  add(at: number, fire: () => void): () => void {
+    const timer: Timer = { at, seq: this.seq++, fire };
+    this.heap.push(timer);
+    this.up(this.heap.length - 1);
+    this.size++;
+    return () => {
+      if (timer.cancelled) return;
+      timer.cancelled = true;
+      this.size--;
+    };
+  }
+
+  /** The earliest live sleep, left in place. */
+  peek(): Timer | undefined {
+    while (this.heap.length > 0 && this.heap[0].cancelled) this.pop();
+    return this.heap[0];
+  }
+
+  /** Removes and returns the earliest live sleep. */
+  take(): Timer | undefined {
+    const timer = this.peek();
+    if (!timer) return undefined;
+    this.pop();
+    timer.cancelled = true;
+    this.size--;
+    return timer;
+  }
+
+  private pop(): void {
+    const last = this.heap.pop()!;
+    if (this.heap.length === 0) return;
+    this.heap[0] = last;
+    this.down(0);
+  }
+
+  private before(a: Timer, b: Timer): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(heap[i], heap[parent])) return;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && this.before(heap[left], heap[smallest])) smallest = left;
+      if (right < heap.length && this.before(heap[right], heap[smallest])) smallest = right;
+      if (smallest === i) return;
+      [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
+      i = smallest;
+    }
+  }
 }
 
 /**
@@ -100,8 +162,7 @@ interface Timer {
  */
 export class VirtualClock implements Clock {
   protected current: number;
-  private seq = 0;
-  protected readonly timers: Timer[] = [];
+  protected readonly timers = new TimerQueue();
 
   constructor(startMs = Date.UTC(2026, 11, 1)) {
     this.current = startMs;
@@ -113,7 +174,7 @@ export class VirtualClock implements Clock {
 
   /** Sleeps not yet due. */
   get pending(): number {
-    return this.timers.length;
+    return this.timers.size;
   }
 
   track<T>(work: Promise<T>): Promise<T> {
@@ -121,22 +182,15 @@ export class VirtualClock implements Clock {
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return abortable(signal, (resolve) => {
-      const timer: Timer = { at: this.current + Math.max(0, ms), seq: this.seq++, fire: resolve };
-      this.timers.push(timer);
-      return () => {
-        const index = this.timers.indexOf(timer);
-        if (index >= 0) this.timers.splice(index, 1);
-      };
-    });
+    return abortable(signal, (resolve) => this.timers.add(this.current + Math.max(0, ms), resolve));
   }
 
   /** Moves time forward by `ms`, firing what falls due on the way. */
   async advance(ms: number): Promise<void> {
     const until = this.current + ms;
     await settle();
-    for (let next = this.nextDue(until); next; next = this.nextDue(until)) {
-      this.timers.splice(this.timers.indexOf(next), 1);
+    for (let next = this.timers.peek(); next && next.at <= until; next = this.timers.peek()) {
+      this.timers.take();
       this.current = next.at;
       next.fire();
       await settle();
@@ -147,21 +201,13 @@ export class VirtualClock implements Clock {
   /** Fires sleeps in order until none is left, however far that takes time; returns the time reached. */
   async runAll(limitMs = Number.MAX_SAFE_INTEGER): Promise<number> {
     await settle();
-    while (this.timers.length > 0) {
-      const next = this.nextDue(this.current + limitMs)!;
-      if (!next) throw new Error(`VirtualClock.runAll: sleeps still pending after ${limitMs} ms`);
+    for (let next = this.timers.peek(); next; next = this.timers.peek()) {
+      if (next.at > this.current + limitMs) {
+        throw new Error(`VirtualClock.runAll: sleeps still pending after ${limitMs} ms`);
+      }
       await this.advance(next.at - this.current);
     }
     return this.current;
-  }
-
-  protected nextDue(until: number): Timer | undefined {
-    let best: Timer | undefined;
-    for (const timer of this.timers) {
-      if (timer.at > until) continue;
-      if (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq)) best = timer;
-    }
-    return best;
   }
 }
 
@@ -192,7 +238,7 @@ export class AutoClock extends VirtualClock {
 
   /** Resolves when no sleep is pending and no tracked work is in flight. */
   idle(): Promise<void> {
-    if (this.timers.length === 0 && this.inFlight === 0) return Promise.resolve();
+    if (this.timers.size === 0 && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -206,14 +252,17 @@ export class AutoClock extends VirtualClock {
     for (;;) {
       await settle();
       if (this.inFlight > 0) break;
-      const next = this.nextDue(Number.MAX_SAFE_INTEGER);
+      const next = this.timers.take();
       if (!next) break;
-      this.timers.splice(this.timers.indexOf(next), 1);
       this.current = Math.max(this.current, next.at);
       next.fire();
+      // Every sleep due at the same instant fires before the work they resume runs.
+      for (let same = this.timers.peek(); same && same.at <= this.current; same = this.timers.peek()) {
+        this.timers.take()!.fire();
+      }
     }
     this.scheduled = false;
-    if (this.timers.length === 0 && this.inFlight === 0) {
+    if (this.timers.size === 0 && this.inFlight === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       waiters.forEach((resolve) => resolve());
