@@ -13,7 +13,7 @@ export async function benchSimulate(options: { templatePath?: string } = {}): Pr
   const templatePath = options.templatePath ?? (await synthesize({ outDir: '.local/bench-cdk.out' }));
   const rows: BenchRow[] = [];
   for (const burst of BURSTS) {
-    const result = simulateTemplate({
+    const result = await simulateTemplate({
       templatePath,
       objects: burst.objects,
       arrivalSeconds: burst.arrivalSeconds,

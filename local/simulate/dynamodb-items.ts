@@ -1,4 +1,4 @@
-import type { Json } from './asl';
+import type { Json } from '../stepfunctions/asl/paths';
 
 /**
  * DynamoDB as the `dynamodb:updateItem` integration sees it: items by table and key, in DynamoDB

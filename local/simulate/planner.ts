@@ -2,10 +2,10 @@ import { deployLocally, readTemplateFile } from '../cloudformation/template';
 import { loadTaskDefinitions } from '../ecs/task-definitions';
 import { findObjectCreatedRule, loadObjectCreatedRule } from '../events/rule-template';
 import { LOCAL_REGION } from '../s3/server';
+import { queueSettings } from '../sqs/queue-messages';
 import { loadStateMachine } from '../stepfunctions/definitions';
 import type { Architecture } from './prices';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
-import { loadQueueSettings } from './sqs-queues';
 
 /** The capacity planner over a synthesized template: what `npm run simulate` and the bench run. */
 
@@ -28,11 +28,11 @@ export function loadSimulatedWorkflow(
   const taskDefinitions = loadTaskDefinitions(deployment);
   const architecture = taskDefinitions.find((t) => t.cpuArchitecture !== undefined)?.cpuArchitecture as
     Architecture | undefined;
-  return { definition, taskDefinitions, architecture, queueSettings: loadQueueSettings(deployment) };
+  return { definition, taskDefinitions, architecture, queueSettings: queueSettings(deployment) };
 }
 
 /** Simulates a burst through the workflow of a synthesized template. */
-export function simulateTemplate(options: PlannerOptions): SimulationResult {
+export function simulateTemplate(options: PlannerOptions): Promise<SimulationResult> {
   return simulate({ ...options, ...loadSimulatedWorkflow(options.templatePath) });
 }
 

@@ -71,7 +71,11 @@ export class LocalQueue {
     return this.messages.deleted;
   }
 
+  /** SendMessage, ReceiveMessage and DeleteMessage calls so far: what SQS bills. */
+  requests = 0;
+
   sendMessage(body: string): { MessageId: string; MD5OfMessageBody: string } {
+    this.requests++;
     const sent = this.messages.send(body, this.nowSeconds());
     this.serve();
     return sent;
@@ -79,6 +83,7 @@ export class LocalQueue {
 
   /** `{ Messages }` when any was visible within the wait, `{}` otherwise, as the SDK returns it. */
   async receiveMessage(request: ReceiveMessageRequest = {}): Promise<{ Messages?: SqsMessage[] }> {
+    this.requests++;
     const max = request.MaxNumberOfMessages ?? 1;
     const visibilitySeconds = request.VisibilityTimeout ?? this.messages.visibilityTimeoutSeconds;
     const now = this.messages.receive(this.nowSeconds(), max, visibilitySeconds);
@@ -101,6 +106,7 @@ export class LocalQueue {
 
   /** Deletes the message last received with `receiptHandle` (see queue-messages.ts for older handles). */
   deleteMessage(receiptHandle: string): void {
+    this.requests++;
     this.messages.delete(receiptHandle);
   }
 
