@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
-import { AutoClock } from '../clock';
+import { AutoClock, type Clock } from '../clock';
 import {
   type CapacityType,
   FargateQuotas,
@@ -50,6 +50,8 @@ export interface SimulationOptions {
   readonly seed: number;
   /** The template's queues (queue-messages.ts `queueSettings`). @default none */
   readonly queueSettings?: readonly QueueSettings[];
+  /** @default a clock that moves by itself from 0: the run takes as long as its work */
+  readonly clock?: Clock;
 }
 
 export interface SimulationResult {
@@ -174,7 +176,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   checkSupported(definition);
   const waitingStates = waitingPathStates(definition);
   const random = mulberry32(options.seed);
-  const clock = new AutoClock(0);
+  const clock = options.clock ?? new AutoClock(0);
+  const startedAt = clock.now();
   const quotas = new FargateQuotas({ vcpuQuota: options.vcpuQuota, spotVcpuQuota: options.spotVcpuQuota }, 0);
   const items = new DynamoDbItems();
   const sqs = new LocalSqs(options.queueSettings ?? [], clock);
@@ -202,7 +205,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       const taskDefinition = taskDefinitionOf(options.taskDefinitions, parameters.TaskDefinition);
       const cpuUnits = Number(taskDefinition.cpu ?? 256);
       launchAttempts.set(record, (launchAttempts.get(record) ?? 0) + 1);
-      const nowSeconds = clock.now() / 1000;
+      const nowSeconds = (clock.now() - startedAt) / 1000;
       const window = Math.floor(nowSeconds / WINDOW_SECONDS);
       callsPerWindow[window] = (callsPerWindow[window] ?? 0) + 1;
       const refusal = quotas.runTask(capacity, cpuUnits, nowSeconds);
@@ -258,13 +261,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const executions = stepFunctions.executions();
   const costs = historyCosts(executions, waitingStates);
   const succeeded = executions.filter((e) => e.status === 'SUCCEEDED').length;
-  const arrivalOf = (record: ExecutionRecord) => record.startDate / 1000;
+  const arrivalOf = (record: ExecutionRecord) => (record.startDate - startedAt) / 1000;
   const waits = executions
     .filter((e) => launchedAt.has(e))
     .map((e) => launchedAt.get(e)! - arrivalOf(e))
     .sort((a, b) => a - b);
   const attempts = executions.map((e) => launchAttempts.get(e) ?? 0);
-  const lastResult = Math.max(0, ...executions.map((e) => (e.stopDate ?? 0) / 1000));
+  const lastResult = Math.max(0, ...executions.map((e) => ((e.stopDate ?? startedAt) - startedAt) / 1000));
   const firstUpload = arrivals[0] ?? 0;
   const cpuUnits = Number(options.taskDefinitions[0]?.cpu ?? 256);
   const slots = [...(capacitiesUsed.size ? capacitiesUsed : ['FARGATE' as const])].reduce(

@@ -1,3 +1,4 @@
+import { RealClock } from '../../../local/clock';
 import { loadSimulatedWorkflow, simulateTemplate } from '../../../local/simulate/planner';
 import { PRICES } from '../../../local/simulate/prices';
 import {
@@ -108,6 +109,26 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
   expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 94 * PRICES.stateTransition + requests, 4);
   // the waiters' and hand-ons' 30 transitions and all 18 SQS requests; the counter's writes are not waiting
   expect(result.waitCostUsd).toBeCloseTo(30 * PRICES.stateTransition + 18 * PRICES.sqsRequest, 4);
+});
+
+test('one scenario, two clocks: the by-hand case on a real clock 600 times as fast ends as on the virtual one', async () => {
+  const virtual = await simulate({ ...BY_HAND, ...twoSlots });
+  const real = await simulate({ ...BY_HAND, ...twoSlots, clock: new RealClock(600) });
+  const outcome = (result: SimulationResult) => ({
+    succeeded: result.succeeded,
+    stateTransitions: result.stateTransitions,
+    meanLaunchAttempts: result.meanLaunchAttempts,
+    peakRunningTasks: result.peakRunningTasks,
+    peakWaitingExecutions: result.peakWaitingExecutions,
+    dynamodbWriteRequests: result.dynamodbWriteRequests,
+    sqsRequests: result.sqsRequests,
+    messagesLeft: result.messagesLeft,
+    demand: finalDemand(result),
+  });
+  expect(outcome(real)).toEqual(outcome(virtual));
+  // Real time adds the machine's own delays (a millisecond is 0.6 s here), never removes any.
+  expect(virtual.makespanSeconds).toBe(240);
+  expect(real.makespanSeconds).toBeGreaterThanOrEqual(240);
 });
 
 test('a burst waits in line: every object launched exactly once, handed its slot, the count back to 0', async () => {
