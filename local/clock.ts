@@ -256,10 +256,6 @@ export class AutoClock extends VirtualClock {
       if (!next) break;
       this.current = Math.max(this.current, next.at);
       next.fire();
-      // Every sleep due at the same instant fires before the work they resume runs.
-      for (let same = this.timers.peek(); same && same.at <= this.current; same = this.timers.peek()) {
-        this.timers.take()!.fire();
-      }
     }
     this.scheduled = false;
     if (this.timers.size === 0 && this.inFlight === 0) {
