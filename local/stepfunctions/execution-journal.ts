@@ -105,7 +105,7 @@ export class ExecutionJournal {
   /**
    * The failed, timed-out and aborted executions, as DescribeExecution describes them: redrivable
    * for 14 days after they stopped. A backfill item is redrivable only through its run's Map Run,
-   * which the local Step Functions (no Distributed Map) cannot redrive.
+   * which the local Step Functions does not redrive (RedriveExecution of a Map Run is not served).
    */
   failures(now: Date = new Date()): FailedExecution[] {
     const entries = this.entries();
@@ -135,7 +135,7 @@ export class ExecutionJournal {
                   ? 'RUNNING'
                   : 'ENDED',
                 redriveStatus: 'NOT_REDRIVABLE',
-                redriveStatusReason: 'the local Step Functions has no Distributed Map to redrive',
+                redriveStatusReason: 'the local Step Functions does not redrive Map Runs',
               }
             : undefined,
         };
