@@ -25,6 +25,9 @@ import type { TaskTokens } from './task-tokens';
  * workaround; a planner of 10,000 executions needs a virtual clock. It stays as a test oracle.
  */
 
+/** The largest input or output a state may have: 256 KiB. */
+const MAX_PAYLOAD_BYTES = 262_144;
+
 /** Why an execution ended early: StopExecution (ABORTED) or its TimeoutSeconds (TIMED_OUT). */
 export class ExecutionStopped extends Error {
   constructor(
@@ -250,13 +253,22 @@ export class LocalStateMachine {
         name = catcher.Next;
         continue;
       }
-      if (state.Type !== 'Fail') {
-        branch.run.history.add(branch.cursor, `${state.Type}StateExited`, {
-          name,
-          output: JSON.stringify(step.output),
-          outputDetails: { truncated: false },
-        });
+      const output = JSON.stringify(step.output);
+      // Step Functions' payload limit: a state output above 256 KiB fails the execution, uncaught.
+      if (Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
+        throw new FailedAt(
+          new StatesError(
+            'States.DataLimitExceeded',
+            `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+          ),
+          { name, input },
+        );
       }
+      branch.run.history.add(branch.cursor, `${state.Type}StateExited`, {
+        name,
+        output,
+        outputDetails: { truncated: false },
+      });
       if (step.next === undefined) return step.output;
       name = step.next;
       input = step.output;

@@ -146,6 +146,24 @@ describe('paths and payloads', () => {
     });
   });
 
+  test('a state output above 256 KiB fails the execution with States.DataLimitExceeded, which no Catch handles', async () => {
+    const { run } = engine(
+      machine({
+        Big: {
+          Type: 'Task',
+          Resource: ECS,
+          Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+          End: true,
+        },
+        Caught: { Type: 'Succeed' },
+      }),
+    );
+    expect(await run({}, async () => ({ blob: 'x'.repeat(262_144) }))).toMatchObject({
+      status: 'FAILED',
+      error: 'States.DataLimitExceeded',
+    });
+  });
+
   test('ResultPath into a value that is not an object fails with States.ResultPathMatchFailure (catchable)', async () => {
     const { run } = engine(
       machine({
