@@ -7,6 +7,7 @@ import {
   type FailedExecution,
   type FailedStatus,
   REDRIVE_WINDOW_DAYS,
+  type RedriveStatus,
 } from '../../shared/failed-executions';
 import type { HistoryEvent } from './asl/history';
 
@@ -45,6 +46,28 @@ export interface JournalEntry {
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * DescribeExecution's redriveStatus, by AWS's rules: an execution that failed, timed out or was
+ * aborted, of a Standard state machine, within 14 days of its stop; a Distributed Map's child only
+ * through its Map Run.
+ */
+export function redriveStatusOf(
+  entry: JournalEntry,
+  nowMs: number,
+  type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
+): { readonly status: RedriveStatus; readonly reason?: string } {
+  if (!(FAILED_STATUSES as readonly string[]).includes(entry.status)) {
+    return { status: 'NOT_REDRIVABLE', reason: `Execution is ${entry.status} and cannot be redriven` };
+  }
+  if (entry.mapRunArn ?? entry.backfillRunArn) return { status: 'REDRIVABLE_BY_MAP_RUN' };
+  if (type === 'EXPRESS')
+    return { status: 'NOT_REDRIVABLE', reason: 'Express executions cannot be redriven' };
+  if (nowMs - Date.parse(entry.stopDate ?? entry.startDate) > REDRIVE_WINDOW_DAYS * DAY_MS) {
+    return { status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded' };
+  }
+  return { status: 'REDRIVABLE' };
+}
 
 export class ExecutionJournal {
   constructor(readonly directory: string) {}
@@ -113,7 +136,7 @@ export class ExecutionJournal {
       .filter((entry) => (FAILED_STATUSES as readonly string[]).includes(entry.status))
       .map((entry): FailedExecution => {
         const stopDate = new Date(entry.stopDate ?? entry.startDate);
-        const inWindow = now.getTime() - stopDate.getTime() <= REDRIVE_WINDOW_DAYS * DAY_MS;
+        const redrive = redriveStatusOf(entry, now.getTime());
         const runArn = entry.backfillRunArn;
         return {
           executionArn: entry.executionArn,
@@ -126,8 +149,8 @@ export class ExecutionJournal {
           input: entry.input,
           error: entry.error,
           cause: entry.cause,
-          redriveStatus: runArn ? 'REDRIVABLE_BY_MAP_RUN' : inWindow ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
-          redriveStatusReason: inWindow ? undefined : 'Execution redrivable period exceeded',
+          redriveStatus: redrive.status,
+          redriveStatusReason: redrive.reason,
           backfillRun: runArn
             ? {
                 executionArn: runArn,

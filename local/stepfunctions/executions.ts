@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { REDRIVE_WINDOW_DAYS, type RedriveStatus } from '../../shared/failed-executions';
+import type { RedriveStatus } from '../../shared/failed-executions';
 import type { Clock } from '../clock';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { TaskAttempt } from '../ecs/task-runner';
@@ -10,7 +10,7 @@ import { ExecutionHistory, type HistoryEvent } from './asl/history';
 import { fillPayload, type Json, readPath } from './asl/paths';
 import type { LocalStateMachineResource, StateMachineDefinition } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
-import type { ExecutionJournal, JournalEntry } from './execution-journal';
+import { type ExecutionJournal, type JournalEntry, redriveStatusOf } from './execution-journal';
 import { ExecutionQueue } from './execution-queue';
 import type { LocalServices } from './integrations';
 import { listObjectItems, type S3ItemReaderOptions } from './item-reader';
@@ -31,8 +31,6 @@ import { TaskTokens } from './task-tokens';
  * AWS: what bounds the tasks running at once is Fargate's quota in the local ECS. Task tokens are
  * shared by every state machine, as they are per account on AWS.
  */
-
-const DAY_MS = 86_400_000;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
@@ -259,22 +257,12 @@ export class LocalStepFunctions {
     return [...byArn.values()];
   }
 
-  /** DescribeExecution's redriveStatus, by AWS's rules: failed, Standard, within 14 days, not a Map Run's child. */
+  /** DescribeExecution's redriveStatus (execution-journal.ts), on this clock. */
   redriveStatus(
     entry: JournalEntry,
     type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
-  ): { status: RedriveStatus; reason?: string } {
-    if (entry.status === 'RUNNING' || entry.status === 'SUCCEEDED') {
-      return { status: 'NOT_REDRIVABLE', reason: `Execution is ${entry.status} and cannot be redriven` };
-    }
-    if (entry.mapRunArn) return { status: 'REDRIVABLE_BY_MAP_RUN' };
-    if (type === 'EXPRESS')
-      return { status: 'NOT_REDRIVABLE', reason: 'Express executions cannot be redriven' };
-    const stopped = Date.parse(entry.stopDate ?? entry.startDate);
-    if (this.clock.now() - stopped > REDRIVE_WINDOW_DAYS * DAY_MS) {
-      return { status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded' };
-    }
-    return { status: 'REDRIVABLE' };
+  ): { readonly status: RedriveStatus; readonly reason?: string } {
+    return redriveStatusOf(entry, this.clock.now(), type);
   }
 
   /** An execution of this run, by ARN. */
