@@ -121,7 +121,8 @@ export function taskIntegration(
     }
     if (service === 'events' && action === 'putEvents') {
       const events = needs(services.events, 'event bus');
-      return viaService(events, { action: 'PutEvents', camelCase: false, errorPrefix: 'EventBridge' });
+      const call = { service: events, action: 'PutEvents', camelCase: false, errorPrefix: 'EventBridge' };
+      return served((p) => callService(call, detailsAsText(p)));
     }
     throw unserved();
   }
@@ -150,6 +151,19 @@ export function taskIntegration(
     });
   }
   throw unserved();
+}
+
+/** `events:putEvents` takes each entry's Detail as JSON; the API (PutEvents) takes text. */
+function detailsAsText(parameters: unknown): unknown {
+  const request = (parameters ?? {}) as { Entries?: Array<Record<string, unknown>> };
+  return {
+    ...request,
+    Entries: request.Entries?.map((entry) =>
+      entry.Detail === undefined || typeof entry.Detail === 'string'
+        ? entry
+        : { ...entry, Detail: JSON.stringify(entry.Detail) },
+    ),
+  };
 }
 
 /** `states:startExecution` takes its Input as JSON or as text; the API takes text. */

@@ -2,6 +2,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 
+import { AwsServiceError } from '../../../local/aws-service';
 import { AutoClock, type Clock, VirtualClock } from '../../../local/clock';
 import { deployLocally, readTemplateFile } from '../../../local/cloudformation/template';
 import { LocalCloudWatch } from '../../../local/cloudwatch/metrics';
@@ -339,4 +340,37 @@ test('aws-sdk:sfn:* calls the Step Functions API (Sfn.<code>Exception); states:s
       datum: { MetricName: 'Waiting', Value: 3, Unit: 'Count' },
     },
   ]);
+});
+
+test('events:putEvents hands the Entries to the event bus given (as PutEvents); its refusals are EventBridge.<code>Exception', async () => {
+  const clock = new VirtualClock();
+  const received: unknown[] = [];
+  const bus = {
+    signingName: 'events',
+    call: async (action: string, request: Record<string, unknown>) => {
+      received.push({ action, request });
+      if ((request.Entries as unknown[]).length > 10)
+        throw new AwsServiceError('ValidationException', 'too many');
+      return { Entries: [{ EventId: 'e-1' }], FailedEntryCount: 0 };
+    },
+  };
+  const put = (entries: unknown) =>
+    engine(
+      machine({ Put: task('events:putEvents', { Parameters: { Entries: entries } }) }),
+      { events: bus },
+      clock,
+    ).run({});
+  const entry = { Source: 'pipeline', DetailType: 'Processed', Detail: { key: 'k' } };
+  expect(await put([entry])).toEqual({
+    status: 'SUCCEEDED',
+    output: { Entries: [{ EventId: 'e-1' }], FailedEntryCount: 0 },
+  });
+  // Detail given as JSON reaches PutEvents as its text, as the API takes it
+  expect(received).toEqual([
+    { action: 'PutEvents', request: { Entries: [{ ...entry, Detail: '{"key":"k"}' }] } },
+  ]);
+  expect(await put(Array.from({ length: 11 }, () => entry))).toMatchObject({
+    status: 'FAILED',
+    error: 'EventBridge.ValidationException',
+  });
 });
