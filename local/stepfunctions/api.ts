@@ -290,7 +290,10 @@ export class StepFunctionsApi implements LocalAwsService {
   }
 
   private executionArn(arn: unknown): string {
-    if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]*:[^:]*:execution:[^:]+:[^:]+$/.test(arn)) {
+    if (
+      typeof arn !== 'string' ||
+      !/^arn:[^:]+:states:[^:]*:[^:]*:(execution:[^:]+:[^:]+|express:[^:]+:[^:]+:[^:]+)$/.test(arn)
+    ) {
       throw new AwsServiceError(
         'InvalidArn',
         `Invalid Arn: 'Resource type not valid in this context: ${String(arn)}'`,

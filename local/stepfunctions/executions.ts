@@ -57,6 +57,11 @@ export interface ExecutionRecord {
   redriveDate?: number;
   /** For a Distributed Map's child: its Map Run and the execution that ran the Map. */
   readonly mapRunArn?: string;
+  /**
+   * Of an EXPRESS state machine: as on AWS, neither journaled (no history kept, not listed after this
+   * run) nor reported by status-change events, which Step Functions sends for Standard ones only.
+   */
+  readonly express?: boolean;
   readonly parentExecutionArn?: string;
   readonly history: ExecutionHistory;
   /** Every task launch, in order, with the state that made it. */
@@ -170,7 +175,11 @@ export class LocalStepFunctions {
     start: StartExecutionOptions = {},
   ): ExecutionRecord {
     const name = start.name ?? randomUUID();
-    const executionArn = `${stateMachine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    // An Express execution's ARN carries a run id of its own: its names need not be unique.
+    const express = stateMachine.type === 'EXPRESS';
+    const executionArn = express
+      ? `${stateMachine.arn.replace(':stateMachine:', ':express:')}:${name}:${randomUUID()}`
+      : `${stateMachine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
     const existing = this.byArn.get(executionArn);
     if (existing?.status === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input))
       return existing;
@@ -181,6 +190,7 @@ export class LocalStepFunctions {
       stateMachineArn: stateMachine.arn,
       input,
       event: start.event,
+      express,
     });
     this.launch(record, this.stateMachineFor(stateMachine.definition, stateMachine.type));
     return record;
@@ -295,6 +305,7 @@ export class LocalStepFunctions {
     parentExecutionArn?: string;
     history?: readonly HistoryEvent[];
     startDate?: number;
+    express?: boolean;
   }): ExecutionRecord {
     const { input } = init;
     const record: ExecutionRecord = {
@@ -310,6 +321,7 @@ export class LocalStepFunctions {
       redriveCount: 0,
       mapRunArn: init.mapRunArn,
       parentExecutionArn: init.parentExecutionArn,
+      express: init.express,
       history: new ExecutionHistory(this.clock, init.history),
       attempts: [],
       tokenWaits: [],
@@ -408,11 +420,11 @@ export class LocalStepFunctions {
   }
 
   private journal(record: ExecutionRecord): void {
-    this.options.journal?.write(this.entryOf(record));
+    if (!record.express) this.options.journal?.write(this.entryOf(record));
   }
 
   private statusChanged(record: ExecutionRecord): void {
-    if (!this.options.onStatusChange) return;
+    if (!this.options.onStatusChange || record.express) return;
     const ended = record.status !== 'RUNNING';
     const redrivable = ended && record.status !== 'SUCCEEDED' && !record.mapRunArn;
     this.options.onStatusChange(

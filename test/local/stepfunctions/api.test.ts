@@ -377,3 +377,57 @@ test('errors are AwsServiceErrors', async () => {
   const { api } = setUp();
   await expect(api.call('DescribeExecution', {})).rejects.toBeInstanceOf(AwsServiceError);
 });
+
+test('an EXPRESS state machine: names may repeat, its ARNs are express: ones, no status-change event; .sync is refused at load', async () => {
+  const clock = new AutoClock(0);
+  const events: StatusChangeEvent[] = [];
+  const express = {
+    logicalId: 'Reconciler',
+    arn: 'arn:aws:states:us-east-1:000000000000:stateMachine:Reconciler',
+    type: 'EXPRESS' as const,
+    definition: {
+      StartAt: 'Look',
+      States: { Look: { Type: 'Pass', Result: { looked: true }, End: true } },
+    } as unknown as StateMachineDefinition,
+  };
+  const stepFunctions = new LocalStepFunctions({
+    clock,
+    onStatusChange: (event) => events.push(event),
+    runTask: () => Promise.reject(new Error('no ECS here')),
+    stateMachines: [express],
+  });
+  const first = await stepFunctions.api.call('StartExecution', {
+    stateMachineArn: express.arn,
+    name: 'tick',
+  });
+  const second = await stepFunctions.api.call('StartExecution', {
+    stateMachineArn: express.arn,
+    name: 'tick',
+  });
+  expect(first.executionArn).toMatch(
+    /^arn:aws:states:us-east-1:000000000000:express:Reconciler:tick:[0-9a-f-]{36}$/,
+  );
+  expect(second.executionArn).not.toBe(first.executionArn);
+  await stepFunctions.onIdle();
+  expect(stepFunctions.executions().map((e) => [e.status, e.output])).toEqual([
+    ['SUCCEEDED', { looked: true }],
+    ['SUCCEEDED', { looked: true }],
+  ]);
+  expect(events).toEqual([]);
+  expect(
+    () =>
+      new LocalStepFunctions({
+        clock,
+        runTask: () => Promise.reject(new Error('no ECS here')),
+        stateMachines: [
+          {
+            ...express,
+            definition: {
+              StartAt: 'Run',
+              States: { Run: { Type: 'Task', Resource: ECS, End: true } },
+            } as unknown as StateMachineDefinition,
+          },
+        ],
+      }),
+  ).toThrow(/an EXPRESS state machine supports neither .sync nor .waitForTaskToken/);
+});
