@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { AwsServiceError } from '../../../local/aws-service';
 import { AutoClock } from '../../../local/clock';
 import { StepFunctionsApi } from '../../../local/stepfunctions/api';
@@ -6,6 +10,7 @@ import type {
   LocalStateMachineResource,
   StateMachineDefinition,
 } from '../../../local/stepfunctions/definitions';
+import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
 import type { StatusChangeEvent } from '../../../local/stepfunctions/status-change-event';
 
@@ -430,4 +435,63 @@ test('an EXPRESS state machine: names may repeat, its ARNs are express: ones, no
         ],
       }),
   ).toThrow(/an EXPRESS state machine supports neither .sync nor .waitForTaskToken/);
+});
+
+test('executions of an earlier run, from the journal: described, listed, their history kept', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'api-journal-'));
+  try {
+    const machines = [{ logicalId: 'Work', arn: ARN, definition }];
+    const clock = new AutoClock(Date.UTC(2026, 11, 1));
+    const first = new LocalStepFunctions({
+      clock,
+      journal: new ExecutionJournal(dir),
+      stateMachines: machines,
+      runTask: async () => {
+        throw new StatesError('States.TaskFailed', 'exit code 1');
+      },
+    });
+    const { executionArn } = (await first.api.call('StartExecution', {
+      stateMachineArn: ARN,
+      name: 'before',
+      input: '{"seconds":1}',
+    })) as {
+      executionArn: string;
+    };
+    await first.onIdle();
+    const history = await first.api.call('GetExecutionHistory', { executionArn });
+
+    // A new process: only the journal remembers
+    const later = new LocalStepFunctions({
+      clock,
+      journal: new ExecutionJournal(dir),
+      stateMachines: machines,
+      runTask: async () => ({ ran: 1 }),
+    });
+    expect(await later.api.call('GetExecutionHistory', { executionArn })).toEqual(history);
+    expect(await later.api.call('DescribeExecution', { executionArn })).toMatchObject({
+      status: 'FAILED',
+      error: 'States.TaskFailed',
+      redriveStatus: 'REDRIVABLE',
+    });
+    expect(
+      (
+        (await later.api.call('ListExecutions', { stateMachineArn: ARN })).executions as Array<{
+          name: string;
+        }>
+      ).map((e) => e.name),
+    ).toEqual(['before']);
+    // the name stays taken; a redrive resumes it in the new process, at the state that failed
+    await expect(later.api.call('StartExecution', { stateMachineArn: ARN, name: 'before' })).rejects.toEqual(
+      refusal('ExecutionAlreadyExists'),
+    );
+    await later.api.call('RedriveExecution', { executionArn });
+    await later.onIdle();
+    expect(await later.api.call('DescribeExecution', { executionArn })).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 1,
+      output: '{"ran":1}',
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
