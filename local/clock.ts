@@ -42,7 +42,11 @@ export class RealClock implements Clock {
     return abortable(signal, (resolve) => {
       const cancel = this.timers.add(this.now() + Math.max(0, ms), resolve);
       this.arm();
-      return cancel;
+      return () => {
+        cancel();
+        // The wall-clock timer may have been set for this sleep: it must not keep the process alive.
+        this.arm();
+      };
     });
   }
 

@@ -47,6 +47,21 @@ describe('RealClock', () => {
     expect(woke).toBe(true);
   });
 
+  it('a cancelled sleep leaves no wall-clock timer behind (nothing keeps the process alive)', async () => {
+    const timeouts = () =>
+      (process as unknown as { getActiveResourcesInfo(): string[] })
+        .getActiveResourcesInfo()
+        .filter((name) => name === 'Timeout').length;
+    const before = timeouts();
+    const clock = new RealClock(1);
+    const controller = new AbortController();
+    const sleeping = clock.sleep(3_600_000, controller.signal);
+    expect(timeouts()).toBe(before + 1);
+    controller.abort(new Error('stopped'));
+    await expect(sleeping).rejects.toThrow('stopped');
+    expect(timeouts()).toBe(before);
+  });
+
   it('tells time faster by its speed', () => {
     const clock = new RealClock(1000);
     expect(clock.speed).toBe(1000);
