@@ -333,7 +333,7 @@ function stopOnInterrupt(pipeline: LocalPipeline, options: CliOptions): void {
       return;
     }
     interrupted = true;
-    running = pipeline.executions().filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
+    running = pipeline.executions().filter((e) => e.status === 'RUNNING');
     console.error(
       `\nCtrl-C: stopping ${counted(running.length, 'running execution')} ` +
         '(SIGTERM to their tasks, SIGKILL after the stop timeout; Ctrl-C again kills them now)',
