@@ -148,14 +148,13 @@ test('.waitForTaskToken: $$.Task.Token is in the message; SendTaskSuccess resume
   expect(message).toBeUndefined();
 });
 
-/** The synthesized workflow (4 slots) with its wait cut to `waitSeconds`, on a fresh table and a clock that moves by itself; tasks take `taskMs`. */
-async function gatedWorkflow(waitSeconds: number, taskMs: number) {
+/** The synthesized workflow (4 slots) with its wait cut to `waitSeconds`, on a fresh table and `clock` (by default one that moves by itself); tasks take `taskMs`. */
+async function gatedWorkflow(waitSeconds: number, taskMs: number, clock: VirtualClock = new AutoClock()) {
   const deployment = deployLocally(readTemplateFile(gateTemplate), { region: 'us-east-1' });
   const workflow = loadStateMachine(deployment, 'WorkflowStateMachine8F1B1C15');
   const definition = JSON.parse(JSON.stringify(workflow.definition)) as StateMachineDefinition;
   (definition.States.WaitForLaunchSlot as Record<string, unknown>).TimeoutSeconds = waitSeconds;
   const fresh = await startLocalDynamoDb(deployment);
-  const clock = new AutoClock();
   const stepFunctions = new LocalStepFunctions({
     clock,
     services: { dynamodb: fresh.client },
@@ -219,8 +218,13 @@ test('the launch gate: a waiter whose wait timed out leaves the line and fails; 
 }, 60_000);
 
 test('the launch gate cleanup: a holder that ended without its release is released, and its slot handed to the oldest waiter', async () => {
-  // GIVEN 4 slots, one held by an execution that was aborted (it never released), and tasks of 3 s
-  const { deployment, fresh, clock, stepFunctions, gate, start, TableName } = await gatedWorkflow(60, 3_000);
+  // GIVEN 4 slots, one held by an execution that was aborted (it never released), and tasks of 3 s, on
+  // a clock that moves only when told (the waiter must still be waiting when the cleanup runs)
+  const { deployment, fresh, clock, stepFunctions, gate, start, TableName } = await gatedWorkflow(
+    60,
+    3_000,
+    new VirtualClock(),
+  );
   const aborted = 'arn:aws:states:us-east-1:000000000000:execution:WorkflowStateMachine:aborted';
   try {
     await fresh.client.send(
@@ -253,6 +257,11 @@ test('the launch gate cleanup: a holder that ended without its release is releas
     expect(await local.run(event)).toMatchObject({ status: 'SUCCEEDED' });
     // a duplicate delivery changes nothing
     expect(await local.run(event)).toMatchObject({ status: 'SUCCEEDED' });
+    // the woken waiter's task takes 3 s of the clock
+    for (let i = 0; i < 100 && !stepFunctions.idle; i++) {
+      await clock.advance(1_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await stepFunctions.onIdle();
 
     // THEN the waiter ran in the freed slot, and the gate ends empty
