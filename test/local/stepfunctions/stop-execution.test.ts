@@ -1,3 +1,5 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+
 import type { StatusChangeEvent } from '../../../local/pipeline';
 import { releasedAfterEach, startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
@@ -37,10 +39,19 @@ test('StopExecution of an execution whose task runs: ABORTED, no Catch, the work
   const entered = record.history.events
     .filter((e) => e.type.endsWith('StateEntered'))
     .map((e) => (e.stateEnteredEventDetails as { name: string }).name);
-  expect(entered).toEqual(['ClaimLaunchSlot', 'HasLaunchSlot', 'RunWorker']);
+  expect(entered).toEqual(['ClaimLaunchSlot', 'RunWorker']);
   expect(record.history.events.at(-1)).toMatchObject({ type: 'ExecutionAborted' });
   // AND the journal and the event bus were told; AND the worker got SIGTERM (stop waits for the task)
   expect(pipeline.journal.get(record.executionArn)).toMatchObject({ status: 'ABORTED' });
+  // AND its status change reached the gate's cleanup rule: the slot it never released is free again
+  const slots = await pipeline.dynamodb.client.send(
+    new GetItemCommand({
+      TableName: pipeline.dynamodb.tables[0].tableName,
+      Key: { pk: { S: 'slots' }, sk: { S: 'slots' } },
+      ConsistentRead: true,
+    }),
+  );
+  expect(slots.Item?.holders?.SS ?? []).toEqual([]);
   await pipeline.stop();
   used.pipeline = undefined;
   expect(lines).toContain('worker got SIGTERM');
