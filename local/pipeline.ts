@@ -125,7 +125,7 @@ export interface LocalPipelineOptions {
   readonly faults?: FaultOptions;
   /** Each "Step Functions Execution Status Change" event (Standard executions), as the bus gets it. */
   readonly onExecutionStatusChange?: (event: StatusChangeEvent) => void;
-  /** Called when an execution has ended (SUCCEEDED, FAILED, TIMED_OUT or ABORTED). */
+  /** Called when an execution of an object has ended (SUCCEEDED, FAILED, TIMED_OUT or ABORTED); not for Express ones. */
   readonly onExecutionFinished?: (record: ExecutionRecord) => void;
   /** Each line the worker writes (its CloudWatch Logs, locally). */
   readonly onWorkerLog?: (line: string, taskArn: string) => void;
@@ -354,6 +354,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         onAttempt: (attempt) => record.attempts.push(attempt),
       })) as Json,
     onExecutionFinished: async (record) => {
+      if (record.express) return; // the gate's housekeeping: no object, no result
       if (record.status === 'SUCCEEDED')
         record.result = await writtenResult(s3, record.attempts.at(-1)?.environment);
       options.onExecutionFinished?.(record);
