@@ -222,18 +222,6 @@ export class LocalEcsTaskRunner {
     return description;
   }
 
-  /**
-   * Stops every running task as StopTask does, e.g. when the pipeline is stopped without draining:
-   * SIGTERM, then SIGKILL after the container's stop timeout.
-   */
-  stopAll(): void {
-    for (const { child, container } of this.running) {
-      signalContainer(child, 'SIGTERM');
-      const kill = setTimeout(() => signalContainer(child, 'SIGKILL'), container.stopTimeoutSeconds * 1000);
-      child.once('close', () => clearTimeout(kill));
-    }
-  }
-
   /** Kills every running task now (SIGKILL): a stop that cannot wait for the stop timeout. */
   killAll(): void {
     for (const { child } of this.running) signalContainer(child, 'SIGKILL');
