@@ -13,7 +13,7 @@ export async function benchSimulate(options: { templatePath?: string } = {}): Pr
   const templatePath = options.templatePath ?? (await synthesize({ outDir: '.local/bench-cdk.out' }));
   const rows: BenchRow[] = [];
   for (const burst of BURSTS) {
-    const result = simulateTemplate({
+    const result = await simulateTemplate({
       templatePath,
       objects: burst.objects,
       arrivalSeconds: burst.arrivalSeconds,
@@ -68,8 +68,8 @@ export async function benchSimulate(options: { templatePath?: string } = {}): Pr
     rows,
     notes: [
       "The launch gate (lib/launch-gate.ts) admits as many executions as the template's slots (24: -c fargateVcpuQuota=6 over 0.25-vCPU tasks); the rest wait in line on their task tokens, with no state transitions, until a finishing execution hands its slot on. RunTask is called about once per object.",
-      'makespan / lower bound: the lower bound is total task seconds over the slots (or the launch rate); a burst that ends on long tasks cannot reach it. "ideal FCFS makespan" is a perfect first-come-first-served gate with the same task times: the gap to it is the gate\'s own overhead (a few 20-50 ms calls per hand-on).',
-      'Wait cost: the transitions and SQS requests of waiting in line and handing slots on (about 5 transitions per waiting object) and any retried launch.',
+      'makespan / lower bound: the lower bound is total task seconds over the slots (or the launch rate); a burst that ends on long tasks cannot reach it. "ideal FCFS makespan" is a perfect first-come-first-served gate with the same task times: the planner runs the same engine as `npm start` on a virtual clock, its service calls taking no time, so a gap to it is the gate\'s order, not its latency.',
+      'Wait cost: the transitions and DynamoDB requests of waiting in line and handing slots on (about 4 transitions per waiting object) and any retried launch.',
     ],
   };
 }

@@ -20,6 +20,7 @@ export const CONTROL_RULES = {
   'CT.S3.PR.9': 's3_bucket_object_lock_enabled_check',
   'CT.S3.PR.10': 's3_bucket_default_encryption_kms_check',
   'CT.SQS.PR.1': 'sqs_dlq_check',
+  'CT.STEPFUNCTIONS.PR.2': 'step_functions_state_machine_tracing_enabled_check',
 } as const;
 export type ControlId = keyof typeof CONTROL_RULES;
 
@@ -49,7 +50,15 @@ export function controlRuleId(control: ControlId): string {
  */
 export function acknowledgeControlTowerControls(stack: PipelineStack, config: PipelineConfig): void {
   const { data, network, worker, workflow, backfill, launchGate, deadLetters } = stack;
-  const logGroups = [network.flowLogGroup, worker.logGroup, workflow.logGroup, backfill.logGroup];
+  const { launchGateCleanup, launchGateReconciler } = stack;
+  const logGroups = [
+    network.flowLogGroup,
+    worker.logGroup,
+    workflow.logGroup,
+    backfill.logGroup,
+    launchGateCleanup.logGroup,
+    launchGateReconciler.logGroup,
+  ];
 
   for (const logGroup of logGroups) {
     if (!logGroup) continue;
@@ -72,7 +81,7 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
     acknowledgeControl(
       launchGate.table,
       'CT.DYNAMODB.PR.2',
-      'encryption is aws-owned: DynamoDB encrypts the table (one count of running executions) under its AWS owned key; set -c encryption=kms to pass.',
+      'encryption is aws-owned: DynamoDB encrypts the table (the launch gate records: who holds a slot, who waits) under its AWS owned key; set -c encryption=kms to pass.',
     );
     acknowledgeControl(
       data.bucket,
@@ -111,6 +120,14 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
     'CT.S3.PR.9',
     'S3 refuses to deliver server access logs into a bucket with an Object Lock default retention, and Object Lock without one locks nothing; versioning keeps deleted logs for 30 days instead.',
   );
+
+  for (const { stateMachine } of [launchGateCleanup, launchGateReconciler]) {
+    acknowledgeControl(
+      stateMachine,
+      'CT.STEPFUNCTIONS.PR.2',
+      'The launch gate housekeeping (Express) runs every minute and calls only DynamoDB, Step Functions and CloudWatch: traces would add cost and nothing to follow; its failures are logged with their data and alarmed.',
+    );
+  }
 
   acknowledgeControl(
     deadLetters.queue,

@@ -9,25 +9,71 @@ export interface Clock {
   now(): number;
   /** Resolves once `ms` of this clock's time has passed; rejects with the signal's reason if aborted first. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Work that takes time outside the clock (a request to dynalite, a listing of the local S3): a
+   * clock that moves by itself stands still until it settles, so virtual time never jumps past it.
+   */
+  track<T>(work: Promise<T>): Promise<T>;
 }
 
-/** Wall-clock time, running `speed` times as fast (1: real time). */
+/**
+ * Wall-clock time, running `speed` times as fast (1: real time), that stands still while tracked
+ * work is in flight: the local services' own latency (a request to dynalite, which AWS answers in
+ * milliseconds) is not counted, so a sped-up clock never times out a state waiting on them.
+ */
 export class RealClock implements Clock {
-  private readonly startedAt = Date.now();
+  /** Clock time when it last resumed (or paused). */
+  private base = Date.now();
+  /** Wall time when it last resumed; undefined while paused. */
+  private resumedAt: number | undefined = Date.now();
+  private inFlight = 0;
+  private readonly timers = new TimerQueue();
+  private wake?: NodeJS.Timeout;
 
   constructor(readonly speed = 1) {
     if (!(speed > 0)) throw new RangeError(`RealClock speed ${speed} must be above 0`);
   }
 
   now(): number {
-    return this.startedAt + (Date.now() - this.startedAt) * this.speed;
+    return this.resumedAt === undefined ? this.base : this.base + (Date.now() - this.resumedAt) * this.speed;
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return abortable(signal, (resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, ms) / this.speed);
-      return () => clearTimeout(timer);
+      const cancel = this.timers.add(this.now() + Math.max(0, ms), resolve);
+      this.arm();
+      return () => {
+        cancel();
+        // The wall-clock timer may have been set for this sleep: it must not keep the process alive.
+        this.arm();
+      };
     });
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    if (this.inFlight++ === 0) {
+      this.base = this.now();
+      this.resumedAt = undefined;
+      clearTimeout(this.wake);
+    }
+    return work.finally(() => {
+      if (--this.inFlight === 0) {
+        this.resumedAt = Date.now();
+        this.arm();
+      }
+    });
+  }
+
+  /** Fires what is due and sets one wall-clock timer for the next sleep, while the clock runs. */
+  private arm(): void {
+    clearTimeout(this.wake);
+    if (this.resumedAt === undefined) return;
+    const now = this.now();
+    for (let next = this.timers.peek(); next && next.at <= now; next = this.timers.peek()) {
+      this.timers.take()!.fire();
+    }
+    const next = this.timers.peek();
+    if (next) this.wake = setTimeout(() => this.arm(), Math.max(1, (next.at - now) / this.speed));
   }
 }
 
@@ -35,6 +81,82 @@ interface Timer {
   readonly at: number;
   readonly seq: number;
   readonly fire: () => void;
+  cancelled?: boolean;
+}
+
+/**
+ * Sleeps by due time (then creation), as a binary heap: the planner keeps tens of thousands pending.
+ * A cancelled sleep stays in the heap, marked, until it reaches the top. Hand-written: a few lines,
+ * and the maintained heaps on npm are ESM-only or bring far more than this.
+ */
+class TimerQueue {
+  private readonly heap: Timer[] = [];
+  private seq = 0;
+  /** Sleeps neither fired nor cancelled. */
+  size = 0;
+
+  add(at: number, fire: () => void): () => void {
+    const timer: Timer = { at, seq: this.seq++, fire };
+    this.heap.push(timer);
+    this.up(this.heap.length - 1);
+    this.size++;
+    return () => {
+      if (timer.cancelled) return;
+      timer.cancelled = true;
+      this.size--;
+    };
+  }
+
+  /** The earliest live sleep, left in place. */
+  peek(): Timer | undefined {
+    while (this.heap.length > 0 && this.heap[0].cancelled) this.pop();
+    return this.heap[0];
+  }
+
+  /** Removes and returns the earliest live sleep. */
+  take(): Timer | undefined {
+    const timer = this.peek();
+    if (!timer) return undefined;
+    this.pop();
+    timer.cancelled = true;
+    this.size--;
+    return timer;
+  }
+
+  private pop(): void {
+    const last = this.heap.pop()!;
+    if (this.heap.length === 0) return;
+    this.heap[0] = last;
+    this.down(0);
+  }
+
+  private before(a: Timer, b: Timer): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.before(heap[i], heap[parent])) return;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && this.before(heap[left], heap[smallest])) smallest = left;
+      if (right < heap.length && this.before(heap[right], heap[smallest])) smallest = right;
+      if (smallest === i) return;
+      [heap[i], heap[smallest]] = [heap[smallest], heap[i]];
+      i = smallest;
+    }
+  }
 }
 
 /**
@@ -43,9 +165,8 @@ interface Timer {
  * sleeps started along the way is followed too.
  */
 export class VirtualClock implements Clock {
-  private current: number;
-  private seq = 0;
-  private readonly timers: Timer[] = [];
+  protected current: number;
+  protected readonly timers = new TimerQueue();
 
   constructor(startMs = Date.UTC(2026, 11, 1)) {
     this.current = startMs;
@@ -57,26 +178,23 @@ export class VirtualClock implements Clock {
 
   /** Sleeps not yet due. */
   get pending(): number {
-    return this.timers.length;
+    return this.timers.size;
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    return work;
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    return abortable(signal, (resolve) => {
-      const timer: Timer = { at: this.current + Math.max(0, ms), seq: this.seq++, fire: resolve };
-      this.timers.push(timer);
-      return () => {
-        const index = this.timers.indexOf(timer);
-        if (index >= 0) this.timers.splice(index, 1);
-      };
-    });
+    return abortable(signal, (resolve) => this.timers.add(this.current + Math.max(0, ms), resolve));
   }
 
   /** Moves time forward by `ms`, firing what falls due on the way. */
   async advance(ms: number): Promise<void> {
     const until = this.current + ms;
     await settle();
-    for (let next = this.nextDue(until); next; next = this.nextDue(until)) {
-      this.timers.splice(this.timers.indexOf(next), 1);
+    for (let next = this.timers.peek(); next && next.at <= until; next = this.timers.peek()) {
+      this.timers.take();
       this.current = next.at;
       next.fire();
       await settle();
@@ -87,21 +205,68 @@ export class VirtualClock implements Clock {
   /** Fires sleeps in order until none is left, however far that takes time; returns the time reached. */
   async runAll(limitMs = Number.MAX_SAFE_INTEGER): Promise<number> {
     await settle();
-    while (this.timers.length > 0) {
-      const next = this.nextDue(this.current + limitMs)!;
-      if (!next) throw new Error(`VirtualClock.runAll: sleeps still pending after ${limitMs} ms`);
+    for (let next = this.timers.peek(); next; next = this.timers.peek()) {
+      if (next.at > this.current + limitMs) {
+        throw new Error(`VirtualClock.runAll: sleeps still pending after ${limitMs} ms`);
+      }
       await this.advance(next.at - this.current);
     }
     return this.current;
   }
+}
 
-  private nextDue(until: number): Timer | undefined {
-    let best: Timer | undefined;
-    for (const timer of this.timers) {
-      if (timer.at > until) continue;
-      if (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq)) best = timer;
+/**
+ * Virtual time that moves by itself: whenever every piece of work is waiting on the clock (no
+ * promise chain can run, no tracked work is in flight), it jumps to the next sleep due and fires it.
+ * The planner's clock, and the tests' when they drive real services: a run takes as long as its
+ * work, never its waits, and its times are exact.
+ */
+export class AutoClock extends VirtualClock {
+  private inFlight = 0;
+  private scheduled = false;
+  private idleWaiters: Array<() => void> = [];
+
+  override sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    const sleeping = super.sleep(ms, signal);
+    this.schedule();
+    return sleeping;
+  }
+
+  override track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight++;
+    return work.finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
+  }
+
+  /** Resolves when no sleep is pending and no tracked work is in flight. */
+  idle(): Promise<void> {
+    if (this.timers.size === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => void this.run());
+  }
+
+  private async run(): Promise<void> {
+    for (;;) {
+      await settle();
+      if (this.inFlight > 0) break;
+      const next = this.timers.take();
+      if (!next) break;
+      this.current = Math.max(this.current, next.at);
+      next.fire();
     }
-    return best;
+    this.scheduled = false;
+    if (this.timers.size === 0 && this.inFlight === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((resolve) => resolve());
+    }
   }
 }
 

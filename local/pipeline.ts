@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
@@ -15,6 +14,7 @@ import {
   refuseCustomerManagedKeys,
   TemplateError,
 } from './cloudformation/template';
+import { LocalCloudWatch } from './cloudwatch/metrics';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
@@ -25,6 +25,7 @@ import { localAccess } from './endpoint/access';
 import { type LocalEndpoint, startLocalEndpoint } from './endpoint/server';
 import { DeadLetterStore } from './events/dead-letter-store';
 import { LocalEventBus } from './events/event-bus';
+import { EventBridgeApi } from './events/events-api';
 import {
   findObjectCreatedRule,
   loadEventRules,
@@ -48,28 +49,39 @@ import { loadSchedules } from './scheduler/schedule-template';
 import { LocalScheduler } from './scheduler/scheduler';
 import { SqsApi } from './sqs/api';
 import { type LocalQueue, LocalSqs } from './sqs/queues';
+import type { StepFunctionsApi } from './stepfunctions/api';
+import type { Json } from './stepfunctions/asl/paths';
 import {
   type BackfillStateMachine,
   findBackfillStateMachine,
   loadStateMachine,
+  loadStateMachines,
   type LocalStateMachineResource,
-  type StateMachineDefinition,
 } from './stepfunctions/definitions';
 import { ExecutionJournal } from './stepfunctions/execution-journal';
 import {
   type ExecutionRecord,
   LocalStepFunctions,
-  type RunExecutionOptions,
   type StartExecutionOptions,
 } from './stepfunctions/executions';
+import type { StatusChangeEvent } from './stepfunctions/status-change-event';
 import { readResult, writtenResult } from './worker-contract';
 
-export type { ExecutionRecord, UndeliveredEvent };
+export type { ExecutionRecord, StatusChangeEvent, UndeliveredEvent };
+
+/**
+ * How much faster than real time `npm start` runs its clock: retries, waits, long polls, visibility
+ * timeouts, task and execution timeouts, EventBridge's delivery retries and the schedules alike. 100
+ * turns a 5-minute retry cap into 3 s and the reconciler's minute into 0.6 s; a task's 3600 s
+ * TimeoutSeconds is then 36 s of wall time, ample for a local worker run.
+ */
+export const LOCAL_CLOCK_SPEED = 100;
 
 /**
  * The whole pipeline on one machine: embedded S3 -> "Object Created" event -> the rule's pattern and
- * input transformer -> the state machine (aws-local-stepfunctions, its launch gate on the local
- * DynamoDB and SQS) -> the worker as a local ECS task.
+ * input transformer -> the state machine (the local Step Functions engine, its launch gate on the
+ * local DynamoDB) -> the worker as a local ECS task; every other rule and schedule of the template
+ * (the gate's cleanup on status changes, its reconciler) on the same bus and engine, all on one Clock.
  * Every piece of behaviour comes from the synthesized template, each service reading its own slice;
  * this module only wires the services together.
  */
@@ -101,21 +113,19 @@ export interface LocalPipelineOptions {
   readonly bucketName?: string;
   /** @default [node, container/dist/worker.js] */
   readonly workerCommand?: readonly string[];
-  /** Factor applied to Retry intervals. @default 0.01 */
-  readonly retryIntervalScale?: number;
-  /**
-   * The time EventBridge's delivery retries and event-age limit, and the schedules, go by.
-   * @default EventBridge's retries at 10,000 times real time (a day of retries in seconds, as
-   * `--inject-start-failures` shows them), the schedules at 100 times (as Step Functions' retries)
-   */
+  /** The only source of time of the services. @default new RealClock(LOCAL_CLOCK_SPEED) */
   readonly clock?: Clock;
+  /** Keys per page of a Distributed Map's bucket listing. @default 1000 (S3's maximum) */
+  readonly listPageSize?: number;
   /**
    * The rule's State: `DISABLED` delivers no event (objects written then are only seen by a backfill),
    * as `aws events disable-rule` does. @default 'ENABLED'
    */
   readonly ruleState?: 'ENABLED' | 'DISABLED';
   readonly faults?: FaultOptions;
-  /** Called when an execution has finished (SUCCEEDED or FAILED). */
+  /** Each "Step Functions Execution Status Change" event (Standard executions), as the bus gets it. */
+  readonly onExecutionStatusChange?: (event: StatusChangeEvent) => void;
+  /** Called when an execution of an object has ended (SUCCEEDED, FAILED, TIMED_OUT or ABORTED); not for Express ones. */
   readonly onExecutionFinished?: (record: ExecutionRecord) => void;
   /** Each line the worker writes (its CloudWatch Logs, locally). */
   readonly onWorkerLog?: (line: string, taskArn: string) => void;
@@ -142,6 +152,13 @@ export interface LocalPipeline {
   readonly dynamodb: LocalDynamoDb;
   /** The template's queues, in process. */
   readonly sqs: LocalSqs;
+  /** The local Step Functions: executions, Map Runs, task tokens. */
+  readonly stepFunctions: LocalStepFunctions;
+  /** The Step Functions API on it, served on the endpoint (signing name `states`). */
+  readonly stepFunctionsApi: StepFunctionsApi;
+  /** PutMetricData's data points, as the state machines sent them. */
+  readonly cloudwatch: LocalCloudWatch;
+  readonly clock: Clock;
   /** Writes an object into the watched bucket (its event starts an execution if the rule matches). */
   upload(key: string, body: string | Uint8Array): Promise<void>;
   /**
@@ -154,17 +171,12 @@ export interface LocalPipeline {
    * ExecutionAlreadyExists for a name used before.
    */
   startExecution(input: unknown, options?: StartExecutionOptions): ExecutionRecord;
-  /**
-   * Runs `definition` (e.g. a Map's item processor) to completion now, unqueued, with this pipeline's
-   * task runner and faults; the record is listed in `executions()`.
-   */
-  runExecution(
-    definition: StateMachineDefinition,
-    input: unknown,
-    options: RunExecutionOptions,
-  ): Promise<ExecutionRecord>;
   /** Resolves when no event is being converted or retried and no execution is running. */
   waitForIdle(): Promise<void>;
+  /**
+   * The executions of one object each: the workflow's, and a backfill's children; not the backfill
+   * run itself, nor the gate's Express housekeeping (cleanup, reconciler).
+   */
   executions(): readonly ExecutionRecord[];
   /** The most tasks that ran at once so far (bounded by the Fargate vCPU quotas). */
   peakRunningTasks(): number;
@@ -182,8 +194,9 @@ export interface LocalPipeline {
   /** The JSON the worker wrote for this execution, or null when it wrote none. */
   readResult(record: ExecutionRecord): Promise<unknown>;
   /**
-   * Stops accepting events; `drain` (default) lets running executions finish first, otherwise their
-   * tasks are stopped (SIGTERM, SIGKILL after the stop timeout). A second call returns the first's promise.
+   * Stops accepting events; `drain` (default) lets running executions finish first, otherwise they are
+   * stopped as StopExecution stops them (ABORTED; their tasks get SIGTERM, SIGKILL after the stop
+   * timeout). A second call returns the first's promise.
    */
   stop(options?: { readonly drain?: boolean }): Promise<void>;
   /** Kills every running task now (SIGKILL), for a stop that cannot wait (a second Ctrl-C). */
@@ -243,12 +256,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     serveDynamoDb: endpoint.serveDynamoDb,
     credentials: LOCAL_S3_CREDENTIALS,
   });
-  const sqs = LocalSqs.fromDeployment(deployment, options.retryIntervalScale ?? 0.01);
-  endpoint.register(new SqsApi(sqs, deployment));
-  endpoint.register(new CloudFormationApi(deployment, STACK_NAME, new Date()));
-  endpoint.register(new EventBridgeRulesApi(deployment));
+  const clock = options.clock ?? new RealClock(LOCAL_CLOCK_SPEED);
+  const sqs = LocalSqs.fromDeployment(deployment, clock);
 
   const ecs = new LocalEcsTaskRunner({
+    clock,
     taskDefinitions: loadTaskDefinitions(deployment),
     network: TaskNetwork.fromDeployment(deployment),
     command: workerCommand,
@@ -272,62 +284,31 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     faults: new LaunchFaults(options.faults),
     quotas: new FargateQuotas(
       { vcpuQuota: options.fargateVcpuQuota, spotVcpuQuota: options.fargateSpotVcpuQuota },
-      performance.now() / 1000,
+      clock.now() / 1000,
     ),
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
-
-  const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
-  const stepFunctions = new LocalStepFunctions({
-    journal,
-    retryIntervalScale: options.retryIntervalScale,
-    services: { dynamodb: dynamodb.client, sqs },
-    runTask: ({ record, stateName, parameters, timeoutSeconds }) =>
-      ecs.run({
-        stateName,
-        parameters,
-        timeoutSeconds,
-        onAttempt: (attempt) => record.attempts.push(attempt),
-      }),
-    onExecutionFinished: async (record) => {
-      if (record.status === 'SUCCEEDED')
-        record.result = await writtenResult(s3, record.attempts.at(-1)?.environment);
-      options.onExecutionFinished?.(record);
-    },
-  });
-  stepFunctions.stateMachineFor(stateMachine.definition); // validates the definition before anything starts
 
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
     deadLetterQueue(sqs, rule),
   );
-  const startExecution = (input: unknown, start?: StartExecutionOptions) =>
-    stepFunctions.startExecution(stateMachine, input, start);
-  // EventBridge and EventBridge Scheduler: every rule and schedule of the template, their targets
-  // reached through these calls. Until the whole pipeline runs on one clock, EventBridge's day of
-  // retries keeps its own speed: at the schedules' speed a dead letter would take minutes to appear.
-  const deliveryClock = options.clock ?? new RealClock(10_000);
-  const scheduleClock = options.clock ?? new RealClock(100);
-  const stateMachines = new Map<string, LocalStateMachineResource>(
-    [stateMachine, backfill].flatMap((machine) => (machine ? [[machine.logicalId, machine]] : [])),
-  );
+  // EventBridge and EventBridge Scheduler: every rule and schedule of the template (the object rule,
+  // the gate's cleanup on status changes, its reconciler), their targets reached through these calls.
+  const stateMachines = new Map(loadStateMachines(deployment).map((machine) => [machine.arn, machine]));
   const startTargetExecution = async (stateMachineArn: string, input: unknown, event?: unknown) => {
-    const [logicalId] =
-      deployment
-        .resourcesOfType('AWS::StepFunctions::StateMachine')
-        .find(([id]) => deployment.ref(id) === stateMachineArn) ?? [];
-    if (logicalId === undefined) {
+    const machine = stateMachines.get(stateMachineArn);
+    if (!machine) {
       throw new AwsServiceError(
         'StateMachineDoesNotExist',
         `State Machine Does Not Exist: '${stateMachineArn}'`,
       );
     }
-    if (!stateMachines.has(logicalId)) stateMachines.set(logicalId, loadStateMachine(deployment, logicalId));
-    return stepFunctions.startExecution(stateMachines.get(logicalId)!, input, { event });
+    return stepFunctions.startExecution(machine, input, { event });
   };
   const bus = new LocalEventBus<ExecutionRecord>({
     rules: loadEventRules(deployment),
-    clock: deliveryClock,
+    clock,
     ruleStates: options.ruleState && { [rule.ruleName]: options.ruleState },
     deadLetterQueue: () => deadLetters,
     startFailures: options.faults?.startFailures,
@@ -342,9 +323,54 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     },
     onUndelivered: options.onUndelivered,
   });
+  const events = new EventBridgeApi({
+    rules: new EventBridgeRulesApi(deployment),
+    put: (event) => void bus.put(event),
+    clock,
+    accountId: deployment.accountId,
+    region: deployment.region,
+  });
+
+  const cloudwatch = new LocalCloudWatch(() => clock.now());
+  const journal = new ExecutionJournal(options.journalDir ?? join(dirname(options.dataDir), 'executions'));
+  const stepFunctions = new LocalStepFunctions({
+    clock,
+    journal,
+    region: deployment.region,
+    services: { dynamodb: dynamodb.client, sqs, cloudwatch, events },
+    // Every definition is checked before anything starts: one the engine cannot run is refused, named.
+    stateMachines: [...stateMachines.values()],
+    itemReader: { s3, pageSize: options.listPageSize },
+    // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
+    onStatusChange: (event) => {
+      options.onExecutionStatusChange?.(event);
+      void bus.put(event);
+    },
+    runTask: async ({ record, stateName, parameters, signal }) =>
+      (await ecs.run({
+        stateName,
+        parameters,
+        signal,
+        onAttempt: (attempt) => record.attempts.push(attempt),
+      })) as Json,
+    onExecutionFinished: async (record) => {
+      if (record.express) return; // the gate's housekeeping: no object, no result
+      if (record.status === 'SUCCEEDED')
+        record.result = await writtenResult(s3, record.attempts.at(-1)?.environment);
+      options.onExecutionFinished?.(record);
+    },
+  });
+
+  endpoint.register(new SqsApi(sqs, deployment));
+  endpoint.register(new CloudFormationApi(deployment, STACK_NAME, new Date(clock.now())));
+  endpoint.register(events);
+  endpoint.register(stepFunctions.api);
+
+  const startExecution = (input: unknown, start?: StartExecutionOptions) =>
+    stepFunctions.startExecution(stateMachine, input, start);
   const schedules = new LocalScheduler({
     schedules: loadSchedules(deployment),
-    clock: scheduleClock,
+    clock,
     startExecution: startTargetExecution,
     onUndelivered: options.onUndelivered,
   });
@@ -382,14 +408,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     s3,
     dynamodb,
     sqs,
+    stepFunctions,
+    stepFunctionsApi: stepFunctions.api,
+    cloudwatch,
+    clock,
     upload: async (key, body) => {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     },
     deliver,
     startExecution,
-    runExecution: (definition, input, run) => stepFunctions.runExecution(definition, input, run),
     waitForIdle,
-    executions: () => stepFunctions.executions(),
+    // A backfill run is an execution too, but of no object: its children are listed. Express
+    // executions (the gate's cleanup and reconciler) are housekeeping, not objects.
+    executions: () =>
+      stepFunctions.executions().filter((e) => !e.express && e.stateMachineArn !== backfill?.arn),
     peakRunningTasks: () => ecs.peakRunningTasks,
     undelivered: () => bus.undelivered(),
     deadLetters,
@@ -404,11 +436,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     accepting = false;
     notifications.stop();
     schedules.stop();
-    if (!drain) {
-      stepFunctions.stopWaiting();
-      ecs.stopAll();
-    }
+    if (!drain) stepFunctions.stopAll('The local pipeline was stopped without draining');
     await waitForIdle();
+    await ecs.onIdle();
     s3.destroy();
     await Promise.all([server.close(), dynamodb.close()]);
     await endpoint.close();

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
-import type { FaultOptions } from '../pipeline';
+import { type FaultOptions, LOCAL_CLOCK_SPEED } from '../pipeline';
 
 export const DEFAULT_PORT = 4566;
 export const DEFAULT_DATA_DIR = '.local';
@@ -31,6 +31,8 @@ export interface CliOptions {
   /** `--redrive`: run the failed executions again, then exit. */
   readonly redrive: boolean;
   readonly port: number;
+  /** How many times faster than real time the pipeline's one clock runs. */
+  readonly clockSpeed: number;
   /** Everything the run writes goes under it (see dataLayout). */
   readonly dataDir: string;
   /** undefined: `dead-letters` in the data directory. */
@@ -101,6 +103,10 @@ Options:
   --task-command <command>       run this command (with /bin/sh) as the task's container instead of
                                  the bundled worker, e.g. your own worker in another language; it
                                  gets the same environment, timeout, SIGTERM and exit-code handling
+  --clock-speed <n>              how many times faster than real time the local clock runs (default
+                                 ${LOCAL_CLOCK_SPEED}): retries, waits, timeouts, EventBridge's retries and the
+                                 schedules alike; e.g. 2000 turns --inject-start-failures' day of
+                                 retries into seconds (a worker's 3600 s timeout is then 1.8 s)
   --json                         print only the summary, as one JSON document
   --verbose                      print the worker's log lines
   --inject-launch-errors <kind:n>  make the first n task launches fail: throttling:n
@@ -115,6 +121,7 @@ Options:
 
 const OPTIONS = {
   port: { type: 'string' },
+  'clock-speed': { type: 'string' },
   'data-dir': { type: 'string' },
   'dead-letter-dir': { type: 'string' },
   backfill: { type: 'boolean', default: false },
@@ -185,6 +192,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
     failures: mode === 'failures',
     redrive: mode === 'redrive',
     port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
+    clockSpeed: wholeNumber('--clock-speed', values['clock-speed'], LOCAL_CLOCK_SPEED, 1, 100_000),
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     deadLetterDir: values['dead-letter-dir'],
     fargateVcpuQuota: vcpuQuota('--fargate-vcpu-quota', values['fargate-vcpu-quota']),

@@ -5,6 +5,7 @@ import { basename, join, relative, resolve, sep } from 'node:path';
 import { backfillPrefix } from '../../shared/backfill-prefix';
 import { countsLine, errorCounts, failureLine, failureReport } from '../../shared/failed-executions';
 import { redriveLine, redriveSummary } from '../../shared/redrive';
+import { RealClock } from '../clock';
 import { SynthError, synthesize } from '../cloudformation/synth';
 import { readTemplateFile } from '../cloudformation/template';
 import { type ExecutionRecord, type LocalPipeline, startLocalPipeline } from '../pipeline';
@@ -103,6 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
         workerCommand: cli.taskCommand === undefined ? undefined : ['/bin/sh', '-c', cli.taskCommand],
         dataDir: layout.s3,
         port: cli.port,
+        clock: new RealClock(cli.clockSpeed),
         fargateVcpuQuota: cli.fargateVcpuQuota,
         fargateSpotVcpuQuota: cli.fargateSpotVcpuQuota,
         faults: cli.faults,
@@ -333,7 +335,7 @@ function stopOnInterrupt(pipeline: LocalPipeline, options: CliOptions): void {
       return;
     }
     interrupted = true;
-    running = pipeline.executions().filter((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
+    running = pipeline.executions().filter((e) => e.status === 'RUNNING');
     console.error(
       `\nCtrl-C: stopping ${counted(running.length, 'running execution')} ` +
         '(SIGTERM to their tasks, SIGKILL after the stop timeout; Ctrl-C again kills them now)',

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 
+import { type Clock, RealClock } from '../clock';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { StatesError } from '../stepfunctions/errors';
 import { type CapacityType, FargateQuotas, launchRefusalError } from './fargate-quotas';
@@ -58,12 +58,17 @@ export interface TaskAttempt {
 export interface RunTaskRequest {
   readonly stateName: string;
   readonly parameters: unknown;
-  /** The state's TimeoutSeconds: the task is stopped (SIGTERM) when it elapses. */
-  readonly timeoutSeconds?: number;
+  /**
+   * Aborted when Step Functions stops the task (the state timed out: the reason is a States.Timeout
+   * error; or the execution ended): SIGTERM, then SIGKILL after the container's stopTimeout.
+   */
+  readonly signal?: AbortSignal;
   readonly onAttempt?: (attempt: TaskAttempt) => void;
 }
 
 export interface EcsTaskRunnerOptions extends TaskLocation {
+  /** Times launches, the quotas' refill and the stop timeout. @default real time */
+  readonly clock?: Clock;
   readonly taskDefinitions: readonly LocalTaskDefinition[];
   /**
    * Command that runs the container, e.g. `[process.execPath, 'container/dist/worker.js']` or
@@ -104,10 +109,30 @@ export class LocalEcsTaskRunner {
   private readonly running = new Set<LaunchedTask>();
   private readonly faults: LaunchFaults;
   private readonly quotas: FargateQuotas;
+  private readonly clock: Clock;
+  private idleWaiters: Array<() => void> = [];
+  /** Runs not yet answered (launching, running or stopping). */
+  private active = 0;
 
   constructor(private readonly options: EcsTaskRunnerOptions) {
+    this.clock = options.clock ?? new RealClock();
     this.faults = options.faults ?? new LaunchFaults();
-    this.quotas = options.quotas ?? new FargateQuotas({}, nowSeconds());
+    this.quotas = options.quotas ?? new FargateQuotas({}, this.nowSeconds());
+  }
+
+  private nowSeconds(): number {
+    return this.clock.now() / 1000;
+  }
+
+  /** Tasks whose container is still running. */
+  get runningTasks(): number {
+    return this.running.size;
+  }
+
+  /** Resolves when every run has been answered and its container has exited (at once if none runs). */
+  onIdle(): Promise<void> {
+    if (this.active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** The most tasks that ran at once. */
@@ -117,7 +142,21 @@ export class LocalEcsTaskRunner {
 
   /** Runs one task to completion, as `ecs:runTask.sync` does. Throws a named StatesError on failure. */
   async run(request: RunTaskRequest): Promise<EcsTaskDescription> {
-    const started = Date.now();
+    this.active++;
+    try {
+      return await this.runOnce(request);
+    } finally {
+      this.active--;
+      if (this.active === 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        waiters.forEach((resolve) => resolve());
+      }
+    }
+  }
+
+  private async runOnce(request: RunTaskRequest): Promise<EcsTaskDescription> {
+    const started = this.clock.now();
     const parameters = request.parameters as RunTaskParameters;
     const onSpot = placedOnSpot(parameters);
     const record = (attempt: Omit<TaskAttempt, 'stateName' | 'onSpot' | 'startedAt' | 'durationMs'>) =>
@@ -125,7 +164,7 @@ export class LocalEcsTaskRunner {
         stateName: request.stateName,
         onSpot,
         startedAt: started,
-        durationMs: Date.now() - started,
+        durationMs: this.clock.now() - started,
         ...attempt,
       });
 
@@ -142,7 +181,7 @@ export class LocalEcsTaskRunner {
       const taskDefinition = this.findTaskDefinition(parameters.TaskDefinition);
       cpuUnits = Number(taskDefinition.cpu ?? 256);
       // Every call counts against RunTask's rate; a launch also needs vCPU and a launch token.
-      const refusal = this.quotas.runTask(capacity, cpuUnits, nowSeconds());
+      const refusal = this.quotas.runTask(capacity, cpuUnits, this.nowSeconds());
       if (refusal) {
         const { name, cause } = launchRefusalError(refusal, randomUUID());
         throw new StatesError(name, cause);
@@ -163,7 +202,7 @@ export class LocalEcsTaskRunner {
       failToStart:
         this.options.network?.pullProblem(parameters) ??
         (this.faults.takeFailedToStart() ? RATE_EXCEEDED_PULL : undefined),
-      timeoutSeconds: request.timeoutSeconds,
+      signal: request.signal,
     }).finally(() => this.quotas.release(capacity, cpuUnits));
     const description = describeStoppedTask(task, stopped, parameters, this.options);
     const failed = stopped.stopCode !== 'EssentialContainerExited' || stopped.exitCode !== 0;
@@ -181,18 +220,6 @@ export class LocalEcsTaskRunner {
       throw new StatesError(error, JSON.stringify(description));
     }
     return description;
-  }
-
-  /**
-   * Stops every running task as StopTask does, e.g. when the pipeline is stopped without draining:
-   * SIGTERM, then SIGKILL after the container's stop timeout.
-   */
-  stopAll(): void {
-    for (const { child, container } of this.running) {
-      signalContainer(child, 'SIGTERM');
-      const kill = setTimeout(() => signalContainer(child, 'SIGKILL'), container.stopTimeoutSeconds * 1000);
-      child.once('close', () => clearTimeout(kill));
-    }
   }
 
   /** Kills every running task now (SIGKILL): a stop that cannot wait for the stop timeout. */
@@ -262,7 +289,7 @@ export class LocalEcsTaskRunner {
       environment,
       child,
       onSpot,
-      createdAt: Date.now(),
+      createdAt: this.clock.now(),
     };
     this.running.add(task);
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -291,20 +318,24 @@ export class LocalEcsTaskRunner {
   private waitForStop(
     task: LaunchedTask,
     /** `failToStart`: the reason ECS stops the task with before its container runs. */
-    options: { interrupt: boolean; failToStart?: string; timeoutSeconds?: number },
+    options: { interrupt: boolean; failToStart?: string; signal?: AbortSignal },
   ): Promise<StoppedTask> {
     const { child, container } = task;
     let stopCode = 'EssentialContainerExited';
     let stoppedReason = 'Essential container in task exited';
     let timedOut = false;
-    let killTimer: NodeJS.Timeout | undefined;
+    const killTimer = new AbortController();
     // ECS stops a task with SIGTERM, then SIGKILL after the container's stopTimeout.
     const stop = (code: string, reason: string) => {
+      if (task.stoppingAt !== undefined) return;
       stopCode = code;
       stoppedReason = reason;
-      task.stoppingAt = Date.now();
+      task.stoppingAt = this.clock.now();
       signalContainer(child, 'SIGTERM');
-      killTimer = setTimeout(() => signalContainer(child, 'SIGKILL'), container.stopTimeoutSeconds * 1000);
+      this.clock.sleep(container.stopTimeoutSeconds * 1000, killTimer.signal).then(
+        () => signalContainer(child, 'SIGKILL'),
+        () => undefined,
+      );
     };
     if (options.failToStart) {
       // ECS stopped the task before its container ran: the container never starts (exit code null).
@@ -316,22 +347,25 @@ export class LocalEcsTaskRunner {
       // A Spot interruption: ECS sends SIGTERM (with a two-minute warning before SIGKILL on AWS).
       child.once('spawn', () => stop('SpotInterruption', 'Your Spot Task was interrupted.'));
     }
-    // Step Functions times the state out and calls StopTask. aws-local-stepfunctions raises
-    // States.Timeout itself but cannot stop a local handler, so the runner stops the child. This
-    // timer is created before the library's, with the same delay, so the child gets SIGTERM first.
-    const timeout =
-      options.timeoutSeconds === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            stop('UserInitiated', 'Task stopped by Step Functions: the state timed out');
-          }, options.timeoutSeconds * 1000);
+    // Step Functions calls StopTask when the state times out or the execution ends.
+    const onAbort = () => {
+      const reason: unknown = options.signal?.reason;
+      timedOut = reason instanceof Error && reason.name === 'States.Timeout';
+      stop(
+        'UserInitiated',
+        timedOut
+          ? 'Task stopped by Step Functions: the state timed out'
+          : 'Task stopped by Step Functions: the execution ended',
+      );
+    };
+    if (options.signal?.aborted) child.once('spawn', onAbort);
+    else options.signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise((resolve) => {
       const finish = (exitCode: number | null) => {
-        clearTimeout(timeout);
-        clearTimeout(killTimer);
+        options.signal?.removeEventListener('abort', onAbort);
+        killTimer.abort();
         this.running.delete(task);
-        resolve({ exitCode, stopCode, stoppedReason, timedOut, stoppedAt: Date.now() });
+        resolve({ exitCode, stopCode, stoppedReason, timedOut, stoppedAt: this.clock.now() });
       };
       child.once('error', (error) => {
         stopCode = 'TaskFailedToStart';
@@ -407,11 +441,6 @@ export function placedOnSpot(parameters: RunTaskParameters): boolean {
   if (!onDemand) return true;
   if ((spot.Base ?? 0) !== (onDemand.Base ?? 0)) return (spot.Base ?? 0) > (onDemand.Base ?? 0);
   return (spot.Weight ?? 0) > (onDemand.Weight ?? 0);
-}
-
-/** The quotas' clock locally: real time, in seconds. */
-function nowSeconds(): number {
-  return performance.now() / 1000;
 }
 
 /** The worker's summary log line (`"summary": true`), if this line is one. */

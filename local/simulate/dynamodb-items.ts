@@ -6,17 +6,17 @@ import updateParser from 'dynalite/db/updateParser';
 
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { LocalDeployment } from '../cloudformation/template';
-import type { Json } from './asl';
-import { ServiceError } from './service-error';
+import type { Json } from '../stepfunctions/asl/paths';
 
 /**
  * DynamoDB as the launch gate's calls see it, in virtual time: items by table and key, in DynamoDB
- * JSON; UpdateItem (SET with if_not_exists and + / -, REMOVE, ADD and DELETE on numbers and sets),
+ * JSON; GetItem, UpdateItem (SET with if_not_exists and + / -, REMOVE, ADD and DELETE on numbers and sets),
  * PutItem and DeleteItem, each with its ConditionExpression, and Query on the table or a local or
  * global index (key condition, sorted by the index's sort key, Limit). Expressions are parsed and
  * conditions evaluated by dynalite's own parsers; applying an update's parsed sections is written
  * here, because dynalite keeps that inside its asynchronous store. Every call is strongly consistent
- * and applied at once, as a single item's write is.
+ * and applied at once, as a single item's write is. The planner serves it to the engine's DynamoDB
+ * integrations as a client (`send(command)`), so its errors are the SDK's: a `name` and `$metadata`.
  */
 
 type AttributeValue = Record<string, Json>;
@@ -130,6 +130,16 @@ function standIn(value: AttributeValue): AttributeValue {
   return { [type]: type === 'N' ? '0' : type.endsWith('S') ? ['x'] : 'x' };
 }
 
+/** An error as the SDK throws a DynamoDB refusal: the integrations name it `DynamoDb.<name>`. */
+export class DynamoDbItemsError extends Error {
+  readonly $metadata = {};
+
+  constructor(name: string, message: string) {
+    super(message);
+    this.name = name;
+  }
+}
+
 export class DynamoDbItems {
   private readonly items = new Map<string, { tableName: string; item: Item }>();
   /**
@@ -145,12 +155,12 @@ export class DynamoDbItems {
   constructor(private readonly schemas: Readonly<Record<string, TableSchema>> = {}) {}
 
   /** UpdateItem: its condition on the item as it is, then its update; applied at once. */
-  updateItem(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+  updateItem(parameters: Record<string, Json>): Json {
     this.writeRequests++;
-    const parsed = this.parsed(parameters, errorPrefix);
+    const parsed = this.parsed(parameters);
     const id = this.idOf(parameters);
     const existing = this.items.get(id)?.item;
-    this.check(parsed, existing, errorPrefix);
+    this.check(parsed, existing);
     const item: Item = structuredClone(existing ?? (parameters.Key as Item));
     const touched = new Set<string>();
     for (const section of parsed.update?.sections ?? []) {
@@ -172,40 +182,47 @@ export class DynamoDbItems {
     }
   }
 
-  putItem(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+  /** GetItem: always strongly consistent here. */
+  getItem(parameters: Record<string, Json>): Json {
+    this.readRequests++;
+    const found = this.items.get(this.idOf(parameters))?.item;
+    return found ? { Item: structuredClone(found) as Json } : {};
+  }
+
+  putItem(parameters: Record<string, Json>): Json {
     this.writeRequests++;
-    const parsed = this.parsed(parameters, errorPrefix);
+    const parsed = this.parsed(parameters);
     const item = structuredClone(parameters.Item as Item);
     const id = this.idOf({
       TableName: parameters.TableName,
       Key: this.keyOf(String(parameters.TableName), item),
     });
-    this.check(parsed, this.items.get(id)?.item, errorPrefix);
+    this.check(parsed, this.items.get(id)?.item);
     this.store(id, String(parameters.TableName), item);
     return {};
   }
 
-  deleteItem(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+  deleteItem(parameters: Record<string, Json>): Json {
     this.writeRequests++;
-    const parsed = this.parsed(parameters, errorPrefix);
+    const parsed = this.parsed(parameters);
     const id = this.idOf(parameters);
-    this.check(parsed, this.items.get(id)?.item, errorPrefix);
+    this.check(parsed, this.items.get(id)?.item);
     this.store(id, String(parameters.TableName), undefined);
     return {};
   }
 
   /** Query: the items of the key condition, in the order of the index's (or table's) sort key. */
-  query(parameters: Record<string, Json>, errorPrefix = 'DynamoDB'): Json {
+  query(parameters: Record<string, Json>): Json {
     this.readRequests++;
-    const parsed = this.parsed(parameters, errorPrefix);
+    const parsed = this.parsed(parameters);
     const tableName = String(parameters.TableName);
     const indexName = typeof parameters.IndexName === 'string' ? parameters.IndexName : undefined;
     const schema = this.schemas[tableName];
     const keys = indexName === undefined ? schema : schema?.indexes[indexName];
     const partition = keys && partitionValueOf(parsed.keyCondition?.expression, keys.hashKey);
     if (!keys || partition === undefined) {
-      throw new ServiceError(
-        `${errorPrefix}.ValidationException`,
+      throw new DynamoDbItemsError(
+        'ValidationException',
         `Query on ${tableName}${indexName ? ` index ${indexName}` : ''}: the simulator needs the table's schema and "<partition key> = :value"`,
       );
     }
@@ -270,18 +287,15 @@ export class DynamoDbItems {
     else this.items.delete(id);
   }
 
-  private parsed(parameters: Record<string, Json>, errorPrefix: string): Parsed {
+  private parsed(parameters: Record<string, Json>): Parsed {
     const parsed = parseExpressions(parameters);
-    if (typeof parsed === 'string') throw new ServiceError(`${errorPrefix}.ValidationException`, parsed);
+    if (typeof parsed === 'string') throw new DynamoDbItemsError('ValidationException', parsed);
     return parsed;
   }
 
-  private check(parsed: Parsed, existing: Item | undefined, errorPrefix: string): void {
+  private check(parsed: Parsed, existing: Item | undefined): void {
     if (parsed.condition && !dynaliteDb.matchesExprFilter(existing ?? {}, parsed.condition.expression)) {
-      throw new ServiceError(
-        `${errorPrefix}.ConditionalCheckFailedException`,
-        'The conditional request failed',
-      );
+      throw new DynamoDbItemsError('ConditionalCheckFailedException', 'The conditional request failed');
     }
   }
 
@@ -310,8 +324,8 @@ function applySection(section: Section, item: Item): void {
     section.path.length === 1 ? item : (dynaliteDb.mapPath(section.path.slice(0, -1), item)?.M as Item);
   const name = String(section.path.at(-1));
   if (!parent)
-    throw new ServiceError(
-      'DynamoDB.ValidationException',
+    throw new DynamoDbItemsError(
+      'ValidationException',
       'The document path provided in the update expression is invalid for update',
     );
   const existing = parent[name];

@@ -83,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const templatePath =
     options.template ?? (await synthesize({ outDir: '.local/simulate-cdk.out', context: options.context }));
-  const result = simulateTemplate({ ...options, templatePath });
+  const result = await simulateTemplate({ ...options, templatePath });
   console.log(options.json ? JSON.stringify(result) : formatResult(result));
   return result.failed === 0 ? 0 : 1;
 }

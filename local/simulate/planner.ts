@@ -2,11 +2,11 @@ import { deployLocally, readTemplateFile } from '../cloudformation/template';
 import { loadTaskDefinitions } from '../ecs/task-definitions';
 import { findObjectCreatedRule, loadObjectCreatedRule } from '../events/rule-template';
 import { LOCAL_REGION } from '../s3/server';
+import { queueSettings } from '../sqs/queue-messages';
 import { loadStateMachine } from '../stepfunctions/definitions';
 import { loadTableSchemas } from './dynamodb-items';
 import type { Architecture } from './prices';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
-import { loadQueueSettings } from './sqs-queues';
 
 /** The capacity planner over a synthesized template: what `npm run simulate` and the bench run. */
 
@@ -36,13 +36,13 @@ export function loadSimulatedWorkflow(
     definition,
     taskDefinitions,
     architecture,
-    queueSettings: loadQueueSettings(deployment),
+    queueSettings: queueSettings(deployment),
     tableSchemas: loadTableSchemas(deployment),
   };
 }
 
 /** Simulates a burst through the workflow of a synthesized template. */
-export function simulateTemplate(options: PlannerOptions): SimulationResult {
+export function simulateTemplate(options: PlannerOptions): Promise<SimulationResult> {
   return simulate({ ...options, ...loadSimulatedWorkflow(options.templatePath) });
 }
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
+import { AutoClock, type Clock } from '../clock';
 import {
   type CapacityType,
   FargateQuotas,
@@ -11,37 +12,26 @@ import {
 } from '../ecs/fargate-quotas';
 import type { LocalTaskDefinition } from '../ecs/task-definitions';
 import { placedOnSpot, type RunTaskParameters } from '../ecs/task-runner';
+import type { QueueSettings } from '../sqs/queue-messages';
+import { LocalSqs } from '../sqs/queues';
+import { StatesError } from '../stepfunctions/asl/errors';
+import type { Json } from '../stepfunctions/asl/paths';
 import type { AslState, StateMachineDefinition } from '../stepfunctions/definitions';
-import {
-  applyResultPath,
-  catcherFor,
-  checkSupported,
-  choose,
-  type Json,
-  maxAttemptsOf,
-  payload,
-  type Retrier,
-  retrierFor,
-  retryDelaySeconds,
-  runPass,
-  type TaskResource,
-  taskResource,
-} from './asl';
-import { DynamoDbItems, type TableSchema } from './dynamodb-items';
-import { EventQueue } from './event-queue';
+import { forEachState } from '../stepfunctions/definitions';
+import { type ExecutionRecord, LocalStepFunctions } from '../stepfunctions/executions';
+import { checkDynamoDbParameters, DynamoDbItems, type TableSchema } from './dynamodb-items';
 import { type Architecture, PRICES } from './prices';
-import { ServiceError } from './service-error';
-import { type QueueSettings, SqsQueues } from './sqs-queues';
-import { TaskTokens } from './task-tokens';
 
 /**
- * A burst of uploads through the synthesized workflow, in virtual time: every execution walks the
- * definition (its Retry and Catch as deployed), every RunTask goes through the same quota model as
- * the local ECS, and each task that launches runs for a sampled time. The launch gate's services run
- * as they behave: a DynamoDB item store (dynamodb-items.ts), SQS queues with long polls and
- * visibility timeouts (sqs-queues.ts) and Step Functions' task tokens (task-tokens.ts), each call
- * taking SERVICE_LATENCY_SECONDS. Nothing fails but for lack of capacity or a wait that times out,
- * so what it measures is waiting: how long, how many calls, what it costs.
+ * A burst of uploads through the synthesized workflow, on the same engine as `npm start`
+ * (local/stepfunctions), the same SQS model and task tokens, on a clock that moves by itself: every
+ * execution runs the deployed definition (its Retry and Catch, its launch gate), every RunTask goes
+ * through the same quota model as the local ECS, and each task that launches runs for a sampled
+ * time instead of a worker process. Two things are modelled rather than run: the task itself, and
+ * DynamoDB's storage (dynamodb-items.ts: items in memory, expressions read by dynalite's own parsers,
+ * reached through the same DynamoDB integrations as `npm start`; dynalite's store answers in 3 to 5
+ * ms a call on this machine, and the gate makes several per object). Service calls take no time. What it measures is
+ * waiting: how long, how many calls, what it costs.
  */
 
 export interface SimulationOptions {
@@ -59,12 +49,12 @@ export interface SimulationOptions {
   /** Coefficient of variation of task times (log-normal); 0: every task takes `taskSeconds`. */
   readonly taskSpread: number;
   readonly seed: number;
-  /** The template's queues by URL (`loadQueueSettings`); any other queue gets SQS's defaults. */
-  readonly queueSettings?: Readonly<Record<string, QueueSettings>>;
-  /** The template's tables by name (`loadTableSchemas`): what a Query orders by. */
+  /** The template's queues (queue-messages.ts `queueSettings`). @default none */
+  readonly queueSettings?: readonly QueueSettings[];
+  /** The template's tables by name (`loadTableSchemas`): what a Query orders by. @default none */
   readonly tableSchemas?: Readonly<Record<string, TableSchema>>;
-  /** @default SERVICE_LATENCY_SECONDS; `{ min: 0, max: 0 }` for a run worked out by hand */
-  readonly serviceLatencySeconds?: { readonly min: number; readonly max: number };
+  /** @default a clock that moves by itself from 0: the run takes as long as its work */
+  readonly clock?: Clock;
 }
 
 export interface SimulationResult {
@@ -122,300 +112,204 @@ export interface SimulationResult {
   readonly wallSeconds: number;
 }
 
-/**
- * How long a call from a Task state to DynamoDB, SQS or Step Functions' own API takes, request to
- * answer, drawn uniformly: tens of milliseconds in one region. The figure hardly moves a plan of
- * 60-second tasks; what matters is that it is not zero, so the races of the gate happen as on AWS
- * (a releaser that counts a waiter in line may poll before that waiter's message has landed). The
- * service acts halfway through. RunTask's own time is part of the sampled task time.
- */
-export const SERVICE_LATENCY_SECONDS = { min: 0.02, max: 0.05 } as const;
-
-interface Execution {
-  readonly name: string;
-  readonly arrivedAt: number;
-  stateName: string;
-  /** When the current state was entered (virtual seconds). */
-  enteredAt: number;
-  input: Json;
-  /** Retries made per retrier of the current state (reset when the state is entered again). */
-  retries: number[];
-  /** The states entered so far, and whether the latest entry was on the waiting path (see waitCostUsd). */
-  readonly visited: Set<string>;
-  onWaitingPath: boolean;
-  /** The current attempt is a Retry: what it costs is waiting. */
-  retrying: boolean;
-  launchAttempts: number;
-  launchedAt?: number;
-  outcome?: 'SUCCEEDED' | 'FAILED';
-  finishedAt?: number;
-}
-
-/** One attempt of a Task: its answer, its timeout and its error count once, whichever comes first. */
-interface Attempt {
-  settled: boolean;
-  /** Gives back what the attempt holds when its TimeoutSeconds passes (a task's vCPU, a token). */
-  onTimeout?: () => void;
-}
-
-type Outcome = { readonly result: Json } | { readonly error: string; readonly cause: string };
-
 const WINDOW_SECONDS = 10;
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Workflow';
 
-export function simulate(options: SimulationOptions): SimulationResult {
+/** What the planner runs: the engine's integrations, with DynamoDB's items modelled in memory. */
+const MODELLED_RESOURCES = [
+  'ecs:runTask.sync',
+  'dynamodb:updateItem',
+  'dynamodb:putItem',
+  'dynamodb:deleteItem',
+  'dynamodb:getItem',
+  'aws-sdk:dynamodb:updateItem',
+  'aws-sdk:dynamodb:putItem',
+  'aws-sdk:dynamodb:putItem.waitForTaskToken',
+  'aws-sdk:dynamodb:deleteItem',
+  'aws-sdk:dynamodb:getItem',
+  'aws-sdk:dynamodb:query',
+  'sqs:sendMessage',
+  'sqs:sendMessage.waitForTaskToken',
+  'aws-sdk:sqs:sendMessage',
+  'aws-sdk:sqs:receiveMessage',
+  'aws-sdk:sqs:deleteMessage',
+  'aws-sdk:sfn:sendTaskSuccess',
+  'aws-sdk:sfn:sendTaskFailure',
+  'aws-sdk:sfn:sendTaskHeartbeat',
+];
+
+/** The request parameters dynamodb-items.ts answers as DynamoDB does; another would be ignored. */
+const MODELLED_DYNAMODB_PARAMETERS = [
+  'TableName',
+  'Key',
+  'Item',
+  'IndexName',
+  'UpdateExpression',
+  'ConditionExpression',
+  'KeyConditionExpression',
+  'ExpressionAttributeNames',
+  'ExpressionAttributeValues',
+  'ReturnValues',
+  'ConsistentRead',
+  'Limit',
+  'ScanIndexForward',
+];
+
+export class UnsupportedWorkflowError extends Error {
+  constructor(state: string, what: string) {
+    super(
+      `State "${state}": ${what} is not modelled by the planner (local/simulate/simulation.ts); ` +
+        `it models Task states calling ${MODELLED_RESOURCES.join(', ')}`,
+    );
+    this.name = 'UnsupportedWorkflowError';
+  }
+}
+
+/** Throws UnsupportedWorkflowError for the first Task the planner cannot model (the engine checks the rest). */
+export function checkSupported(definition: StateMachineDefinition): void {
+  forEachState(definition, (state, name) => {
+    if (state.Type !== 'Task') return;
+    const resource = taskResource(state);
+    if (!MODELLED_RESOURCES.includes(resource))
+      throw new UnsupportedWorkflowError(name, `Task resource ${String(state.Resource)}`);
+    if (/(^|:)dynamodb:/.test(resource)) {
+      const parameters = (state.Parameters ?? {}) as Record<string, Json>;
+      const unmodelled = Object.keys(parameters)
+        .map((key) => key.replace(/\.\$$/, ''))
+        .find((key) => !MODELLED_DYNAMODB_PARAMETERS.includes(key));
+      if (unmodelled) throw new UnsupportedWorkflowError(name, `the ${resource} parameter ${unmodelled}`);
+      const problem = checkDynamoDbParameters(parameters);
+      if (problem) throw new UnsupportedWorkflowError(name, problem);
+    }
+  });
+}
+
+/** `arn:aws:states:::dynamodb:updateItem` → `dynamodb:updateItem`. */
+function taskResource(state: AslState): string {
+  return /^arn:[^:]+:states:::(.+)$/.exec(String(state.Resource))?.[1] ?? String(state.Resource);
+}
+
+/** DynamoDB as the engine's DynamoDB integrations call it (`client.send(command)`), on the modelled items. */
+function modelledDynamoDb(items: DynamoDbItems) {
+  const actions: Record<string, (input: Record<string, Json>) => Json> = {
+    UpdateItemCommand: (input) => items.updateItem(input),
+    PutItemCommand: (input) => items.putItem(input),
+    DeleteItemCommand: (input) => items.deleteItem(input),
+    GetItemCommand: (input) => items.getItem(input),
+    QueryCommand: (input) => items.query(input),
+  };
+  return {
+    send: async (command: { constructor: { name: string }; input: Record<string, Json> }) => {
+      const action = actions[command.constructor.name];
+      if (!action) {
+        throw new Error(
+          `The planner models DynamoDB ${Object.keys(actions).join(', ')}, not ${command.constructor.name}`,
+        );
+      }
+      return action(command.input);
+    },
+  };
+}
+
+export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
   const wallStart = performance.now();
   const { definition } = options;
   checkSupported(definition);
   const waitingStates = waitingPathStates(definition);
   const random = mulberry32(options.seed);
-  // Its own stream, so the gate's calls leave the sampled task times as they were.
-  const latencyRandom = mulberry32(options.seed ^ 0x5bd1e995);
-  const serviceLatency = options.serviceLatencySeconds ?? SERVICE_LATENCY_SECONDS;
-  const queue = new EventQueue<() => void>();
+  const clock = options.clock ?? new AutoClock(0);
+  const startedAt = clock.now();
   const quotas = new FargateQuotas({ vcpuQuota: options.vcpuQuota, spotVcpuQuota: options.spotVcpuQuota }, 0);
-  const dynamodb = new DynamoDbItems(options.tableSchemas);
-  const sqs = new SqsQueues(queue, options.queueSettings);
-  const tokens = new TaskTokens();
+  const items = new DynamoDbItems(options.tableSchemas);
+  const sqs = new LocalSqs(options.queueSettings ?? [], clock);
   const architecture = options.architecture ?? 'ARM64';
   const callsPerWindow: number[] = [];
   const taskSecondsLaunched: number[] = [];
-  let transitions = 0;
-  let waitUsd = 0;
   let fargateUsd = 0;
   let ipv4Usd = 0;
   let taskSecondsRun = 0;
   const capacitiesUsed = new Set<CapacityType>();
+  const launchAttempts = new Map<ExecutionRecord, number>();
+  const launchedAt = new Map<ExecutionRecord, number>();
 
-  const executions: Execution[] = [];
+  const stepFunctions = new LocalStepFunctions({
+    clock,
+    random,
+    services: { dynamodb: modelledDynamoDb(items) as never, sqs },
+    stateMachines: [{ logicalId: 'Workflow', arn: STATE_MACHINE_ARN, definition }],
+    // The task, modelled: the same quotas as the local ECS, then a sampled time on the clock.
+    runTask: async ({ record, parameters: raw, signal }) => {
+      const parameters = raw as unknown as RunTaskParameters & {
+        NetworkConfiguration?: { AwsvpcConfiguration?: { AssignPublicIp?: string } };
+      };
+      const capacity: CapacityType = placedOnSpot(parameters) ? 'FARGATE_SPOT' : 'FARGATE';
+      const taskDefinition = taskDefinitionOf(options.taskDefinitions, parameters.TaskDefinition);
+      const cpuUnits = Number(taskDefinition.cpu ?? 256);
+      launchAttempts.set(record, (launchAttempts.get(record) ?? 0) + 1);
+      const nowSeconds = (clock.now() - startedAt) / 1000;
+      const window = Math.floor(nowSeconds / WINDOW_SECONDS);
+      callsPerWindow[window] = (callsPerWindow[window] ?? 0) + 1;
+      const refusal = quotas.runTask(capacity, cpuUnits, nowSeconds);
+      if (refusal) {
+        const error = launchRefusalError(refusal, 'simulated');
+        throw new StatesError(error.name, error.cause);
+      }
+      capacitiesUsed.add(capacity);
+      if (!launchedAt.has(record)) launchedAt.set(record, nowSeconds);
+      const seconds = sampleTaskSeconds(options.taskSeconds, options.taskSpread, random);
+      taskSecondsRun += seconds;
+      taskSecondsLaunched.push(seconds);
+      const billedHours = Math.max(PRICES.minimumBilledSeconds, seconds) / 3600;
+      const fargateHour =
+        (cpuUnits / 1024) * PRICES.fargateVcpuHour[architecture] +
+        (Number(taskDefinition.memory ?? 512) / 1024) * PRICES.fargateGbHour[architecture];
+      fargateUsd += fargateHour * billedHours * (capacity === 'FARGATE_SPOT' ? PRICES.spotFactor : 1);
+      if (parameters.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
+        ipv4Usd += PRICES.publicIpv4Hour * billedHours;
+      }
+      try {
+        // A task stopped early (its state timed out) frees its vCPU at once.
+        await clock.sleep(seconds * 1000, signal);
+      } finally {
+        quotas.release(capacity, cpuUnits);
+      }
+      // The stopped task as DescribeTasks gives it, for the state's ResultSelector: its worker exited 0.
+      return {
+        TaskArn: `arn:aws:ecs:simulated:task/${record.name}`,
+        StopCode: 'EssentialContainerExited',
+        StoppedReason: 'Essential container in task exited',
+        Containers: [{ ExitCode: 0 }],
+      };
+    },
+  });
+  const machine = { logicalId: 'Workflow', arn: STATE_MACHINE_ARN, definition };
+
+  const arrivals: number[] = [];
+  const starts: Array<Promise<void>> = [];
   for (let i = 0; i < options.objects; i++) {
     const arrivedAt = options.objects <= 1 ? 0 : (i * options.arrivalSeconds) / options.objects;
-    const execution: Execution = {
-      name: `object-${i}`,
-      arrivedAt,
-      stateName: definition.StartAt as string,
-      enteredAt: arrivedAt,
-      input: { bucket: 'simulated', key: `incoming/object-${i}`, etag: '', versionId: '' },
-      retries: [],
-      visited: new Set(),
-      onWaitingPath: false,
-      retrying: false,
-      launchAttempts: 0,
-    };
-    executions.push(execution);
-    queue.schedule(arrivedAt, () => enter(execution, execution.stateName));
-  }
-
-  /** Adds `usd` of requests or transitions made by `execution` now to the wait cost if they are waiting. */
-  const charge = (execution: Execution, usd: number) => {
-    if (execution.onWaitingPath || execution.retrying) waitUsd += usd;
-  };
-  const finish = (execution: Execution, outcome: 'SUCCEEDED' | 'FAILED') => {
-    execution.outcome = outcome;
-    execution.finishedAt = queue.now;
-  };
-  const next = (execution: Execution, state: AslState, output: Json) => {
-    execution.input = output;
-    if (state.End === true || typeof state.Next !== 'string') finish(execution, 'SUCCEEDED');
-    else enter(execution, state.Next);
-  };
-
-  function enter(execution: Execution, name: string): void {
-    transitions++;
-    execution.onWaitingPath =
-      waitingStates.has(name) || (execution.onWaitingPath && execution.visited.has(name));
-    execution.visited.add(name);
-    execution.retrying = false;
-    charge(execution, PRICES.stateTransition);
-    execution.stateName = name;
-    execution.enteredAt = queue.now;
-    execution.retries = [];
-    const state = definition.States[name];
-    if (state.Type === 'Task') invoke(execution);
-    else if (state.Type === 'Pass') next(execution, state, runPass(state, execution.input));
-    else if (state.Type === 'Choice') enter(execution, choose(state, execution.input));
-    else finish(execution, state.Type === 'Succeed' ? 'SUCCEEDED' : 'FAILED');
-  }
-
-  /** The task's outcome for the current attempt, if it has none yet: on to Next, a Retry or a Catch. */
-  function settle(execution: Execution, attempt: Attempt, outcome: Outcome): void {
-    if (attempt.settled) return;
-    attempt.settled = true;
-    const state = definition.States[execution.stateName];
-    if ('error' in outcome) return fail(execution, state, outcome.error, outcome.cause);
-    const selected = state.ResultSelector
-      ? payload(state.ResultSelector as Json, outcome.result)
-      : outcome.result;
-    next(
-      execution,
-      state,
-      applyResultPath(execution.input, state.ResultPath as string | null | undefined, selected),
+    arrivals.push(arrivedAt);
+    const input = { bucket: 'simulated', key: `incoming/object-${i}`, etag: '', versionId: '' };
+    starts.push(
+      clock.sleep(arrivedAt * 1000).then(() => {
+        stepFunctions.startExecution(machine, input, { name: `object-${i}` });
+      }),
     );
   }
+  await Promise.all(starts);
+  await stepFunctions.onIdle();
 
-  function fail(execution: Execution, state: AslState, error: string, cause: string): void {
-    const retrier = retrierFor(state, error);
-    if (retrier >= 0) {
-      const spec = (state.Retry as Retrier[])[retrier];
-      const made = execution.retries[retrier] ?? 0;
-      if (made < maxAttemptsOf(spec)) {
-        execution.retries[retrier] = made + 1;
-        transitions++;
-        execution.retrying = true;
-        charge(execution, PRICES.stateTransition);
-        const delay = retryDelaySeconds(spec, made + 1, random);
-        queue.schedule(queue.now + delay, () => invoke(execution));
-        return;
-      }
-    }
-    const catcher = catcherFor(state, error);
-    if (!catcher) return finish(execution, 'FAILED');
-    execution.input = applyResultPath(execution.input, catcher.ResultPath, { Error: error, Cause: cause });
-    enter(execution, catcher.Next);
-  }
-
-  /** One attempt of the current Task state, with its TimeoutSeconds. */
-  function invoke(execution: Execution): void {
-    const state = definition.States[execution.stateName];
-    const attempt: Attempt = { settled: false };
-    if (typeof state.TimeoutSeconds === 'number') {
-      queue.schedule(queue.now + state.TimeoutSeconds, () => {
-        if (attempt.settled) return;
-        attempt.onTimeout?.();
-        settle(execution, attempt, { error: 'States.Timeout', cause: 'The task timed out' });
-      });
-    }
-    const resource = taskResource(state)!;
-    if (resource === 'ecs:runTask.sync') runTask(execution, state, attempt);
-    else callService(execution, state, resource, attempt);
-  }
-
-  /** A call to DynamoDB, SQS or Step Functions: it reaches the service halfway through its latency. */
-  function callService(
-    execution: Execution,
-    state: AslState,
-    resource: Exclude<TaskResource, 'ecs:runTask.sync'>,
-    attempt: Attempt,
-  ): void {
-    const latency = serviceLatency.min + latencyRandom() * (serviceLatency.max - serviceLatency.min);
-    const context: Json = {
-      Execution: {
-        Id: `arn:aws:states:simulated:000000000000:execution:workflow:${execution.name}`,
-        Name: execution.name,
-      },
-      State: {
-        Name: execution.stateName,
-        // virtual seconds as a time: ISO strings order as the times do
-        EnteredTime: new Date(execution.enteredAt * 1000).toISOString(),
-        RetryCount: execution.retries.reduce((a, b) => a + b, 0),
-      },
-    };
-    if (resource.endsWith('.waitForTaskToken')) {
-      const token = tokens.issue({
-        succeed: (output) => settle(execution, attempt, { result: output }),
-        fail: (error, cause) => settle(execution, attempt, { error, cause }),
-      });
-      attempt.onTimeout = () => tokens.end(token);
-      (context as Record<string, Json>).Task = { Token: token };
-    }
-    const parameters = payload((state.Parameters ?? {}) as Json, execution.input, context) as Record<
-      string,
-      Json
-    >;
-    charge(execution, requestPrice(resource));
-    const answer = (outcome: Outcome) =>
-      queue.schedule(queue.now + latency / 2, () => settle(execution, attempt, outcome));
-    queue.schedule(queue.now + latency / 2, () => {
-      try {
-        switch (resource) {
-          case 'dynamodb:updateItem':
-            return answer({ result: dynamodb.updateItem(parameters) });
-          case 'aws-sdk:dynamodb:updateItem':
-            return answer({ result: dynamodb.updateItem(parameters, 'DynamoDb') });
-          case 'aws-sdk:dynamodb:deleteItem':
-            return answer({ result: dynamodb.deleteItem(parameters, 'DynamoDb') });
-          case 'aws-sdk:dynamodb:query':
-            return answer({ result: dynamodb.query(parameters, 'DynamoDb') });
-          case 'aws-sdk:dynamodb:putItem.waitForTaskToken':
-            // The task now waits for its token to be answered, or for its TimeoutSeconds.
-            dynamodb.putItem(parameters, 'DynamoDb');
-            return;
-          case 'sqs:sendMessage.waitForTaskToken':
-            // The task now waits for its token to be answered, or for its TimeoutSeconds.
-            sqs.sendMessage(String(parameters.QueueUrl), String(parameters.MessageBody));
-            return;
-          case 'aws-sdk:sqs:receiveMessage':
-            return sqs.receiveMessage(parameters, (result) => answer({ result }));
-          case 'aws-sdk:sqs:deleteMessage':
-            return answer({
-              result: sqs.deleteMessage(String(parameters.QueueUrl), String(parameters.ReceiptHandle)),
-            });
-          case 'aws-sdk:sfn:sendTaskSuccess':
-            return answer({ result: tokens.sendTaskSuccess(parameters) });
-          case 'aws-sdk:sfn:sendTaskFailure':
-            return answer({ result: tokens.sendTaskFailure(parameters) });
-        }
-      } catch (error) {
-        if (!(error instanceof ServiceError)) throw error;
-        answer({ error: error.name, cause: error.cause });
-      }
-    });
-  }
-
-  function runTask(execution: Execution, state: AslState, attempt: Attempt): void {
-    const parameters = state.Parameters as unknown as RunTaskParameters & {
-      NetworkConfiguration?: { AwsvpcConfiguration?: { AssignPublicIp?: string } };
-    };
-    const capacity: CapacityType = placedOnSpot(parameters) ? 'FARGATE_SPOT' : 'FARGATE';
-    const taskDefinition = taskDefinitionOf(options.taskDefinitions, parameters.TaskDefinition);
-    const cpuUnits = Number(taskDefinition.cpu ?? 256);
-    execution.launchAttempts++;
-    const window = Math.floor(queue.now / WINDOW_SECONDS);
-    callsPerWindow[window] = (callsPerWindow[window] ?? 0) + 1;
-    const refusal = quotas.runTask(capacity, cpuUnits, queue.now);
-    if (refusal) {
-      const error = launchRefusalError(refusal, 'simulated');
-      return settle(execution, attempt, { error: error.name, cause: error.cause });
-    }
-    capacitiesUsed.add(capacity);
-    execution.launchedAt ??= queue.now;
-    const seconds = sampleTaskSeconds(options.taskSeconds, options.taskSpread, random);
-    taskSecondsRun += seconds;
-    taskSecondsLaunched.push(seconds);
-    const billedHours = Math.max(PRICES.minimumBilledSeconds, seconds) / 3600;
-    const fargateHour =
-      (cpuUnits / 1024) * PRICES.fargateVcpuHour[architecture] +
-      (Number(taskDefinition.memory ?? 512) / 1024) * PRICES.fargateGbHour[architecture];
-    fargateUsd += fargateHour * billedHours * (capacity === 'FARGATE_SPOT' ? PRICES.spotFactor : 1);
-    if (parameters.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
-      ipv4Usd += PRICES.publicIpv4Hour * billedHours;
-    }
-    // A task that times out is stopped then: its vCPU are free at once.
-    attempt.onTimeout = () => quotas.release(capacity, cpuUnits);
-    queue.schedule(queue.now + seconds, () => {
-      if (attempt.settled) return;
-      quotas.release(capacity, cpuUnits);
-      // The stopped task as DescribeTasks gives it, for the state's ResultSelector: its worker exited 0.
-      settle(execution, attempt, {
-        result: {
-          TaskArn: `arn:aws:ecs:simulated:task/${execution.name}`,
-          StopCode: 'EssentialContainerExited',
-          StoppedReason: 'Essential container in task exited',
-          Containers: [{ ExitCode: 0 }],
-        },
-      });
-    });
-  }
-
-  for (let event = queue.next(); event; event = queue.next()) event();
-
-  const succeeded = executions.filter((e) => e.outcome === 'SUCCEEDED').length;
+  const executions = stepFunctions.executions();
+  const costs = historyCosts(executions, waitingStates);
+  const succeeded = executions.filter((e) => e.status === 'SUCCEEDED').length;
+  const arrivalOf = (record: ExecutionRecord) => (record.startDate - startedAt) / 1000;
   const waits = executions
-    .filter((e) => e.launchedAt !== undefined)
-    .map((e) => (e.launchedAt as number) - e.arrivedAt)
+    .filter((e) => launchedAt.has(e))
+    .map((e) => launchedAt.get(e)! - arrivalOf(e))
     .sort((a, b) => a - b);
-  const attempts = executions.map((e) => e.launchAttempts);
-  const lastResult = Math.max(0, ...executions.map((e) => e.finishedAt ?? 0));
-  const firstUpload = executions[0]?.arrivedAt ?? 0;
+  const attempts = executions.map((e) => launchAttempts.get(e) ?? 0);
+  const lastResult = Math.max(0, ...executions.map((e) => ((e.stopDate ?? startedAt) - startedAt) / 1000));
+  const firstUpload = arrivals[0] ?? 0;
   const cpuUnits = Number(options.taskDefinitions[0]?.cpu ?? 256);
   const slots = [...(capacitiesUsed.size ? capacitiesUsed : ['FARGATE' as const])].reduce(
     (sum, capacity) => sum + quotas.slots(capacity, cpuUnits),
@@ -430,11 +324,12 @@ export function simulate(options: SimulationOptions): SimulationResult {
   const uploadWindows = Math.floor(options.arrivalSeconds / WINDOW_SECONDS) + 1;
   const perSecond = (windows: number[]) =>
     Math.max(0, ...Array.from(windows, (c) => (c ?? 0) / WINDOW_SECONDS));
+  const sqsRequests = sqs.all().reduce((sum, queue) => sum + queue.requests, 0);
   const servicesUsd =
-    transitions * PRICES.stateTransition +
-    dynamodb.writeRequests * PRICES.dynamodbWriteRequestUnit +
-    dynamodb.readRequests * PRICES.dynamodbReadRequestUnit +
-    sqs.requests * PRICES.sqsRequest;
+    costs.transitions * PRICES.stateTransition +
+    items.writeRequests * PRICES.dynamodbWriteRequestUnit +
+    items.readRequests * PRICES.dynamodbReadRequestUnit +
+    sqsRequests * PRICES.sqsRequest;
   return {
     objects: options.objects,
     succeeded,
@@ -448,31 +343,73 @@ export function simulate(options: SimulationOptions): SimulationResult {
     peakRunningTasks: quotas.peakRunningTasks,
     meanLaunchAttempts: round(attempts.reduce((a, b) => a + b, 0) / Math.max(1, attempts.length)),
     maxLaunchAttempts: Math.max(0, ...attempts),
-    stateTransitions: transitions,
+    stateTransitions: costs.transitions,
     costUsd: round(fargateUsd + ipv4Usd + servicesUsd, 4),
-    waitCostUsd: round(waitUsd, 4),
-    peakWaitingExecutions: tokens.peakWaiting,
-    refusedTaskTokens: tokens.refused,
-    dynamodbWriteRequests: dynamodb.writeRequests,
-    dynamodbReadRequests: dynamodb.readRequests,
-    sqsRequests: sqs.requests,
-    finalItems: dynamodb.snapshot(),
-    messagesLeft: sqs.messagesLeft(),
-    fcfsMakespanSeconds: round(
-      fcfsMakespan(
-        executions.map((e) => e.arrivedAt),
-        taskSecondsLaunched,
-        slots,
-      ) - firstUpload,
-    ),
+    waitCostUsd: round(costs.waitUsd, 4),
+    peakWaitingExecutions: stepFunctions.tokens.peakWaiting,
+    refusedTaskTokens: costs.refusedTokens,
+    dynamodbWriteRequests: items.writeRequests,
+    dynamodbReadRequests: items.readRequests,
+    sqsRequests,
+    finalItems: items.snapshot(),
+    messagesLeft: sqs.all().reduce((sum, queue) => sum + queue.size, 0),
+    fcfsMakespanSeconds: round(fcfsMakespan(arrivals, taskSecondsLaunched, slots) - firstUpload),
     wallSeconds: round((performance.now() - wallStart) / 1000),
   };
 }
 
-/** What one call of `resource` is billed, beside its state transition. */
-function requestPrice(resource: TaskResource): number {
-  if (resource.endsWith('dynamodb:query')) return PRICES.dynamodbReadRequestUnit;
-  if (/dynamodb:/.test(resource)) return PRICES.dynamodbWriteRequestUnit;
+/**
+ * State transitions and the wait cost, read from each execution's history as Step Functions bills
+ * it: a transition per state entered and per Retry attempt (a TaskScheduled after the first of its
+ * state), a request price per service call; the part on the waiting path (see waitCostUsd) or
+ * retrying is waiting. Refused task tokens are the TaskFailed of a stale token.
+ */
+function historyCosts(
+  executions: readonly ExecutionRecord[],
+  waitingStates: ReadonlySet<string>,
+): { transitions: number; waitUsd: number; refusedTokens: number } {
+  let transitions = 0;
+  let waitUsd = 0;
+  let refusedTokens = 0;
+  for (const execution of executions) {
+    const visited = new Set<string>();
+    let onWaitingPath = false;
+    let retrying = false;
+    let scheduled = 0;
+    const charge = (usd: number) => {
+      if (onWaitingPath || retrying) waitUsd += usd;
+    };
+    for (const event of execution.history.events) {
+      if (event.type.endsWith('StateEntered')) {
+        const name = String((event.stateEnteredEventDetails as { name: string }).name);
+        transitions++;
+        onWaitingPath = waitingStates.has(name) || (onWaitingPath && visited.has(name));
+        visited.add(name);
+        retrying = false;
+        scheduled = 0;
+        charge(PRICES.stateTransition);
+      } else if (event.type === 'TaskScheduled') {
+        const details = event.taskScheduledEventDetails as { resourceType: string; resource: string };
+        if (++scheduled > 1) {
+          transitions++;
+          retrying = true;
+          charge(PRICES.stateTransition);
+        }
+        charge(requestPrice(`${details.resourceType}:${details.resource}`));
+      } else if (event.type === 'TaskFailed') {
+        const { error } = event.taskFailedEventDetails as { error: string };
+        if (error === 'Sfn.TaskTimedOutException' || error === 'Sfn.InvalidTokenException') refusedTokens++;
+      }
+    }
+  }
+  return { transitions, waitUsd, refusedTokens };
+}
+
+/** What one call of `resource` (`dynamodb:updateItem`, `aws-sdk:sqs:receiveMessage`) is billed, beside its state transition. */
+function requestPrice(resource: string): number {
+  if (resource.endsWith('dynamodb:query') || resource.endsWith('dynamodb:getItem'))
+    return PRICES.dynamodbReadRequestUnit;
+  if (/(^|:)dynamodb:/.test(resource)) return PRICES.dynamodbWriteRequestUnit;
   return /(^|:)sqs:/.test(resource) ? PRICES.sqsRequest : 0;
 }
 
@@ -485,14 +422,11 @@ function requestPrice(resource: TaskResource): number {
 export function waitingPathStates(definition: StateMachineDefinition): Set<string> {
   const waits = (state: AslState) => {
     const resource = taskResource(state);
-    return (
-      resource !== undefined &&
-      (resource.endsWith('.waitForTaskToken') || resource.endsWith(':receiveMessage'))
-    );
+    return resource.endsWith('.waitForTaskToken') || resource.endsWith(':receiveMessage');
   };
   const lineChoices = new Set(
     Object.values(definition.States)
-      .filter((state) => taskResource(state)?.endsWith('dynamodb:query') && typeof state.Next === 'string')
+      .filter((state) => taskResource(state).endsWith('dynamodb:query') && typeof state.Next === 'string')
       .map((state) => String(state.Next)),
   );
   const direct = new Set<string>();

@@ -3,10 +3,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { LocalDeployment } from '../cloudformation/template';
 
 /**
- * One SQS standard queue's messages, as SQS keeps them, with time passed in (seconds): what the
- * local SQS serves in real time (queues.ts) and what `npm run simulate` runs in virtual time
- * (local/simulate/sqs-queues.ts), so both receive, hide and delete alike. Long polling is the
- * callers' part: only they know how time passes.
+ * One SQS standard queue's messages, as SQS keeps them, with time passed in (seconds); queues.ts
+ * serves them on the pipeline's clock (real for `npm start`, virtual for the planner), and owns long
+ * polling.
  *
  * - Messages come out oldest first, the best effort a standard queue makes.
  * - A received message is invisible for the visibility timeout, then received again under a new
@@ -26,15 +25,6 @@ export class SqsError extends Error {
     super(message);
     this.name = name;
   }
-}
-
-/**
- * How a Step Functions integration names an SQS error: `<prefix>.<error>Exception`, "Exception"
- * appended when the API's name lacks it (`Sqs.` for the AWS SDK integration, `SQS.` for the
- * optimized one).
- */
-export function integrationErrorName(error: SqsError, prefix: 'SQS' | 'Sqs'): string {
-  return `${prefix}.${error.name.endsWith('Exception') ? error.name : `${error.name}Exception`}`;
 }
 
 export interface ReceivedMessage {

@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks';
-
+import type { Clock } from '../clock';
 import type { LocalDeployment } from '../cloudformation/template';
 import {
   DEFAULT_RECEIVE_WAIT_SECONDS,
@@ -19,11 +18,8 @@ import {
  * queue-messages.ts, as the simulator keeps them. In memory: a restart starts empty, as the
  * executions that sent the messages are gone too.
  *
- * Long polls are scaled as the local Step Functions scales Retry intervals (`timeScale`, the
- * pipeline's `retryIntervalScale`, 0.01 by default): a 20 s long poll answers "empty" after 200 ms,
- * so a releaser that finds nobody in line moves on as fast as its retries do. The visibility timeout
- * is not scaled: it is what keeps a message being handed on from reaching a second releaser, and a
- * shorter one would make that happen locally where it does not on AWS.
+ * Long polls and visibility timeouts run on the pipeline's Clock, like every other wait: a sped-up
+ * clock shortens both alike, so their ratio to the state machines' retries and timeouts is AWS's.
  *
  * Errors are named as the AWS SDK names them (`QueueDoesNotExist`, `ReceiptHandleIsInvalid`); a
  * Step Functions integration renames them (local/stepfunctions/integrations/sqs.ts).
@@ -34,7 +30,7 @@ export type SqsMessage = ReceivedMessage;
 export interface ReceiveMessageRequest {
   /** 1 to 10. @default 1 */
   readonly MaxNumberOfMessages?: number;
-  /** Long polling, 0 to 20 (before scaling). @default 0 */
+  /** Long polling, 0 to 20. @default the queue's ReceiveMessageWaitTimeSeconds */
   readonly WaitTimeSeconds?: number;
   /** Overrides the queue's VisibilityTimeout for the messages received. */
   readonly VisibilityTimeout?: number;
@@ -44,21 +40,19 @@ interface Poller {
   readonly max: number;
   readonly visibilitySeconds: number;
   readonly resolve: (messages: SqsMessage[]) => void;
-  timer?: NodeJS.Timeout;
+  readonly timer: AbortController;
 }
-
-const nowSeconds = () => performance.now() / 1000;
 
 export class LocalQueue {
   private readonly messages: QueueMessages;
   private readonly pollers: Poller[] = [];
-  private wakeTimer?: NodeJS.Timeout;
+  private wakeTimer?: AbortController;
   private readonly deleteListeners: Array<(messageId: string) => void> = [];
 
   constructor(
     readonly url: string,
     visibilityTimeoutSeconds: number,
-    private readonly timeScale: number,
+    private readonly clock: Clock,
     /** The queue's ReceiveMessageWaitTimeSeconds: the long poll of a receive that sets none. */
     private readonly receiveWaitTimeSeconds = DEFAULT_RECEIVE_WAIT_SECONDS,
   ) {
@@ -79,27 +73,35 @@ export class LocalQueue {
     return this.messages.deleted;
   }
 
+  /** SendMessage, ReceiveMessage and DeleteMessage calls so far: what SQS bills. */
+  requests = 0;
+
   sendMessage(body: string, options: SendOptions = {}): { MessageId: string; MD5OfMessageBody: string } {
-    const sent = this.messages.send(body, nowSeconds(), { sentTimestampMs: Date.now(), ...options });
+    this.requests++;
+    const sent = this.messages.send(body, this.nowSeconds(), {
+      sentTimestampMs: this.clock.now(),
+      ...options,
+    });
     this.serve();
     return sent;
   }
 
   /** `{ Messages }` when any was visible within the wait, `{}` otherwise, as the SDK returns it. */
   async receiveMessage(request: ReceiveMessageRequest = {}): Promise<{ Messages?: SqsMessage[] }> {
+    this.requests++;
     const max = request.MaxNumberOfMessages ?? 1;
     const visibilitySeconds = request.VisibilityTimeout ?? this.messages.visibilityTimeoutSeconds;
-    const now = this.messages.receive(nowSeconds(), max, visibilitySeconds);
+    const now = this.messages.receive(this.nowSeconds(), max, visibilitySeconds);
     const waitSeconds = request.WaitTimeSeconds ?? this.receiveWaitTimeSeconds;
     if (now.length > 0 || !waitSeconds) return now.length > 0 ? { Messages: now } : {};
     const messages = await new Promise<SqsMessage[]>((resolve) => {
-      const poller: Poller = { max, visibilitySeconds, resolve };
-      poller.timer = setTimeout(
+      const poller: Poller = { max, visibilitySeconds, resolve, timer: new AbortController() };
+      this.clock.sleep(waitSeconds * 1000, poller.timer.signal).then(
         () => {
           this.pollers.splice(this.pollers.indexOf(poller), 1);
           resolve([]);
         },
-        waitSeconds * 1000 * this.timeScale,
+        () => undefined,
       );
       this.pollers.push(poller);
       this.serve(); // arms the wake-up for a message in flight turning visible
@@ -109,13 +111,14 @@ export class LocalQueue {
 
   /** Deletes the message last received with `receiptHandle` (see queue-messages.ts for older handles). */
   deleteMessage(receiptHandle: string): void {
+    this.requests++;
     const deleted = this.messages.delete(receiptHandle);
     if (deleted !== undefined) for (const listener of this.deleteListeners) listener(deleted);
   }
 
   /** ChangeMessageVisibility (see QueueMessages.changeVisibility); wakes long polls for a message made visible. */
   changeMessageVisibility(receiptHandle: string, visibilityTimeoutSeconds: number): void {
-    this.messages.changeVisibility(receiptHandle, nowSeconds(), visibilityTimeoutSeconds);
+    this.messages.changeVisibility(receiptHandle, this.nowSeconds(), visibilityTimeoutSeconds);
     this.serve();
   }
 
@@ -132,7 +135,7 @@ export class LocalQueue {
 
   /** ApproximateNumberOfMessages and ApproximateNumberOfMessagesNotVisible, now. */
   counts(): { visible: number; inFlight: number } {
-    return this.messages.counts(nowSeconds());
+    return this.messages.counts(this.nowSeconds());
   }
 
   /** A message's attributes, receive count and sent time (see QueueMessages.details). */
@@ -152,17 +155,27 @@ export class LocalQueue {
   private serve(): void {
     while (this.pollers.length > 0) {
       const poller = this.pollers[0];
-      const messages = this.messages.receive(nowSeconds(), poller.max, poller.visibilitySeconds);
+      const messages = this.messages.receive(this.nowSeconds(), poller.max, poller.visibilitySeconds);
       if (messages.length === 0) break;
       this.pollers.shift();
-      clearTimeout(poller.timer);
+      poller.timer.abort();
       poller.resolve(messages);
     }
-    clearTimeout(this.wakeTimer);
-    const next = this.messages.nextVisibleAt(nowSeconds());
+    this.wakeTimer?.abort();
+    this.wakeTimer = undefined;
+    const next = this.messages.nextVisibleAt(this.nowSeconds());
     if (this.pollers.length > 0 && next !== undefined) {
-      this.wakeTimer = setTimeout(() => this.serve(), Math.max(0, (next - nowSeconds()) * 1000));
+      const timer = new AbortController();
+      this.wakeTimer = timer;
+      this.clock.sleep(Math.max(0, (next - this.nowSeconds()) * 1000), timer.signal).then(
+        () => this.serve(),
+        () => undefined,
+      );
     }
+  }
+
+  private nowSeconds(): number {
+    return this.clock.now() / 1000;
   }
 }
 
@@ -176,7 +189,7 @@ export class LocalSqs {
       visibilityTimeoutSeconds?: number;
       receiveWaitTimeSeconds?: number;
     }>,
-    timeScale: number,
+    clock: Clock,
   ) {
     for (const { url, visibilityTimeoutSeconds, receiveWaitTimeSeconds } of queues) {
       this.queues.set(
@@ -184,7 +197,7 @@ export class LocalSqs {
         new LocalQueue(
           url,
           visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
-          timeScale,
+          clock,
           receiveWaitTimeSeconds,
         ),
       );
@@ -192,8 +205,8 @@ export class LocalSqs {
   }
 
   /** Every `AWS::SQS::Queue` of the template, with its VisibilityTimeout. */
-  static fromDeployment(deployment: LocalDeployment, timeScale: number): LocalSqs {
-    return new LocalSqs(queueSettings(deployment), timeScale);
+  static fromDeployment(deployment: LocalDeployment, clock: Clock): LocalSqs {
+    return new LocalSqs(queueSettings(deployment), clock);
   }
 
   /** The queue at `url`; QueueDoesNotExist for any other URL, as SQS answers. */

@@ -16,6 +16,10 @@ export interface LocalStateMachineResource {
   readonly logicalId: string;
   readonly arn: string;
   readonly definition: StateMachineDefinition;
+  /** StateMachineType. @default 'STANDARD' */
+  readonly type?: 'STANDARD' | 'EXPRESS';
+  /** RoleArn, resolved locally. */
+  readonly roleArn?: string;
 }
 
 export interface BackfillStateMachine extends LocalStateMachineResource {
@@ -33,7 +37,21 @@ export function loadStateMachine(deployment: LocalDeployment, logicalId: string)
   if (!isPlainObject(definition) || !isPlainObject(definition.States)) {
     throw new TemplateError(`State machine ${logicalId} has no DefinitionString with States`);
   }
-  return { logicalId, arn: deployment.ref(logicalId), definition: definition as StateMachineDefinition };
+  const roleArn = deployment.resolve(properties?.RoleArn);
+  return {
+    logicalId,
+    arn: deployment.ref(logicalId),
+    definition: definition as StateMachineDefinition,
+    type: properties?.StateMachineType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
+    roleArn: typeof roleArn === 'string' ? roleArn : undefined,
+  };
+}
+
+/** Every state machine of the template, as deployed locally. */
+export function loadStateMachines(deployment: LocalDeployment): LocalStateMachineResource[] {
+  return deployment
+    .resourcesOfType('AWS::StepFunctions::StateMachine')
+    .map(([logicalId]) => loadStateMachine(deployment, logicalId));
 }
 
 /** The state machine (at most one) with a Map state whose ItemReader lists the bucket (`s3:listObjectsV2`). */

@@ -7,11 +7,13 @@ import {
   type FailedExecution,
   type FailedStatus,
   REDRIVE_WINDOW_DAYS,
+  type RedriveStatus,
 } from '../../shared/failed-executions';
+import type { HistoryEvent } from './asl/history';
 
 /**
- * Step Functions' execution history, locally: a directory with one JSON file per execution (input,
- * status, error, cause, start and stop times, redrives), kept beside the data directory like the
+ * Step Functions' executions, locally: a directory with one JSON file per execution (input, status,
+ * error, cause, start and stop times, redrives, its history events), kept beside the data directory like the
  * dead letters, so `--failures` and `--redrive` see the executions of earlier runs and execution
  * names stay unique across restarts, as they are per state machine on AWS.
  */
@@ -32,11 +34,40 @@ export interface JournalEntry {
   readonly stopDate?: string;
   readonly redriveCount: number;
   readonly redriveDate?: string;
-  /** For a backfill item: the backfill run whose Map started it. */
+  /** For a Distributed Map's child: the execution whose Map started it, and its Map Run. */
   readonly backfillRunArn?: string;
+  readonly mapRunArn?: string;
+  /** The output, JSON text, once it succeeded. */
+  readonly output?: string;
+  /** Where a redrive resumes: the state that did not succeed, and its input. */
+  readonly failedState?: { readonly name: string; readonly input: unknown };
+  /** The execution's history events, as GetExecutionHistory returns them. */
+  readonly history?: readonly HistoryEvent[];
 }
 
 const DAY_MS = 86_400_000;
+
+/**
+ * DescribeExecution's redriveStatus, by AWS's rules: an execution that failed, timed out or was
+ * aborted, of a Standard state machine, within 14 days of its stop; a Distributed Map's child only
+ * through its Map Run.
+ */
+export function redriveStatusOf(
+  entry: JournalEntry,
+  nowMs: number,
+  type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
+): { readonly status: RedriveStatus; readonly reason?: string } {
+  if (!(FAILED_STATUSES as readonly string[]).includes(entry.status)) {
+    return { status: 'NOT_REDRIVABLE', reason: `Execution is ${entry.status} and cannot be redriven` };
+  }
+  if (entry.mapRunArn ?? entry.backfillRunArn) return { status: 'REDRIVABLE_BY_MAP_RUN' };
+  if (type === 'EXPRESS')
+    return { status: 'NOT_REDRIVABLE', reason: 'Express executions cannot be redriven' };
+  if (nowMs - Date.parse(entry.stopDate ?? entry.startDate) > REDRIVE_WINDOW_DAYS * DAY_MS) {
+    return { status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded' };
+  }
+  return { status: 'REDRIVABLE' };
+}
 
 export class ExecutionJournal {
   constructor(readonly directory: string) {}
@@ -54,12 +85,25 @@ export class ExecutionJournal {
    * before they finished), so they can be listed and redriven like any stopped execution.
    */
   abortLeftovers(now: Date = new Date()): void {
+    const cause = 'The local pipeline stopped before the execution finished';
     for (const entry of this.entries().filter((e) => e.status === 'RUNNING')) {
+      const history = entry.history ?? [];
+      const last = history.at(-1);
       this.write({
         ...entry,
         status: 'ABORTED',
-        cause: 'The local pipeline stopped before the execution finished',
+        cause,
         stopDate: now.toISOString(),
+        history: [
+          ...history,
+          {
+            timestamp: now.getTime(),
+            type: 'ExecutionAborted',
+            id: history.length + 1,
+            previousEventId: last?.id ?? 0,
+            executionAbortedEventDetails: { cause },
+          },
+        ],
       });
     }
   }
@@ -84,7 +128,7 @@ export class ExecutionJournal {
   /**
    * The failed, timed-out and aborted executions, as DescribeExecution describes them: redrivable
    * for 14 days after they stopped. A backfill item is redrivable only through its run's Map Run,
-   * which the local Step Functions (no Distributed Map) cannot redrive.
+   * which the local Step Functions does not redrive (RedriveExecution of a Map Run is not served).
    */
   failures(now: Date = new Date()): FailedExecution[] {
     const entries = this.entries();
@@ -92,7 +136,7 @@ export class ExecutionJournal {
       .filter((entry) => (FAILED_STATUSES as readonly string[]).includes(entry.status))
       .map((entry): FailedExecution => {
         const stopDate = new Date(entry.stopDate ?? entry.startDate);
-        const inWindow = now.getTime() - stopDate.getTime() <= REDRIVE_WINDOW_DAYS * DAY_MS;
+        const redrive = redriveStatusOf(entry, now.getTime());
         const runArn = entry.backfillRunArn;
         return {
           executionArn: entry.executionArn,
@@ -105,8 +149,8 @@ export class ExecutionJournal {
           input: entry.input,
           error: entry.error,
           cause: entry.cause,
-          redriveStatus: runArn ? 'REDRIVABLE_BY_MAP_RUN' : inWindow ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
-          redriveStatusReason: inWindow ? undefined : 'Execution redrivable period exceeded',
+          redriveStatus: redrive.status,
+          redriveStatusReason: redrive.reason,
           backfillRun: runArn
             ? {
                 executionArn: runArn,
@@ -114,7 +158,7 @@ export class ExecutionJournal {
                   ? 'RUNNING'
                   : 'ENDED',
                 redriveStatus: 'NOT_REDRIVABLE',
-                redriveStatusReason: 'the local Step Functions has no Distributed Map to redrive',
+                redriveStatusReason: 'the local Step Functions does not redrive Map Runs',
               }
             : undefined,
         };

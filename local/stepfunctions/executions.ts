@@ -1,32 +1,46 @@
 import { randomUUID } from 'node:crypto';
 
+import type { RedriveStatus } from '../../shared/failed-executions';
+import type { Clock } from '../clock';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { TaskAttempt } from '../ecs/task-runner';
+import { StepFunctionsApi } from './api';
+import { StatesError } from './asl/errors';
+import { ExecutionHistory, type HistoryEvent } from './asl/history';
+import { fillPayload, type Json, readPath } from './asl/paths';
 import type { LocalStateMachineResource, StateMachineDefinition } from './definitions';
-import { ExecutionAlreadyExists, StatesError } from './errors';
-import { type ExecutionJournal, type JournalEntry } from './execution-journal';
+import { ExecutionAlreadyExists } from './errors';
+import { type ExecutionJournal, type JournalEntry, redriveStatusOf } from './execution-journal';
 import { ExecutionQueue } from './execution-queue';
 import type { LocalServices } from './integrations';
-import { EXECUTION_TIMEOUT_CAUSE, LocalStateMachine } from './state-machine';
+import { listObjectItems, type S3ItemReaderOptions } from './item-reader';
+import {
+  type DistributedMapRun,
+  type ExecutionOutcome,
+  ExecutionStopped,
+  LocalStateMachine,
+  type TaskCall,
+} from './state-machine';
+import { type StatusChangeEvent, statusChangeEvent } from './status-change-event';
 import { TaskTokens } from './task-tokens';
 
 /**
- * Step Functions, locally: StartExecution (names unique per state machine, as on AWS), one
- * LocalStateMachine per definition and the execution records. Every execution starts at once, as on
- * AWS: nothing queues them, so what bounds the tasks running at once is Fargate's quota in the local
- * ECS. `ecs:runTask.sync` states are served by the caller's `runTask` (the pipeline wires it to the
- * local ECS), the others by `services`; task tokens are shared by every state machine, as they are
- * per account on AWS (a workflow execution may hand its slot to a backfill item).
+ * Step Functions, locally: StartExecution (names unique per state machine, as on AWS), StopExecution,
+ * RedriveExecution, the execution records and their histories, Distributed Map runs and their child
+ * executions, on one engine (state-machine.ts) and one Clock. Every execution starts at once, as on
+ * AWS: what bounds the tasks running at once is Fargate's quota in the local ECS. Task tokens are
+ * shared by every state machine, as they are per account on AWS.
  */
 
-export type ExecutionStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 export interface ExecutionRecord {
   readonly name: string;
   readonly executionArn: string;
-  /** The EventBridge event that started it; undefined for a backfill item. */
+  readonly stateMachineArn: string;
+  /** The EventBridge event that started it; undefined otherwise. */
   readonly event: unknown;
-  /** The execution input (the rule target's input for the event, or the backfill item). */
+  /** The execution input (the rule target's input for the event, or a Map item). */
   readonly input: unknown;
   readonly bucket: string;
   readonly key: string;
@@ -34,14 +48,47 @@ export interface ExecutionRecord {
   error?: string;
   cause?: string;
   output?: unknown;
-  /** From start to stop of the execution. */
+  /** Epoch ms on the clock. */
+  startDate: number;
+  stopDate?: number;
+  /** From start to stop of the execution, on the clock. */
   durationMs?: number;
+  redriveCount: number;
+  redriveDate?: number;
+  /** For a Distributed Map's child: its Map Run and the execution that ran the Map. */
+  readonly mapRunArn?: string;
+  /**
+   * Of an EXPRESS state machine: as on AWS, neither journaled (no history kept, not listed after this
+   * run) nor reported by status-change events, which Step Functions sends for Standard ones only.
+   */
+  readonly express?: boolean;
+  readonly parentExecutionArn?: string;
+  readonly history: ExecutionHistory;
   /** Every task launch, in order, with the state that made it. */
   readonly attempts: TaskAttempt[];
   /** Every wait of a `.waitForTaskToken` state (the launch gate's line), in order. */
   readonly tokenWaits: Array<{ readonly stateName: string; readonly waitedMs: number }>;
   /** Where the worker wrote its result, by the worker's contract; undefined when it wrote none. */
   result?: { readonly bucket: string; readonly key: string };
+  /** Where a redrive resumes. */
+  failedState?: ExecutionOutcome['failedState'];
+}
+
+export interface MapRunRecord {
+  readonly mapRunArn: string;
+  readonly executionArn: string;
+  /** The children's state machine: `<state machine ARN>/<label>`. */
+  readonly stateMachineArn: string;
+  status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  readonly startDate: number;
+  stopDate?: number;
+  readonly maxConcurrency: number;
+  readonly toleratedFailurePercentage: number;
+  readonly toleratedFailureCount: number;
+  readonly items: number;
+  /** Items not started because the run had already failed. */
+  notStarted: number;
+  readonly children: ExecutionRecord[];
 }
 
 export interface StartExecutionOptions {
@@ -51,120 +98,153 @@ export interface StartExecutionOptions {
   readonly event?: unknown;
 }
 
-export interface RunExecutionOptions {
-  readonly name: string;
-  /** The ARN the execution belongs to (its execution ARN is derived from it). */
-  readonly stateMachineArn: string;
-  /** For a backfill item: the backfill run it belongs to, for the journal. */
-  readonly backfillRunArn?: string;
-}
-
-/** One task state to serve for an execution. */
-export interface TaskInvocation {
+/** One `ecs:runTask.sync` state to serve for an execution. */
+export interface TaskInvocation extends TaskCall {
   readonly record: ExecutionRecord;
-  readonly stateName: string;
-  readonly parameters: unknown;
-  /** The state's TimeoutSeconds, when it has one. */
-  readonly timeoutSeconds?: number;
 }
 
 export interface LocalStepFunctionsOptions {
-  /** Factor applied to Retry intervals. @default 0.01 */
-  readonly retryIntervalScale?: number;
-  /** Serves a task state: returns its result, or throws an error named as Step Functions names it. */
-  readonly runTask: (task: TaskInvocation) => Promise<unknown>;
-  /** Awaited when an execution has finished (SUCCEEDED or FAILED), before it counts as done. */
+  readonly clock: Clock;
+  /** Serves `ecs:runTask.sync` states: returns the stopped task, or throws a named StatesError. */
+  readonly runTask: (task: TaskInvocation) => Promise<Json>;
+  /** Awaited when an execution has ended, before it counts as done. */
   readonly onExecutionFinished?: (record: ExecutionRecord) => Promise<void>;
+  /** Each "Step Functions Execution Status Change" event (to the local event bus). */
+  readonly onStatusChange?: (event: StatusChangeEvent) => void;
   /** Where every execution is recorded, across runs; names already in it cannot be used again. */
   readonly journal?: ExecutionJournal;
-  /** What serves the Task states other than `ecs:runTask.sync` (DynamoDB, SQS). @default - none */
-  readonly services?: Omit<LocalServices, 'tokens'>;
+  /** What serves the Task states other than `ecs:runTask.sync`. @default - only the Step Functions API */
+  readonly services?: Omit<LocalServices, 'tokens' | 'stepFunctions'>;
+  /** The state machines the API lists and starts. @default - none */
+  readonly stateMachines?: readonly LocalStateMachineResource[];
+  /** The S3 a Distributed Map's ItemReader lists. @default - none: such a Map fails */
+  readonly itemReader?: S3ItemReaderOptions;
+  readonly region?: string;
+  /** For FULL jitter. @default Math.random */
+  readonly random?: () => number;
 }
 
 export class LocalStepFunctions {
   private readonly records: ExecutionRecord[] = [];
-  /** Execution ARNs so far: a name is unique per state machine, as in Step Functions. */
-  private readonly startedArns = new Set<string>();
+  private readonly byArn = new Map<string, ExecutionRecord>();
   private readonly machines = new Map<StateMachineDefinition, LocalStateMachine>();
-  private readonly queue: ExecutionQueue;
-  /** Each record's journal entry as last written. */
-  private readonly entries = new Map<ExecutionRecord, JournalEntry>();
-  /** Every `.waitForTaskToken` wait of every state machine here. */
-  readonly tokens = new TaskTokens();
+  private readonly controllers = new Map<ExecutionRecord, AbortController>();
+  private readonly running = new Map<ExecutionRecord, Promise<void>>();
+  readonly mapRuns = new Map<string, MapRunRecord>();
+  private readonly queue = new ExecutionQueue(Number.MAX_SAFE_INTEGER);
+  readonly tokens: TaskTokens;
+  readonly clock: Clock;
+  /** The Step Functions API on these executions, for the local endpoint and `aws-sdk:sfn:*` alike. */
+  readonly api: StepFunctionsApi;
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
-    // Only to know when all are done: no execution ever waits for another.
-    this.queue = new ExecutionQueue(Number.MAX_SAFE_INTEGER);
-    options.journal?.abortLeftovers();
+    this.clock = options.clock;
+    this.tokens = new TaskTokens(options.clock);
+    this.api = new StepFunctionsApi(this, options.stateMachines ?? []);
+    for (const machine of options.stateMachines ?? []) this.stateMachineFor(machine.definition, machine.type);
+    options.journal?.abortLeftovers(new Date(options.clock.now()));
   }
 
-  /** The local machine for `definition`, created (and its ASL validated) on first use. */
-  stateMachineFor(definition: StateMachineDefinition): LocalStateMachine {
+  /** The engine for `definition`, created (and checked) on first use. */
+  stateMachineFor(
+    definition: StateMachineDefinition,
+    type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
+  ): LocalStateMachine {
     let machine = this.machines.get(definition);
     if (!machine) {
       machine = new LocalStateMachine(definition, {
-        retryIntervalScale: this.options.retryIntervalScale,
-        services: { ...this.options.services, tokens: this.tokens },
+        clock: this.clock,
+        tokens: this.tokens,
+        services: { ...this.options.services, tokens: this.tokens, stepFunctions: () => this.api },
+        random: this.options.random,
+        region: this.options.region,
+        type,
       });
       this.machines.set(definition, machine);
     }
     return machine;
   }
 
-  /** Starts an execution, as StartExecution does; throws ExecutionAlreadyExists for a used name. */
+  /**
+   * StartExecution: the same name and input while it runs returns the same execution (as AWS does
+   * for an idempotent retry); a name used before otherwise is ExecutionAlreadyExists.
+   */
   startExecution(
     stateMachine: LocalStateMachineResource,
     input: unknown,
     start: StartExecutionOptions = {},
   ): ExecutionRecord {
-    const record = this.newRecord(input, start.name ?? randomUUID(), stateMachine.arn, {
+    const name = start.name ?? randomUUID();
+    // An Express execution's ARN carries a run id of its own: its names need not be unique.
+    const express = stateMachine.type === 'EXPRESS';
+    const executionArn = express
+      ? `${stateMachine.arn.replace(':stateMachine:', ':express:')}:${name}:${randomUUID()}`
+      : `${stateMachine.arn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const existing = this.byArn.get(executionArn);
+    if (existing?.status === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input))
+      return existing;
+    if (existing || this.options.journal?.has(executionArn)) throw new ExecutionAlreadyExists(name);
+    const record = this.newRecord({
+      name,
+      executionArn,
+      stateMachineArn: stateMachine.arn,
+      input,
       event: start.event,
+      express,
     });
-    void this.queue
-      .add(() => this.execute(record, stateMachine.definition))
-      .catch((error) => this.failWithBug(record, error));
+    this.launch(record, this.stateMachineFor(stateMachine.definition, stateMachine.type));
     return record;
   }
 
-  /** Runs `definition` (e.g. a Map's item processor) to completion now, unqueued. */
-  async runExecution(
-    definition: StateMachineDefinition,
-    input: unknown,
-    run: RunExecutionOptions,
-  ): Promise<ExecutionRecord> {
-    const record = this.newRecord(input, run.name, run.stateMachineArn, {
-      backfillRunArn: run.backfillRunArn,
-    });
-    await this.execute(record, definition).catch((error) => this.failWithBug(record, error));
+  /** StopExecution: ends it ABORTED at once (no Catch runs); its task is stopped, its tokens closed. */
+  stopExecution(executionArn: string, error?: string, cause?: string): ExecutionRecord | undefined {
+    const record = this.byArn.get(executionArn);
+    const controller = record && this.controllers.get(record);
+    controller?.abort(new ExecutionStopped('ABORTED', error, cause));
     return record;
+  }
+
+  /** Stops every running execution (the pipeline stopping without draining). */
+  stopAll(cause: string): void {
+    for (const record of this.records)
+      if (record.status === 'RUNNING') this.stopExecution(record.executionArn, undefined, cause);
   }
 
   /**
-   * RedriveExecution: runs a failed execution of `stateMachine` again (queued), under its own name
-   * and ARN, with the same input. Refused, as on AWS, for an execution that did not fail, stopped
-   * more than 14 days ago, or is a backfill item (only its Map Run could redrive it). Locally the
-   * run starts over at the first state, where Step Functions resumes at the state that failed.
+   * RedriveExecution: resumes a failed, timed-out or aborted execution at the state that did not
+   * succeed, with that state's input, under the same ARN. Refused, as on AWS, for one that did not
+   * fail, stopped more than 14 days ago, or is a Distributed Map's child (its Map Run redrives it).
    */
   redriveExecution(stateMachine: LocalStateMachineResource, executionArn: string): ExecutionRecord {
-    const entry = this.options.journal?.get(executionArn);
-    const failure = this.options.journal?.failures().find((f) => f.executionArn === executionArn);
-    if (
-      !entry ||
-      !failure ||
-      failure.redriveStatus !== 'REDRIVABLE' ||
-      entry.stateMachineArn !== stateMachine.arn
-    ) {
-      const reason =
-        failure?.redriveStatusReason ?? (entry ? `Execution is ${entry.status}` : 'no such execution');
-      throw new StatesError(
-        'ExecutionNotRedrivable',
-        `Execution ${executionArn} cannot be redriven: ${reason}`,
-      );
-    }
-    const record = this.newRecord(JSON.parse(entry.input), entry.name, stateMachine.arn, { redriven: entry });
-    void this.queue
-      .add(() => this.execute(record, stateMachine.definition))
-      .catch((error) => this.failWithBug(record, error));
+    const live = this.byArn.get(executionArn);
+    const entry = this.describe(executionArn);
+    const refuse = (reason: string) =>
+      new StatesError('ExecutionNotRedrivable', `Execution ${executionArn} cannot be redriven: ${reason}`);
+    if (!entry) throw new StatesError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    const redrive = this.redriveStatus(entry, stateMachine.type);
+    if (redrive.status !== 'REDRIVABLE') throw refuse(redrive.reason ?? redrive.status);
+    if (entry.stateMachineArn !== stateMachine.arn)
+      throw refuse(`it is not an execution of ${stateMachine.arn}`);
+    const record =
+      live ??
+      this.newRecord({
+        name: entry.name,
+        executionArn,
+        stateMachineArn: entry.stateMachineArn,
+        input: JSON.parse(entry.input),
+        history: entry.history,
+        startDate: Date.parse(entry.startDate),
+      });
+    record.status = 'RUNNING';
+    record.redriveCount = entry.redriveCount + 1;
+    record.redriveDate = this.clock.now();
+    record.error = record.cause = record.stopDate = undefined;
+    const resumeAt = entry.failedState ?? record.failedState;
+    this.launch(
+      record,
+      this.stateMachineFor(stateMachine.definition, stateMachine.type),
+      resumeAt && { name: resumeAt.name, input: resumeAt.input as Json },
+    );
     return record;
   }
 
@@ -172,17 +252,37 @@ export class LocalStepFunctions {
     return this.records;
   }
 
-  /** Whether no execution is running. */
-  get idle(): boolean {
-    return this.queue.running === 0 && this.queue.queued === 0;
+  /** An execution of this run or, failing that, of an earlier one (the journal), as DescribeExecution sees it. */
+  describe(executionArn: string): JournalEntry | undefined {
+    const live = this.byArn.get(executionArn);
+    return live ? this.entryOf(live) : this.options.journal?.get(executionArn);
   }
 
-  /**
-   * Fails every execution waiting for a task token, now and from now on, with States.Aborted: for a
-   * pipeline stopping without draining, where nothing would ever hand them a slot.
-   */
-  stopWaiting(): void {
-    this.tokens.stopAll('The local pipeline was stopped without draining');
+  /** Every execution, of this run and of earlier ones. */
+  entries(): JournalEntry[] {
+    const byArn = new Map(
+      (this.options.journal?.entries() ?? []).map((entry) => [entry.executionArn, entry]),
+    );
+    for (const record of this.records) byArn.set(record.executionArn, this.entryOf(record));
+    return [...byArn.values()];
+  }
+
+  /** DescribeExecution's redriveStatus (execution-journal.ts), on this clock. */
+  redriveStatus(
+    entry: JournalEntry,
+    type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
+  ): { readonly status: RedriveStatus; readonly reason?: string } {
+    return redriveStatusOf(entry, this.clock.now(), type);
+  }
+
+  /** An execution of this run, by ARN. */
+  execution(executionArn: string): ExecutionRecord | undefined {
+    return this.byArn.get(executionArn);
+  }
+
+  /** Whether no execution is running. */
+  get idle(): boolean {
+    return this.queue.running === 0;
   }
 
   /** Resolves when no execution is running (at once if none is). */
@@ -190,105 +290,289 @@ export class LocalStepFunctions {
     return this.queue.onIdle();
   }
 
-  private newRecord(
-    input: unknown,
-    name: string,
-    stateMachineArn: string,
-    more: { event?: unknown; backfillRunArn?: string; redriven?: JournalEntry },
-  ): ExecutionRecord {
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
-    const used = this.startedArns.has(executionArn) || this.options.journal?.has(executionArn);
-    if (used && !more.redriven) throw new ExecutionAlreadyExists(name);
-    this.startedArns.add(executionArn);
+  /** Resolves when `record` has ended. */
+  async finished(record: ExecutionRecord): Promise<void> {
+    await this.running.get(record);
+  }
+
+  private newRecord(init: {
+    name: string;
+    executionArn: string;
+    stateMachineArn: string;
+    input: unknown;
+    event?: unknown;
+    mapRunArn?: string;
+    parentExecutionArn?: string;
+    history?: readonly HistoryEvent[];
+    startDate?: number;
+    express?: boolean;
+  }): ExecutionRecord {
+    const { input } = init;
     const record: ExecutionRecord = {
-      name,
-      executionArn,
-      event: more.event,
+      name: init.name,
+      executionArn: init.executionArn,
+      stateMachineArn: init.stateMachineArn,
+      event: init.event,
       input,
       bucket: isPlainObject(input) ? String(input.bucket) : '',
       key: isPlainObject(input) ? String(input.key) : '',
-      status: 'QUEUED',
+      status: 'RUNNING',
+      startDate: init.startDate ?? this.clock.now(),
+      redriveCount: 0,
+      mapRunArn: init.mapRunArn,
+      parentExecutionArn: init.parentExecutionArn,
+      express: init.express,
+      history: new ExecutionHistory(this.clock, init.history),
       attempts: [],
       tokenWaits: [],
     };
     this.records.push(record);
-    const now = new Date().toISOString();
-    this.journal(
-      record,
-      more.redriven
-        ? {
-            ...more.redriven,
-            status: 'RUNNING',
-            redriveCount: more.redriven.redriveCount + 1,
-            redriveDate: now,
-          }
-        : {
-            executionArn,
-            name,
-            stateMachineArn,
-            input: JSON.stringify(input),
-            status: 'RUNNING',
-            startDate: now,
-            redriveCount: 0,
-            backfillRunArn: more.backfillRunArn,
-          },
-    );
+    this.byArn.set(record.executionArn, record);
     return record;
   }
 
-  /** Records the execution's state in the journal (Step Functions has no QUEUED: it is RUNNING). */
-  private journal(record: ExecutionRecord, entry: JournalEntry): void {
-    this.entries.set(record, entry);
-    this.options.journal?.write(entry);
+  private launch(
+    record: ExecutionRecord,
+    machine: LocalStateMachine,
+    resumeAt?: { name: string; input: Json },
+  ): void {
+    const done = this.queue
+      .add(() => this.execute(record, machine, resumeAt))
+      .catch((error) => this.failWithBug(record, error));
+    this.running.set(record, done);
   }
 
-  private journalEnd(record: ExecutionRecord): void {
-    const entry = this.entries.get(record);
-    if (!entry) return;
-    const { status, error, cause } = record;
-    const timedOut = error === 'States.Timeout' && cause === EXECUTION_TIMEOUT_CAUSE;
-    this.journal(record, {
-      ...entry,
-      status: status === 'SUCCEEDED' ? 'SUCCEEDED' : timedOut ? 'TIMED_OUT' : 'FAILED',
-      error,
-      cause,
-      stopDate: new Date().toISOString(),
-    });
-  }
-
-  private async execute(record: ExecutionRecord, definition: StateMachineDefinition): Promise<void> {
-    record.status = 'RUNNING';
-    const started = Date.now();
-    const outcome = await this.stateMachineFor(definition).run(
-      record.input,
-      (stateName, parameters, state) =>
-        this.options.runTask({
-          record,
-          stateName,
-          parameters,
-          timeoutSeconds: typeof state.TimeoutSeconds === 'number' ? state.TimeoutSeconds : undefined,
-        }),
-      {
-        executionArn: record.executionArn,
-        name: record.name,
+  private async execute(
+    record: ExecutionRecord,
+    machine: LocalStateMachine,
+    resumeAt?: { name: string; input: Json },
+  ): Promise<void> {
+    const controller = new AbortController();
+    this.controllers.set(record, controller);
+    this.journal(record);
+    this.statusChanged(record);
+    try {
+      const outcome = await machine.run(record.input as Json, {
+        identity: {
+          executionArn: record.executionArn,
+          name: record.name,
+          stateMachineArn: record.stateMachineArn,
+          startTime: new Date(record.startDate).toISOString(),
+          redriveCount: record.redriveCount,
+        },
+        history: record.history,
+        signal: controller.signal,
+        resumeAt,
+        runTask: (call) => this.options.runTask({ ...call, record }),
+        distributedMap: (run) => this.distributedMap(record, run),
         onTokenWait: (stateName, waitedMs) => record.tokenWaits.push({ stateName, waitedMs }),
-      },
-    );
-    record.durationMs = Date.now() - started;
+      });
+      this.end(record, outcome);
+    } finally {
+      this.controllers.delete(record);
+    }
+    await this.options.onExecutionFinished?.(record);
+  }
+
+  private end(record: ExecutionRecord, outcome: ExecutionOutcome): void {
     record.status = outcome.status;
     record.output = outcome.output;
     record.error = outcome.error;
     record.cause = outcome.cause;
-    this.journalEnd(record);
-    await this.options.onExecutionFinished?.(record);
+    record.failedState = outcome.failedState;
+    record.stopDate = this.clock.now();
+    record.durationMs = record.stopDate - (record.redriveDate ?? record.startDate);
+    this.journal(record);
+    this.statusChanged(record);
   }
 
   /** Only a bug in the local pipeline gets here (a failed execution is an outcome, not an error). */
   private async failWithBug(record: ExecutionRecord, error: unknown): Promise<void> {
-    record.status = 'FAILED';
-    record.error = 'LocalPipelineError';
-    record.cause = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    this.journalEnd(record);
+    this.end(record, {
+      status: 'FAILED',
+      error: 'LocalPipelineError',
+      cause: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
     await this.options.onExecutionFinished?.(record);
+  }
+
+  /** The record as the journal (and DescribeExecution) keeps it. */
+  entryOf(record: ExecutionRecord): JournalEntry {
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    return {
+      executionArn: record.executionArn,
+      name: record.name,
+      stateMachineArn: record.stateMachineArn,
+      input: JSON.stringify(record.input ?? null),
+      output: record.output === undefined ? undefined : JSON.stringify(record.output),
+      status: record.status,
+      error: record.error,
+      cause: record.cause,
+      startDate: iso(record.startDate)!,
+      stopDate: iso(record.stopDate),
+      redriveCount: record.redriveCount,
+      redriveDate: iso(record.redriveDate),
+      backfillRunArn: record.parentExecutionArn,
+      mapRunArn: record.mapRunArn,
+      failedState: record.failedState,
+      history: record.history.events,
+    };
+  }
+
+  private journal(record: ExecutionRecord): void {
+    if (!record.express) this.options.journal?.write(this.entryOf(record));
+  }
+
+  private statusChanged(record: ExecutionRecord): void {
+    if (!this.options.onStatusChange || record.express) return;
+    const ended = record.status !== 'RUNNING';
+    const redrivable = ended && record.status !== 'SUCCEEDED' && !record.mapRunArn;
+    this.options.onStatusChange(
+      statusChangeEvent(
+        {
+          executionArn: record.executionArn,
+          stateMachineArn: record.stateMachineArn,
+          name: record.name,
+          status: record.status,
+          startDate: record.startDate,
+          stopDate: record.stopDate,
+          input: JSON.stringify(record.input ?? null),
+          output: record.status === 'SUCCEEDED' ? JSON.stringify(record.output ?? null) : undefined,
+          error: record.error,
+          cause: record.cause,
+          redriveCount: record.redriveCount,
+          redriveDate: record.redriveDate,
+          redriveStatus: redrivable
+            ? 'REDRIVABLE'
+            : record.mapRunArn && ended
+              ? 'REDRIVABLE_BY_MAP_RUN'
+              : 'NOT_REDRIVABLE',
+        },
+        this.clock.now(),
+      ),
+    );
+  }
+
+  /**
+   * A Distributed Map: its items (the ItemReader's listing, or ItemsPath), each item's input by the
+   * ItemSelector (`$$.Map.Item`), one child execution per item, at most MaxConcurrency at once; the
+   * run fails with States.ExceedToleratedFailureThreshold past ToleratedFailurePercentage /
+   * ToleratedFailureCount (none tolerated unless set), and then starts no more children. Stopping
+   * the parent stops the children.
+   */
+  private async distributedMap(parent: ExecutionRecord, run: DistributedMapRun): Promise<Json> {
+    const { state, input, context } = run;
+    const items = await this.mapItems(run);
+    const label = typeof state.Label === 'string' ? state.Label : run.stateName;
+    const mapRunId = randomUUID();
+    const stateMachineName = parent.stateMachineArn.split(':').pop();
+    const base = parent.stateMachineArn.replace(/:stateMachine:.*$/, '');
+    const mapRun: MapRunRecord = {
+      mapRunArn: `${base}:mapRun:${stateMachineName}/${label}:${mapRunId}`,
+      executionArn: parent.executionArn,
+      stateMachineArn: `${parent.stateMachineArn}/${label}`,
+      status: 'RUNNING',
+      startDate: this.clock.now(),
+      maxConcurrency: typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0,
+      toleratedFailurePercentage:
+        typeof state.ToleratedFailurePercentage === 'number' ? state.ToleratedFailurePercentage : 0,
+      toleratedFailureCount:
+        typeof state.ToleratedFailureCount === 'number' ? state.ToleratedFailureCount : 0,
+      items: items.length,
+      notStarted: 0,
+      children: [],
+    };
+    this.mapRuns.set(mapRun.mapRunArn, mapRun);
+    run.onStarted(mapRun.mapRunArn);
+    const tolerance = { percentage: state.ToleratedFailurePercentage, count: state.ToleratedFailureCount };
+    const exceeded = (failed: number) =>
+      tolerance.percentage === undefined && tolerance.count === undefined
+        ? failed > 0
+        : (typeof tolerance.percentage === 'number' && failed * 100 > tolerance.percentage * items.length) ||
+          (typeof tolerance.count === 'number' && failed > tolerance.count);
+    const selector = state.ItemSelector as Json | undefined;
+    const outputs: Json[] = new Array(items.length).fill(null);
+    const queue = new ExecutionQueue(
+      mapRun.maxConcurrency > 0 ? mapRun.maxConcurrency : Math.max(1, items.length),
+    );
+    let failed = 0;
+    const stopChildren = () => mapRun.children.forEach((child) => this.stopExecution(child.executionArn));
+    run.signal.addEventListener('abort', stopChildren, { once: true });
+    try {
+      await Promise.all(
+        items.map((value, index) =>
+          queue.add(async () => {
+            if (exceeded(failed) || run.signal.aborted) {
+              mapRun.notStarted++;
+              return;
+            }
+            const itemContext = {
+              ...(context as Record<string, Json>),
+              Map: { Item: { Index: index, Value: value } },
+            };
+            const itemInput =
+              selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector');
+            const name = randomUUID();
+            const child = this.newRecord({
+              name,
+              executionArn: `${base}:execution:${stateMachineName}/${label}:${name}`,
+              stateMachineArn: mapRun.stateMachineArn,
+              input: itemInput,
+              mapRunArn: mapRun.mapRunArn,
+              parentExecutionArn: parent.executionArn,
+            });
+            mapRun.children.push(child);
+            await this.execute(child, this.stateMachineFor(run.processor, run.childType)).catch((error) =>
+              this.failWithBug(child, error),
+            );
+            if (child.status === 'SUCCEEDED') outputs[index] = (child.output ?? null) as Json;
+            else failed++;
+          }),
+        ),
+      );
+    } finally {
+      run.signal.removeEventListener('abort', stopChildren);
+    }
+    mapRun.stopDate = this.clock.now();
+    if (run.signal.aborted) {
+      mapRun.status = 'ABORTED';
+      throw run.signal.reason;
+    }
+    if (exceeded(failed)) {
+      mapRun.status = 'FAILED';
+      throw new StatesError(
+        'States.ExceedToleratedFailureThreshold',
+        'The specified tolerated failure threshold was exceeded',
+      );
+    }
+    mapRun.status = 'SUCCEEDED';
+    return outputs;
+  }
+
+  private async mapItems(run: DistributedMapRun): Promise<Json[]> {
+    const { state, input, context } = run;
+    const reader = state.ItemReader as Record<string, unknown> | undefined;
+    if (!reader) {
+      const items =
+        state.ItemsPath === undefined
+          ? input
+          : readPath(String(state.ItemsPath), input, context, 'ItemsPath');
+      if (!Array.isArray(items))
+        throw new StatesError('States.Runtime', `Map state "${run.stateName}": its items are not an array`);
+      return items;
+    }
+    if (!this.options.itemReader) {
+      throw new StatesError(
+        'States.ItemReaderFailed',
+        `Map state "${run.stateName}": no local S3 was given to list`,
+      );
+    }
+    const parameters = (
+      reader.Parameters === undefined ? {} : fillPayload(reader.Parameters as Json, input, context)
+    ) as Record<string, Json>;
+    const config = isPlainObject(reader.ReaderConfig) ? reader.ReaderConfig : {};
+    const maxItems = typeof config.MaxItems === 'number' && config.MaxItems > 0 ? config.MaxItems : Infinity;
+    const listing = listObjectItems(this.options.itemReader, parameters, maxItems);
+    return (await this.clock.track(listing)) as unknown as Json[];
   }
 }

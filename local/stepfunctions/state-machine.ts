@@ -1,278 +1,745 @@
-// aws-local-stepfunctions 3 declares Node >= 22 and calls Promise.withResolvers, which Node 20 (the
-// oldest runtime this project supports) lacks; the polyfill must load before the library runs.
-import 'core-js/actual/promise/with-resolvers';
-
-import { performance } from 'node:perf_hooks';
-
-import {
-  ExecutionAbortedError,
-  ExecutionError,
-  ExecutionTimeoutError,
-  StateMachine,
-} from 'aws-local-stepfunctions';
-
-import { isPlainObject } from '../cloudformation/intrinsics';
-import { type AslState, forEachState, type StateMachineDefinition } from './definitions';
+import type { Clock } from '../clock';
+import { ruleMatches } from './asl/choice-rules';
+import { checkDefinition } from './asl/definition-check';
+import { StatesError } from './asl/errors';
+import { ExecutionHistory, type HistoryCursor } from './asl/history';
+import { applyResultPath, evaluateExpression, fillPayload, type Json, lookUp, readPath } from './asl/paths';
+import { type Catcher, errorMatches, maxAttemptsOf, type Retrier, retryDelaySeconds } from './asl/retry';
+import type { AslState, StateMachineDefinition } from './definitions';
 import { type LocalServices, type TaskIntegration, taskIntegration } from './integrations';
-import { TaskTokens } from './task-tokens';
+import type { TaskTokens } from './task-tokens';
 
 /**
- * Runs the synthesized state machine definition with aws-local-stepfunctions. Two adaptations, both
- * kept out of the retry policy's substance (errors, attempts, backoff rate, jitter stay as deployed):
- * - Retry intervals are scaled (IntervalSeconds and MaxDelaySeconds times `retryIntervalScale`), so
- *   a 5 s, 10 s, 20 s... backoff runs in 50 ms, 100 ms, 200 ms... The library's own
- *   retryIntervalOverrides would replace the backoff with a constant pause, hence the scaling.
- * - Task states without TimeoutSeconds: the library applies 60 s where Step Functions applies no
- *   limit, so such states get the longest timeout a Node timer can hold. An execution TimeoutSeconds
- *   beyond that (24.8 days; a long capacityWaitMinutes gives one) would fire at once, so it is
- *   clamped to it: no local run lasts that long.
- * Every Task state is served locally (./integrations: the local ECS, DynamoDB, SQS, task tokens).
- * The library has no task tokens, so a `.waitForTaskToken` state runs locally without its Parameters
- * and TimeoutSeconds: its handler issues a token (./task-tokens.ts), evaluates the deployed
- * Parameters itself with `$$.Task.Token` in the context object, sends the request, and waits for
- * SendTaskSuccess/SendTaskFailure or the deployed TimeoutSeconds. Tokens still waiting when the
- * execution ends are closed (a later SendTaskSuccess fails with TaskTimedOut, as on AWS).
- * And one workaround: the library evaluates a Fail state's ErrorPath/CausePath only as a JSONPath,
- * so an intrinsic function there (`States.Format(...)`, which the deployed definition uses) fails the
- * execution with States.Runtime. The intended error and cause are then computed by the library's
- * own intrinsic-function support (a one-state Pass machine) from the Fail state's input.
+ * The local Step Functions engine: runs an Amazon States Language definition (JSONPath) as Step
+ * Functions does, on a Clock, for `npm start` and the planner alike. Every state type (Task, Pass,
+ * Choice, Wait, Succeed, Fail, Parallel, Map inline and distributed); InputPath, Parameters (paths
+ * and intrinsic functions), ResultSelector, ResultPath, OutputPath; Retry (IntervalSeconds,
+ * BackoffRate, MaxDelaySeconds, JitterStrategy FULL) and Catch (never for States.Runtime or
+ * States.DataLimitExceeded); a Task's TimeoutSeconds and HeartbeatSeconds; the execution's own
+ * TimeoutSeconds (TIMED_OUT); StopExecution (ABORTED: no Catch runs, running tasks are told through
+ * their AbortSignal, open task tokens closed); the history AWS records.
+ *
+ * Why our own interpreter and not aws-local-stepfunctions: the library runs in real time only (its
+ * waits and retries are timers of its own), has no task tokens, no Distributed Map, evaluates a Fail
+ * state's ErrorPath/CausePath without intrinsics and records no AWS history, so each needed a
+ * workaround; a planner of 10,000 executions needs a virtual clock. It stays as a test oracle.
  */
 
-/** The cause of an execution that ran past its own TimeoutSeconds (status TIMED_OUT on AWS). */
-export const EXECUTION_TIMEOUT_CAUSE = 'The execution exceeded its TimeoutSeconds';
+/** The largest input or output a state may have: 256 KiB. */
+const MAX_PAYLOAD_BYTES = 262_144;
+
+/** Why an execution ended early: StopExecution (ABORTED) or its TimeoutSeconds (TIMED_OUT). */
+export class ExecutionStopped extends Error {
+  constructor(
+    readonly status: 'ABORTED' | 'TIMED_OUT',
+    readonly error?: string,
+    readonly cause?: string,
+  ) {
+    super(`Execution ${status}`);
+    this.name = 'ExecutionStopped';
+  }
+}
+
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
 export interface ExecutionOutcome {
-  readonly status: 'SUCCEEDED' | 'FAILED';
-  readonly output?: unknown;
+  readonly status: ExecutionStatus;
+  readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
+  /** Where a redrive resumes: the state that failed and its input. */
+  readonly failedState?: { readonly name: string; readonly input: Json };
 }
 
-/** Serves a task state: gets its effective Parameters, returns its result or throws a named error. */
-export type TaskHandler = (stateName: string, parameters: unknown, state: AslState) => Promise<unknown>;
-
-export interface LocalStateMachineOptions {
-  /** @default 0.01 */
-  readonly retryIntervalScale?: number;
-  /** What serves the Task states other than `ecs:runTask.sync`. @default - none: only ECS states run */
-  readonly services?: LocalServices;
-}
-
-/** The execution a run belongs to, for the context object (`$$.Execution`). */
-export interface RunContext {
-  readonly executionArn?: string;
-  readonly name?: string;
-  /** Called when a `.waitForTaskToken` state's wait ended (answered, failed or timed out). */
-  readonly onTokenWait?: (stateName: string, waitedMs: number) => void;
-}
-
-/** How a `.waitForTaskToken` state runs locally: its deployed Parameters and TimeoutSeconds. */
-interface TokenWait {
-  readonly parameters: (input: unknown, context: Record<string, unknown>) => Promise<unknown>;
+/** One Task state's call, as the engine hands an `ecs:runTask.sync` state to the local ECS. */
+export interface TaskCall {
+  readonly stateName: string;
+  readonly state: AslState;
+  readonly parameters: Json;
+  /** Aborted when the state times out or the execution ends: the task is to be stopped. */
+  readonly signal: AbortSignal;
   readonly timeoutSeconds?: number;
 }
 
-interface ServedState {
-  readonly state: AslState;
-  readonly integration: TaskIntegration;
-  readonly tokenWait?: TokenWait;
+export type TaskHandler = (call: TaskCall) => Promise<Json>;
+
+/** The execution a run belongs to: the context object's `$$.Execution` and `$$.StateMachine`. */
+export interface ExecutionIdentity {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly stateMachineArn: string;
+  readonly roleArn?: string;
+  /** ISO 8601. */
+  readonly startTime: string;
+  readonly redriveCount?: number;
 }
 
-/** Node's setTimeout holds at most 2^31 - 1 ms; longer delays fire at once. */
-const LONGEST_TIMEOUT_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** A Distributed Map's run: the engine hands it to the local Step Functions, which starts the children. */
+export interface DistributedMapRun {
+  readonly stateName: string;
+  readonly state: AslState;
+  /** The Map's effective input (after InputPath). */
+  readonly input: Json;
+  readonly context: Json;
+  readonly processor: StateMachineDefinition;
+  /** The children's type (ProcessorConfig.ExecutionType). */
+  readonly childType: 'STANDARD' | 'EXPRESS';
+  readonly signal: AbortSignal;
+  /** Called once the Map Run exists, with its ARN (recorded as MapRunStarted). */
+  readonly onStarted: (mapRunArn: string) => void;
+}
+
+export interface RunOptions {
+  readonly identity: ExecutionIdentity;
+  readonly history: ExecutionHistory;
+  /** Serves `ecs:runTask.sync` states. */
+  readonly runTask?: TaskHandler;
+  /** StopExecution: abort with an ExecutionStopped. */
+  readonly signal?: AbortSignal;
+  /** RedriveExecution: resume at this state with this input (the execution timeout starts over). */
+  readonly resumeAt?: { readonly name: string; readonly input: Json };
+  readonly distributedMap?: (run: DistributedMapRun) => Promise<Json>;
+  /** Called when a `.waitForTaskToken` wait ended, with its length on the clock. */
+  readonly onTokenWait?: (stateName: string, waitedMs: number) => void;
+}
+
+export interface EngineOptions {
+  readonly clock: Clock;
+  readonly tokens: TaskTokens;
+  /** What serves the Task states other than `ecs:runTask.sync`. @default - none */
+  readonly services?: LocalServices;
+  /** For FULL jitter. @default Math.random */
+  readonly random?: () => number;
+  /** @default 'STANDARD' */
+  readonly type?: 'STANDARD' | 'EXPRESS';
+  /** The region Task events name. @default 'us-east-1' */
+  readonly region?: string;
+  /** Where the definition comes from, for errors. @default 'State machine' */
+  readonly where?: string;
+}
+
+/** What one run of a branch (the machine, a Map iteration, a Parallel branch) shares. */
+interface Branch {
+  readonly run: RunOptions;
+  readonly signal: AbortSignal;
+  readonly cursor: HistoryCursor;
+  readonly tokens: Set<string>;
+}
 
 export class LocalStateMachine {
-  private readonly machine: StateMachine;
-  readonly definition: StateMachineDefinition;
-  readonly tokens: TaskTokens;
-  /** Every Task state, at any depth, with what serves it. */
-  private readonly served = new Map<string, ServedState>();
+  private readonly integrations = new Map<AslState, TaskIntegration>();
+  private readonly clock: Clock;
+  private readonly random: () => number;
 
   constructor(
-    readonly deployedDefinition: StateMachineDefinition,
-    options: LocalStateMachineOptions = {},
+    readonly definition: StateMachineDefinition,
+    private readonly options: EngineOptions,
   ) {
-    this.definition = localDefinition(deployedDefinition, options.retryIntervalScale ?? 0.01);
-    this.tokens = options.services?.tokens ?? new TaskTokens();
-    const services = { ...options.services, tokens: this.tokens };
-    forEachState(this.definition, (state, name) => {
-      if (state.Type !== 'Task') return;
-      const integration = taskIntegration(name, state, services);
-      let tokenWait: TokenWait | undefined;
-      if (integration.kind === 'service' && integration.waitForTaskToken) {
-        const deployed = findState(deployedDefinition, name);
-        tokenWait = {
-          parameters: compilePayloadTemplate(isPlainObject(state.Parameters) ? state.Parameters : {}),
-          timeoutSeconds: typeof deployed?.TimeoutSeconds === 'number' ? deployed.TimeoutSeconds : undefined,
-        };
-        // The handler evaluates them (with the token) and keeps the time: the library can do neither.
-        delete state.Parameters;
-        state.TimeoutSeconds = LONGEST_TIMEOUT_SECONDS;
-      }
-      this.served.set(name, { state, integration, tokenWait });
+    this.clock = options.clock;
+    this.random = options.random ?? Math.random;
+    checkDefinition(definition, options.where ?? 'State machine', {
+      type: options.type,
+      checkTask: (name, state) =>
+        this.integrations.set(
+          state,
+          taskIntegration(name, state, { ...options.services, tokens: options.tokens, clock: options.clock }),
+        ),
     });
-    // Validation (asl-validator) is left on: the definition must be valid ASL, as on AWS.
-    this.machine = new StateMachine(this.definition as never);
   }
 
-  async run(input: unknown, runTask: TaskHandler, context: RunContext = {}): Promise<ExecutionOutcome> {
-    const issued = new Set<string>();
-    const handlers = Object.fromEntries(
-      [...this.served].map(([name, served]) => [
-        name,
-        (parameters: unknown) =>
-          this.serve(name, served, parameters, runTask, context, issued) as Promise<never>,
-      ]),
-    );
-    const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers },
-      // `$$.Execution.Id`: the launch gate keys its records by it.
-      context: { Execution: { Id: context.executionArn, Name: context.name } } as never,
-    });
-    try {
-      return { status: 'SUCCEEDED', output: await execution.result };
-    } catch (error) {
-      return this.failure(error, execution.eventLogs);
-    } finally {
-      for (const token of issued) this.tokens.close(token);
+  async run(input: Json, options: RunOptions): Promise<ExecutionOutcome> {
+    const controller = new AbortController();
+    const onStop = () => controller.abort(options.signal?.reason);
+    if (options.signal?.aborted) onStop();
+    options.signal?.addEventListener('abort', onStop, { once: true });
+    const timer = new AbortController();
+    const timeoutSeconds = this.definition.TimeoutSeconds;
+    if (typeof timeoutSeconds === 'number') {
+      this.clock.sleep(timeoutSeconds * 1000, timer.signal).then(
+        () =>
+          controller.abort(new ExecutionStopped('TIMED_OUT', 'States.Timeout', 'The execution timed out')),
+        () => undefined,
+      );
     }
-  }
-
-  private async serve(
-    name: string,
-    { state, integration, tokenWait }: ServedState,
-    parameters: unknown,
-    runTask: TaskHandler,
-    context: RunContext,
-    issued: Set<string>,
-  ): Promise<unknown> {
-    if (integration.kind === 'ecs') return runTask(name, parameters, state);
-    if (!tokenWait) return integration.call(parameters);
-    // `parameters` is the state's input here (its Parameters were taken out of the local definition).
-    const token = this.tokens.issue();
-    issued.add(token);
-    try {
-      const request = await tokenWait.parameters(parameters, {
-        Execution: { Id: context.executionArn, Name: context.name },
-        State: { Name: name, EnteredTime: new Date().toISOString() },
-        Task: { Token: token },
+    const branch: Branch = {
+      run: options,
+      signal: controller.signal,
+      cursor: options.history.cursor(),
+      tokens: new Set(),
+    };
+    const history = options.history;
+    if (options.resumeAt) {
+      history.add(branch.cursor, 'ExecutionRedriven', { redriveCount: options.identity.redriveCount ?? 1 });
+    } else {
+      history.add(branch.cursor, 'ExecutionStarted', {
+        input: JSON.stringify(input),
+        inputDetails: { truncated: false },
+        roleArn: options.identity.roleArn,
       });
-      await integration.call(request);
-    } catch (error) {
-      this.tokens.close(token);
-      throw error;
     }
-    const waitStarted = performance.now();
+    const start = options.resumeAt ?? { name: String(this.definition.StartAt), input };
     try {
-      return await this.tokens.wait(token, tokenWait.timeoutSeconds);
-    } finally {
-      context.onTokenWait?.(name, Math.round(performance.now() - waitStarted));
-    }
-  }
-
-  private async failure(error: unknown, eventLogs: AsyncGenerator<unknown>): Promise<ExecutionOutcome> {
-    if (error instanceof ExecutionTimeoutError) {
+      const output = await this.runStates(this.definition, start.name, start.input, branch, input);
+      history.add(branch.cursor, 'ExecutionSucceeded', {
+        output: JSON.stringify(output),
+        outputDetails: { truncated: false },
+      });
+      return { status: 'SUCCEEDED', output };
+    } catch (error) {
+      const stopped = controller.signal.aborted ? controller.signal.reason : error;
+      if (stopped instanceof ExecutionStopped) {
+        const type = stopped.status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionTimedOut';
+        history.add(branch.cursor, type, withoutUndefined({ error: stopped.error, cause: stopped.cause }));
+        return { status: stopped.status, error: stopped.error, cause: stopped.cause };
+      }
+      if (!(error instanceof FailedAt)) throw error;
+      const { name, message: cause } = error.error;
+      history.add(
+        branch.cursor,
+        'ExecutionFailed',
+        withoutUndefined({ error: name || undefined, cause: cause || undefined }),
+      );
       return {
         status: 'FAILED',
-        error: 'States.Timeout',
-        cause: EXECUTION_TIMEOUT_CAUSE,
+        error: name || undefined,
+        cause: cause || undefined,
+        failedState: error.state,
       };
+    } finally {
+      timer.abort();
+      options.signal?.removeEventListener('abort', onStop);
+      for (const token of branch.tokens) this.options.tokens.close(token);
     }
-    if (error instanceof ExecutionAbortedError)
-      return { status: 'FAILED', error: 'States.Aborted', cause: '' };
-    if (!(error instanceof ExecutionError)) throw error;
-    const inner = error.cause as Error;
-    if (inner.name === 'States.Runtime') {
-      const intended = await this.intrinsicFailState(eventLogs);
-      if (intended) return intended;
-    }
-    return { status: 'FAILED', error: inner.name, cause: inner.message };
   }
 
-  /** The Fail state's error and cause, if the execution died evaluating its intrinsic ErrorPath/CausePath. */
-  private async intrinsicFailState(
-    eventLogs: AsyncGenerator<unknown>,
-  ): Promise<ExecutionOutcome | undefined> {
-    let lastFailed: { name: string; type: string; input: unknown } | undefined;
-    // The logger is closed once the execution failed, so this loop ends after the buffered events.
-    for await (const event of eventLogs) {
-      if (isPlainObject(event) && event.type === 'StateFailed' && isPlainObject(event.state)) {
-        lastFailed = event.state as typeof lastFailed;
+  /** Runs `machine` from `name` to its end; throws FailedAt for an error no Catch handled. */
+  private async runStates(
+    machine: StateMachineDefinition,
+    startName: string,
+    startInput: Json,
+    branch: Branch,
+    executionInput: Json,
+  ): Promise<Json> {
+    let name = startName;
+    let input = startInput;
+    for (;;) {
+      if (branch.signal.aborted) throw branch.signal.reason;
+      if (branch.run.history.full) {
+        throw new FailedAt(
+          new StatesError('States.Runtime', 'The execution reached the limit of 25,000 history events'),
+          { name, input },
+        );
+      }
+      const state = machine.States[name];
+      const enteredTime = new Date(this.clock.now()).toISOString();
+      branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
+        name,
+        input: JSON.stringify(input),
+        inputDetails: { truncated: false },
+      });
+      const context = this.contextObject(branch.run, executionInput, name, enteredTime);
+      let step: { next?: string; output: Json };
+      try {
+        step = await this.runState(name, state, input, context, branch, executionInput);
+      } catch (error) {
+        if (branch.signal.aborted) throw branch.signal.reason;
+        if (error instanceof FailedAt) throw error;
+        if (!(error instanceof StatesError)) throw error;
+        const catcher = ((state.Catch as Catcher[] | undefined) ?? []).find((c) =>
+          errorMatches(c.ErrorEquals, error.name),
+        );
+        if (!catcher) throw new FailedAt(error, { name, input });
+        input = applyResultPath(input, catcher.ResultPath, { Error: error.name, Cause: error.message });
+        name = catcher.Next;
+        continue;
+      }
+      const output = JSON.stringify(step.output);
+      // Step Functions' payload limit: a state output above 256 KiB fails the execution, uncaught.
+      if (Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
+        throw new FailedAt(
+          new StatesError(
+            'States.DataLimitExceeded',
+            `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
+          ),
+          { name, input },
+        );
+      }
+      branch.run.history.add(branch.cursor, `${state.Type}StateExited`, {
+        name,
+        output,
+        outputDetails: { truncated: false },
+      });
+      if (step.next === undefined) return step.output;
+      name = step.next;
+      input = step.output;
+    }
+  }
+
+  private async runState(
+    name: string,
+    state: AslState,
+    rawInput: Json,
+    context: Record<string, Json>,
+    branch: Branch,
+    executionInput: Json,
+  ): Promise<{ next?: string; output: Json }> {
+    const next = state.End === true ? undefined : (state.Next as string | undefined);
+    if (state.Type === 'Fail') {
+      const text = (path: unknown, literal: unknown, field: string) => {
+        if (typeof path === 'string') {
+          const value = evaluateExpression(path, rawInput, context, field);
+          return typeof value === 'string' ? value : JSON.stringify(value);
+        }
+        return typeof literal === 'string' ? literal : '';
+      };
+      throw new StatesError(
+        text(state.ErrorPath, state.Error, 'ErrorPath'),
+        text(state.CausePath, state.Cause, 'CausePath'),
+      );
+    }
+    const input = inputOf(state, rawInput);
+    const finish = (result: Json, nextState = next) => ({
+      next: nextState,
+      output: outputOf(
+        state,
+        applyResultPath(rawInput, state.ResultPath as string | null | undefined, result),
+      ),
+    });
+    switch (state.Type) {
+      case 'Succeed':
+        return { output: outputOf(state, input) };
+      case 'Pass':
+        return finish(
+          state.Parameters !== undefined
+            ? fillPayload(state.Parameters as Json, input, context)
+            : state.Result !== undefined
+              ? (state.Result as Json)
+              : input,
+        );
+      case 'Choice': {
+        const rule = (state.Choices as Array<Record<string, Json>>).find((r) =>
+          ruleMatches(r, input, context),
+        );
+        const target = rule ? String(rule.Next) : (state.Default as string | undefined);
+        if (target === undefined) {
+          throw new StatesError(
+            'States.NoChoiceMatched',
+            `No Choice rule matched and there was no Default in state "${name}"`,
+          );
+        }
+        return { next: target, output: outputOf(state, input) };
+      }
+      case 'Wait': {
+        await this.clock.sleep(this.waitMs(state, input, context), branch.signal);
+        return { next, output: outputOf(state, input) };
+      }
+      case 'Task':
+        return finish(
+          await this.withRetry(state, branch.signal, (retryCount) =>
+            this.runTask(
+              name,
+              state,
+              input,
+              { ...context, State: { ...(context.State as object), RetryCount: retryCount } },
+              branch,
+            ),
+          ),
+        );
+      case 'Parallel':
+        return finish(
+          await this.withRetry(state, branch.signal, () =>
+            this.runParallel(state, input, context, branch, executionInput),
+          ),
+        );
+      case 'Map':
+        return finish(
+          await this.withRetry(state, branch.signal, () =>
+            this.runMap(name, state, input, context, branch, executionInput),
+          ),
+        );
+      default:
+        throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);
+    }
+  }
+
+  /** Runs `attempt` under the state's Retry: each retrier counts its own attempts. */
+  private async withRetry(
+    state: AslState,
+    signal: AbortSignal,
+    attempt: (retryCount: number) => Promise<Json>,
+  ): Promise<Json> {
+    const retriers = (state.Retry as Retrier[] | undefined) ?? [];
+    const made = retriers.map(() => 0);
+    for (let retryCount = 0; ; retryCount++) {
+      try {
+        return await attempt(retryCount);
+      } catch (error) {
+        if (!(error instanceof StatesError)) throw error;
+        const index = retriers.findIndex((r) => errorMatches(r.ErrorEquals, error.name));
+        if (index < 0 || made[index] >= maxAttemptsOf(retriers[index])) throw error;
+        made[index]++;
+        const delaySeconds = retryDelaySeconds(retriers[index], made[index], this.random);
+        await this.clock.sleep(delaySeconds * 1000, signal);
       }
     }
-    if (!lastFailed || lastFailed.type !== 'Fail') return undefined;
-    const state = findState(this.definition, lastFailed.name);
-    const paths = { 'error.$': state?.ErrorPath, 'cause.$': state?.CausePath };
-    const usesIntrinsic = Object.values(paths).some((p) => typeof p === 'string' && !p.startsWith('$'));
-    if (!state || !usesIntrinsic) return undefined;
-    const parameters = Object.fromEntries(
-      Object.entries(paths).filter(([, path]) => typeof path === 'string'),
-    );
-    const values = (await compilePayloadTemplate(parameters)(lastFailed.input)) as {
-      error?: string;
-      cause?: string;
+  }
+
+  private async runTask(
+    name: string,
+    state: AslState,
+    input: Json,
+    context: Record<string, Json>,
+    branch: Branch,
+  ): Promise<Json> {
+    const integration = this.integrations.get(state)!;
+    const [, resourceType, resource] =
+      /^arn:[^:]+:states:::((?:aws-sdk:)?[a-z0-9-]+):(.+)$/.exec(String(state.Resource)) ?? [];
+    const events = { resourceType, resource };
+    const history = branch.run.history;
+    const timeoutSeconds = secondsOf(state, 'TimeoutSeconds', input, context);
+    const heartbeatSeconds = secondsOf(state, 'HeartbeatSeconds', input, context);
+    let token: string | undefined;
+    if (integration.kind === 'service' && integration.waitForTaskToken) {
+      token = this.options.tokens.issue();
+      branch.tokens.add(token);
+      context = { ...context, Task: { Token: token } };
+    }
+    const task = new AbortController();
+    const onAbort = () => task.abort(branch.signal.reason);
+    branch.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = new AbortController();
+    try {
+      const parameters =
+        state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
+      history.add(branch.cursor, 'TaskScheduled', {
+        ...events,
+        region: this.options.region ?? 'us-east-1',
+        parameters: JSON.stringify(parameters),
+        ...(timeoutSeconds !== undefined && { timeoutInSeconds: timeoutSeconds }),
+        ...(heartbeatSeconds !== undefined && { heartbeatInSeconds: heartbeatSeconds }),
+      });
+      history.add(branch.cursor, 'TaskStarted', events);
+      const timedOut = new StatesError('States.Timeout', '');
+      if (timeoutSeconds !== undefined) {
+        this.clock.sleep(timeoutSeconds * 1000, timer.signal).then(
+          () => task.abort(timedOut),
+          () => undefined,
+        );
+      }
+      const call = async (): Promise<Json> => {
+        if (integration.kind === 'ecs') {
+          if (!branch.run.runTask) throw new Error(`No ECS task runner was given to run state "${name}"`);
+          return branch.run.runTask({
+            stateName: name,
+            state,
+            parameters,
+            signal: task.signal,
+            timeoutSeconds,
+          });
+        }
+        const request = integration.call(parameters);
+        const response = (await (integration.io ? this.clock.track(request) : request)) as Json;
+        if (token === undefined) return response;
+        history.add(branch.cursor, 'TaskSubmitted', {
+          ...events,
+          output: '{}',
+          outputDetails: { truncated: false },
+        });
+        const waitStarted = this.clock.now();
+        try {
+          return await this.options.tokens.wait(token, heartbeatSeconds);
+        } finally {
+          branch.run.onTokenWait?.(name, this.clock.now() - waitStarted);
+        }
+      };
+      try {
+        const output = await untilAborted(call(), task.signal);
+        history.add(branch.cursor, 'TaskSucceeded', {
+          ...events,
+          output: JSON.stringify(output),
+          outputDetails: { truncated: false },
+        });
+        return selectResult(state, output, context);
+      } catch (error) {
+        if (branch.signal.aborted) throw branch.signal.reason;
+        if (!(error instanceof StatesError)) throw error;
+        const timeout = error.name === 'States.Timeout' || error.name === 'States.HeartbeatTimeout';
+        history.add(branch.cursor, timeout ? 'TaskTimedOut' : 'TaskFailed', {
+          ...events,
+          error: error.name,
+          cause: error.message,
+        });
+        throw error;
+      }
+    } finally {
+      timer.abort();
+      branch.signal.removeEventListener('abort', onAbort);
+      if (token !== undefined) {
+        this.options.tokens.close(token);
+        branch.tokens.delete(token);
+      }
+    }
+  }
+
+  private async runParallel(
+    state: AslState,
+    input: Json,
+    context: Record<string, Json>,
+    branch: Branch,
+    executionInput: Json,
+  ): Promise<Json> {
+    const effective =
+      state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
+    const branches = state.Branches as StateMachineDefinition[];
+    branch.run.history.add(branch.cursor, 'ParallelStateStarted');
+    const outputs = await this.allOrFirstFailure(
+      branches.map(
+        (machine) => (sub: Branch) =>
+          this.runStates(machine, String(machine.StartAt), effective, sub, executionInput),
+      ),
+      0,
+      branch,
+    ).catch((error: unknown) => {
+      branch.run.history.add(branch.cursor, 'ParallelStateFailed');
+      throw error;
+    });
+    branch.run.history.add(branch.cursor, 'ParallelStateSucceeded');
+    return selectResult(state, outputs, context);
+  }
+
+  private async runMap(
+    name: string,
+    state: AslState,
+    input: Json,
+    context: Record<string, Json>,
+    branch: Branch,
+    executionInput: Json,
+  ): Promise<Json> {
+    const processor = (state.ItemProcessor ?? state.Iterator) as StateMachineDefinition & {
+      ProcessorConfig?: { Mode?: string; ExecutionType?: string };
     };
+    const history = branch.run.history;
+    if (processor.ProcessorConfig?.Mode === 'DISTRIBUTED') {
+      if (!branch.run.distributedMap)
+        throw new Error(`No Distributed Map runner was given to run state "${name}"`);
+      const children = Object.fromEntries(
+        Object.entries(processor).filter(([key]) => key !== 'ProcessorConfig'),
+      );
+      try {
+        const outputs = await branch.run.distributedMap({
+          stateName: name,
+          state,
+          input,
+          context,
+          processor: children as StateMachineDefinition,
+          childType: processor.ProcessorConfig?.ExecutionType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
+          signal: branch.signal,
+          onStarted: (mapRunArn) => history.add(branch.cursor, 'MapRunStarted', { mapRunArn }),
+        });
+        history.add(branch.cursor, 'MapRunSucceeded');
+        return selectResult(state, outputs, context);
+      } catch (error) {
+        if (error instanceof StatesError)
+          history.add(branch.cursor, 'MapRunFailed', { error: error.name, cause: error.message });
+        throw error;
+      }
+    }
+    const items =
+      state.ItemsPath === undefined ? input : readPath(String(state.ItemsPath), input, context, 'ItemsPath');
+    if (!Array.isArray(items)) {
+      throw new StatesError(
+        'States.Runtime',
+        `Map state "${name}": the ItemsPath ${String(state.ItemsPath ?? '$')} is not an array`,
+      );
+    }
+    const selector = (state.ItemSelector ?? state.Parameters) as Json | undefined;
+    history.add(branch.cursor, 'MapStateStarted', { length: items.length });
+    const iterations = items.map((value, index) => async (sub: Branch) => {
+      const itemContext = { ...context, Map: { Item: { Index: index, Value: value } } };
+      const itemInput =
+        selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector');
+      history.add(sub.cursor, 'MapIterationStarted', { name, index });
+      try {
+        const output = await this.runStates(
+          processor,
+          String(processor.StartAt),
+          itemInput,
+          sub,
+          executionInput,
+        );
+        history.add(sub.cursor, 'MapIterationSucceeded', { name, index });
+        return output;
+      } catch (error) {
+        if (!sub.signal.aborted) history.add(sub.cursor, 'MapIterationFailed', { name, index });
+        throw error;
+      }
+    });
+    const maxConcurrency = typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0;
+    try {
+      const outputs = await this.allOrFirstFailure(iterations, maxConcurrency, branch);
+      history.add(branch.cursor, 'MapStateSucceeded');
+      return selectResult(state, outputs, context);
+    } catch (error) {
+      if (!branch.signal.aborted) history.add(branch.cursor, 'MapStateFailed');
+      throw error;
+    }
+  }
+
+  /**
+   * Runs each job on a branch of its own, at most `concurrency` at once (0: no limit); the first
+   * failure stops the others and is the state's error (a FailedAt inside becomes its StatesError).
+   */
+  private async allOrFirstFailure(
+    jobs: Array<(sub: Branch) => Promise<Json>>,
+    concurrency: number,
+    parent: Branch,
+  ): Promise<Json[]> {
+    const siblings = new AbortController();
+    const onAbort = () => siblings.abort(parent.signal.reason);
+    parent.signal.addEventListener('abort', onAbort, { once: true });
+    const results: Json[] = new Array(jobs.length);
+    let nextJob = 0;
+    let failure: unknown;
+    const worker = async () => {
+      while (nextJob < jobs.length && failure === undefined && !siblings.signal.aborted) {
+        const index = nextJob++;
+        const sub: Branch = { ...parent, signal: siblings.signal, cursor: { last: parent.cursor.last } };
+        try {
+          results[index] = await jobs[index](sub);
+        } catch (error) {
+          if (siblings.signal.aborted) return;
+          failure = error instanceof FailedAt ? error.error : error;
+          siblings.abort(failure);
+          return;
+        }
+      }
+    };
+    const workers = Math.min(jobs.length, concurrency > 0 ? concurrency : jobs.length);
+    try {
+      await Promise.all(Array.from({ length: workers }, worker));
+    } finally {
+      parent.signal.removeEventListener('abort', onAbort);
+    }
+    if (parent.signal.aborted) throw parent.signal.reason;
+    if (failure !== undefined) throw failure;
+    return results;
+  }
+
+  private waitMs(state: AslState, input: Json, context: Json): number {
+    if (typeof state.Seconds === 'number') return state.Seconds * 1000;
+    if (state.SecondsPath !== undefined) {
+      const seconds = readPath(String(state.SecondsPath), input, context, 'SecondsPath');
+      if (typeof seconds !== 'number' || seconds < 0) {
+        throw new StatesError(
+          'States.Runtime',
+          `SecondsPath ${String(state.SecondsPath)} gave ${JSON.stringify(seconds)}, not a number of seconds`,
+        );
+      }
+      return seconds * 1000;
+    }
+    const timestamp =
+      state.Timestamp !== undefined
+        ? state.Timestamp
+        : readPath(String(state.TimestampPath), input, context, 'TimestampPath');
+    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : NaN;
+    if (Number.isNaN(at)) {
+      throw new StatesError(
+        'States.Runtime',
+        `The Wait state's timestamp ${JSON.stringify(timestamp)} is not an ISO 8601 time`,
+      );
+    }
+    return Math.max(0, at - this.clock.now());
+  }
+
+  private contextObject(
+    run: RunOptions,
+    executionInput: Json,
+    stateName: string,
+    enteredTime: string,
+  ): Record<string, Json> {
+    const { identity } = run;
     return {
-      status: 'FAILED',
-      error: values.error ?? (state.Error as string | undefined),
-      cause: values.cause ?? (state.Cause as string | undefined),
+      Execution: {
+        Id: identity.executionArn,
+        Input: executionInput,
+        Name: identity.name,
+        RoleArn: identity.roleArn ?? null,
+        StartTime: identity.startTime,
+        RedriveCount: identity.redriveCount ?? 0,
+      },
+      State: { EnteredTime: enteredTime, Name: stateName, RetryCount: 0 },
+      StateMachine: { Id: identity.stateMachineArn, Name: identity.stateMachineArn.split(':').pop() ?? '' },
     };
   }
 }
 
-/**
- * A payload template (`Parameters`, `ItemSelector`: keys ending in `.$` take a path or an intrinsic
- * function), compiled into a function of the state input and the context object `$$`. Evaluated by
- * aws-local-stepfunctions itself, as a one-state Pass machine, so paths and intrinsics behave as in
- * the executions it runs.
- */
-export function compilePayloadTemplate(
-  template: Record<string, unknown>,
-): (input: unknown, context?: Record<string, unknown>) => Promise<unknown> {
-  // JSON round trips: the library skips objects of another realm (see localDefinition).
-  const copy = <T>(value: T): T => JSON.parse(JSON.stringify(value ?? null)) as T;
-  const evaluator = new StateMachine({
-    StartAt: 'Evaluate',
-    States: { Evaluate: { Type: 'Pass', Parameters: copy(template), End: true } },
-  } as never);
-  return (input, context) =>
-    evaluator.run(copy(input) as never, { context: context && (copy(context) as never) }).result;
-}
-
-/** The definition as run locally: scaled retry intervals, explicit task timeouts. Does not mutate. */
-export function localDefinition(
-  definition: StateMachineDefinition,
-  retryIntervalScale: number,
-): StateMachineDefinition {
-  // Not structuredClone: under Jest it returns objects of the outer realm, whose prototype is not the
-  // realm's Object.prototype, and aws-local-stepfunctions then skips them as "not plain objects".
-  const copy = JSON.parse(JSON.stringify(definition)) as StateMachineDefinition;
-  if (typeof copy.TimeoutSeconds === 'number') {
-    copy.TimeoutSeconds = Math.min(copy.TimeoutSeconds, LONGEST_TIMEOUT_SECONDS);
+/** An error no Catch handled, with the state it came from (where a redrive resumes). */
+class FailedAt extends Error {
+  constructor(
+    readonly error: StatesError,
+    readonly state: { readonly name: string; readonly input: Json },
+  ) {
+    super(error.message);
   }
-  forEachState(copy, (state) => {
-    if (Array.isArray(state.Retry)) {
-      for (const retrier of state.Retry as Array<Record<string, unknown>>) {
-        retrier.IntervalSeconds = ((retrier.IntervalSeconds as number | undefined) ?? 1) * retryIntervalScale;
-        if (typeof retrier.MaxDelaySeconds === 'number') retrier.MaxDelaySeconds *= retryIntervalScale;
-      }
-    }
-    if (
-      state.Type === 'Task' &&
-      state.TimeoutSeconds === undefined &&
-      state.TimeoutSecondsPath === undefined
-    ) {
-      state.TimeoutSeconds = LONGEST_TIMEOUT_SECONDS;
-    }
-  });
-  return copy;
 }
 
-/** A state by name, in the definition or a nested machine (a Map's ItemProcessor, a Parallel branch). */
-function findState(definition: StateMachineDefinition, name: string): AslState | undefined {
-  let found: AslState | undefined;
-  forEachState(definition, (state, stateName) => {
-    if (stateName === name) found ??= state;
+function inputOf(state: AslState, input: Json): Json {
+  if (state.InputPath === null) return {};
+  return state.InputPath === undefined ? input : readPath(String(state.InputPath), input, {}, 'InputPath');
+}
+
+function outputOf(state: AslState, output: Json): Json {
+  if (state.OutputPath === null) return {};
+  return state.OutputPath === undefined
+    ? output
+    : readPath(String(state.OutputPath), output, {}, 'OutputPath');
+}
+
+function selectResult(state: AslState, result: Json, context: Json): Json {
+  return state.ResultSelector === undefined
+    ? result
+    : fillPayload(state.ResultSelector as Json, result, context, 'ResultSelector');
+}
+
+/** TimeoutSeconds / HeartbeatSeconds, or their `…Path` form read from the effective input. */
+function secondsOf(
+  state: AslState,
+  field: 'TimeoutSeconds' | 'HeartbeatSeconds',
+  input: Json,
+  context: Json,
+): number | undefined {
+  if (typeof state[field] === 'number') return state[field] as number;
+  const path = state[`${field}Path`];
+  if (path === undefined) return undefined;
+  const value = lookUp(String(path), input, context);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new StatesError(
+      'States.Runtime',
+      `${field}Path ${String(path)} gave ${JSON.stringify(value)}, not a positive integer`,
+    );
+  }
+  return value;
+}
+
+/** `promise`, or the signal's reason as soon as it is aborted. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
-  return found;
+}
+
+function withoutUndefined(object: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
 }

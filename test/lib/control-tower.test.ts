@@ -147,9 +147,17 @@ const ALWAYS_ACKNOWLEDGED = [
   'CT.S3.PR.9 Data/AccessLogs',
   'CT.S3.PR.9 Data/Bucket',
   'CT.SQS.PR.1 DeadLetters/Queue',
-  'CT.SQS.PR.1 LaunchGate/Line',
+  'CT.STEPFUNCTIONS.PR.2 LaunchGateCleanup/StateMachine',
+  'CT.STEPFUNCTIONS.PR.2 LaunchGateReconciler/StateMachine',
 ];
-const LOG_GROUPS = ['Backfill/Logs', 'Network/FlowLogs', 'Worker/Logs', 'Workflow/Logs'];
+const LOG_GROUPS = [
+  'Backfill/Logs',
+  'LaunchGateCleanup/Logs',
+  'LaunchGateReconciler/Logs',
+  'Network/FlowLogs',
+  'Worker/Logs',
+  'Workflow/Logs',
+];
 
 describe('Control Tower: what passes in which mode', () => {
   test('encryption=kms with logRetentionDays=365 leaves only the controls acknowledged by design', () => {

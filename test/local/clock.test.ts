@@ -1,4 +1,4 @@
-import { RealClock, VirtualClock } from '../../local/clock';
+import { AutoClock, RealClock, VirtualClock } from '../../local/clock';
 
 describe('VirtualClock', () => {
   it('fires sleeps in due order and follows the sleeps they start', async () => {
@@ -32,9 +32,57 @@ describe('RealClock', () => {
     expect(() => new RealClock(0)).toThrow('RealClock speed 0 must be above 0');
   });
 
+  it('stands still while tracked work is in flight, so its latency is not counted', async () => {
+    const clock = new RealClock(1000);
+    let release!: () => void;
+    const io = clock.track(new Promise<void>((resolve) => (release = resolve)));
+    const frozen = clock.now();
+    let woke = false;
+    void clock.sleep(1).then(() => (woke = true));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // 20 s of clock time, were it running
+    expect([clock.now(), woke]).toEqual([frozen, false]);
+    release();
+    await io;
+    await clock.sleep(1);
+    expect(woke).toBe(true);
+  });
+
+  it('a cancelled sleep leaves no wall-clock timer behind (nothing keeps the process alive)', async () => {
+    const timeouts = () =>
+      (process as unknown as { getActiveResourcesInfo(): string[] })
+        .getActiveResourcesInfo()
+        .filter((name) => name === 'Timeout').length;
+    const before = timeouts();
+    const clock = new RealClock(1);
+    const controller = new AbortController();
+    const sleeping = clock.sleep(3_600_000, controller.signal);
+    expect(timeouts()).toBe(before + 1);
+    controller.abort(new Error('stopped'));
+    await expect(sleeping).rejects.toThrow('stopped');
+    expect(timeouts()).toBe(before);
+  });
+
   it('tells time faster by its speed', () => {
     const clock = new RealClock(1000);
     expect(clock.speed).toBe(1000);
     expect(clock.now()).toBeGreaterThanOrEqual(Date.now() - 1);
+  });
+});
+
+describe('AutoClock', () => {
+  it('jumps to the next sleep when nothing else can run, and stands still while tracked work is in flight', async () => {
+    const clock = new AutoClock(0);
+    const seen: string[] = [];
+    const io = new Promise<void>((resolve) => setTimeout(resolve, 20)); // real I/O, outside the clock
+    void clock.sleep(1_000).then(() => seen.push(`slept@${clock.now()}`));
+    void clock.track(io).then(() => seen.push(`io@${clock.now()}`));
+    await clock.idle();
+    expect(seen).toEqual(['io@0', 'slept@1000']);
+    // A chain of sleeps runs to its end, at exact times.
+    const chain = (async () => {
+      for (let i = 0; i < 3; i++) await clock.sleep(500);
+      return clock.now();
+    })();
+    expect(await chain).toBe(2_500);
   });
 });

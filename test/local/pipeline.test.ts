@@ -1,10 +1,11 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 
+import { RealClock } from '../../local/clock';
 import type { LocalPipeline } from '../../local/pipeline';
 import { releasedAfterEach, sha256, startTestPipeline } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
-/** End to end through the library API: real s3rver, real worker bundle, real aws-local-stepfunctions. */
+/** End to end through the library API: real s3rver, real worker bundle, the local Step Functions engine. */
 
 let templatePath: string;
 beforeAll(async () => {
@@ -140,12 +141,12 @@ test('launch errors beyond MaxAttempts fail the execution through the Fail state
 
 test('a burst of 200 objects gives 200 results', async () => {
   // A 2-vCPU account: at most 8 tasks at once (what a 2-core machine runs well); the rest wait in the
-  // launch retries, whose delays are scaled to 1/1000 here (the CLI's 1/100 would cap them at 30 s).
-  // Tasks run in real time, so the wait is the longest the config allows: 7 days, 10 min scaled.
+  // launch retries, on a clock 250 times real time (the CLI's 100 would cap them at 3 s, not 1.2 s).
+  // The wait in line is the longest the config allows: 7 days, 40 min at this speed.
   const longWait = await synthesizedTemplate({ capacityWaitMinutes: '10080' });
   const pipeline = (used.pipeline = await startTestPipeline(longWait, {
     fargateVcpuQuota: 2,
-    retryIntervalScale: 0.001,
+    clock: new RealClock(250),
   }));
   const keys = Array.from(
     { length: 200 },

@@ -1,52 +1,47 @@
-import {
-  DeleteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import * as DynamoDb from '@aws-sdk/client-dynamodb';
 
-import { StatesError } from '../errors';
+import { StatesError } from '../asl/errors';
+import { integrationErrorName } from './error-names';
 
 /**
- * The optimized DynamoDB integration (`arn:aws:states:::dynamodb:<action>`): the state's effective
- * Parameters are the API request, sent as is to the local DynamoDB; the result is the API response
- * (without the SDK's `$metadata`). Errors are named as Step Functions names them,
- * `DynamoDB.<exception>` (e.g. `DynamoDB.ConditionalCheckFailedException`), and
- * `DynamoDB.AmazonDynamoDBException` when the request never got an answer.
+ * DynamoDB for the state machines, on the local DynamoDB (dynalite, through its full API): the
+ * optimized integration (`dynamodb:getItem|putItem|deleteItem|updateItem`, errors `DynamoDB.<name>`)
+ * and the AWS SDK integration (`aws-sdk:dynamodb:<any action>`, errors `DynamoDb.<name>Exception`).
+ * The state's Parameters are the API request; the result is the API response without the SDK's
+ * `$metadata`. A request that never got an answer is `<prefix>.AmazonDynamoDBException`.
  */
 
-/**
- * The actions served, each building its SDK command from the request: what the template calls
- * (the launch gate's records); another action is refused when the definition loads. The AWS SDK
- * integration (`aws-sdk:dynamodb:<action>`) is served by the same calls, its errors named
- * `DynamoDb.<exception>` (Step Functions' PascalCase service name for SDK integrations).
- */
-const COMMANDS: Record<string, (client: DynamoDBClient, request: never) => Promise<object>> = {
-  updateItem: (client, request) => client.send(new UpdateItemCommand(request)),
-  deleteItem: (client, request) => client.send(new DeleteItemCommand(request)),
-  putItem: (client, request) => client.send(new PutItemCommand(request)),
-  query: (client, request) => client.send(new QueryCommand(request)),
-};
+/** The actions of the optimized integration, as AWS offers it. */
+export const OPTIMIZED_DYNAMODB_ACTIONS = ['getItem', 'putItem', 'deleteItem', 'updateItem'];
 
-export const DYNAMODB_ACTIONS = ['updateItem'];
-export const DYNAMODB_SDK_ACTIONS = Object.keys(COMMANDS);
+type Command = new (
+  input: never,
+) => DynamoDb.DynamoDBClient extends { send(command: infer C): unknown } ? C : never;
+
+/** The SDK's command for `action` (`updateItem` → UpdateItemCommand), if the SDK has one. */
+export function dynamoDbCommand(action: string): Command | undefined {
+  const name = `${action[0].toUpperCase()}${action.slice(1)}Command`;
+  const command = (DynamoDb as unknown as Record<string, unknown>)[name];
+  return typeof command === 'function' ? (command as Command) : undefined;
+}
 
 export async function callDynamoDb(
-  client: DynamoDBClient,
-  action: string,
+  client: DynamoDb.DynamoDBClient,
+  command: Command,
   parameters: unknown,
-  errorPrefix: 'DynamoDB' | 'DynamoDb' = 'DynamoDB',
+  errorPrefix: 'DynamoDB' | 'DynamoDb',
 ): Promise<unknown> {
   try {
-    const response = (await COMMANDS[action](client, parameters as never)) as Record<string, unknown>;
-    // eslint-disable-next-line @typescript-eslint/no-unused-vars
-    const { $metadata, ...result } = response;
-    return result;
+    const response = (await client.send(new command(parameters as never))) as unknown as Record<
+      string,
+      unknown
+    >;
+    return Object.fromEntries(Object.entries(response).filter(([key]) => key !== '$metadata'));
   } catch (error) {
     const { name, message, $metadata } = error as Error & { $metadata?: unknown };
+    if (!$metadata) throw new StatesError(`${errorPrefix}.AmazonDynamoDBException`, message);
     throw new StatesError(
-      $metadata ? `${errorPrefix}.${name}` : `${errorPrefix}.AmazonDynamoDBException`,
+      errorPrefix === 'DynamoDB' ? `DynamoDB.${name}` : integrationErrorName(errorPrefix, name),
       message,
     );
   }

@@ -1,6 +1,7 @@
-import { integrationErrorName, SqsError } from '../../sqs/queue-messages';
+import { SqsError } from '../../sqs/queue-messages';
 import type { LocalSqs } from '../../sqs/queues';
-import { StatesError } from '../errors';
+import { StatesError } from '../asl/errors';
+import { integrationErrorName } from './error-names';
 
 /**
  * SQS for the state machines, on the local queues (local/sqs/queues.ts): the optimized
@@ -41,6 +42,6 @@ export async function callSqs(
     }
   } catch (error) {
     if (!(error instanceof SqsError)) throw error;
-    throw new StatesError(integrationErrorName(error, errorPrefix), error.message);
+    throw new StatesError(integrationErrorName(errorPrefix, error.name), error.message);
   }
 }

@@ -58,7 +58,15 @@ test('npm start -- --backfill --json processes the objects already in the bucket
 
 test('an event that cannot start is dead-lettered, then --replay-dead-letters processes it', async () => {
   const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
-  const failed = await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
+  // EventBridge's retries (about 8 hours of backoff) on a clock 2,000 times real time: ~15 s
+  const failed = await runCli([
+    ...common,
+    '--clock-speed',
+    '2000',
+    '--inject-start-failures',
+    '1',
+    'samples/order.json',
+  ]);
 
   expect(failed.code).toBe(1);
   expect(failed.stdout).toMatch(
@@ -80,7 +88,7 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
 
 test('one replayed dead letter and one execution are counted in the singular', async () => {
   const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
-  await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
+  await runCli([...common, '--clock-speed', '2000', '--inject-start-failures', '1', 'samples/order.json']);
 
   const replayed = await runCli([...common, '--replay-dead-letters']);
 
@@ -97,6 +105,7 @@ test.each([
   [['--replay-dead-letters', 'samples/'], /^error: --replay-dead-letters takes no files/],
   [['--backfill', '--replay-dead-letters'], /^error: --backfill and --replay-dead-letters are separate runs/],
   [['--inject-start-failures', 'some'], /^error: --inject-start-failures "some" is not valid/],
+  [['--clock-speed', '0'], /^error: --clock-speed "0" is not valid/],
   [
     ['--port', '0', '--backfill', '/abs/'],
     /^error: --backfill "\/abs\/": sub-prefix "\/abs\/" starts with "\/"/,

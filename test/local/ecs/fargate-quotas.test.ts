@@ -158,6 +158,8 @@ describe('a burst through the local pipeline', () => {
     expect(refused.filter((e) => e !== 'AmazonECS.Unknown' && e !== 'ECS.AmazonECSException')).toEqual([]);
     expect(refused).toContain('AmazonECS.Unknown'); // the vCPU quota, as Step Functions reports it
     expect(await gate(pipeline)).toEqual({ holders: 0, waiters: 0, limit: '24' });
+    // the reconciler ran on the same engine and clock (its schedule, every minute of it), unlisted
+    expect(pipeline.stepFunctions.executions().filter((e) => e.express).length).toBeGreaterThan(0);
   }, 120_000);
 
   test('the same burst against a stack synthesized with -c fargateVcpuQuota=1 (4 slots): executions wait in line, one launch each', async () => {

@@ -1,7 +1,12 @@
+import { type Clock, RealClock, VirtualClock } from '../../../local/clock';
 import type { LocalTaskDefinition } from '../../../local/ecs/task-definitions';
 import { containerEnvironment, LocalEcsTaskRunner, placedOnSpot } from '../../../local/ecs/task-runner';
+import { StatesError } from '../../../local/stepfunctions/asl/errors';
+import { ExecutionHistory } from '../../../local/stepfunctions/asl/history';
+import type { Json } from '../../../local/stepfunctions/asl/paths';
 import type { StateMachineDefinition } from '../../../local/stepfunctions/definitions';
 import { LocalStateMachine } from '../../../local/stepfunctions/state-machine';
+import { TaskTokens } from '../../../local/stepfunctions/task-tokens';
 
 describe('containerEnvironment', () => {
   const container = {
@@ -43,14 +48,21 @@ test('placedOnSpot follows the capacity provider strategy', () => {
 });
 
 /** A runner for one task definition, `family`, whose one container runs `command`. */
-function runnerOf(family: string, command: string[], onLog?: (line: string) => void): LocalEcsTaskRunner {
+function runnerOf(
+  family: string,
+  command: string[],
+  onLog?: (line: string) => void,
+  clock: Clock = new RealClock(),
+  stopTimeoutSeconds = 30,
+): LocalEcsTaskRunner {
   const taskDefinition: LocalTaskDefinition = {
     logicalId: 'T',
     family,
     arn: `arn:aws:ecs:us-east-1:000000000000:task-definition/${family}:1`,
-    containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds: 30 }],
+    containers: [{ name: 'worker', essential: true, environment: [], stopTimeoutSeconds }],
   };
   return new LocalEcsTaskRunner({
+    clock,
     taskDefinitions: [taskDefinition],
     command,
     baseEnvironment: {},
@@ -63,8 +75,14 @@ function runnerOf(family: string, command: string[], onLog?: (line: string) => v
 
 test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with States.Timeout", async () => {
   const stopped: Array<number | null | undefined> = [];
-  // A container that never finishes on its own and dies on SIGTERM.
-  const runner = runnerOf('sleeper', [process.execPath, '-e', 'setInterval(() => {}, 1000)']);
+  // A container that never finishes on its own and dies on SIGTERM, on a clock 10 times real time.
+  const clock = new RealClock(10);
+  const runner = runnerOf(
+    'sleeper',
+    [process.execPath, '-e', 'setInterval(() => {}, 1000)'],
+    undefined,
+    clock,
+  );
   const definition = {
     StartAt: 'Run',
     States: {
@@ -77,21 +95,66 @@ test("a task state's TimeoutSeconds stops the task with SIGTERM and fails with S
       },
     },
   } as unknown as StateMachineDefinition;
-  const started = Date.now();
-  const outcome = await new LocalStateMachine(definition).run({}, (stateName, parameters, state) =>
-    runner.run({
-      stateName,
-      parameters,
-      timeoutSeconds: state.TimeoutSeconds as number,
-      onAttempt: (attempt) => stopped.push(attempt.exitCode),
-    }),
+  const history = new ExecutionHistory(clock);
+  const outcome = await new LocalStateMachine(definition, { clock, tokens: new TaskTokens(clock) }).run(
+    {},
+    {
+      identity: { executionArn: 'e', name: 'e', stateMachineArn: 'm', startTime: '' },
+      history,
+      runTask: ({ stateName, parameters, signal }) =>
+        runner.run({
+          stateName,
+          parameters,
+          signal,
+          onAttempt: (attempt) => stopped.push(attempt.exitCode),
+        }) as Promise<Json>,
+    },
   );
   expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.Timeout' });
-  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(history.events.map((e) => e.type)).toEqual([
+    'ExecutionStarted',
+    'TaskStateEntered',
+    'TaskScheduled',
+    'TaskStarted',
+    'TaskTimedOut',
+    'ExecutionFailed',
+  ]);
   // The child was stopped, not left running: its exit (SIGTERM = 128 + 15) was recorded.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await runner.onIdle();
   expect(stopped).toEqual([143]);
 });
+
+test("a stopped task that ignores SIGTERM gets SIGKILL after its container's stopTimeout, on the clock", async () => {
+  const clock = new VirtualClock(0);
+  const lines: string[] = [];
+  const worker =
+    "process.on('SIGTERM', () => console.log('ignoring SIGTERM')); console.log('ready'); setInterval(() => {}, 1000);";
+  const runner = runnerOf('stubborn', [process.execPath, '-e', worker], (line) => lines.push(line), clock, 2);
+  const stop = new AbortController();
+  const attempts: Array<{ exitCode?: number | null; stopCode?: string }> = [];
+  const run = runner.run({
+    stateName: 'Run',
+    parameters: { TaskDefinition: 'stubborn' },
+    signal: stop.signal,
+    onAttempt: ({ exitCode, stopCode }) => attempts.push({ exitCode, stopCode }),
+  });
+  run.catch(() => undefined);
+  await until(() => lines.includes('ready'));
+  // WHEN Step Functions stops it (the execution was stopped)
+  stop.abort(new Error('StopExecution'));
+  await until(() => lines.includes('ignoring SIGTERM'));
+  // THEN it still runs until 2 s (its stopTimeout) have passed on the clock, then is killed
+  await clock.advance(1_999);
+  expect(runner.runningTasks).toBe(1);
+  await clock.advance(1);
+  await expect(run).rejects.toMatchObject({ name: 'States.TaskFailed' });
+  expect(attempts).toEqual([{ exitCode: 137, stopCode: 'UserInitiated' }]);
+});
+
+/** Resolves once `condition` holds (a child process's output arrives in its own time). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
 
 test('a shell command (--task-command) is stopped as a container: SIGTERM reaches the process it started', async () => {
   const lines: string[] = [];
@@ -106,12 +169,15 @@ test('a shell command (--task-command) is stopped as a container: SIGTERM reache
   );
   const attempts: Array<number | null | undefined> = [];
   // WHEN the state times out (Step Functions stops the task)
+  const stop = new AbortController();
   const run = runner.run({
     stateName: 'Run',
     parameters: { TaskDefinition: 'shell' },
-    timeoutSeconds: 1,
+    signal: stop.signal,
     onAttempt: (attempt) => attempts.push(attempt.exitCode),
   });
+  await until(() => lines.includes('started'));
+  stop.abort(new StatesError('States.Timeout', ''));
   // THEN the worker itself got SIGTERM, and the task failed with the container's 143
   await expect(run).rejects.toMatchObject({ name: 'States.Timeout' });
   expect(lines).toEqual(['starting', 'started', 'worker got SIGTERM']);

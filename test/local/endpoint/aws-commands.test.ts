@@ -1,53 +1,25 @@
 import { existsSync } from 'node:fs';
 
+import { failures } from '../../../bin/failures';
 import { replayCommand } from '../../../bin/replay-dead-letters';
-import { AwsServiceError, type LocalAwsService } from '../../../local/aws-service';
 import { endpointEnvironment } from '../../../local/cli/banner';
 import type { LocalPipeline } from '../../../local/pipeline';
-import { ExecutionAlreadyExists } from '../../../local/stepfunctions/errors';
 import { startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 import { setEnvironment } from './environment';
 
 /**
- * The project's own AWS command `npm run replay-dead-letters`, unchanged, against the local
- * endpoint with only AWS_ENDPOINT_URL and the local credentials set: it reads the stack's outputs
- * (CloudFormation), the rule's target (EventBridge), the dead-letter queue (SQS) and starts
- * executions (Step Functions) there.
+ * The project's own AWS commands `npm run replay-dead-letters` and `npm run failures`, unchanged,
+ * against the local endpoint with only AWS_ENDPOINT_URL and the local credentials set: they read the
+ * stack's outputs (CloudFormation), the rule's target (EventBridge), the dead-letter queue (SQS),
+ * and start, list and describe executions (the engine's Step Functions API) there.
  */
-
-/**
- * StartExecution of the local pipeline's state machine, as a LocalAwsService: the part of the
- * Step Functions API this command calls, over the pipeline's real start path, until the engine's
- * StepFunctionsApi is registered in its place.
- */
-function startExecutionService(pipeline: LocalPipeline): LocalAwsService {
-  return {
-    signingName: 'states',
-    async call(action, request) {
-      if (action !== 'StartExecution' || request.stateMachineArn !== pipeline.stateMachine.arn) {
-        throw new AwsServiceError('UnknownOperationException', `${action} is not served by this test`);
-      }
-      try {
-        const record = pipeline.startExecution(JSON.parse(String(request.input)), {
-          name: String(request.name),
-        });
-        return { executionArn: record.executionArn, startDate: new Date() };
-      } catch (error) {
-        if (error instanceof ExecutionAlreadyExists)
-          throw new AwsServiceError('ExecutionAlreadyExists', error.message);
-        throw error;
-      }
-    },
-  };
-}
 
 let pipeline: LocalPipeline;
 let restoreEnvironment: () => void;
 
 beforeAll(async () => {
   pipeline = await startTestPipeline(await synthesizedTemplate(), { ruleState: 'DISABLED' });
-  pipeline.awsEndpoint.register(startExecutionService(pipeline));
   // The block the banner prints, as a user pastes it.
   restoreEnvironment = setEnvironment(endpointEnvironment(pipeline.endpoint));
 });
@@ -116,4 +88,31 @@ test('a dry run leaves the queue as it was', async () => {
   expect(await replayCommand(['--dry-run'], (line) => lines.push(line))).toBe(0);
   expect(lines.at(-1)).toBe('1 would be replayed, 0 would stay in the queue (dry run: nothing changed)');
   expect(pipeline.deadLetters.queue.counts()).toEqual({ visible: 1, inFlight: 0 });
+});
+
+test('npm run failures lists an execution stopped through the Step Functions API, from the same API', async () => {
+  // GIVEN an execution of the workflow, stopped (ABORTED) while it runs
+  const key = `${pipeline.inputPrefix}stopped/b.txt`;
+  await pipeline.upload(key, 'b\n');
+  const record = pipeline.startExecution({ bucket: pipeline.bucket, key, etag: '', versionId: '' });
+  await pipeline.stepFunctionsApi.call('StopExecution', {
+    executionArn: record.executionArn,
+    error: 'Operator',
+    cause: 'stopped by hand',
+  });
+  await pipeline.waitForIdle();
+
+  // WHEN the AWS command lists the failures through the endpoint
+  const printed: string[] = [];
+  expect(await failures(['--json'], (line) => printed.push(line))).toBe(0);
+
+  // THEN it is listed, with its key and status, and counted
+  const document = JSON.parse(printed.join('\n')) as {
+    failures: Array<{ key: string; status: string; error: string; executionArn: string }>;
+    counts: Record<string, number>;
+  };
+  expect(document.failures).toEqual([
+    expect.objectContaining({ key, status: 'ABORTED', executionArn: record.executionArn }),
+  ]);
+  expect(document.counts).toEqual({ Operator: 1 });
 });

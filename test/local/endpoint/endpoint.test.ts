@@ -451,7 +451,7 @@ describe('what the endpoint does not serve', () => {
     expect(JSON.parse(json.text)).toEqual({
       __type: 'UnknownOperationException',
       message:
-        'The local endpoint serves no service "lambda": it serves s3, dynamodb, sqs, cloudformation, events',
+        'The local endpoint serves no service "lambda": it serves s3, dynamodb, sqs, cloudformation, events, states',
     });
     const query = await raw('iam', { body: 'Action=ListRoles&Version=2010-05-08' });
     expect(query.status).toBe(400);

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { RealClock } from '../../../local/clock';
 import { type DeadLetterAttributes, DeadLetterStore } from '../../../local/events/dead-letter-store';
 import { LocalSqs } from '../../../local/sqs/queues';
 
@@ -28,7 +29,7 @@ afterEach(() => rmSync(join(directory, '..'), { recursive: true, force: true }))
 
 /** A store over a fresh queue, as `npm start` builds it on each start. */
 function start(): DeadLetterStore {
-  return new DeadLetterStore(directory, new LocalSqs([{ url: URL }], 1).queue(URL));
+  return new DeadLetterStore(directory, new LocalSqs([{ url: URL }], new RealClock()).queue(URL));
 }
 
 test('a message sent survives a restart with its id, body and attributes; deleting it removes its file', async () => {

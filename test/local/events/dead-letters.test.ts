@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import { replayLocalDeadLetters } from '../../../local/cli/replay-dead-letters';
+import { RealClock } from '../../../local/clock';
 import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
@@ -29,10 +30,12 @@ const keys = Object.keys(objects);
 
 test('events that cannot start an execution are retried, dead-lettered, and replayed once', async () => {
   const dirs = (used.dirs = testDirectories());
-  // EventBridge's retries at 10,000 times real time (the default): the deployed 185 retries take ~3 s
-  // of the 8.6 s that 24 h become; their exact times are target-delivery.test.ts's.
+  // The pipeline's one clock at 2,000 times real time: the deployed 185 retries (about 8 hours of
+  // EventBridge's backoff) take ~15 s, and a worker's 3600 s TimeoutSeconds is still 1.8 s of wall
+  // time; the retries' exact times are target-delivery.test.ts's.
   let pipeline = (used.pipeline = await startTestPipeline(templatePath, {
     ...dirs,
+    clock: new RealClock(2_000),
     faults: { startFailures: 3 },
   }));
   for (const key of keys) await pipeline.upload(key, objects[key]);

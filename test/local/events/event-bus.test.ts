@@ -32,8 +32,12 @@ const idsOfType = (template: CfnTemplate, type: string) =>
     .map(([id]) => id);
 
 /** The synthesized template with `extra` resources added. */
+/** The synthesized template plus `extra`; a GateCleanupRule of `extra` stands in for the template's own cleanup rule. */
 function deploy(extra: Record<string, CfnResource> = {}): LocalDeployment {
-  const template = { ...synthesized, Resources: { ...synthesized.Resources, ...extra } };
+  const own = Object.entries(synthesized.Resources).filter(
+    ([id]) => !('GateCleanupRule' in extra && id.startsWith('LaunchGateCleanupRule')),
+  );
+  const template = { ...synthesized, Resources: { ...Object.fromEntries(own), ...extra } };
   return deployLocally(template, { region: LOCAL_REGION });
 }
 
@@ -164,7 +168,11 @@ test("the synthesized template's rule: S3 Object Created under the input prefix,
   const [deadLetterQueue] = idsOfType(deployment.template, 'AWS::SQS::Queue').filter((id) =>
     id.startsWith('DeadLetters'),
   );
-  expect(rules).toHaveLength(1);
+  // the object rule, and the launch gate's cleanup on status changes (lib/launch-gate-cleanup.ts)
+  expect(rules.map((rule) => rule.logicalId)).toEqual([
+    expect.stringMatching(/^TriggerRule/),
+    expect.stringMatching(/^LaunchGateCleanupRule/),
+  ]);
   expect(rules[0]).toMatchObject({
     state: 'ENABLED',
     arn: `arn:aws:events:${LOCAL_REGION}:000000000000:rule/${rules[0].logicalId}`,
@@ -196,8 +204,10 @@ test("the synthesized template's rule: S3 Object Created under the input prefix,
 
 test('a status-change rule on both state machines starts its target for FAILED, TIMED_OUT and ABORTED only', async () => {
   const probe = deploy();
-  const machines = idsOfType(probe.template, 'AWS::StepFunctions::StateMachine');
-  expect(machines).toHaveLength(2); // the workflow and the backfill
+  const machines = idsOfType(probe.template, 'AWS::StepFunctions::StateMachine').filter(
+    (id) => !id.startsWith('LaunchGate'),
+  );
+  expect(machines).toHaveLength(2); // the workflow and the backfill (the gate's own machines aside)
   const deployment = deploy({ GateCleanupRule: statusChangeRule(machines) });
   const rules = loadEventRules(deployment);
   const { eventBus, calls } = bus(rules);

@@ -1,5 +1,8 @@
-import { checkDynamoDbParameters, DynamoDbItems } from '../../../local/simulate/dynamodb-items';
-import { ServiceError } from '../../../local/simulate/service-error';
+import {
+  checkDynamoDbParameters,
+  DynamoDbItems,
+  DynamoDbItemsError,
+} from '../../../local/simulate/dynamodb-items';
 
 /** The launch gate's records in the simulator: a holders set under a limit, waiter items in arrival order. */
 
@@ -30,24 +33,22 @@ const refusal = (call: () => unknown) => {
   try {
     call();
   } catch (error) {
-    return error instanceof ServiceError ? error.name : String(error);
+    return error instanceof DynamoDbItemsError ? error.name : String(error);
   }
   return 'no error';
 };
 
 test('a claim holds under the limit, is idempotent, and is refused with the condition when the set is full', () => {
   const items = new DynamoDbItems(SCHEMAS);
-  items.updateItem(claim('a'), 'DynamoDb');
-  items.updateItem(claim('b'), 'DynamoDb');
+  items.updateItem(claim('a'));
+  items.updateItem(claim('b'));
   // a repeated claim (its first answer lost) changes nothing
-  expect(items.updateItem({ ...claim('a'), ReturnValues: 'ALL_NEW' }, 'DynamoDb')).toEqual({
+  expect(items.updateItem({ ...claim('a'), ReturnValues: 'ALL_NEW' })).toEqual({
     Attributes: { ...SLOTS, holders: { SS: ['a', 'b'] }, limit: { N: '2' } },
   });
-  expect(refusal(() => items.updateItem(claim('c'), 'DynamoDb'))).toBe(
-    'DynamoDb.ConditionalCheckFailedException',
-  );
-  // the optimized integration's name
-  expect(refusal(() => items.updateItem(claim('c')))).toBe('DynamoDB.ConditionalCheckFailedException');
+  // the SDK's name: the integration that called adds its prefix (DynamoDB. or DynamoDb.)
+  expect(refusal(() => items.updateItem(claim('c')))).toBe('ConditionalCheckFailedException');
+  expect(refusal(() => items.updateItem(claim('c')))).toBe('ConditionalCheckFailedException');
   // a release deletes the member (twice: nothing more); the last one removes the set
   items.updateItem(release('a'));
   items.updateItem(release('a'));
@@ -84,16 +85,13 @@ test('waiters: a query of the index gives the oldest first, Limit counts, a cond
   // z retried its wait: a new token, the same key and arrival
   wait('z', '2026-12-01T00:00:01.000Z', 't4');
   const drop = (arn: string, token: string) =>
-    items.deleteItem(
-      {
-        TableName: 'Gate',
-        Key: { pk: { S: 'waiters' }, sk: { S: arn } },
-        ConditionExpression: 'taskToken = :token',
-        ExpressionAttributeValues: { ':token': { S: token } },
-      },
-      'DynamoDb',
-    );
-  expect(refusal(() => drop('z', 't1'))).toBe('DynamoDb.ConditionalCheckFailedException');
+    items.deleteItem({
+      TableName: 'Gate',
+      Key: { pk: { S: 'waiters' }, sk: { S: arn } },
+      ConditionExpression: 'taskToken = :token',
+      ExpressionAttributeValues: { ':token': { S: token } },
+    });
+  expect(refusal(() => drop('z', 't1'))).toBe('ConditionalCheckFailedException');
   expect(oldest(1)).toEqual(['z']);
   drop('z', 't4');
   expect(oldest(10)).toEqual(['m', 'a']);

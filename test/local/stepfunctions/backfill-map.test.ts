@@ -15,7 +15,7 @@ import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * The backfill state machine's Map, run locally over objects that existed before the run: real
- * s3rver, real worker bundle, the Map's ItemProcessor in aws-local-stepfunctions.
+ * s3rver, real worker bundle, the backfill state machine's Distributed Map in the local engine.
  *
  * Seeding: objects are written while the rule is DISABLED (`ruleState`), so no event processes them,
  * as for objects that predate the deployment; the backfill then runs in a pipeline whose rule is
@@ -66,10 +66,10 @@ test('a backfill of 50 existing objects processes each once, correctly, at most 
     ...Array.from({ length: 10 }, (_, i) => `incoming/2025/o+${i}.csv`),
   ].sort();
   const dirs = (used.dirs = await seed(keys));
-  const pipeline = (used.pipeline = await startTestPipeline(templatePath, { ...dirs }));
+  // Pages of 7 keys: the listing follows the pages to the end.
+  const pipeline = (used.pipeline = await startTestPipeline(templatePath, { ...dirs, listPageSize: 7 }));
 
-  // Pages of 7 keys: the listing follows ListObjectsV2's continuation tokens.
-  const result = await runBackfill(pipeline, { pageSize: 7 });
+  const result = await runBackfill(pipeline);
   await pipeline.waitForIdle();
 
   expect(result).toMatchObject({
@@ -84,6 +84,24 @@ test('a backfill of 50 existing objects processes each once, correctly, at most 
   // Exactly one execution per object, and none from the rule: the results under processed/ matched nothing.
   expect(pipeline.executions().map((e) => e.key)).toEqual(keys);
   expect(result.executions).toEqual(pipeline.executions());
+  // The backfill is an execution of its own, whose Map Run started one child per object.
+  const mapRunArn = result.executions[0].mapRunArn;
+  expect(mapRunArn).toMatch(
+    /^arn:aws:states:us-east-1:000000000000:mapRun:BackfillStateMachine395F6B27\/ForEachExistingObject:/,
+  );
+  expect(
+    result.executions.every(
+      (e) => e.mapRunArn === mapRunArn && e.parentExecutionArn === result.execution.executionArn,
+    ),
+  ).toBe(true);
+  expect(result.execution.history.events.map((e) => e.type)).toEqual([
+    'ExecutionStarted',
+    'MapStateEntered',
+    'MapRunStarted',
+    'MapRunSucceeded',
+    'MapStateExited',
+    'ExecutionSucceeded',
+  ]);
   for (const execution of result.executions) {
     const body = bodyOf(execution.key);
     // The ItemSelector applied to the listing entry: the quoted ETag, as S3's listing gives it.

@@ -8,7 +8,7 @@ import { deployLocally, readTemplateFile } from '../../../local/cloudformation/t
 import { type LocalDynamoDb, startLocalDynamoDb } from '../../../local/dynamodb/server';
 import { loadStateMachine, type StateMachineDefinition } from '../../../local/stepfunctions/definitions';
 import { StatesError } from '../../../local/stepfunctions/errors';
-import { callDynamoDb } from '../../../local/stepfunctions/integrations/dynamodb';
+import { callDynamoDb, dynamoDbCommand } from '../../../local/stepfunctions/integrations/dynamodb';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
@@ -60,7 +60,7 @@ async function gate() {
 async function reconcile(statuses: Record<string, string>, waiting: Set<string>): Promise<string[]> {
   const repairs: string[] = [];
   const dynamo = (action: string) => (parameters: unknown) =>
-    callDynamoDb(dynamodb.client, action, parameters, 'DynamoDb') as Promise<never>;
+    callDynamoDb(dynamodb.client, dynamoDbCommand(action)!, parameters, 'DynamoDb') as Promise<never>;
   const handlers: Record<string, (parameters: never) => Promise<unknown>> = {
     WriteLaunchLimit: dynamo('updateItem'),
     ReleaseStaleHolder: dynamo('updateItem'),

@@ -1,0 +1,399 @@
+import { AwsServiceError, type LocalAwsService } from '../aws-service';
+import { isPlainObject } from '../cloudformation/intrinsics';
+import { StatesError } from './asl/errors';
+import type { HistoryEvent } from './asl/history';
+import type { LocalStateMachineResource } from './definitions';
+import { ExecutionAlreadyExists } from './errors';
+import type { JournalEntry } from './execution-journal';
+import type { LocalStepFunctions, MapRunRecord } from './executions';
+
+/**
+ * The Step Functions API, locally (signing name `states`): the actions of the API reference with
+ * their request and response shapes (dates as epoch seconds) and error codes, on the local engine
+ * (executions of earlier runs from its journal), for the endpoint to serve to any client and for the `aws-sdk:sfn:*` integration.
+ */
+
+type Request = Record<string, unknown>;
+type Response = Record<string, unknown>;
+
+const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
+
+export class StepFunctionsApi implements LocalAwsService {
+  readonly signingName = 'states';
+  private readonly machines: ReadonlyMap<string, LocalStateMachineResource>;
+  private readonly actions: Record<string, (request: Request) => Response | Promise<Response>> = {
+    ListStateMachines: (r) => this.listStateMachines(r),
+    DescribeStateMachine: (r) => this.describeStateMachine(r),
+    StartExecution: (r) => this.startExecution(r),
+    StopExecution: (r) => this.stopExecution(r),
+    DescribeExecution: (r) => this.describeExecution(r),
+    ListExecutions: (r) => this.listExecutions(r),
+    GetExecutionHistory: (r) => this.getExecutionHistory(r),
+    RedriveExecution: (r) => this.redriveExecution(r),
+    SendTaskSuccess: (r) => this.sendTask(r, 'success'),
+    SendTaskFailure: (r) => this.sendTask(r, 'failure'),
+    SendTaskHeartbeat: (r) => this.sendTask(r, 'heartbeat'),
+    ListMapRuns: (r) => this.listMapRuns(r),
+    DescribeMapRun: (r) => this.describeMapRun(r),
+  };
+
+  constructor(
+    private readonly stepFunctions: LocalStepFunctions,
+    stateMachines: readonly LocalStateMachineResource[],
+  ) {
+    this.machines = new Map(stateMachines.map((machine) => [machine.arn, machine]));
+  }
+
+  async call(action: string, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const handler = Object.hasOwn(this.actions, action) ? this.actions[action] : undefined;
+    if (!handler) {
+      throw new AwsServiceError(
+        'UnknownOperationException',
+        `The local Step Functions does not serve ${action}; it serves ${Object.keys(this.actions).join(', ')}`,
+      );
+    }
+    try {
+      return await handler(request ?? {});
+    } catch (error) {
+      if (error instanceof StatesError) throw new AwsServiceError(error.name, error.message);
+      if (error instanceof ExecutionAlreadyExists) throw new AwsServiceError(error.name, error.message);
+      throw error;
+    }
+  }
+
+  private listStateMachines(request: Request): Response {
+    const items = [...this.machines.values()].map((machine) => ({
+      stateMachineArn: machine.arn,
+      name: nameOf(machine.arn),
+      type: machine.type ?? 'STANDARD',
+      creationDate: seconds(this.stepFunctions.clock.now()),
+    }));
+    const { page, nextToken } = paginate(items, request);
+    return { stateMachines: page, ...(nextToken && { nextToken }) };
+  }
+
+  private describeStateMachine(request: Request): Response {
+    const machine = this.machine(request.stateMachineArn);
+    return {
+      stateMachineArn: machine.arn,
+      name: nameOf(machine.arn),
+      status: 'ACTIVE',
+      definition: JSON.stringify(machine.definition),
+      roleArn: machine.roleArn ?? '',
+      type: machine.type ?? 'STANDARD',
+      creationDate: seconds(this.stepFunctions.clock.now()),
+    };
+  }
+
+  private startExecution(request: Request): Response {
+    const machine = this.machine(request.stateMachineArn);
+    const name = request.name === undefined ? undefined : String(request.name);
+    if (name !== undefined) checkName(name);
+    const text = request.input === undefined ? '{}' : String(request.input);
+    let input: unknown;
+    try {
+      input = JSON.parse(text);
+    } catch {
+      throw new AwsServiceError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${text}'`);
+    }
+    const record = this.stepFunctions.startExecution(machine, input, { name });
+    return { executionArn: record.executionArn, startDate: seconds(record.startDate) };
+  }
+
+  private stopExecution(request: Request): Response {
+    const arn = this.executionArn(request.executionArn);
+    const entry = this.entry(arn);
+    if (entry.status === 'RUNNING') {
+      this.stepFunctions.stopExecution(
+        arn,
+        optionalString(request.error, 'error', 256),
+        optionalString(request.cause, 'cause', 32768),
+      );
+    }
+    const stopped = this.entry(arn);
+    return {
+      stopDate: seconds(
+        Date.parse(stopped.stopDate ?? new Date(this.stepFunctions.clock.now()).toISOString()),
+      ),
+    };
+  }
+
+  private describeExecution(request: Request): Response {
+    const entry = this.entry(this.executionArn(request.executionArn));
+    const redrive = this.redriveStatus(entry);
+    return withoutUndefined({
+      executionArn: entry.executionArn,
+      stateMachineArn: entry.stateMachineArn,
+      name: entry.name,
+      status: entry.status,
+      startDate: seconds(Date.parse(entry.startDate)),
+      stopDate: entry.stopDate === undefined ? undefined : seconds(Date.parse(entry.stopDate)),
+      input: entry.input,
+      inputDetails: { included: true },
+      output: entry.output,
+      outputDetails: entry.output === undefined ? undefined : { included: true },
+      error: entry.error,
+      cause: entry.cause,
+      mapRunArn: entry.mapRunArn,
+      redriveCount: entry.redriveCount,
+      redriveDate: entry.redriveDate === undefined ? undefined : seconds(Date.parse(entry.redriveDate)),
+      redriveStatus: redrive.status,
+      redriveStatusReason: redrive.reason,
+    });
+  }
+
+  private listExecutions(request: Request): Response {
+    const { stateMachineArn, mapRunArn, statusFilter } = request;
+    if ((stateMachineArn === undefined) === (mapRunArn === undefined)) {
+      throw new AwsServiceError(
+        'ValidationException',
+        'Exactly one of stateMachineArn and mapRunArn must be given',
+      );
+    }
+    if (statusFilter !== undefined && !STATUSES.includes(String(statusFilter))) {
+      throw new AwsServiceError(
+        'ValidationException',
+        `1 validation error detected: Value '${String(statusFilter)}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${STATUSES.join(', ')}]`,
+      );
+    }
+    let entries: JournalEntry[];
+    if (mapRunArn !== undefined) {
+      const run = this.mapRun(mapRunArn);
+      entries = run.children.map((child) => this.stepFunctions.entryOf(child));
+    } else {
+      const machine = this.machine(stateMachineArn);
+      entries = this.stepFunctions.entries().filter((e) => e.stateMachineArn === machine.arn);
+    }
+    const items = entries
+      .filter((e) => statusFilter === undefined || e.status === statusFilter)
+      .sort((a, b) => b.startDate.localeCompare(a.startDate))
+      .map((e) =>
+        withoutUndefined({
+          executionArn: e.executionArn,
+          stateMachineArn: e.stateMachineArn,
+          name: e.name,
+          status: e.status,
+          startDate: seconds(Date.parse(e.startDate)),
+          stopDate: e.stopDate === undefined ? undefined : seconds(Date.parse(e.stopDate)),
+          mapRunArn: e.mapRunArn,
+          redriveCount: e.redriveCount,
+          redriveDate: e.redriveDate === undefined ? undefined : seconds(Date.parse(e.redriveDate)),
+        }),
+      );
+    const { page, nextToken } = paginate(items, request);
+    return { executions: page, ...(nextToken && { nextToken }) };
+  }
+
+  private getExecutionHistory(request: Request): Response {
+    const entry = this.entry(this.executionArn(request.executionArn));
+    const includeData = request.includeExecutionData !== false;
+    const events = [...(entry.history ?? [])].map((event) => apiEvent(event, includeData));
+    if (request.reverseOrder === true) events.reverse();
+    const { page, nextToken } = paginate(events, request);
+    return { events: page, ...(nextToken && { nextToken }) };
+  }
+
+  private redriveExecution(request: Request): Response {
+    const arn = this.executionArn(request.executionArn);
+    const entry = this.entry(arn);
+    const machine = this.machines.get(entry.stateMachineArn);
+    const redrive = this.redriveStatus(entry);
+    if (!machine || redrive.status !== 'REDRIVABLE') {
+      throw new AwsServiceError(
+        'ExecutionNotRedrivable',
+        `Execution ${arn} cannot be redriven: ${redrive.reason ?? redrive.status}`,
+      );
+    }
+    const record = this.stepFunctions.redriveExecution(machine, arn);
+    return { redriveDate: seconds(record.redriveDate ?? this.stepFunctions.clock.now()) };
+  }
+
+  private sendTask(request: Request, kind: 'success' | 'failure' | 'heartbeat'): Response {
+    const token = request.taskToken;
+    if (typeof token !== 'string' || token.length === 0 || token.length > 2048) {
+      throw new AwsServiceError('InvalidToken', 'Invalid token');
+    }
+    const tokens = this.stepFunctions.tokens;
+    if (kind === 'success') {
+      if (typeof request.output !== 'string')
+        throw new AwsServiceError('InvalidOutput', 'The output must be a JSON text');
+      tokens.sendTaskSuccess(token, request.output);
+    } else if (kind === 'failure') {
+      tokens.sendTaskFailure(
+        token,
+        optionalString(request.error, 'error', 256),
+        optionalString(request.cause, 'cause', 32768),
+      );
+    } else tokens.sendTaskHeartbeat(token);
+    return {};
+  }
+
+  private listMapRuns(request: Request): Response {
+    const arn = this.executionArn(request.executionArn);
+    this.entry(arn);
+    const items = [...this.stepFunctions.mapRuns.values()]
+      .filter((run) => run.executionArn === arn)
+      .map((run) =>
+        withoutUndefined({
+          executionArn: run.executionArn,
+          mapRunArn: run.mapRunArn,
+          stateMachineArn: run.stateMachineArn,
+          startDate: seconds(run.startDate),
+          stopDate: run.stopDate === undefined ? undefined : seconds(run.stopDate),
+        }),
+      );
+    const { page, nextToken } = paginate(items, request);
+    return { mapRuns: page, ...(nextToken && { nextToken }) };
+  }
+
+  private describeMapRun(request: Request): Response {
+    const run = this.mapRun(request.mapRunArn);
+    const count = (status: string) => run.children.filter((child) => child.status === status).length;
+    const counts = {
+      pending: run.items - run.children.length - run.notStarted,
+      running: count('RUNNING'),
+      succeeded: count('SUCCEEDED'),
+      failed: count('FAILED'),
+      timedOut: count('TIMED_OUT'),
+      aborted: count('ABORTED'),
+      total: run.items,
+      resultsWritten: 0,
+      failuresNotRedrivable: 0,
+      pendingRedrive: 0,
+    };
+    return withoutUndefined({
+      mapRunArn: run.mapRunArn,
+      executionArn: run.executionArn,
+      status: run.status,
+      startDate: seconds(run.startDate),
+      stopDate: run.stopDate === undefined ? undefined : seconds(run.stopDate),
+      maxConcurrency: run.maxConcurrency,
+      toleratedFailurePercentage: run.toleratedFailurePercentage,
+      toleratedFailureCount: run.toleratedFailureCount,
+      itemCounts: counts,
+      executionCounts: { ...counts, pending: 0 },
+      redriveCount: 0,
+    });
+  }
+
+  private machine(arn: unknown): LocalStateMachineResource {
+    if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]*:[^:]*:stateMachine:[^:]+$/.test(arn)) {
+      throw new AwsServiceError(
+        'InvalidArn',
+        `Invalid Arn: 'Resource type not valid in this context: ${String(arn)}'`,
+      );
+    }
+    const machine = this.machines.get(arn);
+    if (!machine)
+      throw new AwsServiceError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
+    return machine;
+  }
+
+  private executionArn(arn: unknown): string {
+    if (
+      typeof arn !== 'string' ||
+      !/^arn:[^:]+:states:[^:]*:[^:]*:(execution:[^:]+:[^:]+|express:[^:]+:[^:]+:[^:]+)$/.test(arn)
+    ) {
+      throw new AwsServiceError(
+        'InvalidArn',
+        `Invalid Arn: 'Resource type not valid in this context: ${String(arn)}'`,
+      );
+    }
+    return arn;
+  }
+
+  private mapRun(arn: unknown): MapRunRecord {
+    if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]*:[^:]*:mapRun:/.test(arn)) {
+      throw new AwsServiceError(
+        'InvalidArn',
+        `Invalid Arn: 'Resource type not valid in this context: ${String(arn)}'`,
+      );
+    }
+    const run = this.stepFunctions.mapRuns.get(arn);
+    if (!run) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
+    return run;
+  }
+
+  private entry(arn: string): JournalEntry {
+    const entry = this.stepFunctions.describe(arn);
+    if (!entry) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
+    return entry;
+  }
+
+  private redriveStatus(entry: JournalEntry): { status: string; reason?: string } {
+    return this.stepFunctions.redriveStatus(entry, this.machines.get(entry.stateMachineArn)?.type);
+  }
+}
+
+/** An execution name as StartExecution accepts it: 1 to 80 characters, none of AWS's excluded ones. */
+function checkName(name: string): void {
+  const control = [...name].some(
+    (c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f),
+  );
+  if (control || name.length < 1 || name.length > 80 || /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/.test(name)) {
+    throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
+  }
+}
+
+function optionalString(value: unknown, field: string, max: number): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > max) {
+    throw new AwsServiceError(
+      'ValidationException',
+      `${field} must be a string of at most ${max} characters`,
+    );
+  }
+  return value;
+}
+
+/** maxResults (0 or absent: 100; at most 1000) and nextToken (the offset, opaque). */
+function paginate<T>(items: readonly T[], request: Request): { page: T[]; nextToken?: string } {
+  const max = request.maxResults === undefined ? 0 : Number(request.maxResults);
+  if (!Number.isInteger(max) || max < 0 || max > 1000) {
+    throw new AwsServiceError(
+      'ValidationException',
+      `maxResults ${String(request.maxResults)} must be an integer from 0 to 1000`,
+    );
+  }
+  let start = 0;
+  if (request.nextToken !== undefined) {
+    const decoded = /^[A-Za-z0-9+/=]+$/.test(String(request.nextToken))
+      ? Buffer.from(String(request.nextToken), 'base64').toString()
+      : '';
+    const match = /^offset:(\d+)$/.exec(decoded);
+    if (!match) throw new AwsServiceError('InvalidToken', `Invalid Token: '${String(request.nextToken)}'`);
+    start = Number(match[1]);
+  }
+  const end = start + (max === 0 ? 100 : max);
+  return {
+    page: items.slice(start, end),
+    nextToken: end < items.length ? Buffer.from(`offset:${end}`).toString('base64') : undefined,
+  };
+}
+
+/** A history event as the API returns it: the timestamp in epoch seconds; data left out if asked. */
+function apiEvent(event: HistoryEvent, includeData: boolean): Response {
+  const out: Response = { ...event, timestamp: seconds(event.timestamp) };
+  if (!includeData) {
+    for (const [key, value] of Object.entries(out)) {
+      if (key.endsWith('EventDetails') && isPlainObject(value)) {
+        out[key] = Object.fromEntries(
+          Object.entries(value).filter(([field]) => field !== 'input' && field !== 'output'),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+function nameOf(arn: string): string {
+  return arn.split(':').pop() ?? '';
+}
+
+function seconds(ms: number): number {
+  return ms / 1000;
+}
+
+function withoutUndefined(object: Response): Response {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined));
+}

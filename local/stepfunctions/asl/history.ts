@@ -1,0 +1,67 @@
+import type { Clock } from '../../clock';
+
+/**
+ * An execution's history as GetExecutionHistory returns it: events numbered from 1, each with the id
+ * of the event that led to it (`previousEventId`: within one branch or Map iteration, the event
+ * before it there), its time, and its details under the field AWS names for its type
+ * (`TaskStateEntered` → `stateEnteredEventDetails`, `TaskFailed` → `taskFailedEventDetails`).
+ */
+
+export interface HistoryEvent {
+  /** Epoch milliseconds, as the execution's clock told it. */
+  readonly timestamp: number;
+  readonly type: string;
+  readonly id: number;
+  readonly previousEventId: number;
+  readonly [details: string]: unknown;
+}
+
+/** Step Functions Standard's limit: an execution that would record more fails. */
+export const MAX_HISTORY_EVENTS = 25_000;
+
+/** Where in the history a branch of the run is: the id of its latest event. */
+export interface HistoryCursor {
+  last: number;
+}
+
+export class ExecutionHistory {
+  readonly events: HistoryEvent[];
+
+  constructor(
+    private readonly clock: Clock,
+    earlier: readonly HistoryEvent[] = [],
+  ) {
+    this.events = [...earlier];
+  }
+
+  /** A cursor at the latest event: where a new branch of the run starts. */
+  cursor(): HistoryCursor {
+    return { last: this.events.at(-1)?.id ?? 0 };
+  }
+
+  /** Records an event after the cursor's and moves the cursor to it; returns its id. */
+  add(cursor: HistoryCursor, type: string, details?: Record<string, unknown>): number {
+    const id = this.events.length + 1;
+    const event: HistoryEvent = {
+      timestamp: this.clock.now(),
+      type,
+      id,
+      previousEventId: cursor.last,
+      ...(details && { [detailsField(type)]: details }),
+    };
+    this.events.push(event);
+    cursor.last = id;
+    return id;
+  }
+
+  get full(): boolean {
+    return this.events.length >= MAX_HISTORY_EVENTS;
+  }
+}
+
+/** The field an event's details sit under, as AWS names it. */
+function detailsField(type: string): string {
+  if (type.endsWith('StateEntered')) return 'stateEnteredEventDetails';
+  if (type.endsWith('StateExited')) return 'stateExitedEventDetails';
+  return `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
+}
