@@ -68,6 +68,11 @@ async function main(argv: readonly string[]): Promise<number> {
   stopOnInterrupt(pipeline, options);
   if (options.backfill) await checkSubPrefix(pipeline, options.backfill.subPrefix);
   progress(`Template: ${relative(process.cwd(), templatePath)}`);
+  // Real processes run in real time on a sped-up clock: a task's duration, its timeout and every
+  // wait are read on that clock, so say so before the first duration is printed.
+  progress(
+    `Clock: ${options.clockSpeed} times real time (--clock-speed): retries, waits, timeouts and the durations below are pipeline time`,
+  );
   progress(
     options.taskCommand === undefined
       ? `Task container: the bundled worker${options.context.image === undefined ? '' : ' (-c image= changes only what deploys; --task-command runs your worker here)'}`

@@ -105,18 +105,24 @@ test('everything a run writes stays under --data-dir; one execution is counted i
   const parent = mkdtempSync(join(tmpdir(), 'local-cli-data-dir-'));
   try {
     // WHEN one object runs through the pipeline
-    const { code, stdout } = await runCli([
+    const { code, stdout, stderr } = await runCli([
       '--template',
       templatePath,
       '--port',
       '0',
       '--data-dir',
       join(parent, 'run'),
+      '--clock-speed',
+      '250',
       'samples/order.json',
     ]);
 
     // THEN the parent holds only the data directory, which holds the objects, the journal (and no dead letters: none)
     expect(code).toBe(0);
+    // AND the run said which clock its durations are on
+    expect(stderr).toMatch(
+      /^Clock: 250 times real time \(--clock-speed\): .* durations below are pipeline time$/m,
+    );
     expect(readdirSync(parent)).toEqual(['run']);
     expect(readdirSync(join(parent, 'run')).sort()).toEqual(['executions', 's3']);
     expect(stdout).toMatch(/^1 execution: 1 succeeded, 0 failed$/m);
