@@ -126,6 +126,50 @@ describe('awscli 2.9', () => {
     );
   });
 
+  test('Step Functions: the state machines, an execution listed by status, its history, and a missing execution', async () => {
+    const key = `${pipeline.inputPrefix}for-stepfunctions.txt`;
+    await pipeline.upload(key, 'x');
+    await pipeline.waitForIdle();
+    const execution = pipeline.executions().find((e) => e.key === key)!;
+    expect(execution.status).toBe('SUCCEEDED');
+
+    const { json: machines } = await aws('stepfunctions', 'list-state-machines');
+    expect((machines as { stateMachines: Array<{ stateMachineArn: string }> }).stateMachines).toContainEqual(
+      expect.objectContaining({ stateMachineArn: pipeline.stateMachine.arn }),
+    );
+    const { json: succeeded } = await aws(
+      'stepfunctions',
+      'list-executions',
+      '--state-machine-arn',
+      pipeline.stateMachine.arn,
+      '--status-filter',
+      'SUCCEEDED',
+    );
+    expect((succeeded as { executions: Array<{ executionArn: string }> }).executions).toContainEqual(
+      expect.objectContaining({ executionArn: execution.executionArn, status: 'SUCCEEDED' }),
+    );
+    const { json: history } = await aws(
+      'stepfunctions',
+      'get-execution-history',
+      '--execution-arn',
+      execution.executionArn,
+    );
+    const types = (history as { events: Array<{ type: string }> }).events.map((e) => e.type);
+    expect(types[0]).toBe('ExecutionStarted');
+    expect(types.at(-1)).toBe('ExecutionSucceeded');
+
+    const missing = await aws(
+      'stepfunctions',
+      'describe-execution',
+      '--execution-arn',
+      `${execution.executionArn}-missing`,
+    );
+    expect(missing.code).toBe(255);
+    expect(missing.error).toContain(
+      'An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation',
+    );
+  });
+
   test('CloudFormation outputs, DynamoDB tables, and what is not served', async () => {
     const { json: outputs } = await aws(
       'cloudformation',
@@ -146,7 +190,7 @@ describe('awscli 2.9', () => {
 });
 
 describe('boto3 1.26', () => {
-  test('S3, SQS, DynamoDB and CloudFormation through endpoint_url=, with their errors', async () => {
+  test('S3, SQS, DynamoDB, CloudFormation and Step Functions through endpoint_url=, with their errors', async () => {
     const script = `
 import json, sys, boto3, botocore
 endpoint, bucket, queue_url, stack = sys.argv[1:5]
@@ -175,11 +219,25 @@ try:
     cfn.describe_stacks(StackName='Other')
 except botocore.exceptions.ClientError as error:
     out['cfn_error'] = [error.response['Error']['Code'], error.response['ResponseMetadata']['HTTPStatusCode']]
+sfn = client('stepfunctions')
+out['machines'] = [m['stateMachineArn'] for m in sfn.list_state_machines()['stateMachines']]
+try:
+    sfn.describe_execution(executionArn=sys.argv[5])
+except botocore.exceptions.ClientError as error:
+    out['sfn_error'] = [error.response['Error']['Code'], error.response['ResponseMetadata']['HTTPStatusCode']]
 print(json.dumps(out))
 `;
     const { stdout } = await run(
       PYTHON,
-      ['-c', script, pipeline.endpoint, pipeline.bucket, pipeline.deadLetters.queue.url, STACK_NAME],
+      [
+        '-c',
+        script,
+        pipeline.endpoint,
+        pipeline.bucket,
+        pipeline.deadLetters.queue.url,
+        STACK_NAME,
+        pipeline.stateMachine.arn.replace(':stateMachine:', ':execution:') + ':no-such-execution',
+      ],
       { env: environment },
     );
     expect(JSON.parse(stdout)).toEqual({
@@ -195,6 +253,8 @@ print(json.dumps(out))
         StateMachineArn: pipeline.stateMachine.arn,
       }),
       cfn_error: ['ValidationError', 400],
+      machines: expect.arrayContaining([pipeline.stateMachine.arn]),
+      sfn_error: ['ExecutionDoesNotExist', 400],
     });
   });
 });
