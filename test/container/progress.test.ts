@@ -22,11 +22,27 @@ test('reports each time another everyBytes have passed, and passes every byte th
 });
 
 test('reports on time while the stream is slow, and stops when it ends', async () => {
-  const reports: number[] = [];
-  const tracked = trackProgress(chunks(6, 1, 60), (bytes) => reports.push(bytes), { intervalMs: 100 });
-  await drain(tracked.stream);
-  expect(reports.length).toBeGreaterThanOrEqual(2);
-  const count = reports.length;
-  await new Promise((resolve) => setTimeout(resolve, 250));
-  expect(reports).toHaveLength(count);
+  // Jest's clock, not the machine's: the interval's ticks and the chunks' delays happen exactly.
+  jest.useFakeTimers({ now: 0 });
+  try {
+    const reports: Array<[number, number]> = [];
+    const tracked = trackProgress(chunks(6, 1, 60), (bytes) => reports.push([Date.now(), bytes]), {
+      intervalMs: 100,
+    });
+    const drained = drain(tracked.stream);
+    // 6 one-byte chunks, one every 60 ms (the last at 360 ms); a tick every 100 ms reports once 100 ms
+    // have passed since the last report.
+    await jest.advanceTimersByTimeAsync(360);
+    expect(await drained).toBe(6);
+    expect(reports).toEqual([
+      [100, 1],
+      [200, 3],
+      [300, 4],
+    ]);
+    // Once the stream has ended, the timer is gone.
+    await jest.advanceTimersByTimeAsync(1_000);
+    expect(reports).toHaveLength(3);
+  } finally {
+    jest.useRealTimers();
+  }
 });
