@@ -46,13 +46,20 @@ export class ExecutionStopped extends Error {
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+/** A state that failed the execution: a redrive runs it again with this input and these variables. */
+export interface FailedState {
+  readonly name: string;
+  readonly input: Json;
+  readonly variables?: Readonly<Record<string, Json>>;
+}
+
 export interface ExecutionOutcome {
   readonly status: ExecutionStatus;
   readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
-  /** Where a redrive resumes: the state that failed and its input. */
-  readonly failedState?: { readonly name: string; readonly input: Json };
+  /** Where a redrive resumes: the state that failed, its input and the variables then (if any). */
+  readonly failedState?: FailedState;
 }
 
 /** One Task state's call, as the engine hands an `ecs:runTask.sync` state to the local ECS. */
@@ -101,7 +108,7 @@ export interface RunOptions {
   /** StopExecution: abort with an ExecutionStopped. */
   readonly signal?: AbortSignal;
   /** RedriveExecution: resume at this state with this input (the execution timeout starts over). */
-  readonly resumeAt?: { readonly name: string; readonly input: Json };
+  readonly resumeAt?: FailedState;
   readonly distributedMap?: (run: DistributedMapRun) => Promise<Json>;
   /** Called when a `.waitForTaskToken` wait ended, with its length on the clock. */
   readonly onTokenWait?: (stateName: string, waitedMs: number) => void;
@@ -201,6 +208,7 @@ export class LocalStateMachine {
       tokens: new Set(),
       scope: new VariableScope(),
     };
+    if (options.resumeAt?.variables) branch.scope.assign(options.resumeAt.variables);
     const history = options.history;
     if (options.resumeAt) {
       history.add(branch.cursor, 'ExecutionRedriven', { redriveCount: options.identity.redriveCount ?? 1 });
@@ -261,7 +269,7 @@ export class LocalStateMachine {
       if (branch.run.history.full) {
         throw new FailedAt(
           new StatesError('States.Runtime', 'The execution reached the limit of 25,000 history events'),
-          { name, input },
+          failedState(name, input, branch.scope),
         );
       }
       const state = machine.States[name];
@@ -289,7 +297,7 @@ export class LocalStateMachine {
         const catcher = ((state.Catch as Catcher[] | undefined) ?? []).find((c) =>
           errorMatches(c.ErrorEquals, error.name),
         );
-        if (!catcher) throw new FailedAt(error, { name, input });
+        if (!catcher) throw new FailedAt(error, failedState(name, input, branch.scope));
         try {
           step = await this.caught(catcher, input, error, context, branch, jsonata);
         } catch (failure) {
@@ -298,7 +306,7 @@ export class LocalStateMachine {
             failure instanceof QueryEvaluationError
               ? this.evaluationFailed(branch, name, enteredId, failure)
               : failure;
-          throw new FailedAt(reported, { name, input });
+          throw new FailedAt(reported, failedState(name, input, branch.scope));
         }
       }
       const output = JSON.stringify(step.output);
@@ -309,7 +317,7 @@ export class LocalStateMachine {
             'States.DataLimitExceeded',
             `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
           ),
-          { name, input },
+          failedState(name, input, branch.scope),
         );
       }
       branch.run.history.add(branch.cursor, `${state.Type}StateExited`, {
@@ -997,10 +1005,16 @@ export class LocalStateMachine {
 class FailedAt extends Error {
   constructor(
     readonly error: StatesError,
-    readonly state: { readonly name: string; readonly input: Json },
+    readonly state: FailedState,
   ) {
     super(error.message);
   }
+}
+
+/** Where a redrive resumes; the variables only where there are any. */
+function failedState(name: string, input: Json, scope: VariableScope): FailedState {
+  const variables = scope.all();
+  return Object.keys(variables).length > 0 ? { name, input, variables } : { name, input };
 }
 
 function inputOf(state: AslState, input: Json, context: Json): Json {

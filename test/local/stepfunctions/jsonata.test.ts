@@ -1,4 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { AutoClock } from '../../../local/clock';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
+import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
+import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
 import type { TaskCall, TaskHandler } from '../../../local/stepfunctions/state-machine';
 import { ECS, engine, machine, settle } from './engine-harness';
 
@@ -258,6 +265,66 @@ describe('variables (Assign)', () => {
       output: { map: 60, parallel: [61, 10], inner: false },
     });
   });
+});
+
+test('a redrive, in a new process, resumes the failed state with the variables assigned before it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jsonata-redrive-'));
+  try {
+    const arn = 'arn:aws:states:us-east-1:000000000000:stateMachine:Work';
+    const machines = [
+      {
+        logicalId: 'Work',
+        arn,
+        definition: machine(
+          {
+            Set: { Type: 'Pass', Assign: { tag: '{% "run-" & $states.input.n %}' }, Next: 'Run' },
+            Run: {
+              Type: 'Task',
+              Resource: ECS,
+              Arguments: { tag: '{% $tag %}' },
+              Output: { ran: '{% $states.result.ran %}', tag: '{% $tag %}' },
+              End: true,
+            },
+          },
+          JSONATA,
+        ),
+      },
+    ];
+    const clock = new AutoClock(Date.UTC(2026, 11, 1));
+    const first = new LocalStepFunctions({
+      clock,
+      journal: new ExecutionJournal(dir),
+      stateMachines: machines,
+      runTask: async () => {
+        throw new StatesError('States.TaskFailed', 'exit code 1');
+      },
+    });
+    const { executionArn } = (await first.api.call('StartExecution', {
+      stateMachineArn: arn,
+      input: '{"n":7}',
+    })) as {
+      executionArn: string;
+    };
+    await first.onIdle();
+
+    const { calls, handler } = recording({ ran: 1 });
+    const later = new LocalStepFunctions({
+      clock,
+      journal: new ExecutionJournal(dir),
+      stateMachines: machines,
+      runTask: handler,
+    });
+    await later.api.call('RedriveExecution', { executionArn });
+    await later.onIdle();
+    expect(calls).toEqual([{ tag: 'run-7' }]);
+    expect(await later.api.call('DescribeExecution', { executionArn })).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 1,
+      output: JSON.stringify({ ran: 1, tag: 'run-7' }),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('Choice', () => {
