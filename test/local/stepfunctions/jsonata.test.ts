@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { AutoClock } from '../../../local/clock';
+import { AutoClock, VirtualClock } from '../../../local/clock';
+import { LocalSqs } from '../../../local/sqs/queues';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
 import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
@@ -450,6 +451,45 @@ describe('time from the engine’s clock', () => {
       output: { timedOutAt: start + 35_000 },
       at: start + 35_000,
     });
+  });
+
+  test('.waitForTaskToken: Arguments read $states.context.Task.Token; a HeartbeatSeconds expression times the wait out', async () => {
+    const url = 'https://sqs.us-east-1.amazonaws.com/000000000000/Line';
+    const clock = new VirtualClock(start);
+    const sqs = new LocalSqs([{ url }], clock);
+    const { run } = engine(
+      machine(
+        {
+          Park: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+            Arguments: {
+              QueueUrl: url,
+              MessageBody: { token: '{% $states.context.Task.Token %}', key: '{% $states.input.key %}' },
+            },
+            HeartbeatSeconds: '{% $states.input.heartbeat %}',
+            Catch: [
+              {
+                ErrorEquals: ['States.HeartbeatTimeout'],
+                Output: { error: '{% $states.errorOutput.Error %}', at: '{% $millis() %}' },
+                Next: 'Done',
+              },
+            ],
+            End: true,
+          },
+          Done: { Type: 'Succeed' },
+        },
+        JSONATA,
+      ),
+      { clock, startMs: start, services: { sqs } },
+    );
+    expect(await settle(clock, run({ key: 'k', heartbeat: 5 }))).toEqual({
+      status: 'SUCCEEDED',
+      output: { error: 'States.HeartbeatTimeout', at: start + 5000 },
+      at: start + 5000,
+    });
+    const { Messages = [] } = await sqs.queue(url).receiveMessage();
+    expect(JSON.parse(Messages[0].Body)).toEqual({ token: expect.stringMatching(/.{16,}/), key: 'k' });
   });
 
   test('a Wait Timestamp that is not an ISO 8601 time with its offset fails as AWS words it', async () => {
