@@ -176,6 +176,26 @@ describe('variables (Assign)', () => {
     });
   });
 
+  test('a JSONPath Choice: the matched rule’s Assign, else the state’s', async () => {
+    const definition = machine({
+      Route: {
+        Type: 'Choice',
+        Choices: [{ Assign: { route: 'big' }, Variable: '$.n', NumericGreaterThan: 10, Next: 'Show' }],
+        Default: 'Show',
+        Assign: { route: 'default', 'n.$': '$.n' },
+      },
+      Show: { Type: 'Pass', Parameters: { 'route.$': '$route' }, End: true },
+    });
+    expect(await engine(definition).run({ n: 20 })).toEqual({
+      status: 'SUCCEEDED',
+      output: { route: 'big' },
+    });
+    expect(await engine(definition).run({ n: 1 })).toEqual({
+      status: 'SUCCEEDED',
+      output: { route: 'default' },
+    });
+  });
+
   test('a JSONPath state’s OutputPath reads a variable before its own Assign changes it', async () => {
     const { run } = engine(
       machine({
