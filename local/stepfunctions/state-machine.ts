@@ -397,7 +397,8 @@ export class LocalStateMachine {
             `No Choice rule matched and there was no Default in state "${name}"`,
           );
         }
-        const fields = rule?.Assign !== undefined ? (rule as AslState) : state;
+        // The matched rule's Assign; the state's when none matched (the Default), as AWS does.
+        const fields = rule ? (rule as AslState) : state;
         return { next: target, output: outputOf(state, input, context), assign: assign(input, fields) };
       }
       case 'Wait': {
@@ -508,10 +509,8 @@ export class LocalStateMachine {
           const holds = await fill(rule.Condition, 'Condition');
           if (typeof holds !== 'boolean') throw unexpectedType(rule.Condition, 'Condition', 'boolean', holds);
           if (!holds) continue;
-          return finish(undefined, String(rule.Next), {
-            Output: rule.Output ?? state.Output,
-            Assign: rule.Assign ?? state.Assign,
-          });
+          // The matched rule's Output and Assign; the state's are the Default's.
+          return finish(undefined, String(rule.Next), { Output: rule.Output, Assign: rule.Assign });
         }
         if (state.Default === undefined) {
           throw new StatesError(

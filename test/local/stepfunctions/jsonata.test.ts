@@ -176,24 +176,26 @@ describe('variables (Assign)', () => {
     });
   });
 
-  test('a JSONPath Choice: the matched rule’s Assign, else the state’s', async () => {
+  test('a JSONPath Choice: the matched rule’s Assign; the state’s goes with the Default', async () => {
     const definition = machine({
+      Start: { Type: 'Pass', Assign: { route: 'none' }, Next: 'Route' },
       Route: {
         Type: 'Choice',
-        Choices: [{ Assign: { route: 'big' }, Variable: '$.n', NumericGreaterThan: 10, Next: 'Show' }],
+        Choices: [
+          { Assign: { route: 'big' }, Variable: '$.n', NumericGreaterThan: 10, Next: 'Show' },
+          { Variable: '$.n', NumericGreaterThan: 5, Next: 'Show' },
+        ],
         Default: 'Show',
         Assign: { route: 'default', 'n.$': '$.n' },
       },
       Show: { Type: 'Pass', Parameters: { 'route.$': '$route' }, End: true },
     });
-    expect(await engine(definition).run({ n: 20 })).toEqual({
-      status: 'SUCCEEDED',
-      output: { route: 'big' },
-    });
-    expect(await engine(definition).run({ n: 1 })).toEqual({
-      status: 'SUCCEEDED',
-      output: { route: 'default' },
-    });
+    const route = async (n: number) => (await engine(definition).run({ n })).output;
+    expect([await route(20), await route(7), await route(1)]).toEqual([
+      { route: 'big' },
+      { route: 'none' },
+      { route: 'default' },
+    ]);
   });
 
   test('a JSONPath state’s OutputPath reads a variable before its own Assign changes it', async () => {
@@ -368,7 +370,10 @@ describe('Choice', () => {
         Output: '{% $states.input.n %}',
       },
       Big: { Type: 'Succeed', Output: { size: '{% $states.input.size %}', route: '{% $route %}' } },
-      Mid: { Type: 'Succeed', Output: '{% {"mid": $states.input, "route": $route} %}' },
+      Mid: {
+        Type: 'Succeed',
+        Output: '{% {"mid": $states.input, "route": $exists($route) ? $route : "none"} %}',
+      },
       Small: { Type: 'Succeed', Output: '{% $route %}' },
     },
     JSONATA,
@@ -376,10 +381,10 @@ describe('Choice', () => {
 
   test.each([
     [20, { size: 'big', route: 'big' }],
-    [7, { mid: 7, route: 'state' }],
+    [7, { mid: { n: 7 }, route: 'none' }],
     [1, 'state'],
   ])(
-    'n = %j: the first Condition that holds, with its Output and Assign (the state’s where it has none)',
+    'n = %j: the first Condition that holds, with its Output and Assign; the state’s go with the Default',
     async (n, output) => {
       expect(await engine(definition).run({ n })).toEqual({ status: 'SUCCEEDED', output });
     },
