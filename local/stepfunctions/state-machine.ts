@@ -360,20 +360,21 @@ export class LocalStateMachine {
       );
     }
     const input = inputOf(state, rawInput, context);
-    // Assign reads the state's result as `$` (its input where it has none), and the variables as
-    // they were when the state began: OutputPath too reads them before the Assign is made.
+    // Assign reads the state's result as `$` (a Task's, Map's or Parallel's before ResultSelector;
+    // its input where it has none), and the variables as they were when the state began:
+    // OutputPath too reads them before the Assign is made.
     const assign = (result: Json, fields: AslState = state) =>
       fields.Assign === undefined
         ? undefined
         : (fillPayload(fields.Assign as Json, result, context, 'Assign') as Record<string, Json>);
-    const finish = (result: Json): Step => ({
+    const finish = (result: Json, raw = result): Step => ({
       next,
       output: outputOf(
         state,
         applyResultPath(rawInput, state.ResultPath as string | null | undefined, result),
         context,
       ),
-      assign: assign(result),
+      assign: assign(raw),
     });
     switch (state.Type) {
       case 'Succeed':
@@ -405,33 +406,29 @@ export class LocalStateMachine {
         await this.clock.sleep(this.waitMs(state, input, context), branch.signal);
         return { next, output: outputOf(state, input, context), assign: assign(input) };
       }
-      case 'Task':
-        return finish(
-          await this.withRetry(state, branch.signal, async (retryCount) => {
-            const attemptContext = {
-              ...context,
-              State: { ...(context.State as object), RetryCount: retryCount },
-            };
-            const output = await this.runTask(name, state, attemptContext, branch, {
-              parameters: (withToken) =>
-                state.Parameters === undefined
-                  ? input
-                  : fillPayload(state.Parameters as Json, input, withToken),
-              timeoutSeconds: secondsOf(state, 'TimeoutSeconds', input, attemptContext),
-              heartbeatSeconds: secondsOf(state, 'HeartbeatSeconds', input, attemptContext),
-            });
-            return selectResult(state, output, attemptContext);
-          }),
-        );
-      case 'Parallel':
-        return finish(
-          await this.withRetry(state, branch.signal, async () => {
-            const effective =
-              state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
-            const outputs = await this.runParallel(state, effective, branch, executionInput);
-            return selectResult(state, outputs, context);
-          }),
-        );
+      case 'Task': {
+        let attemptContext = context;
+        const output = await this.withRetry(state, branch.signal, (retryCount) => {
+          attemptContext = { ...context, State: { ...(context.State as object), RetryCount: retryCount } };
+          return this.runTask(name, state, attemptContext, branch, {
+            parameters: (withToken) =>
+              state.Parameters === undefined
+                ? input
+                : fillPayload(state.Parameters as Json, input, withToken),
+            timeoutSeconds: secondsOf(state, 'TimeoutSeconds', input, attemptContext),
+            heartbeatSeconds: secondsOf(state, 'HeartbeatSeconds', input, attemptContext),
+          });
+        });
+        return finish(selectResult(state, output, attemptContext), output);
+      }
+      case 'Parallel': {
+        const outputs = await this.withRetry(state, branch.signal, async () => {
+          const effective =
+            state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
+          return this.runParallel(state, effective, branch, executionInput);
+        });
+        return finish(selectResult(state, outputs, context), outputs);
+      }
       case 'Map': {
         const selector = (state.ItemSelector ?? state.Parameters) as Json | undefined;
         const map: MapIo = {
@@ -443,15 +440,10 @@ export class LocalStateMachine {
             selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
           maxConcurrency: typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0,
         };
-        return finish(
-          await this.withRetry(state, branch.signal, async () =>
-            selectResult(
-              state,
-              await this.runMap(name, state, input, context, branch, executionInput, map),
-              context,
-            ),
-          ),
+        const outputs = await this.withRetry(state, branch.signal, () =>
+          this.runMap(name, state, input, context, branch, executionInput, map),
         );
+        return finish(selectResult(state, outputs, context), outputs);
       }
       default:
         throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);

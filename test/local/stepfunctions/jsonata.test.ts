@@ -198,6 +198,46 @@ describe('variables (Assign)', () => {
     ]);
   });
 
+  test('a JSONPath Task’s Assign reads its result before ResultSelector', async () => {
+    const { run } = engine(
+      machine({
+        Run: {
+          Type: 'Task',
+          Resource: ECS,
+          Parameters: { Cluster: 'c' },
+          ResultSelector: { 'code.$': '$.exitCode' },
+          Assign: { 'stopped.$': '$.stoppedReason', 'selected.$': '$.code' },
+          Next: 'Show',
+        },
+        Show: { Type: 'Pass', Parameters: { 'stopped.$': '$stopped', 'out.$': '$' }, End: true },
+      }),
+    );
+    expect(await run({}, recording({ exitCode: 0, stoppedReason: 'done' }).handler)).toEqual({
+      status: 'FAILED',
+      error: 'States.Runtime',
+      cause:
+        'The JSONPath \'$.code\' specified for the field \'selected.$\' could not be found in the input \'{"exitCode":0,"stoppedReason":"done"}\'',
+      failedState: { name: 'Run', input: {} },
+    });
+    const fixed = engine(
+      machine({
+        Run: {
+          Type: 'Task',
+          Resource: ECS,
+          Parameters: { Cluster: 'c' },
+          ResultSelector: { 'code.$': '$.exitCode' },
+          Assign: { 'stopped.$': '$.stoppedReason' },
+          Next: 'Show',
+        },
+        Show: { Type: 'Pass', Parameters: { 'stopped.$': '$stopped', 'out.$': '$' }, End: true },
+      }),
+    );
+    expect(await fixed.run({}, recording({ exitCode: 0, stoppedReason: 'done' }).handler)).toEqual({
+      status: 'SUCCEEDED',
+      output: { stopped: 'done', out: { code: 0 } },
+    });
+  });
+
   test('a JSONPath state’s OutputPath reads a variable before its own Assign changes it', async () => {
     const { run } = engine(
       machine({
