@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 
-import { failures } from '../../../bin/failures';
-import { replayCommand } from '../../../bin/replay-dead-letters';
 import { endpointEnvironment } from '../../../local/cli/banner';
 import type { LocalPipeline } from '../../../local/pipeline';
+import { failures } from '../../../shared/commands/failures';
+import { replayCommand } from '../../../shared/commands/replay-dead-letters';
 import { startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 import { setEnvironment } from './environment';

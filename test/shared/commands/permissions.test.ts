@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { failures } from '../../bin/failures';
-import { redrive } from '../../bin/redrive';
-import { decide, type PolicyDocument } from '../../local/iam/policy-evaluator';
-import { PROJECT_ROOT } from '../../shared/paths';
+import { decide, type PolicyDocument } from '../../../local/iam/policy-evaluator';
+import { failures } from '../../../shared/commands/failures';
+import { redrive } from '../../../shared/commands/redrive';
+import { PROJECT_ROOT } from '../../../shared/paths';
 import { ACCOUNT, FakeStepFunctions, REGION, runCommand } from './support/step-functions';
 
 /**

@@ -8,8 +8,9 @@ import {
   type SFNClientConfig,
 } from '@aws-sdk/client-sfn';
 
-import { FAILED_STATUSES, type FailedExecution, type FailedStatus } from '../shared/failed-executions';
-import { withoutRestarted } from '../shared/redrive';
+import { FAILED_STATUSES, type FailedExecution, type FailedStatus } from '../failed-executions';
+import { withoutRestarted } from '../redrive';
+import { UsageError } from './command';
 
 /**
  * Reads the failed executions of both workflows from Step Functions: ListExecutions (paged, one
@@ -159,7 +160,7 @@ export function parseSince(raw: string, now: Date = new Date()): Date {
   }
   const date = /^\d{4}-\d{2}-\d{2}/.test(raw) ? new Date(raw) : new Date(NaN);
   if (Number.isNaN(date.getTime())) {
-    throw new Error(
+    throw new UsageError(
       `--since "${raw}" is not a duration or a date: use e.g. 90m, 24h, 7d or 2026-11-30T12:00:00Z`,
     );
   }
