@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { parseSince } from '../../shared/commands/execution-history';
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
 import { type FaultOptions, LOCAL_CLOCK_SPEED } from '../pipeline';
@@ -313,6 +314,8 @@ function commandArgs(
         .map(([m]) => `--${m}`);
       throw new UsageError(`--${name} is an option of ${modes.join(' and ')}: pass it with one of them`);
     }
+    // Refused now, before the pipeline starts, in the command's own words.
+    if (name === 'since') parseSince(value as string);
     args.push(...(typeof value === 'string' ? [`--${name}`, value] : [`--${name}`]));
   }
   return args;

@@ -1,4 +1,5 @@
 import { dataLayout } from '../../../local/cli/args';
+import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
 import { runCli } from '../support/cli';
 import { sha256, startTestPipeline, type TestDirectories, testDirectories } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
@@ -77,22 +78,38 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
   );
 
   const replayed = await runCli([...common, '--replay-dead-letters', '--json']);
-  const summary = JSON.parse(replayed.stdout) as {
-    replay: unknown;
-    executions: Array<Record<string, unknown>>;
+  // what npm run replay-dead-letters -- --json prints; the run waited for the execution to finish
+  const document = JSON.parse(replayed.stdout) as {
+    dryRun: boolean;
+    replayed: Array<{ letterId: string; executionId: string }>;
+    kept: unknown[];
   };
-  expect(summary.replay).toEqual({ replayed: 1, kept: 0 });
-  expect(summary.executions).toMatchObject([{ key: 'incoming/order.json', status: 'SUCCEEDED' }]);
+  expect(document).toEqual({
+    dryRun: false,
+    replayed: [
+      { letterId: expect.any(String), executionId: expect.stringMatching(/:replay-[0-9a-f-]{36}$/) },
+    ],
+    kept: [],
+  });
+  const journal = new ExecutionJournal(dataLayout(dirs.dataDir).executions);
+  expect(journal.get(document.replayed[0].executionId)).toMatchObject({
+    status: 'SUCCEEDED',
+    input: expect.stringContaining('"key":"incoming/order.json"'),
+  });
   expect(replayed.code).toBe(0);
 });
 
-test('one replayed dead letter and one execution are counted in the singular', async () => {
+test('without --json: the lines npm run replay-dead-letters prints, then the execution it started', async () => {
   const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
   await runCli([...common, '--clock-speed', '2000', '--inject-start-failures', '1', 'samples/order.json']);
 
   const replayed = await runCli([...common, '--replay-dead-letters']);
 
-  expect(replayed.stdout).toMatch(/^1 dead letter replayed, 0 kept; 1 execution: 1 succeeded, 0 failed$/m);
+  expect(replayed.stdout.trim().split('\n')).toEqual([
+    expect.stringMatching(/^replayed \S+ -> arn:aws:states:\S+:replay-[0-9a-f-]{36}$/),
+    '1 replayed, 0 kept in the queue',
+    expect.stringMatching(/^SUCCEEDED {2}incoming\/order\.json {2}\d+ ms {2}-> /),
+  ]);
   expect(replayed.code).toBe(0);
 });
 
