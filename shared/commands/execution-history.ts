@@ -28,6 +28,18 @@ export function stepFunctionsClient(config: SFNClientConfig = {}): SFNClient {
   return new SFNClient({ retryMode: 'adaptive', maxAttempts: 10, ...config });
 }
 
+/**
+ * The endpoint the client was pointed at instead of AWS's, if any: its `endpoint`, or the one the SDK
+ * reads from AWS_ENDPOINT_URL(_SFN) or the config file's endpoint_url (through its own resolver, so
+ * every way the SDK honours counts). The AWS console knows nothing of an execution there.
+ */
+export async function configuredEndpoint(sfn: SFNClient): Promise<string | undefined> {
+  const { config } = sfn;
+  if (config.isCustomEndpoint) return (await config.endpoint?.())?.hostname;
+  if (config.ignoreConfiguredEndpointUrls) return undefined;
+  return config.serviceConfiguredEndpoint?.();
+}
+
 export interface FailureQuery {
   /** The event-driven workflow (output StateMachineArn). */
   readonly workflowArn: string;

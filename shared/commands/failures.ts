@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { countsLine, errorCounts, failureLine, failureReport } from '../failed-executions';
 import { STACK_NAME } from '../stack-name';
 import { type AwsClientSettings, parsedCommandLine } from './command';
-import { listFailures, parseSince, stepFunctionsClient } from './execution-history';
+import { configuredEndpoint, listFailures, parseSince, stepFunctionsClient } from './execution-history';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 export const FAILURES_USAGE = `Usage: npm run failures -- [--since 24h|<ISO date>] [--stack NAME] [--json]
@@ -53,9 +53,7 @@ export async function failures(
       backfillArn: requireOutput(outputs, 'BackfillStateMachineArn', values.stack),
       since,
     });
-    // The SDK's own answer to "was an endpoint configured?" (AWS_ENDPOINT_URL, endpoint_url, or
-    // `aws`), known once it sent a request: the AWS console knows nothing of a local execution.
-    const consoleUrls = !sfn.config.isCustomEndpoint;
+    const consoleUrls = !(await configuredEndpoint(sfn));
     const reports = found.map((failure) => failureReport(failure, { console: consoleUrls }));
     if (values.json) {
       const document = { since: since.toISOString(), failures: reports, counts: errorCounts(reports) };

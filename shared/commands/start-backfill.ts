@@ -50,7 +50,7 @@ export async function startBackfill(
   try {
     prefix = backfillPrefix(requireOutput(outputs, 'InputPrefix', stackName), positionals[0]);
   } catch (error) {
-    throw new UsageError(`sub-prefix ${JSON.stringify(positionals[0])}: ${(error as Error).message}`);
+    throw new UsageError((error as Error).message);
   }
   const sfn = new SFNClient(aws);
   try {
