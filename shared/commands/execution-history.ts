@@ -57,12 +57,7 @@ export async function listFailures(sfn: SFNClient, query: FailureQuery): Promise
   }
   for (const run of await backfillRunsSince(sfn, query.backfillArn, query.since)) {
     const runDescription = await sfn.send(new DescribeExecutionCommand({ executionArn: run }));
-    const backfillRun = {
-      executionArn: run,
-      status: runDescription.status ?? 'RUNNING',
-      redriveStatus: runDescription.redriveStatus ?? 'NOT_REDRIVABLE',
-      redriveStatusReason: runDescription.redriveStatusReason,
-    };
+    const backfillRun = backfillRunOf(runDescription);
     let children = 0;
     for await (const page of paginateListMapRuns({ client: sfn }, { executionArn: run })) {
       for (const mapRun of page.mapRuns ?? []) {
@@ -81,6 +76,18 @@ export async function listFailures(sfn: SFNClient, query: FailureQuery): Promise
   return open.sort((a, b) => a.stopDate.getTime() - b.stopDate.getTime());
 }
 
+/** A backfill run as a failed child of it reports it. */
+export function backfillRunOf(
+  run: DescribeExecutionCommandOutput,
+): NonNullable<FailedExecution['backfillRun']> {
+  return {
+    executionArn: run.executionArn ?? '',
+    status: run.status ?? 'RUNNING',
+    redriveStatus: run.redriveStatus ?? 'NOT_REDRIVABLE',
+    redriveStatusReason: run.redriveStatusReason,
+  };
+}
+
 interface ExecutionSummary {
   readonly executionArn: string;
   readonly stopDate: Date;
@@ -91,7 +98,7 @@ interface ExecutionSummary {
  * `since`. ListExecutions sorts by start time, and one started long ago may have stopped (or
  * failed again after a redrive) recently, so every page is read.
  */
-async function closedSince(
+export async function closedSince(
   sfn: SFNClient,
   of: { stateMachineArn?: string; mapRunArn?: string },
   since: Date,
@@ -127,7 +134,7 @@ async function backfillRunsSince(sfn: SFNClient, backfillArn: string, since: Dat
   return runs;
 }
 
-async function describeFailure(
+export async function describeFailure(
   sfn: SFNClient,
   executionArn: string,
   kind: FailedExecution['kind'],
@@ -135,7 +142,10 @@ async function describeFailure(
   return fromDescription(await sfn.send(new DescribeExecutionCommand({ executionArn })), kind);
 }
 
-function fromDescription(d: DescribeExecutionCommandOutput, kind: FailedExecution['kind']): FailedExecution {
+export function fromDescription(
+  d: DescribeExecutionCommandOutput,
+  kind: FailedExecution['kind'],
+): FailedExecution {
   return {
     executionArn: d.executionArn ?? '',
     name: d.name ?? '',
