@@ -100,16 +100,51 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
 });
 
 test('without --json: the lines npm run replay-dead-letters prints, then the execution it started', async () => {
-  const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
-  await runCli([...common, '--clock-speed', '2000', '--inject-start-failures', '1', 'samples/order.json']);
+  // GIVEN a dead letter (put as EventBridge's delivery puts one: the test above goes through its
+  // retries) and its object, in the CLI's --data-dir
+  const layout = dataLayout(dirs.dataDir);
+  const seeding = await startTestPipeline(templatePath, {
+    dataDir: layout.s3,
+    deadLetterDir: layout.deadLetters,
+    journalDir: layout.executions,
+    ruleState: 'DISABLED',
+  });
+  const key = 'incoming/lines/order.json';
+  await seeding.upload(key, '{"order":1}');
+  seeding.deadLetters.put(
+    {
+      version: '0',
+      id: '22222222-3333-4444-5555-666666666666',
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      detail: { bucket: { name: seeding.bucket }, object: { key, size: 11, etag: 'x' } },
+    },
+    {
+      RULE_ARN: seeding.rule.ruleArn,
+      TARGET_ARN: seeding.rule.targetArn,
+      ERROR_CODE: 'THROTTLING',
+      ERROR_MESSAGE: 'Rate exceeded',
+      RETRY_ATTEMPTS: '185',
+    },
+  );
+  await seeding.stop();
 
-  const replayed = await runCli([...common, '--replay-dead-letters']);
+  const replayed = await runCli([
+    '--template',
+    templatePath,
+    '--port',
+    '0',
+    '--data-dir',
+    dirs.dataDir,
+    '--replay-dead-letters',
+  ]);
 
   expect(replayed.stdout.trim().split('\n')).toEqual([
-    expect.stringMatching(/^replayed \S+ -> arn:aws:states:\S+:replay-[0-9a-f-]{36}$/),
+    expect.stringMatching(/:replay-22222222-3333-4444-5555-666666666666$/),
     '1 replayed, 0 kept in the queue',
-    expect.stringMatching(/^SUCCEEDED {2}incoming\/order\.json {2}\d+ ms {2}-> /),
+    expect.stringMatching(/^SUCCEEDED {2}incoming\/lines\/order\.json {2}\d+ ms {2}-> /),
   ]);
+  expect(replayed.stdout).toMatch(/^replayed \S+ -> arn:aws:states:\S+:replay-/);
   expect(replayed.code).toBe(0);
 });
 
