@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeMapRunCommand, ListMapRunsCommand, SFNClient } from '@aws-sdk/client-sfn';
 
 import { localClientSettings } from '../../local/cli/aws-command';
@@ -180,6 +181,7 @@ test('npm run replay-dead-letters replays the dead-letter queue once; a dry run 
   const key = `${pipeline.inputPrefix}commands/dead-lettered.txt`;
   await pipeline.upload(key, 'dead-lettered\n');
   await pipeline.waitForIdle();
+  const { ETag } = await pipeline.s3.send(new HeadObjectCommand({ Bucket: pipeline.bucket, Key: key }));
   const event = {
     version: '0',
     id: '11111111-2222-3333-4444-555555555555',
@@ -189,7 +191,7 @@ test('npm run replay-dead-letters replays the dead-letter queue once; a dry run 
     time: '2026-12-01T00:00:00Z',
     region: 'us-east-1',
     resources: [],
-    detail: { bucket: { name: pipeline.bucket }, object: { key, size: 14, etag: 'x' } },
+    detail: { bucket: { name: pipeline.bucket }, object: { key, size: 14, etag: ETag!.replace(/"/g, '') } },
   };
   const file = pipeline.deadLetters.put(event, {
     RULE_ARN: pipeline.rule.ruleArn,
@@ -224,6 +226,7 @@ test('npm run replay-dead-letters replays the dead-letter queue once; a dry run 
   expect(replayed.code).toBe(0);
   const execution = pipeline.executions().find((e) => e.executionArn === arn);
   expect(execution).toMatchObject({ key, status: 'SUCCEEDED' });
+  expect(await pipeline.readResult(execution!)).toMatchObject({ key, sha256: sha256('dead-lettered\n') });
   expect(existsSync(file)).toBe(false);
   expect(pipeline.deadLetters.count()).toBe(0);
 
