@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { UsageError } from '../../shared/commands/command';
 import { parseSince } from '../../shared/commands/execution-history';
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
@@ -57,13 +58,8 @@ export interface CliOptions {
   readonly faults: FaultOptions;
 }
 
-/** A bad command line: main prints the message (one line) and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+/** A bad command line: main prints the message (one line) and exits 2, as the AWS commands do. */
+export { UsageError };
 
 export const USAGE = `Usage: npm start -- [options] [file-or-dir...]
        npm start -- [options] --backfill [sub-prefix]

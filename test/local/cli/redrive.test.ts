@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import { parseCliArgs, UsageError } from '../../../local/cli/args';
 import type { JournalEntry } from '../../../local/stepfunctions/execution-journal';
 import { executionArnOf, restartExecutionName } from '../../../shared/redrive';
 import { runCli } from '../support/cli';
@@ -185,17 +186,26 @@ test('past the 14-day window: one new execution under the deterministic name, ne
 });
 
 test.each([
-  [
-    ['--failures', '--since', 'yesterday'],
-    /^error: --since "yesterday" is not a duration or a date: use e\.g\. 90m/,
-  ],
-  [['--since', '2h'], /^error: --since is an option of --failures and --redrive: pass it with one of them/],
-  [['--failures', '--dry-run'], /^error: --dry-run is an option of --redrive and --replay-dead-letters/],
-])("the commands' options %j are checked: one line, exit 2", async (args, message) => {
-  const { code, stderr } = await runCli([...common, ...args]);
-  expect(stderr).toMatch(message);
-  expect(stderr.trim().split('\n')).toHaveLength(1);
-  expect(code).toBe(2);
+  [['--failures', '--since', 'yesterday'], '--since "yesterday" is not a duration or a date: use e.g. 90m'],
+  [['--since', '2h'], '--since is an option of --failures and --redrive: pass it with one of them'],
+  [['--failures', '--dry-run'], '--dry-run is an option of --redrive and --replay-dead-letters: pass it'],
+])(
+  "the commands' options %j are checked before anything starts (npm start's UsageError: exit 2)",
+  (args, message) => {
+    expect(() => parseCliArgs(args)).toThrow(UsageError);
+    expect(() => parseCliArgs(args)).toThrow(message);
+  },
+);
+
+test("the commands' options are passed on to them, --json with them", () => {
+  expect(
+    parseCliArgs(['--redrive', '--since', '7d', '--key-prefix', 'incoming/a', '--dry-run', '--json']),
+  ).toMatchObject({
+    redrive: true,
+    commandArgs: ['--json', '--since', '7d', '--key-prefix', 'incoming/a', '--dry-run'],
+  });
+  expect(parseCliArgs(['--failures']).commandArgs).toEqual([]);
+  expect(parseCliArgs(['--json', 'samples/']).commandArgs).toEqual([]);
 });
 
 test('--failures and --redrive take no files, and are separate runs', async () => {
