@@ -1,62 +1,9 @@
 #!/usr/bin/env node
 /**
- * Lists the failed, timed-out and aborted executions of both workflows (the event-driven one and
- * the backfill's per-object children) that stopped in the window: one line each, then a count per
- * error.
+ * Lists the failed executions of the deployed stack: `npm run failures -- --help`.
+ * The command is shared/commands/failures.ts; set AWS_ENDPOINT_URL to run it against `npm start`'s endpoint.
  */
-import { parseArgs } from 'node:util';
+import { runFromCommandLine } from '../shared/commands/command';
+import { failures } from '../shared/commands/failures';
 
-import { countsLine, errorCounts, failureLine, failureReport } from '../shared/failed-executions';
-import { STACK_NAME } from '../shared/stack-name';
-import { listFailures, parseSince, stepFunctionsClient } from './execution-history';
-import { exitWithError, readStackOutputs, requireOutput } from './stack-outputs';
-
-export const FAILURES_USAGE = `Usage: npm run failures -- [--since 24h|<ISO date>] [--stack NAME] [--json]
-
-Lists the executions of both workflows (the event-driven one, and each backfill's per-object
-executions) that FAILED, TIMED_OUT or were ABORTED in the window: the time, the object key, the
-error, the cause in one line (exit code, stop code, stopped reason), the execution ARN and its
-console URL; then a count per error. A failure already restarted by \`npm run redrive\` is not listed
-(its new execution is, if that failed too).
-
-Options:
-  --since <when>   how far back: a duration (90m, 24h, 7d) or an ISO 8601 date (default 24h);
-                   an execution counts when it stopped in the window
-  --stack <name>   the deployed stack to read the state machines from (default ${STACK_NAME})
-  --json           print {"failures": [...], "counts": {error: n}} instead of lines
-  -h, --help       show this help`;
-
-export const FAILURES_OPTIONS = {
-  since: { type: 'string', default: '24h' },
-  stack: { type: 'string', default: STACK_NAME },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
-} as const;
-
-export async function failures(argv: readonly string[], print: (line: string) => void): Promise<number> {
-  const { values } = parseArgs({ args: [...argv], options: FAILURES_OPTIONS });
-  if (values.help) {
-    print(FAILURES_USAGE);
-    return 0;
-  }
-  const since = parseSince(values.since);
-  const outputs = await readStackOutputs(values.stack, '--failures');
-  const found = await listFailures(stepFunctionsClient(), {
-    workflowArn: requireOutput(outputs, 'StateMachineArn', values.stack),
-    backfillArn: requireOutput(outputs, 'BackfillStateMachineArn', values.stack),
-    since,
-  });
-  const reports = found.map((failure) => failureReport(failure, { console: true }));
-  if (values.json) {
-    const document = { since: since.toISOString(), failures: reports, counts: errorCounts(reports) };
-    print(JSON.stringify(document, null, 2));
-  } else {
-    for (const report of reports) print(failureLine(report));
-    print(`${countsLine(reports)} since ${since.toISOString()}`);
-  }
-  return 0;
-}
-
-if (require.main === module) {
-  failures(process.argv.slice(2), console.log).then((code) => process.exit(code), exitWithError);
-}
+runFromCommandLine(failures);

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { UsageError } from '../../shared/commands/command';
+import { parseSince } from '../../shared/commands/execution-history';
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
 import { type FaultOptions, LOCAL_CLOCK_SPEED } from '../pipeline';
@@ -30,6 +32,8 @@ export interface CliOptions {
   readonly failures: boolean;
   /** `--redrive`: run the failed executions again, then exit. */
   readonly redrive: boolean;
+  /** The options passed on to the AWS command behind --failures, --redrive or --replay-dead-letters. */
+  readonly commandArgs: readonly string[];
   readonly port: number;
   /** How many times faster than real time the pipeline's one clock runs. */
   readonly clockSpeed: number;
@@ -54,13 +58,8 @@ export interface CliOptions {
   readonly faults: FaultOptions;
 }
 
-/** A bad command line: main prints the message (one line) and exits 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+/** A bad command line: main prints the message (one line) and exits 2, as the AWS commands do. */
+export { UsageError };
 
 export const USAGE = `Usage: npm start -- [options] [file-or-dir...]
        npm start -- [options] --backfill [sub-prefix]
@@ -76,10 +75,10 @@ all succeeded. Without: keeps running and processes whatever is written to the b
 Ctrl-C stops the running tasks (SIGTERM, then SIGKILL after their stop timeout; a second Ctrl-C
 kills them at once), records their executions as ABORTED and exits 130.
 --backfill runs the backfill state machine's Map over the objects already under the input prefix
-(or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters
-starts one execution per event in the dead-letter directory, then exits 0 if all succeeded.
---failures lists the executions of this and earlier runs that failed (the journal); --redrive runs
-them again, as \`npm run redrive\` does on AWS, then exits 0 if all now succeeded.
+(or under input prefix + sub-prefix), then exits 0 if the run SUCCEEDED. --replay-dead-letters,
+--failures and --redrive run \`npm run replay-dead-letters\`, \`failures\` and \`redrive\` themselves
+against the local endpoint (the executions of this and earlier runs: the journal), print what they
+print and exit as they exit, after the executions they started finished.
 
 Options:
   --port <n>                     the local AWS endpoint's port on 127.0.0.1, every service on it
@@ -92,6 +91,9 @@ Options:
   --replay-dead-letters          replay the dead-lettered events, then exit
   --failures                     list the failed executions, then exit
   --redrive                      redrive the failed executions (a new execution past 14 days), then exit
+  --since <when>, --key-prefix <p>, --dry-run
+                                 --failures', --redrive's and --replay-dead-letters' own options, as
+                                 npm run failures, redrive and replay-dead-letters take them (--help there)
   --journal-dir <dir>            every execution, one JSON file each, kept across runs
                                  (default: executions in --data-dir, i.e. .local/executions)
   --fargate-vcpu-quota <n>       the account's Fargate On-Demand vCPU quota (default ${DEFAULT_VCPU_QUOTA}, a new
@@ -128,6 +130,9 @@ const OPTIONS = {
   'replay-dead-letters': { type: 'boolean', default: false },
   failures: { type: 'boolean', default: false },
   redrive: { type: 'boolean', default: false },
+  since: { type: 'string' },
+  'key-prefix': { type: 'string' },
+  'dry-run': { type: 'boolean' },
   'journal-dir': { type: 'string' },
   concurrency: { type: 'string' },
   'fargate-vcpu-quota': { type: 'string' },
@@ -191,6 +196,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
     replayDeadLetters: mode === 'replay-dead-letters',
     failures: mode === 'failures',
     redrive: mode === 'redrive',
+    commandArgs: commandArgs(mode, values),
     port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
     clockSpeed: wholeNumber('--clock-speed', values['clock-speed'], LOCAL_CLOCK_SPEED, 1, 100_000),
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
@@ -280,6 +286,35 @@ function exitingMode(
     }
   }
   return mode;
+}
+
+/** The AWS command's own options each mode passes on (see shared/commands); --json is npm start's too. */
+const COMMAND_OPTIONS: Partial<Record<ExitingMode, readonly string[]>> = {
+  failures: ['since'],
+  redrive: ['since', 'key-prefix', 'dry-run'],
+  'replay-dead-letters': ['dry-run'],
+};
+
+function commandArgs(
+  mode: ExitingMode | undefined,
+  values: { json: boolean; since?: string; 'key-prefix'?: string; 'dry-run'?: boolean },
+): string[] {
+  const takes = (mode && COMMAND_OPTIONS[mode]) ?? [];
+  const args = mode && takes.length > 0 && values.json ? ['--json'] : [];
+  for (const name of ['since', 'key-prefix', 'dry-run'] as const) {
+    const value = values[name];
+    if (value === undefined) continue;
+    if (!takes.includes(name)) {
+      const modes = Object.entries(COMMAND_OPTIONS)
+        .filter(([, options]) => options.includes(name))
+        .map(([m]) => `--${m}`);
+      throw new UsageError(`--${name} is an option of ${modes.join(' and ')}: pass it with one of them`);
+    }
+    // Refused now, before the pipeline starts, in the command's own words.
+    if (name === 'since') parseSince(value as string);
+    args.push(...(typeof value === 'string' ? [`--${name}`, value] : [`--${name}`]));
+  }
+  return args;
 }
 
 export function wholeNumber(

@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 
 import { backfillPrefix } from '../../shared/backfill-prefix';
-import { countsLine, errorCounts, failureLine, failureReport } from '../../shared/failed-executions';
-import { redriveLine, redriveSummary } from '../../shared/redrive';
+import { failures } from '../../shared/commands/failures';
+import { redrive } from '../../shared/commands/redrive';
+import { replayCommand } from '../../shared/commands/replay-dead-letters';
 import { RealClock } from '../clock';
 import { SynthError, synthesize } from '../cloudformation/synth';
 import { readTemplateFile } from '../cloudformation/template';
@@ -19,9 +20,8 @@ import {
   USAGE,
   UsageError,
 } from './args';
+import { localClientSettings, runAwsCommandLocally } from './aws-command';
 import { endpointBanner } from './banner';
-import { openFailures, redriveLocalFailures } from './redrive';
-import { replayLocalDeadLetters } from './replay-dead-letters';
 import { backfillLine, counted, executionLine, summarize, undeliveredLine } from './report';
 import { taskCommandFound } from './task-command';
 
@@ -80,9 +80,9 @@ async function main(argv: readonly string[]): Promise<number> {
   );
 
   if (options.backfill) return backfill(pipeline, options, options.backfill.subPrefix);
-  if (options.replayDeadLetters) return replay(pipeline, options);
-  if (options.failures) return listFailures(pipeline, options);
-  if (options.redrive) return redrive(pipeline, options);
+  if (options.replayDeadLetters) return runAwsCommandLocally(pipeline, replayCommand, options.commandArgs);
+  if (options.failures) return runAwsCommandLocally(pipeline, failures, options.commandArgs);
+  if (options.redrive) return runAwsCommandLocally(pipeline, redrive, options.commandArgs);
   if (files.length === 0) return watch(pipeline, options);
 
   for (const upload of files) {
@@ -90,13 +90,15 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   await unlessInterrupted(pipeline.waitForIdle());
   const summary = await summarize(pipeline);
+  // Asked of the endpoint, so before it stops.
+  const failureHint = options.json ? undefined : await failureCountLine(pipeline, options);
   await pipeline.stop();
   if (options.json) {
     console.log(JSON.stringify(summary, null, 2));
   } else {
     console.log(`\n${executionCounts(summary.executions)}`);
     printDeadLetterCount(pipeline, options);
-    await printFailureCount(pipeline, options);
+    if (failureHint) console.log(failureHint);
   }
   const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
   return allSucceeded && summary.executions.length === files.length ? 0 : 1;
@@ -166,75 +168,6 @@ async function backfill(pipeline: LocalPipeline, options: CliOptions, subPrefix?
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }
 
-/** Starts an execution per dead-lettered event, waits for them all; exits 0 only if all succeeded. */
-async function replay(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const result = await unlessInterrupted(
-    replayLocalDeadLetters(pipeline, {
-      onProgress: (outcome) => {
-        if (outcome.error && !options.json) console.log(`KEPT       ${outcome.letterId}: ${outcome.error}`);
-      },
-    }),
-  );
-  const { executions } = await summarize(pipeline);
-  await pipeline.stop();
-  const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
-  if (options.json) {
-    console.log(
-      JSON.stringify(
-        { replay: { replayed: result.replayed.length, kept: result.kept.length }, executions },
-        null,
-        2,
-      ),
-    );
-  } else {
-    console.log(
-      `\n${counted(result.replayed.length, 'dead letter')} replayed, ${result.kept.length} kept; ` +
-        executionCounts(executions),
-    );
-  }
-  return result.kept.length === 0 && failed === 0 ? 0 : 1;
-}
-
-/** Lists the journal's failed executions (of this and earlier runs); exits 0. */
-async function listFailures(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const reports = (await openFailures(pipeline)).map((f) => failureReport(f, { console: false }));
-  await pipeline.stop();
-  if (options.json) {
-    console.log(JSON.stringify({ failures: reports, counts: errorCounts(reports) }, null, 2));
-  } else {
-    for (const report of reports) console.log(failureLine(report));
-    console.log(countsLine(reports));
-  }
-  return 0;
-}
-
-/** Redrives the failed executions, waits for them; exits 0 only if all were redriven and succeeded. */
-async function redrive(pipeline: LocalPipeline, options: CliOptions): Promise<number> {
-  const result = await unlessInterrupted(
-    redriveLocalFailures(pipeline, {
-      onOutcome: (outcome) => {
-        if (!options.json) console.log(redriveLine(outcome));
-      },
-    }),
-  );
-  const { executions } = await summarize(pipeline);
-  await pipeline.stop();
-  const failed = executions.filter((e) => e.status !== 'SUCCEEDED').length;
-  if (options.json) {
-    const outcomes = result.outcomes.map(({ key, action, failedExecutionArn, executionArn, detail }) => ({
-      key,
-      action,
-      failedExecutionArn,
-      executionArn: executionArn ?? null,
-      detail: detail ?? null,
-    }));
-    console.log(JSON.stringify({ redrive: outcomes, executions }, null, 2));
-  } else {
-    console.log(`\n${redriveSummary(result)}; ${executionCounts(executions)}`);
-  }
-  return result.notRedriven === 0 && failed === 0 ? 0 : 1;
-}
-
 /** ` --data-dir X`, unless it is the default: what a follow-up command needs to find this run's data. */
 function dataDirArgs(options: CliOptions): string {
   return options.dataDir === DEFAULT_DATA_DIR ? '' : ` --data-dir ${options.dataDir}`;
@@ -259,14 +192,16 @@ function printDeadLetterCount(pipeline: LocalPipeline, options: CliOptions): voi
   );
 }
 
-/** e.g. `2 failed executions in .local/executions: npm start -- --redrive`, when there are any. */
-async function printFailureCount(pipeline: LocalPipeline, options: CliOptions): Promise<void> {
-  const count = (await openFailures(pipeline)).length;
-  if (count === 0) return;
+/** e.g. `2 failed executions in .local/executions: npm start -- --failures, ...`: what --failures lists, if any. */
+async function failureCountLine(pipeline: LocalPipeline, options: CliOptions): Promise<string | undefined> {
+  const printed: string[] = [];
+  await failures(['--json'], (line) => printed.push(line), localClientSettings(pipeline));
+  const count = (JSON.parse(printed.join('\n')) as { failures: unknown[] }).failures.length;
+  if (count === 0) return undefined;
   const where = journalArgs(options);
-  console.log(
+  return (
     `${counted(count, 'failed execution')} in ${relative(process.cwd(), pipeline.journal.directory)}: ` +
-      `npm start --${where} --failures, then --redrive once the cause is fixed`,
+    `npm start --${where} --failures, then --redrive once the cause is fixed`
   );
 }
 
@@ -288,7 +223,8 @@ async function watch(pipeline: LocalPipeline, options: CliOptions): Promise<numb
     'Ctrl-C stops: running tasks get SIGTERM and their executions end ABORTED (--redrive runs them again).\n',
   );
   printDeadLetterCount(pipeline, options);
-  await printFailureCount(pipeline, options);
+  const failureHint = await failureCountLine(pipeline, options);
+  if (failureHint) console.log(failureHint);
   // Only Ctrl-C ends it (stopOnInterrupt).
   return new Promise<never>(() => undefined);
 }

@@ -14,6 +14,9 @@ import type { LocalStepFunctions, MapRunRecord } from './executions';
  */
 
 type Request = Record<string, unknown>;
+
+/** A Map Run as the API shows it: its children as the journal keeps them. */
+type MapRunView = Omit<MapRunRecord, 'children'> & { readonly children: readonly JournalEntry[] };
 type Response = Record<string, unknown>;
 
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
@@ -156,10 +159,9 @@ export class StepFunctionsApi implements LocalAwsService {
         `1 validation error detected: Value '${String(statusFilter)}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${STATUSES.join(', ')}]`,
       );
     }
-    let entries: JournalEntry[];
+    let entries: readonly JournalEntry[];
     if (mapRunArn !== undefined) {
-      const run = this.mapRun(mapRunArn);
-      entries = run.children.map((child) => this.stepFunctions.entryOf(child));
+      entries = this.mapRun(mapRunArn).children;
     } else {
       const machine = this.machine(stateMachineArn);
       entries = this.stepFunctions.entries().filter((e) => e.stateMachineArn === machine.arn);
@@ -231,17 +233,26 @@ export class StepFunctionsApi implements LocalAwsService {
   private listMapRuns(request: Request): Response {
     const arn = this.executionArn(request.executionArn);
     this.entry(arn);
-    const items = [...this.stepFunctions.mapRuns.values()]
-      .filter((run) => run.executionArn === arn)
-      .map((run) =>
-        withoutUndefined({
-          executionArn: run.executionArn,
-          mapRunArn: run.mapRunArn,
-          stateMachineArn: run.stateMachineArn,
-          startDate: seconds(run.startDate),
-          stopDate: run.stopDate === undefined ? undefined : seconds(run.stopDate),
-        }),
-      );
+    const live = [...this.stepFunctions.mapRuns.values()].filter((run) => run.executionArn === arn);
+    const earlier = [
+      ...new Set(
+        this.stepFunctions
+          .entries()
+          .filter((e) => e.backfillRunArn === arn && e.mapRunArn !== undefined)
+          .map((e) => e.mapRunArn!),
+      ),
+    ]
+      .filter((mapRunArn) => !this.stepFunctions.mapRuns.has(mapRunArn))
+      .map((mapRunArn) => this.mapRun(mapRunArn));
+    const items = [...live, ...earlier].map((run) =>
+      withoutUndefined({
+        executionArn: run.executionArn,
+        mapRunArn: run.mapRunArn,
+        stateMachineArn: run.stateMachineArn,
+        startDate: seconds(run.startDate),
+        stopDate: run.stopDate === undefined ? undefined : seconds(run.stopDate),
+      }),
+    );
     const { page, nextToken } = paginate(items, request);
     return { mapRuns: page, ...(nextToken && { nextToken }) };
   }
@@ -302,7 +313,13 @@ export class StepFunctionsApi implements LocalAwsService {
     return arn;
   }
 
-  private mapRun(arn: unknown): MapRunRecord {
+  /**
+   * A Map Run with its children as the journal keeps them: one of this process, or one of an earlier
+   * run of the journal, rebuilt from its children's entries (they name their Map Run and its
+   * execution), so the commands see a backfill's failed objects after a restart as on AWS. What the
+   * journal does not keep (the run's settings, items never started) reads as 0.
+   */
+  private mapRun(arn: unknown): MapRunView {
     if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]*:[^:]*:mapRun:/.test(arn)) {
       throw new AwsServiceError(
         'InvalidArn',
@@ -310,8 +327,24 @@ export class StepFunctionsApi implements LocalAwsService {
       );
     }
     const run = this.stepFunctions.mapRuns.get(arn);
-    if (!run) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
-    return run;
+    if (run) return { ...run, children: run.children.map((child) => this.stepFunctions.entryOf(child)) };
+    const children = this.stepFunctions.entries().filter((e) => e.mapRunArn === arn);
+    const parent = children[0]?.backfillRunArn && this.stepFunctions.describe(children[0].backfillRunArn);
+    if (!parent) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
+    return {
+      mapRunArn: arn,
+      executionArn: parent.executionArn,
+      stateMachineArn: children[0].stateMachineArn,
+      status: parent.status === 'RUNNING' || parent.status === 'SUCCEEDED' ? parent.status : 'FAILED',
+      startDate: Math.min(...children.map((child) => Date.parse(child.startDate))),
+      stopDate: parent.stopDate === undefined ? undefined : Date.parse(parent.stopDate),
+      maxConcurrency: 0,
+      toleratedFailurePercentage: 0,
+      toleratedFailureCount: 0,
+      items: children.length,
+      notStarted: 0,
+      children,
+    };
   }
 
   private entry(arn: string): JournalEntry {

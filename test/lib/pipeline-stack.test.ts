@@ -19,15 +19,16 @@ beforeAll(() => {
   destroy = synthesized('destroy');
 });
 
-const BIN = path.join(__dirname, '..', '..', 'bin');
+/** The AWS commands (bin/ runs each from shared/commands). */
+const BIN = path.join(__dirname, '..', '..', 'shared', 'commands');
 
-/** The output keys a command in bin/ reads with `requireOutput(outputs, '<Key>', ...)`. */
+/** The output keys a command in shared/commands reads with `requireOutput(outputs, '<Key>', ...)`. */
 function outputsRequiredBy(script: string): string[] {
   const source = fs.readFileSync(path.join(BIN, script), 'utf8');
   return [...source.matchAll(/requireOutput\(\s*outputs\s*,\s*'([^']+)'/g)].map((m) => m[1]);
 }
 
-/** The commands in bin/ that read stack outputs. */
+/** The commands in shared/commands that read stack outputs. */
 const READERS = fs
   .readdirSync(BIN)
   .filter((f) => f.endsWith('.ts') && outputsRequiredBy(f).length > 0)
@@ -125,14 +126,17 @@ describe('PipelineStack', () => {
     });
   });
 
-  test.each(READERS)('has every output that bin/%s requires (renaming one breaks this test)', (script) => {
-    const required = outputsRequiredBy(script);
-    expect(required.length).toBeGreaterThan(0);
-    const outputs = Object.keys(byDefault.template.toJSON().Outputs);
-    expect(required.filter((key) => !outputs.includes(key))).toEqual([]);
-  });
+  test.each(READERS)(
+    'has every output that shared/commands/%s requires (renaming one breaks this test)',
+    (script) => {
+      const required = outputsRequiredBy(script);
+      expect(required.length).toBeGreaterThan(0);
+      const outputs = Object.keys(byDefault.template.toJSON().Outputs);
+      expect(required.filter((key) => !outputs.includes(key))).toEqual([]);
+    },
+  );
 
-  test('the scan above reads the key of every requireOutput call in bin/', () => {
+  test('the scan above reads the key of every requireOutput call in shared/commands', () => {
     // (the commands documented as reading outputs are among those found)
     expect(READERS).toEqual(expect.arrayContaining(['replay-dead-letters.ts', 'start-backfill.ts']));
     for (const script of fs.readdirSync(BIN).filter((f) => f.endsWith('.ts'))) {
@@ -148,7 +152,7 @@ describe('PipelineStack', () => {
   });
 
   test("StateMachineArn is the rule target's ARN, which the replay command matches it against", () => {
-    // (bin/replay-dead-letters.ts looks up the rule's target whose Arn equals this output)
+    // (shared/commands/replay-dead-letters.ts looks up the rule's target whose Arn equals this output)
     const resource = byDefault.template.toJSON().Resources[byDefault.ids.rule] as Resource;
     const [target] = resource.Properties.Targets as { Arn: unknown }[];
     expect(byDefault.template.toJSON().Outputs.StateMachineArn.Value).toEqual(target.Arn);

@@ -11,6 +11,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 
 import { parseConfig } from '../../../lib/config';
 import { PipelineStack } from '../../../lib/pipeline-stack';
+import { withCacheLockSync } from '../../support/cache-lock';
 import { logicalIdOf } from './template';
 
 /** A registry image (config `image`), so no test stages the container/ asset. */
@@ -52,7 +53,7 @@ export function pipelineApp(
 // Jest loads aws-cdk-lib afresh in every test file, and a synthesis of the whole stack costs
 // seconds of CPU, far more than the assertions (two jest workers share two cores). So every
 // configuration the template tests use is synthesized once, by the first test file that
-// needs one, and stored under a key hashing everything the templates depend on: lib/,
+// needs one (the other jest worker waits for it: test/support/cache-lock.ts), and stored under a key hashing everything the templates depend on: lib/,
 // bin/, shared/, cdk.json, this folder and the installed aws-cdk-lib/constructs/cdk-nag. The other files
 // read the JSON. nag-acknowledgements.test.ts synthesizes live and checks that the stored
 // templates equal the live ones, so a stale entry cannot go unnoticed.
@@ -180,26 +181,25 @@ let stored: Record<string, Stored> | undefined;
 function storedTemplates(): Record<string, Stored> {
   if (stored) return stored;
   const file = path.join(CACHE_DIR, `templates-${synthesisKey()}.json`);
-  if (fs.existsSync(file)) {
-    stored = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Stored>;
-    return stored;
-  }
-  const all: Record<string, Stored> = {};
-  for (const [name, context] of Object.entries(CONFIGURATIONS)) {
-    const { stack, template } = synthPipeline(context);
-    all[name] = { template: template.toJSON(), ids: constructIds(stack) };
-  }
   fs.mkdirSync(CACHE_DIR, { recursive: true });
-  for (const old of fs
-    .readdirSync(CACHE_DIR)
-    .filter((f) => f.startsWith('templates-') && f.endsWith('.json'))) {
-    fs.rmSync(path.join(CACHE_DIR, old), { force: true });
-  }
-  const partial = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(partial, JSON.stringify(all));
-  fs.renameSync(partial, file);
-  stored = all;
-  return all;
+  stored = withCacheLockSync(file, () => {
+    if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, Stored>;
+    const all: Record<string, Stored> = {};
+    for (const [name, context] of Object.entries(CONFIGURATIONS)) {
+      const { stack, template } = synthPipeline(context);
+      all[name] = { template: template.toJSON(), ids: constructIds(stack) };
+    }
+    for (const old of fs
+      .readdirSync(CACHE_DIR)
+      .filter((f) => f.startsWith('templates-') && f.endsWith('.json'))) {
+      fs.rmSync(path.join(CACHE_DIR, old), { force: true });
+    }
+    const partial = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(partial, JSON.stringify(all));
+    fs.renameSync(partial, file);
+    return all;
+  });
+  return stored;
 }
 
 /** GIVEN the app in the named configuration (cdk.json's context plus its overrides). */

@@ -1,4 +1,7 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+
 import { dataLayout } from '../../../local/cli/args';
+import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
 import { runCli } from '../support/cli';
 import { sha256, startTestPipeline, type TestDirectories, testDirectories } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
@@ -77,22 +80,75 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
   );
 
   const replayed = await runCli([...common, '--replay-dead-letters', '--json']);
-  const summary = JSON.parse(replayed.stdout) as {
-    replay: unknown;
-    executions: Array<Record<string, unknown>>;
+  // what npm run replay-dead-letters -- --json prints; the run waited for the execution to finish
+  const document = JSON.parse(replayed.stdout) as {
+    dryRun: boolean;
+    replayed: Array<{ letterId: string; executionId: string }>;
+    kept: unknown[];
   };
-  expect(summary.replay).toEqual({ replayed: 1, kept: 0 });
-  expect(summary.executions).toMatchObject([{ key: 'incoming/order.json', status: 'SUCCEEDED' }]);
+  expect(document).toEqual({
+    dryRun: false,
+    replayed: [
+      { letterId: expect.any(String), executionId: expect.stringMatching(/:replay-[0-9a-f-]{36}$/) },
+    ],
+    kept: [],
+  });
+  const journal = new ExecutionJournal(dataLayout(dirs.dataDir).executions);
+  expect(journal.get(document.replayed[0].executionId)).toMatchObject({
+    status: 'SUCCEEDED',
+    input: expect.stringContaining('"key":"incoming/order.json"'),
+  });
   expect(replayed.code).toBe(0);
 });
 
-test('one replayed dead letter and one execution are counted in the singular', async () => {
-  const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
-  await runCli([...common, '--clock-speed', '2000', '--inject-start-failures', '1', 'samples/order.json']);
+test('without --json: the lines npm run replay-dead-letters prints, then the execution it started', async () => {
+  // GIVEN a dead letter (put as EventBridge's delivery puts one: the test above goes through its
+  // retries) and its object, in the CLI's --data-dir
+  const layout = dataLayout(dirs.dataDir);
+  const seeding = await startTestPipeline(templatePath, {
+    dataDir: layout.s3,
+    deadLetterDir: layout.deadLetters,
+    journalDir: layout.executions,
+    ruleState: 'DISABLED',
+  });
+  const key = 'incoming/lines/order.json';
+  await seeding.upload(key, '{"order":1}');
+  // (the event names the version written: the worker skips an object that changed since its event)
+  const { ETag } = await seeding.s3.send(new HeadObjectCommand({ Bucket: seeding.bucket, Key: key }));
+  seeding.deadLetters.put(
+    {
+      version: '0',
+      id: '22222222-3333-4444-5555-666666666666',
+      'detail-type': 'Object Created',
+      source: 'aws.s3',
+      detail: { bucket: { name: seeding.bucket }, object: { key, size: 11, etag: ETag!.replace(/"/g, '') } },
+    },
+    {
+      RULE_ARN: seeding.rule.ruleArn,
+      TARGET_ARN: seeding.rule.targetArn,
+      ERROR_CODE: 'THROTTLING',
+      ERROR_MESSAGE: 'Rate exceeded',
+      RETRY_ATTEMPTS: '185',
+    },
+  );
+  await seeding.stop();
 
-  const replayed = await runCli([...common, '--replay-dead-letters']);
+  const replayed = await runCli([
+    '--template',
+    templatePath,
+    '--port',
+    '0',
+    '--data-dir',
+    dirs.dataDir,
+    '--replay-dead-letters',
+  ]);
 
-  expect(replayed.stdout).toMatch(/^1 dead letter replayed, 0 kept; 1 execution: 1 succeeded, 0 failed$/m);
+  expect(replayed.stdout.trim().split('\n')).toEqual([
+    expect.stringMatching(/:replay-22222222-3333-4444-5555-666666666666$/),
+    '1 replayed, 0 kept in the queue',
+    expect.stringMatching(/^SUCCEEDED {2}incoming\/lines\/order\.json {2}\d+ ms {2}-> /),
+  ]);
+  expect(replayed.stdout).toMatch(/^replayed \S+ -> arn:aws:states:\S+:replay-/);
   expect(replayed.code).toBe(0);
 });
 

@@ -1,16 +1,18 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import { parseCliArgs, UsageError } from '../../../local/cli/args';
 import type { JournalEntry } from '../../../local/stepfunctions/execution-journal';
 import { executionArnOf, restartExecutionName } from '../../../shared/redrive';
 import { runCli } from '../support/cli';
-import { sha256, type TestDirectories, testDirectories } from '../support/pipeline';
+import { type TestDirectories, testDirectories } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * The failed-objects loop as a user runs it, as child processes on one data directory: a crashing
- * worker (--inject-task-failures) fails executions, --failures lists them from the journal,
- * --redrive restarts them, and nothing is processed twice.
+ * worker (--inject-task-failures) fails executions, --failures lists them (npm run failures against
+ * the local endpoint, which serves the journal), --redrive restarts them (npm run redrive), and
+ * nothing is processed twice.
  */
 
 interface Summary {
@@ -22,10 +24,13 @@ interface Summary {
   }>;
 }
 interface FailuresDocument {
+  since: string;
   failures: Array<Record<string, unknown>>;
   counts: Record<string, number>;
 }
-interface RedriveDocument extends Summary {
+/** What npm run redrive -- --json prints: the same behind npm start -- --redrive --json. */
+interface RedriveDocument {
+  since: string;
   redrive: Array<{ key: string; action: string; failedExecutionArn: string; executionArn: string }>;
 }
 
@@ -92,10 +97,20 @@ test('inject failures, list them, redrive them: restarted, all succeed, nothing 
     });
   }
 
+  // (a dry run of one of them, as lines: it would restart it, and changes nothing)
+  const dryRun = await runCli([...common, '--redrive', '--dry-run', '--key-prefix', failedKeys[0]]);
+  expect(dryRun.stdout.trim().split('\n')).toEqual([
+    expect.stringMatching(
+      new RegExp(`^would restart {6}${failedKeys[0]} {2}arn:\\S+ -> arn:\\S+:redrive-[0-9a-f]{16}-`),
+    ),
+    expect.stringMatching(/^1 failed execution: 1 would restart since \S+Z \(dry run: nothing changed\)$/),
+  ]);
+  expect(dryRun.code).toBe(0);
+
   // AND redriven
   const redriven = await json<RedriveDocument>(['--redrive']);
   // THEN both are restarted, never redriven in place (that would resume them at their Fail state):
-  // a new execution each, under the deterministic name, and they now succeed, with their results
+  // a new execution each, under the deterministic name, and they now succeed (the run waited for them)
   expect(redriven.code).toBe(0);
   expect(redriven.document.redrive.map((r) => r.action)).toEqual(['restarted', 'restarted']);
   const failedEntries = journal().filter((e) => e.status === 'FAILED');
@@ -105,17 +120,15 @@ test('inject failures, list them, redrive them: restarted, all succeed, nothing 
     expect(outcome.executionArn).toBe(
       executionArnOf(failed!.stateMachineArn, restartExecutionName(failed!.executionArn, failed!.name)),
     );
+    const restarted = journal().find((e) => e.executionArn === outcome.executionArn);
+    expect(restarted).toMatchObject({ status: 'SUCCEEDED', input: failed!.input });
   }
-  expect(redriven.document.executions.map((e) => e.key).sort()).toEqual([...failedKeys].sort());
-  for (const execution of redriven.document.executions) {
-    expect(execution.status).toBe('SUCCEEDED');
-    expect(execution.result?.sha256).toBe(sha256(objects[execution.key.replace('incoming/', '')]));
-  }
+  expect(redriven.document.redrive.map((r) => r.key).sort()).toEqual([...failedKeys].sort());
   // they left the failed list, and a second redrive runs nothing
   expect((await json<FailuresDocument>(['--failures'])).document.failures).toEqual([]);
   const again = await json<RedriveDocument>(['--redrive']);
   expect(again.code).toBe(0);
-  expect(again.document).toEqual({ redrive: [], executions: [] });
+  expect(again.document).toEqual({ since: expect.any(String), redrive: [] });
 
   // AND nothing was processed twice: one success per object; the failed executions stay failed,
   // none redriven
@@ -141,12 +154,14 @@ test('past the 14-day window: one new execution under the deterministic name, ne
   const entry = JSON.parse(readFileSync(join(dir, file), 'utf8')) as JournalEntry;
   const longAgo = new Date(Date.now() - 15 * 86_400_000).toISOString();
   writeFileSync(join(dir, file), JSON.stringify({ ...entry, startDate: longAgo, stopDate: longAgo }));
-  expect((await json<FailuresDocument>(['--failures'])).document.failures).toMatchObject([
+  // (outside the default window of a day, as for npm run failures)
+  expect((await json<FailuresDocument>(['--failures'])).document.failures).toEqual([]);
+  expect((await json<FailuresDocument>(['--failures', '--since', '30d'])).document.failures).toMatchObject([
     { key: 'incoming/a.txt', redriveStatus: 'NOT_REDRIVABLE' },
   ]);
 
   // WHEN redriven
-  const redriven = await json<RedriveDocument>(['--redrive']);
+  const redriven = await json<RedriveDocument>(['--redrive', '--since', '30d']);
 
   // THEN a new execution ran, under redrive-<hash>-<name>, as for a recent failure: the window no longer matters
   expect(redriven.code).toBe(0);
@@ -160,15 +175,37 @@ test('past the 14-day window: one new execution under the deterministic name, ne
       ),
     }),
   ]);
-  expect(redriven.document.executions).toMatchObject([{ key: 'incoming/a.txt', status: 'SUCCEEDED' }]);
   // the original no longer counts as failed, and a second redrive starts nothing
-  expect((await json<FailuresDocument>(['--failures'])).document.failures).toEqual([]);
-  expect((await json<RedriveDocument>(['--redrive'])).document).toEqual({ redrive: [], executions: [] });
+  expect((await json<FailuresDocument>(['--failures', '--since', '30d'])).document.failures).toEqual([]);
+  expect((await json<RedriveDocument>(['--redrive', '--since', '30d'])).document.redrive).toEqual([]);
   expect(
     journal()
       .map((e) => e.status)
       .sort(),
   ).toEqual(['FAILED', 'SUCCEEDED']);
+});
+
+test.each([
+  [['--failures', '--since', 'yesterday'], '--since "yesterday" is not a duration or a date: use e.g. 90m'],
+  [['--since', '2h'], '--since is an option of --failures and --redrive: pass it with one of them'],
+  [['--failures', '--dry-run'], '--dry-run is an option of --redrive and --replay-dead-letters: pass it'],
+])(
+  "the commands' options %j are checked before anything starts (npm start's UsageError: exit 2)",
+  (args, message) => {
+    expect(() => parseCliArgs(args)).toThrow(UsageError);
+    expect(() => parseCliArgs(args)).toThrow(message);
+  },
+);
+
+test("the commands' options are passed on to them, --json with them", () => {
+  expect(
+    parseCliArgs(['--redrive', '--since', '7d', '--key-prefix', 'incoming/a', '--dry-run', '--json']),
+  ).toMatchObject({
+    redrive: true,
+    commandArgs: ['--json', '--since', '7d', '--key-prefix', 'incoming/a', '--dry-run'],
+  });
+  expect(parseCliArgs(['--failures']).commandArgs).toEqual([]);
+  expect(parseCliArgs(['--json', 'samples/']).commandArgs).toEqual([]);
 });
 
 test('--failures and --redrive take no files, and are separate runs', async () => {

@@ -28,10 +28,10 @@ import { Sha256 } from '@smithy/core/checksum';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
 
-import { readStackOutputs } from '../../../bin/stack-outputs';
 import { endpointEnvironment } from '../../../local/cli/banner';
 import type { LocalPipeline } from '../../../local/pipeline';
 import { LOCAL_S3_CREDENTIALS } from '../../../local/s3/server';
+import { readStackOutputs } from '../../../shared/commands/stack-outputs';
 import { STACK_NAME } from '../../../shared/stack-name';
 import { startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
@@ -396,7 +396,7 @@ describe('CloudFormation', () => {
     cloudformation.destroy();
   });
 
-  test("bin/stack-outputs reads them with only the banner's environment set", async () => {
+  test("shared/commands/stack-outputs reads them with only the banner's environment set", async () => {
     const restore = setEnvironment(endpointEnvironment(pipeline.endpoint));
     try {
       expect(await readStackOutputs(STACK_NAME, '--failures')).toMatchObject({ DeadLetterQueueUrl: dlqUrl });

@@ -1,8 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import { replayLocalDeadLetters } from '../../../local/cli/replay-dead-letters';
+import { localClientSettings } from '../../../local/cli/aws-command';
 import { RealClock } from '../../../local/clock';
+import type { LocalPipeline } from '../../../local/pipeline';
+import { replayCommand } from '../../../shared/commands/replay-dead-letters';
 import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
@@ -27,6 +29,21 @@ const objects: Record<string, string> = {
   'incoming/dlq/fifth.txt': 'fifth\n',
 };
 const keys = Object.keys(objects);
+
+interface ReplayDocument {
+  readonly code: number;
+  readonly dryRun: boolean;
+  readonly replayed: ReadonlyArray<{ letterId: string; executionId: string }>;
+  readonly kept: ReadonlyArray<{ letterId: string; error: string }>;
+}
+
+/** `npm run replay-dead-letters -- --json` against the pipeline's endpoint; then its executions finish. */
+async function replayed(pipeline: LocalPipeline): Promise<ReplayDocument> {
+  const printed: string[] = [];
+  const code = await replayCommand(['--json'], (line) => printed.push(line), localClientSettings(pipeline));
+  await pipeline.waitForIdle();
+  return { code, ...(JSON.parse(printed.join('\n')) as Omit<ReplayDocument, 'code'>) };
+}
 
 test('events that cannot start an execution are retried, dead-lettered, and replayed once', async () => {
   const dirs = (used.dirs = testDirectories());
@@ -73,14 +90,17 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
 
   // A restart on the same directories, without the fault: the replay starts the 3 executions.
   pipeline = used.pipeline = await startTestPipeline(templatePath, { ...dirs });
-  const replay = await replayLocalDeadLetters(pipeline);
+  const replay = await replayed(pipeline);
 
+  expect(replay.code).toBe(0);
   expect(replay.kept).toEqual([]);
   expect(replay.replayed).toHaveLength(3);
-  expect(replay.executions.map((e) => [e.name, e.key, e.status])).toEqual(
+  const executions = pipeline.executions();
+  expect(executions.map((e) => [e.name, e.key, e.status])).toEqual(
     events.map((event) => [`replay-${event.id}`, event.detail.object.key, 'SUCCEEDED']),
   );
-  for (const execution of replay.executions) {
+  expect(replay.replayed.map((o) => o.executionId)).toEqual(executions.map((e) => e.executionArn));
+  for (const execution of executions) {
     expect(await pipeline.readResult(execution)).toMatchObject({
       key: execution.key,
       sha256: sha256(objects[execution.key]),
@@ -89,8 +109,7 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
   expect(pipeline.deadLetters.count()).toBe(0);
 
   // Replaying again starts nothing: the store is empty.
-  const again = await replayLocalDeadLetters(pipeline);
-  expect(again).toEqual({ replayed: [], kept: [], executions: [] });
+  expect(await replayed(pipeline)).toEqual({ code: 0, dryRun: false, replayed: [], kept: [] });
 
   // A letter whose file outlived its start (a crash before the delete): its name is taken, so no second run.
   pipeline.deadLetters.put(events[0], {
@@ -100,11 +119,8 @@ test('events that cannot start an execution are retried, dead-lettered, and repl
     ERROR_MESSAGE: 'Rate exceeded',
     RETRY_ATTEMPTS: '185',
   });
-  const duplicate = await replayLocalDeadLetters(pipeline);
-  expect(duplicate.executions).toEqual([]);
-  expect(duplicate.replayed.map((o) => o.executionId)).toEqual([
-    `${replay.executions[0].executionArn} (already started)`,
-  ]);
+  const duplicate = await replayed(pipeline);
+  expect(duplicate.replayed.map((o) => o.executionId)).toEqual([`replay-${events[0].id} (already started)`]);
   expect(pipeline.deadLetters.count()).toBe(0);
   expect(pipeline.executions()).toHaveLength(3);
 });

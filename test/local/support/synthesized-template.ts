@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { synthesize } from '../../../local/cloudformation/synth';
 import { PROJECT_ROOT, WORKER_BUNDLE } from '../../../shared/paths';
 import { STACK_NAME } from '../../../shared/stack-name';
+import { withCacheLock } from '../../support/cache-lock';
 
 /** Every source `cdk synth` reads: a change to any of it means a new template. */
 const SYNTH_INPUTS = [
@@ -28,23 +29,21 @@ const CACHE_DIR = join(PROJECT_ROOT, '.local', 'test-synth');
 export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
   const { dir, template } = cacheEntry(context);
   if (existsSync(template) && existsSync(WORKER_BUNDLE)) return template;
-  // Synthesize beside the cache entry and rename it in place, so concurrent test files never read half a template.
-  const staging = `${dir}.${process.pid}.tmp`;
   mkdirSync(CACHE_DIR, { recursive: true });
-  await synthesize({ outDir: staging, context });
-  // Another test file (another Jest worker) may have finished the same synth first: its entry is as good,
-  // and replacing it would pull the template from under its readers.
-  try {
-    if (!existsSync(template)) {
+  // One jest worker synthesizes; another that needs the same entry meanwhile waits for it.
+  return withCacheLock(dir, async () => {
+    if (existsSync(template) && existsSync(WORKER_BUNDLE)) return template;
+    // Synthesized beside the cache entry and renamed in place, so no reader sees half a template.
+    const staging = `${dir}.${process.pid}.tmp`;
+    try {
+      await synthesize({ outDir: staging, context });
       rmSync(dir, { recursive: true, force: true });
       renameSync(staging, dir);
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
     }
-  } catch (error) {
-    if (!existsSync(template)) throw error;
-  } finally {
-    rmSync(staging, { recursive: true, force: true });
-  }
-  return template;
+    return template;
+  });
 }
 
 /** Where the template for `context` and the current sources is cached. */

@@ -8,8 +8,9 @@ import {
   type SFNClientConfig,
 } from '@aws-sdk/client-sfn';
 
-import { FAILED_STATUSES, type FailedExecution, type FailedStatus } from '../shared/failed-executions';
-import { withoutRestarted } from '../shared/redrive';
+import { FAILED_STATUSES, type FailedExecution, type FailedStatus } from '../failed-executions';
+import { withoutRestarted } from '../redrive';
+import { UsageError } from './command';
 
 /**
  * Reads the failed executions of both workflows from Step Functions: ListExecutions (paged, one
@@ -25,6 +26,18 @@ import { withoutRestarted } from '../shared/redrive';
  */
 export function stepFunctionsClient(config: SFNClientConfig = {}): SFNClient {
   return new SFNClient({ retryMode: 'adaptive', maxAttempts: 10, ...config });
+}
+
+/**
+ * The endpoint the client was pointed at instead of AWS's, if any: its `endpoint`, or the one the SDK
+ * reads from AWS_ENDPOINT_URL(_SFN) or the config file's endpoint_url (through its own resolver, so
+ * every way the SDK honours counts). The AWS console knows nothing of an execution there.
+ */
+export async function configuredEndpoint(sfn: SFNClient): Promise<string | undefined> {
+  const { config } = sfn;
+  if (config.isCustomEndpoint) return (await config.endpoint?.())?.hostname;
+  if (config.ignoreConfiguredEndpointUrls) return undefined;
+  return config.serviceConfiguredEndpoint?.();
 }
 
 export interface FailureQuery {
@@ -44,12 +57,7 @@ export async function listFailures(sfn: SFNClient, query: FailureQuery): Promise
   }
   for (const run of await backfillRunsSince(sfn, query.backfillArn, query.since)) {
     const runDescription = await sfn.send(new DescribeExecutionCommand({ executionArn: run }));
-    const backfillRun = {
-      executionArn: run,
-      status: runDescription.status ?? 'RUNNING',
-      redriveStatus: runDescription.redriveStatus ?? 'NOT_REDRIVABLE',
-      redriveStatusReason: runDescription.redriveStatusReason,
-    };
+    const backfillRun = backfillRunOf(runDescription);
     let children = 0;
     for await (const page of paginateListMapRuns({ client: sfn }, { executionArn: run })) {
       for (const mapRun of page.mapRuns ?? []) {
@@ -68,6 +76,18 @@ export async function listFailures(sfn: SFNClient, query: FailureQuery): Promise
   return open.sort((a, b) => a.stopDate.getTime() - b.stopDate.getTime());
 }
 
+/** A backfill run as a failed child of it reports it. */
+export function backfillRunOf(
+  run: DescribeExecutionCommandOutput,
+): NonNullable<FailedExecution['backfillRun']> {
+  return {
+    executionArn: run.executionArn ?? '',
+    status: run.status ?? 'RUNNING',
+    redriveStatus: run.redriveStatus ?? 'NOT_REDRIVABLE',
+    redriveStatusReason: run.redriveStatusReason,
+  };
+}
+
 interface ExecutionSummary {
   readonly executionArn: string;
   readonly stopDate: Date;
@@ -78,7 +98,7 @@ interface ExecutionSummary {
  * `since`. ListExecutions sorts by start time, and one started long ago may have stopped (or
  * failed again after a redrive) recently, so every page is read.
  */
-async function closedSince(
+export async function closedSince(
   sfn: SFNClient,
   of: { stateMachineArn?: string; mapRunArn?: string },
   since: Date,
@@ -114,7 +134,7 @@ async function backfillRunsSince(sfn: SFNClient, backfillArn: string, since: Dat
   return runs;
 }
 
-async function describeFailure(
+export async function describeFailure(
   sfn: SFNClient,
   executionArn: string,
   kind: FailedExecution['kind'],
@@ -122,7 +142,10 @@ async function describeFailure(
   return fromDescription(await sfn.send(new DescribeExecutionCommand({ executionArn })), kind);
 }
 
-function fromDescription(d: DescribeExecutionCommandOutput, kind: FailedExecution['kind']): FailedExecution {
+export function fromDescription(
+  d: DescribeExecutionCommandOutput,
+  kind: FailedExecution['kind'],
+): FailedExecution {
   return {
     executionArn: d.executionArn ?? '',
     name: d.name ?? '',
@@ -159,7 +182,7 @@ export function parseSince(raw: string, now: Date = new Date()): Date {
   }
   const date = /^\d{4}-\d{2}-\d{2}/.test(raw) ? new Date(raw) : new Date(NaN);
   if (Number.isNaN(date.getTime())) {
-    throw new Error(
+    throw new UsageError(
       `--since "${raw}" is not a duration or a date: use e.g. 90m, 24h, 7d or 2026-11-30T12:00:00Z`,
     );
   }

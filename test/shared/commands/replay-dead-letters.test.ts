@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 
-import { replayCommand } from '../../bin/replay-dead-letters';
+import { replayCommand } from '../../../shared/commands/replay-dead-letters';
 
 /** `npm run replay-dead-letters` against mocked CloudFormation, EventBridge, SQS and Step Functions clients. */
 

@@ -5,8 +5,8 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
-import { redrive, REDRIVE_OPTIONS, REDRIVE_USAGE } from '../../bin/redrive';
-import { restartExecutionName } from '../../shared/redrive';
+import { redrive, REDRIVE_OPTIONS, REDRIVE_USAGE } from '../../../shared/commands/redrive';
+import { restartExecutionName } from '../../../shared/redrive';
 import { FakeStepFunctions, runCommand, WORKFLOW_ARN } from './support/step-functions';
 
 /** `npm run redrive` against mocked Step Functions and CloudFormation clients. */

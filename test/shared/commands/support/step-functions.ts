@@ -2,6 +2,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import {
   DescribeExecutionCommand,
   type DescribeExecutionOutput,
+  DescribeMapRunCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   ExecutionNotRedrivable,
@@ -59,18 +60,11 @@ export class FakeStepFunctions {
   readonly listed: Array<Record<string, unknown>> = [];
 
   constructor() {
-    this.cloudFormation.on(DescribeStacksCommand).resolves({
-      Stacks: [
-        {
-          StackName: 'S3FargatePipeline',
-          CreationTime: NOW,
-          StackStatus: 'CREATE_COMPLETE',
-          Outputs: [
-            { OutputKey: 'StateMachineArn', OutputValue: WORKFLOW_ARN },
-            { OutputKey: 'BackfillStateMachineArn', OutputValue: BACKFILL_ARN },
-          ],
-        },
-      ],
+    this.outputs({});
+    this.sfn.on(DescribeMapRunCommand).callsFake((input) => {
+      const executionArn = this.mapRuns.get(input.mapRunArn);
+      if (!executionArn) throw new Error(`no map run ${input.mapRunArn}`);
+      return { mapRunArn: input.mapRunArn, executionArn, status: 'SUCCEEDED', startDate: NOW };
     });
     this.sfn.on(ListExecutionsCommand).callsFake((input) => {
       this.listed.push({ ...input });
@@ -150,6 +144,21 @@ export class FakeStepFunctions {
         input: input.input,
       });
       return { executionArn, startDate: NOW };
+    });
+  }
+
+  /** The stack's outputs: the two state machines', and `more` (e.g. a records table). */
+  outputs(more: Record<string, string>): void {
+    const outputs = { StateMachineArn: WORKFLOW_ARN, BackfillStateMachineArn: BACKFILL_ARN, ...more };
+    this.cloudFormation.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 'S3FargatePipeline',
+          CreationTime: NOW,
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+        },
+      ],
     });
   }
 

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 
-import { failures, FAILURES_OPTIONS, FAILURES_USAGE } from '../../bin/failures';
-import { PROJECT_ROOT } from '../../shared/paths';
-import { restartExecutionName } from '../../shared/redrive';
+import { failures, FAILURES_OPTIONS, FAILURES_USAGE } from '../../../shared/commands/failures';
+import { PROJECT_ROOT } from '../../../shared/paths';
+import { restartExecutionName } from '../../../shared/redrive';
 import {
   BACKFILL_ARN,
   FakeStepFunctions,

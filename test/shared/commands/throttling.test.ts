@@ -1,4 +1,4 @@
-import { listFailures, stepFunctionsClient } from '../../bin/execution-history';
+import { listFailures, stepFunctionsClient } from '../../../shared/commands/execution-history';
 import { BACKFILL_ARN, WORKFLOW_ARN } from './support/step-functions';
 
 /**

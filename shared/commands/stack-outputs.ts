@@ -1,20 +1,16 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 
-/** What the machine lacks to reach the deployed stack (no region, no credentials, no such stack): exit 2. */
-export class SetupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SetupError';
-  }
-}
+import { type AwsClientSettings, SetupError } from './command';
 
 /**
- * The deployed stack's outputs (see lib/pipeline-stack.ts), so commands need no ARNs typed in.
+ * The deployed stack's outputs (see lib/pipeline-stack.ts), so commands need no ARNs typed in; on
+ * the local endpoint, the local stack's (local/cloudformation/stack-api.ts).
  * @param localOption - the `npm start` option that does the same on the local pipeline, e.g. `--failures`
  */
 export async function readStackOutputs(
   stackName: string,
   localOption: string,
+  aws: AwsClientSettings = {},
 ): Promise<Record<string, string>> {
   const setupProblem = (problem: string) =>
     new SetupError(
@@ -22,9 +18,10 @@ export async function readStackOutputs(
         'set AWS_REGION and AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) for the account the stack ' +
         `is deployed in (npx cdk deploy), or pass --stack; for the local pipeline run npm start -- ${localOption}`,
     );
+  const client = new CloudFormationClient(aws);
   let response;
   try {
-    response = await new CloudFormationClient({}).send(new DescribeStacksCommand({ StackName: stackName }));
+    response = await client.send(new DescribeStacksCommand({ StackName: stackName }));
   } catch (error) {
     const { name, message } = error as Error;
     // The SDK's own words: "Region is missing", "Could not load credentials from any providers",
@@ -34,7 +31,16 @@ export async function readStackOutputs(
     if (name === 'ValidationError' && /does not exist/.test(message)) {
       throw setupProblem('no such stack exists in that account and region');
     }
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') {
+      const endpoint = aws.endpoint ?? process.env.AWS_ENDPOINT_URL;
+      throw new SetupError(
+        `nothing answers at ${endpoint ?? 'the CloudFormation endpoint'} (${message}): ` +
+          `start the local pipeline with npm start and use the AWS_ENDPOINT_URL its banner prints, or unset AWS_ENDPOINT_URL to reach AWS`,
+      );
+    }
     throw error;
+  } finally {
+    client.destroy();
   }
   const stack = response.Stacks?.[0];
   if (!stack) throw setupProblem('no such stack exists in that account and region');
@@ -49,10 +55,4 @@ export function requireOutput(outputs: Record<string, string>, key: string, stac
     );
   }
   return value;
-}
-
-/** Prints one line and exits non-zero (2 for a missing set-up): operators want the problem, not a stack trace. */
-export function exitWithError(err: unknown): never {
-  console.error(`error: ${(err as Error).message ?? String(err)}`);
-  process.exit((err as Error).name === 'SetupError' ? 2 : 1);
 }
