@@ -239,6 +239,14 @@ export class DynamoDbItems {
     return { Items: structuredClone(page) as Json, Count: page.length, ScannedCount: page.length };
   }
 
+  /**
+   * The item `key` of `tableName` as it stands, not copied and not counted as a request: the
+   * planner's own look at the gate between calls (launch-gate-watch.ts), not a call of the workflow.
+   */
+  peek(tableName: string, key: Record<string, Json>): Readonly<Record<string, Json>> | undefined {
+    return this.items.get(this.idOf({ TableName: tableName, Key: key }))?.item;
+  }
+
   /** Every item, as DynamoDB JSON. */
   snapshot(): Array<{ readonly tableName: string; readonly item: Record<string, Json> }> {
     return [...this.items.values()].map(({ tableName, item }) => ({

@@ -26,7 +26,9 @@ Options:
   --task-spread <cv>       spread of task times, log-normal coefficient of variation (default 0.3; 0 = fixed)
   -c, --context <k=v>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
   --template <file>        simulate this synthesized template instead of running \`cdk synth\`
-  --seed <n>               random seed (default 1): the same seed gives the same run
+  --stop-rate <r>          share of objects whose execution is stopped (StopExecution) while it holds a
+                           launch slot, from 0 to 1 (default 0); stopped objects are not failures
+  --seed <n>               random seed (default 1): the same seed gives the same run, faults included
   --json                   print one JSON object
   -h, --help               show this help`;
 
@@ -46,6 +48,7 @@ function parseSimulateArgs(argv: readonly string[]) {
         context: { type: 'string', short: 'c', multiple: true },
         template: { type: 'string' },
         seed: { type: 'string' },
+        'stop-rate': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -72,7 +75,17 @@ function parseSimulateArgs(argv: readonly string[]) {
     taskSeconds: wholeNumber('--task-seconds', values['task-seconds'], 60, 1, 7 * 24 * 3600),
     taskSpread,
     seed: wholeNumber('--seed', values.seed, 1, 0, 2 ** 32 - 1),
+    stopRate: rate('--stop-rate', values['stop-rate']),
   };
+}
+
+/** A share from 0 to 1, e.g. `0.01`; 0 when not given. */
+function rate(option: string, raw: string | undefined): number {
+  const value = raw === undefined ? 0 : Number(raw);
+  if (raw?.trim() === '' || !(value >= 0 && value <= 1)) {
+    throw new UsageError(`${option} ${JSON.stringify(raw)} is not valid: use a share from 0 to 1, e.g. 0.01`);
+  }
+  return value;
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,39 +1,58 @@
 import { deployLocally, readTemplateFile } from '../cloudformation/template';
 import { loadTaskDefinitions } from '../ecs/task-definitions';
-import { findObjectCreatedRule, loadObjectCreatedRule } from '../events/rule-template';
+import { findObjectCreatedRule, loadEventRules, loadObjectCreatedRule } from '../events/rule-template';
 import { LOCAL_REGION } from '../s3/server';
+import { loadSchedules } from '../scheduler/schedule-template';
 import { queueSettings } from '../sqs/queue-messages';
-import { loadStateMachine } from '../stepfunctions/definitions';
+import { loadStateMachine, loadStateMachines } from '../stepfunctions/definitions';
 import { loadTableSchemas } from './dynamodb-items';
 import type { Architecture } from './prices';
 import { simulate, type SimulationOptions, type SimulationResult } from './simulation';
 
 /** The capacity planner over a synthesized template: what `npm run simulate` and the bench run. */
 
-export interface PlannerOptions extends Omit<
-  SimulationOptions,
-  'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings' | 'tableSchemas'
-> {
+/** What a synthesized template gives the simulation. */
+type TemplateSlice =
+  | 'definition'
+  | 'stateMachineArn'
+  | 'housekeeping'
+  | 'taskDefinitions'
+  | 'architecture'
+  | 'queueSettings'
+  | 'tableSchemas';
+
+export interface PlannerOptions extends Omit<SimulationOptions, TemplateSlice> {
   readonly templatePath: string;
 }
 
-/** The workflow the rule starts, its task definitions, their architecture and the queues, from a synthesized template. */
-export function loadSimulatedWorkflow(
-  templatePath: string,
-): Pick<
-  SimulationOptions,
-  'definition' | 'taskDefinitions' | 'architecture' | 'queueSettings' | 'tableSchemas'
-> {
+/**
+ * The workflow the rule starts, its task definitions, their architecture, the queues and tables,
+ * and the housekeeping beside it (every other rule, every schedule, and the state machines they
+ * start: the gate's cleanup and reconciler), from a synthesized template.
+ */
+export function loadSimulatedWorkflow(templatePath: string): Pick<SimulationOptions, TemplateSlice> {
   const template = readTemplateFile(templatePath);
   const ruleMatch = findObjectCreatedRule(template);
   const deployment = deployLocally(template, { region: LOCAL_REGION });
   const rule = loadObjectCreatedRule(deployment, ruleMatch);
-  const { definition } = loadStateMachine(deployment, rule.targetLogicalId);
+  const { definition, arn } = loadStateMachine(deployment, rule.targetLogicalId);
+  const eventRules = loadEventRules(deployment).filter((r) => r.logicalId !== ruleMatch.ruleLogicalId);
+  const schedules = loadSchedules(deployment);
+  const targets = new Set([
+    ...eventRules.flatMap((r) => r.targets.map((target) => target.arn)),
+    ...schedules.map((schedule) => schedule.target.arn),
+  ]);
   const taskDefinitions = loadTaskDefinitions(deployment);
   const architecture = taskDefinitions.find((t) => t.cpuArchitecture !== undefined)?.cpuArchitecture as
     Architecture | undefined;
   return {
     definition,
+    stateMachineArn: arn,
+    housekeeping: {
+      stateMachines: loadStateMachines(deployment).filter((m) => m.arn !== arn && targets.has(m.arn)),
+      eventRules,
+      schedules,
+    },
     taskDefinitions,
     architecture,
     queueSettings: queueSettings(deployment),
@@ -53,6 +72,7 @@ export function formatResult(result: SimulationResult): string {
     ['objects', String(result.objects)],
     ['succeeded', String(result.succeeded)],
     ['failed', String(result.failed)],
+    ['stopped', `${result.stopped}  (--stop-rate: stopped while holding a slot; not failures)`],
     [
       'makespanSeconds',
       `${result.makespanSeconds}  (${hours(result.makespanSeconds)}; ${ratio.toFixed(2)}x the lower bound)`,
@@ -68,10 +88,25 @@ export function formatResult(result: SimulationResult): string {
       'peakRunTaskCallsPerSecond',
       `${result.peakRunTaskCallsPerSecond}  (busiest 10 s; ${result.peakRunTaskCallsPerSecondAfterUploads} after the uploads)`,
     ],
-    ['peakRunningTasks', String(result.peakRunningTasks)],
+    [
+      'peakRunningTasks',
+      `${result.peakRunningTasks}  (${result.peakTasksOfRunningExecutions} of running executions; at most ${result.peakStoppingTasks} stopping at once)`,
+    ],
     ['meanLaunchAttempts', `${result.meanLaunchAttempts}  (max ${result.maxLaunchAttempts})`],
     ['peakWaitingExecutions', `${result.peakWaitingExecutions}  (in line for a launch slot)`],
     ['refusedTaskTokens', `${result.refusedTaskTokens}  (stale tokens: their wait had timed out)`],
+    [
+      'slotsLostAtRest',
+      `${result.slotsLostAtRest}  (holders and waiter items left in the gate once everything is at rest)`,
+    ],
+    [
+      'maxIdleSlotSecondsWhileWaiting',
+      `${result.maxIdleSlotSecondsWhileWaiting}  (the longest a slot stood free while someone waited)`,
+    ],
+    [
+      'repairs',
+      `${formatRepairs(result.repairs)}  (the reconciler's, in ${result.housekeepingRuns} cleanup and reconciler runs)`,
+    ],
     ['stateTransitions', String(result.stateTransitions)],
     [
       'requests',
@@ -86,6 +121,12 @@ export function formatResult(result: SimulationResult): string {
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
+}
+
+function formatRepairs(repairs: Readonly<Record<string, number>>): string {
+  const { Repairs: total = 0, ...kinds } = repairs;
+  const detail = Object.entries(kinds).map(([name, count]) => `${name} ${count}`);
+  return detail.length ? `${total}: ${detail.join(', ')}` : String(total);
 }
 
 function hours(seconds: number): string {

@@ -1,0 +1,94 @@
+import type { Json } from '../stepfunctions/asl/paths';
+import type { ExecutionRecord } from '../stepfunctions/executions';
+import type { TaskTokens } from '../stepfunctions/task-tokens';
+import type { DynamoDbItems } from './dynamodb-items';
+
+/**
+ * The planner's look at the launch gate, in the layout lib/launch-gate.ts writes (local/ may not
+ * import lib/): the slot item (`pk` = `sk` = "slots") with its `holders` string set of execution ARNs
+ * and its `limit`, and one waiter item per waiting execution (`pk` = "waiters", `sk` = its ARN) with
+ * its `taskToken`. It reads the items without counting requests; the workflow never sees it.
+ */
+
+type Item = Readonly<Record<string, Json>>;
+
+const SLOTS_KEY = { pk: { S: 'slots' }, sk: { S: 'slots' } };
+const WAITERS = 'waiters';
+
+/** What the gate's table holds: who holds a slot, who is in line. */
+export interface GateRecords {
+  readonly holders: number;
+  readonly waiters: number;
+}
+
+/** The gate in `items` (a snapshot of every table): the slot item's holders and the waiter items. */
+export function gateRecords(
+  items: ReadonlyArray<{ readonly tableName: string; readonly item: Record<string, Json> }>,
+  tableName: string,
+): GateRecords {
+  const gate = items.filter((entry) => entry.tableName === tableName).map((entry) => entry.item as Item);
+  const slots = gate.find((item) => stringOf(item.pk) === 'slots' && stringOf(item.sk) === 'slots');
+  return {
+    holders: holdersOf(slots).length,
+    waiters: gate.filter((item) => stringOf(item.pk) === WAITERS).length,
+  };
+}
+
+/**
+ * The longest time a slot stood free while someone waited. A slot is in use while a holder's
+ * execution is RUNNING and not itself waiting for its wake-up (granted, not yet woken); someone
+ * waits while any execution waits on a task token (the gate's line is the workflow's only
+ * `.waitForTaskToken`). So a holder whose execution has ended (a stopped holder not yet released)
+ * counts as a free slot: it is idle capacity, whatever the table says. `observe` is called at every
+ * moment the answer can change (each gate call, each task launch, each execution's end).
+ */
+export class IdleSlotWatch {
+  private idleSince: number | undefined;
+  private longestMs = 0;
+
+  constructor(
+    private readonly items: DynamoDbItems,
+    private readonly tableName: string,
+    private readonly tokens: TaskTokens,
+    private readonly execution: (executionArn: string) => ExecutionRecord | undefined,
+  ) {}
+
+  observe(now: number): void {
+    const idle = this.slotIdleWhileWaiting();
+    if (idle && this.idleSince === undefined) this.idleSince = now;
+    if (!idle && this.idleSince !== undefined) {
+      this.longestMs = Math.max(this.longestMs, now - this.idleSince);
+      this.idleSince = undefined;
+    }
+  }
+
+  /** The longest idle stretch so far, one still open at `now` included. */
+  longestSeconds(now: number): number {
+    const open = this.idleSince === undefined ? 0 : now - this.idleSince;
+    return Math.max(this.longestMs, open) / 1000;
+  }
+
+  private slotIdleWhileWaiting(): boolean {
+    if (this.tokens.waitingCount === 0) return false;
+    const slots = this.items.peek(this.tableName, SLOTS_KEY);
+    const limit = Number((slots?.limit as { N?: string } | undefined)?.N);
+    // No limit written yet: no claim has run, so no one can be in line for a slot either.
+    if (!Number.isFinite(limit)) return false;
+    const inUse = holdersOf(slots).filter((arn) => {
+      if (this.execution(arn)?.status !== 'RUNNING') return false;
+      const waiter = this.items.peek(this.tableName, { pk: { S: WAITERS }, sk: { S: arn } });
+      const token = stringOf(waiter?.taskToken);
+      return token === undefined || !this.tokens.isWaiting(token);
+    }).length;
+    return inUse < limit;
+  }
+}
+
+function holdersOf(slots: Item | undefined): string[] {
+  return ((slots?.holders as { SS?: string[] } | undefined)?.SS ?? []).map(String);
+}
+
+function stringOf(value: Json | undefined): string | undefined {
+  const text = (value as { S?: unknown } | undefined)?.S;
+  return typeof text === 'string' ? text : undefined;
+}
