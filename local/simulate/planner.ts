@@ -105,7 +105,7 @@ export function formatResult(result: SimulationResult): string {
     ],
     [
       'repairs',
-      `${formatRepairs(result.repairs)}  (the reconciler's, in ${result.housekeepingRuns} cleanup and reconciler runs)`,
+      `${formatRepairs(result.repairs)}  (the reconciler's, in ${result.housekeepingRuns.bySchedules} scheduled runs; ${result.housekeepingRuns.byRules} runs of the cleanup rule)`,
     ],
     ['stateTransitions', String(result.stateTransitions)],
     [

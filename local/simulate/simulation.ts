@@ -149,8 +149,8 @@ export interface SimulationResult {
   readonly maxIdleSlotSecondsWhileWaiting: number;
   /** What the reconciler reported it repaired: its PutMetricData values summed by metric name. */
   readonly repairs: Readonly<Record<string, number>>;
-  /** Executions of the housekeeping's (Express) state machines: cleanups and reconciler runs. */
-  readonly housekeepingRuns: number;
+  /** Executions the housekeeping started: by its rules (the gate's cleanups), by its schedules (the reconciler's runs). */
+  readonly housekeepingRuns: { readonly byRules: number; readonly bySchedules: number };
   /**
    * The makespan a perfect first-come-first-served gate would reach: the same task times, each object
    * started on the first of the account's slots to free up, with no latency, retries or launch limits.
@@ -315,13 +315,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const gateTable = gateTableOf(definition);
   let watch: IdleSlotWatch | undefined;
   const observe = () => watch?.observe(clock.now());
+  let ruleRuns = 0;
   const startTarget = targetExecutionStarter([workflow, ...housekeeping.stateMachines], () => stepFunctions);
   const bus = new LocalEventBus<ExecutionRecord>({
     rules: housekeeping.eventRules,
     clock,
     random: housekeepingRandom,
     targets: {
-      startExecution: startTarget,
+      startExecution: async (arn, input, event) => {
+        ruleRuns++;
+        return startTarget(arn, input, event);
+      },
       sendMessage: async (queueArn) => {
         throw new Error(`The planner delivers no events to queues (${queueArn})`);
       },
@@ -535,7 +539,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     slotsLostAtRest: gateAtRest.holders + gateAtRest.waiters,
     maxIdleSlotSecondsWhileWaiting: round(watch?.longestSeconds(clock.now()) ?? 0),
     repairs: repairsByMetric(cloudwatch),
-    housekeepingRuns: expressRuns.length,
+    housekeepingRuns: { byRules: ruleRuns, bySchedules: scheduled.count },
     messagesLeft: sqs.all().reduce((sum, queue) => sum + queue.size, 0),
     fcfsMakespanSeconds: round(fcfsMakespan(arrivals, taskSecondsRan, slots) - firstUpload),
     wallSeconds: round((performance.now() - wallStart) / 1000),
@@ -545,8 +549,10 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 /** Resolves, for each caller of `next`, with the next execution a schedule starts. */
 class ScheduledRuns {
   private waiting: Array<(record: ExecutionRecord) => void> = [];
+  count = 0;
 
   started(record: ExecutionRecord): ExecutionRecord {
+    this.count++;
     const waiting = this.waiting;
     this.waiting = [];
     waiting.forEach((resolve) => resolve(record));

@@ -136,7 +136,7 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
     dynamodbWriteRequests: 34 + 5 + 12,
     dynamodbReadRequests: 8 + 5,
     sqsRequests: 0,
-    housekeepingRuns: 5,
+    housekeepingRuns: { byRules: 0, bySchedules: 5 },
     repairs: {},
     stopped: 0,
     slotsLostAtRest: 0,
@@ -326,5 +326,55 @@ test("the template's Choices and counters, evaluated as the engine evaluates the
     fillPayload(States.ClaimLaunchSlot.Parameters as Json, {}, { Execution: { Id: 'arn:e' } }),
   ).toMatchObject({
     ExpressionAttributeValues: { ':holders': { SS: ['arn:e'] }, ':holder': { S: 'arn:e' } },
+  });
+});
+
+describe('the gate under stops: every ending releases, through the cleanup rule or the reconciler', () => {
+  /**
+   * 8 objects at once on the gate's 2 slots, every one stopped during its task; the account's quota
+   * (2 vCPU) has room for 4 tasks, so only the gate bounds them.
+   */
+  const ALL_STOPPED = { ...BY_HAND, vcpuQuota: 2, stopRate: 1 };
+
+  test('the cleanup rule sees each ABORTED holder and hands its slot on at once', async () => {
+    const result = await simulate({ ...ALL_STOPPED, ...twoSlots });
+    expect(result).toMatchObject({
+      succeeded: 0,
+      stopped: 8,
+      failed: 0,
+      slotsLostAtRest: 0,
+      // released the moment it stopped: the status-change event starts the cleanup at that instant
+      maxIdleSlotSecondsWhileWaiting: 0,
+      // the reconciler found nothing to repair
+      repairs: {},
+      peakTasksOfRunningExecutions: 2,
+    });
+    expect(gateAtRest(result)).toEqual(EMPTY);
+    // one cleanup per stopped execution
+    expect(result.housekeepingRuns.byRules).toBe(8);
+    // a stopped task keeps its vCPU until its worker exits (at most its 30 s stopTimeout): the next
+    // pair of tasks runs beside it, over the gate's 2 slots, bounded by the tasks still stopping
+    expect(result.peakRunningTasks).toBeGreaterThan(2);
+    expect(result.peakRunningTasks).toBeLessThanOrEqual(2 + result.peakStoppingTasks);
+  });
+
+  test('with every status-change event missed (no cleanup rule), the reconciler releases them within its period', async () => {
+    const noCleanup = {
+      ...twoSlots,
+      housekeeping: { ...twoSlots.housekeeping!, eventRules: [] },
+    };
+    const result = await simulate({ ...ALL_STOPPED, ...noCleanup });
+    expect(result).toMatchObject({
+      stopped: 8,
+      failed: 0,
+      slotsLostAtRest: 0,
+      peakTasksOfRunningExecutions: 2,
+    });
+    expect(gateAtRest(result)).toEqual(EMPTY);
+    expect(result.housekeepingRuns.byRules).toBe(0);
+    // each stopped holder released by the reconciler, each waiter woken by it into the freed slot
+    expect(result.repairs).toEqual({ HoldersNotRunning: 8, WaitersWokenIntoFreeSlots: 6, Repairs: 14 });
+    expect(result.maxIdleSlotSecondsWhileWaiting).toBeGreaterThan(0);
+    expect(result.maxIdleSlotSecondsWhileWaiting).toBeLessThanOrEqual(60);
   });
 });
