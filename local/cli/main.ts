@@ -22,7 +22,7 @@ import {
 import { endpointBanner } from './banner';
 import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
-import { backfillLine, counted, executionLine, summarize, undeliveredLine } from './report';
+import { backfillLine, counted, executionLine, gateLine, summarize, undeliveredLine } from './report';
 import { taskCommandFound } from './task-command';
 
 /**
@@ -95,11 +95,15 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(JSON.stringify(summary, null, 2));
   } else {
     console.log(`\n${executionCounts(summary.executions)}`);
+    const gate = gateLine(summary);
+    if (gate) console.log(gate);
     printDeadLetterCount(pipeline, options);
     await printFailureCount(pipeline, options);
   }
   const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
-  return allSucceeded && summary.executions.length === files.length ? 0 : 1;
+  // A slot or a waiter left once every execution has ended is lost: the gate is broken.
+  const gateAtRest = !summary.gate || summary.gate.holders + summary.gate.waiters === 0;
+  return allSucceeded && gateAtRest && summary.executions.length === files.length ? 0 : 1;
 
   async function startPipeline(cli: typeof options, template: string): Promise<LocalPipeline> {
     try {
