@@ -1,3 +1,4 @@
+import type { LaunchGateState } from '../dynamodb/launch-gate-state';
 import type { Json } from '../stepfunctions/asl/paths';
 import type { ExecutionRecord } from '../stepfunctions/executions';
 import type { TaskTokens } from '../stepfunctions/task-tokens';
@@ -15,17 +16,14 @@ type Item = Readonly<Record<string, Json>>;
 const SLOTS_KEY = { pk: { S: 'slots' }, sk: { S: 'slots' } };
 const WAITERS = 'waiters';
 
-/** What the gate's table holds: who holds a slot, who is in line. */
-export interface GateRecords {
-  readonly holders: number;
-  readonly waiters: number;
-}
-
-/** The gate in `items` (a snapshot of every table): the slot item's holders and the waiter items. */
-export function gateRecords(
+/**
+ * The gate in `items` (a snapshot of every table): the slot item's holders and the waiter items; what
+ * `readLaunchGate` reads from the local DynamoDB for `npm start`.
+ */
+export function launchGateIn(
   items: ReadonlyArray<{ readonly tableName: string; readonly item: Record<string, Json> }>,
   tableName: string,
-): GateRecords {
+): LaunchGateState {
   const gate = items.filter((entry) => entry.tableName === tableName).map((entry) => entry.item as Item);
   const slots = gate.find((item) => stringOf(item.pk) === 'slots' && stringOf(item.sk) === 'slots');
   return {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 
 import { contextPair, UsageError, vcpuQuota, wholeNumber } from '../cli/args';
 import { synthesize } from '../cloudformation/synth';
+import type { GateFault } from '../faults/gate-faults';
 import { formatResult, simulateTemplate } from './planner';
 
 /**
@@ -28,6 +29,11 @@ Options:
   --template <file>        simulate this synthesized template instead of running \`cdk synth\`
   --stop-rate <r>          share of objects whose execution is stopped (StopExecution) while it holds a
                            launch slot, from 0 to 1 (default 0); stopped objects are not failures
+  --lost-answer-rate <r>   share of the launch gate's calls whose answer is lost (default 0): half of
+                           them before the call took effect, half after (npm start's --gate-fault
+                           lost-before and lost-after)
+  --missed-event-rate <r>  share of "Step Functions Execution Status Change" events never delivered to
+                           the gate's cleanup rule (default 0)
   --seed <n>               random seed (default 1): the same seed gives the same run, faults included
   --json                   print one JSON object
   -h, --help               show this help`;
@@ -49,6 +55,8 @@ function parseSimulateArgs(argv: readonly string[]) {
         template: { type: 'string' },
         seed: { type: 'string' },
         'stop-rate': { type: 'string' },
+        'lost-answer-rate': { type: 'string' },
+        'missed-event-rate': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -76,7 +84,24 @@ function parseSimulateArgs(argv: readonly string[]) {
     taskSpread,
     seed: wholeNumber('--seed', values.seed, 1, 0, 2 ** 32 - 1),
     stopRate: rate('--stop-rate', values['stop-rate']),
+    gateFaults: gateFaults(
+      rate('--lost-answer-rate', values['lost-answer-rate']),
+      rate('--missed-event-rate', values['missed-event-rate']),
+    ),
   };
+}
+
+/** The rates as the one gate fault model takes them (local/faults/gate-faults.ts). */
+function gateFaults(lostAnswerRate: number, missedEventRate: number): GateFault[] {
+  // Offered lost-before first: lost-after strikes at its rate among the calls lost-before spared, so
+  // together they lose the answers of lostAnswerRate of the calls.
+  const before = lostAnswerRate / 2;
+  const after = before === 1 ? 0 : before / (1 - before);
+  return [
+    { kind: 'lost-before' as const, amount: { rate: before } },
+    { kind: 'lost-after' as const, amount: { rate: after } },
+    { kind: 'missed-event' as const, amount: { rate: missedEventRate } },
+  ].filter((fault) => fault.amount.rate > 0);
 }
 
 /** A share from 0 to 1, e.g. `0.01`; 0 when not given. */
@@ -106,9 +131,11 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const known =
       error instanceof Error &&
-      ['UsageError', 'SynthError', 'TemplateError', 'UnsupportedWorkflowError'].includes(error.name);
+      ['UsageError', 'GateFaultError', 'SynthError', 'TemplateError', 'UnsupportedWorkflowError'].includes(
+        error.name,
+      );
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     if (!known && process.env.DEBUG) console.error(error);
-    process.exit(known && error.name === 'UsageError' ? 2 : 1);
+    process.exit(known && ['UsageError', 'GateFaultError'].includes(error.name) ? 2 : 1);
   },
 );

@@ -1,4 +1,5 @@
 import { deployLocally, readTemplateFile } from '../cloudformation/template';
+import { launchGateTableName } from '../dynamodb/launch-gate-state';
 import { loadTaskDefinitions } from '../ecs/task-definitions';
 import { findObjectCreatedRule, loadEventRules, loadObjectCreatedRule } from '../events/rule-template';
 import { LOCAL_REGION } from '../s3/server';
@@ -19,7 +20,8 @@ type TemplateSlice =
   | 'taskDefinitions'
   | 'architecture'
   | 'queueSettings'
-  | 'tableSchemas';
+  | 'tableSchemas'
+  | 'gateTableName';
 
 export interface PlannerOptions extends Omit<SimulationOptions, TemplateSlice> {
   readonly templatePath: string;
@@ -57,6 +59,7 @@ export function loadSimulatedWorkflow(templatePath: string): Pick<SimulationOpti
     architecture,
     queueSettings: queueSettings(deployment),
     tableSchemas: loadTableSchemas(deployment),
+    gateTableName: launchGateTableName(deployment),
   };
 }
 
@@ -95,6 +98,7 @@ export function formatResult(result: SimulationResult): string {
     ['meanLaunchAttempts', `${result.meanLaunchAttempts}  (max ${result.maxLaunchAttempts})`],
     ['peakWaitingExecutions', `${result.peakWaitingExecutions}  (in line for a launch slot)`],
     ['refusedTaskTokens', `${result.refusedTaskTokens}  (stale tokens: their wait had timed out)`],
+    ['gateFaults', `${formatFaults(result)}  (struck, of --lost-answer-rate and --missed-event-rate)`],
     [
       'slotsLostAtRest',
       `${result.slotsLostAtRest}  (holders and waiter items left in the gate once everything is at rest)`,
@@ -121,6 +125,11 @@ export function formatResult(result: SimulationResult): string {
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, value]) => `${name.padEnd(width)}  ${value}`).join('\n');
+}
+
+function formatFaults(result: SimulationResult): string {
+  const struck = Object.entries(result.gateFaultsInjected).filter(([, count]) => count > 0);
+  return struck.length ? struck.map(([kind, count]) => `${kind} ${count}`).join(', ') : 'none';
 }
 
 function formatRepairs(repairs: Readonly<Record<string, number>>): string {

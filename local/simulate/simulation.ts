@@ -14,6 +14,7 @@ import {
 import type { LocalTaskDefinition } from '../ecs/task-definitions';
 import { placedOnSpot, type RunTaskParameters } from '../ecs/task-runner';
 import { LocalEventBus } from '../events/event-bus';
+import { type GateFault, GateFaultError, GateFaults, type InjectedFaults } from '../faults/gate-faults';
 import type { EventRule } from '../events/rule-template';
 import type { LocalSchedule } from '../scheduler/schedule-template';
 import { LocalScheduler } from '../scheduler/scheduler';
@@ -30,7 +31,7 @@ import { forEachState } from '../stepfunctions/definitions';
 import { type ExecutionRecord, LocalStepFunctions } from '../stepfunctions/executions';
 import { targetExecutionStarter } from '../stepfunctions/target-executions';
 import { checkDynamoDbParameters, DynamoDbItems, type TableSchema } from './dynamodb-items';
-import { gateRecords, IdleSlotWatch } from './launch-gate-watch';
+import { IdleSlotWatch, launchGateIn } from './launch-gate-watch';
 import { type Architecture, PRICES } from './prices';
 
 /**
@@ -79,6 +80,13 @@ export interface SimulationOptions {
    * random moment of its task, while it holds a launch slot. @default 0
    */
   readonly stopRate?: number;
+  /**
+   * The launch gate's table (`launchGateTableName`): what the gate faults strike and the report
+   * reads. @default none: no gate figures, and no gate faults can be asked for
+   */
+  readonly gateTableName?: string;
+  /** Faults of the gate's calls and of the status-change events (local/faults/gate-faults.ts). @default none */
+  readonly gateFaults?: readonly GateFault[];
 }
 
 export interface Housekeeping {
@@ -149,6 +157,8 @@ export interface SimulationResult {
   readonly maxIdleSlotSecondsWhileWaiting: number;
   /** What the reconciler reported it repaired: its PutMetricData values summed by metric name. */
   readonly repairs: Readonly<Record<string, number>>;
+  /** The gate faults that struck, per kind. */
+  readonly gateFaultsInjected: InjectedFaults;
   /** Executions the housekeeping started: by its rules (the gate's cleanups), by its schedules (the reconciler's runs). */
   readonly housekeepingRuns: { readonly byRules: number; readonly bySchedules: number };
   /**
@@ -312,7 +322,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const tasks = { running: 0, stopping: 0, peakOfRunningExecutions: 0, peakStopping: 0 };
   const draining: Array<Promise<void>> = [];
 
-  const gateTable = gateTableOf(definition);
+  const gateTable = options.gateTableName;
+  if (options.gateFaults?.length && gateTable === undefined) {
+    throw new GateFaultError(
+      'Gate faults were asked for, but the template has no launch gate (no LaunchSlotsTable output): simulate a template this app synthesized',
+    );
+  }
+  const gateFaults = new GateFaults({
+    faults: options.gateFaults ?? [],
+    seed: options.seed,
+    tableNames: gateTable === undefined ? [] : [gateTable],
+  });
   let watch: IdleSlotWatch | undefined;
   const observe = () => watch?.observe(clock.now());
   let ruleRuns = 0;
@@ -321,6 +341,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     rules: housekeeping.eventRules,
     clock,
     random: housekeepingRandom,
+    missed: gateFaults.missesEvent,
     targets: {
       startExecution: async (arn, input, event) => {
         ruleRuns++;
@@ -337,6 +358,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     random,
     services: { dynamodb: modelledDynamoDb(items, observe) as never, sqs, cloudwatch },
     stateMachines: [workflow, ...housekeeping.stateMachines],
+    onServiceCall: gateFaults.onServiceCall,
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
     onStatusChange: (event) => {
       observe();
@@ -503,7 +525,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const perSecond = (windows: number[]) =>
     Math.max(0, ...Array.from(windows, (c) => (c ?? 0) / WINDOW_SECONDS));
   const finalItems = items.snapshot();
-  const gateAtRest = gateTable ? gateRecords(finalItems, gateTable) : { holders: 0, waiters: 0 };
+  const gateAtRest = gateTable ? launchGateIn(finalItems, gateTable) : { holders: 0, waiters: 0 };
   const sqsRequests = sqs.all().reduce((sum, queue) => sum + queue.requests, 0);
   const servicesUsd =
     costs.transitions * PRICES.stateTransition +
@@ -539,6 +561,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     slotsLostAtRest: gateAtRest.holders + gateAtRest.waiters,
     maxIdleSlotSecondsWhileWaiting: round(watch?.longestSeconds(clock.now()) ?? 0),
     repairs: repairsByMetric(cloudwatch),
+    gateFaultsInjected: { ...gateFaults.injected },
     housekeepingRuns: { byRules: ruleRuns, bySchedules: scheduled.count },
     messagesLeft: sqs.all().reduce((sum, queue) => sum + queue.size, 0),
     fcfsMakespanSeconds: round(fcfsMakespan(arrivals, taskSecondsRan, slots) - firstUpload),
@@ -583,20 +606,6 @@ function repairsByMetric(cloudwatch: LocalCloudWatch): Record<string, number> {
 function expressPrice(run: ExecutionRecord): number {
   const billedSeconds = Math.max(1, Math.ceil((run.durationMs ?? 0) / 100)) / 10;
   return PRICES.expressRequest + billedSeconds * PRICES.expressGbSecond * (64 / 1024);
-}
-
-/**
- * The launch gate's table: the one the workflow's wait in line writes its waiter item to (its
- * DynamoDB `.waitForTaskToken` Task); undefined for a workflow without one.
- */
-export function gateTableOf(definition: StateMachineDefinition): string | undefined {
-  let table: string | undefined;
-  forEachState(definition, (state) => {
-    const resource = taskResource(state);
-    if (/(^|:)dynamodb:[a-zA-Z]+\.waitForTaskToken$/.test(resource))
-      table ??= String((state.Parameters as { TableName?: unknown } | undefined)?.TableName);
-  });
-  return table;
 }
 
 function sum(values: readonly number[]): number {
