@@ -1,10 +1,13 @@
+import { GATE_FAULT_KINDS, type GateFault } from '../../../local/faults/gate-faults';
 import { loadSimulatedWorkflow } from '../../../local/simulate/planner';
 import { mulberry32, simulate, type SimulationResult } from '../../../local/simulate/simulation';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * The launch gate under random fault schedules, in the planner: for each seed a small burst on the
- * template's 2 slots, with a random share of holders stopped. Whatever the schedule: at rest the gate
+ * template's 2 slots, with a random share of holders stopped and random rates of every gate fault of
+ * the one fault model (answers lost before or after the call took effect, duplicates, throttling,
+ * missed status-change events). Whatever the schedule: at rest the gate
  * is empty; the tasks of running executions never exceed the slots (the one bounded exception: a
  * stopped execution's task keeps its vCPU while it stops, up to its stopTimeout, beside the task of
  * the waiter its slot went to); no slot stands free while someone waits longer than the reconciler's
@@ -36,6 +39,10 @@ test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed
     taskSeconds: 20 + Math.floor(draw() * 80),
     taskSpread: 0.5,
     stopRate: draw() * 0.4,
+    gateFaults: GATE_FAULT_KINDS.map((kind): GateFault => ({
+      kind,
+      amount: { rate: Math.round(draw() * 15) / 100 },
+    })),
   });
   results.push(result);
   expect(result.slotsLostAtRest).toBe(0);
@@ -52,4 +59,7 @@ test('the schedules did inject faults: the properties were tested under them', (
   const total = (pick: (r: SimulationResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
   expect(total((r) => r.stopped)).toBeGreaterThan(10);
   expect(total((r) => r.peakStoppingTasks)).toBeGreaterThan(0);
+  for (const kind of GATE_FAULT_KINDS) expect(total((r) => r.gateFaultsInjected[kind])).toBeGreaterThan(0);
+  // the reconciler had to repair what the faults left, so the properties rest on it too
+  expect(total((r) => r.repairs.Repairs ?? 0)).toBeGreaterThan(0);
 });
