@@ -2,8 +2,7 @@ import { parseArgs } from 'node:util';
 
 import { contextPair, UsageError, vcpuQuota, wholeNumber } from '../cli/args';
 import { synthesize } from '../cloudformation/synth';
-import type { GateFault } from '../faults/gate-faults';
-import { formatResult, simulateTemplate } from './planner';
+import { formatResult, gateFaultsOf, simulateTemplate } from './planner';
 
 /**
  * `npm run simulate [-- options]`: a capacity planner. It synthesizes the app (with the same `-c`
@@ -84,24 +83,11 @@ function parseSimulateArgs(argv: readonly string[]) {
     taskSpread,
     seed: wholeNumber('--seed', values.seed, 1, 0, 2 ** 32 - 1),
     stopRate: rate('--stop-rate', values['stop-rate']),
-    gateFaults: gateFaults(
+    gateFaults: gateFaultsOf(
       rate('--lost-answer-rate', values['lost-answer-rate']),
       rate('--missed-event-rate', values['missed-event-rate']),
     ),
   };
-}
-
-/** The rates as the one gate fault model takes them (local/faults/gate-faults.ts). */
-function gateFaults(lostAnswerRate: number, missedEventRate: number): GateFault[] {
-  // Offered lost-before first: lost-after strikes at its rate among the calls lost-before spared, so
-  // together they lose the answers of lostAnswerRate of the calls.
-  const before = lostAnswerRate / 2;
-  const after = before === 1 ? 0 : before / (1 - before);
-  return [
-    { kind: 'lost-before' as const, amount: { rate: before } },
-    { kind: 'lost-after' as const, amount: { rate: after } },
-    { kind: 'missed-event' as const, amount: { rate: missedEventRate } },
-  ].filter((fault) => fault.amount.rate > 0);
 }
 
 /** A share from 0 to 1, e.g. `0.01`; 0 when not given. */

@@ -2,6 +2,7 @@ import { deployLocally, readTemplateFile } from '../cloudformation/template';
 import { launchGateTableName } from '../dynamodb/launch-gate-state';
 import { loadTaskDefinitions } from '../ecs/task-definitions';
 import { findObjectCreatedRule, loadEventRules, loadObjectCreatedRule } from '../events/rule-template';
+import type { GateFault } from '../faults/gate-faults';
 import { LOCAL_REGION } from '../s3/server';
 import { loadSchedules } from '../scheduler/schedule-template';
 import { queueSettings } from '../sqs/queue-messages';
@@ -66,6 +67,19 @@ export function loadSimulatedWorkflow(templatePath: string): Pick<SimulationOpti
 /** Simulates a burst through the workflow of a synthesized template. */
 export function simulateTemplate(options: PlannerOptions): Promise<SimulationResult> {
   return simulate({ ...options, ...loadSimulatedWorkflow(options.templatePath) });
+}
+
+/** The planner's rates (`--lost-answer-rate`, `--missed-event-rate`) as the one gate fault model takes them (local/faults/gate-faults.ts). */
+export function gateFaultsOf(lostAnswerRate: number, missedEventRate: number): GateFault[] {
+  // Offered lost-before first: lost-after strikes at its rate among the calls lost-before spared, so
+  // together they lose the answers of lostAnswerRate of the calls.
+  const before = lostAnswerRate / 2;
+  const after = before === 1 ? 0 : before / (1 - before);
+  return [
+    { kind: 'lost-before' as const, amount: { rate: before } },
+    { kind: 'lost-after' as const, amount: { rate: after } },
+    { kind: 'missed-event' as const, amount: { rate: missedEventRate } },
+  ].filter((fault) => fault.amount.rate > 0);
 }
 
 /** The result as `name  value` lines, with units and a hint where a figure needs one. */

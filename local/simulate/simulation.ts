@@ -14,8 +14,8 @@ import {
 import type { LocalTaskDefinition } from '../ecs/task-definitions';
 import { placedOnSpot, type RunTaskParameters } from '../ecs/task-runner';
 import { LocalEventBus } from '../events/event-bus';
-import { type GateFault, GateFaultError, GateFaults, type InjectedFaults } from '../faults/gate-faults';
 import type { EventRule } from '../events/rule-template';
+import { type GateFault, GateFaultError, GateFaults, type InjectedFaults } from '../faults/gate-faults';
 import type { LocalSchedule } from '../scheduler/schedule-template';
 import { LocalScheduler } from '../scheduler/scheduler';
 import type { QueueSettings } from '../sqs/queue-messages';
