@@ -271,10 +271,11 @@ export class DynamoDbItems {
         it !== undefined && keys.hashKey in it && (keys.rangeKey === undefined || keys.rangeKey in it);
       if (inIndex(old)) {
         const list = this.orders.get(orderKey(tableName, name, old[keys.hashKey]))!;
-        list.splice(
-          list.findIndex((entry) => entry.id === id),
-          1,
-        );
+        const sortKey = keys.rangeKey === undefined ? undefined : old[keys.rangeKey];
+        // from the first entry of its sort key (a line of thousands of waiters: no walk from the start)
+        let at = firstAtOrAfter(list, sortKey, false);
+        while (list[at].id !== id) at++;
+        list.splice(at, 1);
       }
       if (inIndex(item)) {
         const key = orderKey(tableName, name, item[keys.hashKey]);
@@ -282,13 +283,7 @@ export class DynamoDbItems {
         this.orders.set(key, list);
         const sortKey = keys.rangeKey === undefined ? undefined : item[keys.rangeKey];
         // after every equal sort key: insertion order breaks ties
-        let low = 0;
-        for (let high = list.length; low < high;) {
-          const middle = (low + high) >>> 1;
-          if (compareKeys(list[middle].sortKey, sortKey) <= 0) low = middle + 1;
-          else high = middle;
-        }
-        list.splice(low, 0, { id, sortKey });
+        list.splice(firstAtOrAfter(list, sortKey, true), 0, { id, sortKey });
       }
     }
     if (item) this.items.set(id, { tableName, item });
@@ -317,12 +312,13 @@ export class DynamoDbItems {
 
   private idOf(parameters: Record<string, Json>): string {
     const key = parameters.Key as Item;
-    const ordered = Object.fromEntries(
-      Object.keys(key)
-        .sort()
-        .map((k) => [k, key[k]]),
-    );
-    return `${String(parameters.TableName)}\n${JSON.stringify(ordered)}`;
+    // Every gate call and every look of the planner makes one: a string built by hand, not JSON.
+    let id = String(parameters.TableName);
+    for (const name of Object.keys(key).sort()) {
+      const value = key[name];
+      id += `\n${name}\n${typeof value.S === 'string' ? `S${value.S}` : JSON.stringify(value)}`;
+    }
+    return id;
   }
 }
 
@@ -399,6 +395,25 @@ function orderKey(
   partition: AttributeValue | undefined,
 ): string {
   return `${tableName}\n${indexName ?? ''}\n${JSON.stringify(partition)}`;
+}
+
+/**
+ * The index in `list` (sorted by sort key) of its first entry whose key is at or after `sortKey`, or
+ * with `after`, strictly after it.
+ */
+function firstAtOrAfter(
+  list: ReadonlyArray<{ readonly sortKey: AttributeValue | undefined }>,
+  sortKey: AttributeValue | undefined,
+  after: boolean,
+): number {
+  let low = 0;
+  for (let high = list.length; low < high;) {
+    const middle = (low + high) >>> 1;
+    const order = compareKeys(list[middle].sortKey, sortKey);
+    if (order < 0 || (after && order === 0)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function compareKeys(a: AttributeValue | undefined, b: AttributeValue | undefined): number {

@@ -38,7 +38,7 @@ export function launchGateIn(
  * waits while any execution waits on a task token (the gate's line is the workflow's only
  * `.waitForTaskToken`). So a holder whose execution has ended (a stopped holder not yet released)
  * counts as a free slot: it is idle capacity, whatever the table says. `observe` is called at every
- * moment the answer can change (each gate call, each task launch, each execution's end).
+ * moment the answer can change (each write that took effect, each task launch, each execution's end).
  */
 export class IdleSlotWatch {
   private idleSince: number | undefined;

@@ -255,7 +255,7 @@ function taskResource(state: AslState): string {
 }
 
 /** DynamoDB as the engine's DynamoDB integrations call it (`client.send(command)`), on the modelled items. */
-function modelledDynamoDb(items: DynamoDbItems, afterCall: () => void) {
+function modelledDynamoDb(items: DynamoDbItems, afterWrite: () => void) {
   const actions: Record<string, (input: Record<string, Json>) => Json> = {
     UpdateItemCommand: (input) => items.updateItem(input),
     PutItemCommand: (input) => items.putItem(input),
@@ -271,11 +271,10 @@ function modelledDynamoDb(items: DynamoDbItems, afterCall: () => void) {
           `The planner models DynamoDB ${Object.keys(actions).join(', ')}, not ${command.constructor.name}`,
         );
       }
-      try {
-        return action(command.input);
-      } finally {
-        afterCall();
-      }
+      const answer = action(command.input);
+      if (command.constructor.name !== 'GetItemCommand' && command.constructor.name !== 'QueryCommand')
+        afterWrite();
+      return answer;
     },
   };
 }
