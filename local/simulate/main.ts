@@ -61,7 +61,7 @@ function parseSimulateArgs(argv: readonly string[]) {
       },
     });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('. ')[0]}; see --help`);
+    throw new UsageError(`${(error as Error).message.split(/\.\s/)[0]}; see --help`);
   }
   const { values } = parsed;
   const taskSpread = Number(values['task-spread'] ?? 0.3);
