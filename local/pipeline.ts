@@ -41,7 +41,7 @@ import {
 } from './events/rule-template';
 import { EventBridgeRulesApi } from './events/rules-api';
 import type { UndeliveredEvent } from './events/target-delivery';
-import { type GateFault, GateFaults, type InjectedFaults } from './faults/gate-faults';
+import { checkGateFaultStates, type GateFault, GateFaults, type InjectedFaults } from './faults/gate-faults';
 import { RoleSessions, sessionEnvironment } from './iam/role-sessions';
 import { TemplateIam } from './iam/template-iam';
 import { templateAccessControl } from './s3/access-control';
@@ -263,6 +263,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     if (options.faults?.gate?.length && gateTable === undefined) {
       throw new TemplateError(
         `${options.templatePath} has no ${LAUNCH_GATE_TABLE_OUTPUT} output: there is no launch gate to inject faults into; run a template this app synthesized`,
+      );
+    }
+    if (gateTable !== undefined && options.faults?.gate) {
+      checkGateFaultStates(
+        options.faults.gate,
+        loadStateMachines(deployed).map((machine) => machine.definition),
+        [gateTable],
       );
     }
     return {
