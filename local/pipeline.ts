@@ -17,6 +17,7 @@ import {
 import { LocalCloudWatch } from './cloudwatch/metrics';
 import {
   LAUNCH_GATE_TABLE_OUTPUT,
+  launchGateAtRest,
   type LaunchGateState,
   launchGateTableName,
   readLaunchGate,
@@ -40,7 +41,7 @@ import {
 } from './events/rule-template';
 import { EventBridgeRulesApi } from './events/rules-api';
 import type { UndeliveredEvent } from './events/target-delivery';
-import { type GateFault, GateFaults, type InjectedFaults } from './faults/gate-faults';
+import { checkGateFaultStates, type GateFault, GateFaults, type InjectedFaults } from './faults/gate-faults';
 import { RoleSessions, sessionEnvironment } from './iam/role-sessions';
 import { TemplateIam } from './iam/template-iam';
 import { templateAccessControl } from './s3/access-control';
@@ -264,6 +265,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
         `${options.templatePath} has no ${LAUNCH_GATE_TABLE_OUTPUT} output: there is no launch gate to inject faults into; run a template this app synthesized`,
       );
     }
+    if (gateTable !== undefined && options.faults?.gate) {
+      checkGateFaultStates(
+        options.faults.gate,
+        loadStateMachines(deployed).map((machine) => machine.definition),
+        [gateTable],
+      );
+    }
     return {
       deployment: deployed,
       gateTable,
@@ -449,19 +457,16 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     0,
     ...scheduled.filter((s) => s.state === 'ENABLED').map((s) => s.rate.intervalMs),
   );
-  const gateAtRest = async (): Promise<LaunchGateState | undefined> => {
-    if (gateTable === undefined) return undefined;
-    await waitForIdle();
-    const restBy = clock.now() + GATE_REST_PERIODS * reconcilerPeriodMs;
-    for (;;) {
-      const gate = await clock.track(readLaunchGate(dynamodb.client, gateTable));
-      const left = restBy - clock.now();
-      if ((gate.holders === 0 && gate.waiters === 0) || left <= 0) return gate;
-      // The next reconciler run repairs what it can; whatever it wakes runs to its end first.
-      await clock.sleep(Math.min(reconcilerPeriodMs, left));
-      await waitForIdle();
-    }
-  };
+  const gateAtRest = async (): Promise<LaunchGateState | undefined> =>
+    gateTable === undefined
+      ? undefined
+      : launchGateAtRest({
+          clock,
+          read: () => readLaunchGate(dynamodb.client, gateTable),
+          settle: waitForIdle,
+          periodMs: reconcilerPeriodMs,
+          periods: GATE_REST_PERIODS,
+        });
 
   return {
     endpoint: endpoint.url,

@@ -8,6 +8,7 @@ import { redriveLine, redriveSummary } from '../../shared/redrive';
 import { RealClock } from '../clock';
 import { SynthError, synthesize } from '../cloudformation/synth';
 import { readTemplateFile } from '../cloudformation/template';
+import { GateFaultError } from '../faults/gate-faults';
 import { type ExecutionRecord, type LocalPipeline, startLocalPipeline } from '../pipeline';
 import { runBackfill } from '../stepfunctions/backfill-map';
 import {
@@ -129,6 +130,8 @@ async function main(argv: readonly string[]): Promise<number> {
         },
       });
     } catch (error) {
+      // A --gate-fault naming a state the template lacks is found only once the template is read.
+      if (error instanceof GateFaultError) throw new UsageError(error.message);
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         throw new UsageError(
           `port ${cli.port} is in use: stop what uses it or pass --port <another port> (0 = any)`,

@@ -1,5 +1,6 @@
 import { type DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 
+import type { Clock } from '../clock';
 import type { LocalDeployment } from '../cloudformation/template';
 
 /**
@@ -51,4 +52,34 @@ export async function readLaunchGate(client: DynamoDBClient, tableName: string):
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return { holders: slots.Item?.holders?.SS?.length ?? 0, waiters };
+}
+
+export interface GateAtRestOptions {
+  readonly clock: Clock;
+  /** Reads the gate (readLaunchGate). */
+  readonly read: () => Promise<LaunchGateState>;
+  /** Resolves when no execution runs (what a reconciler run woke runs to its end first). */
+  readonly settle: () => Promise<void>;
+  /** The reconciler's schedule period. */
+  readonly periodMs: number;
+  /** How many periods to give it at most. */
+  readonly periods: number;
+}
+
+/**
+ * The gate at rest, once every execution has ended: read until no execution holds or waits for a
+ * slot, a reconciler period apart on the clock, for at most `periods` periods; what is left then is
+ * returned (and lost).
+ */
+export async function launchGateAtRest(options: GateAtRestOptions): Promise<LaunchGateState> {
+  const { clock, read, settle, periodMs, periods } = options;
+  await settle();
+  const restBy = clock.now() + periods * periodMs;
+  for (;;) {
+    const gate = await clock.track(read());
+    const left = restBy - clock.now();
+    if ((gate.holders === 0 && gate.waiters === 0) || left <= 0) return gate;
+    await clock.sleep(Math.min(periodMs, left));
+    await settle();
+  }
 }

@@ -2,6 +2,7 @@ import { type RandomGenerator, unsafeUniformIntDistribution, xoroshiro128plus } 
 
 import { StatesError } from '../stepfunctions/asl/errors';
 import type { Json } from '../stepfunctions/asl/paths';
+import { forEachState, type StateMachineDefinition } from '../stepfunctions/definitions';
 import type { ExecutionServiceCall } from '../stepfunctions/executions';
 import { integrationErrorName } from '../stepfunctions/integrations/error-names';
 
@@ -94,6 +95,31 @@ export function parseGateFault(raw: string, option = '--gate-fault'): GateFault 
   return { kind: kind as GateFaultKind, amount, ...(stateName !== undefined && { stateName }) };
 }
 
+/**
+ * Refuses a fault `@<state>` that names no Task state making gate calls in `definitions`: it could
+ * never strike. The message lists the states that do.
+ */
+export function checkGateFaultStates(
+  faults: readonly GateFault[],
+  definitions: readonly StateMachineDefinition[],
+  tableNames: readonly string[],
+): void {
+  const tables = new Set(tableNames);
+  const gateStates = new Set<string>();
+  for (const definition of definitions) {
+    forEachState(definition, (state, name) => {
+      if (state.Type === 'Task' && gateServiceOf(String(state.Resource), state.Parameters as Json, tables))
+        gateStates.add(name);
+    });
+  }
+  for (const fault of faults) {
+    if (fault.stateName === undefined || gateStates.has(fault.stateName)) continue;
+    throw new GateFaultError(
+      `--gate-fault ${fault.kind}=…@${fault.stateName}: no state machine has a Task state ${JSON.stringify(fault.stateName)} that calls the launch gate: use one of ${[...gateStates].sort().join(', ')}`,
+    );
+  }
+}
+
 /** What the faults did so far, per kind. */
 export type InjectedFaults = Record<GateFaultKind, number>;
 
@@ -129,7 +155,7 @@ export class GateFaults {
    * after `send`), or be sent twice; any other call is sent as it is.
    */
   readonly onServiceCall = async (call: ExecutionServiceCall, send: () => Promise<Json>): Promise<Json> => {
-    const service = this.gateService(call);
+    const service = gateServiceOf(call.resource, call.parameters, this.tables);
     if (!service) return send();
     switch (this.strike(call.stateName, ['throttle', 'lost-before', 'lost-after', 'duplicate'])) {
       case 'throttle':
@@ -160,32 +186,6 @@ export class GateFaults {
     return this.strike(undefined, ['missed-event']) !== undefined;
   };
 
-  /** The gate's service the call reaches, with its error names; undefined for any other call. */
-  private gateService(call: ExecutionServiceCall) {
-    const [, sdk, service, action] = /^arn:[^:]+:states:::(aws-sdk:)?([a-z0-9-]+):([A-Za-z]+)/.exec(
-      call.resource,
-    ) ?? [undefined, undefined, '', ''];
-    const error = (prefix: string) => (name: string, message: string) =>
-      // The optimized DynamoDB integration keeps the service's own names (integrations/dynamodb.ts).
-      new StatesError(
-        prefix === 'DynamoDB' ? `DynamoDB.${name}` : integrationErrorName(prefix, name),
-        message,
-      );
-    if (service === 'dynamodb') {
-      const table = (call.parameters as { TableName?: unknown } | null)?.TableName;
-      if (typeof table !== 'string' || !this.tables.has(table)) return undefined;
-      return {
-        error: error(sdk ? 'DynamoDb' : 'DynamoDB'),
-        throttled: 'ProvisionedThroughputExceededException',
-        lost: 'InternalServerError',
-      };
-    }
-    if (sdk && service === 'sfn' && (action === 'sendTaskSuccess' || action === 'sendTaskFailure')) {
-      return { error: error('Sfn'), throttled: 'ThrottlingException', lost: 'InternalFailure' };
-    }
-    return undefined;
-  }
-
   /** The first of `kinds` that strikes this eligible call or event, counted; every rate is drawn. */
   private strike(stateName: string | undefined, kinds: readonly GateFaultKind[]): GateFaultKind | undefined {
     let struck: FaultState | undefined;
@@ -207,4 +207,27 @@ export class GateFaults {
   private draw(): number {
     return unsafeUniformIntDistribution(0, 0xffffffff, this.rng) / 0x100000000;
   }
+}
+
+/** The gate's service a call reaches, with its error names; undefined for any other call. */
+function gateServiceOf(resource: string, parameters: Json | undefined, tables: ReadonlySet<string>) {
+  const [, sdk, service, action] = /^arn:[^:]+:states:::(aws-sdk:)?([a-z0-9-]+):([A-Za-z]+)/.exec(
+    resource,
+  ) ?? [undefined, undefined, '', ''];
+  const error = (prefix: string) => (name: string, message: string) =>
+    // The optimized DynamoDB integration keeps the service's own names (integrations/dynamodb.ts).
+    new StatesError(prefix === 'DynamoDB' ? `DynamoDB.${name}` : integrationErrorName(prefix, name), message);
+  if (service === 'dynamodb') {
+    const table = (parameters as { TableName?: unknown } | null | undefined)?.TableName;
+    if (typeof table !== 'string' || !tables.has(table)) return undefined;
+    return {
+      error: error(sdk ? 'DynamoDb' : 'DynamoDB'),
+      throttled: 'ProvisionedThroughputExceededException',
+      lost: 'InternalServerError',
+    };
+  }
+  if (sdk && service === 'sfn' && (action === 'sendTaskSuccess' || action === 'sendTaskFailure')) {
+    return { error: error('Sfn'), throttled: 'ThrottlingException', lost: 'InternalFailure' };
+  }
+  return undefined;
 }
