@@ -1,3 +1,4 @@
+import type { LocalCloudWatch } from '../cloudwatch/metrics';
 import type { LaunchGateState } from '../dynamodb/launch-gate-state';
 import type { Json } from '../stepfunctions/asl/paths';
 import type { ExecutionRecord } from '../stepfunctions/executions';
@@ -14,6 +15,8 @@ import type { DynamoDbItems } from './dynamodb-items';
 type Item = Readonly<Record<string, Json>>;
 
 const SLOTS_KEY = { pk: { S: 'slots' }, sk: { S: 'slots' } };
+/** Where the gate's reconciler publishes its repairs (lib/launch-gate-reconciler.ts). */
+const REPAIRS_NAMESPACE = 'S3FargatePipeline/LaunchGate';
 const WAITERS = 'waiters';
 
 /**
@@ -80,6 +83,17 @@ export class IdleSlotWatch {
     }).length;
     return inUse < limit;
   }
+}
+
+/** What the reconciler reported it repaired so far: its PutMetricData values summed by metric name. */
+export function launchGateRepairs(cloudwatch: LocalCloudWatch): Record<string, number> {
+  const repairs: Record<string, number> = {};
+  for (const { namespace, datum } of cloudwatch.recorded) {
+    if (namespace !== REPAIRS_NAMESPACE) continue;
+    const name = String(datum.MetricName);
+    repairs[name] = (repairs[name] ?? 0) + Number(datum.Value ?? 1);
+  }
+  return repairs;
 }
 
 function holdersOf(slots: Item | undefined): string[] {

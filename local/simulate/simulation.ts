@@ -13,11 +13,7 @@ import {
 } from '../ecs/fargate-quotas';
 import type { LocalTaskDefinition } from '../ecs/task-definitions';
 import { placedOnSpot, type RunTaskParameters } from '../ecs/task-runner';
-import { LocalEventBus } from '../events/event-bus';
-import type { EventRule } from '../events/rule-template';
 import { type GateFault, GateFaultError, GateFaults, type InjectedFaults } from '../faults/gate-faults';
-import type { LocalSchedule } from '../scheduler/schedule-template';
-import { LocalScheduler } from '../scheduler/scheduler';
 import type { QueueSettings } from '../sqs/queue-messages';
 import { LocalSqs } from '../sqs/queues';
 import { StatesError } from '../stepfunctions/asl/errors';
@@ -31,7 +27,8 @@ import { forEachState } from '../stepfunctions/definitions';
 import { type ExecutionRecord, LocalStepFunctions } from '../stepfunctions/executions';
 import { targetExecutionStarter } from '../stepfunctions/target-executions';
 import { checkDynamoDbParameters, DynamoDbItems, type TableSchema } from './dynamodb-items';
-import { IdleSlotWatch, launchGateIn } from './launch-gate-watch';
+import { type Housekeeping, PlannerHousekeeping } from './housekeeping';
+import { IdleSlotWatch, launchGateIn, launchGateRepairs } from './launch-gate-watch';
 import { type Architecture, PRICES } from './prices';
 
 /**
@@ -87,12 +84,6 @@ export interface SimulationOptions {
   readonly gateTableName?: string;
   /** Faults of the gate's calls and of the status-change events (local/faults/gate-faults.ts). @default none */
   readonly gateFaults?: readonly GateFault[];
-}
-
-export interface Housekeeping {
-  readonly stateMachines: readonly LocalStateMachineResource[];
-  readonly eventRules: readonly EventRule[];
-  readonly schedules: readonly LocalSchedule[];
 }
 
 export interface SimulationResult {
@@ -172,10 +163,6 @@ export interface SimulationResult {
 }
 
 const WINDOW_SECONDS = 10;
-/** Scheduled runs after the last object ended, at most, while each still repairs something. */
-const MAX_RUNS_AT_REST = 60;
-/** Where the gate's reconciler publishes its repairs (lib/launch-gate-reconciler.ts). */
-const REPAIRS_NAMESPACE = 'S3FargatePipeline/LaunchGate';
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Workflow';
 
 /** What the planner runs: the engine's integrations, with DynamoDB's items modelled in memory. */
@@ -334,22 +321,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   });
   let watch: IdleSlotWatch | undefined;
   const observe = () => watch?.observe(clock.now());
-  let ruleRuns = 0;
   const startTarget = targetExecutionStarter([workflow, ...housekeeping.stateMachines], () => stepFunctions);
-  const bus = new LocalEventBus<ExecutionRecord>({
-    rules: housekeeping.eventRules,
+  const beside = new PlannerHousekeeping({
+    housekeeping,
     clock,
     random: housekeepingRandom,
+    startExecution: startTarget,
     missed: gateFaults.missesEvent,
-    targets: {
-      startExecution: async (arn, input, event) => {
-        ruleRuns++;
-        return startTarget(arn, input, event);
-      },
-      sendMessage: async (queueArn) => {
-        throw new Error(`The planner delivers no events to queues (${queueArn})`);
-      },
-    },
   });
 
   const stepFunctions: LocalStepFunctions = new LocalStepFunctions({
@@ -361,7 +339,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
     onStatusChange: (event) => {
       observe();
-      void bus.put(event);
+      beside.put(event);
     },
     // The task, modelled: the same quotas as the local ECS, then a sampled time on the clock.
     runTask: async ({ record, parameters: raw, signal }) => {
@@ -444,23 +422,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     watch = new IdleSlotWatch(items, gateTable, stepFunctions.tokens, (arn) => stepFunctions.execution(arn));
   }
 
-  // The schedules (the gate's reconciler) were deployed at some moment before the burst: their
-  // phase against the uploads is drawn from the seed.
-  const scheduled = new ScheduledRuns();
-  let scheduler: LocalScheduler<ExecutionRecord> | undefined;
-  const scheduling = housekeeping.schedules.some((schedule) => schedule.state !== 'DISABLED');
-  const period = Math.min(...housekeeping.schedules.map((schedule) => schedule.rate.intervalMs));
-  const schedulerStarted = clock
-    .sleep(Number.isFinite(period) ? housekeepingRandom() * period : 0)
-    .then(() => {
-      scheduler = new LocalScheduler({
-        schedules: housekeeping.schedules,
-        clock,
-        random: housekeepingRandom,
-        startExecution: async (arn, input) => scheduled.started(await startTarget(arn, input)),
-      });
-    });
-
   const arrivals: number[] = [];
   const finished: Array<Promise<void>> = [];
   for (let i = 0; i < options.objects; i++) {
@@ -477,20 +438,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   }
   await Promise.all(finished);
   const lastEnded = clock.now();
-  // At rest: the scheduled runs go on until one that started after the last object ended repairs
-  // nothing (each run repairs at most what it finds; a run can only find less than the one before).
-  await schedulerStarted;
-  for (let run = 0; run < MAX_RUNS_AT_REST && scheduling; run++) {
-    const before = repairCount(cloudwatch);
-    const record = await scheduled.next();
-    await stepFunctions.finished(record);
-    if (record.startDate >= lastEnded && repairCount(cloudwatch) === before) break;
-  }
-  scheduler?.stop();
+  const repairCount = () => Object.values(launchGateRepairs(cloudwatch)).reduce((a, b) => a + b, 0);
+  await beside.untilAtRest(lastEnded, (record) => stepFunctions.finished(record), repairCount);
   for (;;) {
     await stepFunctions.onIdle();
     await Promise.all(draining);
-    if (bus.pending === 0 && (scheduler?.pending ?? 0) === 0 && stepFunctions.idle) break;
+    if (beside.pending === 0 && stepFunctions.idle) break;
     await new Promise((resolve) => setImmediate(resolve));
   }
   observe();
@@ -559,46 +512,13 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     finalItems,
     slotsLostAtRest: gateAtRest.holders + gateAtRest.waiters,
     maxIdleSlotSecondsWhileWaiting: round(watch?.longestSeconds(clock.now()) ?? 0),
-    repairs: repairsByMetric(cloudwatch),
+    repairs: launchGateRepairs(cloudwatch),
     gateFaultsInjected: { ...gateFaults.injected },
-    housekeepingRuns: { byRules: ruleRuns, bySchedules: scheduled.count },
+    housekeepingRuns: { byRules: beside.byRules, bySchedules: beside.bySchedules },
     messagesLeft: sqs.all().reduce((sum, queue) => sum + queue.size, 0),
     fcfsMakespanSeconds: round(fcfsMakespan(arrivals, taskSecondsRan, slots) - firstUpload),
     wallSeconds: round((performance.now() - wallStart) / 1000),
   };
-}
-
-/** Resolves, for each caller of `next`, with the next execution a schedule starts. */
-class ScheduledRuns {
-  private waiting: Array<(record: ExecutionRecord) => void> = [];
-  count = 0;
-
-  started(record: ExecutionRecord): ExecutionRecord {
-    this.count++;
-    const waiting = this.waiting;
-    this.waiting = [];
-    waiting.forEach((resolve) => resolve(record));
-    return record;
-  }
-
-  next(): Promise<ExecutionRecord> {
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-}
-
-/** The repairs the reconciler has published so far, summed over every metric. */
-function repairCount(cloudwatch: LocalCloudWatch): number {
-  return Object.values(repairsByMetric(cloudwatch)).reduce((a, b) => a + b, 0);
-}
-
-function repairsByMetric(cloudwatch: LocalCloudWatch): Record<string, number> {
-  const repairs: Record<string, number> = {};
-  for (const { namespace, datum } of cloudwatch.recorded) {
-    if (namespace !== REPAIRS_NAMESPACE) continue;
-    const name = String(datum.MetricName);
-    repairs[name] = (repairs[name] ?? 0) + Number(datum.Value ?? 1);
-  }
-  return repairs;
 }
 
 /** An Express execution's price: its request, and its duration billed in 100 ms steps at 64 MB. */

@@ -163,20 +163,24 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
 });
 
 test('one scenario, two clocks: the by-hand case on a real clock 600 times as fast ends as on the virtual one', async () => {
-  const virtual = await simulate({ ...BY_HAND, ...twoSlots });
-  const real = await simulate({ ...BY_HAND, ...twoSlots, clock: new RealClock(600) });
+  // The workflow alone: on a real clock the reconciler's runs fall at other moments, and one that runs
+  // while a releaser is between its release and its grant (a millisecond is 0.6 s here) wakes the
+  // waiter itself, a repair that changes the releaser's path.
+  const workflowAlone = { ...BY_HAND, ...twoSlots, housekeeping: undefined };
+  const virtual = await simulate(workflowAlone);
+  const real = await simulate({ ...workflowAlone, clock: new RealClock(600) });
   // Real time lets the two releasers of an instant race for the same waiter: each race costs the
   // loser a second look (7 transitions: delete the stale item, count, choice, find, choice, grant,
-  // wake; 2 writes and 1 read). With those taken out, the runs are the same. (Their requests are
-  // not compared: the reconciler's runs fall at other moments of the burst on a real clock.)
+  // wake; 2 writes and 1 read). With those taken out, the runs are the same.
   const outcome = (result: SimulationResult) => ({
     succeeded: result.succeeded,
     stateTransitions: result.stateTransitions - 7 * result.refusedTaskTokens,
     meanLaunchAttempts: result.meanLaunchAttempts,
     peakRunningTasks: result.peakRunningTasks,
     peakWaitingExecutions: result.peakWaitingExecutions,
+    dynamodbWriteRequests: result.dynamodbWriteRequests - 2 * result.refusedTaskTokens,
+    dynamodbReadRequests: result.dynamodbReadRequests - result.refusedTaskTokens,
     gate: gateAtRest(result),
-    slotsLostAtRest: result.slotsLostAtRest,
   });
   expect(outcome(real)).toEqual(outcome(virtual));
   // Real time adds the machine's own delays (a millisecond is 0.6 s here), never removes any.
