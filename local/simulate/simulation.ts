@@ -36,11 +36,16 @@ import { type Architecture, PRICES } from './prices';
  * (local/stepfunctions), the same SQS model and task tokens, on a clock that moves by itself: every
  * execution runs the deployed definition (its Retry and Catch, its launch gate), every RunTask goes
  * through the same quota model as the local ECS, and each task that launches runs for a sampled
- * time instead of a worker process. Two things are modelled rather than run: the task itself, and
- * DynamoDB's storage (dynamodb-items.ts: items in memory, expressions read by dynalite's own parsers,
- * reached through the same DynamoDB integrations as `npm start`; dynalite's store answers in 3 to 5
- * ms a call on this machine, and the gate makes several per object). Service calls take no time. What it measures is
- * waiting: how long, how many calls, what it costs.
+ * time instead of a worker process. Beside it runs the gate's housekeeping from the template
+ * (housekeeping.ts: its cleanup rule on the status-change events, its reconciler on its schedule),
+ * and the faults: stops of holders (the planner's own, through the engine's StopExecution), and the
+ * gate's lost answers and missed events from the one gate fault model (local/faults/gate-faults.ts).
+ * Two things are modelled rather than run: the task itself, and DynamoDB's storage
+ * (dynamodb-items.ts: items in memory, expressions read by dynalite's own parsers, reached through
+ * the same DynamoDB integrations as `npm start`; dynalite's store answers in 3 to 5 ms a call on this
+ * machine, and the gate makes several per object). Service calls take no time. What it measures is
+ * waiting: how long, how many calls, what it costs, and whether the gate leaks a slot or leaves one
+ * idle while someone waits (launch-gate-watch.ts).
  */
 
 export interface SimulationOptions {
