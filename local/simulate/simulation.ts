@@ -332,7 +332,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     clock,
     random: housekeepingRandom,
     startExecution: startTarget,
-    missed: gateFaults.missesEvent,
+    missed: gateFaults.active ? gateFaults.missesEvent : undefined,
   });
 
   const stepFunctions: LocalStepFunctions = new LocalStepFunctions({
@@ -340,7 +340,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     random,
     services: { dynamodb: modelledDynamoDb(items, observe) as never, sqs, cloudwatch },
     stateMachines: [workflow, ...housekeeping.stateMachines],
-    onServiceCall: gateFaults.onServiceCall,
+    onServiceCall: gateFaults.active ? gateFaults.onServiceCall : undefined,
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
     onStatusChange: (event) => {
       observe();
