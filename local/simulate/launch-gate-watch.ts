@@ -76,10 +76,10 @@ export class IdleSlotWatch {
     // No limit written yet: no claim has run, so no one can be in line for a slot either.
     if (!Number.isFinite(limit)) return false;
     const inUse = holdersOf(slots).filter((arn) => {
-      if (this.execution(arn)?.status !== 'RUNNING') return false;
-      const waiter = this.items.peek(this.tableName, { pk: { S: WAITERS }, sk: { S: arn } });
-      const token = stringOf(waiter?.taskToken);
-      return token === undefined || !this.tokens.isWaiting(token);
+      const execution = this.execution(arn);
+      // Granted but not yet woken: it still waits on its token, its history's last event the
+      // TaskSubmitted of its `.waitForTaskToken` task (nothing else happens in it while it waits).
+      return execution?.status === 'RUNNING' && execution.history.events.at(-1)?.type !== 'TaskSubmitted';
     }).length;
     return inUse < limit;
   }
