@@ -16,7 +16,6 @@ import { synthesizedTemplate } from '../support/synthesized-template';
 
 const SEEDS = Array.from({ length: 30 }, (_, i) => i + 1);
 const SLOTS = 2;
-const RECONCILER_PERIOD_SECONDS = 60;
 
 let twoSlots: ReturnType<typeof loadSimulatedWorkflow>;
 const results: SimulationResult[] = [];
@@ -49,9 +48,20 @@ test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed
   expect(result.peakTasksOfRunningExecutions).toBeLessThanOrEqual(SLOTS);
   expect(result.peakRunningTasks).toBeLessThanOrEqual(SLOTS + result.peakStoppingTasks);
   expect(result.peakStoppingTasks).toBeLessThanOrEqual(result.stopped);
-  expect(result.maxIdleSlotSecondsWhileWaiting).toBeLessThanOrEqual(RECONCILER_PERIOD_SECONDS + 10);
+  expect(result.maxIdleSlotSecondsWhileWaiting).toBeLessThanOrEqual(reconcilerPeriodSeconds() + 10);
   expect(result.failed).toBe(0);
   expect(result.succeeded + result.stopped).toBe(result.objects);
+});
+
+/** The reconciler's period, from the template's schedule (rate(1 minute)). */
+function reconcilerPeriodSeconds(): number {
+  const [schedule] = twoSlots.housekeeping?.schedules ?? [];
+  return schedule.rate.intervalMs / 1000;
+}
+
+test('the reconciler runs every minute', () => {
+  expect(twoSlots.housekeeping?.schedules).toHaveLength(1);
+  expect(reconcilerPeriodSeconds()).toBe(60);
 });
 
 test('the schedules did inject faults: the properties were tested under them', () => {
