@@ -15,6 +15,13 @@ import {
   TemplateError,
 } from './cloudformation/template';
 import { LocalCloudWatch } from './cloudwatch/metrics';
+import {
+  LAUNCH_GATE_TABLE_OUTPUT,
+  launchGateAtRest,
+  type LaunchGateState,
+  launchGateTableName,
+  readLaunchGate,
+} from './dynamodb/launch-gate-state';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
@@ -34,6 +41,7 @@ import {
 } from './events/rule-template';
 import { EventBridgeRulesApi } from './events/rules-api';
 import type { UndeliveredEvent } from './events/target-delivery';
+import { checkGateFaultStates, type GateFault, GateFaults, type InjectedFaults } from './faults/gate-faults';
 import { RoleSessions, sessionEnvironment } from './iam/role-sessions';
 import { TemplateIam } from './iam/template-iam';
 import { templateAccessControl } from './s3/access-control';
@@ -67,7 +75,7 @@ import {
 import type { StatusChangeEvent } from './stepfunctions/status-change-event';
 import { readResult, writtenResult } from './worker-contract';
 
-export type { ExecutionRecord, StatusChangeEvent, UndeliveredEvent };
+export type { ExecutionRecord, LaunchGateState, StatusChangeEvent, UndeliveredEvent };
 
 /**
  * How much faster than real time `npm start` runs its clock: retries, waits, long polls, visibility
@@ -86,11 +94,25 @@ export const LOCAL_CLOCK_SPEED = 100;
  * this module only wires the services together.
  */
 
-/** The faults a laptop never produces: Fargate's launch failures, and a state machine EventBridge cannot start. */
+/**
+ * The faults a laptop never produces: Fargate's launch failures, a state machine EventBridge cannot
+ * start, and the launch gate's lost answers, duplicates, throttling and missed status-change events.
+ */
 export interface FaultOptions extends LaunchFaultOptions {
   /** Events that can never start an execution (see LocalEventBusOptions.startFailures). */
   readonly startFailures?: number;
+  /** Faults of the launch gate's calls and of the status-change events its cleanup needs (local/faults/gate-faults.ts). */
+  readonly gate?: readonly GateFault[];
+  /** Seeds the gate faults' rates: the same seed, the same faults. @default 1 */
+  readonly seed?: number;
 }
+
+/**
+ * How many reconciler periods the gate is given, once the executions have ended, to come to rest:
+ * one releases what missed events left and wakes a waiter left in line, the next finds what that
+ * woken one's own ending left, the third is slack.
+ */
+export const GATE_REST_PERIODS = 3;
 
 export const DEFAULT_BUCKET_NAME = 'local-pipeline-bucket';
 
@@ -180,6 +202,14 @@ export interface LocalPipeline {
   executions(): readonly ExecutionRecord[];
   /** The most tasks that ran at once so far (bounded by the Fargate vCPU quotas). */
   peakRunningTasks(): number;
+  /**
+   * The launch gate at rest: waits until no execution runs, then (on the clock, at most
+   * GATE_REST_PERIODS reconciler periods) until no execution holds or waits for a slot, and reads
+   * the gate's table. What is left then is lost for good. undefined for a template without the gate.
+   */
+  gateAtRest(): Promise<LaunchGateState | undefined>;
+  /** How many gate faults were injected so far, per kind; undefined when none were asked for. */
+  gateFaultsInjected(): InjectedFaults | undefined;
   /** Events the rule target gave up on during this run (see also `deadLetters`). */
   undelivered(): readonly UndeliveredEvent[];
   /** The rule target's dead-letter queue (a queue of `sqs`), kept across runs. */
@@ -222,15 +252,29 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   // handlers on it, the others are LocalAwsServices behind its protocol codecs (local/endpoint/).
   // It listens first: the template is deployed with queue URLs on it (see LocalDeploymentOptions.sqsEndpoint).
   const endpoint = await startLocalEndpoint({ port: options.port });
-  const { deployment, rule, stateMachine, backfill } = await closedOnError(endpoint, () => {
+  const { deployment, gateTable, rule, stateMachine, backfill } = await closedOnError(endpoint, () => {
     const deployed = deployLocally(template, {
       region: LOCAL_REGION,
       bucketNames: { [ruleMatch.dataBucketLogicalId]: bucket },
       sqsEndpoint: endpoint.url,
     });
     const objectCreatedRule = loadObjectCreatedRule(deployed, ruleMatch);
+    const gateTable = launchGateTableName(deployed);
+    if (options.faults?.gate?.length && gateTable === undefined) {
+      throw new TemplateError(
+        `${options.templatePath} has no ${LAUNCH_GATE_TABLE_OUTPUT} output: there is no launch gate to inject faults into; run a template this app synthesized`,
+      );
+    }
+    if (gateTable !== undefined && options.faults?.gate) {
+      checkGateFaultStates(
+        options.faults.gate,
+        loadStateMachines(deployed).map((machine) => machine.definition),
+        [gateTable],
+      );
+    }
     return {
       deployment: deployed,
+      gateTable,
       rule: objectCreatedRule,
       stateMachine: loadStateMachine(deployed, objectCreatedRule.targetLogicalId),
       backfill: findBackfillStateMachine(deployed),
@@ -289,6 +333,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     onLog: options.onWorkerLog && ((line, task) => options.onWorkerLog?.(line, task.taskArn)),
   });
 
+  const gateFaults =
+    options.faults?.gate?.length && gateTable !== undefined
+      ? new GateFaults({
+          faults: options.faults.gate,
+          seed: options.faults.seed ?? 1,
+          tableNames: [gateTable],
+        })
+      : undefined;
+
   const deadLetters = new DeadLetterStore(
     options.deadLetterDir ?? join(dirname(options.dataDir), 'dead-letters'),
     deadLetterQueue(sqs, rule),
@@ -312,6 +365,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     ruleStates: options.ruleState && { [rule.ruleName]: options.ruleState },
     deadLetterQueue: () => deadLetters,
     startFailures: options.faults?.startFailures,
+    missed: gateFaults?.missesEvent,
     targets: {
       startExecution: startTargetExecution,
       sendMessage: async (queueArn, body) => {
@@ -341,6 +395,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     // Every definition is checked before anything starts: one the engine cannot run is refused, named.
     stateMachines: [...stateMachines.values()],
     itemReader: { s3, pageSize: options.listPageSize },
+    onServiceCall: gateFaults?.onServiceCall,
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
     onStatusChange: (event) => {
       options.onExecutionStatusChange?.(event);
@@ -368,8 +423,9 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
 
   const startExecution = (input: unknown, start?: StartExecutionOptions) =>
     stepFunctions.startExecution(stateMachine, input, start);
+  const scheduled = loadSchedules(deployment);
   const schedules = new LocalScheduler({
-    schedules: loadSchedules(deployment),
+    schedules: scheduled,
     clock,
     startExecution: startTargetExecution,
     onUndelivered: options.onUndelivered,
@@ -395,6 +451,22 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
+
+  // The template's one schedule is the gate's reconciler (lib/launch-gate-reconciler.ts).
+  const reconcilerPeriodMs = Math.max(
+    0,
+    ...scheduled.filter((s) => s.state === 'ENABLED').map((s) => s.rate.intervalMs),
+  );
+  const gateAtRest = async (): Promise<LaunchGateState | undefined> =>
+    gateTable === undefined
+      ? undefined
+      : launchGateAtRest({
+          clock,
+          read: () => readLaunchGate(dynamodb.client, gateTable),
+          settle: waitForIdle,
+          periodMs: reconcilerPeriodMs,
+          periods: GATE_REST_PERIODS,
+        });
 
   return {
     endpoint: endpoint.url,
@@ -423,6 +495,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     executions: () =>
       stepFunctions.executions().filter((e) => !e.express && e.stateMachineArn !== backfill?.arn),
     peakRunningTasks: () => ecs.peakRunningTasks,
+    gateAtRest,
+    gateFaultsInjected: () => gateFaults && { ...gateFaults.injected },
     undelivered: () => bus.undelivered(),
     deadLetters,
     journal,

@@ -6,6 +6,7 @@ import { UsageError } from '../../shared/commands/command';
 import { parseSince } from '../../shared/commands/execution-history';
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
+import { type GateFault, GateFaultError, parseGateFault } from '../faults/gate-faults';
 import { type FaultOptions, LOCAL_CLOCK_SPEED } from '../pipeline';
 
 export const DEFAULT_PORT = 4566;
@@ -119,6 +120,15 @@ Options:
   --inject-start-failures <n>    the first n events cannot start an execution: EventBridge retries
                                  them per the target's RetryPolicy, then dead-letters them (THROTTLING)
   --inject-task-failures <n>     the first n tasks exit 1, as a crashing worker would (States.TaskFailed)
+  --gate-fault <kind>=<amount>[@<state>]  repeatable: a fault of the launch gate's calls (every Task
+                                 call on its table, and sendTaskSuccess/Failure) or of its cleanup's
+                                 events. kind: lost-before (the answer lost, the call not applied),
+                                 lost-after (applied, its answer lost), duplicate (applied twice),
+                                 throttle, missed-event (a status-change event never delivered);
+                                 amount: a rate 0..1 with a point (0.01) or the first n calls (3);
+                                 @<state> only that state's calls, e.g. lost-after=1@ReleaseLaunchSlot.
+                                 The summary says how many struck and where the gate came to rest
+  --seed <n>                     seeds the --gate-fault rates: the same seed, the same faults (default 1)
   -h, --help                     show this help`;
 
 const OPTIONS = {
@@ -147,6 +157,8 @@ const OPTIONS = {
   'inject-spot-interruptions': { type: 'string' },
   'inject-start-failures': { type: 'string' },
   'inject-task-failures': { type: 'string' },
+  'gate-fault': { type: 'string', multiple: true },
+  seed: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -222,6 +234,8 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
       startFailures: wholeNumber('--inject-start-failures', values['inject-start-failures'], 0, 0, 1e6),
       failedToStart: wholeNumber('--inject-failed-to-start', values['inject-failed-to-start'], 0, 0, 1e6),
       taskFailures: wholeNumber('--inject-task-failures', values['inject-task-failures'], 0, 0, 1e6),
+      gate: gateFaults(values['gate-fault'] ?? []),
+      seed: wholeNumber('--seed', values.seed, 1, 0, 2 ** 32 - 1),
     },
   };
 }
@@ -393,4 +407,26 @@ function launchErrors(raw: string | undefined): FaultOptions['launchErrors'] {
     );
   }
   return { kind: kind as LaunchErrorKind, count: wholeNumber('--inject-launch-errors', count, 0, 1, 1e6) };
+}
+
+/** Each --gate-fault, parsed; one kind at one state (or at every state) only once. */
+function gateFaults(raws: readonly string[]): GateFault[] {
+  const faults: GateFault[] = [];
+  for (const raw of raws) {
+    let fault: GateFault;
+    try {
+      fault = parseGateFault(raw);
+    } catch (error) {
+      if (error instanceof GateFaultError) throw new UsageError(error.message);
+      throw error;
+    }
+    const twice = faults.find((f) => f.kind === fault.kind && f.stateName === fault.stateName);
+    if (twice) {
+      throw new UsageError(
+        `--gate-fault ${JSON.stringify(raw)} gives ${fault.kind}${fault.stateName ? `@${fault.stateName}` : ''} a second time: give each kind once (per state)`,
+      );
+    }
+    faults.push(fault);
+  }
+  return faults;
 }

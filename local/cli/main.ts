@@ -9,6 +9,7 @@ import { replayCommand } from '../../shared/commands/replay-dead-letters';
 import { RealClock } from '../clock';
 import { SynthError, synthesize } from '../cloudformation/synth';
 import { readTemplateFile } from '../cloudformation/template';
+import { GateFaultError } from '../faults/gate-faults';
 import { type ExecutionRecord, type LocalPipeline, startLocalPipeline } from '../pipeline';
 import { runBackfill } from '../stepfunctions/backfill-map';
 import {
@@ -22,7 +23,7 @@ import {
 } from './args';
 import { localClientSettings, runAwsCommandLocally } from './aws-command';
 import { endpointBanner } from './banner';
-import { backfillLine, counted, executionLine, summarize, undeliveredLine } from './report';
+import { backfillLine, counted, executionLine, gateLine, summarize, undeliveredLine } from './report';
 import { taskCommandFound } from './task-command';
 
 /**
@@ -97,11 +98,15 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(JSON.stringify(summary, null, 2));
   } else {
     console.log(`\n${executionCounts(summary.executions)}`);
+    const gate = gateLine(summary);
+    if (gate) console.log(gate);
     printDeadLetterCount(pipeline, options);
     if (failureHint) console.log(failureHint);
   }
   const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
-  return allSucceeded && summary.executions.length === files.length ? 0 : 1;
+  // A slot or a waiter left once every execution has ended is lost: the gate is broken.
+  const gateAtRest = !summary.gate || summary.gate.holders + summary.gate.waiters === 0;
+  return allSucceeded && gateAtRest && summary.executions.length === files.length ? 0 : 1;
 
   async function startPipeline(cli: typeof options, template: string): Promise<LocalPipeline> {
     try {
@@ -127,6 +132,8 @@ async function main(argv: readonly string[]): Promise<number> {
         },
       });
     } catch (error) {
+      // A --gate-fault naming a state the template lacks is found only once the template is read.
+      if (error instanceof GateFaultError) throw new UsageError(error.message);
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         throw new UsageError(
           `port ${cli.port} is in use: stop what uses it or pass --port <another port> (0 = any)`,

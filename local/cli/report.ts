@@ -1,4 +1,5 @@
-import type { ExecutionRecord, LocalPipeline, UndeliveredEvent } from '../pipeline';
+import type { InjectedFaults } from '../faults/gate-faults';
+import type { ExecutionRecord, LaunchGateState, LocalPipeline, UndeliveredEvent } from '../pipeline';
 import type { BackfillResult } from '../stepfunctions/backfill-map';
 
 /** How the CLI shows executions: one line each, and the `--json` summary document. */
@@ -19,9 +20,15 @@ export interface RunSummary {
   /** The most tasks that ran at once: at most what the Fargate vCPU quotas allow. */
   readonly peakRunningTasks: number;
   readonly executions: ExecutionSummary[];
+  /** The launch gate at rest (see LocalPipeline.gateAtRest): both 0 unless a slot or a waiter is lost. */
+  readonly gate?: LaunchGateState;
+  /** How many --gate-fault faults struck, per kind; only when some were asked for. */
+  readonly gateFaults?: InjectedFaults;
 }
 
+/** The run's executions and, once they have ended, the gate at rest. */
 export async function summarize(pipeline: LocalPipeline): Promise<RunSummary> {
+  const gate = await pipeline.gateAtRest();
   const executions = await Promise.all(
     pipeline.executions().map(async (record) => ({
       key: record.key,
@@ -33,7 +40,31 @@ export async function summarize(pipeline: LocalPipeline): Promise<RunSummary> {
       result: await pipeline.readResult(record),
     })),
   );
-  return { peakRunningTasks: pipeline.peakRunningTasks(), executions };
+  const gateFaults = pipeline.gateFaultsInjected();
+  return {
+    peakRunningTasks: pipeline.peakRunningTasks(),
+    executions,
+    ...(gate && { gate }),
+    ...(gateFaults && { gateFaults }),
+  };
+}
+
+/**
+ * e.g. `launch gate at rest: 0 holders, 0 waiters (faults injected: 2 lost-after, 1 duplicate)`;
+ * anything left is named as lost.
+ */
+export function gateLine(summary: RunSummary): string | undefined {
+  const { gate, gateFaults } = summary;
+  if (!gate) return undefined;
+  const struck = Object.entries(gateFaults ?? {})
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${count} ${kind}`);
+  const faults = gateFaults ? ` (faults injected: ${struck.join(', ') || 'none struck'})` : '';
+  const lost =
+    gate.holders + gate.waiters > 0
+      ? ': lost, the reconciler did not repair them; see docs/launch-gate.md "What the gate survives"'
+      : '';
+  return `launch gate at rest: ${counted(gate.holders, 'holder')}, ${counted(gate.waiters, 'waiter')}${lost}${faults}`;
 }
 
 /** e.g. `DEAD-LETTER  incoming/a.csv  THROTTLING after 185 retries -> .local/dead-letters/17...json` */

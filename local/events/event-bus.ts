@@ -48,6 +48,11 @@ export interface LocalEventBusOptions<T> {
    * were unavailable: every attempt for them fails, so EventBridge retries and then dead-letters them.
    */
   readonly startFailures?: number;
+  /**
+   * Whether an event a rule matched is never delivered to the rule's targets, as a best-effort event
+   * (Step Functions' status changes) may be on AWS: fault injection (local/faults/). @default - none is
+   */
+  readonly missed?: (event: unknown, rule: EventRule) => boolean;
   readonly onUndelivered?: (undelivered: UndeliveredEvent) => void;
 }
 
@@ -112,7 +117,7 @@ export class LocalEventBus<T> {
     const deliveries: Array<Promise<T | undefined>> = [];
     for (const { rule, matches, targets } of this.routes) {
       const state = this.options.ruleStates?.[rule.name] ?? rule.state;
-      if (state === 'DISABLED' || !matches(event)) continue;
+      if (state === 'DISABLED' || !matches(event) || this.options.missed?.(event, rule)) continue;
       for (const { target, delivery } of targets) {
         const reserved = { ruleArn: rule.arn, ruleName: rule.name, ingestionTime };
         deliveries.push(delivery.deliver(event, this.attemptFor(target, event, reserved)));

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 import { contextPair, UsageError, vcpuQuota, wholeNumber } from '../cli/args';
 import { synthesize } from '../cloudformation/synth';
-import { formatResult, simulateTemplate } from './planner';
+import { formatResult, gateFaultsOf, simulateTemplate } from './planner';
 
 /**
  * `npm run simulate [-- options]`: a capacity planner. It synthesizes the app (with the same `-c`
@@ -26,7 +26,14 @@ Options:
   --task-spread <cv>       spread of task times, log-normal coefficient of variation (default 0.3; 0 = fixed)
   -c, --context <k=v>      CDK context for the synth, repeatable (e.g. -c capacity=spot-with-fallback)
   --template <file>        simulate this synthesized template instead of running \`cdk synth\`
-  --seed <n>               random seed (default 1): the same seed gives the same run
+  --stop-rate <r>          share of objects whose execution is stopped (StopExecution) while it holds a
+                           launch slot, from 0 to 1 (default 0); stopped objects are not failures
+  --lost-answer-rate <r>   share of the launch gate's calls whose answer is lost (default 0): half of
+                           them before the call took effect, half after (npm start's --gate-fault
+                           lost-before and lost-after)
+  --missed-event-rate <r>  share of "Step Functions Execution Status Change" events never delivered to
+                           the gate's cleanup rule (default 0)
+  --seed <n>               random seed (default 1): the same seed gives the same run, faults included
   --json                   print one JSON object
   -h, --help               show this help`;
 
@@ -46,12 +53,15 @@ function parseSimulateArgs(argv: readonly string[]) {
         context: { type: 'string', short: 'c', multiple: true },
         template: { type: 'string' },
         seed: { type: 'string' },
+        'stop-rate': { type: 'string' },
+        'lost-answer-rate': { type: 'string' },
+        'missed-event-rate': { type: 'string' },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('. ')[0]}; see --help`);
+    throw new UsageError(`${(error as Error).message.split(/\.\s/)[0]}; see --help`);
   }
   const { values } = parsed;
   const taskSpread = Number(values['task-spread'] ?? 0.3);
@@ -72,7 +82,21 @@ function parseSimulateArgs(argv: readonly string[]) {
     taskSeconds: wholeNumber('--task-seconds', values['task-seconds'], 60, 1, 7 * 24 * 3600),
     taskSpread,
     seed: wholeNumber('--seed', values.seed, 1, 0, 2 ** 32 - 1),
+    stopRate: rate('--stop-rate', values['stop-rate']),
+    gateFaults: gateFaultsOf(
+      rate('--lost-answer-rate', values['lost-answer-rate']),
+      rate('--missed-event-rate', values['missed-event-rate']),
+    ),
   };
+}
+
+/** A share from 0 to 1, e.g. `0.01`; 0 when not given. */
+function rate(option: string, raw: string | undefined): number {
+  const value = raw === undefined ? 0 : Number(raw);
+  if (raw?.trim() === '' || !(value >= 0 && value <= 1)) {
+    throw new UsageError(`${option} ${JSON.stringify(raw)} is not valid: use a share from 0 to 1, e.g. 0.01`);
+  }
+  return value;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -93,9 +117,11 @@ main(process.argv.slice(2)).then(
   (error: unknown) => {
     const known =
       error instanceof Error &&
-      ['UsageError', 'SynthError', 'TemplateError', 'UnsupportedWorkflowError'].includes(error.name);
+      ['UsageError', 'GateFaultError', 'SynthError', 'TemplateError', 'UnsupportedWorkflowError'].includes(
+        error.name,
+      );
     console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
     if (!known && process.env.DEBUG) console.error(error);
-    process.exit(known && error.name === 'UsageError' ? 2 : 1);
+    process.exit(known && ['UsageError', 'GateFaultError'].includes(error.name) ? 2 : 1);
   },
 );

@@ -22,6 +22,9 @@ export const PRICES = {
    */
   sqsRequest: 0.4 / 1_000_000,
   minimumBilledSeconds: 60,
+  /** Step Functions Express: $1.00 per million requests, and $0.00001667 per GB-second of duration. */
+  expressRequest: 1 / 1_000_000,
+  expressGbSecond: 0.00001667,
 } as const;
 
 export type Architecture = keyof typeof PRICES.fargateVcpuHour;

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 
 import { AutoClock, type Clock } from '../clock';
+import { LocalCloudWatch } from '../cloudwatch/metrics';
 import {
   type CapacityType,
   FargateQuotas,
@@ -12,14 +13,22 @@ import {
 } from '../ecs/fargate-quotas';
 import type { LocalTaskDefinition } from '../ecs/task-definitions';
 import { placedOnSpot, type RunTaskParameters } from '../ecs/task-runner';
+import { type GateFault, GateFaultError, GateFaults, type InjectedFaults } from '../faults/gate-faults';
 import type { QueueSettings } from '../sqs/queue-messages';
 import { LocalSqs } from '../sqs/queues';
 import { StatesError } from '../stepfunctions/asl/errors';
 import type { Json } from '../stepfunctions/asl/paths';
-import type { AslState, StateMachineDefinition } from '../stepfunctions/definitions';
+import type {
+  AslState,
+  LocalStateMachineResource,
+  StateMachineDefinition,
+} from '../stepfunctions/definitions';
 import { forEachState } from '../stepfunctions/definitions';
 import { type ExecutionRecord, LocalStepFunctions } from '../stepfunctions/executions';
+import { targetExecutionStarter } from '../stepfunctions/target-executions';
 import { checkDynamoDbParameters, DynamoDbItems, type TableSchema } from './dynamodb-items';
+import { type Housekeeping, PlannerHousekeeping } from './housekeeping';
+import { IdleSlotWatch, launchGateIn, launchGateRepairs } from './launch-gate-watch';
 import { type Architecture, PRICES } from './prices';
 
 /**
@@ -27,11 +36,16 @@ import { type Architecture, PRICES } from './prices';
  * (local/stepfunctions), the same SQS model and task tokens, on a clock that moves by itself: every
  * execution runs the deployed definition (its Retry and Catch, its launch gate), every RunTask goes
  * through the same quota model as the local ECS, and each task that launches runs for a sampled
- * time instead of a worker process. Two things are modelled rather than run: the task itself, and
- * DynamoDB's storage (dynamodb-items.ts: items in memory, expressions read by dynalite's own parsers,
- * reached through the same DynamoDB integrations as `npm start`; dynalite's store answers in 3 to 5
- * ms a call on this machine, and the gate makes several per object). Service calls take no time. What it measures is
- * waiting: how long, how many calls, what it costs.
+ * time instead of a worker process. Beside it runs the gate's housekeeping from the template
+ * (housekeeping.ts: its cleanup rule on the status-change events, its reconciler on its schedule),
+ * and the faults: stops of holders (the planner's own, through the engine's StopExecution), and the
+ * gate's lost answers and missed events from the one gate fault model (local/faults/gate-faults.ts).
+ * Two things are modelled rather than run: the task itself, and DynamoDB's storage
+ * (dynamodb-items.ts: items in memory, expressions read by dynalite's own parsers, reached through
+ * the same DynamoDB integrations as `npm start`; dynalite's store answers in 3 to 5 ms a call on this
+ * machine, and the gate makes several per object). Service calls take no time. What it measures is
+ * waiting: how long, how many calls, what it costs, and whether the gate leaks a slot or leaves one
+ * idle while someone waits (launch-gate-watch.ts).
  */
 
 export interface SimulationOptions {
@@ -55,12 +69,35 @@ export interface SimulationOptions {
   readonly tableSchemas?: Readonly<Record<string, TableSchema>>;
   /** @default a clock that moves by itself from 0: the run takes as long as its work */
   readonly clock?: Clock;
+  /** The workflow's ARN as deployed: what the gate's cleanup rule names. @default an ARN of no template */
+  readonly stateMachineArn?: string;
+  /**
+   * The template's other rules, schedules and the state machines they start (the gate's cleanup on
+   * status-change events, its reconciler every minute), run beside the burst on the same engine,
+   * bus and clock. @default none
+   */
+  readonly housekeeping?: Housekeeping;
+  /**
+   * The share of objects whose execution is stopped (StopExecution: ABORTED, no Catch runs) at a
+   * random moment of its task, while it holds a launch slot. @default 0
+   */
+  readonly stopRate?: number;
+  /**
+   * The launch gate's table (`launchGateTableName`): what the gate faults strike and the report
+   * reads. @default none: no gate figures, and no gate faults can be asked for
+   */
+  readonly gateTableName?: string;
+  /** Faults of the gate's calls and of the status-change events (local/faults/gate-faults.ts). @default none */
+  readonly gateFaults?: readonly GateFault[];
 }
 
 export interface SimulationResult {
   readonly objects: number;
   readonly succeeded: number;
+  /** Objects that did not succeed, the stopped ones aside. */
   readonly failed: number;
+  /** Objects stopped by `stopRate` (not failures of the run). */
+  readonly stopped: number;
   /** First upload to last result. */
   readonly makespanSeconds: number;
   /** The best the quotas allow: the larger of the launch-rate bound and the vCPU-slot bound. */
@@ -72,7 +109,12 @@ export interface SimulationResult {
   readonly peakRunTaskCallsPerSecond: number;
   /** The same, once the uploads are over (the waiting, not the arrival itself). */
   readonly peakRunTaskCallsPerSecondAfterUploads: number;
+  /** Tasks running at once, those still stopping after their execution ended included. */
   readonly peakRunningTasks: number;
+  /** Tasks running at once whose execution was still RUNNING: what the gate bounds by its slots. */
+  readonly peakTasksOfRunningExecutions: number;
+  /** Tasks stopping at once (their execution stopped; they hold their vCPU up to the stopTimeout). */
+  readonly peakStoppingTasks: number;
   /** RunTask calls per object, retries included. */
   readonly meanLaunchAttempts: number;
   /** Most RunTask calls of one object. */
@@ -102,6 +144,19 @@ export interface SimulationResult {
   readonly finalItems: ReadonlyArray<{ readonly tableName: string; readonly item: Record<string, Json> }>;
   /** Messages left in the queues when the last execution ended, visible or not. */
   readonly messagesLeft: number;
+  /**
+   * Holders and waiter items left in the gate's table at rest: after the last object ended and the
+   * scheduled runs that followed (until one repairs nothing). Each is a slot lost for good.
+   */
+  readonly slotsLostAtRest: number;
+  /** The longest time a slot stood free while someone waited (launch-gate-watch.ts). */
+  readonly maxIdleSlotSecondsWhileWaiting: number;
+  /** What the reconciler reported it repaired: its PutMetricData values summed by metric name. */
+  readonly repairs: Readonly<Record<string, number>>;
+  /** The gate faults that struck, per kind. */
+  readonly gateFaultsInjected: InjectedFaults;
+  /** Executions the housekeeping started: by its rules (the gate's cleanups), by its schedules (the reconciler's runs). */
+  readonly housekeepingRuns: { readonly byRules: number; readonly bySchedules: number };
   /**
    * The makespan a perfect first-come-first-served gate would reach: the same task times, each object
    * started on the first of the account's slots to free up, with no latency, retries or launch limits.
@@ -136,6 +191,8 @@ const MODELLED_RESOURCES = [
   'aws-sdk:sfn:sendTaskSuccess',
   'aws-sdk:sfn:sendTaskFailure',
   'aws-sdk:sfn:sendTaskHeartbeat',
+  'aws-sdk:sfn:describeExecution',
+  'aws-sdk:cloudwatch:putMetricData',
 ];
 
 /** The request parameters dynamodb-items.ts answers as DynamoDB does; another would be ignored. */
@@ -190,7 +247,7 @@ function taskResource(state: AslState): string {
 }
 
 /** DynamoDB as the engine's DynamoDB integrations call it (`client.send(command)`), on the modelled items. */
-function modelledDynamoDb(items: DynamoDbItems) {
+function modelledDynamoDb(items: DynamoDbItems, afterWrite: () => void) {
   const actions: Record<string, (input: Record<string, Json>) => Json> = {
     UpdateItemCommand: (input) => items.updateItem(input),
     PutItemCommand: (input) => items.putItem(input),
@@ -206,7 +263,10 @@ function modelledDynamoDb(items: DynamoDbItems) {
           `The planner models DynamoDB ${Object.keys(actions).join(', ')}, not ${command.constructor.name}`,
         );
       }
-      return action(command.input);
+      const answer = action(command.input);
+      if (command.constructor.name !== 'GetItemCommand' && command.constructor.name !== 'QueryCommand')
+        afterWrite();
+      return answer;
     },
   };
 }
@@ -214,31 +274,81 @@ function modelledDynamoDb(items: DynamoDbItems) {
 export async function simulate(options: SimulationOptions): Promise<SimulationResult> {
   const wallStart = performance.now();
   const { definition } = options;
-  checkSupported(definition);
+  const workflow: LocalStateMachineResource = {
+    logicalId: 'Workflow',
+    arn: options.stateMachineArn ?? STATE_MACHINE_ARN,
+    definition,
+  };
+  const housekeeping = options.housekeeping ?? { stateMachines: [], eventRules: [], schedules: [] };
+  for (const machine of [workflow, ...housekeeping.stateMachines]) checkSupported(machine.definition);
   const waitingStates = waitingPathStates(definition);
+  // Three streams from the one seed: the task times (and the engine's jitter) as before faults
+  // existed, so a fault rate changes nothing else of a run; the schedules' phase and EventBridge's
+  // retries; the faults.
   const random = mulberry32(options.seed);
+  const housekeepingRandom = mulberry32(options.seed ^ 0x48535250);
+  const faultRandom = mulberry32(options.seed ^ 0x46415554);
   const clock = options.clock ?? new AutoClock(0);
   const startedAt = clock.now();
   const quotas = new FargateQuotas({ vcpuQuota: options.vcpuQuota, spotVcpuQuota: options.spotVcpuQuota }, 0);
   const items = new DynamoDbItems(options.tableSchemas);
   const sqs = new LocalSqs(options.queueSettings ?? [], clock);
+  const cloudwatch = new LocalCloudWatch(() => clock.now());
   const architecture = options.architecture ?? 'ARM64';
   const callsPerWindow: number[] = [];
-  const taskSecondsLaunched: number[] = [];
+  const taskSecondsRan: number[] = [];
   let fargateUsd = 0;
   let ipv4Usd = 0;
-  let taskSecondsRun = 0;
   const capacitiesUsed = new Set<CapacityType>();
   const launchAttempts = new Map<ExecutionRecord, number>();
   const launchedAt = new Map<ExecutionRecord, number>();
+  // Each object's fault, drawn up front in object order: whether it is stopped while it holds a
+  // slot, and how far into its task.
+  const stopAt = new Map<string, number>();
+  for (let i = 0; i < options.objects; i++) {
+    const [stops, fraction] = [faultRandom(), faultRandom()];
+    if (stops < (options.stopRate ?? 0)) stopAt.set(`object-${i}`, fraction);
+  }
+  const stoppedByPlanner = new Set<ExecutionRecord>();
+  const tasks = { running: 0, stopping: 0, peakOfRunningExecutions: 0, peakStopping: 0 };
+  const draining: Array<Promise<void>> = [];
 
-  const stepFunctions = new LocalStepFunctions({
+  const gateTable = options.gateTableName;
+  if (options.gateFaults?.length && gateTable === undefined) {
+    throw new GateFaultError(
+      'Gate faults were asked for, but the template has no launch gate (no LaunchSlotsTable output): simulate a template this app synthesized',
+    );
+  }
+  const gateFaults = new GateFaults({
+    faults: options.gateFaults ?? [],
+    seed: options.seed,
+    tableNames: gateTable === undefined ? [] : [gateTable],
+  });
+  let watch: IdleSlotWatch | undefined;
+  const observe = () => watch?.observe(clock.now());
+  const startTarget = targetExecutionStarter([workflow, ...housekeeping.stateMachines], () => stepFunctions);
+  const beside = new PlannerHousekeeping({
+    housekeeping,
+    clock,
+    random: housekeepingRandom,
+    startExecution: startTarget,
+    missed: gateFaults.active ? gateFaults.missesEvent : undefined,
+  });
+
+  const stepFunctions: LocalStepFunctions = new LocalStepFunctions({
     clock,
     random,
-    services: { dynamodb: modelledDynamoDb(items) as never, sqs },
-    stateMachines: [{ logicalId: 'Workflow', arn: STATE_MACHINE_ARN, definition }],
+    services: { dynamodb: modelledDynamoDb(items, observe) as never, sqs, cloudwatch },
+    stateMachines: [workflow, ...housekeeping.stateMachines],
+    onServiceCall: gateFaults.active ? gateFaults.onServiceCall : undefined,
+    // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
+    onStatusChange: (event) => {
+      observe();
+      beside.put(event);
+    },
     // The task, modelled: the same quotas as the local ECS, then a sampled time on the clock.
     runTask: async ({ record, parameters: raw, signal }) => {
+      observe();
       const parameters = raw as unknown as RunTaskParameters & {
         NetworkConfiguration?: { AwsvpcConfiguration?: { AssignPublicIp?: string } };
       };
@@ -246,7 +356,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       const taskDefinition = taskDefinitionOf(options.taskDefinitions, parameters.TaskDefinition);
       const cpuUnits = Number(taskDefinition.cpu ?? 256);
       launchAttempts.set(record, (launchAttempts.get(record) ?? 0) + 1);
-      const nowSeconds = (clock.now() - startedAt) / 1000;
+      const launched = clock.now();
+      const nowSeconds = (launched - startedAt) / 1000;
       const window = Math.floor(nowSeconds / WINDOW_SECONDS);
       callsPerWindow[window] = (callsPerWindow[window] ?? 0) + 1;
       const refusal = quotas.runTask(capacity, cpuUnits, nowSeconds);
@@ -257,22 +368,52 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       capacitiesUsed.add(capacity);
       if (!launchedAt.has(record)) launchedAt.set(record, nowSeconds);
       const seconds = sampleTaskSeconds(options.taskSeconds, options.taskSpread, random);
-      taskSecondsRun += seconds;
-      taskSecondsLaunched.push(seconds);
-      const billedHours = Math.max(PRICES.minimumBilledSeconds, seconds) / 3600;
-      const fargateHour =
-        (cpuUnits / 1024) * PRICES.fargateVcpuHour[architecture] +
-        (Number(taskDefinition.memory ?? 512) / 1024) * PRICES.fargateGbHour[architecture];
-      fargateUsd += fargateHour * billedHours * (capacity === 'FARGATE_SPOT' ? PRICES.spotFactor : 1);
-      if (parameters.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
-        ipv4Usd += PRICES.publicIpv4Hour * billedHours;
+      tasks.running++;
+      tasks.peakOfRunningExecutions = Math.max(tasks.peakOfRunningExecutions, tasks.running - tasks.stopping);
+      const stopFraction = stopAt.get(record.name);
+      if (stopFraction !== undefined && !stoppedByPlanner.has(record)) {
+        stoppedByPlanner.add(record);
+        clock.sleep(stopFraction * seconds * 1000, signal).then(
+          () => stepFunctions.stopExecution(record.executionArn, 'Planner.Stopped', 'Stopped by --stop-rate'),
+          () => undefined,
+        );
       }
+      const bill = (ranSeconds: number) => {
+        const billedHours = Math.max(PRICES.minimumBilledSeconds, ranSeconds) / 3600;
+        const fargateHour =
+          (cpuUnits / 1024) * PRICES.fargateVcpuHour[architecture] +
+          (Number(taskDefinition.memory ?? 512) / 1024) * PRICES.fargateGbHour[architecture];
+        fargateUsd += fargateHour * billedHours * (capacity === 'FARGATE_SPOT' ? PRICES.spotFactor : 1);
+        if (parameters.NetworkConfiguration?.AwsvpcConfiguration?.AssignPublicIp === 'ENABLED') {
+          ipv4Usd += PRICES.publicIpv4Hour * billedHours;
+        }
+      };
       try {
-        // A task stopped early (its state timed out) frees its vCPU at once.
         await clock.sleep(seconds * 1000, signal);
-      } finally {
-        quotas.release(capacity, cpuUnits);
+      } catch (stop) {
+        // Stopped early (its execution stopped, or its state timed out): ECS sends SIGTERM and the
+        // task keeps its vCPU until its worker exits, at most the container's stopTimeout later; the
+        // planner takes the most, never less than AWS would.
+        const ran = (clock.now() - launched) / 1000;
+        const stopTimeoutSeconds = Math.max(0, ...taskDefinition.containers.map((c) => c.stopTimeoutSeconds));
+        const drainSeconds = Math.min(seconds - ran, stopTimeoutSeconds);
+        taskSecondsRan.push(ran);
+        tasks.stopping++;
+        tasks.peakStopping = Math.max(tasks.peakStopping, tasks.stopping);
+        draining.push(
+          clock.sleep(drainSeconds * 1000).then(() => {
+            tasks.stopping--;
+            tasks.running--;
+            quotas.release(capacity, cpuUnits);
+            bill(ran + drainSeconds);
+          }),
+        );
+        throw stop;
       }
+      tasks.running--;
+      quotas.release(capacity, cpuUnits);
+      taskSecondsRan.push(seconds);
+      bill(seconds);
       // The stopped task as DescribeTasks gives it, for the state's ResultSelector: its worker exited 0.
       return {
         TaskArn: `arn:aws:ecs:simulated:task/${record.name}`,
@@ -282,26 +423,42 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       };
     },
   });
-  const machine = { logicalId: 'Workflow', arn: STATE_MACHINE_ARN, definition };
+  if (gateTable) {
+    watch = new IdleSlotWatch(items, gateTable, stepFunctions.tokens, (arn) => stepFunctions.execution(arn));
+  }
 
   const arrivals: number[] = [];
-  const starts: Array<Promise<void>> = [];
+  const finished: Array<Promise<void>> = [];
   for (let i = 0; i < options.objects; i++) {
     const arrivedAt = options.objects <= 1 ? 0 : (i * options.arrivalSeconds) / options.objects;
     arrivals.push(arrivedAt);
     const input = { bucket: 'simulated', key: `incoming/object-${i}`, etag: '', versionId: '' };
-    starts.push(
-      clock.sleep(arrivedAt * 1000).then(() => {
-        stepFunctions.startExecution(machine, input, { name: `object-${i}` });
-      }),
+    finished.push(
+      clock
+        .sleep(arrivedAt * 1000)
+        .then(() =>
+          stepFunctions.finished(stepFunctions.startExecution(workflow, input, { name: `object-${i}` })),
+        ),
     );
   }
-  await Promise.all(starts);
-  await stepFunctions.onIdle();
+  await Promise.all(finished);
+  const lastEnded = clock.now();
+  const repairCount = () => Object.values(launchGateRepairs(cloudwatch)).reduce((a, b) => a + b, 0);
+  await beside.untilAtRest(lastEnded, (record) => stepFunctions.finished(record), repairCount);
+  for (;;) {
+    await stepFunctions.onIdle();
+    await Promise.all(draining);
+    if (beside.pending === 0 && stepFunctions.idle) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  observe();
 
-  const executions = stepFunctions.executions();
+  const all = stepFunctions.executions();
+  const executions = all.filter((e) => e.stateMachineArn === workflow.arn);
+  const expressRuns = all.filter((e) => e.express);
   const costs = historyCosts(executions, waitingStates);
   const succeeded = executions.filter((e) => e.status === 'SUCCEEDED').length;
+  const stopped = executions.filter((e) => stoppedByPlanner.has(e) && e.status === 'ABORTED').length;
   const arrivalOf = (record: ExecutionRecord) => (record.startDate - startedAt) / 1000;
   const waits = executions
     .filter((e) => launchedAt.has(e))
@@ -324,23 +481,29 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const uploadWindows = Math.floor(options.arrivalSeconds / WINDOW_SECONDS) + 1;
   const perSecond = (windows: number[]) =>
     Math.max(0, ...Array.from(windows, (c) => (c ?? 0) / WINDOW_SECONDS));
+  const finalItems = items.snapshot();
+  const gateAtRest = gateTable ? launchGateIn(finalItems, gateTable) : { holders: 0, waiters: 0 };
   const sqsRequests = sqs.all().reduce((sum, queue) => sum + queue.requests, 0);
   const servicesUsd =
     costs.transitions * PRICES.stateTransition +
+    expressRuns.reduce((sum, run) => sum + expressPrice(run), 0) +
     items.writeRequests * PRICES.dynamodbWriteRequestUnit +
     items.readRequests * PRICES.dynamodbReadRequestUnit +
     sqsRequests * PRICES.sqsRequest;
   return {
     objects: options.objects,
     succeeded,
-    failed: options.objects - succeeded,
+    failed: options.objects - succeeded - stopped,
+    stopped,
     makespanSeconds: round(lastResult - firstUpload),
-    lowerBoundSeconds: round(Math.max(launchBound, slots > 0 ? taskSecondsRun / slots : Infinity)),
+    lowerBoundSeconds: round(Math.max(launchBound, slots > 0 ? sum(taskSecondsRan) / slots : Infinity)),
     p50WaitSeconds: round(percentile(waits, 0.5)),
     p99WaitSeconds: round(percentile(waits, 0.99)),
     peakRunTaskCallsPerSecond: round(perSecond(callsPerWindow)),
     peakRunTaskCallsPerSecondAfterUploads: round(perSecond(callsPerWindow.slice(uploadWindows))),
     peakRunningTasks: quotas.peakRunningTasks,
+    peakTasksOfRunningExecutions: tasks.peakOfRunningExecutions,
+    peakStoppingTasks: tasks.peakStopping,
     meanLaunchAttempts: round(attempts.reduce((a, b) => a + b, 0) / Math.max(1, attempts.length)),
     maxLaunchAttempts: Math.max(0, ...attempts),
     stateTransitions: costs.transitions,
@@ -351,11 +514,26 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     dynamodbWriteRequests: items.writeRequests,
     dynamodbReadRequests: items.readRequests,
     sqsRequests,
-    finalItems: items.snapshot(),
+    finalItems,
+    slotsLostAtRest: gateAtRest.holders + gateAtRest.waiters,
+    maxIdleSlotSecondsWhileWaiting: round(watch?.longestSeconds(clock.now()) ?? 0),
+    repairs: launchGateRepairs(cloudwatch),
+    gateFaultsInjected: { ...gateFaults.injected },
+    housekeepingRuns: { byRules: beside.byRules, bySchedules: beside.bySchedules },
     messagesLeft: sqs.all().reduce((sum, queue) => sum + queue.size, 0),
-    fcfsMakespanSeconds: round(fcfsMakespan(arrivals, taskSecondsLaunched, slots) - firstUpload),
+    fcfsMakespanSeconds: round(fcfsMakespan(arrivals, taskSecondsRan, slots) - firstUpload),
     wallSeconds: round((performance.now() - wallStart) / 1000),
   };
+}
+
+/** An Express execution's price: its request, and its duration billed in 100 ms steps at 64 MB. */
+function expressPrice(run: ExecutionRecord): number {
+  const billedSeconds = Math.max(1, Math.ceil((run.durationMs ?? 0) / 100)) / 10;
+  return PRICES.expressRequest + billedSeconds * PRICES.expressGbSecond * (64 / 1024);
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((a, b) => a + b, 0);
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   ExecutionStopped,
   type FailedState,
   LocalStateMachine,
+  type ServiceCall,
   type TaskCall,
 } from './state-machine';
 import { type StatusChangeEvent, statusChangeEvent } from './status-change-event';
@@ -99,6 +100,18 @@ export interface StartExecutionOptions {
   readonly event?: unknown;
 }
 
+/** One Task state's call to a service other than ECS, with the execution that made it. */
+export interface ExecutionServiceCall extends ServiceCall {
+  readonly stateMachineArn: string;
+  readonly executionArn: string;
+}
+
+/**
+ * What every service call but ECS's passes through: returns `send()`'s answer, or another answer or
+ * error in its place (fault injection, local/faults/).
+ */
+export type ServiceCallHook = (call: ExecutionServiceCall, send: () => Promise<Json>) => Promise<Json>;
+
 /** One `ecs:runTask.sync` state to serve for an execution. */
 export interface TaskInvocation extends TaskCall {
   readonly record: ExecutionRecord;
@@ -123,6 +136,8 @@ export interface LocalStepFunctionsOptions {
   readonly region?: string;
   /** For FULL jitter. @default Math.random */
   readonly random?: () => number;
+  /** Every Task state's service call but `ecs:runTask.sync`, of every execution. @default - made as it is */
+  readonly onServiceCall?: ServiceCallHook;
 }
 
 export class LocalStepFunctions {
@@ -352,6 +367,8 @@ export class LocalStepFunctions {
     this.controllers.set(record, controller);
     this.journal(record);
     this.statusChanged(record);
+    const { onServiceCall } = this.options;
+    const identity = { stateMachineArn: record.stateMachineArn, executionArn: record.executionArn };
     try {
       const outcome = await machine.run(record.input as Json, {
         identity: {
@@ -367,6 +384,7 @@ export class LocalStepFunctions {
         runTask: (call) => this.options.runTask({ ...call, record }),
         distributedMap: (run) => this.distributedMap(record, run),
         onTokenWait: (stateName, waitedMs) => record.tokenWaits.push({ stateName, waitedMs }),
+        callService: onServiceCall && ((call, send) => onServiceCall({ ...call, ...identity }, send)),
       });
       this.end(record, outcome);
     } finally {

@@ -74,6 +74,14 @@ export interface TaskCall {
 
 export type TaskHandler = (call: TaskCall) => Promise<Json>;
 
+/** One Task state's call to a service other than ECS (DynamoDB, SQS, Step Functions...). */
+export interface ServiceCall {
+  readonly stateName: string;
+  /** The state's Resource, e.g. `arn:aws:states:::aws-sdk:dynamodb:updateItem`. */
+  readonly resource: string;
+  readonly parameters: Json;
+}
+
 /** The execution a run belongs to: the context object's `$$.Execution` and `$$.StateMachine`. */
 export interface ExecutionIdentity {
   readonly executionArn: string;
@@ -112,6 +120,12 @@ export interface RunOptions {
   readonly distributedMap?: (run: DistributedMapRun) => Promise<Json>;
   /** Called when a `.waitForTaskToken` wait ended, with its length on the clock. */
   readonly onTokenWait?: (stateName: string, waitedMs: number) => void;
+  /**
+   * Every service call but ECS's passes through it: `send` makes the call (once per invocation) and
+   * its answer or error is the state's (a `.waitForTaskToken` state then waits for its token).
+   * @default - the call is made as it is
+   */
+  readonly callService?: (call: ServiceCall, send: () => Promise<Json>) => Promise<Json>;
 }
 
 export interface EngineOptions {
@@ -758,8 +772,13 @@ export class LocalStateMachine {
             timeoutSeconds,
           });
         }
-        const request = integration.call(parameters);
-        const response = (await (integration.io ? this.clock.track(request) : request)) as Json;
+        const send = () => {
+          const request = integration.call(parameters) as Promise<Json>;
+          return integration.io ? this.clock.track(request) : request;
+        };
+        const response = await (branch.run.callService
+          ? branch.run.callService({ stateName: name, resource: String(state.Resource), parameters }, send)
+          : send());
         if (token === undefined) return response;
         history.add(branch.cursor, 'TaskSubmitted', {
           ...events,

@@ -22,7 +22,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 test('npm start -- --json samples/ processes every sample and prints one JSON summary', async () => {
   const { code, stdout } = await runCliOnce(templatePath, dataDir, ['samples/']);
 
-  const summary = JSON.parse(stdout) as { executions: Array<Record<string, unknown>> };
+  const summary = JSON.parse(stdout) as { executions: Array<Record<string, unknown>>; gate: unknown };
   const samples = [
     'data.csv',
     'gradient.png',
@@ -37,6 +37,9 @@ test('npm start -- --json samples/ processes every sample and prints one JSON su
     expect(execution.launchAttempts).toBeGreaterThanOrEqual(1);
     expect(execution.result).toMatchObject({ key: execution.key, sha256: sha256(readFileSync(file)) });
   }
+  // AND the launch gate came to rest empty; no fault was asked for, so none is counted
+  expect(summary.gate).toEqual({ holders: 0, waiters: 0 });
+  expect(summary).not.toHaveProperty('gateFaults');
   expect(code).toBe(0);
 });
 
@@ -53,6 +56,22 @@ test.each([
   ],
   [['--fargate-spot-vcpu-quota=-1'], /^error: --fargate-spot-vcpu-quota "-1" is not valid/],
   [['--inject-launch-errors', 'meteor:2'], /^error: --inject-launch-errors "meteor:2" is not valid/],
+  [
+    ['--gate-fault', 'lost=1', 'samples/'],
+    /^error: --gate-fault "lost=1" names no fault "lost": use <kind>=<rate or count>\[@<state>\], kind one of lost-before, /,
+  ],
+  [
+    ['--gate-fault', 'throttle=1', '--gate-fault', 'throttle=0.5', 'samples/'],
+    /^error: --gate-fault "throttle=0.5" gives throttle a second time: give each kind once \(per state\)$/m,
+  ],
+  [
+    ['--port', '0', '--gate-fault', 'throttle=1@ReleaseSlot', 'samples/'],
+    /^error: --gate-fault throttle=…@ReleaseSlot: no state machine has a Task state "ReleaseSlot" that calls the launch gate: use one of .*ReleaseLaunchSlot/,
+  ],
+  [
+    ['--seed', '-1', 'samples/'],
+    /^error: --seed "-1" is not valid: use a whole number from 0 to 4294967295$/m,
+  ],
   [
     ['--template', 'nope.json'],
     /^error: Cannot read the synthesized template nope\.json: ENOENT.*; run `npx cdk synth` first$/m,
@@ -125,10 +144,38 @@ test('everything a run writes stays under --data-dir; one execution is counted i
     );
     expect(readdirSync(parent)).toEqual(['run']);
     expect(readdirSync(join(parent, 'run')).sort()).toEqual(['executions', 's3']);
-    expect(stdout).toMatch(/^1 execution: 1 succeeded, 0 failed$/m);
+    expect(stdout).toMatch(
+      /^1 execution: 1 succeeded, 0 failed\nlaunch gate at rest: 0 holders, 0 waiters$/m,
+    );
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
+});
+
+test('--gate-fault: the faults strike the gate, the run says how many, and the gate still comes to rest', async () => {
+  const { code, stdout } = await runCli([
+    '--template',
+    templatePath,
+    '--port',
+    '0',
+    '--data-dir',
+    join(dataDir, 'gate-faults'),
+    '--clock-speed',
+    '250',
+    '--gate-fault',
+    'lost-after=1@ClaimLaunchSlot',
+    '--gate-fault',
+    'duplicate=1@ReleaseLaunchSlot',
+    '--gate-fault',
+    'throttle=0.5',
+    '--seed',
+    '7',
+    'samples/order.json',
+  ]);
+  expect(stdout).toMatch(
+    /^launch gate at rest: 0 holders, 0 waiters \(faults injected: \d+ throttle, 1 lost-after, 1 duplicate\)$/m,
+  );
+  expect(code).toBe(0);
 });
 
 test('a task command the shell cannot find (exit 127) is named as such in the execution line', async () => {

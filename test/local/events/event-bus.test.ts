@@ -12,6 +12,7 @@ import {
 import { LocalEventBus } from '../../../local/events/event-bus';
 import { type EventRule, loadEventRules } from '../../../local/events/rule-template';
 import type { UndeliveredEvent } from '../../../local/events/target-delivery';
+import { GateFaults } from '../../../local/faults/gate-faults';
 import { LOCAL_REGION } from '../../../local/s3/server';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
@@ -126,7 +127,11 @@ interface Recorded {
 
 function bus(
   rules: EventRule[],
-  options: { failing?: (arn: string) => Error | undefined; startFailures?: number } = {},
+  options: {
+    failing?: (arn: string) => Error | undefined;
+    startFailures?: number;
+    missed?: (event: unknown, rule: EventRule) => boolean;
+  } = {},
 ) {
   const clock = new VirtualClock(Date.UTC(2026, 11, 1));
   const calls: Recorded[] = [];
@@ -143,6 +148,7 @@ function bus(
     clock,
     random: () => 0.5,
     startFailures: options.startFailures,
+    missed: options.missed,
     targets: {
       startExecution: (arn, input) => record('startExecution', arn, input),
       sendMessage: (arn, body) => record('sendMessage', arn, body),
@@ -199,6 +205,31 @@ test("the synthesized template's rule: S3 Object Created under the input prefix,
       arn: deployment.ref(workflow),
       payload: { bucket, key: 'incoming/a.csv', etag: 'e', size: 5, versionId: 'v1' },
     },
+  ]);
+});
+
+test('a missed event: the rules it matched never deliver it; the fault model counts only matched status changes', async () => {
+  const deployment = deploy();
+  const [workflow] = idsOfType(deployment.template, 'AWS::StepFunctions::StateMachine').filter(
+    (id) => !id.startsWith('LaunchGate') && !id.startsWith('Backfill'),
+  );
+  const faults = new GateFaults({
+    faults: [{ kind: 'missed-event', amount: { count: 1 } }],
+    seed: 1,
+    tableNames: [],
+  });
+  const missedBy: string[] = [];
+  const { eventBus, calls } = bus(loadEventRules(deployment), {
+    missed: (event, rule) => faults.missesEvent(event) && missedBy.push(rule.name) > 0,
+  });
+  const workflowArn = deployment.ref(workflow);
+  // RUNNING matches no rule: it is not offered to the fault model, so the count is left for ABORTED
+  for (const status of ['RUNNING', 'ABORTED', 'FAILED'])
+    await eventBus.put(statusChange(workflowArn, status));
+  expect(missedBy).toHaveLength(1);
+  expect(missedBy[0]).toMatch(/^LaunchGateCleanup/);
+  expect(calls.map((c) => (c.payload as { detail?: { status?: string } }).detail?.status)).toEqual([
+    'FAILED',
   ]);
 });
 

@@ -128,11 +128,19 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
     meanLaunchAttempts: 1,
     maxLaunchAttempts: 1,
     peakRunTaskCallsPerSecond: 0.2,
-    // 8 claims (6 refused), 6 waiter items, 8 releases, 6 grants, 6 waiter items deleted; 8 queries
-    // of the line
-    dynamodbWriteRequests: 34,
-    dynamodbReadRequests: 8,
+    // the objects: 8 claims (6 refused), 6 waiter items, 8 releases, 6 grants, 6 waiter items
+    // deleted, 8 queries of the line; the reconciler (its phase drawn from seed 7 puts its runs
+    // between the task ends, at 5 moments up to 240 s and one after): each run writes the limit and
+    // queries the line, and tries to grant each waiter a slot, refused while both are held (6 waiters
+    // at its first run, 4, 2, then none): 5 writes, 12 refused grants, 5 queries
+    dynamodbWriteRequests: 34 + 5 + 12,
+    dynamodbReadRequests: 8 + 5,
     sqsRequests: 0,
+    housekeepingRuns: { byRules: 0, bySchedules: 5 },
+    repairs: {},
+    stopped: 0,
+    slotsLostAtRest: 0,
+    maxIdleSlotSecondsWhileWaiting: 0,
   });
   expect(gateAtRest(result)).toEqual(EMPTY);
   // 8 states each (claim, task, name, release, find, choice, choice, succeed); each waiter 1 more
@@ -143,8 +151,10 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
   // 8 tasks of 0.5 vCPU and 1 GB for 60 s, each with a public IPv4, the transitions and the requests
   const fargate = 8 * (0.5 * PRICES.fargateVcpuHour.ARM64 + 1 * PRICES.fargateGbHour.ARM64) * (60 / 3600);
   const ipv4 = 8 * PRICES.publicIpv4Hour * (60 / 3600);
-  const requests = 34 * PRICES.dynamodbWriteRequestUnit + 8 * PRICES.dynamodbReadRequestUnit;
-  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 88 * PRICES.stateTransition + requests, 4);
+  const requests = 51 * PRICES.dynamodbWriteRequestUnit + 13 * PRICES.dynamodbReadRequestUnit;
+  // 5 Express runs of the reconciler, each a request and 100 ms at 64 MB
+  const reconciler = 5 * (PRICES.expressRequest + 0.1 * PRICES.expressGbSecond * (64 / 1024));
+  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 88 * PRICES.stateTransition + requests + reconciler, 4);
   // the waits and hand-ons: 6 + 18 transitions, and their requests (6 puts, 6 grants, 6 deletes)
   expect(result.waitCostUsd).toBeCloseTo(
     24 * PRICES.stateTransition + 18 * PRICES.dynamodbWriteRequestUnit,
@@ -153,8 +163,12 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
 });
 
 test('one scenario, two clocks: the by-hand case on a real clock 600 times as fast ends as on the virtual one', async () => {
-  const virtual = await simulate({ ...BY_HAND, ...twoSlots });
-  const real = await simulate({ ...BY_HAND, ...twoSlots, clock: new RealClock(600) });
+  // The workflow alone: on a real clock the reconciler's runs fall at other moments, and one that runs
+  // while a releaser is between its release and its grant (a millisecond is 0.6 s here) wakes the
+  // waiter itself, a repair that changes the releaser's path.
+  const workflowAlone = { ...BY_HAND, ...twoSlots, housekeeping: undefined };
+  const virtual = await simulate(workflowAlone);
+  const real = await simulate({ ...workflowAlone, clock: new RealClock(600) });
   // Real time lets the two releasers of an instant race for the same waiter: each race costs the
   // loser a second look (7 transitions: delete the stale item, count, choice, find, choice, grant,
   // wake; 2 writes and 1 read). With those taken out, the runs are the same.
@@ -316,5 +330,55 @@ test("the template's Choices and counters, evaluated as the engine evaluates the
     fillPayload(States.ClaimLaunchSlot.Parameters as Json, {}, { Execution: { Id: 'arn:e' } }),
   ).toMatchObject({
     ExpressionAttributeValues: { ':holders': { SS: ['arn:e'] }, ':holder': { S: 'arn:e' } },
+  });
+});
+
+describe('the gate under stops: every ending releases, through the cleanup rule or the reconciler', () => {
+  /**
+   * 8 objects at once on the gate's 2 slots, every one stopped during its task; the account's quota
+   * (2 vCPU) has room for 4 tasks, so only the gate bounds them.
+   */
+  const ALL_STOPPED = { ...BY_HAND, vcpuQuota: 2, stopRate: 1 };
+
+  test('the cleanup rule sees each ABORTED holder and hands its slot on at once', async () => {
+    const result = await simulate({ ...ALL_STOPPED, ...twoSlots });
+    expect(result).toMatchObject({
+      succeeded: 0,
+      stopped: 8,
+      failed: 0,
+      slotsLostAtRest: 0,
+      // released the moment it stopped: the status-change event starts the cleanup at that instant
+      maxIdleSlotSecondsWhileWaiting: 0,
+      // the reconciler found nothing to repair
+      repairs: {},
+      peakTasksOfRunningExecutions: 2,
+    });
+    expect(gateAtRest(result)).toEqual(EMPTY);
+    // one cleanup per stopped execution
+    expect(result.housekeepingRuns.byRules).toBe(8);
+    // a stopped task keeps its vCPU until its worker exits (at most its 30 s stopTimeout): the next
+    // pair of tasks runs beside it, over the gate's 2 slots, bounded by the tasks still stopping
+    expect(result.peakRunningTasks).toBeGreaterThan(2);
+    expect(result.peakRunningTasks).toBeLessThanOrEqual(2 + result.peakStoppingTasks);
+  });
+
+  test('with every status-change event missed (no cleanup rule), the reconciler releases them within its period', async () => {
+    const noCleanup = {
+      ...twoSlots,
+      housekeeping: { ...twoSlots.housekeeping!, eventRules: [] },
+    };
+    const result = await simulate({ ...ALL_STOPPED, ...noCleanup });
+    expect(result).toMatchObject({
+      stopped: 8,
+      failed: 0,
+      slotsLostAtRest: 0,
+      peakTasksOfRunningExecutions: 2,
+    });
+    expect(gateAtRest(result)).toEqual(EMPTY);
+    expect(result.housekeepingRuns.byRules).toBe(0);
+    // each stopped holder released by the reconciler, each waiter woken by it into the freed slot
+    expect(result.repairs).toEqual({ HoldersNotRunning: 8, WaitersWokenIntoFreeSlots: 6, Repairs: 14 });
+    expect(result.maxIdleSlotSecondsWhileWaiting).toBeGreaterThan(0);
+    expect(result.maxIdleSlotSecondsWhileWaiting).toBeLessThanOrEqual(60);
   });
 });

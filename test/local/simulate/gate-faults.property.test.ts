@@ -1,0 +1,75 @@
+import { GATE_FAULT_KINDS, type GateFault } from '../../../local/faults/gate-faults';
+import { loadSimulatedWorkflow } from '../../../local/simulate/planner';
+import { mulberry32, simulate, type SimulationResult } from '../../../local/simulate/simulation';
+import { synthesizedTemplate } from '../support/synthesized-template';
+
+/**
+ * The launch gate under random fault schedules, in the planner: for each seed a small burst on the
+ * template's 2 slots, with a random share of holders stopped and random rates of every gate fault of
+ * the one fault model (answers lost before or after the call took effect, duplicates, throttling,
+ * missed status-change events). Whatever the schedule: at rest the gate
+ * is empty; the tasks of running executions never exceed the slots (the one bounded exception: a
+ * stopped execution's task keeps its vCPU while it stops, up to its stopTimeout, beside the task of
+ * the waiter its slot went to); no slot stands free while someone waits longer than the reconciler's
+ * period plus 10 s; every object not stopped succeeds.
+ */
+
+const SEEDS = Array.from({ length: 30 }, (_, i) => i + 1);
+const SLOTS = 2;
+
+let twoSlots: ReturnType<typeof loadSimulatedWorkflow>;
+const results: SimulationResult[] = [];
+beforeAll(async () => {
+  twoSlots = loadSimulatedWorkflow(
+    await synthesizedTemplate({ cpu: '512', memoryMiB: '1024', fargateVcpuQuota: '1' }),
+  );
+});
+
+test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed) => {
+  const draw = mulberry32(seed * 7919);
+  const result = await simulate({
+    ...twoSlots,
+    seed,
+    objects: 4 + Math.floor(draw() * 9),
+    arrivalSeconds: Math.floor(draw() * 120),
+    // room for 2 more tasks than the gate's slots: only the gate bounds them
+    vcpuQuota: 2,
+    spotVcpuQuota: 2,
+    taskSeconds: 20 + Math.floor(draw() * 80),
+    taskSpread: 0.5,
+    stopRate: draw() * 0.4,
+    gateFaults: GATE_FAULT_KINDS.map((kind): GateFault => ({
+      kind,
+      amount: { rate: Math.round(draw() * 15) / 100 },
+    })),
+  });
+  results.push(result);
+  expect(result.slotsLostAtRest).toBe(0);
+  expect(result.peakTasksOfRunningExecutions).toBeLessThanOrEqual(SLOTS);
+  expect(result.peakRunningTasks).toBeLessThanOrEqual(SLOTS + result.peakStoppingTasks);
+  expect(result.peakStoppingTasks).toBeLessThanOrEqual(result.stopped);
+  expect(result.maxIdleSlotSecondsWhileWaiting).toBeLessThanOrEqual(reconcilerPeriodSeconds() + 10);
+  expect(result.failed).toBe(0);
+  expect(result.succeeded + result.stopped).toBe(result.objects);
+});
+
+/** The reconciler's period, from the template's schedule (rate(1 minute)). */
+function reconcilerPeriodSeconds(): number {
+  const [schedule] = twoSlots.housekeeping?.schedules ?? [];
+  return schedule.rate.intervalMs / 1000;
+}
+
+test('the reconciler runs every minute', () => {
+  expect(twoSlots.housekeeping?.schedules).toHaveLength(1);
+  expect(reconcilerPeriodSeconds()).toBe(60);
+});
+
+test('the schedules did inject faults: the properties were tested under them', () => {
+  expect(results).toHaveLength(SEEDS.length);
+  const total = (pick: (r: SimulationResult) => number) => results.reduce((sum, r) => sum + pick(r), 0);
+  expect(total((r) => r.stopped)).toBeGreaterThan(10);
+  expect(total((r) => r.peakStoppingTasks)).toBeGreaterThan(0);
+  for (const kind of GATE_FAULT_KINDS) expect(total((r) => r.gateFaultsInjected[kind])).toBeGreaterThan(0);
+  // the reconciler had to repair what the faults left, so the properties rest on it too
+  expect(total((r) => r.repairs.Repairs ?? 0)).toBeGreaterThan(0);
+});
