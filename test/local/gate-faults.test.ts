@@ -84,7 +84,10 @@ function holders(pipeline: LocalPipeline): ExecutionRecord[] {
   return pipeline.executions().filter((e) => e.status === 'RUNNING' && lastStateEntered(e) === 'RunWorker');
 }
 
-/** What every case asserts: the gate at rest, never more tasks than slots, every object run once. */
+/**
+ * What every case asserts: the gate at rest, never more tasks than slots, every object run once (and
+ * at least `waited` of them waited in line).
+ */
 async function expectGateAtRest(
   { pipeline, executions }: Burst,
   stopped: readonly string[] = [],
@@ -102,7 +105,7 @@ async function expectGateAtRest(
 }
 
 /** Stops every execution whose task runs, through the SDK's StopExecution on the local endpoint. */
-async function stopHolders(pipeline: LocalPipeline, stopped: string[] = []): Promise<number> {
+async function stopHolders(pipeline: LocalPipeline, stopped: string[] = []): Promise<void> {
   const sfn = new SFNClient({
     endpoint: pipeline.endpoint,
     region: LOCAL_REGION,
@@ -115,9 +118,9 @@ async function stopHolders(pipeline: LocalPipeline, stopped: string[] = []): Pro
     stopped.push(holder.executionArn);
   }
   sfn.destroy();
-  return pipeline.clock.now();
 }
 
+/** The state `e` entered last. */
 function lastStateEntered(e: ExecutionRecord): string | undefined {
   const entered = e.history.events.filter((h) => h.type.endsWith('StateEntered')).at(-1);
   return (entered?.stateEnteredEventDetails as { name: string } | undefined)?.name;
