@@ -4,6 +4,7 @@ import { RealClock } from '../../local/clock';
 import type { GateFault, GateFaultKind } from '../../local/faults/gate-faults';
 import type { ExecutionRecord, FaultOptions, LocalPipeline } from '../../local/pipeline';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../../local/s3/server';
+import type { ServiceCallHook } from '../../local/stepfunctions/executions';
 import { releasedAfterEach, startTestPipeline, testDirectories } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
@@ -46,6 +47,7 @@ interface Burst {
 async function burst(
   faults: FaultOptions,
   during?: (pipeline: LocalPipeline) => Promise<void>,
+  onServiceCall?: ServiceCallHook,
 ): Promise<Burst> {
   const dirs = (used.dirs = testDirectories());
   const long = `mkdir "${dirs.dataDir}-long-a" 2>/dev/null || mkdir "${dirs.dataDir}-long-b" 2>/dev/null`;
@@ -55,6 +57,7 @@ async function burst(
     clock: new RealClock(CLOCK_SPEED),
     workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 5; else sleep 0.1; fi` : 'sleep 0.1'],
     faults,
+    onServiceCall,
   }));
   // All at once, so that most of them wait in line.
   await Promise.all(
@@ -154,6 +157,46 @@ test('holders stopped and their status-change events missed: the reconciler free
   await expectGateAtRest(run, stopped);
   expect(run.holdersAfter).toBe(SLOTS);
 }, 20_000);
+
+test.each([
+  ['its status-change event runs the cleanup, which wakes the waiter', []],
+  [
+    'its status-change event missed, the reconciler wakes the waiter',
+    [{ kind: 'missed-event', amount: { count: 1 } }],
+  ],
+] as Array<[string, GateFault[]]>)(
+  'a releaser stopped between its grant and its wake-up: %s',
+  async (_, gate) => {
+    // The first workflow execution to wake a waiter is stopped instead (StopExecution through the
+    // SDK): the waiter holds the slot it was granted, and nobody has woken it.
+    let releaser: string | undefined;
+    const stopReleaser: ServiceCallHook = async (call, send) => {
+      if (
+        releaser !== undefined ||
+        call.stateName !== 'HandOnLaunchSlot' ||
+        !call.stateMachineArn.includes('Workflow')
+      )
+        return send();
+      releaser = call.executionArn;
+      const sfn = new SFNClient({
+        endpoint: used.pipeline!.endpoint,
+        region: LOCAL_REGION,
+        credentials: { ...LOCAL_S3_CREDENTIALS },
+      });
+      await sfn.send(new StopExecutionCommand({ executionArn: releaser, cause: 'stopped mid-hand-on' }));
+      sfn.destroy();
+      return new Promise<never>(() => undefined);
+    };
+    const run = await burst({ gate }, undefined, stopReleaser);
+    expect(releaser).toBeDefined();
+    expect(run.executions.find((e) => e.executionArn === releaser)?.history.events.at(-1)?.type).toBe(
+      'ExecutionAborted',
+    );
+    expect(run.pipeline.gateFaultsInjected()?.['missed-event'] ?? 0).toBe(gate.length);
+    await expectGateAtRest(run, [releaser!]);
+  },
+  20_000,
+);
 
 /** Each gate call of the workflow: its first four calls throttled, lost before, lost after, delivered twice. */
 const EVERY_KIND: GateFaultKind[] = ['throttle', 'lost-before', 'lost-after', 'duplicate'];
