@@ -42,7 +42,9 @@ interface Burst {
 
 /**
  * Uploads the burst; resolves when every execution has ended. With `during`, the first `SLOTS` tasks
- * run until they are stopped (5 s) and `during` runs once both run; every other task takes 0.1 s.
+ * run until they are stopped (5 s) and `during` runs once both run; the next two wait for each other
+ * (up to 2 s, so that a lost slot shows as one running alone, whatever the machine's load); every
+ * other task takes 0.1 s.
  */
 async function burst(
   faults: FaultOptions,
@@ -51,11 +53,15 @@ async function burst(
 ): Promise<Burst> {
   const dirs = (used.dirs = testDirectories());
   const long = `mkdir "${dirs.dataDir}-long-a" 2>/dev/null || mkdir "${dirs.dataDir}-long-b" 2>/dev/null`;
+  const met = `${dirs.dataDir}-met`;
+  const meet =
+    `mkdir -p "${met}"; touch "${met}/$$"; i=0; ` +
+    `while [ "$(ls "${met}" | wc -l)" -lt ${SLOTS} ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.1`;
   const pipeline = (used.pipeline = await startTestPipeline(template, {
     dataDir: dirs.dataDir,
     deadLetterDir: dirs.deadLetterDir,
     clock: new RealClock(CLOCK_SPEED),
-    workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 5; else sleep 0.1; fi` : 'sleep 0.1'],
+    workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 5; else ${meet}; fi` : 'sleep 0.1'],
     faults,
     onServiceCall,
   }));
