@@ -70,6 +70,7 @@ import { ExecutionJournal } from './stepfunctions/execution-journal';
 import {
   type ExecutionRecord,
   LocalStepFunctions,
+  type ServiceCallHook,
   type StartExecutionOptions,
 } from './stepfunctions/executions';
 import type { StatusChangeEvent } from './stepfunctions/status-change-event';
@@ -149,6 +150,11 @@ export interface LocalPipelineOptions {
   readonly onExecutionStatusChange?: (event: StatusChangeEvent) => void;
   /** Called when an execution of an object has ended (SUCCEEDED, FAILED, TIMED_OUT or ABORTED); not for Express ones. */
   readonly onExecutionFinished?: (record: ExecutionRecord) => void;
+  /**
+   * Every Task state's service call but ECS's passes through it, after the gate faults: e.g. to stop
+   * an execution in the middle of one call. @default - made as it is
+   */
+  readonly onServiceCall?: ServiceCallHook;
   /** Each line the worker writes (its CloudWatch Logs, locally). */
   readonly onWorkerLog?: (line: string, taskArn: string) => void;
   /** Called when the rule target gave up on an event (dead-lettered, or dropped without a queue). */
@@ -395,7 +401,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     // Every definition is checked before anything starts: one the engine cannot run is refused, named.
     stateMachines: [...stateMachines.values()],
     itemReader: { s3, pageSize: options.listPageSize },
-    onServiceCall: gateFaults?.onServiceCall,
+    onServiceCall: composeHooks(gateFaults?.onServiceCall, options.onServiceCall),
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
     onStatusChange: (event) => {
       options.onExecutionStatusChange?.(event);
@@ -517,6 +523,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     await Promise.all([server.close(), dynamodb.close()]);
     await endpoint.close();
   }
+}
+
+/** `outer` around `inner`: each call goes through `outer` first, whose `send` is `inner`'s. */
+function composeHooks(
+  outer: ServiceCallHook | undefined,
+  inner: ServiceCallHook | undefined,
+): ServiceCallHook | undefined {
+  if (!outer || !inner) return outer ?? inner;
+  return (call, send) => outer(call, () => inner(call, send));
 }
 
 /** `start()`, with the endpoint closed if it throws (a template the local pipeline cannot run). */

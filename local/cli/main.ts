@@ -158,19 +158,27 @@ async function checkSubPrefix(pipeline: LocalPipeline, subPrefix?: string): Prom
 async function backfill(pipeline: LocalPipeline, options: CliOptions, subPrefix?: string): Promise<number> {
   const result = await unlessInterrupted(runBackfill(pipeline, { subPrefix }));
   await pipeline.waitForIdle();
-  const { executions } = await summarize(pipeline);
+  const summary = await summarize(pipeline);
+  const { executions, gate, gateFaults } = summary;
   await pipeline.stop();
   if (options.json) {
     const { prefix, status, items, failed, toleratedFailurePercentage } = result;
     console.log(
       JSON.stringify(
-        { backfill: { prefix, status, items, failed, toleratedFailurePercentage }, executions },
+        {
+          backfill: { prefix, status, items, failed, toleratedFailurePercentage },
+          executions,
+          gate,
+          gateFaults,
+        },
         null,
         2,
       ),
     );
   } else {
     console.log(`\n${backfillLine(result)}`);
+    const line = gateLine(summary);
+    if (line) console.log(line);
   }
   return result.status === 'SUCCEEDED' ? 0 : 1;
 }

@@ -15,8 +15,9 @@ import { integrationErrorName } from '../stepfunctions/integrations/error-names'
  *
  * Each fault takes a rate (each eligible call or event, drawn from a PRNG seeded with `seed`) or a
  * count (the first n eligible ones), optionally only at one state (`@ReleaseLaunchSlot`). A call
- * gets at most one fault: the kinds are tried in the order of GATE_FAULT_KINDS. Every draw is made
- * for every eligible call, so one seed gives one schedule whatever else the run does.
+ * gets at most one fault: the kinds are tried in the order of GATE_FAULT_KINDS, and every rate
+ * eligible for the call is drawn whichever strikes, so one seed and one order of calls give one
+ * schedule (the planner's virtual clock fixes the order; `npm start`'s real processes vary it).
  *
  * How Step Functions reports each (an AWS SDK integration's error is `<Service>.<Name>`, "Exception"
  * appended when the API's name lacks it: Step Functions developer guide, "Learning to use AWS service

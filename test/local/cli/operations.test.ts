@@ -43,6 +43,7 @@ test('npm start -- --backfill --json processes the objects already in the bucket
   const summary = JSON.parse(stdout) as {
     backfill: Record<string, unknown>;
     executions: Array<Record<string, unknown>>;
+    gate: unknown;
   };
   expect(summary.backfill).toEqual({
     prefix: 'incoming/',
@@ -56,6 +57,8 @@ test('npm start -- --backfill --json processes the objects already in the bucket
     expect(execution).toMatchObject({ status: 'SUCCEEDED', error: null });
     expect(execution.result).toMatchObject({ sha256: sha256(objects[String(execution.key)]) });
   }
+  // AND the children left the launch gate empty
+  expect(summary.gate).toEqual({ holders: 0, waiters: 0 });
   expect(code).toBe(0);
 });
 

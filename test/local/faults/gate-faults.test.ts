@@ -1,4 +1,5 @@
 import {
+  checkGateFaultStates,
   type GateFault,
   GateFaultError,
   GateFaults,
@@ -6,6 +7,7 @@ import {
 } from '../../../local/faults/gate-faults';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
 import type { Json } from '../../../local/stepfunctions/asl/paths';
+import type { StateMachineDefinition } from '../../../local/stepfunctions/definitions';
 import type { ExecutionServiceCall } from '../../../local/stepfunctions/executions';
 import { statusChangeEvent } from '../../../local/stepfunctions/status-change-event';
 
@@ -231,5 +233,49 @@ describe('GateFaults.missesEvent', () => {
     expect(gate.injected).toMatchObject({ 'missed-event': 1, 'lost-before': 0 });
     await outcome(gate.onServiceCall(claim, counter().send));
     expect(gate.injected).toMatchObject({ 'missed-event': 1, 'lost-before': 1 });
+  });
+});
+
+describe('checkGateFaultStates', () => {
+  const definition = {
+    StartAt: 'Claim',
+    States: {
+      Claim: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
+        Parameters: { TableName: TABLE },
+        Next: 'Other',
+      },
+      Other: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:putItem',
+        Parameters: { TableName: 'Records' },
+        Next: 'Each',
+      },
+      Each: {
+        Type: 'Map',
+        ItemProcessor: {
+          StartAt: 'Wake',
+          States: {
+            Wake: { Type: 'Task', Resource: 'arn:aws:states:::aws-sdk:sfn:sendTaskSuccess', End: true },
+          },
+        },
+        End: true,
+      },
+    },
+  } as unknown as StateMachineDefinition;
+
+  test('a state that makes gate calls, nested or not, passes; any other is refused, naming those that do', () => {
+    const at = (stateName: string): GateFault => ({ kind: 'throttle', amount: { count: 1 }, stateName });
+    expect(() =>
+      checkGateFaultStates(
+        [at('Claim'), at('Wake'), { kind: 'throttle', amount: { count: 1 } }],
+        [definition],
+        [TABLE],
+      ),
+    ).not.toThrow();
+    expect(() => checkGateFaultStates([at('Other')], [definition], [TABLE])).toThrow(
+      'no state machine has a Task state "Other" that calls the launch gate: use one of Claim, Wake',
+    );
   });
 });
