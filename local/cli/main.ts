@@ -20,6 +20,7 @@ import {
   UsageError,
 } from './args';
 import { endpointBanner } from './banner';
+import { objectCounts, recordsTableName, summarizeObjects } from './object-summary';
 import { openFailures, redriveLocalFailures } from './redrive';
 import { replayLocalDeadLetters } from './replay-dead-letters';
 import { backfillLine, counted, executionLine, summarize, undeliveredLine } from './report';
@@ -90,16 +91,20 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   await unlessInterrupted(pipeline.waitForIdle());
   const summary = await summarize(pipeline);
+  // Each object once, as its record has it: a duplicate event's execution is not an object of its own.
+  const tableName = recordsTableName(templatePath, pipeline);
+  const objects = tableName === undefined ? undefined : await summarizeObjects(pipeline, tableName);
   await pipeline.stop();
   if (options.json) {
-    console.log(JSON.stringify(summary, null, 2));
+    const { peakRunningTasks, executions } = summary;
+    console.log(JSON.stringify({ peakRunningTasks, ...(objects && { objects }), executions }, null, 2));
   } else {
-    console.log(`\n${executionCounts(summary.executions)}`);
+    console.log(`\n${objects ? objectCounts(objects) : executionCounts(summary.executions)}`);
     printDeadLetterCount(pipeline, options);
     await printFailureCount(pipeline, options);
   }
-  const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
-  return allSucceeded && summary.executions.length === files.length ? 0 : 1;
+  const done = objects ?? summary.executions;
+  return done.every((o) => o.status === 'SUCCEEDED') && done.length === files.length ? 0 : 1;
 
   async function startPipeline(cli: typeof options, template: string): Promise<LocalPipeline> {
     try {
