@@ -153,8 +153,22 @@ export function recordReport(record: ObjectRecord): RecordReport {
     cause: record.cause ?? null,
     exitCode: record.exitCode ?? null,
     executionArn: record.executionArn,
-    executionArns: record.executionArns,
+    executionArns: executionArnsOf(record),
   };
+}
+
+/**
+ * Every execution that held the object, oldest first. The table keeps them as a string set, which
+ * the document client reads as a Set in no particular order; the holder is the newest, and before
+ * it only a failed execution can have held the object (a restart reopens a FAILED record only),
+ * each restart's name derived from the one before it, so for the one or two earlier ones the order
+ * of their stop is not kept: they are listed in the order DynamoDB returns them.
+ */
+export function executionArnsOf(record: Pick<ObjectRecord, 'executionArns' | 'executionArn'>): string[] {
+  const earlier = [...(record.executionArns as Iterable<string>)].filter(
+    (arn) => arn !== record.executionArn,
+  );
+  return [...earlier, record.executionArn];
 }
 
 const COLUMNS = [

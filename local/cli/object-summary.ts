@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import { OBJECT_RECORDS_TABLE_OUTPUT, objectRecordKey } from '../../shared/object-record';
-import { findRecords, type RecordReport, recordReport } from '../../shared/object-records';
+import { executionArnsOf, findRecords, type RecordReport, recordReport } from '../../shared/object-records';
 import { readTemplateFile } from '../cloudformation/template';
 import type { ExecutionRecord, LocalPipeline } from '../pipeline';
 import { counted } from './report';
@@ -36,7 +36,7 @@ export async function summarizeObjects(pipeline: LocalPipeline, tableName: strin
     key: pipeline.inputPrefix,
   });
   const executions = pipeline.executions();
-  const held = new Set(records.flatMap((record) => record.executionArns));
+  const held = new Set(records.flatMap(executionArnsOf));
   return Promise.all(
     records.map(async (record) => {
       const holder = executions.find((execution) => execution.executionArn === record.executionArn);

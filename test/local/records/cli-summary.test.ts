@@ -69,6 +69,8 @@ test('the human summary counts objects and duplicate events', async () => {
     '1',
     files,
   ]);
+  expect(stdout).toMatch(/^SUCCEEDED  incoming\/x\.txt  \d+ ms  -> processed\/incoming\/x\.txt\.json$/m);
+  expect(stdout).toMatch(/^DUPLICATE  incoming\/x\.txt  \d+ ms  held by arn:aws:states:\S+:execution:\S+$/m);
   expect(stdout).toMatch(/^1 object: 1 succeeded, 0 failed; 1 duplicate event ended at once$/m);
   expect(code).toBe(0);
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { LocalPipelineOptions } from '../../../local/pipeline';
+import { executionArnsOf } from '../../../shared/object-records';
 import { releasedAfterEach, startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 import { PipelineClient, tasksRun, templateWithResultConsumer } from './support';
@@ -60,11 +61,11 @@ test('an event delivered twice runs one task and leaves one SUCCEEDED record; th
       status: 'SUCCEEDED',
       attempts: 1,
       executionArn: holder.executionArn,
-      executionArns: [holder.executionArn],
       resultKey: holder.result?.key,
     }),
   ]);
   const [record] = records;
+  expect(executionArnsOf(record)).toEqual([holder.executionArn]);
   expect(record.error).toBeUndefined();
   expect(record.receivedAt <= record.startedAt! && record.startedAt! <= record.endedAt!).toBe(true);
   for (const duration of [record.waitingMs, record.launchMs, record.runMs]) {
@@ -131,8 +132,8 @@ test("a failed object's record has the worker's exit code; npm run redrive runs 
     error: 'States.TaskFailed',
     exitCode: 1,
     attempts: 1,
-    executionArns: [failedExecution.executionArn],
   });
+  expect(executionArnsOf(failed)).toEqual([failedExecution.executionArn]);
   expect(failed.endedAt).toEqual(expect.any(String));
   expect(await aws.resultEvents()).toEqual([
     {
@@ -162,8 +163,8 @@ test("a failed object's record has the worker's exit code; npm run redrive runs 
     status: 'SUCCEEDED',
     attempts: 2,
     executionArn: restarted.executionArn,
-    executionArns: [failedExecution.executionArn, restarted.executionArn],
   });
+  expect(executionArnsOf(record)).toEqual([failedExecution.executionArn, restarted.executionArn]);
   expect(record.failedAt).toBeUndefined();
   expect((await aws.resultEvents()).map((e) => [e['detail-type'], e.detail.executionArn])).toEqual([
     ['Object Processed', restarted.executionArn],
