@@ -124,9 +124,9 @@ export class ObjectRecorder extends Construct {
       );
       'SET ' & $join($sets, ', ') & ($failed ? ' ADD #executionArns :arns' : '') & ' REMOVE #openSince'
     )`;
-    const condition = `$states.input.status = 'FAILED'
+    const condition = `($states.input.status = 'FAILED'
       ? 'attribute_not_exists(#bucket) OR (#executionArn = :arn AND #status <> :status)'
-      : '#executionArn = :arn AND #status <> :status'`;
+      : '#executionArn = :arn AND #status <> :status')`;
     const values = `(
       $e := $states.input;
       $failed := $e.status = 'FAILED';
