@@ -1,19 +1,23 @@
 import type { Clock } from '../clock';
 import { ruleMatches } from './asl/choice-rules';
 import { checkDefinition } from './asl/definition-check';
-import { StatesError } from './asl/errors';
+import { QueryEvaluationError, StatesError } from './asl/errors';
 import { ExecutionHistory, type HistoryCursor } from './asl/history';
+import { JsonataEvaluator, jsonataText, type StatesBinding } from './asl/jsonata';
 import { applyResultPath, evaluateExpression, fillPayload, type Json, lookUp, readPath } from './asl/paths';
 import { type Catcher, errorMatches, maxAttemptsOf, type Retrier, retryDelaySeconds } from './asl/retry';
+import { assignedVariables, VARIABLES, VariableScope } from './asl/variables';
 import type { AslState, StateMachineDefinition } from './definitions';
 import { type LocalServices, type TaskIntegration, taskIntegration } from './integrations';
 import type { TaskTokens } from './task-tokens';
 
 /**
- * The local Step Functions engine: runs an Amazon States Language definition (JSONPath) as Step
- * Functions does, on a Clock, for `npm start` and the planner alike. Every state type (Task, Pass,
- * Choice, Wait, Succeed, Fail, Parallel, Map inline and distributed); InputPath, Parameters (paths
- * and intrinsic functions), ResultSelector, ResultPath, OutputPath; Retry (IntervalSeconds,
+ * The local Step Functions engine: runs an Amazon States Language definition as Step Functions
+ * does, on a Clock, for `npm start` and the planner alike. Every state type (Task, Pass, Choice,
+ * Wait, Succeed, Fail, Parallel, Map inline and distributed); in JSONPath InputPath, Parameters
+ * (paths and intrinsic functions), ResultSelector, ResultPath, OutputPath; in JSONata (the machine's
+ * or a state's QueryLanguage) Arguments, Output, Items, ItemSelector, Condition and `{% %}`
+ * expressions in any field that takes one; workflow variables (Assign) in both; Retry (IntervalSeconds,
  * BackoffRate, MaxDelaySeconds, JitterStrategy FULL) and Catch (never for States.Runtime or
  * States.DataLimitExceeded); a Task's TimeoutSeconds and HeartbeatSeconds; the execution's own
  * TimeoutSeconds (TIMED_OUT); StopExecution (ABORTED: no Catch runs, running tasks are told through
@@ -124,10 +128,36 @@ interface Branch {
   readonly signal: AbortSignal;
   readonly cursor: HistoryCursor;
   readonly tokens: Set<string>;
+  /** Its variables: a Map iteration or Parallel branch has a scope of its own inside its parent's. */
+  readonly scope: VariableScope;
+}
+
+/** What a state did: where next, its output, and the variables its Assign sets. */
+interface Step {
+  readonly next?: string;
+  readonly output: Json;
+  readonly assign?: Record<string, Json>;
+}
+
+/** A Task's call, in either query language. */
+interface TaskIo {
+  /** The call's parameters, given the context object (which carries the task token, if any). */
+  parameters(context: Record<string, Json>): Json | Promise<Json>;
+  readonly timeoutSeconds?: number;
+  readonly heartbeatSeconds?: number;
+}
+
+/** An inline Map's items and each one's input, in either query language. */
+interface MapIo {
+  items(): Promise<Json>;
+  itemInput(value: Json, itemContext: Record<string, Json>): Json | Promise<Json>;
+  readonly maxConcurrency: number;
 }
 
 export class LocalStateMachine {
   private readonly integrations = new Map<AslState, TaskIntegration>();
+  private readonly jsonataStates = new Set<AslState>();
+  private readonly jsonata: JsonataEvaluator;
   private readonly clock: Clock;
   private readonly random: () => number;
 
@@ -137,8 +167,11 @@ export class LocalStateMachine {
   ) {
     this.clock = options.clock;
     this.random = options.random ?? Math.random;
+    this.jsonata = new JsonataEvaluator(this.clock, this.random);
     checkDefinition(definition, options.where ?? 'State machine', {
       type: options.type,
+      compileJsonata: (text) => this.jsonata.compile(text),
+      jsonataState: (_name, state) => this.jsonataStates.add(state),
       checkTask: (name, state) =>
         this.integrations.set(
           state,
@@ -166,6 +199,7 @@ export class LocalStateMachine {
       signal: controller.signal,
       cursor: options.history.cursor(),
       tokens: new Set(),
+      scope: new VariableScope(),
     };
     const history = options.history;
     if (options.resumeAt) {
@@ -232,26 +266,40 @@ export class LocalStateMachine {
       }
       const state = machine.States[name];
       const enteredTime = new Date(this.clock.now()).toISOString();
-      branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
+      const enteredId = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
         name,
         input: JSON.stringify(input),
         inputDetails: { truncated: false },
       });
-      const context = this.contextObject(branch.run, executionInput, name, enteredTime);
-      let step: { next?: string; output: Json };
+      const context = this.contextObject(branch, executionInput, name, enteredTime);
+      const jsonata = this.jsonataStates.has(state);
+      let step: Step;
       try {
-        step = await this.runState(name, state, input, context, branch, executionInput);
-      } catch (error) {
+        step = jsonata
+          ? await this.runJsonataState(name, state, input, context, branch, executionInput)
+          : await this.runState(name, state, input, context, branch, executionInput);
+      } catch (thrown) {
         if (branch.signal.aborted) throw branch.signal.reason;
-        if (error instanceof FailedAt) throw error;
-        if (!(error instanceof StatesError)) throw error;
+        if (thrown instanceof FailedAt) throw thrown;
+        if (!(thrown instanceof StatesError)) throw thrown;
+        const error =
+          thrown instanceof QueryEvaluationError
+            ? this.evaluationFailed(branch, name, enteredId, thrown)
+            : thrown;
         const catcher = ((state.Catch as Catcher[] | undefined) ?? []).find((c) =>
           errorMatches(c.ErrorEquals, error.name),
         );
         if (!catcher) throw new FailedAt(error, { name, input });
-        input = applyResultPath(input, catcher.ResultPath, { Error: error.name, Cause: error.message });
-        name = catcher.Next;
-        continue;
+        try {
+          step = await this.caught(catcher, input, error, context, branch, jsonata);
+        } catch (failure) {
+          if (!(failure instanceof StatesError)) throw failure;
+          const reported =
+            failure instanceof QueryEvaluationError
+              ? this.evaluationFailed(branch, name, enteredId, failure)
+              : failure;
+          throw new FailedAt(reported, { name, input });
+        }
       }
       const output = JSON.stringify(step.output);
       // Step Functions' payload limit: a state output above 256 KiB fails the execution, uncaught.
@@ -268,13 +316,19 @@ export class LocalStateMachine {
         name,
         output,
         outputDetails: { truncated: false },
+        ...(step.assign && {
+          assignedVariables: assignedVariables(step.assign),
+          assignedVariablesDetails: { truncated: false },
+        }),
       });
+      if (step.assign) branch.scope.assign(step.assign);
       if (step.next === undefined) return step.output;
       name = step.next;
       input = step.output;
     }
   }
 
+  /** A JSONPath state. */
   private async runState(
     name: string,
     state: AslState,
@@ -282,7 +336,7 @@ export class LocalStateMachine {
     context: Record<string, Json>,
     branch: Branch,
     executionInput: Json,
-  ): Promise<{ next?: string; output: Json }> {
+  ): Promise<Step> {
     const next = state.End === true ? undefined : (state.Next as string | undefined);
     if (state.Type === 'Fail') {
       const text = (path: unknown, literal: unknown, field: string) => {
@@ -297,17 +351,25 @@ export class LocalStateMachine {
         text(state.CausePath, state.Cause, 'CausePath'),
       );
     }
-    const input = inputOf(state, rawInput);
-    const finish = (result: Json, nextState = next) => ({
-      next: nextState,
+    const input = inputOf(state, rawInput, context);
+    // Assign reads the state's result as `$` (its input where it has none), and the variables as
+    // they were when the state began: OutputPath too reads them before the Assign is made.
+    const assign = (result: Json, fields: AslState = state) =>
+      fields.Assign === undefined
+        ? undefined
+        : (fillPayload(fields.Assign as Json, result, context, 'Assign') as Record<string, Json>);
+    const finish = (result: Json): Step => ({
+      next,
       output: outputOf(
         state,
         applyResultPath(rawInput, state.ResultPath as string | null | undefined, result),
+        context,
       ),
+      assign: assign(result),
     });
     switch (state.Type) {
       case 'Succeed':
-        return { output: outputOf(state, input) };
+        return { output: outputOf(state, input, context) };
       case 'Pass':
         return finish(
           state.Parameters !== undefined
@@ -327,39 +389,295 @@ export class LocalStateMachine {
             `No Choice rule matched and there was no Default in state "${name}"`,
           );
         }
-        return { next: target, output: outputOf(state, input) };
+        const fields = rule?.Assign !== undefined ? (rule as AslState) : state;
+        return { next: target, output: outputOf(state, input, context), assign: assign(input, fields) };
       }
       case 'Wait': {
         await this.clock.sleep(this.waitMs(state, input, context), branch.signal);
-        return { next, output: outputOf(state, input) };
+        return { next, output: outputOf(state, input, context), assign: assign(input) };
       }
       case 'Task':
         return finish(
-          await this.withRetry(state, branch.signal, (retryCount) =>
-            this.runTask(
-              name,
-              state,
-              input,
-              { ...context, State: { ...(context.State as object), RetryCount: retryCount } },
-              branch,
-            ),
-          ),
+          await this.withRetry(state, branch.signal, async (retryCount) => {
+            const attemptContext = {
+              ...context,
+              State: { ...(context.State as object), RetryCount: retryCount },
+            };
+            const output = await this.runTask(name, state, attemptContext, branch, {
+              parameters: (withToken) =>
+                state.Parameters === undefined
+                  ? input
+                  : fillPayload(state.Parameters as Json, input, withToken),
+              timeoutSeconds: secondsOf(state, 'TimeoutSeconds', input, attemptContext),
+              heartbeatSeconds: secondsOf(state, 'HeartbeatSeconds', input, attemptContext),
+            });
+            return selectResult(state, output, attemptContext);
+          }),
         );
       case 'Parallel':
         return finish(
-          await this.withRetry(state, branch.signal, () =>
-            this.runParallel(state, input, context, branch, executionInput),
-          ),
+          await this.withRetry(state, branch.signal, async () => {
+            const effective =
+              state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
+            const outputs = await this.runParallel(state, effective, branch, executionInput);
+            return selectResult(state, outputs, context);
+          }),
         );
-      case 'Map':
+      case 'Map': {
+        const selector = (state.ItemSelector ?? state.Parameters) as Json | undefined;
+        const map: MapIo = {
+          items: async () =>
+            state.ItemsPath === undefined
+              ? input
+              : readPath(String(state.ItemsPath), input, context, 'ItemsPath'),
+          itemInput: (value, itemContext) =>
+            selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
+          maxConcurrency: typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0,
+        };
         return finish(
-          await this.withRetry(state, branch.signal, () =>
-            this.runMap(name, state, input, context, branch, executionInput),
+          await this.withRetry(state, branch.signal, async () =>
+            selectResult(
+              state,
+              await this.runMap(name, state, input, context, branch, executionInput, map),
+              context,
+            ),
           ),
         );
+      }
       default:
         throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);
     }
+  }
+
+  /**
+   * A JSONata state: `$states.input` is its input, Arguments its call's (a Task's; a Parallel's
+   * branches' input), Output its output (by default its result, or its input where it has none),
+   * Assign its variables; Output and Assign both see the variables as they were when it began.
+   */
+  private async runJsonataState(
+    name: string,
+    state: AslState,
+    input: Json,
+    context: Record<string, Json>,
+    branch: Branch,
+    executionInput: Json,
+  ): Promise<Step> {
+    const next = state.End === true ? undefined : (state.Next as string | undefined);
+    const states: StatesBinding = { input, context };
+    const fill = (value: unknown, location: string, binding: StatesBinding = states) =>
+      this.jsonata.fill(value, binding, branch.scope, location);
+    const finish = async (
+      result: Json | undefined,
+      nextState: string | undefined = next,
+      fields: { readonly Output?: unknown; readonly Assign?: unknown } = {
+        Output: state.Output,
+        Assign: state.Assign,
+      },
+    ): Promise<Step> => {
+      const binding = result === undefined ? states : { ...states, result };
+      return {
+        next: nextState,
+        output:
+          fields.Output === undefined ? (result ?? input) : await fill(fields.Output, 'Output', binding),
+        assign:
+          fields.Assign === undefined
+            ? undefined
+            : ((await fill(fields.Assign, 'Assign', binding)) as Record<string, Json>),
+      };
+    };
+    switch (state.Type) {
+      case 'Fail':
+        throw new StatesError(
+          await this.jsonataString(state.Error, 'Error', states, branch),
+          await this.jsonataString(state.Cause, 'Cause', states, branch),
+        );
+      case 'Succeed':
+        return finish(undefined, undefined);
+      case 'Pass':
+        return finish(undefined);
+      case 'Choice': {
+        for (const rule of state.Choices as Array<Record<string, unknown>>) {
+          const holds = await fill(rule.Condition, 'Condition');
+          if (typeof holds !== 'boolean') throw unexpectedType(rule.Condition, 'Condition', 'boolean', holds);
+          if (!holds) continue;
+          return finish(undefined, String(rule.Next), {
+            Output: rule.Output ?? state.Output,
+            Assign: rule.Assign ?? state.Assign,
+          });
+        }
+        if (state.Default === undefined) {
+          throw new StatesError(
+            'States.NoChoiceMatched',
+            `No Choice rule matched and there was no Default in state "${name}"`,
+          );
+        }
+        return finish(undefined, String(state.Default));
+      }
+      case 'Wait': {
+        const ms =
+          state.Seconds !== undefined
+            ? (await this.jsonataNumber(state.Seconds, 'Seconds', states, branch, 0)) * 1000
+            : await this.jsonataTimestampMs(state.Timestamp, states, branch);
+        await this.clock.sleep(ms, branch.signal);
+        return finish(undefined);
+      }
+      case 'Task':
+        return finish(
+          await this.withRetry(state, branch.signal, async (retryCount) => {
+            const attemptContext = {
+              ...context,
+              State: { ...(context.State as object), RetryCount: retryCount },
+            };
+            const binding = { input, context: attemptContext };
+            const seconds = (field: 'TimeoutSeconds' | 'HeartbeatSeconds') =>
+              state[field] === undefined
+                ? undefined
+                : this.jsonataNumber(state[field], field, binding, branch, 1);
+            return this.runTask(name, state, attemptContext, branch, {
+              parameters: (withToken) =>
+                state.Arguments === undefined
+                  ? {}
+                  : fill(state.Arguments, 'Arguments', { input, context: withToken }),
+              timeoutSeconds: await seconds('TimeoutSeconds'),
+              heartbeatSeconds: await seconds('HeartbeatSeconds'),
+            });
+          }),
+        );
+      case 'Parallel':
+        return finish(
+          await this.withRetry(state, branch.signal, async () =>
+            this.runParallel(
+              state,
+              state.Arguments === undefined ? input : await fill(state.Arguments, 'Arguments'),
+              branch,
+              executionInput,
+            ),
+          ),
+        );
+      case 'Map': {
+        const map: MapIo = {
+          items: async () => {
+            if (state.Items === undefined) return input;
+            const items = await fill(state.Items, 'Items');
+            if (!Array.isArray(items)) throw unexpectedType(state.Items, 'Items', 'array', items);
+            return items;
+          },
+          itemInput: (value, itemContext) =>
+            state.ItemSelector === undefined
+              ? value
+              : fill(state.ItemSelector, 'ItemSelector', { input, context: itemContext }),
+          maxConcurrency:
+            state.MaxConcurrency === undefined
+              ? 0
+              : await this.jsonataNumber(state.MaxConcurrency, 'MaxConcurrency', states, branch, 0),
+        };
+        return finish(
+          await this.withRetry(state, branch.signal, () =>
+            this.runMap(name, state, input, context, branch, executionInput, map),
+          ),
+        );
+      }
+      default:
+        throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);
+    }
+  }
+
+  /** Where a caught error goes: a Catch's ResultPath (JSONPath) or Output (JSONata), and its Assign. */
+  private async caught(
+    catcher: Catcher & { readonly Output?: unknown; readonly Assign?: unknown },
+    input: Json,
+    error: StatesError,
+    context: Record<string, Json>,
+    branch: Branch,
+    jsonata: boolean,
+  ): Promise<Step> {
+    const errorOutput = { Error: error.name, Cause: error.message };
+    if (!jsonata) {
+      return {
+        next: catcher.Next,
+        output: applyResultPath(input, catcher.ResultPath, errorOutput),
+        assign:
+          catcher.Assign === undefined
+            ? undefined
+            : (fillPayload(catcher.Assign as Json, errorOutput, context, 'Assign') as Record<string, Json>),
+      };
+    }
+    const binding: StatesBinding = { input, context, errorOutput };
+    return {
+      next: catcher.Next,
+      output:
+        catcher.Output === undefined
+          ? errorOutput
+          : await this.jsonata.fill(catcher.Output, binding, branch.scope, 'Output'),
+      assign:
+        catcher.Assign === undefined
+          ? undefined
+          : ((await this.jsonata.fill(catcher.Assign, binding, branch.scope, 'Assign')) as Record<
+              string,
+              Json
+            >),
+    };
+  }
+
+  /**
+   * Records a JSONata failure as AWS does (an EvaluationFailed event naming the state and field);
+   * the error that goes on carries the cause AWS gives it, which names the state and its entry.
+   */
+  private evaluationFailed(
+    branch: Branch,
+    name: string,
+    enteredId: number,
+    error: QueryEvaluationError,
+  ): StatesError {
+    const cause = `An error occurred while executing the state '${name}' (entered at the event id #${enteredId}). ${error.message}`;
+    branch.run.history.add(branch.cursor, 'EvaluationFailed', {
+      error: error.name,
+      cause,
+      location: error.location,
+      state: name,
+    });
+    return new StatesError(error.name, cause);
+  }
+
+  /** A Fail state's Error or Cause in JSONata: a string, literal or evaluated. */
+  private async jsonataString(
+    value: unknown,
+    field: string,
+    states: StatesBinding,
+    branch: Branch,
+  ): Promise<string> {
+    if (value === undefined) return '';
+    const text = await this.jsonata.fill(value, states, branch.scope, field);
+    if (typeof text !== 'string') throw unexpectedType(value, field, 'string', text);
+    return text;
+  }
+
+  /** A whole number of at least `min`, literal or evaluated (Seconds, TimeoutSeconds, MaxConcurrency). */
+  private async jsonataNumber(
+    value: unknown,
+    field: string,
+    states: StatesBinding,
+    branch: Branch,
+    min: number,
+  ): Promise<number> {
+    const number = await this.jsonata.fill(value, states, branch.scope, field);
+    if (typeof number !== 'number' || !Number.isInteger(number) || number < min)
+      throw unexpectedType(value, field, min > 0 ? 'positive integer' : 'non-negative integer', number);
+    return number;
+  }
+
+  /** A Wait's Timestamp in JSONata: an ISO 8601 time with its offset; how long until then. */
+  private async jsonataTimestampMs(value: unknown, states: StatesBinding, branch: Branch): Promise<number> {
+    const timestamp = await this.jsonata.fill(value, states, branch.scope, 'Timestamp');
+    const at =
+      typeof timestamp === 'string' && ISO_TIMESTAMP.test(timestamp) ? Date.parse(timestamp) : Number.NaN;
+    if (Number.isNaN(at)) {
+      throw new QueryEvaluationError(
+        'Timestamp',
+        `The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: ${typeof timestamp === 'string' ? timestamp : JSON.stringify(timestamp)}`,
+      );
+    }
+    return Math.max(0, at - this.clock.now());
   }
 
   /** Runs `attempt` under the state's Retry: each retrier counts its own attempts. */
@@ -384,20 +702,20 @@ export class LocalStateMachine {
     }
   }
 
+  /** A Task's call, as `io` makes it; its raw result (ResultSelector is the caller's). */
   private async runTask(
     name: string,
     state: AslState,
-    input: Json,
     context: Record<string, Json>,
     branch: Branch,
+    io: TaskIo,
   ): Promise<Json> {
     const integration = this.integrations.get(state)!;
     const [, resourceType, resource] =
       /^arn:[^:]+:states:::((?:aws-sdk:)?[a-z0-9-]+):(.+)$/.exec(String(state.Resource)) ?? [];
     const events = { resourceType, resource };
     const history = branch.run.history;
-    const timeoutSeconds = secondsOf(state, 'TimeoutSeconds', input, context);
-    const heartbeatSeconds = secondsOf(state, 'HeartbeatSeconds', input, context);
+    const { timeoutSeconds, heartbeatSeconds } = io;
     let token: string | undefined;
     if (integration.kind === 'service' && integration.waitForTaskToken) {
       token = this.options.tokens.issue();
@@ -409,8 +727,7 @@ export class LocalStateMachine {
     branch.signal.addEventListener('abort', onAbort, { once: true });
     const timer = new AbortController();
     try {
-      const parameters =
-        state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
+      const parameters = await io.parameters(context);
       history.add(branch.cursor, 'TaskScheduled', {
         ...events,
         region: this.options.region ?? 'us-east-1',
@@ -459,7 +776,7 @@ export class LocalStateMachine {
           output: JSON.stringify(output),
           outputDetails: { truncated: false },
         });
-        return selectResult(state, output, context);
+        return output;
       } catch (error) {
         if (branch.signal.aborted) throw branch.signal.reason;
         if (!(error instanceof StatesError)) throw error;
@@ -481,15 +798,13 @@ export class LocalStateMachine {
     }
   }
 
+  /** Runs each branch on `effective` (the state's input after Parameters or Arguments); their outputs. */
   private async runParallel(
     state: AslState,
-    input: Json,
-    context: Record<string, Json>,
+    effective: Json,
     branch: Branch,
     executionInput: Json,
   ): Promise<Json> {
-    const effective =
-      state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
     const branches = state.Branches as StateMachineDefinition[];
     branch.run.history.add(branch.cursor, 'ParallelStateStarted');
     const outputs = await this.allOrFirstFailure(
@@ -504,9 +819,10 @@ export class LocalStateMachine {
       throw error;
     });
     branch.run.history.add(branch.cursor, 'ParallelStateSucceeded');
-    return selectResult(state, outputs, context);
+    return outputs;
   }
 
+  /** A Map's run (inline, by `map`, or distributed); its outputs (ResultSelector is the caller's). */
   private async runMap(
     name: string,
     state: AslState,
@@ -514,6 +830,7 @@ export class LocalStateMachine {
     context: Record<string, Json>,
     branch: Branch,
     executionInput: Json,
+    map: MapIo,
   ): Promise<Json> {
     const processor = (state.ItemProcessor ?? state.Iterator) as StateMachineDefinition & {
       ProcessorConfig?: { Mode?: string; ExecutionType?: string };
@@ -537,27 +854,24 @@ export class LocalStateMachine {
           onStarted: (mapRunArn) => history.add(branch.cursor, 'MapRunStarted', { mapRunArn }),
         });
         history.add(branch.cursor, 'MapRunSucceeded');
-        return selectResult(state, outputs, context);
+        return outputs;
       } catch (error) {
         if (error instanceof StatesError)
           history.add(branch.cursor, 'MapRunFailed', { error: error.name, cause: error.message });
         throw error;
       }
     }
-    const items =
-      state.ItemsPath === undefined ? input : readPath(String(state.ItemsPath), input, context, 'ItemsPath');
+    const items = await map.items();
     if (!Array.isArray(items)) {
       throw new StatesError(
         'States.Runtime',
         `Map state "${name}": the ItemsPath ${String(state.ItemsPath ?? '$')} is not an array`,
       );
     }
-    const selector = (state.ItemSelector ?? state.Parameters) as Json | undefined;
     history.add(branch.cursor, 'MapStateStarted', { length: items.length });
     const iterations = items.map((value, index) => async (sub: Branch) => {
       const itemContext = { ...context, Map: { Item: { Index: index, Value: value } } };
-      const itemInput =
-        selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector');
+      const itemInput = await map.itemInput(value, itemContext);
       history.add(sub.cursor, 'MapIterationStarted', { name, index });
       try {
         const output = await this.runStates(
@@ -574,11 +888,10 @@ export class LocalStateMachine {
         throw error;
       }
     });
-    const maxConcurrency = typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0;
     try {
-      const outputs = await this.allOrFirstFailure(iterations, maxConcurrency, branch);
+      const outputs = await this.allOrFirstFailure(iterations, map.maxConcurrency, branch);
       history.add(branch.cursor, 'MapStateSucceeded');
-      return selectResult(state, outputs, context);
+      return outputs;
     } catch (error) {
       if (!branch.signal.aborted) history.add(branch.cursor, 'MapStateFailed');
       throw error;
@@ -603,7 +916,12 @@ export class LocalStateMachine {
     const worker = async () => {
       while (nextJob < jobs.length && failure === undefined && !siblings.signal.aborted) {
         const index = nextJob++;
-        const sub: Branch = { ...parent, signal: siblings.signal, cursor: { last: parent.cursor.last } };
+        const sub: Branch = {
+          ...parent,
+          signal: siblings.signal,
+          cursor: { last: parent.cursor.last },
+          scope: parent.scope.inner(),
+        };
         try {
           results[index] = await jobs[index](sub);
         } catch (error) {
@@ -651,14 +969,15 @@ export class LocalStateMachine {
     return Math.max(0, at - this.clock.now());
   }
 
+  /** The context object (`$$`, `$states.context`), which also carries the variables in scope. */
   private contextObject(
-    run: RunOptions,
+    branch: Branch,
     executionInput: Json,
     stateName: string,
     enteredTime: string,
   ): Record<string, Json> {
-    const { identity } = run;
-    return {
+    const { identity } = branch.run;
+    const context: Record<string, Json> = {
       Execution: {
         Id: identity.executionArn,
         Input: executionInput,
@@ -670,6 +989,7 @@ export class LocalStateMachine {
       State: { EnteredTime: enteredTime, Name: stateName, RetryCount: 0 },
       StateMachine: { Id: identity.stateMachineArn, Name: identity.stateMachineArn.split(':').pop() ?? '' },
     };
+    return Object.assign(context, { [VARIABLES]: branch.scope });
   }
 }
 
@@ -683,16 +1003,36 @@ class FailedAt extends Error {
   }
 }
 
-function inputOf(state: AslState, input: Json): Json {
+function inputOf(state: AslState, input: Json, context: Json): Json {
   if (state.InputPath === null) return {};
-  return state.InputPath === undefined ? input : readPath(String(state.InputPath), input, {}, 'InputPath');
+  return state.InputPath === undefined
+    ? input
+    : readPath(String(state.InputPath), input, context, 'InputPath');
 }
 
-function outputOf(state: AslState, output: Json): Json {
+function outputOf(state: AslState, output: Json, context: Json): Json {
   if (state.OutputPath === null) return {};
   return state.OutputPath === undefined
     ? output
-    : readPath(String(state.OutputPath), output, {}, 'OutputPath');
+    : readPath(String(state.OutputPath), output, context, 'OutputPath');
+}
+
+/** A valid ISO 8601 time with its offset, as a JSONata Wait's Timestamp must be. */
+const ISO_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+
+/** A JSONata field whose value is not of the type the field takes, as AWS words it. */
+function unexpectedType(
+  field: unknown,
+  location: string,
+  expected: string,
+  value: Json,
+): QueryEvaluationError {
+  const text = jsonataText(field) ?? JSON.stringify(field);
+  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  return new QueryEvaluationError(
+    location,
+    `The JSONata expression '${text}' specified for the field '${location}' returned an unexpected result type. Expected '${expected}', but was '${type}' for value: ${JSON.stringify(value)}`,
+  );
 }
 
 function selectResult(state: AslState, result: Json, context: Json): Json {

@@ -22,3 +22,17 @@ export const UNCATCHABLE_ERRORS: ReadonlySet<string> = new Set([
 export function runtimeError(cause: string): StatesError {
   return new StatesError('States.Runtime', cause);
 }
+
+/**
+ * A JSONata expression that failed, or gave nothing (or a function) where a value is needed:
+ * `States.QueryEvaluationError`, catchable. `location` is the field, as AWS names it
+ * (`Arguments/FunctionName`, `Output`); the engine records it in an EvaluationFailed event.
+ */
+export class QueryEvaluationError extends StatesError {
+  constructor(
+    readonly location: string,
+    cause: string,
+  ) {
+    super('States.QueryEvaluationError', cause);
+  }
+}

@@ -148,11 +148,19 @@ export function evaluateIntrinsic(call: IntrinsicCall, input: Json, context: Jso
     if ('path' in arg) return readPath(arg.path, input, context, call.name);
     return evaluateIntrinsic(arg.call, input, context);
   });
-  const fn = FUNCTIONS[call.name];
+  return runIntrinsic(call.name, args);
+}
+
+/**
+ * An intrinsic function on values: also what JSONata's Step Functions functions (`$partition`,
+ * `$range`, `$hash`, `$parse`, `$uuid`) run, so each has one implementation.
+ */
+export function runIntrinsic(name: string, args: Json[]): Json {
+  const fn = FUNCTIONS[name];
   if (fn.arity !== undefined && !fn.arity.includes(args.length)) {
-    throw failure(call.name, `takes ${fn.arity.join(' or ')} arguments, got ${args.length}`);
+    throw failure(name, `takes ${fn.arity.join(' or ')} arguments, got ${args.length}`);
   }
-  return fn.run(args, call.name);
+  return fn.run(args, name);
 }
 
 function failure(name: string, why: string): StatesError {

@@ -1,10 +1,11 @@
 import { isPlainObject } from '../../cloudformation/intrinsics';
 import { runtimeError, StatesError } from './errors';
 import { evaluateIntrinsic, isIntrinsic, parseIntrinsic } from './intrinsics';
+import { variablesOf } from './variables';
 
 /**
  * The JSONPath side of the Amazon States Language: paths (`$.a.b`, `$['a b']`, `$.a[0]`,
- * `$.a[*].b`, the context object's `$$.Task.Token`), ResultPath, and payload templates
+ * `$.a[*].b`, the context object's `$$.Task.Token`, a variable's `$name.field`), ResultPath, and payload templates
  * (Parameters, ResultSelector, ItemSelector: `key.$` fields take a path or an intrinsic function).
  * Paths are parsed when the definition loads, so a malformed one is refused naming its state.
  *
@@ -22,6 +23,8 @@ export interface CompiledPath {
   readonly text: string;
   /** `$$.…`: reads the context object. */
   readonly context: boolean;
+  /** `$name.…`: reads the workflow variable `name`. */
+  readonly variable?: string;
   readonly steps: readonly Step[];
   /** Whether it can match several values (a `[*]`): then it gives an array. */
   readonly indefinite: boolean;
@@ -35,8 +38,9 @@ export function compilePath(text: string): CompiledPath {
   if (cached) return cached;
   const context = text.startsWith('$$');
   if (!text.startsWith('$')) throw new Error(`"${text}" is not a path: a path starts with $`);
+  const variable = context ? undefined : /^\$([A-Za-z_][A-Za-z0-9_]*)/.exec(text)?.[1];
   const steps: Step[] = [];
-  const rest = text.slice(context ? 2 : 1);
+  const rest = text.slice(context ? 2 : 1 + (variable?.length ?? 0));
   const step = /\.([^.[\]'"]+)|\[(\d+)\]|\[\*\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]/y;
   let at = 0;
   while (at < rest.length) {
@@ -54,7 +58,7 @@ export function compilePath(text: string): CompiledPath {
     else steps.push({ wildcard: true });
     at = step.lastIndex;
   }
-  const compiled = { text, context, steps, indefinite: steps.some((s) => 'wildcard' in s) };
+  const compiled = { text, context, variable, steps, indefinite: steps.some((s) => 'wildcard' in s) };
   cache.set(text, compiled);
   return compiled;
 }
@@ -62,8 +66,10 @@ export function compilePath(text: string): CompiledPath {
 /** Whether `path` names a single place (no wildcard), as ResultPath must. */
 export function compileReferencePath(text: string): CompiledPath {
   const path = compilePath(text);
-  if (path.indefinite || path.context) {
-    throw new Error(`"${text}" is not a reference path: ResultPath takes $.field or $.list[0], no [*] or $$`);
+  if (path.indefinite || path.context || path.variable !== undefined) {
+    throw new Error(
+      `"${text}" is not a reference path: ResultPath takes $.field or $.list[0], no [*], $$ or variable`,
+    );
   }
   return path;
 }
@@ -71,7 +77,7 @@ export function compileReferencePath(text: string): CompiledPath {
 /** The value at `path` in `input` (or the context object), or States.Runtime when nothing matches. */
 export function readPath(path: CompiledPath | string, input: Json, context: Json, where: string): Json {
   const compiled = typeof path === 'string' ? compilePath(path) : path;
-  const found = walk(compiled.context ? context : input, compiled.steps);
+  const found = walk(root(compiled, input, context), compiled.steps);
   if (found === undefined) {
     throw runtimeError(
       `The JSONPath '${compiled.text}' specified for the field '${where}' could not be found in the input '${JSON.stringify(input)}'`,
@@ -83,7 +89,12 @@ export function readPath(path: CompiledPath | string, input: Json, context: Json
 /** The value at `path`, or undefined when it matches nothing (for Choice's IsPresent). */
 export function lookUp(path: CompiledPath | string, input: Json, context: Json = {}): Json | undefined {
   const compiled = typeof path === 'string' ? compilePath(path) : path;
-  return walk(compiled.context ? context : input, compiled.steps);
+  return walk(root(compiled, input, context), compiled.steps);
+}
+
+function root(path: CompiledPath, input: Json, context: Json): Json | undefined {
+  if (path.context) return context;
+  return path.variable === undefined ? input : variablesOf(context)?.get(path.variable);
 }
 
 function walk(value: Json | undefined, steps: readonly Step[]): Json | undefined {

@@ -108,6 +108,10 @@ export interface ConstructIds {
   readonly launchGateReconciler: string;
   readonly launchGateCleanupRule: string;
   readonly launchGateSchedule: string;
+  readonly objectRecordsTable: string;
+  readonly objectRecorder: string;
+  readonly objectRecorderRule: string;
+  readonly objectRecordSweep: string;
 }
 
 export interface Synthesized {
@@ -141,6 +145,10 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     launchGateReconciler: logicalIdOf(stack, stack.launchGateReconciler.stateMachine),
     launchGateCleanupRule: logicalIdOf(stack, stack.launchGateCleanup.rule),
     launchGateSchedule: logicalIdOf(stack, stack.launchGateReconciler.schedule),
+    objectRecordsTable: logicalIdOf(stack, stack.objectRecords.table),
+    objectRecorder: logicalIdOf(stack, stack.objectRecorder.stateMachine),
+    objectRecorderRule: logicalIdOf(stack, stack.objectRecorder.rule),
+    objectRecordSweep: logicalIdOf(stack, stack.objectRecordSweep.stateMachine),
   };
 }
 const ROOT = path.join(__dirname, '..', '..', '..');

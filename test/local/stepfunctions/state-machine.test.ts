@@ -1,58 +1,12 @@
-import { VirtualClock } from '../../../local/clock';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
-import { ExecutionHistory } from '../../../local/stepfunctions/asl/history';
 import type { Json } from '../../../local/stepfunctions/asl/paths';
-import type { StateMachineDefinition } from '../../../local/stepfunctions/definitions';
-import {
-  ExecutionStopped,
-  LocalStateMachine,
-  type RunOptions,
-  type TaskHandler,
-} from '../../../local/stepfunctions/state-machine';
-import { TaskTokens } from '../../../local/stepfunctions/task-tokens';
+import { ExecutionStopped, type TaskHandler } from '../../../local/stepfunctions/state-machine';
+import { ECS, engine, machine, settle } from './engine-harness';
 
 /**
  * The engine's Amazon States Language semantics, on a virtual clock (every time asserted exactly),
  * with `ecs:runTask.sync` served by a handler the test controls.
  */
-
-const ECS = 'arn:aws:states:::ecs:runTask.sync';
-const machine = (States: Record<string, unknown>, more: Record<string, unknown> = {}) =>
-  ({ StartAt: Object.keys(States)[0], States, ...more }) as unknown as StateMachineDefinition;
-
-function engine(
-  definition: StateMachineDefinition,
-  options: { random?: () => number; type?: 'EXPRESS' } = {},
-) {
-  const clock = new VirtualClock(0);
-  const local = new LocalStateMachine(definition, { clock, tokens: new TaskTokens(clock), ...options });
-  const history = new ExecutionHistory(clock);
-  const run = (input: Json, runTask?: TaskHandler, more: Partial<RunOptions> = {}) =>
-    local.run(input, {
-      identity: {
-        executionArn: 'arn:aws:states:us-east-1:0:execution:M:e',
-        name: 'e',
-        stateMachineArn: 'arn:aws:states:us-east-1:0:stateMachine:M',
-        startTime: '1970-01-01T00:00:00.000Z',
-      },
-      history,
-      runTask,
-      ...more,
-    });
-  return { clock, history, run };
-}
-
-/** Runs to the end on the virtual clock; returns the outcome and when it came. */
-async function settle<T>(clock: VirtualClock, running: Promise<T>): Promise<T & { at: number }> {
-  let done = false;
-  running.then(
-    () => (done = true),
-    () => (done = true),
-  );
-  await clock.runAll();
-  if (!done) throw new Error('the run is not waiting on the clock, and has not ended');
-  return { ...(await running), at: clock.now() };
-}
 
 const failing =
   (...errors: string[]): TaskHandler =>
@@ -522,7 +476,10 @@ describe('Map and Parallel', () => {
 describe('refused when the definition loads, naming the state', () => {
   test.each([
     [{ S: { Type: 'Loop', End: true } }, /state "S" has the unknown state type Loop/],
-    [{ S: { Type: 'Pass', End: true, Assign: { x: 1 } } }, /state "S" has the field Assign/],
+    [
+      { S: { Type: 'Pass', End: true, Arguments: { x: 1 } } },
+      /state "S" has the field Arguments, which a JSONPath Pass state does not take here/,
+    ],
     [{ S: { Type: 'Pass', Next: 'Nowhere' } }, /state "S" is malformed: Next "Nowhere" names no state/],
     [
       { S: { Type: 'Pass', Parameters: { 'x.$': 'States.Nope($)' }, End: true } },
