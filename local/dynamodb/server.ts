@@ -5,6 +5,7 @@ import {
   type AttributeDefinition,
   CreateTableCommand,
   DynamoDBClient,
+  type GlobalSecondaryIndex,
   type KeySchemaElement,
   type LocalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
@@ -86,8 +87,10 @@ export async function startLocalDynamoDb(
         TableName: tableName,
         KeySchema: properties.KeySchema as KeySchemaElement[],
         AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
-        // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
+        // The launch gate orders its waiters by a local index (lib/launch-gate.ts); the object records
+        // find failed and open records by sparse global ones (lib/object-records.ts).
         LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
+        GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
         BillingMode: throughput ? 'PROVISIONED' : 'PAY_PER_REQUEST',
         ProvisionedThroughput: throughput && {
           ReadCapacityUnits: Number(throughput.ReadCapacityUnits),
