@@ -141,7 +141,8 @@ export function recordReport(record: ObjectRecord): RecordReport {
     etag: record.etag,
     versionId: record.versionId,
     status: record.status,
-    attempts: record.attempts,
+    // One per execution that held the object, counted from the executions themselves.
+    attempts: executionArnsOf(record).length,
     receivedAt: record.receivedAt,
     startedAt: record.startedAt ?? null,
     endedAt: record.endedAt ?? null,

@@ -69,8 +69,12 @@ test('the human summary counts objects and duplicate events', async () => {
     '1',
     files,
   ]);
-  expect(stdout).toMatch(/^SUCCEEDED  incoming\/x\.txt  \d+ ms  -> processed\/incoming\/x\.txt\.json$/m);
-  expect(stdout).toMatch(/^DUPLICATE  incoming\/x\.txt  \d+ ms  held by arn:aws:states:\S+:execution:\S+$/m);
+  expect(stdout).toMatch(
+    /^SUCCEEDED {2}incoming\/x\.txt {2}\d+ ms {2}-> processed\/incoming\/x\.txt\.json$/m,
+  );
+  expect(stdout).toMatch(
+    /^DUPLICATE {2}incoming\/x\.txt {2}\d+ ms {2}held by arn:aws:states:\S+:execution:\S+$/m,
+  );
   expect(stdout).toMatch(/^1 object: 1 succeeded, 0 failed; 1 duplicate event ended at once$/m);
   expect(code).toBe(0);
 });
