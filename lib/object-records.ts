@@ -169,7 +169,8 @@ export function recordStates(
       ExpressionAttributeValues: {
         ':key': { S: `{% ${input}.key %}` },
         ':etag': { S: `{% $replace(${input}.etag, '"', '') %}` },
-        ':versionId': { S: `{% ${input}.versionId %}` },
+        // No version id without versioning: EventBridge's input transformer then gives null.
+        ':versionId': { S: `{% $type(${input}.versionId) = 'string' ? ${input}.versionId : '' %}` },
         ':queued': { S: 'QUEUED' satisfies RecordStatus },
         ':me': { S: `{% ${me} %}` },
         ':mine': { SS: [`{% ${me} %}`] },

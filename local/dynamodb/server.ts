@@ -5,8 +5,8 @@ import {
   type AttributeDefinition,
   CreateTableCommand,
   DynamoDBClient,
-  type GlobalSecondaryIndex,
   type KeySchemaElement,
+  type GlobalSecondaryIndex,
   type LocalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
@@ -87,9 +87,9 @@ export async function startLocalDynamoDb(
         TableName: tableName,
         KeySchema: properties.KeySchema as KeySchemaElement[],
         AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
-        // The launch gate orders its waiters by a local index (lib/launch-gate.ts); the object records
-        // find failed and open records by sparse global ones (lib/object-records.ts).
+        // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
         LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
+        // The object records' failure and open indexes (lib/object-records.ts).
         GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
         BillingMode: throughput ? 'PROVISIONED' : 'PAY_PER_REQUEST',
         ProvisionedThroughput: throughput && {
