@@ -39,8 +39,12 @@ export interface JournalEntry {
   readonly mapRunArn?: string;
   /** The output, JSON text, once it succeeded. */
   readonly output?: string;
-  /** Where a redrive resumes: the state that did not succeed, and its input. */
-  readonly failedState?: { readonly name: string; readonly input: unknown };
+  /** Where a redrive resumes: the state that did not succeed, its input and the variables then. */
+  readonly failedState?: {
+    readonly name: string;
+    readonly input: unknown;
+    readonly variables?: Readonly<Record<string, unknown>>;
+  };
   /** The execution's history events, as GetExecutionHistory returns them. */
   readonly history?: readonly HistoryEvent[];
 }

@@ -18,6 +18,7 @@ import {
   type DistributedMapRun,
   type ExecutionOutcome,
   ExecutionStopped,
+  type FailedState,
   LocalStateMachine,
   type TaskCall,
 } from './state-machine';
@@ -243,7 +244,7 @@ export class LocalStepFunctions {
     this.launch(
       record,
       this.stateMachineFor(stateMachine.definition, stateMachine.type),
-      resumeAt && { name: resumeAt.name, input: resumeAt.input as Json },
+      resumeAt as FailedState | undefined,
     );
     return record;
   }

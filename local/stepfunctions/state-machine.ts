@@ -46,13 +46,20 @@ export class ExecutionStopped extends Error {
 
 export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+/** A state that failed the execution: a redrive runs it again with this input and these variables. */
+export interface FailedState {
+  readonly name: string;
+  readonly input: Json;
+  readonly variables?: Readonly<Record<string, Json>>;
+}
+
 export interface ExecutionOutcome {
   readonly status: ExecutionStatus;
   readonly output?: Json;
   readonly error?: string;
   readonly cause?: string;
-  /** Where a redrive resumes: the state that failed and its input. */
-  readonly failedState?: { readonly name: string; readonly input: Json };
+  /** Where a redrive resumes: the state that failed, its input and the variables then (if any). */
+  readonly failedState?: FailedState;
 }
 
 /** One Task state's call, as the engine hands an `ecs:runTask.sync` state to the local ECS. */
@@ -101,7 +108,7 @@ export interface RunOptions {
   /** StopExecution: abort with an ExecutionStopped. */
   readonly signal?: AbortSignal;
   /** RedriveExecution: resume at this state with this input (the execution timeout starts over). */
-  readonly resumeAt?: { readonly name: string; readonly input: Json };
+  readonly resumeAt?: FailedState;
   readonly distributedMap?: (run: DistributedMapRun) => Promise<Json>;
   /** Called when a `.waitForTaskToken` wait ended, with its length on the clock. */
   readonly onTokenWait?: (stateName: string, waitedMs: number) => void;
@@ -201,6 +208,7 @@ export class LocalStateMachine {
       tokens: new Set(),
       scope: new VariableScope(),
     };
+    if (options.resumeAt?.variables) branch.scope.assign(options.resumeAt.variables);
     const history = options.history;
     if (options.resumeAt) {
       history.add(branch.cursor, 'ExecutionRedriven', { redriveCount: options.identity.redriveCount ?? 1 });
@@ -261,7 +269,7 @@ export class LocalStateMachine {
       if (branch.run.history.full) {
         throw new FailedAt(
           new StatesError('States.Runtime', 'The execution reached the limit of 25,000 history events'),
-          { name, input },
+          failedState(name, input, branch.scope),
         );
       }
       const state = machine.States[name];
@@ -289,7 +297,7 @@ export class LocalStateMachine {
         const catcher = ((state.Catch as Catcher[] | undefined) ?? []).find((c) =>
           errorMatches(c.ErrorEquals, error.name),
         );
-        if (!catcher) throw new FailedAt(error, { name, input });
+        if (!catcher) throw new FailedAt(error, failedState(name, input, branch.scope));
         try {
           step = await this.caught(catcher, input, error, context, branch, jsonata);
         } catch (failure) {
@@ -298,7 +306,7 @@ export class LocalStateMachine {
             failure instanceof QueryEvaluationError
               ? this.evaluationFailed(branch, name, enteredId, failure)
               : failure;
-          throw new FailedAt(reported, { name, input });
+          throw new FailedAt(reported, failedState(name, input, branch.scope));
         }
       }
       const output = JSON.stringify(step.output);
@@ -309,7 +317,7 @@ export class LocalStateMachine {
             'States.DataLimitExceeded',
             `The state/task '${name}' returned a result with a size exceeding the maximum number of bytes service limit.`,
           ),
-          { name, input },
+          failedState(name, input, branch.scope),
         );
       }
       branch.run.history.add(branch.cursor, `${state.Type}StateExited`, {
@@ -352,20 +360,21 @@ export class LocalStateMachine {
       );
     }
     const input = inputOf(state, rawInput, context);
-    // Assign reads the state's result as `$` (its input where it has none), and the variables as
-    // they were when the state began: OutputPath too reads them before the Assign is made.
+    // Assign reads the state's result as `$` (a Task's, Map's or Parallel's before ResultSelector;
+    // its input where it has none), and the variables as they were when the state began:
+    // OutputPath too reads them before the Assign is made.
     const assign = (result: Json, fields: AslState = state) =>
       fields.Assign === undefined
         ? undefined
         : (fillPayload(fields.Assign as Json, result, context, 'Assign') as Record<string, Json>);
-    const finish = (result: Json): Step => ({
+    const finish = (result: Json, raw = result): Step => ({
       next,
       output: outputOf(
         state,
         applyResultPath(rawInput, state.ResultPath as string | null | undefined, result),
         context,
       ),
-      assign: assign(result),
+      assign: assign(raw),
     });
     switch (state.Type) {
       case 'Succeed':
@@ -389,40 +398,37 @@ export class LocalStateMachine {
             `No Choice rule matched and there was no Default in state "${name}"`,
           );
         }
-        const fields = rule?.Assign !== undefined ? (rule as AslState) : state;
+        // The matched rule's Assign; the state's when none matched (the Default), as AWS does.
+        const fields = rule ? (rule as AslState) : state;
         return { next: target, output: outputOf(state, input, context), assign: assign(input, fields) };
       }
       case 'Wait': {
         await this.clock.sleep(this.waitMs(state, input, context), branch.signal);
         return { next, output: outputOf(state, input, context), assign: assign(input) };
       }
-      case 'Task':
-        return finish(
-          await this.withRetry(state, branch.signal, async (retryCount) => {
-            const attemptContext = {
-              ...context,
-              State: { ...(context.State as object), RetryCount: retryCount },
-            };
-            const output = await this.runTask(name, state, attemptContext, branch, {
-              parameters: (withToken) =>
-                state.Parameters === undefined
-                  ? input
-                  : fillPayload(state.Parameters as Json, input, withToken),
-              timeoutSeconds: secondsOf(state, 'TimeoutSeconds', input, attemptContext),
-              heartbeatSeconds: secondsOf(state, 'HeartbeatSeconds', input, attemptContext),
-            });
-            return selectResult(state, output, attemptContext);
-          }),
-        );
-      case 'Parallel':
-        return finish(
-          await this.withRetry(state, branch.signal, async () => {
-            const effective =
-              state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
-            const outputs = await this.runParallel(state, effective, branch, executionInput);
-            return selectResult(state, outputs, context);
-          }),
-        );
+      case 'Task': {
+        let attemptContext = context;
+        const output = await this.withRetry(state, branch.signal, (retryCount) => {
+          attemptContext = { ...context, State: { ...(context.State as object), RetryCount: retryCount } };
+          return this.runTask(name, state, attemptContext, branch, {
+            parameters: (withToken) =>
+              state.Parameters === undefined
+                ? input
+                : fillPayload(state.Parameters as Json, input, withToken),
+            timeoutSeconds: secondsOf(state, 'TimeoutSeconds', input, attemptContext),
+            heartbeatSeconds: secondsOf(state, 'HeartbeatSeconds', input, attemptContext),
+          });
+        });
+        return finish(selectResult(state, output, attemptContext), output);
+      }
+      case 'Parallel': {
+        const outputs = await this.withRetry(state, branch.signal, async () => {
+          const effective =
+            state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
+          return this.runParallel(state, effective, branch, executionInput);
+        });
+        return finish(selectResult(state, outputs, context), outputs);
+      }
       case 'Map': {
         const selector = (state.ItemSelector ?? state.Parameters) as Json | undefined;
         const map: MapIo = {
@@ -434,15 +440,10 @@ export class LocalStateMachine {
             selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
           maxConcurrency: typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0,
         };
-        return finish(
-          await this.withRetry(state, branch.signal, async () =>
-            selectResult(
-              state,
-              await this.runMap(name, state, input, context, branch, executionInput, map),
-              context,
-            ),
-          ),
+        const outputs = await this.withRetry(state, branch.signal, () =>
+          this.runMap(name, state, input, context, branch, executionInput, map),
         );
+        return finish(selectResult(state, outputs, context), outputs);
       }
       default:
         throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);
@@ -500,10 +501,8 @@ export class LocalStateMachine {
           const holds = await fill(rule.Condition, 'Condition');
           if (typeof holds !== 'boolean') throw unexpectedType(rule.Condition, 'Condition', 'boolean', holds);
           if (!holds) continue;
-          return finish(undefined, String(rule.Next), {
-            Output: rule.Output ?? state.Output,
-            Assign: rule.Assign ?? state.Assign,
-          });
+          // The matched rule's Output and Assign; the state's are the Default's.
+          return finish(undefined, String(rule.Next), { Output: rule.Output, Assign: rule.Assign });
         }
         if (state.Default === undefined) {
           throw new StatesError(
@@ -997,10 +996,16 @@ export class LocalStateMachine {
 class FailedAt extends Error {
   constructor(
     readonly error: StatesError,
-    readonly state: { readonly name: string; readonly input: Json },
+    readonly state: FailedState,
   ) {
     super(error.message);
   }
+}
+
+/** Where a redrive resumes; the variables only where there are any. */
+function failedState(name: string, input: Json, scope: VariableScope): FailedState {
+  const variables = scope.all();
+  return Object.keys(variables).length > 0 ? { name, input, variables } : { name, input };
 }
 
 function inputOf(state: AslState, input: Json, context: Json): Json {

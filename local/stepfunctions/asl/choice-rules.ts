@@ -58,6 +58,9 @@ const TYPE_TESTS: Record<string, (value: Json | undefined) => boolean> = {
   IsTimestamp: (value) => timestamp(value ?? null) !== undefined,
 };
 
+/** A rule's fields other than its operator (a top-level rule's Next and Assign). */
+const NOT_OPERATORS: ReadonlySet<string> = new Set(['Variable', 'Next', 'Comment', 'Assign']);
+
 /** Throws a plain Error naming the first rule that is not one the language has. */
 export function checkRule(rule: unknown, top = true): void {
   if (!isPlainObject(rule)) throw new Error('a Choice rule must be an object');
@@ -99,9 +102,7 @@ export function ruleMatches(rule: Record<string, Json>, input: Json, context: Js
   if (rule.Not !== undefined) return !ruleMatches(rule.Not as Record<string, Json>, input, context);
   const variable = String(rule.Variable);
   const value = lookUp(variable, input, context);
-  const operator = Object.keys(rule).find(
-    (key) => key !== 'Variable' && key !== 'Next' && key !== 'Comment',
-  )!;
+  const operator = Object.keys(rule).find((key) => !NOT_OPERATORS.has(key))!;
   if (TYPE_TESTS[operator]) return TYPE_TESTS[operator](value) === rule[operator];
   if (value === undefined) {
     throw runtimeError(

@@ -107,8 +107,8 @@ const JSONATA_FIELDS: Record<string, readonly string[]> = {
     'Catch',
   ],
 };
-/** A variable's name, as AWS takes it; `states` is the reserved `$states`. */
-const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,79}$/;
+/** A variable's name, as `$name` reads it in JSONata and in a JSONPath path; `states` is `$states`. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const MACHINE_FIELDS = [
   'StartAt',
@@ -388,7 +388,7 @@ function checkPathAssign(assign: unknown): void {
 function checkVariableName(name: string): void {
   if (!VARIABLE_NAME.test(name) || name === 'states') {
     throw new Error(
-      `Assign names the variable "${name}": a name is a letter or _ then letters, digits or _ (at most 80), and not "states"`,
+      `Assign names the variable "${name}", which $${name} cannot read: use a letter or _ then letters, digits or _ (and not "states")`,
     );
   }
 }

@@ -2,10 +2,10 @@ import type { Json } from './paths';
 
 /**
  * Workflow variables (`Assign`): one scope for the execution, one more for each Map iteration and
- * Parallel branch, which reads the scopes around it and writes only its own (the definition check
- * refuses an inner Assign of an outer variable's name, which AWS refuses too). A state's Assign is
- * evaluated first, every value against the variables as they were when the state began, then set
- * at once.
+ * Parallel branch, which reads the scopes around it and writes only its own (an inner scope may not
+ * write an outer variable on AWS: the definition check refuses an inner Assign of an outer
+ * variable's name). A state's Assign is evaluated first, every value against the variables as they
+ * were when the state began, then set at once.
  */
 export class VariableScope {
   private readonly own = new Map<string, Json>();

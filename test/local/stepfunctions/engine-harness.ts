@@ -20,10 +20,12 @@ export const machine = (States: Record<string, unknown>, more: Record<string, un
 
 export function engine(
   definition: StateMachineDefinition,
-  options: Partial<Pick<EngineOptions, 'random' | 'type'>> & { startMs?: number } = {},
+  options: Partial<Pick<EngineOptions, 'random' | 'type' | 'services'>> & {
+    startMs?: number;
+    clock?: VirtualClock;
+  } = {},
 ) {
-  const { startMs = 0, ...engineOptions } = options;
-  const clock = new VirtualClock(startMs);
+  const { startMs = 0, clock = new VirtualClock(startMs), ...engineOptions } = options;
   const local = new LocalStateMachine(definition, { clock, tokens: new TaskTokens(clock), ...engineOptions });
   const history = new ExecutionHistory(clock);
   const run = (input: Json, runTask?: TaskHandler, more: Partial<RunOptions> = {}) =>

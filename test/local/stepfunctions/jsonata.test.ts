@@ -1,4 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { AutoClock, VirtualClock } from '../../../local/clock';
+import { LocalSqs } from '../../../local/sqs/queues';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
+import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
+import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
 import type { TaskCall, TaskHandler } from '../../../local/stepfunctions/state-machine';
 import { ECS, engine, machine, settle } from './engine-harness';
 
@@ -168,6 +176,68 @@ describe('variables (Assign)', () => {
     });
   });
 
+  test('a JSONPath Choice: the matched rule’s Assign; the state’s goes with the Default', async () => {
+    const definition = machine({
+      Start: { Type: 'Pass', Assign: { route: 'none' }, Next: 'Route' },
+      Route: {
+        Type: 'Choice',
+        Choices: [
+          { Assign: { route: 'big' }, Variable: '$.n', NumericGreaterThan: 10, Next: 'Show' },
+          { Variable: '$.n', NumericGreaterThan: 5, Next: 'Show' },
+        ],
+        Default: 'Show',
+        Assign: { route: 'default', 'n.$': '$.n' },
+      },
+      Show: { Type: 'Pass', Parameters: { 'route.$': '$route' }, End: true },
+    });
+    const route = async (n: number) => (await engine(definition).run({ n })).output;
+    expect([await route(20), await route(7), await route(1)]).toEqual([
+      { route: 'big' },
+      { route: 'none' },
+      { route: 'default' },
+    ]);
+  });
+
+  test('a JSONPath Task’s Assign reads its result before ResultSelector', async () => {
+    const { run } = engine(
+      machine({
+        Run: {
+          Type: 'Task',
+          Resource: ECS,
+          Parameters: { Cluster: 'c' },
+          ResultSelector: { 'code.$': '$.exitCode' },
+          Assign: { 'stopped.$': '$.stoppedReason', 'selected.$': '$.code' },
+          Next: 'Show',
+        },
+        Show: { Type: 'Pass', Parameters: { 'stopped.$': '$stopped', 'out.$': '$' }, End: true },
+      }),
+    );
+    expect(await run({}, recording({ exitCode: 0, stoppedReason: 'done' }).handler)).toEqual({
+      status: 'FAILED',
+      error: 'States.Runtime',
+      cause:
+        'The JSONPath \'$.code\' specified for the field \'selected.$\' could not be found in the input \'{"exitCode":0,"stoppedReason":"done"}\'',
+      failedState: { name: 'Run', input: {} },
+    });
+    const fixed = engine(
+      machine({
+        Run: {
+          Type: 'Task',
+          Resource: ECS,
+          Parameters: { Cluster: 'c' },
+          ResultSelector: { 'code.$': '$.exitCode' },
+          Assign: { 'stopped.$': '$.stoppedReason' },
+          Next: 'Show',
+        },
+        Show: { Type: 'Pass', Parameters: { 'stopped.$': '$stopped', 'out.$': '$' }, End: true },
+      }),
+    );
+    expect(await fixed.run({}, recording({ exitCode: 0, stoppedReason: 'done' }).handler)).toEqual({
+      status: 'SUCCEEDED',
+      output: { stopped: 'done', out: { code: 0 } },
+    });
+  });
+
   test('a JSONPath state’s OutputPath reads a variable before its own Assign changes it', async () => {
     const { run } = engine(
       machine({
@@ -260,6 +330,66 @@ describe('variables (Assign)', () => {
   });
 });
 
+test('a redrive, in a new process, resumes the failed state with the variables assigned before it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'jsonata-redrive-'));
+  try {
+    const arn = 'arn:aws:states:us-east-1:000000000000:stateMachine:Work';
+    const machines = [
+      {
+        logicalId: 'Work',
+        arn,
+        definition: machine(
+          {
+            Set: { Type: 'Pass', Assign: { tag: '{% "run-" & $states.input.n %}' }, Next: 'Run' },
+            Run: {
+              Type: 'Task',
+              Resource: ECS,
+              Arguments: { tag: '{% $tag %}' },
+              Output: { ran: '{% $states.result.ran %}', tag: '{% $tag %}' },
+              End: true,
+            },
+          },
+          JSONATA,
+        ),
+      },
+    ];
+    const clock = new AutoClock(Date.UTC(2026, 11, 1));
+    const first = new LocalStepFunctions({
+      clock,
+      journal: new ExecutionJournal(dir),
+      stateMachines: machines,
+      runTask: async () => {
+        throw new StatesError('States.TaskFailed', 'exit code 1');
+      },
+    });
+    const { executionArn } = (await first.api.call('StartExecution', {
+      stateMachineArn: arn,
+      input: '{"n":7}',
+    })) as {
+      executionArn: string;
+    };
+    await first.onIdle();
+
+    const { calls, handler } = recording({ ran: 1 });
+    const later = new LocalStepFunctions({
+      clock,
+      journal: new ExecutionJournal(dir),
+      stateMachines: machines,
+      runTask: handler,
+    });
+    await later.api.call('RedriveExecution', { executionArn });
+    await later.onIdle();
+    expect(calls).toEqual([{ tag: 'run-7' }]);
+    expect(await later.api.call('DescribeExecution', { executionArn })).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 1,
+      output: JSON.stringify({ ran: 1, tag: 'run-7' }),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('Choice', () => {
   const definition = machine(
     {
@@ -280,7 +410,10 @@ describe('Choice', () => {
         Output: '{% $states.input.n %}',
       },
       Big: { Type: 'Succeed', Output: { size: '{% $states.input.size %}', route: '{% $route %}' } },
-      Mid: { Type: 'Succeed', Output: '{% {"mid": $states.input, "route": $route} %}' },
+      Mid: {
+        Type: 'Succeed',
+        Output: '{% {"mid": $states.input, "route": $exists($route) ? $route : "none"} %}',
+      },
       Small: { Type: 'Succeed', Output: '{% $route %}' },
     },
     JSONATA,
@@ -288,10 +421,10 @@ describe('Choice', () => {
 
   test.each([
     [20, { size: 'big', route: 'big' }],
-    [7, { mid: 7, route: 'state' }],
+    [7, { mid: { n: 7 }, route: 'none' }],
     [1, 'state'],
   ])(
-    'n = %j: the first Condition that holds, with its Output and Assign (the state’s where it has none)',
+    'n = %j: the first Condition that holds, with its Output and Assign; the state’s go with the Default',
     async (n, output) => {
       expect(await engine(definition).run({ n })).toEqual({ status: 'SUCCEEDED', output });
     },
@@ -383,6 +516,45 @@ describe('time from the engine’s clock', () => {
       output: { timedOutAt: start + 35_000 },
       at: start + 35_000,
     });
+  });
+
+  test('.waitForTaskToken: Arguments read $states.context.Task.Token; a HeartbeatSeconds expression times the wait out', async () => {
+    const url = 'https://sqs.us-east-1.amazonaws.com/000000000000/Line';
+    const clock = new VirtualClock(start);
+    const sqs = new LocalSqs([{ url }], clock);
+    const { run } = engine(
+      machine(
+        {
+          Park: {
+            Type: 'Task',
+            Resource: 'arn:aws:states:::sqs:sendMessage.waitForTaskToken',
+            Arguments: {
+              QueueUrl: url,
+              MessageBody: { token: '{% $states.context.Task.Token %}', key: '{% $states.input.key %}' },
+            },
+            HeartbeatSeconds: '{% $states.input.heartbeat %}',
+            Catch: [
+              {
+                ErrorEquals: ['States.HeartbeatTimeout'],
+                Output: { error: '{% $states.errorOutput.Error %}', at: '{% $millis() %}' },
+                Next: 'Done',
+              },
+            ],
+            End: true,
+          },
+          Done: { Type: 'Succeed' },
+        },
+        JSONATA,
+      ),
+      { clock, startMs: start, services: { sqs } },
+    );
+    expect(await settle(clock, run({ key: 'k', heartbeat: 5 }))).toEqual({
+      status: 'SUCCEEDED',
+      output: { error: 'States.HeartbeatTimeout', at: start + 5000 },
+      at: start + 5000,
+    });
+    const { Messages = [] } = await sqs.queue(url).receiveMessage();
+    expect(JSON.parse(Messages[0].Body)).toEqual({ token: expect.stringMatching(/.{16,}/), key: 'k' });
   });
 
   test('a Wait Timestamp that is not an ISO 8601 time with its offset fails as AWS words it', async () => {

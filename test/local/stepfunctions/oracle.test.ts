@@ -15,6 +15,8 @@ import { TaskTokens } from '../../../local/stepfunctions/task-tokens';
  * Language, on what both support: paths, payload templates, intrinsic functions, Choice rules,
  * Pass/Succeed/Fail and inline Maps. Same definition, same input: same outcome. (Left out where the
  * oracle departs from AWS: its `IsNumeric: false` never matches, where AWS matches any non-number.)
+ * JSONata and variables are not in the oracle's installed version (3.0.0): jsonata.test.ts asserts
+ * them against the outputs, errors and histories AWS documents and records.
  */
 
 const CASES: Record<string, { definition: Record<string, unknown>; inputs: Json[] }> = {
