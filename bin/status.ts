@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-import { OBJECT_RECORDS_TABLE_OUTPUT } from '../shared/object-record';
+import type { OBJECT_RECORDS_TABLE_OUTPUT } from '../shared/object-record';
 import {
   findRecords,
   recordQuery,
@@ -47,9 +47,15 @@ export async function status(argv: readonly string[], print: (line: string) => v
   );
   const query = recordQuery(positionals[0], {
     bucket: requireOutput(outputs, 'BucketName', stackName),
+    // Not requireOutput: an empty input prefix (the whole bucket) is a valid one.
     inputPrefix: outputs.InputPrefix ?? '',
   });
-  const tableName = requireOutput(outputs, OBJECT_RECORDS_TABLE_OUTPUT, stackName);
+  // The key as a literal: test/lib/pipeline-stack.test.ts checks every one bin/ reads is an output.
+  const tableName = requireOutput(
+    outputs,
+    'ObjectRecordsTableName' satisfies typeof OBJECT_RECORDS_TABLE_OUTPUT,
+    stackName,
+  );
   const client = DynamoDBDocumentClient.from(new DynamoDBClient({}));
   const found = await findRecords(client, tableName, query);
   const reports = found.records.map(recordReport);
