@@ -376,7 +376,7 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all fifteen alarms', () => {
+  test('shows the state of all sixteen alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)
