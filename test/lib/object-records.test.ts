@@ -400,6 +400,31 @@ describe('object records, as the deployed state machines write them', () => {
     expect(announced).toEqual([]);
   });
 
+  test('an object that finds every launch slot taken is WAITING_FOR_CAPACITY while it waits in line', async () => {
+    // GIVEN every slot held
+    const gateTable = rig.deployment.ref(synth.ids.launchGateTable);
+    const holders = Array.from({ length: 24 }, (_, i) => `arn:holder-${i}`);
+    await rig.dynamodb.client.send(
+      new PutItemCommand({
+        TableName: gateTable,
+        Item: { pk: { S: 'slots' }, sk: { S: 'slots' }, holders: { SS: holders }, limit: { N: '24' } },
+      }),
+    );
+    try {
+      // WHEN an object arrives, and nobody wakes it before its wait (capacityWaitMinutes) ends
+      const input = object('incoming/waits.csv');
+      const run = await runExecution(rig, workflow, input, { name: 'waits', runTask: task(0) });
+      // THEN it waited in line (WAITING_FOR_CAPACITY), never ran, and failed when the wait ended
+      expect(run.status).toBe('FAILED');
+      expect(tasksRun).toBe(0);
+      expect(await stored('incoming/waits.csv')).toMatchObject({ status: 'WAITING_FOR_CAPACITY' });
+    } finally {
+      await rig.dynamodb.client.send(
+        new PutItemCommand({ TableName: gateTable, Item: { pk: { S: 'slots' }, sk: { S: 'slots' } } }),
+      );
+    }
+  });
+
   async function slots() {
     const { Item } = await rig.dynamodb.client.send(
       new GetItemCommand({
