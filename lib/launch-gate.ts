@@ -324,7 +324,10 @@ export function releaseStates(
 
   leaveLine.next(release);
   release.next(findWaiter);
-  const isAnyoneWaiting = new sfn.Choice(scope, 'IsAnyoneWaiting').when(sfn.Condition.isPresent(waiter), grant);
+  const isAnyoneWaiting = new sfn.Choice(scope, 'IsAnyoneWaiting').when(
+    sfn.Condition.isPresent(waiter),
+    grant,
+  );
   if (outcome) isAnyoneWaiting.when(outcome.when, outcome.then);
   findWaiter.next(isAnyoneWaiting.otherwise(done));
   grant.next(wake);

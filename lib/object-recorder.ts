@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import { RESULT_DETAIL_TYPES, RESULT_EVENT_SOURCE } from '../shared/object-record';
 import { createExpressStateMachine } from './express-state-machine';
 import { CONDITION_FAILED, GATE_CALL_TIMEOUT, GATE_RETRY } from './launch-gate';
+import { acknowledgeWildcardResource } from './nag-acknowledgements';
 import {
   expiresAtOf,
   jsonataString,
@@ -232,6 +233,14 @@ export class ObjectRecorder extends Construct {
         wildcard: 'X-Ray and CloudWatch Logs delivery take no resource.',
       },
     }));
+
+    if (props.tagging) {
+      acknowledgeWildcardResource(
+        this.stateMachine.role,
+        props.tagging.inputBucket.arnForObjects(`${props.tagging.inputPrefix}*`),
+        'Tagging the ended input object, whose key exists only at run time: limited to the input prefix, tagging actions only (no read, no write of the object).',
+      );
+    }
 
     this.rule = new events.Rule(this, 'Rule', {
       description: "An object's execution ended: record it and announce it",

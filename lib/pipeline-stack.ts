@@ -192,6 +192,11 @@ export class PipelineStack extends Stack {
         cleanup: this.launchGateCleanup.stateMachine,
         reconciler: this.launchGateReconciler.stateMachine,
       },
+      objectRecording: {
+        recorder: this.objectRecorder.stateMachine,
+        sweep: this.objectRecordSweep.stateMachine,
+      },
+      executionLogGroups: [this.workflow.logGroup, this.backfill.logGroup],
       alarmEmail: config.alarmEmail,
     });
 

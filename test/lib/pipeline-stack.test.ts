@@ -101,6 +101,7 @@ describe('PipelineStack', () => {
         'DeadLetterQueueUrl',
         'InputPrefix',
         'LaunchSlotsTable',
+        'ObjectRecordsTableName',
         'OutputLocation',
         'RuleName',
         'StateMachineArn',

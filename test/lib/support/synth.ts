@@ -80,6 +80,8 @@ export const CONFIGURATIONS = {
   // as `-c key=value` passes them: strings
   sized: { cpu: '1024', memoryMiB: '3072', architecture: 'X86_64', logRetentionDays: '7' },
   shortTimeout: { taskTimeoutMinutes: '5' },
+  // the recorder tags input objects (under uploads/: the tagging permission follows the prefix)
+  tagInputObjects: { tagInputObjects: 'true', inputPrefix: 'uploads/' },
   shortWait: { capacityWaitMinutes: '60' },
   backfillConcurrency: { backfillConcurrency: '25' },
   // the longest task timeout config.ts accepts (7 days), in the mode that can run a task twice
