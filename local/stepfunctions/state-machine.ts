@@ -274,7 +274,8 @@ export class LocalStateMachine {
       }
       const state = machine.States[name];
       const enteredTime = new Date(this.clock.now()).toISOString();
-      const enteredId = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
+      const entry = { previous: branch.cursor.last, id: 0 };
+      entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
         name,
         input: JSON.stringify(input),
         inputDetails: { truncated: false },
@@ -292,7 +293,7 @@ export class LocalStateMachine {
         if (!(thrown instanceof StatesError)) throw thrown;
         const error =
           thrown instanceof QueryEvaluationError
-            ? this.evaluationFailed(branch, name, enteredId, thrown)
+            ? this.evaluationFailed(branch, name, entry, thrown)
             : thrown;
         const catcher = ((state.Catch as Catcher[] | undefined) ?? []).find((c) =>
           errorMatches(c.ErrorEquals, error.name),
@@ -304,7 +305,7 @@ export class LocalStateMachine {
           if (!(failure instanceof StatesError)) throw failure;
           const reported =
             failure instanceof QueryEvaluationError
-              ? this.evaluationFailed(branch, name, enteredId, failure)
+              ? this.evaluationFailed(branch, name, entry, failure)
               : failure;
           throw new FailedAt(reported, failedState(name, input, branch.scope));
         }
@@ -625,16 +626,20 @@ export class LocalStateMachine {
   private evaluationFailed(
     branch: Branch,
     name: string,
-    enteredId: number,
+    entry: { readonly previous: number; readonly id: number },
     error: QueryEvaluationError,
   ): StatesError {
-    const cause = `An error occurred while executing the state '${name}' (entered at the event id #${enteredId}). ${error.message}`;
-    branch.run.history.add(branch.cursor, 'EvaluationFailed', {
+    const cause = `An error occurred while executing the state '${name}' (entered at the event id #${entry.id}). ${error.message}`;
+    // AWS's histories link an expression's failure to the event before the state's entry, and a
+    // Wait's unreadable Timestamp to the entry itself; a Map whose Items failed fails after it.
+    const previous = error.location === 'Timestamp' ? entry.id : entry.previous;
+    branch.cursor.last = branch.run.history.add({ last: previous }, 'EvaluationFailed', {
       error: error.name,
       cause,
       location: error.location,
       state: name,
     });
+    if (error.location === 'Items') branch.run.history.add(branch.cursor, 'MapStateFailed');
     return new StatesError(error.name, cause);
   }
 

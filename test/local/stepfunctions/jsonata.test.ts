@@ -567,9 +567,10 @@ describe('time from the engine’s clock', () => {
       cause:
         "An error occurred while executing the state 'Until' (entered at the event id #2). The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: 2016-12-05 21:29:29Z",
     });
-    expect(history.events[2].evaluationFailedEventDetails).toMatchObject({
-      location: 'Timestamp',
-      state: 'Until',
+    expect(history.events[2]).toMatchObject({
+      type: 'EvaluationFailed',
+      previousEventId: 2,
+      evaluationFailedEventDetails: { location: 'Timestamp', state: 'Until' },
     });
   });
 });
@@ -591,7 +592,8 @@ describe('errors as AWS names them', () => {
       {
         type: 'EvaluationFailed',
         id: 3,
-        previousEventId: 2,
+        // the event before the state's entry, as AWS links it
+        previousEventId: 1,
         evaluationFailedEventDetails: {
           error: 'States.QueryEvaluationError',
           cause,
@@ -641,7 +643,8 @@ describe('errors as AWS names them', () => {
       {
         type: 'EvaluationFailed',
         id: 3,
-        previousEventId: 2,
+        // the event before the state's entry, as AWS links it
+        previousEventId: 1,
         evaluationFailedEventDetails: {
           error: 'States.QueryEvaluationError',
           cause:
@@ -709,7 +712,7 @@ describe('errors as AWS names them', () => {
   });
 
   test('Items that is not an array fails as AWS words it', async () => {
-    const { run } = engine(
+    const { history, run } = engine(
       machine(
         {
           Each: {
@@ -727,6 +730,13 @@ describe('errors as AWS names them', () => {
       cause:
         "An error occurred while executing the state 'Each' (entered at the event id #2). The JSONata expression '$states.input.items' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'object' for value: {\"foo\":\"bar\"}",
     });
+    expect(events(history).map(({ type, id, previousEventId }) => [type, id, previousEventId])).toEqual([
+      ['ExecutionStarted', 1, 0],
+      ['MapStateEntered', 2, 1],
+      ['EvaluationFailed', 3, 1],
+      ['MapStateFailed', 4, 3],
+      ['ExecutionFailed', 5, 4],
+    ]);
   });
 });
 
