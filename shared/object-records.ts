@@ -141,7 +141,7 @@ export function recordReport(record: ObjectRecord): RecordReport {
     etag: record.etag,
     versionId: record.versionId,
     status: record.status,
-    // One per execution that held the object, counted from the executions themselves.
+    // The contract: the set's size is the attempts.
     attempts: executionArnsOf(record).length,
     receivedAt: record.receivedAt,
     startedAt: record.startedAt ?? null,
@@ -159,16 +159,13 @@ export function recordReport(record: ObjectRecord): RecordReport {
 }
 
 /**
- * Every execution that held the object, oldest first. The table keeps them as a string set, which
- * the document client reads as a Set in no particular order; the holder is the newest, and before
- * it only a failed execution can have held the object (a restart reopens a FAILED record only),
- * each restart's name derived from the one before it, so for the one or two earlier ones the order
- * of their stop is not kept: they are listed in the order DynamoDB returns them.
+ * Every execution that held the object, the holder last. The record keeps them as a string set (no
+ * order); the holder is the newest, and before it only failed executions can have held the object
+ * (a restart reopens a FAILED record only). Those earlier ones are listed as the set gives them:
+ * ordering them would take a DescribeExecution each, for a record that rarely has more than one.
  */
 export function executionArnsOf(record: Pick<ObjectRecord, 'executionArns' | 'executionArn'>): string[] {
-  const earlier = [...(record.executionArns as Iterable<string>)].filter(
-    (arn) => arn !== record.executionArn,
-  );
+  const earlier = [...record.executionArns].filter((arn) => arn !== record.executionArn);
   return [...earlier, record.executionArn];
 }
 

@@ -37,8 +37,7 @@ function record(key: string, etag: string, more: Partial<ObjectRecord> = {}): Ob
     status: 'SUCCEEDED',
     executionArn: `${EXECUTION}${etag}`,
     // a string set in the table, which the document client reads as a Set
-    executionArns: new Set([`${EXECUTION}${etag}`]) as unknown as string[],
-    attempts: 1,
+    executionArns: new Set([`${EXECUTION}${etag}`]),
     receivedAt: '2026-12-01T10:00:00.000Z',
     resultBucket: 'results',
     resultKey: `processed/${key}.json`,
@@ -174,9 +173,8 @@ describe('the table and the JSON of records', () => {
   });
   const failed = record('incoming/b.csv', 'abcd', {
     status: 'FAILED',
-    attempts: 2,
     executionArn: `${EXECUTION}redrive-1`,
-    executionArns: new Set([`${EXECUTION}redrive-1`, `${EXECUTION}abcd`]) as unknown as string[],
+    executionArns: new Set([`${EXECUTION}redrive-1`, `${EXECUTION}abcd`]),
     error: 'States.TaskFailed',
     cause: '{"Containers":[{"ExitCode":3}]}',
     exitCode: 3,
