@@ -170,6 +170,16 @@ export const CONFIG_TABLE = {
     // Fargate starts about 20 tasks per second per account; beyond ~100 concurrent launches RunTask throttles.
     parse: wholeNumberFrom1To(100, 'Fargate throttles RunTask beyond that'),
   }),
+  objectRecordDays: key({
+    default: 30,
+    doc: 'How long an object record is kept after its last write (DynamoDB TTL). 1 to 3650.',
+    parse: wholeNumberFrom1To(3650, '10 years'),
+  }),
+  tagInputObjects: key({
+    default: false,
+    doc: 'Tag each input object `processing-status=SUCCEEDED` or `FAILED` when it ends (the state machine tags, on the input prefix only; the task role never may).',
+    parse: flag,
+  }),
   image: key<WorkerImage | undefined>({
     default: undefined,
     unset: 'built from `container/`',
@@ -427,6 +437,13 @@ function oneOf<const T extends string>(allowed: readonly T[]): ConfigKeySpec<T>[
     }
     return value as T;
   };
+}
+
+/** true or false, from a boolean (cdk.json) or its word (`-c`). */
+function flag(raw: unknown, fail: Fail, key: string): boolean | undefined {
+  if (raw === true || raw === 'true') return true;
+  if (raw === false || raw === 'false') return false;
+  return fail(raw, 'is not true or false', `set ${key} to true or false, e.g. -c ${key}=true`);
 }
 
 /** A whole number, from a number (cdk.json) or its digits (`-c`). */

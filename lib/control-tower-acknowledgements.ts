@@ -50,7 +50,7 @@ export function controlRuleId(control: ControlId): string {
  */
 export function acknowledgeControlTowerControls(stack: PipelineStack, config: PipelineConfig): void {
   const { data, network, worker, workflow, backfill, launchGate, deadLetters } = stack;
-  const { launchGateCleanup, launchGateReconciler } = stack;
+  const { launchGateCleanup, launchGateReconciler, objectRecords, objectRecorder, objectRecordSweep } = stack;
   const logGroups = [
     network.flowLogGroup,
     worker.logGroup,
@@ -58,6 +58,8 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
     backfill.logGroup,
     launchGateCleanup.logGroup,
     launchGateReconciler.logGroup,
+    objectRecorder.logGroup,
+    objectRecordSweep.logGroup,
   ];
 
   for (const logGroup of logGroups) {
@@ -82,6 +84,11 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
       launchGate.table,
       'CT.DYNAMODB.PR.2',
       'encryption is aws-owned: DynamoDB encrypts the table (the launch gate records: who holds a slot, who waits) under its AWS owned key; set -c encryption=kms to pass.',
+    );
+    acknowledgeControl(
+      objectRecords.table,
+      'CT.DYNAMODB.PR.2',
+      "encryption is aws-owned: DynamoDB encrypts the object records (each object's status, executions, times, result location, error) under its AWS owned key; set -c encryption=kms to pass.",
     );
     acknowledgeControl(
       data.bucket,
@@ -126,6 +133,13 @@ export function acknowledgeControlTowerControls(stack: PipelineStack, config: Pi
       stateMachine,
       'CT.STEPFUNCTIONS.PR.2',
       'The launch gate housekeeping (Express) runs every minute and calls only DynamoDB, Step Functions and CloudWatch: traces would add cost and nothing to follow; its failures are logged with their data and alarmed.',
+    );
+  }
+  for (const { stateMachine } of [objectRecorder, objectRecordSweep]) {
+    acknowledgeControl(
+      stateMachine,
+      'CT.STEPFUNCTIONS.PR.2',
+      'The object recorder (Express, one run per object) and its sweep (every 15 minutes) call only DynamoDB, EventBridge, S3 tagging and Step Functions: traces would add cost and nothing to follow; their failures are logged with their data and alarmed.',
     );
   }
 

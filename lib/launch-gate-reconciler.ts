@@ -262,7 +262,7 @@ export class LaunchGateReconciler extends Construct {
  * The ARNs of `machine`'s executions and of its Distributed Map child executions
  * (`execution:<name>/<map run label>:<child>`).
  */
-function executionArnsOf(scope: Construct, machine: sfn.StateMachine): string[] {
+export function executionArnsOf(scope: Construct, machine: sfn.StateMachine): string[] {
   return [`${machine.stateMachineName}:*`, `${machine.stateMachineName}/*`].map((resourceName) =>
     Stack.of(scope).formatArn({
       service: 'states',

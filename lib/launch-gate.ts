@@ -53,8 +53,10 @@ export const GATE_RETRY: sfn.RetryProps = {
   maxAttempts: 6,
   jitterStrategy: sfn.JitterType.FULL,
 };
-/** A claim or grant refused by its condition: every slot is taken (an SDK integration's error name). */
-export const SLOTS_TAKEN = 'DynamoDb.ConditionalCheckFailedException';
+/** A DynamoDB write refused by its condition, as an SDK integration names it. */
+export const CONDITION_FAILED = 'DynamoDb.ConditionalCheckFailedException';
+/** A claim or grant refused by its condition: every slot is taken. */
+export const SLOTS_TAKEN = CONDITION_FAILED;
 /**
  * SendTaskSuccess on a token whose task is no longer waiting. Step Functions names an AWS SDK
  * integration's errors `<Service>.<Exception>`.
@@ -218,9 +220,18 @@ export interface ReleaseStates {
 export function releaseStates(
   scope: Construct,
   gate: LaunchGate,
-  props: { holderPath: string; done: sfn.IChainable; resultPath: string },
+  props: {
+    holderPath: string;
+    done: sfn.IChainable;
+    resultPath: string;
+    /**
+     * Where the usual path (nobody waiting) goes when `when` holds, instead of `done`: the choice
+     * that looks for a waiter makes the caller's own choice too, one state fewer on every object's path.
+     */
+    outcome?: { when: sfn.Condition; then: sfn.IChainable };
+  },
 ): ReleaseStates {
-  const { holderPath, done, resultPath } = props;
+  const { holderPath, done, resultPath, outcome } = props;
   const onFailure = (task: tasks.CallAwsService) =>
     task.addCatch(done, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
 
@@ -313,9 +324,12 @@ export function releaseStates(
 
   leaveLine.next(release);
   release.next(findWaiter);
-  findWaiter.next(
-    new sfn.Choice(scope, 'IsAnyoneWaiting').when(sfn.Condition.isPresent(waiter), grant).otherwise(done),
+  const isAnyoneWaiting = new sfn.Choice(scope, 'IsAnyoneWaiting').when(
+    sfn.Condition.isPresent(waiter),
+    grant,
   );
+  if (outcome) isAnyoneWaiting.when(outcome.when, outcome.then);
+  findWaiter.next(isAnyoneWaiting.otherwise(done));
   grant.next(wake);
   wake.next(dropWaiter);
   wakeAgain.next(dropWaiter);
@@ -341,13 +355,18 @@ export function gateStates(
   targets: {
     onSlot: sfn.IChainable;
     done: sfn.IChainable;
+    /** The usual outcome, decided by the release's own choice (see `releaseStates`). */
+    outcome?: { when: sfn.Condition; then: sfn.IChainable };
     capacityWait: Duration;
+    /** Runs before the execution joins the line (every slot taken), and goes on to it. */
+    beforeWaiting?: sfn.TaskStateBase;
   },
 ): GateStates {
   const me = '$$.Execution.Id';
   const { leaveLine, release } = releaseStates(scope, gate, {
     holderPath: me,
     done: targets.done,
+    outcome: targets.outcome,
     resultPath: '$.launchSlot',
   });
 
@@ -377,7 +396,12 @@ export function gateStates(
   });
   // A claim that failed past its retries may have been applied; a wait that ended may have been
   // granted a slot meanwhile: both release.
-  claim.addCatch(waitInLine, { errors: [SLOTS_TAKEN], resultPath: sfn.JsonPath.DISCARD });
+  const { beforeWaiting } = targets;
+  if (beforeWaiting) {
+    beforeWaiting.next(waitInLine);
+    beforeWaiting.addCatch(waitInLine, { errors: ['States.ALL'], outputs: '{% $states.input %}' });
+  }
+  claim.addCatch(beforeWaiting ?? waitInLine, { errors: [SLOTS_TAKEN], resultPath: sfn.JsonPath.DISCARD });
   claim.addCatch(release, { errors: ['States.ALL'], resultPath: '$.error' });
   claim.next(targets.onSlot);
   waitInLine.addCatch(leaveLine, { errors: ['States.ALL'], resultPath: '$.error' });

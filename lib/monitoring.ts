@@ -4,6 +4,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -28,6 +29,16 @@ export interface MonitoringProps {
     readonly cleanup: sfn.IStateMachine;
     readonly reconciler: sfn.IStateMachine;
   };
+  /** The object recorder and its sweep: an alarm when a run of either fails (a record or event missed). */
+  readonly objectRecording: {
+    readonly recorder: sfn.IStateMachine;
+    readonly sweep: sfn.IStateMachine;
+  };
+  /**
+   * The execution logs of the per-object state machines (the workflow's and the backfill's): the
+   * latency widget reads each succeeded execution's output there, which they log already.
+   */
+  readonly executionLogGroups: logs.ILogGroup[];
   /**
    * Subscribed to the alarm topic (the address must confirm the subscription).
    * @default - no subscription
@@ -137,6 +148,21 @@ export class Monitoring extends Construct {
       'EventBridge failed to start the state machine for an event.',
     );
 
+    const recordingFailed = new cloudwatch.MathExpression({
+      expression: 'FILL(recorder, 0) + FILL(sweep, 0)',
+      usingMetrics: {
+        recorder: props.objectRecording.recorder.metricFailed(sum),
+        sweep: props.objectRecording.sweep.metricFailed(sum),
+      },
+      label: 'object recorder and sweep runs failed',
+      period: Duration.minutes(5),
+    });
+    alarmOn(
+      'ObjectRecordingFailed',
+      recordingFailed,
+      "An object recorder or record sweep run failed (see its log group): an object's record or result event may be missing until the sweep's next run.",
+    );
+
     const { vcpuUsage, inFlight } = this.watchFargateQuota(sm);
     const repairs = this.watchLaunchGate(props.launchGateTable, props.launchGateHousekeeping);
 
@@ -169,7 +195,10 @@ export class Monitoring extends Construct {
           }),
           new cloudwatch.GraphWidget({ title: 'Executions in flight', left: [inFlight], width: 12 }),
         ],
-        [new cloudwatch.GraphWidget({ title: 'Launch gate repairs', left: repairs, width: 12 })],
+        [
+          new cloudwatch.GraphWidget({ title: 'Launch gate repairs', left: repairs, width: 12 }),
+          latencyWidget(props.executionLogGroups),
+        ],
       ],
     });
   }
@@ -277,6 +306,34 @@ export class Monitoring extends Construct {
     }
     return Object.values(REPAIR_METRICS).map((name) => repair(name, fiveMinutes));
   }
+}
+
+/**
+ * p50 and p99 of each processed object's waiting, launch and run times (the recorder's
+ * RecordDurations, shared/object-record.ts), from the execution output the per-object state machines
+ * already log: no metric to pay for, only the query's scan when the dashboard is open ($0.005/GB).
+ */
+function latencyWidget(logGroups: logs.ILogGroup[]): cloudwatch.LogQueryWidget {
+  const times = ['receivedAtMs', 'CreatedAt', 'StartedAt', 'StoppedAt'];
+  const durations = {
+    waiting: 'CreatedAt - receivedAtMs',
+    launch: 'StartedAt - CreatedAt',
+    run: 'StoppedAt - StartedAt',
+  };
+  return new cloudwatch.LogQueryWidget({
+    title: 'Object latency, ms (p50, p99): waiting for capacity, launching, running',
+    logGroupNames: logGroups.map((group) => group.logGroupName),
+    view: cloudwatch.LogQueryVisualizationType.LINE,
+    queryLines: [
+      'filter type = "ExecutionSucceeded"',
+      ...times.map((time) => `parse details.output /"${time}":(?<${time}>\\d+)/`),
+      'filter ispresent(CreatedAt)',
+      `stats ${Object.entries(durations)
+        .flatMap(([name, expression]) => [50, 99].map((p) => `pct(${expression}, ${p}) as ${name}P${p}`))
+        .join(', ')} by bin(5m)`,
+    ],
+    width: 12,
+  });
 }
 
 /** The account's Fargate vCPU in use, of one capacity class (`Standard/OnDemand`, `Standard/Spot`). */

@@ -3,6 +3,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+import { OBJECT_RECORDS_TABLE_OUTPUT } from '../shared/object-record';
 import { Backfill } from './backfill';
 import { launchSlots, PipelineConfig } from './config';
 import { acknowledgeControlTowerControls } from './control-tower-acknowledgements';
@@ -14,6 +15,9 @@ import { LaunchGateCleanup } from './launch-gate-cleanup';
 import { LaunchGateReconciler } from './launch-gate-reconciler';
 import { Monitoring } from './monitoring';
 import { Network } from './network';
+import { ObjectRecordSweep } from './object-record-sweep';
+import { ObjectRecorder } from './object-recorder';
+import { ObjectRecords } from './object-records';
 import { ProcessObjectStepProps } from './process-object-step';
 import { Trigger } from './trigger';
 import { Worker } from './worker';
@@ -33,6 +37,9 @@ export class PipelineStack extends Stack {
   public readonly launchGate: LaunchGate;
   public readonly launchGateCleanup: LaunchGateCleanup;
   public readonly launchGateReconciler: LaunchGateReconciler;
+  public readonly objectRecords: ObjectRecords;
+  public readonly objectRecorder: ObjectRecorder;
+  public readonly objectRecordSweep: ObjectRecordSweep;
   public readonly workflow: Workflow;
   public readonly trigger: Trigger;
   public readonly deadLetters: DeadLetters;
@@ -88,6 +95,12 @@ export class PipelineStack extends Stack {
       encryptionKey: key,
     });
 
+    this.objectRecords = new ObjectRecords(this, 'ObjectRecords', {
+      recordDays: config.objectRecordDays,
+      removalPolicy,
+      encryptionKey: key,
+    });
+
     this.workflow = new Workflow(this, 'Workflow', {
       ...this.workflowStepProps(config, outputBucket),
       logRetention,
@@ -129,6 +142,30 @@ export class PipelineStack extends Stack {
       logEncryptionKey: key,
     });
 
+    const perObject = [this.workflow.stateMachine, this.backfill.stateMachine];
+    this.objectRecorder = new ObjectRecorder(this, 'ObjectRecorder', {
+      records: this.objectRecords,
+      workflow: this.workflow.stateMachine,
+      backfill: this.backfill.stateMachine,
+      outputBucket,
+      outputPrefix: config.outputPrefix,
+      tagging: config.tagInputObjects
+        ? { inputBucket: this.data.bucket, inputPrefix: config.inputPrefix }
+        : undefined,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
+    });
+    this.objectRecordSweep = new ObjectRecordSweep(this, 'ObjectRecordSweep', {
+      records: this.objectRecords,
+      bucketName: this.data.bucket.bucketName,
+      stateMachines: perObject,
+      recorder: this.objectRecorder.stateMachine,
+      logRetention,
+      logRemovalPolicy: removalPolicy,
+      logEncryptionKey: key,
+    });
+
     // The key, used only through the service each principal reaches it by (a no-op without one).
     this.encryption.allowEventBridgeDeadLetters();
     this.encryption.grantThrough(this.worker.taskDefinition.taskRole, [
@@ -139,6 +176,8 @@ export class PipelineStack extends Stack {
       this.backfill.stateMachine,
       this.launchGateCleanup.stateMachine,
       this.launchGateReconciler.stateMachine,
+      this.objectRecorder.stateMachine,
+      this.objectRecordSweep.stateMachine,
     ]) {
       this.encryption.grantThrough(role, [{ service: 'dynamodb', write: true }]);
     }
@@ -153,6 +192,11 @@ export class PipelineStack extends Stack {
         cleanup: this.launchGateCleanup.stateMachine,
         reconciler: this.launchGateReconciler.stateMachine,
       },
+      objectRecording: {
+        recorder: this.objectRecorder.stateMachine,
+        sweep: this.objectRecordSweep.stateMachine,
+      },
+      executionLogGroups: [this.workflow.logGroup, this.backfill.logGroup],
       alarmEmail: config.alarmEmail,
     });
 
@@ -174,6 +218,10 @@ export class PipelineStack extends Stack {
       description:
         'The launch gate: the item slots lists the executions holding a slot, the waiters items those waiting',
       value: this.launchGate.table.tableName,
+    });
+    new CfnOutput(this, OBJECT_RECORDS_TABLE_OUTPUT, {
+      description: 'One record per object version: its status, executions, times and result (npm run status)',
+      value: this.objectRecords.table.tableName,
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
     new CfnOutput(this, 'UploadCommand', {
@@ -197,6 +245,7 @@ export class PipelineStack extends Stack {
       capacityWait: Duration.minutes(config.capacityWaitMinutes),
       capacity: config.capacity,
       launchGate: this.launchGate,
+      records: this.objectRecords,
     };
   }
 }

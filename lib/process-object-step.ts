@@ -19,6 +19,7 @@ import {
   SPOT_CAPACITY_WAIT,
   worstWaitSeconds,
 } from './launch-retry';
+import { type ObjectRecords, recordStates } from './object-records';
 
 /** ECS writes this stop code into the task description (the failure's Cause) when it reclaims Spot capacity. */
 export const SPOT_INTERRUPTED_CAUSE = '*"StopCode":"SpotInterruption"*';
@@ -68,6 +69,8 @@ export interface ProcessObjectStepProps {
   readonly capacityWait: Duration;
   /** The gate every execution claims a slot from (or waits in) before it launches. */
   readonly launchGate: LaunchGate;
+  /** Where each object's record is: the step takes the object there first (exactly once per version). */
+  readonly records: ObjectRecords;
 }
 
 /**
@@ -76,10 +79,13 @@ export interface ProcessObjectStepProps {
  * launch slot (lib/launch-gate.ts), waiting in line when all are taken, and gives it back after its
  * task, whatever the outcome.
  *
- * Input: `{ bucket, key, etag, versionId }` (strings; empty etag/versionId mean "latest").
- * On success its output is the input plus `task` (the task's ARN, stop code and exit codes) and
- * `result: { bucket, key }`, the location of the result the worker writes, and `launchSlot` (the
- * line as the release found it: the waiter it woke, if any).
+ * Each object is first taken in its record (lib/object-records.ts): an object another execution
+ * holds (a duplicate event) ends at once, in ObjectAlreadyHeld, with no slot and no task.
+ *
+ * Input: `{ bucket, key, etag, versionId }` (strings; an empty versionId means "latest").
+ * On success its output is the input plus `result: { bucket, key }`, the location of the result the
+ * worker writes, `receivedAtMs` (the execution's start), `task` (the task's ARN, stop code, exit
+ * codes and ECS times) and `launchSlot` (the line as the release found it: the waiter it woke, if any).
  * On failure it ends in a Fail state whose error is the original error name and whose
  * cause names the object.
  */
@@ -116,21 +122,11 @@ export class ProcessObjectStep extends Construct {
       ),
     });
 
-    const result = new sfn.Pass(this, 'NameResult', {
-      comment:
-        "Names the result's location, the worker's contract: OUTPUT_BUCKET, OUTPUT_PREFIX + key + '.json'.",
-      parameters: {
-        bucket: props.outputBucket.bucketName,
-        // Braces are reserved in an intrinsic's string literal; aws-cdk-lib escapes only ' and \.
-        key: sfn.JsonPath.format(
-          '{}{}.json',
-          props.outputPrefix.replace(/[{}]/g, '\\$&'),
-          sfn.JsonPath.stringAt('$.key'),
-        ),
-      },
-      resultPath: '$.result',
+    const records = recordStates(this, props.records, props);
+    records.put.addCatch(failed, {
+      errors: ['States.ALL'],
+      outputs: "{% $merge([$states.input, {'error': $states.errorOutput}]) %}",
     });
-
     const { capacityWait } = props;
     // The longest path: the wait in line, then each run waits for capacity at worst (every jittered
     // delay at its ceiling) and runs to its timeout, then the release hands the slot on.
@@ -144,7 +140,6 @@ export class ProcessObjectStep extends Construct {
       const state = this.runWorker(stateId, props, provider);
       const retries = [launchRetry(CAPACITY_ERRORS, wait, capacityAttemptsAtMost), invalidParameter];
       for (const retry of retries) state.addRetry(retry);
-      state.next(result);
       this.runTaskStates.push(state);
       const runs = stateId === 'RunWorkerOnSpot' ? 1 : 1 + MAX_RELAUNCHES;
       const waitSeconds = retries.reduce((sum, r) => sum + worstWaitSeconds(r.maxAttempts ?? 0), 0);
@@ -160,16 +155,21 @@ export class ProcessObjectStep extends Construct {
         ? runOn('RunWorkerOnDemand', 'FARGATE', capacityWait)
         : runOn('RunWorker', capacity === 'spot' ? 'FARGATE_SPOT' : undefined, capacityWait);
 
-    // Every path that held a slot gives it back before its outcome: the result named means success.
-    const done = new sfn.Choice(this, 'WasObjectProcessed')
-      .when(sfn.Condition.isPresent('$.result'), new sfn.Succeed(this, 'ObjectProcessed'))
-      .otherwise(failed);
+    // Every path that held a slot gives it back before its outcome: a task's result means success.
+    const succeeded = sfn.Condition.isPresent('$.task');
+    const processed = new sfn.Succeed(this, 'ObjectProcessed');
+    const done = new sfn.Choice(this, 'WasObjectProcessed').when(succeeded, processed).otherwise(failed);
+    records.running.next(onSpot ?? run);
+    records.running.addCatch(onSpot ?? run, { errors: ['States.ALL'], outputs: '{% $states.input %}' });
     const gate = gateStates(this, props.launchGate, {
-      onSlot: onSpot ?? run,
+      onSlot: records.running,
       done,
+      outcome: { when: succeeded, then: processed },
       capacityWait,
+      beforeWaiting: records.waiting,
     });
-    result.next(gate.release);
+    for (const state of this.runTaskStates) state.next(gate.release);
+    records.put.next(gate.claim);
 
     /** A task ECS stopped before it ran is launched again (at most MAX_RELAUNCHES in all); other task failures fail. */
     const relaunchOrFail = (prefix: string) => {
@@ -220,7 +220,7 @@ export class ProcessObjectStep extends Construct {
       onSpot.addCatch(interrupted, { errors: ['States.TaskFailed'], resultPath: '$.error' });
       onSpot.addCatch(gate.release, { errors: ['States.ALL'], resultPath: '$.error' });
     }
-    this.startState = gate.claim;
+    this.startState = records.put;
     this.longestRun = Duration.seconds(longestSeconds);
   }
 
@@ -260,6 +260,10 @@ export class ProcessObjectStep extends Construct {
         StopCode: sfn.JsonPath.stringAt('$.StopCode'),
         StoppedReason: sfn.JsonPath.stringAt('$.StoppedReason'),
         ExitCodes: sfn.JsonPath.listAt('$.Containers[*].ExitCode'),
+        // Epoch milliseconds: the recorder's durations (launch, run, and waiting since the start).
+        CreatedAt: sfn.JsonPath.numberAt('$.CreatedAt'),
+        StartedAt: sfn.JsonPath.numberAt('$.StartedAt'),
+        StoppedAt: sfn.JsonPath.numberAt('$.StoppedAt'),
       },
       resultPath: '$.task',
     });

@@ -106,6 +106,11 @@ export interface FaultOptions extends LaunchFaultOptions {
   readonly gate?: readonly GateFault[];
   /** Seeds the gate faults' rates: the same seed, the same faults. @default 1 */
   readonly seed?: number;
+  /**
+   * The first n "Object Created" events reach the bus twice, as EventBridge's at-least-once delivery
+   * may deliver them: each delivery goes to every matching rule.
+   */
+  readonly duplicateEvents?: number;
 }
 
 /**
@@ -439,12 +444,19 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   let accepting = true;
   let stopping: Promise<void> | undefined;
   const deliver = async (event: unknown) => (accepting ? (await bus.put(event))[0] : undefined);
+  let duplicatesLeft = options.faults?.duplicateEvents ?? 0;
+  const deliverObjectCreated = async (event: unknown) => {
+    const twice = duplicatesLeft > 0;
+    if (twice) duplicatesLeft--;
+    const [first] = await Promise.all([deliver(event), twice ? deliver(event) : undefined]);
+    return first;
+  };
 
   const notifications = new S3EventNotifications(server, s3, {
     account: deployment.accountId,
     region: deployment.region,
     onEvent: (event) =>
-      void deliver(event).catch((error: unknown) => bus.reportLocalFailure(event, error, rule)),
+      void deliverObjectCreated(event).catch((error: unknown) => bus.reportLocalFailure(event, error, rule)),
     onError: (notification, error) => bus.reportLocalFailure(notification, error, rule),
   });
 

@@ -56,7 +56,7 @@ export interface ObjectRecord {
   readonly objectKey: string;
   /** The ETag without quotes. Written by the record put. */
   readonly etag: string;
-  /** The version id from the event; "" from a backfill's listing. Written by the record put. */
+  /** The version id from the event; "" from a backfill's listing or an unversioned bucket. Record put. */
   readonly versionId: string;
   readonly status: RecordStatus;
   /**
@@ -64,11 +64,13 @@ export interface ObjectRecord {
    * the recorder writes an ending only for this execution.
    */
   readonly executionArn: string;
-  /** Every execution that held the object, oldest first: the record put appends (a restart too). */
-  readonly executionArns: readonly string[];
-  /** How many executions held the object (executionArns' length). Written by the record put. */
-  readonly attempts: number;
-  /** ISO time the first execution started. Written by the first record put. */
+  /**
+   * Every execution that held the object (a string set: a retried put adds nothing twice; order them
+   * by DescribeExecution's startDate). Its size is the attempts. The record put adds; a restart too.
+   * `unmarshall` (@aws-sdk/util-dynamodb) gives a Set.
+   */
+  readonly executionArns: ReadonlySet<string>;
+  /** ISO time the first execution started. Written by the first record put (the recorder, if none landed). */
   readonly receivedAt: string;
   /** ISO time the holding execution got its launch slot. Written with status RUNNING. */
   readonly startedAt?: string;
@@ -87,11 +89,11 @@ export interface ObjectRecord {
   readonly failedAt?: string;
   /** Set while not ended (the OPEN_INDEX sort key): the record put sets it, the recorder removes it. */
   readonly openSince?: string;
-  /** The durations of the last task run, in milliseconds (RecordDurations). Recorder. */
+  /** The durations of the last task run, in milliseconds (RecordDurations); absent when unknown. Recorder. */
   readonly waitingMs?: number;
   readonly launchMs?: number;
   readonly runMs?: number;
-  /** Epoch seconds: objectRecordDays after the last record put. */
+  /** Epoch seconds: objectRecordDays after the last write (the put, then the ending). */
   readonly expiresAt: number;
 }
 

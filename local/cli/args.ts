@@ -112,6 +112,8 @@ Options:
                                  retries into seconds (a worker's 3600 s timeout is then 1.8 s)
   --json                         print only the summary, as one JSON document
   --verbose                      print the worker's log lines
+  --inject-duplicate-events <n>  deliver the first n "Object Created" events twice, as EventBridge's
+                                 at-least-once delivery may: each object is still processed once
   --inject-launch-errors <kind:n>  make the first n task launches fail: throttling:n
                                  (ECS.AmazonECSException), capacity:n (AmazonECS.Unknown) or
                                  capacity-exception:n (no capacity as ECS.AmazonECSException)
@@ -153,6 +155,7 @@ const OPTIONS = {
   'task-command': { type: 'string' },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
+  'inject-duplicate-events': { type: 'string' },
   'inject-launch-errors': { type: 'string' },
   'inject-spot-interruptions': { type: 'string' },
   'inject-start-failures': { type: 'string' },
@@ -236,6 +239,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
       taskFailures: wholeNumber('--inject-task-failures', values['inject-task-failures'], 0, 0, 1e6),
       gate: gateFaults(values['gate-fault'] ?? []),
       seed: wholeNumber('--seed', values.seed, 1, 0, 2 ** 32 - 1),
+      duplicateEvents: wholeNumber('--inject-duplicate-events', values['inject-duplicate-events'], 0, 0, 1e6),
     },
   };
 }

@@ -23,6 +23,7 @@ import {
 } from './args';
 import { localClientSettings, runAwsCommandLocally } from './aws-command';
 import { endpointBanner } from './banner';
+import { objectCounts, recordsTableName, summarizeObjects } from './object-summary';
 import { backfillLine, counted, executionLine, gateLine, summarize, undeliveredLine } from './report';
 import { taskCommandFound } from './task-command';
 
@@ -93,20 +94,24 @@ async function main(argv: readonly string[]): Promise<number> {
   const summary = await summarize(pipeline);
   // Asked of the endpoint, so before it stops.
   const failureHint = options.json ? undefined : await failureCountLine(pipeline, options);
+  // Each object once, as its record has it: a duplicate event's execution is not an object of its own.
+  const tableName = recordsTableName(templatePath, pipeline);
+  const objects = tableName === undefined ? undefined : await summarizeObjects(pipeline, tableName);
   await pipeline.stop();
   if (options.json) {
-    console.log(JSON.stringify(summary, null, 2));
+    const { peakRunningTasks, ...rest } = summary;
+    console.log(JSON.stringify({ peakRunningTasks, ...(objects && { objects }), ...rest }, null, 2));
   } else {
-    console.log(`\n${executionCounts(summary.executions)}`);
+    console.log(`\n${objects ? objectCounts(objects) : executionCounts(summary.executions)}`);
     const gate = gateLine(summary);
     if (gate) console.log(gate);
     printDeadLetterCount(pipeline, options);
     if (failureHint) console.log(failureHint);
   }
-  const allSucceeded = summary.executions.every((e) => e.status === 'SUCCEEDED');
   // A slot or a waiter left once every execution has ended is lost: the gate is broken.
   const gateAtRest = !summary.gate || summary.gate.holders + summary.gate.waiters === 0;
-  return allSucceeded && gateAtRest && summary.executions.length === files.length ? 0 : 1;
+  const done = objects ?? summary.executions;
+  return done.every((o) => o.status === 'SUCCEEDED') && gateAtRest && done.length === files.length ? 0 : 1;
 
   async function startPipeline(cli: typeof options, template: string): Promise<LocalPipeline> {
     try {

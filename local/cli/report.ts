@@ -92,8 +92,16 @@ export function backfillLine(result: BackfillResult): string {
   );
 }
 
-/** e.g. `SUCCEEDED  incoming/a.csv  412 ms  -> processed/incoming/a.csv.json (after 3 retries)` */
+/**
+ * e.g. `SUCCEEDED  incoming/a.csv  412 ms  -> processed/incoming/a.csv.json (after 3 retries)`, or
+ * `DUPLICATE  incoming/a.csv  3 ms  held by arn:…`
+ */
 export function executionLine(record: ExecutionRecord): string {
+  // A duplicate event's execution found the object held (lib/object-records.ts names the holder).
+  const { duplicateOf } = (record.output ?? {}) as { duplicateOf?: unknown };
+  if (record.status === 'SUCCEEDED' && typeof duplicateOf === 'string') {
+    return `${'DUPLICATE'.padEnd(9)}  ${record.key}  ${record.durationMs ?? 0} ms  held by ${duplicateOf}`;
+  }
   const last = record.attempts.at(-1);
   const outcome =
     record.status === 'SUCCEEDED'

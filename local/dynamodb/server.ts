@@ -6,6 +6,7 @@ import {
   CreateTableCommand,
   DynamoDBClient,
   type KeySchemaElement,
+  type GlobalSecondaryIndex,
   type LocalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
@@ -88,6 +89,8 @@ export async function startLocalDynamoDb(
         AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
         // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
         LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
+        // The object records' failure and open indexes (lib/object-records.ts).
+        GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
         BillingMode: throughput ? 'PROVISIONED' : 'PAY_PER_REQUEST',
         ProvisionedThroughput: throughput && {
           ReadCapacityUnits: Number(throughput.ReadCapacityUnits),

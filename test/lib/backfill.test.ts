@@ -40,7 +40,8 @@ function backfillRoleStatements(synth: Synthesized): Statement[] {
 
 describe('Backfill: state machine', () => {
   test('is a second Standard state machine, next to the event-driven one', () => {
-    byDefault.template.resourceCountIs('AWS::StepFunctions::StateMachine', 4);
+    // (and four Express ones: the gate's cleanup and reconciler, the object recorder and its sweep)
+    byDefault.template.resourceCountIs('AWS::StepFunctions::StateMachine', 6);
     expect(
       Object.keys(
         byDefault.template.findResources('AWS::StepFunctions::StateMachine', {

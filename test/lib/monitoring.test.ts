@@ -1,6 +1,7 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
@@ -27,7 +28,7 @@ function watched(alarm: Resource) {
 }
 
 describe('Monitoring: alarms', () => {
-  test('there are exactly fifteen: one per failure signal, each on the right resource, the vCPU quota alarm and five launch gate alarms', () => {
+  test('there are exactly sixteen: one per failure signal, each on the right resource, the vCPU quota alarm, five launch gate alarms and one on object recording', () => {
     const on = (stateMachine: string) => (MetricName: string) => ({
       Namespace: 'AWS/States',
       MetricName,
@@ -69,7 +70,29 @@ describe('Monitoring: alarms', () => {
         on(byDefault.ids.launchGateReconciler)('ExecutionsFailed'),
       ]),
     );
-    expect(Object.keys(alarms)).toHaveLength(15);
+    expect(Object.keys(alarms)).toHaveLength(16);
+    // AND the two math alarms: the vCPU quota, and a failed run of the recorder or its sweep
+    const recording = Object.values(alarms).find((a) =>
+      JSON.stringify(a.Properties.Metrics ?? []).includes('FILL(recorder, 0) + FILL(sweep, 0)'),
+    );
+    expect(JSON.stringify(recording?.Properties.Metrics)).toContain(
+      `"Ref":"${byDefault.ids.objectRecorder}"`,
+    );
+    expect(JSON.stringify(recording?.Properties.Metrics)).toContain(
+      `"Ref":"${byDefault.ids.objectRecordSweep}"`,
+    );
+  });
+
+  test('the dashboard shows p50 and p99 of waiting, launch and run times from the per-object execution logs', () => {
+    const { resource } = onlyResource(byDefault.template, 'AWS::CloudWatch::Dashboard');
+    const body = String(evaluate(byDefault.template, resource.Properties.DashboardBody));
+    for (const name of ['waiting', 'launch', 'run']) {
+      expect(body).toContain(`as ${name}P50`);
+      expect(body).toContain(`as ${name}P99`);
+    }
+    expect(body).toContain(`<${byDefault.ids.workflowLogGroup}>`);
+    expect(body).toContain(`<${byDefault.ids.backfillLogGroup}>`);
+    expect(body).toContain('parse details.output /\\"CreatedAt\\":(?<CreatedAt>\\\\d+)/');
   });
 
   test('the event-driven workflow has four execution alarms, the backfill three (its runs are started by hand, so no throttle alarm)', () => {
@@ -353,7 +376,7 @@ describe('Monitoring: dashboard', () => {
     );
   });
 
-  test('shows the state of all fifteen alarms', () => {
+  test('shows the state of all sixteen alarms', () => {
     const shown = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     expect(shown.sort()).toEqual(
       Object.keys(alarms)
@@ -380,6 +403,8 @@ describe('Monitoring built alone', () => {
         partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       }),
       launchGateHousekeeping: { cleanup: stateMachine('Cleanup'), reconciler: stateMachine('Reconciler') },
+      objectRecording: { recorder: stateMachine('Recorder'), sweep: stateMachine('Sweep') },
+      executionLogGroups: [new logs.LogGroup(stack, 'WorkflowLogs')],
       alarmEmail,
     };
     const monitoring = new Monitoring(stack, 'Monitoring', props);

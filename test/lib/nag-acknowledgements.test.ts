@@ -22,6 +22,7 @@ const NAMES: ConfigurationName[] = [
   'existingVpc',
   'alarmEmail',
   'backfillConcurrency',
+  'tagInputObjects',
 ];
 
 /** Configurations that only change values the AwsSolutions rules do not read (sizes, prefixes, timeouts). */

@@ -102,6 +102,7 @@ describe('PipelineStack', () => {
         'DeadLetterQueueUrl',
         'InputPrefix',
         'LaunchSlotsTable',
+        'ObjectRecordsTableName',
         'OutputLocation',
         'RuleName',
         'StateMachineArn',

@@ -1,12 +1,9 @@
-// aws-local-stepfunctions calls Promise.withResolvers, which Node 20 lacks.
-import 'core-js/actual/promise/with-resolvers';
-
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
-import { StateMachine } from 'aws-local-stepfunctions';
 
 import {
   attemptsFor,
@@ -22,9 +19,12 @@ import {
   ProcessObjectStepProps,
   RELEASE_ALLOWANCE,
 } from '../../lib/process-object-step';
+import type { StateMachineDefinition } from '../../local/stepfunctions/definitions';
+import { objectRecordKey } from '../../shared/object-record';
 import { AslDefinition, AslState, backfillMapOf, definitionOf, statesOfType } from './support/asl';
 import { freshStack, stepProps } from './support/constructs';
 import { Statement, statementsOfRole } from './support/iam';
+import { type RecordsRig, recordsRig, runExecution, START_MS, stoppedTask } from './support/records';
 import { constructIds, Synthesized, synthesized, synthPipeline } from './support/synth';
 import { logicalIdOf, onlyResource, placeholder } from './support/template';
 
@@ -78,11 +78,13 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
     task = tasks[0][1];
   });
 
-  test('has one Task state running the task with ecs:runTask.sync, entered once a launch slot is held', () => {
+  test('has one Task state running the task with ecs:runTask.sync, entered once the object is taken and a launch slot held', () => {
     const { StartAt, States } = definitions['on-demand'];
-    expect(StartAt).toBe('ClaimLaunchSlot');
-    expect(States.ClaimLaunchSlot.Next).toBe('RunWorker');
-    expect(States.WaitForLaunchSlot.Next).toBe('RunWorker');
+    expect(StartAt).toBe('RecordObject');
+    expect(States.RecordObject.Next).toBe('ClaimLaunchSlot');
+    expect(States.ClaimLaunchSlot.Next).toBe('RecordRunning');
+    expect(States.WaitForLaunchSlot.Next).toBe('RecordRunning');
+    expect(States.RecordRunning.Next).toBe('RunWorker');
     expect(task.Resource).toMatch(/:states:::ecs:runTask\.sync$/);
     expect(task.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
   });
@@ -126,12 +128,15 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
     expect(short.TimeoutSeconds).toBe(300);
   });
 
-  test('keeps only TaskArn, StopCode, StoppedReason and ExitCodes of the task description', () => {
+  test('keeps only TaskArn, StopCode, StoppedReason, ExitCodes and the ECS times of the task description', () => {
     expect(task.ResultSelector).toEqual({
       'TaskArn.$': '$.TaskArn',
       'StopCode.$': '$.StopCode',
       'StoppedReason.$': '$.StoppedReason',
       'ExitCodes.$': '$.Containers[*].ExitCode',
+      'CreatedAt.$': '$.CreatedAt',
+      'StartedAt.$': '$.StartedAt',
+      'StoppedAt.$': '$.StoppedAt',
     });
     expect(task.ResultPath).toBe('$.task');
   });
@@ -305,8 +310,9 @@ describe('ProcessObjectStep (spot-with-fallback)', () => {
   });
 
   test('runs on Spot first once it holds a slot, and has exactly two RunTask states', () => {
-    expect(states.ClaimLaunchSlot.Next).toBe('RunWorkerOnSpot');
-    expect(states.WaitForLaunchSlot.Next).toBe('RunWorkerOnSpot');
+    expect(states.ClaimLaunchSlot.Next).toBe('RecordRunning');
+    expect(states.WaitForLaunchSlot.Next).toBe('RecordRunning');
+    expect(states.RecordRunning.Next).toBe('RunWorkerOnSpot');
     expect(
       tasksOf(definitions['spot-with-fallback'])
         .map(([name]) => name)
@@ -416,24 +422,24 @@ describe('ProcessObjectStep capacity providers are those of the cluster', () => 
 
 describe("ProcessObjectStep names the result's location in its output", () => {
   test.each(MODES)(
-    'every task state goes on to NameResult, which sets $.result, then releases its slot (%s)',
+    'the record put names $.result as it takes the object; every task state then releases its slot (%s)',
     (mode) => {
       const definition = definitions[mode];
-      for (const [, task] of tasksOf(definition)) expect(task.Next).toBe('NameResult');
-      expect(definition.States.NameResult).toEqual({
-        Type: 'Pass',
-        Comment: expect.any(String),
-        Parameters: {
-          bucket: `<${onDemand.ids.dataBucket}>`,
-          'key.$': "States.Format('{}{}.json', 'processed/', $.key)",
-        },
-        ResultPath: '$.result',
-        Next: 'ReleaseLaunchSlot',
-      });
-      // AND after the release, a named result is success and anything else the Fail state
+      for (const [, task] of tasksOf(definition)) expect(task.Next).toBe('ReleaseLaunchSlot');
+      expect(definition.States).not.toHaveProperty('NameResult');
+      expect(definition.States.RecordObject.Output).toContain(
+        `'result': {'bucket': '<${onDemand.ids.dataBucket}>', 'key': "processed/" & $states.input.key & '.json'}`,
+      );
+      // AND after the release, a task's result is success and anything else the Fail state: the
+      // release's own choice decides when nobody waits (one state fewer on every object's path)
+      expect(definition.States.IsAnyoneWaiting.Choices).toEqual([
+        expect.objectContaining({ Next: 'GrantLaunchSlot' }),
+        { Variable: '$.task', IsPresent: true, Next: 'ObjectProcessed' },
+      ]);
+      expect(definition.States.IsAnyoneWaiting.Default).toBe('WasObjectProcessed');
       expect(definition.States.WasObjectProcessed).toEqual({
         Type: 'Choice',
-        Choices: [{ Variable: '$.result', IsPresent: true, Next: 'ObjectProcessed' }],
+        Choices: [{ Variable: '$.task', IsPresent: true, Next: 'ObjectProcessed' }],
         Default: 'ObjectFailed',
       });
       expect(definition.States.ObjectProcessed).toEqual({ Type: 'Succeed' });
@@ -442,72 +448,82 @@ describe("ProcessObjectStep names the result's location in its output", () => {
 
   test('names the output bucket when results go to another bucket', () => {
     const definition = definitionOf(synthesized('outputBucket'));
-    expect(definition.States.NameResult.Parameters?.bucket).toBe('some-bucket');
+    expect(definition.States.RecordObject.Output).toContain("'result': {'bucket': 'some-bucket'");
   });
 
   test('run as deployed, an execution outputs result: { bucket, key } beside its input (the backfill item too)', async () => {
-    // GIVEN the synthesized definitions, run by Step Functions' local interpreter, the task succeeding
-    const [, map] = backfillMapOf(onDemand);
+    // GIVEN the synthesized definitions, run by the project's engine against the template's tables,
+    // the task succeeding
     const input = { bucket: 'data', key: "incoming/a b{1}'s.csv", etag: '"e"', versionId: '' };
-    for (const definition of [
-      definitions['spot-with-fallback'],
-      definitions['on-demand'],
-      map.ItemProcessor,
-    ]) {
-      const output = await runSucceeding(definition, input);
-      // THEN the key is outputPrefix + key + ".json", the key as is (braces and quotes too)
-      expect(output).toMatchObject({
-        ...input,
-        task: { StopCode: 'EssentialContainerExited', ExitCodes: [0] },
-        result: { bucket: `<${onDemand.ids.dataBucket}>`, key: "processed/incoming/a b{1}'s.csv.json" },
-      });
+    for (const synth of [fallback, onDemand]) {
+      const rig = await recordsRig(synth.template, synth.ids.objectRecordsTable);
+      try {
+        const [mapName] = backfillMapOf(synth);
+        const backfill = rig.definitionOf(synth.ids.backfillStateMachine);
+        const itemProcessor = (
+          backfill.States[mapName] as unknown as { ItemProcessor: StateMachineDefinition }
+        ).ItemProcessor;
+        const machines = [rig.definitionOf(synth.ids.workflowStateMachine), itemProcessor];
+        for (const [index, definition] of machines.entries()) {
+          const run = await runExecution(rig, definition, input, { name: `e${index}`, runTask: succeeding });
+          // THEN the key is outputPrefix + key + ".json", the key as is (braces and quotes too)
+          expect({ status: run.status, error: run.error, cause: run.cause }).toEqual({ status: 'SUCCEEDED' });
+          expect(run.output).toMatchObject({
+            ...input,
+            task: { StopCode: 'EssentialContainerExited', ExitCodes: [0] },
+            result: {
+              bucket: rig.deployment.ref(synth.ids.dataBucket),
+              key: "processed/incoming/a b{1}'s.csv.json",
+            },
+          });
+          // (each machine's run is an object of its own)
+          await deleteRecord(rig, input);
+        }
+      } finally {
+        await rig.close();
+      }
     }
   });
 
-  test("an outputPrefix with characters intrinsics reserve ({, }, ') reaches the key unchanged", async () => {
-    // GIVEN the step built alone, with a prefix holding them (a backslash would be escaped too, but
-    // asl-validator, which the local interpreter runs, rejects the escaped form AWS documents)
-    const stack = new Stack();
-    const step = new ProcessObjectStep(
-      stack,
-      'Step',
-      stepProps(stack, { taskTimeout: Duration.minutes(5), outputPrefix: "out{x}/it's/" }),
-    );
-    const definition = stack.resolve(new sfn.StateGraph(step.startState, 'test').toGraphJson());
-    // WHEN it runs
-    const output = await runSucceeding(definition, {
-      bucket: 'data',
-      key: 'k{}.txt',
-      etag: '',
-      versionId: '',
+  test('an outputPrefix with characters intrinsics and JSONata reserve ({, }, \', ", %}) reaches the key unchanged', async () => {
+    // GIVEN the step built alone, with a prefix holding them
+    const stack = freshStack();
+    const props = stepProps(stack, { taskTimeout: Duration.minutes(5), outputPrefix: 'out{x}/it\'s/"%}"/' });
+    const step = new ProcessObjectStep(stack, 'Step', props);
+    const stateMachine = new sfn.StateMachine(stack, 'Machine', {
+      definitionBody: sfn.DefinitionBody.fromChainable(step.startState),
     });
-    // THEN
-    expect(output).toMatchObject({ result: { bucket: 'results', key: "out{x}/it's/k{}.txt.json" } });
+    const rig = await recordsRig(Template.fromStack(stack), logicalIdOf(stack, props.records.table));
+    try {
+      // WHEN it runs
+      const run = await runExecution(
+        rig,
+        rig.definitionOf(logicalIdOf(stack, stateMachine)),
+        { bucket: 'data', key: 'k{}.txt', etag: 'e', versionId: '' },
+        { runTask: succeeding },
+      );
+      // THEN
+      expect(run.output).toMatchObject({
+        result: { bucket: 'results', key: 'out{x}/it\'s/"%}"/k{}.txt.json' },
+      });
+    } finally {
+      await rig.close();
+    }
   });
 });
 
-/**
- * Runs a definition's states in aws-local-stepfunctions, every task returning a stopped task that
- * exited 0. Only StartAt and States: the library's schema predates QueryLanguage and ProcessorConfig.
- */
-async function runSucceeding(definition: AslDefinition, input: Record<string, string>): Promise<unknown> {
-  const { StartAt, States } = JSON.parse(JSON.stringify(definition)) as AslDefinition;
-  const machine = new StateMachine({ StartAt, States } as never);
-  const task = async () => ({
-    TaskArn: 'arn:aws:ecs:us-east-1:123456789012:task/c/1',
-    StopCode: 'EssentialContainerExited',
-    StoppedReason: 'Essential container in task exited',
-    Containers: [{ Name: 'worker', ExitCode: 0 }],
-  });
-  // The launch gate: one execution, so its claim holds a slot and nobody waits after it.
-  const handlers = Object.fromEntries([
-    ...['RunWorker', 'RunWorkerOnSpot', 'RunWorkerOnDemand'].map((name) => [name, task]),
-    ['ClaimLaunchSlot', async () => ({})],
-    ['ReleaseLaunchSlot', async () => ({})],
-    ['FindWaitingExecution', async () => ({ Items: [], Count: 0 })],
-  ]);
-  const context = { Execution: { Id: 'arn:aws:states:us-east-1:123456789012:execution:w:e' } };
-  return machine.run(input, { overrides: { taskResourceLocalHandlers: handlers }, context } as never).result;
+/** Every task exits 0, a minute after the execution started. */
+const succeeding = async () =>
+  stoppedTask(0, { createdAt: START_MS + 1_000, startedAt: START_MS + 2_000, stoppedAt: START_MS + 60_000 });
+
+async function deleteRecord(rig: RecordsRig, object: { bucket: string; key: string; etag: string }) {
+  const key = objectRecordKey(object.bucket, object.key, object.etag);
+  await rig.dynamodb.client.send(
+    new DeleteItemCommand({
+      TableName: rig.table,
+      Key: { bucket: { S: key.bucket }, objectVersion: { S: key.objectVersion } },
+    }),
+  );
 }
 
 describe('ProcessObjectStep built alone: what its state machine may run', () => {
@@ -632,7 +648,7 @@ describe('ProcessObjectStep built alone', () => {
     // THEN two RunTask states, the Spot one run first, once a launch slot is held
     expect(Object.keys(states)).toEqual(['RunWorkerOnSpot', 'RunWorkerOnDemand']);
     expect(step.runTaskStates.map((s) => s.id)).toEqual(['RunWorkerOnSpot', 'RunWorkerOnDemand']);
-    expect(step.startState.id).toBe('ClaimLaunchSlot');
+    expect(step.startState.id).toBe('RecordObject');
     expect(states.RunWorkerOnSpot.Parameters?.CapacityProviderStrategy).toEqual([
       { CapacityProvider: 'FARGATE_SPOT', Weight: 1 },
     ]);

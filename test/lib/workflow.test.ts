@@ -239,7 +239,7 @@ describe('Workflow built alone', () => {
     const definition = definitionIn(stack, workflow.stateMachine);
     expect(definition.TimeoutSeconds).toBe(workflow.step.longestRun.toSeconds());
     expect(definition.StartAt).toBe(workflow.step.startState.stateId);
-    expect(definition.StartAt).toBe('ClaimLaunchSlot');
+    expect(definition.StartAt).toBe('RecordObject');
     const group = only(stack, 'AWS::Logs::LogGroup');
     expect(group.Properties.RetentionInDays).toBe(7);
     expect([group.DeletionPolicy, group.UpdateReplacePolicy]).toEqual(['Delete', 'Delete']);

@@ -56,13 +56,19 @@ test('an object deleted before its task starts gives a successful execution with
   await pipeline.upload('incoming/short-lived.txt', 'here for a moment');
   await pipeline.waitForIdle();
   const [first] = pipeline.executions();
-  // Delete the object and its result, then deliver the same event again: the task starts after the deletion.
+  // Delete the object and its result, then deliver an event for another version of it (the same
+  // event again would be a duplicate, which ends at once): the task starts after the deletion.
   await pipeline.s3.send(
     new DeleteObjectCommand({ Bucket: pipeline.bucket, Key: 'incoming/short-lived.txt' }),
   );
   await pipeline.s3.send(new DeleteObjectCommand({ Bucket: pipeline.bucket, Key: first.result!.key }));
 
-  const second = (await pipeline.deliver(first.event))!;
+  const event = first.event as { detail: { object: Record<string, unknown> } };
+  const anotherVersion = {
+    ...event,
+    detail: { ...event.detail, object: { ...event.detail.object, etag: 'gone' } },
+  };
+  const second = (await pipeline.deliver(anotherVersion))!;
   await pipeline.waitForIdle();
 
   expect(second.status).toBe('SUCCEEDED');

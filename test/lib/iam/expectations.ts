@@ -55,6 +55,9 @@ export interface DeployedStack {
     readonly reconciler: string;
     readonly cleanupRule: string;
     readonly schedule: string;
+    readonly recorder: string;
+    readonly recorderRule: string;
+    readonly sweep: string;
   };
   arn(logicalId: string): string;
   ref(logicalId: string): string;
@@ -91,6 +94,7 @@ export function deployed(
   const [target] = properties(synth.ids.rule).Targets as { RoleArn: unknown }[];
   const [cleanupTarget] = properties(synth.ids.launchGateCleanupRule).Targets as { RoleArn: unknown }[];
   const scheduleTarget = properties(synth.ids.launchGateSchedule).Target as { RoleArn: unknown };
+  const [recorderTarget] = properties(synth.ids.objectRecorderRule).Targets as { RoleArn: unknown }[];
   return {
     synth,
     deployment,
@@ -108,6 +112,9 @@ export function deployed(
       reconciler: roleOf(synth.ids.launchGateReconciler),
       cleanupRule: roleIdFromArn(cleanupTarget.RoleArn),
       schedule: roleIdFromArn(scheduleTarget.RoleArn),
+      recorder: roleOf(synth.ids.objectRecorder),
+      recorderRule: roleIdFromArn(recorderTarget.RoleArn),
+      sweep: roleOf(synth.ids.objectRecordSweep),
     },
     arn: (logicalId) => deployment.resolve({ 'Fn::GetAtt': [logicalId, 'Arn'] }) as string,
     ref: (logicalId) => deployment.ref(logicalId),
@@ -145,6 +152,8 @@ export interface ModeSettings {
   readonly outputBucket?: string;
   /** The ECR repository ARN the image is pulled from, if it is in ECR. */
   readonly imageRepository?: string;
+  /** Config `tagInputObjects`. @default false */
+  readonly tagInputObjects?: boolean;
 }
 
 const row = (
@@ -436,6 +445,73 @@ export function launchGateHousekeepingExpectations(stack: DeployedStack): Expect
       { role: stack.roles.schedule },
       'states:StartExecution',
       `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:${workflowName}`,
+      'denied',
+    ),
+  ];
+}
+
+/**
+ * The object records: the per-object state machines write them, the recorder ends them, announces
+ * on the default bus only and (with tagInputObjects) tags input objects only; the sweep reads the
+ * open records and starts the recorder; the task role touches none of it.
+ */
+export function objectRecordExpectations(stack: DeployedStack, mode: ModeSettings): Expectation[] {
+  const { ids } = stack.synth;
+  const records = stack.arn(ids.objectRecordsTable);
+  const workflow: Caller = { role: stack.roles.workflow };
+  const backfill: Caller = { role: stack.roles.backfill };
+  const task: Caller = { role: stack.roles.task };
+  const recorder: Caller = { role: stack.roles.recorder };
+  const sweep: Caller = { role: stack.roles.sweep };
+  const bus = (name: string) => `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/${name}`;
+  const data = stack.arn(ids.dataBucket);
+  const input = `${data}/${mode.inputPrefix}a.csv`;
+  // (the state machine's name as the template gets it, Fn::GetAtt Name, as the launch gate's rows do)
+  const execution = `arn:aws:states:${REGION}:${ACCOUNT}:execution:${String(
+    stack.deployment.resolve({ 'Fn::GetAtt': [ids.workflowStateMachine, 'Name'] }),
+  )}:a`;
+  const tagging = mode.tagInputObjects ? 'allowed' : 'denied';
+  return [
+    row('workflow role', workflow, 'dynamodb:UpdateItem', records, 'allowed'),
+    row('workflow role', workflow, 'dynamodb:GetItem', records, 'allowed'),
+    row('workflow role', workflow, 'dynamodb:DeleteItem', records, 'denied'),
+    row('workflow role', workflow, 'dynamodb:Scan', records, 'denied'),
+    row('backfill role', backfill, 'dynamodb:UpdateItem', records, 'allowed'),
+    row('task role', task, 'dynamodb:UpdateItem', records, 'denied'),
+    row('task role', task, 'dynamodb:PutItem', records, 'denied'),
+    row('task role', task, 's3:PutObjectTagging', input, 'denied'),
+    row('task role', task, 's3:PutObjectVersionTagging', input, 'denied'),
+    row('workflow role', workflow, 's3:PutObjectTagging', input, 'denied'),
+    row('recorder role', recorder, 'dynamodb:UpdateItem', records, 'allowed'),
+    row('recorder role', recorder, 'dynamodb:DeleteItem', records, 'denied'),
+    row('recorder role', recorder, 'dynamodb:UpdateItem', stack.arn(ids.launchGateTable), 'denied'),
+    row('recorder role', recorder, 'events:PutEvents', bus('default'), 'allowed'),
+    row('recorder role', recorder, 'events:PutEvents', bus('another-bus'), 'denied'),
+    row('recorder role', recorder, 's3:GetObjectTagging', input, tagging),
+    row('recorder role', recorder, 's3:PutObjectTagging', input, tagging),
+    row('recorder role', recorder, 's3:PutObjectVersionTagging', input, tagging),
+    row('recorder role', recorder, 's3:PutObjectTagging', `${data}/elsewhere/a.csv`, 'denied'),
+    row('recorder role', recorder, 's3:PutObjectTagging', `${data}/${mode.outputPrefix}a.json`, 'denied'),
+    row('recorder role', recorder, 's3:GetObject', input, 'denied'),
+    row('sweep role', sweep, 'dynamodb:Query', `${records}/index/ByOpen`, 'allowed'),
+    row('sweep role', sweep, 'dynamodb:Query', `${records}/index/ByFailure`, 'denied'),
+    row('sweep role', sweep, 'dynamodb:UpdateItem', records, 'denied'),
+    row('sweep role', sweep, 'states:DescribeExecution', execution, 'allowed'),
+    row('sweep role', sweep, 'states:StartExecution', stack.ref(ids.objectRecorder), 'allowed'),
+    row('sweep role', sweep, 'states:StartExecution', stack.ref(ids.workflowStateMachine), 'denied'),
+    row('sweep role', sweep, 'events:PutEvents', bus('default'), 'denied'),
+    row(
+      'recorder rule role',
+      { role: stack.roles.recorderRule },
+      'states:StartExecution',
+      stack.ref(ids.objectRecorder),
+      'allowed',
+    ),
+    row(
+      'recorder rule role',
+      { role: stack.roles.recorderRule },
+      'states:StartExecution',
+      stack.ref(ids.workflowStateMachine),
       'denied',
     ),
   ];

@@ -11,6 +11,7 @@ import {
   kmsExpectations,
   launchGateHousekeepingExpectations,
   type ModeSettings,
+  objectRecordExpectations,
   ruleRoleExpectations,
   stateMachineRoleExpectations,
   taskRoleExpectations,
@@ -31,6 +32,7 @@ const MODES: ReadonlyArray<[ConfigurationName, ModeSettings]> = [
   ['destroy', DEFAULTS],
   ['kmsKeys', { ...DEFAULTS, kmsKeyArns: [TEST_KMS_KEY_ARN] }],
   ['kms', DEFAULTS],
+  ['tagInputObjects', { inputPrefix: 'uploads/', outputPrefix: 'processed/', tagInputObjects: true }],
 ];
 
 describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
@@ -58,6 +60,10 @@ describe.each(MODES)('permissions, evaluated (%s)', (name, mode) => {
 
   test('launch gate cleanup and reconciler: the gate table, waking waiters, describing the gate executions, their own metric namespace; the rule and schedule start only their own', async () => {
     expect(await violations(stack, launchGateHousekeepingExpectations(stack))).toEqual([]);
+  });
+
+  test('object records: the per-object machines write them, the recorder ends them, announces on the default bus only and tags only input objects (with tagInputObjects); the sweep reads open records; the task role touches none', async () => {
+    expect(await violations(stack, objectRecordExpectations(stack, mode))).toEqual([]);
   });
 
   test('dead-letter queue: only the rule can send to it', async () => {

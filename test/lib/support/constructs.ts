@@ -11,6 +11,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { IConstruct } from 'constructs';
 
 import { LaunchGate } from '../../../lib/launch-gate';
+import { ObjectRecords } from '../../../lib/object-records';
 import type { ProcessObjectStepProps } from '../../../lib/process-object-step';
 import type { WorkerProps } from '../../../lib/worker';
 import type { AslDefinition } from './asl';
@@ -53,6 +54,9 @@ export function stepProps(
     capacity: 'on-demand',
     capacityWait: Duration.hours(1),
     launchGate: overrides.launchGate ?? new LaunchGate(stack, 'LaunchGate', { slots: 4 }),
+    records:
+      overrides.records ??
+      new ObjectRecords(stack, 'ObjectRecords', { recordDays: 30, removalPolicy: RemovalPolicy.DESTROY }),
     ...overrides,
   };
 }

@@ -81,6 +81,8 @@ export const CONFIGURATIONS = {
   // as `-c key=value` passes them: strings
   sized: { cpu: '1024', memoryMiB: '3072', architecture: 'X86_64', logRetentionDays: '7' },
   shortTimeout: { taskTimeoutMinutes: '5' },
+  // the recorder tags input objects (under uploads/: the tagging permission follows the prefix)
+  tagInputObjects: { tagInputObjects: 'true', inputPrefix: 'uploads/' },
   shortWait: { capacityWaitMinutes: '60' },
   backfillConcurrency: { backfillConcurrency: '25' },
   // the longest task timeout config.ts accepts (7 days), in the mode that can run a task twice
@@ -109,6 +111,10 @@ export interface ConstructIds {
   readonly launchGateReconciler: string;
   readonly launchGateCleanupRule: string;
   readonly launchGateSchedule: string;
+  readonly objectRecordsTable: string;
+  readonly objectRecorder: string;
+  readonly objectRecorderRule: string;
+  readonly objectRecordSweep: string;
 }
 
 export interface Synthesized {
@@ -142,6 +148,10 @@ export function constructIds(stack: PipelineStack): ConstructIds {
     launchGateReconciler: logicalIdOf(stack, stack.launchGateReconciler.stateMachine),
     launchGateCleanupRule: logicalIdOf(stack, stack.launchGateCleanup.rule),
     launchGateSchedule: logicalIdOf(stack, stack.launchGateReconciler.schedule),
+    objectRecordsTable: logicalIdOf(stack, stack.objectRecords.table),
+    objectRecorder: logicalIdOf(stack, stack.objectRecorder.stateMachine),
+    objectRecorderRule: logicalIdOf(stack, stack.objectRecorder.rule),
+    objectRecordSweep: logicalIdOf(stack, stack.objectRecordSweep.stateMachine),
   };
 }
 const ROOT = path.join(__dirname, '..', '..', '..');

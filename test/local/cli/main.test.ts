@@ -119,7 +119,7 @@ test('options npm kept for itself (npm start --port 0 x, no --) are named, with 
   expect(code).toBe(2);
 });
 
-test('everything a run writes stays under --data-dir; one execution is counted in the singular', async () => {
+test('everything a run writes stays under --data-dir; one object is counted in the singular', async () => {
   // GIVEN an empty parent folder and a data directory inside it
   const parent = mkdtempSync(join(tmpdir(), 'local-cli-data-dir-'));
   try {
@@ -144,9 +144,7 @@ test('everything a run writes stays under --data-dir; one execution is counted i
     );
     expect(readdirSync(parent)).toEqual(['run']);
     expect(readdirSync(join(parent, 'run')).sort()).toEqual(['executions', 's3']);
-    expect(stdout).toMatch(
-      /^1 execution: 1 succeeded, 0 failed\nlaunch gate at rest: 0 holders, 0 waiters$/m,
-    );
+    expect(stdout).toMatch(/^1 object: 1 succeeded, 0 failed\nlaunch gate at rest: 0 holders, 0 waiters$/m);
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
