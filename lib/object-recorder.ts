@@ -13,6 +13,7 @@ import { acknowledgeWildcardResource } from './nag-acknowledgements';
 import {
   expiresAtOf,
   jsonataString,
+  KEY_TOO_LONG,
   type ObjectRecords,
   RECORDED_CAUSE_CHARS,
   recordKeyOf,
@@ -182,13 +183,13 @@ export class ObjectRecorder extends Construct {
         }]) %}`,
     });
     // The refusal is an answer, not a fault to retry.
-    writeEnding.addRetry({ errors: [CONDITION_FAILED], maxAttempts: 0 });
+    writeEnding.addRetry({ errors: [CONDITION_FAILED, KEY_TOO_LONG], maxAttempts: 0 });
     writeEnding.addRetry(GATE_RETRY);
     const notHolder = sfn.Succeed.jsonata(this, 'NothingToRecord', {
       comment:
         'The ending is recorded already (an event delivered twice), or this execution never held the object (a duplicate).',
     });
-    writeEnding.addCatch(notHolder, { errors: [CONDITION_FAILED] });
+    writeEnding.addCatch(notHolder, { errors: [CONDITION_FAILED, KEY_TOO_LONG] });
 
     const announce = retried(
       tasks.EventBridgePutEvents.jsonata(this, 'AnnounceEnding', {

@@ -18,6 +18,12 @@ import { CONDITION_FAILED, GATE_CALL_TIMEOUT, GATE_RETRY } from './launch-gate';
 
 /** The name prefix `npm run redrive` gives the execution that restarts a failed object (shared/redrive.ts). */
 export const RESTART_NAME_PREFIX = 'redrive-';
+/**
+ * DynamoDB refusing the record's key: `<key>#<etag>` passes the sort key's 1,024 bytes for S3 keys
+ * of over about 990 bytes. Such an object is processed without a record (no duplicate check, no
+ * result event): losing the record beats failing an object S3 accepted.
+ */
+export const KEY_TOO_LONG = 'DynamoDb.ValidationException';
 /** The most of a failure's cause a record keeps: a task's description runs to kilobytes, each a write unit. */
 export const RECORDED_CAUSE_CHARS = 2_000;
 
@@ -113,6 +119,11 @@ export interface RecordStates {
    * naming the execution that holds the object. Its other failures are the caller's to catch.
    */
   readonly put: tasks.CallAwsService;
+  /**
+   * The put's output, for its catch of KEY_TOO_LONG: an object whose record cannot be written is
+   * processed without one.
+   */
+  readonly outputWithoutRecord: string;
   /** Status WAITING_FOR_CAPACITY: on the path to the launch line only. */
   readonly waiting: tasks.CallAwsService;
   /** Status RUNNING and `startedAt`: the object holds a launch slot. */
@@ -157,6 +168,8 @@ export function recordStates(
     ' #resultKey = :resultKey, #expiresAt = :expiresAt' +
     ' ADD #executionArns :mine' +
     ' REMOVE #error, #cause, #exitCode, #failedAt, #startedAt, #endedAt, #waitingMs, #launchMs, #runMs';
+  // The result's location is known now: naming it here spares the workflow a state.
+  const named = `{% $merge([${input}, {'result': {'bucket': '${props.outputBucket.bucketName}', 'key': ${resultKey}}, 'receivedAtMs': $toMillis(${started})}]) %}`;
   // A retry whose first answer was lost finds its own ARN; a restart may reopen a FAILED record only.
   const putCondition = 'attribute_not_exists(#bucket) OR #executionArn = :me OR #status = :reopenable';
   const put = call(
@@ -168,7 +181,7 @@ export function recordStates(
       ExpressionAttributeNames: attributeNamesIn(putUpdate, putCondition),
       ExpressionAttributeValues: {
         ':key': { S: `{% ${input}.key %}` },
-        ':etag': { S: `{% $replace(${input}.etag, '"', '') %}` },
+        ':etag': { S: `{% $type(${input}.etag) = 'string' ? $replace(${input}.etag, '"', '') : '' %}` },
         // No version id without versioning: EventBridge's input transformer then gives null.
         ':versionId': { S: `{% $type(${input}.versionId) = 'string' ? ${input}.versionId : '' %}` },
         ':queued': { S: 'QUEUED' satisfies RecordStatus },
@@ -184,12 +197,9 @@ export function recordStates(
         },
       },
     },
-    {
-      // The result's location is known now: naming it here spares the workflow a state.
-      outputs: `{% $merge([${input}, {'result': {'bucket': '${props.outputBucket.bucketName}', 'key': ${resultKey}}, 'receivedAtMs': $toMillis(${started})}]) %}`,
-    },
+    { outputs: named },
   );
-  put.addRetry({ errors: [CONDITION_FAILED], maxAttempts: 0 });
+  put.addRetry({ errors: [CONDITION_FAILED, KEY_TOO_LONG], maxAttempts: 0 });
   put.addRetry(GATE_RETRY);
 
   const alreadyHeld = sfn.Succeed.jsonata(scope, 'ObjectAlreadyHeld', {
@@ -231,6 +241,7 @@ export function recordStates(
   };
   return {
     put,
+    outputWithoutRecord: named,
     waiting: statusWrite(
       'RecordWaitingForCapacity',
       'Every launch slot is taken: the record says so while the object waits in line.',

@@ -19,7 +19,7 @@ import {
   SPOT_CAPACITY_WAIT,
   worstWaitSeconds,
 } from './launch-retry';
-import { type ObjectRecords, recordStates } from './object-records';
+import { KEY_TOO_LONG, type ObjectRecords, recordStates } from './object-records';
 
 /** ECS writes this stop code into the task description (the failure's Cause) when it reclaims Spot capacity. */
 export const SPOT_INTERRUPTED_CAUSE = '*"StopCode":"SpotInterruption"*';
@@ -123,10 +123,6 @@ export class ProcessObjectStep extends Construct {
     });
 
     const records = recordStates(this, props.records, props);
-    records.put.addCatch(failed, {
-      errors: ['States.ALL'],
-      outputs: "{% $merge([$states.input, {'error': $states.errorOutput}]) %}",
-    });
     const { capacityWait } = props;
     // The longest path: the wait in line, then each run waits for capacity at worst (every jittered
     // delay at its ceiling) and runs to its timeout, then the release hands the slot on.
@@ -170,6 +166,11 @@ export class ProcessObjectStep extends Construct {
     });
     for (const state of this.runTaskStates) state.next(gate.release);
     records.put.next(gate.claim);
+    records.put.addCatch(gate.claim, { errors: [KEY_TOO_LONG], outputs: records.outputWithoutRecord });
+    records.put.addCatch(failed, {
+      errors: ['States.ALL'],
+      outputs: "{% $merge([$states.input, {'error': $states.errorOutput}]) %}",
+    });
 
     /** A task ECS stopped before it ran is launched again (at most MAX_RELAUNCHES in all); other task failures fail. */
     const relaunchOrFail = (prefix: string) => {

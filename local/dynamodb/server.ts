@@ -5,8 +5,8 @@ import {
   type AttributeDefinition,
   CreateTableCommand,
   DynamoDBClient,
-  type KeySchemaElement,
   type GlobalSecondaryIndex,
+  type KeySchemaElement,
   type LocalSecondaryIndex,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';

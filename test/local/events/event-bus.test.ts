@@ -36,7 +36,12 @@ const idsOfType = (template: CfnTemplate, type: string) =>
 /** The synthesized template plus `extra`; a GateCleanupRule of `extra` stands in for the template's own cleanup rule. */
 function deploy(extra: Record<string, CfnResource> = {}): LocalDeployment {
   const own = Object.entries(synthesized.Resources).filter(
-    ([id]) => !('GateCleanupRule' in extra && id.startsWith('LaunchGateCleanupRule')),
+    // the test's status-change rule stands alone: the template's own (the gate cleanup's, the recorder's) go
+    ([id]) =>
+      !(
+        'GateCleanupRule' in extra &&
+        (id.startsWith('LaunchGateCleanupRule') || id.startsWith('ObjectRecorderRule'))
+      ),
   );
   const template = { ...synthesized, Resources: { ...Object.fromEntries(own), ...extra } };
   return deployLocally(template, { region: LOCAL_REGION });
@@ -178,6 +183,7 @@ test("the synthesized template's rule: S3 Object Created under the input prefix,
   expect(rules.map((rule) => rule.logicalId)).toEqual([
     expect.stringMatching(/^TriggerRule/),
     expect.stringMatching(/^LaunchGateCleanupRule/),
+    expect.stringMatching(/^ObjectRecorderRule/),
   ]);
   expect(rules[0]).toMatchObject({
     state: 'ENABLED',
@@ -236,9 +242,9 @@ test('a missed event: the rules it matched never deliver it; the fault model cou
 test('a status-change rule on both state machines starts its target for FAILED, TIMED_OUT and ABORTED only', async () => {
   const probe = deploy();
   const machines = idsOfType(probe.template, 'AWS::StepFunctions::StateMachine').filter(
-    (id) => !id.startsWith('LaunchGate'),
+    (id) => !id.startsWith('LaunchGate') && !id.startsWith('ObjectRecord'),
   );
-  expect(machines).toHaveLength(2); // the workflow and the backfill (the gate's own machines aside)
+  expect(machines).toHaveLength(2); // the workflow and the backfill (the gate's and the records' machines aside)
   const deployment = deploy({ GateCleanupRule: statusChangeRule(machines) });
   const rules = loadEventRules(deployment);
   const { eventBus, calls } = bus(rules);

@@ -165,6 +165,10 @@ async function gatedWorkflow(waitSeconds: number, taskMs: number, clock: Virtual
         StopCode: 'EssentialContainerExited',
         StoppedReason: '',
         Containers: [{ ExitCode: 0 }],
+        // ECS's times, epoch milliseconds (the workflow keeps them for the object's record)
+        CreatedAt: clock.now() - taskMs,
+        StartedAt: clock.now() - taskMs,
+        StoppedAt: clock.now(),
       };
     },
   });
