@@ -49,10 +49,11 @@ export interface LocalEventBusOptions<T> {
    */
   readonly startFailures?: number;
   /**
-   * Whether an event a rule matched is never delivered to the rule's targets, as a best-effort event
-   * (Step Functions' status changes) may be on AWS: fault injection (local/faults/). @default - none is
+   * Whether an event some rule matched is never delivered, to any rule, as a best-effort event (Step
+   * Functions' status changes) may never be emitted on AWS: fault injection (local/faults/).
+   * @default - none is
    */
-  readonly missed?: (event: unknown, rule: EventRule) => boolean;
+  readonly missed?: (event: unknown) => boolean;
   readonly onUndelivered?: (undelivered: UndeliveredEvent) => void;
 }
 
@@ -115,9 +116,13 @@ export class LocalEventBus<T> {
   async put(event: unknown): Promise<T[]> {
     const ingestionTime = new Date(this.options.clock.now()).toISOString();
     const deliveries: Array<Promise<T | undefined>> = [];
-    for (const { rule, matches, targets } of this.routes) {
-      const state = this.options.ruleStates?.[rule.name] ?? rule.state;
-      if (state === 'DISABLED' || !matches(event) || this.options.missed?.(event, rule)) continue;
+    const matched = this.routes.filter(
+      ({ rule, matches }) =>
+        (this.options.ruleStates?.[rule.name] ?? rule.state) !== 'DISABLED' && matches(event),
+    );
+    // A missed event is one AWS never emitted: no rule sees it (decided once, not per rule).
+    if (matched.length > 0 && this.options.missed?.(event)) return [];
+    for (const { rule, targets } of matched) {
       for (const { target, delivery } of targets) {
         const reserved = { ruleArn: rule.arn, ruleName: rule.name, ingestionTime };
         deliveries.push(delivery.deliver(event, this.attemptFor(target, event, reserved)));

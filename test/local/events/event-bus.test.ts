@@ -135,7 +135,7 @@ function bus(
   options: {
     failing?: (arn: string) => Error | undefined;
     startFailures?: number;
-    missed?: (event: unknown, rule: EventRule) => boolean;
+    missed?: (event: unknown) => boolean;
   } = {},
 ) {
   const clock = new VirtualClock(Date.UTC(2026, 11, 1));
@@ -214,28 +214,36 @@ test("the synthesized template's rule: S3 Object Created under the input prefix,
   ]);
 });
 
-test('a missed event: the rules it matched never deliver it; the fault model counts only matched status changes', async () => {
+test('a missed event reaches none of the rules it matched; the fault model counts only matched status changes', async () => {
   const deployment = deploy();
   const [workflow] = idsOfType(deployment.template, 'AWS::StepFunctions::StateMachine').filter(
-    (id) => !id.startsWith('LaunchGate') && !id.startsWith('Backfill'),
+    (id) => !id.startsWith('LaunchGate') && !id.startsWith('Backfill') && !id.startsWith('ObjectRecord'),
   );
   const faults = new GateFaults({
     faults: [{ kind: 'missed-event', amount: { count: 1 } }],
     seed: 1,
     tableNames: [],
   });
-  const missedBy: string[] = [];
+  const missed: unknown[] = [];
   const { eventBus, calls } = bus(loadEventRules(deployment), {
-    missed: (event, rule) => faults.missesEvent(event) && missedBy.push(rule.name) > 0,
+    missed: (event) => faults.missesEvent(event) && missed.push(event) > 0,
   });
   const workflowArn = deployment.ref(workflow);
   // RUNNING matches no rule: it is not offered to the fault model, so the count is left for ABORTED
   for (const status of ['RUNNING', 'ABORTED', 'FAILED'])
     await eventBus.put(statusChange(workflowArn, status));
-  expect(missedBy).toHaveLength(1);
-  expect(missedBy[0]).toMatch(/^LaunchGateCleanup/);
-  expect(calls.map((c) => (c.payload as { detail?: { status?: string } }).detail?.status)).toEqual([
-    'FAILED',
+  expect(missed.map((event) => (event as { detail: { status: string } }).detail.status)).toEqual(['ABORTED']);
+  // FAILED reaches both rules that match it: the gate's cleanup and the object recorder.
+  const started = calls.map((c) => [
+    c.arn
+      .split(':')
+      .pop()!
+      .replace(/[0-9A-F]{8}$/, ''),
+    (c.payload as { detail: { status: string } }).detail.status,
+  ]);
+  expect(started.sort()).toEqual([
+    ['LaunchGateCleanupStateMachine', 'FAILED'],
+    ['ObjectRecorderStateMachine', 'FAILED'],
   ]);
 });
 
