@@ -129,6 +129,11 @@ export interface LocalPipelineOptions {
   readonly dataDir: string;
   /** Where the rule target's dead-letter queue keeps its messages across runs, one JSON file each. @default `dead-letters` beside dataDir */
   readonly deadLetterDir?: string;
+  /**
+   * The DynamoDB tables (the object records, the launch gate), kept across runs like the journal.
+   * @default `dynamodb` beside dataDir
+   */
+  readonly tablesDir?: string;
   /** Every execution, one JSON file each, kept across runs. @default `executions` beside dataDir */
   readonly journalDir?: string;
   /** The local endpoint's port on 127.0.0.1, for every service. @default 0 - any free port */
@@ -306,11 +311,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     }),
   });
   const s3 = localS3Client(server.endpoint);
-  const dynamodb = await startLocalDynamoDb(deployment, {
-    url: endpoint.url,
-    serveDynamoDb: endpoint.serveDynamoDb,
-    credentials: LOCAL_S3_CREDENTIALS,
-  });
+  const dynamodb = await startLocalDynamoDb(
+    deployment,
+    {
+      url: endpoint.url,
+      serveDynamoDb: endpoint.serveDynamoDb,
+      credentials: LOCAL_S3_CREDENTIALS,
+    },
+    options.tablesDir ?? join(dirname(options.dataDir), 'dynamodb'),
+  );
   const clock = options.clock ?? new RealClock(LOCAL_CLOCK_SPEED);
   const sqs = LocalSqs.fromDeployment(deployment, clock);
 

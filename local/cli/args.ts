@@ -18,6 +18,7 @@ export function dataLayout(dataDir: string) {
     s3: join(dataDir, 's3'),
     deadLetters: join(dataDir, 'dead-letters'),
     executions: join(dataDir, 'executions'),
+    dynamodb: join(dataDir, 'dynamodb'),
     cdkOut: join(dataDir, 'cdk.out'),
   };
 }

@@ -132,6 +132,7 @@ async function main(argv: readonly string[]): Promise<number> {
         onWorkerLog: cli.verbose ? (line) => console.error(`  worker | ${line}`) : undefined,
         deadLetterDir: cli.deadLetterDir ? resolve(cli.deadLetterDir) : layout.deadLetters,
         journalDir: cli.journalDir ? resolve(cli.journalDir) : layout.executions,
+        tablesDir: layout.dynamodb,
         onUndelivered: (undelivered) => {
           if (!cli.json) console.log(undeliveredLine(undelivered, (file) => relative(process.cwd(), file)));
         },

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import {
   type AttributeDefinition,
   CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
   DynamoDBClient,
   type GlobalSecondaryIndex,
   type KeySchemaElement,
@@ -15,12 +17,15 @@ import { isPlainObject } from '../cloudformation/intrinsics';
 import { type LocalDeployment, TemplateError } from '../cloudformation/template';
 
 /**
- * DynamoDB, locally: dynalite (a DynamoDB API server on LevelDB) in memory on 127.0.0.1, with the
- * template's `AWS::DynamoDB::Table`s created under their local names (the `Ref`, or `TableName`
- * when the template sets one). In memory on purpose: what the tables hold locally (the launch gate's
- * count) belongs to executions of this run, and a restart starts with none running. Clients reach
- * it with the SDK's DynamoDB client, so requests, validation and errors are the DynamoDB API's.
- * Behind the local endpoint it takes no port of its own: the endpoint hands it each DynamoDB request.
+ * DynamoDB, locally: dynalite (a DynamoDB API server on LevelDB) on 127.0.0.1, with the template's
+ * `AWS::DynamoDB::Table`s created under their local names (the `Ref`, or `TableName` when the
+ * template sets one). With a directory, the tables are kept across runs, as the execution journal
+ * is: an object's record outlives the run that wrote it (so `--failures` and a second upload of the
+ * same bytes see it, as on AWS), and what the launch gate held for executions of an earlier run is
+ * released by its reconciler, since the journal marks those ABORTED. A table whose keys or indexes
+ * the template changed is created again, empty. Clients reach it with the SDK's DynamoDB client, so
+ * requests, validation and errors are the DynamoDB API's. Behind the local endpoint the endpoint
+ * hands it each DynamoDB request.
  */
 
 /** Any credentials do: dynalite checks that requests are signed, not by whom. */
@@ -46,23 +51,26 @@ export interface DynamoDbMount {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
-/** `mount`: serve behind the local endpoint. @default - a port of its own, any credentials */
+/**
+ * `mount`: serve behind the local endpoint (@default - on its own port, any credentials);
+ * `directory`: keep the tables there across runs (@default - in memory).
+ */
 export async function startLocalDynamoDb(
   deployment: LocalDeployment,
   mount?: DynamoDbMount,
+  directory?: string,
 ): Promise<LocalDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  let endpoint: string;
+  const server = dynalite({ path: directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // It listens even when mounted: closing the server is what closes (and unlocks) its LevelDB.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  let endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   if (mount) {
-    // dynalite's server is only its request handler here: the endpoint emits each request to it.
+    // The endpoint emits each DynamoDB request to dynalite's request handler.
     mount.serveDynamoDb((request, response) => server.emit('request', request, response));
     endpoint = mount.url;
-  } else {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
   const client = new DynamoDBClient({
     region: deployment.region,
@@ -82,15 +90,22 @@ export async function startLocalDynamoDb(
     const throughput = isPlainObject(properties.ProvisionedThroughput)
       ? properties.ProvisionedThroughput
       : undefined;
+    const definition = {
+      TableName: tableName,
+      KeySchema: properties.KeySchema as KeySchemaElement[],
+      AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
+      // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
+      LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
+      // The object records' failure and open indexes (lib/object-records.ts).
+      GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
+    };
+    if (await keptAsDefined(client, definition)) {
+      tables.push({ logicalId, tableName });
+      continue;
+    }
     await client.send(
       new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: properties.KeySchema as KeySchemaElement[],
-        AttributeDefinitions: properties.AttributeDefinitions as AttributeDefinition[],
-        // The launch gate orders its waiters by a local index (lib/launch-gate.ts).
-        LocalSecondaryIndexes: properties.LocalSecondaryIndexes as LocalSecondaryIndex[] | undefined,
-        // The object records' failure and open indexes (lib/object-records.ts).
-        GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes as GlobalSecondaryIndex[] | undefined,
+        ...definition,
         BillingMode: throughput ? 'PROVISIONED' : 'PAY_PER_REQUEST',
         ProvisionedThroughput: throughput && {
           ReadCapacityUnits: Number(throughput.ReadCapacityUnits),
@@ -107,9 +122,50 @@ export async function startLocalDynamoDb(
     close: () =>
       new Promise<void>((resolve, reject) => {
         client.destroy();
-        if (mount) return resolve();
         server.close((error?: Error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),
   };
+}
+
+/** The parts of a table's definition that decide what it can hold and answer. */
+interface TableDefinition {
+  readonly TableName: string;
+  readonly KeySchema: readonly KeySchemaElement[];
+  readonly AttributeDefinitions: readonly AttributeDefinition[];
+  readonly LocalSecondaryIndexes?: readonly LocalSecondaryIndex[];
+  readonly GlobalSecondaryIndexes?: readonly GlobalSecondaryIndex[];
+}
+
+/**
+ * Whether a table kept from an earlier run has this definition (then it is used as it is);
+ * one with other keys or indexes is deleted, to be created again.
+ */
+async function keptAsDefined(client: DynamoDBClient, definition: TableDefinition): Promise<boolean> {
+  let kept;
+  try {
+    kept = (await client.send(new DescribeTableCommand({ TableName: definition.TableName }))).Table;
+  } catch (error) {
+    if ((error as Error).name === 'ResourceNotFoundException') return false;
+    throw error;
+  }
+  const shape = (table: {
+    KeySchema?: readonly KeySchemaElement[];
+    AttributeDefinitions?: readonly AttributeDefinition[];
+    LocalSecondaryIndexes?: ReadonlyArray<{ IndexName?: string; KeySchema?: readonly KeySchemaElement[] }>;
+    GlobalSecondaryIndexes?: ReadonlyArray<{ IndexName?: string; KeySchema?: readonly KeySchemaElement[] }>;
+  }) =>
+    JSON.stringify({
+      keys: table.KeySchema?.map(({ AttributeName, KeyType }) => [AttributeName, KeyType]),
+      attributes: table.AttributeDefinitions?.map(({ AttributeName, AttributeType }) => [
+        AttributeName,
+        AttributeType,
+      ]).sort(),
+      indexes: [...(table.LocalSecondaryIndexes ?? []), ...(table.GlobalSecondaryIndexes ?? [])]
+        .map(({ IndexName, KeySchema }) => [IndexName, KeySchema?.map((k) => [k.AttributeName, k.KeyType])])
+        .sort(),
+    });
+  if (kept && shape(kept) === shape(definition)) return true;
+  await client.send(new DeleteTableCommand({ TableName: definition.TableName }));
+  return false;
 }

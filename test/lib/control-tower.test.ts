@@ -149,12 +149,16 @@ const ALWAYS_ACKNOWLEDGED = [
   'CT.SQS.PR.1 DeadLetters/Queue',
   'CT.STEPFUNCTIONS.PR.2 LaunchGateCleanup/StateMachine',
   'CT.STEPFUNCTIONS.PR.2 LaunchGateReconciler/StateMachine',
+  'CT.STEPFUNCTIONS.PR.2 ObjectRecordSweep/StateMachine',
+  'CT.STEPFUNCTIONS.PR.2 ObjectRecorder/StateMachine',
 ];
 const LOG_GROUPS = [
   'Backfill/Logs',
   'LaunchGateCleanup/Logs',
   'LaunchGateReconciler/Logs',
   'Network/FlowLogs',
+  'ObjectRecordSweep/Logs',
+  'ObjectRecorder/Logs',
   'Worker/Logs',
   'Workflow/Logs',
 ];
@@ -172,6 +176,7 @@ describe('Control Tower: what passes in which mode', () => {
         ...ALWAYS_ACKNOWLEDGED,
         ...LOG_GROUPS.flatMap((g) => [`CT.CLOUDWATCH.PR.2 ${g}`, `CT.CLOUDWATCH.PR.3 ${g}`]),
         'CT.DYNAMODB.PR.2 LaunchGate/Slots',
+        'CT.DYNAMODB.PR.2 ObjectRecords/Records',
         'CT.S3.PR.10 Data/Bucket',
       ].sort(),
     );

@@ -1,5 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
+
+import { DynamoDBClient, ListTablesCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
 
 import { parseCliArgs, UsageError } from '../../../local/cli/args';
 import type { JournalEntry } from '../../../local/stepfunctions/execution-journal';
@@ -154,6 +158,7 @@ test('past the 14-day window: one new execution under the deterministic name, ne
   const entry = JSON.parse(readFileSync(join(dir, file), 'utf8')) as JournalEntry;
   const longAgo = new Date(Date.now() - 15 * 86_400_000).toISOString();
   writeFileSync(join(dir, file), JSON.stringify({ ...entry, startDate: longAgo, stopDate: longAgo }));
+  await ageFailedRecords(join(dirs.dataDir, 'dynamodb'), longAgo); // and its object's record, kept across runs
   // (outside the default window of a day, as for npm run failures)
   expect((await json<FailuresDocument>(['--failures'])).document.failures).toEqual([]);
   expect((await json<FailuresDocument>(['--failures', '--since', '30d'])).document.failures).toMatchObject([
@@ -216,3 +221,34 @@ test('--failures and --redrive take no files, and are separate runs', async () =
   expect(both.stderr).toMatch(/^error: --failures and --redrive are separate runs/);
   expect(both.code).toBe(2);
 });
+
+/** Moves back the failure time of every FAILED record in the records table the local runs keep under `directory`. */
+async function ageFailedRecords(directory: string, failedAt: string): Promise<void> {
+  const server = dynalite({ path: directory });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  try {
+    const { TableNames = [] } = await client.send(new ListTablesCommand({}));
+    const [table] = TableNames.filter((name) => name.startsWith('ObjectRecords'));
+    const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
+    const failed = Items.filter((item) => item.failedAt !== undefined);
+    expect(failed).toHaveLength(1);
+    for (const { bucket, objectVersion } of failed) {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { bucket, objectVersion },
+          UpdateExpression: 'SET failedAt = :at',
+          ExpressionAttributeValues: { ':at': { S: failedAt } },
+        }),
+      );
+    }
+  } finally {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
