@@ -143,7 +143,7 @@ test('everything a run writes stays under --data-dir; one object is counted in t
       /^Clock: 250 times real time \(--clock-speed\): .* durations below are pipeline time$/m,
     );
     expect(readdirSync(parent)).toEqual(['run']);
-    expect(readdirSync(join(parent, 'run')).sort()).toEqual(['executions', 's3']);
+    expect(readdirSync(join(parent, 'run')).sort()).toEqual(['dynamodb', 'executions', 's3']);
     expect(stdout).toMatch(/^1 object: 1 succeeded, 0 failed\nlaunch gate at rest: 0 holders, 0 waiters$/m);
   } finally {
     rmSync(parent, { recursive: true, force: true });
