@@ -103,6 +103,15 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(JSON.stringify({ peakRunningTasks, ...(objects && { objects }), ...rest }, null, 2));
   } else {
     console.log(`\n${objects ? objectCounts(objects) : executionCounts(summary.executions)}`);
+    // Records are kept across runs (keyed by ETag, as on AWS): the same files again are duplicates.
+    const thisRun = new Set(pipeline.executions().map((e) => e.executionArn));
+    const earlier = objects?.filter((o) => !thisRun.has(o.executionArn)).length ?? 0;
+    if (earlier > 0) {
+      console.log(
+        `${counted(earlier, 'object')} had been processed by an earlier run (records in ${relative(process.cwd(), layout.dynamodb) || '.'}): ` +
+          'change the files, or remove that directory, to process them again',
+      );
+    }
     const gate = gateLine(summary);
     if (gate) console.log(gate);
     printDeadLetterCount(pipeline, options);

@@ -136,7 +136,7 @@ test('everything a run writes stays under --data-dir; one object is counted in t
       'samples/order.json',
     ]);
 
-    // THEN the parent holds only the data directory, which holds the objects, the journal (and no dead letters: none)
+    // THEN the parent holds only the data directory, which holds the objects, the journal, the tables (and no dead letters: none)
     expect(code).toBe(0);
     // AND the run said which clock its durations are on
     expect(stderr).toMatch(
@@ -145,6 +145,24 @@ test('everything a run writes stays under --data-dir; one object is counted in t
     expect(readdirSync(parent)).toEqual(['run']);
     expect(readdirSync(join(parent, 'run')).sort()).toEqual(['dynamodb', 'executions', 's3']);
     expect(stdout).toMatch(/^1 object: 1 succeeded, 0 failed\nlaunch gate at rest: 0 holders, 0 waiters$/m);
+
+    // WHEN the same file runs again on the same data directory
+    const again = await runCli([
+      '--template',
+      templatePath,
+      '--port',
+      '0',
+      '--data-dir',
+      join(parent, 'run'),
+      'samples/order.json',
+    ]);
+
+    // THEN its record, kept in the data directory, makes it a duplicate of the first run's execution, said so
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^DUPLICATE {2}incoming\/order\.json .* held by arn:aws:states:/m);
+    expect(again.stdout).toMatch(
+      /^1 object: 1 succeeded, 0 failed; 1 duplicate event ended at once\n1 object had been processed by an earlier run \(records in .*run\/dynamodb\): change the files, or remove that directory, to process them again$/m,
+    );
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }
