@@ -130,8 +130,8 @@ export interface LocalPipelineOptions {
   /** Where the rule target's dead-letter queue keeps its messages across runs, one JSON file each. @default `dead-letters` beside dataDir */
   readonly deadLetterDir?: string;
   /**
-   * The DynamoDB tables (the object records, the launch gate), kept across runs like the journal.
-   * @default `dynamodb` beside dataDir
+   * Where the DynamoDB tables (the object records, the launch gate) are kept across runs, like the
+   * journal (`npm start` keeps them in its data directory). @default - in memory, this run's only
    */
   readonly tablesDir?: string;
   /** Every execution, one JSON file each, kept across runs. @default `executions` beside dataDir */
@@ -318,7 +318,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       serveDynamoDb: endpoint.serveDynamoDb,
       credentials: LOCAL_S3_CREDENTIALS,
     },
-    options.tablesDir ?? join(dirname(options.dataDir), 'dynamodb'),
+    options.tablesDir,
   );
   const clock = options.clock ?? new RealClock(LOCAL_CLOCK_SPEED);
   const sqs = LocalSqs.fromDeployment(deployment, clock);

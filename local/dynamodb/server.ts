@@ -61,12 +61,16 @@ export async function startLocalDynamoDb(
   directory?: string,
 ): Promise<LocalDynamoDb> {
   const server = dynalite({ path: directory, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  // It listens even when mounted: closing the server is what closes (and unlocks) its LevelDB.
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  let endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // A kept directory needs the server to listen, even when mounted: closing the server is what
+  // closes (and unlocks) its LevelDB. In memory, a mounted server is only a request handler.
+  const listens = !mount || directory !== undefined;
+  if (listens) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+  }
+  let endpoint = listens ? `http://127.0.0.1:${(server.address() as AddressInfo).port}` : '';
   if (mount) {
     // The endpoint emits each DynamoDB request to dynalite's request handler.
     mount.serveDynamoDb((request, response) => server.emit('request', request, response));
@@ -122,6 +126,7 @@ export async function startLocalDynamoDb(
     close: () =>
       new Promise<void>((resolve, reject) => {
         client.destroy();
+        if (!listens) return resolve();
         server.close((error?: Error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
       }),

@@ -21,8 +21,8 @@ beforeAll(() => {
 });
 
 describe('Trigger', () => {
-  test("is the only rule on S3 events (the other is the launch gate cleanup's), enabled, on the default event bus", () => {
-    byDefault.template.resourceCountIs('AWS::Events::Rule', 2);
+  test("is the only rule on S3 events (the others are the launch gate cleanup's and the object recorder's), enabled, on the default event bus", () => {
+    byDefault.template.resourceCountIs('AWS::Events::Rule', 3);
     byDefault.template.hasResourceProperties('AWS::Events::Rule', {
       State: 'ENABLED',
       EventBusName: Match.absent(),

@@ -30,10 +30,13 @@ interface FailuresDocument {
 test("a backfill's failed object of an earlier run is listed and restarted after a restart", async () => {
   const dirs = (used.dirs = testDirectories());
   const crashOnce = join(dirs.dataDir, '..', 'crash-once');
+  // The tables kept across the restart, as npm start keeps them in its data directory
+  const tablesDir = join(dirs.dataDir, '..', 'dynamodb');
   const worker = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(WORKER_BUNDLE)}`;
   // GIVEN a backfill whose first object's worker crashed, in a pipeline that then stopped
   let pipeline = (used.pipeline = await startTestPipeline(templatePath, {
     ...dirs,
+    tablesDir,
     ruleState: 'DISABLED',
     workerCommand: [
       '/bin/sh',
@@ -49,7 +52,7 @@ test("a backfill's failed object of an earlier run is listed and restarted after
   await pipeline.stop();
 
   // WHEN a new pipeline on the same directories lists the failures through its endpoint
-  pipeline = used.pipeline = await startTestPipeline(templatePath, { ...dirs });
+  pipeline = used.pipeline = await startTestPipeline(templatePath, { ...dirs, tablesDir });
   const printed: string[] = [];
   expect(await failures(['--json'], (line) => printed.push(line), localClientSettings(pipeline))).toBe(0);
 

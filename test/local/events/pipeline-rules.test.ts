@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -35,8 +36,14 @@ function templateWith(dataDir: string, extra: (workflowId: string) => Record<str
 }
 
 /** The workflow's input for `key` in the pipeline's bucket, as the Object Created rule would give it. */
-const inputFor = (bucket: string, key: string) =>
-  JSON.stringify({ bucket, key, etag: null, size: null, versionId: null });
+const inputFor = (bucket: string, key: string, body: string) =>
+  JSON.stringify({
+    bucket,
+    key,
+    etag: createHash('md5').update(body).digest('hex'),
+    size: body.length,
+    versionId: null,
+  });
 
 test('a status-change rule starts its state machine target for a FAILED execution', async () => {
   const dirs = (used.dirs = testDirectories());
@@ -50,7 +57,9 @@ test('a status-change rule starts its state machine target for a FAILED executio
           'detail-type': ['Step Functions Execution Status Change'],
           detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: workflowId }] },
         },
-        Targets: [{ Id: 'Again', Arn: { Ref: workflowId }, Input: inputFor(bucket, 'incoming/again.txt') }],
+        Targets: [
+          { Id: 'Again', Arn: { Ref: workflowId }, Input: inputFor(bucket, 'incoming/again.txt', 'again\n') },
+        ],
       },
     },
   }));
@@ -66,11 +75,24 @@ test('a status-change rule starts its state machine target for a FAILED executio
     time: '2026-12-01T00:00:00Z',
     region: 'us-east-1',
     resources: [],
-    detail: { stateMachineArn: pipeline.stateMachine.arn, status },
+    // as Step Functions sends it: the ended execution's ARN, input and times (an execution of no object here)
+    detail: {
+      executionArn: `${pipeline.stateMachine.arn.replace(':stateMachine:', ':execution:')}:gone-${status}`,
+      stateMachineArn: pipeline.stateMachine.arn,
+      name: `gone-${status}`,
+      status,
+      startDate: 1796169600000,
+      stopDate: 1796169601000,
+      input: inputFor(bucket, 'incoming/gone.txt', 'gone\n'),
+      output: null,
+      error: status === 'FAILED' ? 'States.TaskFailed' : null,
+      cause: null,
+    },
   });
 
-  expect(await pipeline.deliver(statusChange('SUCCEEDED'))).toBeUndefined();
-  // the template's own cleanup rule matches too: its Express run is no object's execution
+  // SUCCEEDED reaches only the template's object recorder: an Express run, no object's execution
+  expect((await pipeline.deliver(statusChange('SUCCEEDED')))?.express).toBe(true);
+  // FAILED reaches the recorder, the gate's cleanup, and this rule (below: one object's execution)
   expect(await pipeline.deliver(statusChange('FAILED'))).toBeDefined();
   await pipeline.waitForIdle();
   const [started] = pipeline.executions();
@@ -96,7 +118,7 @@ test("a rate schedule starts its state machine on the pipeline's clock, and stop
         Target: {
           Arn: { Ref: workflowId },
           RoleArn: 'arn:aws:iam::000000000000:role/scheduler',
-          Input: inputFor(bucket, 'incoming/hourly.txt'),
+          Input: inputFor(bucket, 'incoming/hourly.txt', 'hourly\n'),
         },
       },
     },

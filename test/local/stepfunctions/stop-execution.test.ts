@@ -39,7 +39,7 @@ test('StopExecution of an execution whose task runs: ABORTED, no Catch, the work
   const entered = record.history.events
     .filter((e) => e.type.endsWith('StateEntered'))
     .map((e) => (e.stateEnteredEventDetails as { name: string }).name);
-  expect(entered).toEqual(['ClaimLaunchSlot', 'RunWorker']);
+  expect(entered).toEqual(['RecordObject', 'ClaimLaunchSlot', 'RecordRunning', 'RunWorker']);
   expect(record.history.events.at(-1)).toMatchObject({ type: 'ExecutionAborted' });
   // AND the journal and the event bus were told; AND the worker got SIGTERM (stop waits for the task)
   expect(pipeline.journal.get(record.executionArn)).toMatchObject({ status: 'ABORTED' });
