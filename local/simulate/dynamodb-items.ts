@@ -197,10 +197,10 @@ function standIn(value: AttributeValue): AttributeValue {
   const [key] = Object.keys(value);
   if (key?.endsWith('.$')) return standInOfType(key.slice(0, -2));
   const given = key === undefined ? undefined : value[key];
-  const byJsonata = jsonataText(given) !== undefined || (Array.isArray(given) && given.some((m) => jsonataText(m)));
+  const byJsonata =
+    jsonataText(given) !== undefined || (Array.isArray(given) && given.some((m) => jsonataText(m)));
   return byJsonata ? standInOfType(key) : value;
 }
-
 
 /** An error as the SDK throws a DynamoDB refusal: the integrations name it `DynamoDb.<name>`. */
 export class DynamoDbItemsError extends Error {

@@ -130,7 +130,10 @@ export function formatResult(result: SimulationResult): string {
       'requests',
       `${result.dynamodbWriteRequests} DynamoDB writes, ${result.dynamodbReadRequests} reads, ${result.sqsRequests} SQS, ${result.eventsPut} events put; ${result.messagesLeft} messages left`,
     ],
-    ['costUsd', `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4, DynamoDB, SQS, EventBridge)`],
+    [
+      'costUsd',
+      `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4, DynamoDB, SQS, EventBridge)`,
+    ],
     [
       'waitCostUsd',
       `${result.waitCostUsd.toFixed(2)}  (${((result.waitCostUsd / result.objects) * 1000).toFixed(2)} per 1,000 objects)`,

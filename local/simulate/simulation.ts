@@ -248,7 +248,7 @@ export function checkSupported(definition: StateMachineDefinition): void {
       throw new UnsupportedWorkflowError(
         name,
         `S3 object tagging (${resource}, -c tagInputObjects=true)`,
-        'simulate the stack without tagInputObjects: the tags cost nothing the planner measures',
+        'simulate the stack without tagInputObjects (its S3 requests are not counted either)',
       );
     }
     if (!MODELLED_RESOURCES.includes(resource))
@@ -276,7 +276,10 @@ function taskResource(state: AslState): string {
 const NO_RULES_API: LocalAwsService = {
   signingName: 'events',
   call: async (action) => {
-    throw new AwsServiceError('UnknownOperationException', `The planner's EventBridge serves PutEvents, not ${action}`);
+    throw new AwsServiceError(
+      'UnknownOperationException',
+      `The planner's EventBridge serves PutEvents, not ${action}`,
+    );
   },
 };
 
