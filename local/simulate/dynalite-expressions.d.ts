@@ -6,12 +6,19 @@ declare module 'dynalite/db' {
     matchesExprFilter(item: object, expression: unknown): boolean;
     /** The attribute value at a parsed path (`['a', 'b', 0]`), or undefined. */
     mapPath(path: unknown, item: object): Record<string, unknown> | undefined;
+    /** The attributes at parsed paths (a ProjectionExpression's), as an item. */
+    mapPaths(paths: unknown[], item: object): Record<string, unknown>;
     compare(comparison: string, value: unknown, values: unknown[]): boolean;
   };
   export = db;
 }
 
 declare module 'dynalite/db/conditionParser' {
+  const parser: { parse(text: string, options: { context: object }): unknown };
+  export = parser;
+}
+
+declare module 'dynalite/db/projectionParser' {
   const parser: { parse(text: string, options: { context: object }): unknown };
   export = parser;
 }

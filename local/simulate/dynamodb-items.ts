@@ -2,10 +2,12 @@
 // simulator's virtual-time calls read expressions exactly as the local pipeline's DynamoDB does.
 import dynaliteDb from 'dynalite/db';
 import conditionParser from 'dynalite/db/conditionParser';
+import projectionParser from 'dynalite/db/projectionParser';
 import updateParser from 'dynalite/db/updateParser';
 
 import { isPlainObject } from '../cloudformation/intrinsics';
 import type { LocalDeployment } from '../cloudformation/template';
+import { jsonataText } from '../stepfunctions/asl/jsonata';
 import type { Json } from '../stepfunctions/asl/paths';
 
 /**
@@ -67,6 +69,7 @@ interface Parsed {
   readonly update?: { sections: Section[] };
   readonly condition?: { expression: unknown };
   readonly keyCondition?: { expression: unknown };
+  readonly projection?: { paths: unknown[] };
 }
 
 interface Section {
@@ -91,6 +94,7 @@ function parseExpressions(parameters: Record<string, Json>): Parsed | string {
     parameters.UpdateExpression,
     parameters.ConditionExpression,
     parameters.KeyConditionExpression,
+    parameters.ProjectionExpression,
     parameters.ExpressionAttributeNames,
     Object.entries(values).map(([name, value]) => [name, Object.keys(value)]),
   ]);
@@ -151,6 +155,7 @@ function parseWith(parameters: Record<string, Json>): Parsed | string {
       update: parse(parameters.UpdateExpression, updateParser),
       condition: parse(parameters.ConditionExpression, conditionParser),
       keyCondition: parse(parameters.KeyConditionExpression, conditionParser, true),
+      projection: parse(parameters.ProjectionExpression, projectionParser),
     };
     // dynalite's parsers answer a semantic error (an undefined value, overlapping paths) as a string
     const problem = Object.values(parsed).find((result) => typeof result === 'string');
@@ -160,12 +165,25 @@ function parseWith(parameters: Record<string, Json>): Parsed | string {
   }
 }
 
+/** The expression parameters of a request: what `checkDynamoDbParameters` parses. */
+const EXPRESSION_PARAMETERS = [
+  'UpdateExpression',
+  'ConditionExpression',
+  'KeyConditionExpression',
+  'ProjectionExpression',
+  'ExpressionAttributeNames',
+  'ExpressionAttributeValues',
+];
+
 /**
- * Why the simulator cannot run these Parameters (an expression DynamoDB would refuse), or undefined.
- * Values given by a path (`{"SS.$": "States.Array($$.Execution.Id)"}`) are checked with a stand-in
- * of their type.
+ * Why the simulator cannot run these Parameters (or a JSONata state's Arguments: an expression
+ * DynamoDB would refuse), or undefined. Values given by a path (`{"SS.$": "States.Array($$.Execution.Id)"}`)
+ * or by JSONata (`{"S": "{% $states.input.key %}"}`) are checked with a stand-in of their type; an
+ * expression or a whole set of names or values that JSONata writes exists only at run time, where
+ * the modelled DynamoDB refuses it as DynamoDB would.
  */
 export function checkDynamoDbParameters(parameters: Record<string, Json>): string | undefined {
+  if (EXPRESSION_PARAMETERS.some((name) => jsonataText(parameters[name]) !== undefined)) return undefined;
   const values = Object.fromEntries(
     Object.entries((parameters.ExpressionAttributeValues ?? {}) as Record<string, AttributeValue>).map(
       ([name, value]) => [name, standIn(value)],
@@ -177,7 +195,11 @@ export function checkDynamoDbParameters(parameters: Record<string, Json>): strin
 
 function standIn(value: AttributeValue): AttributeValue {
   const [key] = Object.keys(value);
-  return key?.endsWith('.$') ? standInOfType(key.slice(0, -2)) : value;
+  if (key?.endsWith('.$')) return standInOfType(key.slice(0, -2));
+  const given = key === undefined ? undefined : value[key];
+  const byJsonata =
+    jsonataText(given) !== undefined || (Array.isArray(given) && given.some((m) => jsonataText(m)));
+  return byJsonata ? standInOfType(key) : value;
 }
 
 /** An error as the SDK throws a DynamoDB refusal: the integrations name it `DynamoDb.<name>`. */
@@ -232,11 +254,12 @@ export class DynamoDbItems {
     }
   }
 
-  /** GetItem: always strongly consistent here. */
+  /** GetItem: always strongly consistent here; only the ProjectionExpression's attributes, with one. */
   getItem(parameters: Record<string, Json>): Json {
     this.readRequests++;
+    const { projection } = this.parsed(parameters);
     const found = this.items.get(this.idOf(parameters))?.item;
-    return found ? { Item: structuredClone(found) as Json } : {};
+    return found ? { Item: projected(found, projection) as Json } : {};
   }
 
   putItem(parameters: Record<string, Json>): Json {
@@ -286,7 +309,11 @@ export class DynamoDbItems {
       const { item } = this.items.get(id)!;
       if (dynaliteDb.matchesExprFilter(item, parsed.keyCondition?.expression)) page.push(item);
     }
-    return { Items: structuredClone(page) as Json, Count: page.length, ScannedCount: page.length };
+    return {
+      Items: page.map((item) => projected(item, parsed.projection)) as Json,
+      Count: page.length,
+      ScannedCount: page.length,
+    };
   }
 
   /**
@@ -370,6 +397,11 @@ export class DynamoDbItems {
     }
     return id;
   }
+}
+
+/** A copy of `item`, or of the attributes a parsed ProjectionExpression names. */
+function projected(item: Item, projection: Parsed['projection']): Item {
+  return structuredClone(projection ? (dynaliteDb.mapPaths(projection.paths, item) as Item) : item);
 }
 
 /** Applies one parsed update section (dynalite's AST) to `item`, in place. */

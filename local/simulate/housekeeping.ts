@@ -8,8 +8,9 @@ import type { ExecutionRecord } from '../stepfunctions/executions';
 
 /**
  * What runs beside a burst in the planner, from the template, as `npm start` runs it: every rule but
- * the object rule (the gate's cleanup, on "Step Functions Execution Status Change" events) on the
- * local event bus, and every schedule (the gate's reconciler) on the local scheduler, both starting
+ * the object rule (the gate's cleanup and the object recorder, on "Step Functions Execution Status
+ * Change" events) on the local event bus, and every schedule (the gate's reconciler, the records'
+ * sweep) on the local scheduler, both starting
  * executions of the template's state machines on the planner's engine and clock. The planner's own
  * part is when: the schedules start at a phase drawn from the seed (the stack was deployed at some
  * moment before the burst), and `untilAtRest` decides when the gate has come to rest.
@@ -67,6 +68,13 @@ export class PlannerHousekeeping {
       },
     });
     const periodMs = Math.min(...housekeeping.schedules.map((schedule) => schedule.rate.intervalMs));
+    // Rest is judged by the most frequent schedule's runs (the gate's reconciler, every minute): the
+    // records' sweep, every 15 minutes, repairs nothing of the gate and says nothing of its rest.
+    const judged = new Set(
+      housekeeping.schedules
+        .filter((schedule) => schedule.rate.intervalMs === periodMs)
+        .map((schedule) => schedule.target.arn),
+    );
     this.schedulerStarted = clock.sleep(Number.isFinite(periodMs) ? random() * periodMs : 0).then(() => {
       this.scheduler = new LocalScheduler({
         schedules: housekeeping.schedules,
@@ -75,6 +83,7 @@ export class PlannerHousekeeping {
         startExecution: async (arn, input) => {
           const record = await startExecution(arn, input);
           this.bySchedules++;
+          if (!judged.has(arn)) return record;
           const waiting = this.nextScheduled;
           this.nextScheduled = [];
           waiting.forEach((resolve) => resolve(record));
@@ -90,8 +99,8 @@ export class PlannerHousekeeping {
   }
 
   /**
-   * Once every object has ended (at `lastEnded`), lets the scheduled runs go on until one that
-   * started after it repairs nothing (`repairs` counts what was repaired so far): each run repairs
+   * Once every object has ended (at `lastEnded`), lets the scheduled runs go on until one of the most
+   * frequent schedule that started after it repairs nothing (`repairs` counts what was repaired so far): each run repairs
    * what it finds, and nothing else runs to undo it. Then the schedules stop.
    */
   async untilAtRest(

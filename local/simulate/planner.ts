@@ -128,9 +128,12 @@ export function formatResult(result: SimulationResult): string {
     ['stateTransitions', String(result.stateTransitions)],
     [
       'requests',
-      `${result.dynamodbWriteRequests} DynamoDB writes, ${result.dynamodbReadRequests} reads, ${result.sqsRequests} SQS; ${result.messagesLeft} messages left`,
+      `${result.dynamodbWriteRequests} DynamoDB writes, ${result.dynamodbReadRequests} reads, ${result.sqsRequests} SQS, ${result.eventsPut} events put; ${result.messagesLeft} messages left`,
     ],
-    ['costUsd', `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4, DynamoDB, SQS)`],
+    [
+      'costUsd',
+      `${result.costUsd.toFixed(2)}  (Fargate, Step Functions, public IPv4, DynamoDB, SQS, EventBridge)`,
+    ],
     [
       'waitCostUsd',
       `${result.waitCostUsd.toFixed(2)}  (${((result.waitCostUsd / result.objects) * 1000).toFixed(2)} per 1,000 objects)`,

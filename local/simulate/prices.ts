@@ -22,6 +22,11 @@ export const PRICES = {
    */
   sqsRequest: 0.4 / 1_000_000,
   minimumBilledSeconds: 60,
+  /**
+   * EventBridge: $1.00 per million events put (PutEvents), each 64 KB of an entry one event; the
+   * events AWS services put (Step Functions' status changes) are free (aws.amazon.com/eventbridge/pricing/).
+   */
+  eventBridgeEvent: 1 / 1_000_000,
   /** Step Functions Express: $1.00 per million requests, and $0.00001667 per GB-second of duration. */
   expressRequest: 1 / 1_000_000,
   expressGbSecond: 0.00001667,

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 
 import { AutoClock, type Clock } from '../clock';
+import { AwsServiceError, type LocalAwsService } from '../aws-service';
+import { isPlainObject } from '../cloudformation/intrinsics';
 import { LocalCloudWatch } from '../cloudwatch/metrics';
 import {
   type CapacityType,
@@ -13,6 +15,7 @@ import {
 } from '../ecs/fargate-quotas';
 import type { LocalTaskDefinition } from '../ecs/task-definitions';
 import { placedOnSpot, type RunTaskParameters } from '../ecs/task-runner';
+import { EventBridgeApi } from '../events/events-api';
 import { type GateFault, GateFaultError, GateFaults, type InjectedFaults } from '../faults/gate-faults';
 import type { QueueSettings } from '../sqs/queue-messages';
 import { LocalSqs } from '../sqs/queues';
@@ -121,7 +124,10 @@ export interface SimulationResult {
   readonly maxLaunchAttempts: number;
   /** States entered and Retry attempts made, as Step Functions bills them. */
   readonly stateTransitions: number;
-  /** Fargate, public IPv4, state transitions, DynamoDB write request units and SQS requests. */
+  /**
+   * Fargate, public IPv4, state transitions (Standard) and runs (Express: the gate's and the records'
+   * housekeeping), DynamoDB request units, SQS requests and the events put (PutEvents).
+   */
   readonly costUsd: number;
   /**
    * The part of costUsd spent because objects waited: every Retry attempt (the retried launches) and
@@ -140,6 +146,8 @@ export interface SimulationResult {
   readonly dynamodbWriteRequests: number;
   readonly dynamodbReadRequests: number;
   readonly sqsRequests: number;
+  /** Events put on the default bus by PutEvents (the object recorder's result events), each billed. */
+  readonly eventsPut: number;
   /** The DynamoDB items when the last execution ended (the gate's count should be back to 0). */
   readonly finalItems: ReadonlyArray<{ readonly tableName: string; readonly item: Record<string, Json> }>;
   /** Messages left in the queues when the last execution ended, visible or not. */
@@ -193,6 +201,8 @@ const MODELLED_RESOURCES = [
   'aws-sdk:sfn:sendTaskHeartbeat',
   'aws-sdk:sfn:describeExecution',
   'aws-sdk:cloudwatch:putMetricData',
+  'events:putEvents',
+  'states:startExecution',
 ];
 
 /** The request parameters dynamodb-items.ts answers as DynamoDB does; another would be ignored. */
@@ -206,6 +216,7 @@ const MODELLED_DYNAMODB_PARAMETERS = [
   'KeyConditionExpression',
   'ExpressionAttributeNames',
   'ExpressionAttributeValues',
+  'ProjectionExpression',
   'ReturnValues',
   'ConsistentRead',
   'Limit',
@@ -213,24 +224,39 @@ const MODELLED_DYNAMODB_PARAMETERS = [
 ];
 
 export class UnsupportedWorkflowError extends Error {
-  constructor(state: string, what: string) {
-    super(
-      `State "${state}": ${what} is not modelled by the planner (local/simulate/simulation.ts); ` +
-        `it models Task states calling ${MODELLED_RESOURCES.join(', ')}`,
-    );
+  constructor(
+    state: string,
+    what: string,
+    fix = `it models Task states calling ${MODELLED_RESOURCES.join(', ')}`,
+  ) {
+    super(`State "${state}": ${what} is not modelled by the planner (local/simulate/simulation.ts); ${fix}`);
     this.name = 'UnsupportedWorkflowError';
   }
 }
 
-/** Throws UnsupportedWorkflowError for the first Task the planner cannot model (the engine checks the rest). */
+/**
+ * Throws UnsupportedWorkflowError for the first Task the planner cannot model (the engine checks the
+ * rest). A DynamoDB call's request is its Parameters, or a JSONata state's Arguments; Arguments
+ * that JSONata writes whole exist only at run time, where the modelled DynamoDB refuses what
+ * DynamoDB would.
+ */
 export function checkSupported(definition: StateMachineDefinition): void {
   forEachState(definition, (state, name) => {
     if (state.Type !== 'Task') return;
     const resource = taskResource(state);
+    if (/^aws-sdk:s3:[a-zA-Z]*Tagging$/.test(resource)) {
+      throw new UnsupportedWorkflowError(
+        name,
+        `S3 object tagging (${resource}, -c tagInputObjects=true)`,
+        'simulate the stack without tagInputObjects (its S3 requests are not counted either)',
+      );
+    }
     if (!MODELLED_RESOURCES.includes(resource))
       throw new UnsupportedWorkflowError(name, `Task resource ${String(state.Resource)}`);
     if (/(^|:)dynamodb:/.test(resource)) {
-      const parameters = (state.Parameters ?? {}) as Record<string, Json>;
+      const request = state.Arguments ?? state.Parameters ?? {};
+      if (!isPlainObject(request)) return;
+      const parameters = request as Record<string, Json>;
       const unmodelled = Object.keys(parameters)
         .map((key) => key.replace(/\.\$$/, ''))
         .find((key) => !MODELLED_DYNAMODB_PARAMETERS.includes(key));
@@ -245,6 +271,17 @@ export function checkSupported(definition: StateMachineDefinition): void {
 function taskResource(state: AslState): string {
   return /^arn:[^:]+:states:::(.+)$/.exec(String(state.Resource))?.[1] ?? String(state.Resource);
 }
+
+/** The EventBridge rules API (DescribeRule...): no state machine of the template calls it. */
+const NO_RULES_API: LocalAwsService = {
+  signingName: 'events',
+  call: async (action) => {
+    throw new AwsServiceError(
+      'UnknownOperationException',
+      `The planner's EventBridge serves PutEvents, not ${action}`,
+    );
+  },
+};
 
 /** DynamoDB as the engine's DynamoDB integrations call it (`client.send(command)`), on the modelled items. */
 function modelledDynamoDb(items: DynamoDbItems, afterWrite: () => void) {
@@ -334,11 +371,25 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     startExecution: startTarget,
     missed: gateFaults.active ? gateFaults.missesEvent : undefined,
   });
+  // The recorder's result events go on the same default bus as the status changes (no rule of the
+  // template matches them: nothing re-triggers the pipeline), each entry a billed event.
+  let eventsPut = 0;
+  const [, , , region, accountId] = workflow.arn.split(':');
+  const events = new EventBridgeApi({
+    rules: NO_RULES_API,
+    put: (event) => {
+      eventsPut++;
+      beside.put(event);
+    },
+    clock,
+    accountId,
+    region,
+  });
 
   const stepFunctions: LocalStepFunctions = new LocalStepFunctions({
     clock,
     random,
-    services: { dynamodb: modelledDynamoDb(items, observe) as never, sqs, cloudwatch },
+    services: { dynamodb: modelledDynamoDb(items, observe) as never, sqs, cloudwatch, events },
     stateMachines: [workflow, ...housekeeping.stateMachines],
     onServiceCall: gateFaults.active ? gateFaults.onServiceCall : undefined,
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
@@ -414,12 +465,17 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       quotas.release(capacity, cpuUnits);
       taskSecondsRan.push(seconds);
       bill(seconds);
-      // The stopped task as DescribeTasks gives it, for the state's ResultSelector: its worker exited 0.
+      // The stopped task as DescribeTasks gives it, for the state's ResultSelector: its worker exited
+      // 0; its times in epoch milliseconds on the simulation's clock. The sampled time includes
+      // Fargate's start, so the task started when it was created (as the local ECS says too).
       return {
         TaskArn: `arn:aws:ecs:simulated:task/${record.name}`,
         StopCode: 'EssentialContainerExited',
         StoppedReason: 'Essential container in task exited',
         Containers: [{ ExitCode: 0 }],
+        CreatedAt: launched,
+        StartedAt: launched,
+        StoppedAt: clock.now(),
       };
     },
   });
@@ -489,7 +545,8 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     expressRuns.reduce((sum, run) => sum + expressPrice(run), 0) +
     items.writeRequests * PRICES.dynamodbWriteRequestUnit +
     items.readRequests * PRICES.dynamodbReadRequestUnit +
-    sqsRequests * PRICES.sqsRequest;
+    sqsRequests * PRICES.sqsRequest +
+    eventsPut * PRICES.eventBridgeEvent;
   return {
     objects: options.objects,
     succeeded,
@@ -514,6 +571,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     dynamodbWriteRequests: items.writeRequests,
     dynamodbReadRequests: items.readRequests,
     sqsRequests,
+    eventsPut,
     finalItems,
     slotsLostAtRest: gateAtRest.holders + gateAtRest.waiters,
     maxIdleSlotSecondsWhileWaiting: round(watch?.longestSeconds(clock.now()) ?? 0),

@@ -37,10 +37,11 @@ function directPathLength(definition: StateMachineDefinition, input: Record<stri
 /** The launch gate when the last execution ended: who holds a slot, who waits (lib/launch-gate.ts). */
 function gateAtRest(result: SimulationResult): { holders: number; waiters: number } {
   const items = result.finalItems.map(({ item }) => item as Record<string, { S?: string; SS?: string[] }>);
-  const slots = items.find((item) => item.pk.S === 'slots');
+  // the gate's items are the ones keyed by pk (the records are keyed by bucket)
+  const slots = items.find((item) => item.pk?.S === 'slots');
   return {
     holders: slots?.holders?.SS?.length ?? 0,
-    waiters: items.filter((item) => item.pk.S === 'waiters').length,
+    waiters: items.filter((item) => item.pk?.S === 'waiters').length,
   };
 }
 const EMPTY = { holders: 0, waiters: 0 };
@@ -81,12 +82,29 @@ test('reads the workflow the rule starts from the template: the gate, its table,
     }),
     expect.objectContaining({ ErrorEquals: ['ECS.InvalidParameterException'] }),
   ]);
-  expect(workflow.definition.StartAt).toBe('ClaimLaunchSlot');
+  // the object's record first: a duplicate event ends there, before it claims a slot
+  expect(workflow.definition.StartAt).toBe('RecordObject');
+  expect(States.RecordObject.Catch).toContainEqual(
+    expect.objectContaining({
+      ErrorEquals: ['DynamoDb.ConditionalCheckFailedException'],
+      Next: 'FindObjectHolder',
+    }),
+  );
   const table = String((States.ClaimLaunchSlot.Parameters as Record<string, unknown>).TableName);
   expect(workflow.tableSchemas?.[table]).toEqual({
     hashKey: 'pk',
     rangeKey: 'sk',
     indexes: { ByArrival: { hashKey: 'pk', rangeKey: 'arrivedAt' } },
+  });
+  // the records' table with its indexes of failures and of open records (the sweep's)
+  const records = String((States.RecordObject.Arguments as Record<string, unknown>).TableName);
+  expect(workflow.tableSchemas?.[records]).toEqual({
+    hashKey: 'bucket',
+    rangeKey: 'objectVersion',
+    indexes: {
+      ByFailure: { hashKey: 'bucket', rangeKey: 'failedAt' },
+      ByOpen: { hashKey: 'bucket', rangeKey: 'openSince' },
+    },
   });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);
   expect(workflow.architecture).toBe('ARM64');
@@ -128,38 +146,69 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
     meanLaunchAttempts: 1,
     maxLaunchAttempts: 1,
     peakRunTaskCallsPerSecond: 0.2,
-    // the objects: 8 claims (6 refused), 6 waiter items, 8 releases, 6 grants, 6 waiter items
-    // deleted, 8 queries of the line; the reconciler (its phase drawn from seed 7 puts its runs
-    // between the task ends, at 5 moments up to 240 s and one after): each run writes the limit and
-    // queries the line, and tries to grant each waiter a slot, refused while both are held (6 waiters
-    // at its first run, 4, 2, then none): 5 writes, 12 refused grants, 5 queries
-    dynamodbWriteRequests: 34 + 5 + 12,
-    dynamodbReadRequests: 8 + 5,
+    // the gate: 8 claims (6 refused), 6 waiter items, 8 releases, 6 grants, 6 waiter items deleted, 8
+    // queries of the line; the reconciler (its phase drawn from seed 7 puts its runs between the task
+    // ends, at 5 moments up to 240 s and one after): each run writes the limit and queries the line,
+    // and tries to grant each waiter a slot, refused while both are held (6 waiters at its first
+    // run, 4, 2, then none): 5 writes, 12 refused grants, 5 queries. The records: 8 puts, 8 RUNNING,
+    // 6 WAITING_FOR_CAPACITY, and the recorder's 8 endings; the sweep's one run (at the same phase,
+    // then every 15 minutes) queries the open records, none old enough
+    dynamodbWriteRequests: 34 + 5 + 12 + (8 + 8 + 6 + 8),
+    dynamodbReadRequests: 8 + 5 + 1,
     sqsRequests: 0,
-    housekeepingRuns: { byRules: 0, bySchedules: 5 },
+    // the recorder's result event of each object
+    eventsPut: 8,
+    // the recorder on each ending (the gate's cleanup rule matches none of these endings); the
+    // reconciler's 5 runs and the sweep's 1
+    housekeepingRuns: { byRules: 8, bySchedules: 5 + 1 },
     repairs: {},
     stopped: 0,
     slotsLostAtRest: 0,
     maxIdleSlotSecondsWhileWaiting: 0,
   });
   expect(gateAtRest(result)).toEqual(EMPTY);
-  // 8 states each (claim, task, name, release, find, choice, choice, succeed); each waiter 1 more
-  // (WaitForLaunchSlot), each hand-on 3 (grant, wake, delete), each second look 7 (delete the stale
+  // 8 states each (record, claim, running, task, release, find, choice, succeed: the line's
+  // choice decides the outcome when no one waits); each waiter 2 more (its record, its wait), each
+  // hand-on 4 (grant, wake, delete, the outcome's choice), each second look 7 (delete the stale
   // item, count, choice, find, choice, grant, wake)
-  expect(directPathLength(twoSlots.definition, { result: {}, launchSlot: { line: { Items: [] } } })).toBe(8);
-  expect(result.stateTransitions).toBe(8 * 8 + 6 + 6 * 3);
+  const task = { CreatedAt: 0, StartedAt: 0, StoppedAt: 60_000 };
+  expect(directPathLength(twoSlots.definition, { task, launchSlot: { line: { Items: [] } } })).toBe(8);
+  expect(result.stateTransitions).toBe(8 * 8 + 6 * 2 + 6 * 4);
   // 8 tasks of 0.5 vCPU and 1 GB for 60 s, each with a public IPv4, the transitions and the requests
   const fargate = 8 * (0.5 * PRICES.fargateVcpuHour.ARM64 + 1 * PRICES.fargateGbHour.ARM64) * (60 / 3600);
   const ipv4 = 8 * PRICES.publicIpv4Hour * (60 / 3600);
-  const requests = 51 * PRICES.dynamodbWriteRequestUnit + 13 * PRICES.dynamodbReadRequestUnit;
-  // 5 Express runs of the reconciler, each a request and 100 ms at 64 MB
-  const reconciler = 5 * (PRICES.expressRequest + 0.1 * PRICES.expressGbSecond * (64 / 1024));
-  expect(result.costUsd).toBeCloseTo(fargate + ipv4 + 88 * PRICES.stateTransition + requests + reconciler, 4);
-  // the waits and hand-ons: 6 + 18 transitions, and their requests (6 puts, 6 grants, 6 deletes)
+  const requests = 81 * PRICES.dynamodbWriteRequestUnit + 14 * PRICES.dynamodbReadRequestUnit;
+  // 14 Express runs (the reconciler's 5, the recorder's 8, the sweep's 1), each a request and 100 ms
+  // at 64 MB (service calls take no time here); the 8 result events
+  const express = 14 * (PRICES.expressRequest + 0.1 * PRICES.expressGbSecond * (64 / 1024));
+  const events = 8 * PRICES.eventBridgeEvent;
+  expect(result.costUsd).toBeCloseTo(
+    fargate + ipv4 + 100 * PRICES.stateTransition + requests + express + events,
+    4,
+  );
+  // the waits and hand-ons: 6 + 18 transitions, and their requests (6 puts, 6 grants, 6 deletes); not
+  // the records' WAITING_FOR_CAPACITY nor the outcome's choice after a hand-on, which the definition
+  // also reaches without anyone waiting
   expect(result.waitCostUsd).toBeCloseTo(
     24 * PRICES.stateTransition + 18 * PRICES.dynamodbWriteRequestUnit,
     4,
   );
+  // each object's record: SUCCEEDED, its durations from the task's times (waits 0, 0, 60, 60... s)
+  const records = result.finalItems
+    .filter(({ tableName }) => tableName !== twoSlots.gateTableName)
+    .map(({ item }) => item as Record<string, { S?: string; N?: string }>)
+    .sort((a, b) => String(a.objectKey.S).localeCompare(String(b.objectKey.S)));
+  expect(records.map((r) => [r.objectKey.S, r.status.S, r.waitingMs.N, r.launchMs.N, r.runMs.N])).toEqual(
+    [0, 0, 60, 60, 120, 120, 180, 180].map((wait, i) => [
+      `incoming/object-${i}`,
+      'SUCCEEDED',
+      String(wait * 1000),
+      '0',
+      '60000',
+    ]),
+  );
+  // closed: out of the sweep's index of open records
+  expect(records.filter((r) => r.openSince !== undefined)).toEqual([]);
 });
 
 test('one scenario, two clocks: the by-hand case on a real clock 600 times as fast ends as on the virtual one', async () => {
@@ -197,7 +246,7 @@ test('a burst waits in line: every object launched exactly once, woken into a sl
     peakRunningTasks: 24,
     peakWaitingExecutions: 176,
   });
-  expect(result.stateTransitions).toBe(200 * 8 + 176 * 4 + result.refusedTaskTokens * 7);
+  expect(result.stateTransitions).toBe(200 * 8 + 176 * (2 + 4) + result.refusedTaskTokens * 7);
   expect(gateAtRest(result)).toEqual(EMPTY);
   // the slots never idle: service calls take no time in the planner
   expect(result.makespanSeconds).toBeLessThanOrEqual(result.fcfsMakespanSeconds);
@@ -225,11 +274,25 @@ test('waiters whose wait times out leave the line and fail; the gate ends empty'
     maxLaunchAttempts: 1,
   });
   expect(gateAtRest(result)).toEqual(EMPTY);
-  // the 4 that ran: 8 direct states each, 2 of them woken (a wait, a hand-on of 3); the 4 that timed
-  // out: claim, wait, then LeaveLaunchLine, the release (release, find, choice) and the outcome
-  // (WasObjectProcessed, ObjectFailed); the first three of them find others still in line, and their
-  // grant is refused (every slot is taken)
-  expect(result.stateTransitions).toBe(4 * 8 + 2 * (1 + 3) + 4 * 8 + 3);
+  // the 4 that ran: 8 direct states each, 2 of them woken (a record and a wait, a hand-on of 4); the
+  // 4 that timed out: record, claim, record, wait, then LeaveLaunchLine, the release (release, find,
+  // choice) and the outcome (WasObjectProcessed, ObjectFailed); the first three of them find others
+  // still in line, and their grant is refused (every slot is taken)
+  expect(result.stateTransitions).toBe(4 * 8 + 2 * (2 + 4) + 4 * 10 + 3);
+  // each ending recorded, the 4 failures with their error
+  const statuses = result.finalItems
+    .filter(({ tableName }) => tableName !== shortWait.gateTableName)
+    .map(({ item }) => [(item.status as { S: string }).S, (item.error as { S: string } | undefined)?.S]);
+  expect(statuses.sort()).toEqual([
+    ['FAILED', 'States.Timeout'],
+    ['FAILED', 'States.Timeout'],
+    ['FAILED', 'States.Timeout'],
+    ['FAILED', 'States.Timeout'],
+    ['SUCCEEDED', undefined],
+    ['SUCCEEDED', undefined],
+    ['SUCCEEDED', undefined],
+    ['SUCCEEDED', undefined],
+  ]);
 });
 
 test('a quota below the gate (another workload holds vCPU): holders retry RunTask, the retries are waiting cost', async () => {
@@ -237,7 +300,7 @@ test('a quota below the gate (another workload holds vCPU): holders retry RunTas
   const result = await simulate({ ...BY_HAND, ...workflow, objects: 40, vcpuQuota: 1 });
   expect(result).toMatchObject({ succeeded: 40, failed: 0, peakRunningTasks: 4, lowerBoundSeconds: 600 });
   // 16 wait in line for the gate; the rest is RunWorker's retries, one transition each
-  const retries = result.stateTransitions - (40 * 8 + 16 * 4 + result.refusedTaskTokens * 7);
+  const retries = result.stateTransitions - (40 * 8 + 16 * (2 + 4) + result.refusedTaskTokens * 7);
   expect(retries).toBeGreaterThan(0);
   // (meanLaunchAttempts is rounded to one decimal)
   expect(result.meanLaunchAttempts).toBeCloseTo((40 + retries) / 40, 1);
@@ -293,11 +356,42 @@ describe('a workflow the planner cannot model (or the engine cannot run) is refu
       },
       /^State "Only": the aws-sdk:dynamodb:updateItem parameter ReturnConsumedCapacity/,
     ],
+    [
+      {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
+        Arguments: {
+          TableName: 't',
+          Key: { pk: { S: '{% $states.input.key %}' } },
+          UpdateExpression: 'SET #a = :v, #a.b = :w',
+          ExpressionAttributeNames: { '#a': 'a' },
+          ExpressionAttributeValues: { ':v': { S: '{% $states.input.key %}' }, ':w': { N: '1' } },
+        },
+      },
+      /^State "Only": an expression DynamoDB refuses \(.*overlap/i,
+    ],
+    [
+      {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:getItem',
+        Arguments: { TableName: 't', Key: {}, AttributesToGet: ['a'] },
+      },
+      /^State "Only": the aws-sdk:dynamodb:getItem parameter AttributesToGet/,
+    ],
   ])('%j', async (state, message) => {
     await expect(simulate({ ...BY_HAND, ...workflow, definition: withState(state) })).rejects.toThrow(
       message,
     );
   });
+});
+
+test("-c tagInputObjects=true: the recorder's S3 tagging is refused by name before anything runs", async () => {
+  const tagging = await synthesizedTemplate({ tagInputObjects: 'true' });
+  await expect(simulateTemplate({ ...BY_HAND, templatePath: tagging })).rejects.toThrow(
+    /^State "\w+Tag\w*": S3 object tagging \(aws-sdk:s3:\w+Tagging, -c tagInputObjects=true\) is not modelled by the planner .*; simulate the stack without tagInputObjects/,
+  );
 });
 
 test("the template's Choices and counters, evaluated as the engine evaluates them", () => {
@@ -354,8 +448,14 @@ describe('the gate under stops: every ending releases, through the cleanup rule 
       peakTasksOfRunningExecutions: 2,
     });
     expect(gateAtRest(result)).toEqual(EMPTY);
-    // one cleanup per stopped execution
-    expect(result.housekeepingRuns.byRules).toBe(8);
+    // per stopped execution, one cleanup and one recorder run
+    expect(result.housekeepingRuns.byRules).toBe(8 + 8);
+    // each record ended FAILED with the error StopExecution gave, and announced
+    expect(result.eventsPut).toBe(8);
+    const errors = result.finalItems
+      .filter(({ tableName }) => tableName !== twoSlots.gateTableName)
+      .map(({ item }) => [(item.status as { S: string }).S, (item.error as { S: string }).S]);
+    expect(errors).toEqual(Array.from({ length: 8 }, () => ['FAILED', 'Planner.Stopped']));
     // a stopped task keeps its vCPU until its worker exits (at most its 30 s stopTimeout): the next
     // pair of tasks runs beside it, over the gate's 2 slots, bounded by the tasks still stopping
     expect(result.peakRunningTasks).toBeGreaterThan(2);
