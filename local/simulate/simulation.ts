@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 
-import { AutoClock, type Clock } from '../clock';
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
+import { AutoClock, type Clock } from '../clock';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { LocalCloudWatch } from '../cloudwatch/metrics';
 import {

@@ -53,14 +53,21 @@ test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed
   expect(result.succeeded + result.stopped).toBe(result.objects);
 });
 
-/** The reconciler's period, from the template's schedule (rate(1 minute)). */
+/** The reconciler's period, from its schedule in the template (rate(1 minute)). */
 function reconcilerPeriodSeconds(): number {
-  const [schedule] = twoSlots.housekeeping?.schedules ?? [];
-  return schedule.rate.intervalMs / 1000;
+  const schedule = twoSlots.housekeeping?.schedules.find((s) =>
+    s.target.arn.includes(':LaunchGateReconciler'),
+  );
+  return schedule!.rate.intervalMs / 1000;
 }
 
-test('the reconciler runs every minute', () => {
-  expect(twoSlots.housekeeping?.schedules).toHaveLength(1);
+test('the reconciler runs every minute (and the object records sweep every 15)', () => {
+  expect(
+    twoSlots.housekeeping?.schedules.map((s) => [s.logicalId.replace(/[0-9A-F]{8}$/, ''), s.rate.intervalMs]),
+  ).toEqual([
+    ['LaunchGateReconcilerSchedule', 60_000],
+    ['ObjectRecordSweepSchedule', 900_000],
+  ]);
   expect(reconcilerPeriodSeconds()).toBe(60);
 });
 
