@@ -1,7 +1,5 @@
-import { spawnSync } from 'node:child_process';
-
 import { STATUS_USAGE } from '../../shared/commands/status';
-import { PROJECT_ROOT } from '../../shared/paths';
+import { runWithoutAws } from '../support/command-without-aws';
 
 /**
  * `npm run status` as npm runs it, on a machine with no AWS configuration at all (the real SDK, no
@@ -9,22 +7,8 @@ import { PROJECT_ROOT } from '../../shared/paths';
  * reads and prints is tested against the local endpoint (test/local/records/records.test.ts).
  */
 
-function run(args: readonly string[], env: Record<string, string> = {}) {
-  const bare = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^AWS_/.test(name)));
-  return spawnSync(process.execPath, ['--import', 'tsx', 'bin/status.ts', ...args], {
-    cwd: PROJECT_ROOT,
-    encoding: 'utf8',
-    env: {
-      ...bare,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      AWS_CONFIG_FILE: '/nonexistent/config',
-      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-      AWS_EC2_METADATA_DISABLED: 'true',
-      ...env,
-    },
-    timeout: 60_000,
-  });
-}
+const run = (args: readonly string[], env: Record<string, string> = {}) =>
+  runWithoutAws('bin/status.ts', args, env);
 
 test.each([
   [

@@ -1,8 +1,6 @@
-import { spawnSync } from 'node:child_process';
-
 import { failures, FAILURES_OPTIONS, FAILURES_USAGE } from '../../../shared/commands/failures';
-import { PROJECT_ROOT } from '../../../shared/paths';
 import { restartExecutionName } from '../../../shared/redrive';
+import { runWithoutAws } from '../../support/command-without-aws';
 import {
   BACKFILL_ARN,
   FakeStepFunctions,
@@ -182,26 +180,7 @@ describe('npm run failures', () => {
 
 describe('npm run failures without AWS set up', () => {
   /** The command as npm runs it, on a machine with no AWS configuration at all (the real SDK, no network reached). */
-  function runWithout(env: Record<string, string>) {
-    const bare = Object.fromEntries(
-      Object.entries(process.env).filter(
-        ([name]) => !/^AWS_/.test(name) || name === 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
-      ),
-    );
-    return spawnSync(process.execPath, ['--import', 'tsx', 'bin/failures.ts'], {
-      cwd: PROJECT_ROOT,
-      encoding: 'utf8',
-      env: {
-        ...bare,
-        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-        AWS_CONFIG_FILE: '/nonexistent/config',
-        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
-        AWS_EC2_METADATA_DISABLED: 'true',
-        ...env,
-      },
-      timeout: 60_000,
-    });
-  }
+  const runWithout = (env: Record<string, string>) => runWithoutAws('bin/failures.ts', [], env);
 
   test.each([
     [{}, 'no AWS region is set'],
