@@ -5,7 +5,6 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
 import { WORKER_BUNDLE } from '../shared/paths';
 import { STACK_NAME } from '../shared/stack-name';
-import { AwsServiceError } from './aws-service';
 import { type Clock, RealClock } from './clock';
 import { CloudFormationApi } from './cloudformation/stack-api';
 import {
@@ -74,6 +73,7 @@ import {
   type StartExecutionOptions,
 } from './stepfunctions/executions';
 import type { StatusChangeEvent } from './stepfunctions/status-change-event';
+import { targetExecutionStarter } from './stepfunctions/target-executions';
 import { readResult, writtenResult } from './worker-contract';
 
 export type { ExecutionRecord, LaunchGateState, StatusChangeEvent, UndeliveredEvent };
@@ -368,17 +368,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
   );
   // EventBridge and EventBridge Scheduler: every rule and schedule of the template (the object rule,
   // the gate's cleanup on status changes, its reconciler), their targets reached through these calls.
-  const stateMachines = new Map(loadStateMachines(deployment).map((machine) => [machine.arn, machine]));
-  const startTargetExecution = async (stateMachineArn: string, input: unknown, event?: unknown) => {
-    const machine = stateMachines.get(stateMachineArn);
-    if (!machine) {
-      throw new AwsServiceError(
-        'StateMachineDoesNotExist',
-        `State Machine Does Not Exist: '${stateMachineArn}'`,
-      );
-    }
-    return stepFunctions.startExecution(machine, input, { event });
-  };
+  const stateMachines = loadStateMachines(deployment);
+  const startTargetExecution = targetExecutionStarter(stateMachines, () => stepFunctions);
   const bus = new LocalEventBus<ExecutionRecord>({
     rules: loadEventRules(deployment),
     clock,
@@ -413,7 +404,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     region: deployment.region,
     services: { dynamodb: dynamodb.client, sqs, cloudwatch, events },
     // Every definition is checked before anything starts: one the engine cannot run is refused, named.
-    stateMachines: [...stateMachines.values()],
+    stateMachines,
     itemReader: { s3, pageSize: options.listPageSize },
     onServiceCall: composeHooks(gateFaults?.onServiceCall, options.onServiceCall),
     // Step Functions puts its status changes on the default bus: the gate's cleanup rule sees them.
