@@ -5,6 +5,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 
+import { PipelineTable } from './pipeline-table';
+
 /**
  * Why a gate at all: Fargate runs 24 tasks of 0.25 vCPU at once on a default account, and S3 can
  * upload thousands of objects a minute. Executions that each retry RunTask on their own either call
@@ -104,15 +106,10 @@ export class LaunchGate extends Construct {
       );
     }
     this.slots = props.slots;
-    this.table = new dynamodb.Table(this, 'Slots', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      ...(props.encryptionKey && {
-        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-        encryptionKey: props.encryptionKey,
-      }),
+    this.table = new PipelineTable(this, 'Slots', {
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      encryptionKey: props.encryptionKey,
       // Who holds and who waits among running executions: nothing to keep once the stack is gone.
       removalPolicy: RemovalPolicy.DESTROY,
     });

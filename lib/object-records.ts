@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -15,6 +15,7 @@ import {
   type RecordStatus,
 } from '../shared/object-record';
 import { CONDITION_FAILED, GATE_CALL_TIMEOUT, GATE_RETRY } from './launch-gate';
+import { PipelineTable } from './pipeline-table';
 
 /** The name prefix `npm run redrive` gives the execution that restarts a failed object (shared/redrive.ts). */
 export const RESTART_NAME_PREFIX = 'redrive-';
@@ -57,16 +58,11 @@ export class ObjectRecords extends Construct {
       );
     }
     this.recordDays = props.recordDays;
-    this.table = new dynamodb.Table(this, 'Records', {
-      partitionKey: { name: RECORD_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: RECORD_SORT_KEY, type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    this.table = new PipelineTable(this, 'Records', {
+      partitionKey: RECORD_PARTITION_KEY,
+      sortKey: RECORD_SORT_KEY,
       timeToLiveAttribute: RECORD_TTL_ATTRIBUTE,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      ...(props.encryptionKey && {
-        encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
-        encryptionKey: props.encryptionKey,
-      }),
+      encryptionKey: props.encryptionKey,
       removalPolicy: props.removalPolicy,
     });
     // Sparse: only the records that have the sort key are in an index, and only their writes cost one.
