@@ -281,14 +281,17 @@ function abortable(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
+    let cancel = () => {};
     const onAbort = () => {
       cancel();
       reject(signal!.reason);
     };
-    const cancel = start(() => {
+    // Listening before `start`: a RealClock fires a sleep already due inside it, and its removal
+    // must find the listener (one added after would stay on the signal for good).
+    signal?.addEventListener('abort', onAbort, { once: true });
+    cancel = start(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     });
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -1,3 +1,5 @@
+import { getEventListeners } from 'node:events';
+
 import { AutoClock, RealClock, VirtualClock } from '../../local/clock';
 
 describe('VirtualClock', () => {
@@ -60,6 +62,13 @@ describe('RealClock', () => {
     controller.abort(new Error('stopped'));
     await expect(sleeping).rejects.toThrow('stopped');
     expect(timeouts()).toBe(before);
+  });
+
+  it('a sleep already due leaves no abort listener on its signal (a late schedule sleeps so every period)', async () => {
+    const clock = new RealClock(1000);
+    const controller = new AbortController();
+    for (let i = 0; i < 3; i++) await clock.sleep(0, controller.signal);
+    expect(getEventListeners(controller.signal, 'abort')).toEqual([]);
   });
 
   it('tells time faster by its speed', () => {
