@@ -7,7 +7,7 @@ import { parseSince } from '../../shared/commands/execution-history';
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
 import { type GateFault, GateFaultError, parseGateFault } from '../faults/gate-faults';
-import { type FaultOptions, LOCAL_CLOCK_SPEED } from '../pipeline';
+import { type FaultOptions, LOCAL_CLOCK_SPEED, MAX_CLOCK_SPEED } from '../pipeline';
 
 export const DEFAULT_PORT = 4566;
 export const DEFAULT_DATA_DIR = '.local';
@@ -108,9 +108,9 @@ Options:
                                  the bundled worker, e.g. your own worker in another language; it
                                  gets the same environment, timeout, SIGTERM and exit-code handling
   --clock-speed <n>              how many times faster than real time the local clock runs (default
-                                 ${LOCAL_CLOCK_SPEED}): retries, waits, timeouts, EventBridge's retries and the
-                                 schedules alike; e.g. 2000 turns --inject-start-failures' day of
-                                 retries into seconds (a worker's 3600 s timeout is then 1.8 s)
+                                 ${LOCAL_CLOCK_SPEED}, at most ${MAX_CLOCK_SPEED}): retries, waits, timeouts, EventBridge's retries
+                                 and the schedules alike; e.g. 2000 turns --inject-start-failures' day
+                                 of retries into seconds (a worker's 3600 s timeout is then 1.8 s)
   --json                         print only the summary, as one JSON document
   --verbose                      print the worker's log lines
   --inject-duplicate-events <n>  deliver the first n "Object Created" events twice, as EventBridge's
@@ -214,7 +214,7 @@ export function parseCliArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {
     redrive: mode === 'redrive',
     commandArgs: commandArgs(mode, values),
     port: wholeNumber('--port', values.port, DEFAULT_PORT, 0, 65535),
-    clockSpeed: wholeNumber('--clock-speed', values['clock-speed'], LOCAL_CLOCK_SPEED, 1, 100_000),
+    clockSpeed: clockSpeed(values['clock-speed']),
     dataDir: values['data-dir'] ?? DEFAULT_DATA_DIR,
     deadLetterDir: values['dead-letter-dir'],
     fargateVcpuQuota: vcpuQuota('--fargate-vcpu-quota', values['fargate-vcpu-quota']),
@@ -351,6 +351,18 @@ export function wholeNumber(
     );
   }
   return value;
+}
+
+/** A whole number from 1 to MAX_CLOCK_SPEED; a faster one is told what goes wrong above it. */
+function clockSpeed(raw: string | undefined): number {
+  if (raw !== undefined && Number.isInteger(Number(raw)) && Number(raw) > MAX_CLOCK_SPEED) {
+    throw new UsageError(
+      `--clock-speed ${JSON.stringify(raw)} is too fast: above ${MAX_CLOCK_SPEED} the local engine's own work counts as ` +
+        "minutes of pipeline time, so the launch gate's every-minute reconciler runs pile up (the run may never end) " +
+        `and tasks come near their timeout; use a whole number from 1 to ${MAX_CLOCK_SPEED}`,
+    );
+  }
+  return wholeNumber('--clock-speed', raw, LOCAL_CLOCK_SPEED, 1, MAX_CLOCK_SPEED);
 }
 
 function taskCommand(raw: string | undefined): string | undefined {

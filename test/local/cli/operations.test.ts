@@ -166,6 +166,10 @@ test.each([
   [['--inject-start-failures', 'some'], /^error: --inject-start-failures "some" is not valid/],
   [['--clock-speed', '0'], /^error: --clock-speed "0" is not valid/],
   [
+    ['--clock-speed', '100000'],
+    /^error: --clock-speed "100000" is too fast: .*; use a whole number from 1 to 5000$/m,
+  ],
+  [
     ['--port', '0', '--backfill', '/abs/'],
     /^error: --backfill "\/abs\/": sub-prefix "\/abs\/" starts with "\/"/,
   ],
