@@ -84,7 +84,7 @@ export class ObjectRecorder extends Construct {
           'key': {
             'bucket': $object.bucket,
             'key': $object.key,
-            'etag': $replace($object.etag, '"', ''),
+            'etag': $type($object.etag) = 'string' ? $replace($object.etag, '"', '') : '',
             'versionId': $type($object.versionId) = 'string' ? $object.versionId : ''
           },
           'executionArn': $d.executionArn,

@@ -25,6 +25,11 @@ export const RESTART_NAME_PREFIX = 'redrive-';
  * result event): losing the record beats failing an object S3 accepted.
  */
 export const KEY_TOO_LONG = 'DynamoDb.ValidationException';
+/**
+ * The error of an execution whose input has no ETag (a hand-written StartExecution): its record
+ * would be keyed by it. It fails in RecordObject, before a slot or a task; see docs/object-records.md.
+ */
+export const INPUT_WITHOUT_ETAG = 'InputWithoutETag';
 /** The most of a failure's cause a record keeps: a task's description runs to kilobytes, each a write unit. */
 export const RECORDED_CAUSE_CHARS = 2_000;
 
@@ -91,11 +96,17 @@ export function jsonataString(text: string): string {
   );
 }
 
-/** The record's key, in JSONata, from an object input `{ bucket, key, etag }` at `object`. */
+/**
+ * The record's key, in JSONata, from an object input `{ bucket, key, etag }` at `object`; an etag
+ * that is not a string (null, or none) fails the state with States.QueryEvaluationError.
+ */
 export function recordKeyOf(object: string) {
+  const etag = `${object}.etag`;
   return {
     [RECORD_PARTITION_KEY]: { S: `{% ${object}.bucket %}` },
-    [RECORD_SORT_KEY]: { S: `{% ${object}.key & '#' & $replace(${object}.etag, '"', '') %}` },
+    [RECORD_SORT_KEY]: {
+      S: `{% ${object}.key & '#' & ($type(${etag}) = 'string' ? $replace(${etag}, '"', '') : $error('the input has no etag')) %}`,
+    },
   };
 }
 
@@ -120,6 +131,11 @@ export interface RecordStates {
    * processed without one.
    */
   readonly outputWithoutRecord: string;
+  /**
+   * The put's output, for its catch of every other error: the input and `error`, named
+   * INPUT_WITHOUT_ETAG (with the fix in its cause) for an input without an ETag.
+   */
+  readonly outputOnError: string;
   /** Status WAITING_FOR_CAPACITY: on the path to the launch line only. */
   readonly waiting: tasks.CallAwsService;
   /** Status RUNNING and `startedAt`: the object holds a launch slot. */
@@ -177,7 +193,7 @@ export function recordStates(
       ExpressionAttributeNames: attributeNamesIn(putUpdate, putCondition),
       ExpressionAttributeValues: {
         ':key': { S: `{% ${input}.key %}` },
-        ':etag': { S: `{% $type(${input}.etag) = 'string' ? $replace(${input}.etag, '"', '') : '' %}` },
+        ':etag': { S: `{% $replace(${input}.etag, '"', '') %}` },
         // No version id without versioning: EventBridge's input transformer then gives null.
         ':versionId': { S: `{% $type(${input}.versionId) = 'string' ? ${input}.versionId : '' %}` },
         ':queued': { S: 'QUEUED' satisfies RecordStatus },
@@ -195,7 +211,8 @@ export function recordStates(
     },
     { outputs: named },
   );
-  put.addRetry({ errors: [CONDITION_FAILED, KEY_TOO_LONG], maxAttempts: 0 });
+  // An input the put's expressions refuse (no ETag) is refused again on every retry.
+  put.addRetry({ errors: [CONDITION_FAILED, KEY_TOO_LONG, 'States.QueryEvaluationError'], maxAttempts: 0 });
   put.addRetry(GATE_RETRY);
 
   const alreadyHeld = sfn.Succeed.jsonata(scope, 'ObjectAlreadyHeld', {
@@ -235,9 +252,15 @@ export function recordStates(
     task.addRetry(GATE_RETRY);
     return task;
   };
+  // Named in the catch's output, which costs no transition: a Choice before the put would cost one per object.
+  const withoutEtagCause =
+    "the input has no etag, which keys the object's record: start the execution with the object's ETag " +
+    '(aws s3api head-object --query ETag), as the rule and the backfill do';
+  const withoutEtag = `{'Error': ${jsonataString(INPUT_WITHOUT_ETAG)}, 'Cause': ${jsonataString(withoutEtagCause)}}`;
   return {
     put,
     outputWithoutRecord: named,
+    outputOnError: `{% $merge([${input}, {'error': $type(${input}.etag) = 'string' ? $states.errorOutput : ${withoutEtag}}]) %}`,
     waiting: statusWrite(
       'RecordWaitingForCapacity',
       'Every launch slot is taken: the record says so while the object waits in line.',

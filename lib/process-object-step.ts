@@ -167,10 +167,7 @@ export class ProcessObjectStep extends Construct {
     for (const state of this.runTaskStates) state.next(gate.release);
     records.put.next(gate.claim);
     records.put.addCatch(gate.claim, { errors: [KEY_TOO_LONG], outputs: records.outputWithoutRecord });
-    records.put.addCatch(failed, {
-      errors: ['States.ALL'],
-      outputs: "{% $merge([$states.input, {'error': $states.errorOutput}]) %}",
-    });
+    records.put.addCatch(failed, { errors: ['States.ALL'], outputs: records.outputOnError });
 
     /** A task ECS stopped before it ran is launched again (at most MAX_RELAUNCHES in all); other task failures fail. */
     const relaunchOrFail = (prefix: string) => {

@@ -1,7 +1,7 @@
 import { GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { RemovalPolicy } from 'aws-cdk-lib';
 
-import { ObjectRecords } from '../../lib/object-records';
+import { INPUT_WITHOUT_ETAG, ObjectRecords } from '../../lib/object-records';
 import type { LocalAwsService } from '../../local/aws-service';
 import { matchesEventPattern } from '../../local/events/event-pattern';
 import type { Json } from '../../local/stepfunctions/asl/paths';
@@ -314,6 +314,44 @@ describe('object records, as the deployed state machines write them', () => {
     // AND npm run failures finds it in a time window without a scan
     expect(await failuresBetween(START_MS, START_MS + 200_000)).toContain('incoming/bad.csv#e1');
   });
+
+  test.each([
+    ['null', null],
+    ['no', undefined],
+  ])(
+    'an input with %s etag fails at once, named, with no slot and no task; the recorder records it for npm run failures',
+    async (_, etag) => {
+      const key = `incoming/etag-${String(etag)}.csv`;
+      const input = { bucket: 'data', key, versionId: '', ...(etag === null && { etag }) };
+      const run = await runExecution(rig, workflow, input, {
+        name: `no-etag-${String(etag)}`,
+        runTask: task(0),
+      });
+      expect(run).toMatchObject({ status: 'FAILED', error: INPUT_WITHOUT_ETAG });
+      expect(run.cause).toBe(
+        `Processing s3://data/${key} failed: the input has no etag, which keys the object's record: ` +
+          "start the execution with the object's ETag (aws s3api head-object --query ETag), as the rule and the backfill do",
+      );
+      expect(tasksRun).toBe(0);
+      expect(await stored(key, '')).toBeUndefined();
+      // THEN the recorder keeps its ending under `<key>#` (no ETag), where npm run failures finds it
+      await record(statusChange(run.executionArn, input, run));
+      expect(await stored(key, '')).toMatchObject({
+        status: 'FAILED',
+        error: INPUT_WITHOUT_ETAG,
+        etag: '',
+        executionArn: run.executionArn,
+        cause: run.cause,
+      });
+      expect(announced).toEqual([
+        expect.objectContaining({
+          DetailType: RESULT_DETAIL_TYPES.FAILED,
+          Detail: expect.objectContaining({ key, etag: '', status: 'FAILED', error: INPUT_WITHOUT_ETAG }),
+        }),
+      ]);
+      expect(await failuresBetween(START_MS, START_MS + 200_000)).toContain(`${key}#`);
+    },
+  );
 
   test.each([
     ['TIMED_OUT', 'States.Timeout', 'States.Timeout'],

@@ -5,6 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { STEPFUNCTIONS_TASKS_FIX_RUN_ECS_TASK_POLICY } from 'aws-cdk-lib/cx-api';
 
+import { CONDITION_FAILED } from '../../lib/launch-gate';
 import {
   attemptsFor,
   EVENTS_PER_LAUNCH_ATTEMPT,
@@ -13,6 +14,7 @@ import {
   SPOT_CAPACITY_WAIT,
   worstWaitSeconds,
 } from '../../lib/launch-retry';
+import { INPUT_WITHOUT_ETAG, KEY_TOO_LONG } from '../../lib/object-records';
 import {
   MAX_RELAUNCHES,
   ProcessObjectStep,
@@ -87,6 +89,25 @@ describe('ProcessObjectStep (on-demand, the default)', () => {
     expect(States.RecordRunning.Next).toBe('RunWorker');
     expect(task.Resource).toMatch(/:states:::ecs:runTask\.sync$/);
     expect(task.Resource).toBe('arn:aws:states:::ecs:runTask.sync');
+  });
+
+  test('an input RecordObject cannot key (no ETag) is not retried and goes straight to ObjectFailed, named InputWithoutETag', () => {
+    const { RecordObject } = definitions['on-demand'].States;
+    expect(RecordObject.Retry?.[0]).toEqual({
+      ErrorEquals: [CONDITION_FAILED, KEY_TOO_LONG, 'States.QueryEvaluationError'],
+      MaxAttempts: 0,
+    });
+    expect(RecordObject.Catch).toEqual([
+      { ErrorEquals: [CONDITION_FAILED], Next: 'FindObjectHolder', Output: '{% $states.input %}' },
+      { ErrorEquals: [KEY_TOO_LONG], Next: 'ClaimLaunchSlot', Output: expect.any(String) },
+      {
+        ErrorEquals: ['States.ALL'],
+        Next: 'ObjectFailed',
+        Output: expect.stringContaining(
+          `$type($states.input.etag) = 'string' ? $states.errorOutput : {'Error': "${INPUT_WITHOUT_ETAG}"`,
+        ),
+      },
+    ]);
   });
 
   test('runs the worker task definition on the cluster with LaunchType FARGATE', () => {
