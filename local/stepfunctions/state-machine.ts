@@ -70,6 +70,8 @@ export interface TaskCall {
   /** Aborted when the state times out or the execution ends: the task is to be stopped. */
   readonly signal: AbortSignal;
   readonly timeoutSeconds?: number;
+  /** To call once RunTask has answered (the task is launched), with its response: recorded as TaskSubmitted. */
+  readonly onSubmitted: (response: Json) => void;
 }
 
 export type TaskHandler = (call: TaskCall) => Promise<Json>;
@@ -754,6 +756,15 @@ export class LocalStateMachine {
         ...(heartbeatSeconds !== undefined && { heartbeatInSeconds: heartbeatSeconds }),
       });
       history.add(branch.cursor, 'TaskStarted', events);
+      // `.sync` and `.waitForTaskToken` (never request-response): the submit call's answer.
+      const submitted = (response: Json) => {
+        if (task.signal.aborted) return;
+        history.add(branch.cursor, 'TaskSubmitted', {
+          ...events,
+          output: JSON.stringify(response),
+          outputDetails: { truncated: false },
+        });
+      };
       const timedOut = new StatesError('States.Timeout', '');
       if (timeoutSeconds !== undefined) {
         this.clock.sleep(timeoutSeconds * 1000, timer.signal).then(
@@ -770,21 +781,18 @@ export class LocalStateMachine {
             parameters,
             signal: task.signal,
             timeoutSeconds,
+            onSubmitted: submitted,
           });
         }
         const send = () => {
-          const request = integration.call(parameters) as Promise<Json>;
+          const request = integration.call(parameters, submitted) as Promise<Json>;
           return integration.io ? this.clock.track(request) : request;
         };
         const response = await (branch.run.callService
           ? branch.run.callService({ stateName: name, resource: String(state.Resource), parameters }, send)
           : send());
         if (token === undefined) return response;
-        history.add(branch.cursor, 'TaskSubmitted', {
-          ...events,
-          output: '{}',
-          outputDetails: { truncated: false },
-        });
+        submitted(response);
         const waitStarted = this.clock.now();
         try {
           return await this.options.tokens.wait(token, heartbeatSeconds);
