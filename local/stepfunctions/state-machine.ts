@@ -108,6 +108,8 @@ export interface DistributedMapRun {
   readonly signal: AbortSignal;
   /** Called once the Map Run exists, with its ARN (recorded as MapRunStarted). */
   readonly onStarted: (mapRunArn: string) => void;
+  /** Called instead when a redrive of the execution redrives the state's failed Map Run (MapRunRedriven). */
+  readonly onRedriven: (mapRunArn: string, redriveCount: number) => void;
 }
 
 export interface RunOptions {
@@ -883,6 +885,8 @@ export class LocalStateMachine {
           childType: processor.ProcessorConfig?.ExecutionType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
           signal: branch.signal,
           onStarted: (mapRunArn) => history.add(branch.cursor, 'MapRunStarted', { mapRunArn }),
+          onRedriven: (mapRunArn, redriveCount) =>
+            history.add(branch.cursor, 'MapRunRedriven', { mapRunArn, redriveCount }),
         });
         history.add(branch.cursor, 'MapRunSucceeded');
         return outputs;
