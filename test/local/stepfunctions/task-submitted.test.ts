@@ -2,11 +2,16 @@ import { AutoClock, VirtualClock } from '../../../local/clock';
 import type { LocalTaskDefinition } from '../../../local/ecs/task-definitions';
 import { LocalEcsTaskRunner } from '../../../local/ecs/task-runner';
 import { LocalSqs } from '../../../local/sqs/queues';
-import type { HistoryEvent } from '../../../local/stepfunctions/asl/history';
+import {
+  ExecutionHistory,
+  type HistoryEvent,
+  MAX_HISTORY_EVENTS,
+} from '../../../local/stepfunctions/asl/history';
 import type { Json } from '../../../local/stepfunctions/asl/paths';
 import type { LocalStateMachineResource } from '../../../local/stepfunctions/definitions';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
-import type { TaskHandler } from '../../../local/stepfunctions/state-machine';
+import { LocalStateMachine, type TaskHandler } from '../../../local/stepfunctions/state-machine';
+import { TaskTokens } from '../../../local/stepfunctions/task-tokens';
 import { ECS, engine, machine } from './engine-harness';
 
 /**
@@ -129,6 +134,48 @@ test('ecs:runTask.sync: a task that ran and exited 1 has its TaskSubmitted befor
     [4, 3, 'TaskStarted'],
     [5, 4, 'TaskFailed'],
     [6, 5, 'ExecutionFailed'],
+  ]);
+});
+
+test('TaskSubmitted counts toward the 25,000 history events: the event it adds is the one past the limit', async () => {
+  const clock = new VirtualClock(0);
+  const twoTasks = machine({
+    First: { Type: 'Task', Resource: ECS, Parameters: { TaskDefinition: 'worker' }, Next: 'Second' },
+    Second: { Type: 'Task', Resource: ECS, Parameters: { TaskDefinition: 'worker' }, End: true },
+  });
+  // Earlier events (a redriven execution's) leave room for ExecutionStarted and First's six events,
+  // TaskSubmitted among them: Second would be the 25,001st.
+  const earlier = Array.from({ length: MAX_HISTORY_EVENTS - 7 }, (_, i) => ({
+    timestamp: 0,
+    type: 'PassStateEntered',
+    id: i + 1,
+    previousEventId: i,
+  }));
+  const history = new ExecutionHistory(clock, earlier);
+  const launched: string[] = [];
+  const outcome = await new LocalStateMachine(twoTasks, { clock, tokens: new TaskTokens(clock) }).run(
+    {},
+    {
+      identity: { executionArn: 'e', name: 'e', stateMachineArn: 'm', startTime: '' },
+      history,
+      runTask: async ({ stateName, onSubmitted }) => {
+        launched.push(stateName);
+        onSubmitted({ Tasks: [{ TaskArn: `task/${stateName}` }], Failures: [] });
+        return { done: stateName };
+      },
+    },
+  );
+  expect(launched).toEqual(['First']);
+  expect(outcome).toMatchObject({ status: 'FAILED', error: 'States.Runtime' });
+  expect(history.events.slice(MAX_HISTORY_EVENTS - 7).map((e) => e.type)).toEqual([
+    'ExecutionStarted',
+    'TaskStateEntered',
+    'TaskScheduled',
+    'TaskStarted',
+    'TaskSubmitted',
+    'TaskSucceeded',
+    'TaskStateExited',
+    'ExecutionFailed',
   ]);
 });
 
