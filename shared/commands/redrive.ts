@@ -1,29 +1,33 @@
 /**
  * `npm run redrive`: runs again the failed executions `npm run failures` lists: each object in a new
- * execution with the same input under a deterministic name; a backfill run that failed by itself with
- * RedriveExecution.
+ * execution with the same input under a deterministic name; a backfill run that failed by itself, or
+ * whose Map Run left objects it never started or aborted, with RedriveExecution (its Map Run is
+ * redriven).
  */
 import { parseArgs } from 'node:util';
 
 import {
+  DescribeMapRunCommand,
   ExecutionAlreadyExists,
+  paginateListMapRuns,
   RedriveExecutionCommand,
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 
-import { REDRIVE_WINDOW_DAYS } from '../failed-executions';
+import { type FailedExecution, REDRIVE_WINDOW_DAYS } from '../failed-executions';
 import {
   executionArnOf,
   planRedrives,
   type RedriveClient,
   redriveFailures,
   redriveLine,
+  type RedriveOutcome,
   redriveSummary,
 } from '../redrive';
 import { STACK_NAME } from '../stack-name';
 import { type AwsClientSettings, parsedCommandLine } from './command';
-import { listFailures, parseSince, stepFunctionsClient } from './execution-history';
+import { describeFailure, listFailures, parseSince, stepFunctionsClient } from './execution-history';
 import { readStackOutputs, requireOutput } from './stack-outputs';
 
 export const REDRIVE_USAGE = `Usage: npm run redrive -- [--since 24h|<ISO date>] [--key-prefix P] [--dry-run] [--stack NAME] [--json]
@@ -37,6 +41,12 @@ Runs again every execution \`npm run failures\` lists (same options), once the c
   - a backfill run that failed by itself (no failed object): RedriveExecution, up to
     ${REDRIVE_WINDOW_DAYS} days after it stopped: it resumes its Map, which lists again; past that,
     start a new one.
+  - a backfill run that failed, was stopped or timed out before its Map Run finished (objects it
+    never started, or aborted): RedriveExecution (without --key-prefix, up to ${REDRIVE_WINDOW_DAYS} days): its
+    Map Run runs again only what did not succeed, its aborted objects under the same executions (so
+    they are not restarted one by one), and starts the objects it never started; the objects that
+    failed are restarted as above (the Map Run would only rerun their Fail state). Not when those
+    failures alone are past the run's tolerated failures: its Map Run would fail again at once.
 Prints one line per execution and a summary; exits 1 if any could not be run again.
 
 Options:
@@ -73,22 +83,33 @@ export async function redrive(
   const backfillArn = requireOutput(outputs, 'BackfillStateMachineArn', values.stack);
   const sfn = stepFunctionsClient(aws);
   try {
-    const failed = await listFailures(sfn, { workflowArn, backfillArn, since });
-    const plan = planRedrives(failed, { workflowArn, keyPrefix: values['key-prefix'] });
+    const listed = await listFailures(sfn, { workflowArn, backfillArn, since });
+    // A run's Map Run covers every prefix: with --key-prefix, its objects are restarted one by one.
+    const { failures, notes } =
+      values['key-prefix'] === ''
+        ? await withMapRunRedrives(sfn, listed)
+        : { failures: listed, notes: new Map() };
+    const plan = planRedrives(failures, { workflowArn, keyPrefix: values['key-prefix'] });
+    const noted = (outcome: RedriveOutcome): RedriveOutcome => ({
+      ...outcome,
+      detail: outcome.detail ?? notes.get(outcome.failedExecutionArn),
+    });
     const report = await redriveFailures(plan, stepFunctionsRedrive(sfn), {
       dryRun: values['dry-run'],
       onOutcome: (outcome) => {
-        if (!values.json) print(redriveLine(outcome));
+        if (!values.json) print(redriveLine(noted(outcome)));
       },
     });
     if (values.json) {
-      const outcomes = report.outcomes.map(({ key, action, failedExecutionArn, executionArn, detail }) => ({
-        key,
-        action,
-        failedExecutionArn,
-        executionArn: executionArn ?? null,
-        detail: detail ?? null,
-      }));
+      const outcomes = report.outcomes
+        .map(noted)
+        .map(({ key, action, failedExecutionArn, executionArn, detail }) => ({
+          key,
+          action,
+          failedExecutionArn,
+          executionArn: executionArn ?? null,
+          detail: detail ?? null,
+        }));
       print(JSON.stringify({ since: since.toISOString(), redrive: outcomes }, null, 2));
     } else {
       print(
@@ -99,6 +120,65 @@ export async function redrive(
   } finally {
     sfn.destroy();
   }
+}
+
+/**
+ * The failures with each redrivable backfill run whose Map Runs left work a RedriveExecution does
+ * (items never started, children aborted or timed out: a Map Run's redrive reruns those under their
+ * ARNs) in place of its aborted and timed-out objects, which would otherwise be restarted one by one
+ * and processed twice. Its failed objects stay: a redrive reruns only their Fail state. Not a run
+ * whose failed objects alone are past its tolerance: its redriven Map Run would fail again at once.
+ * `notes`: what each such run's redrive does, by its ARN.
+ */
+async function withMapRunRedrives(
+  sfn: SFNClient,
+  listed: readonly FailedExecution[],
+): Promise<{ failures: FailedExecution[]; notes: Map<string, string> }> {
+  const notes = new Map<string, string>();
+  let failures = [...listed];
+  const runs = new Set(
+    listed
+      .filter((failure) => failure.backfillRun?.redriveStatus === 'REDRIVABLE')
+      .map((failure) => failure.backfillRun!.executionArn),
+  );
+  for (const runArn of runs) {
+    const work = await mapRunWork(sfn, runArn);
+    if (!work) continue;
+    failures = failures.filter((f) => f.backfillRun?.executionArn !== runArn || f.status === 'FAILED');
+    failures.push(await describeFailure(sfn, runArn, 'backfill'));
+    notes.set(
+      runArn,
+      `its Map Run reruns ${work.rerun} aborted or timed-out objects and starts ${work.unstarted} it never started`,
+    );
+  }
+  return { failures: failures.sort((a, b) => a.stopDate.getTime() - b.stopDate.getTime()), notes };
+}
+
+/** What redriving the run would do in its Map Runs (DescribeMapRun); undefined when nothing, or in vain. */
+async function mapRunWork(
+  sfn: SFNClient,
+  executionArn: string,
+): Promise<{ rerun: number; unstarted: number } | undefined> {
+  let rerun = 0;
+  let unstarted = 0;
+  for await (const page of paginateListMapRuns({ client: sfn }, { executionArn })) {
+    for (const { mapRunArn } of page.mapRuns ?? []) {
+      const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
+      const executions = run.executionCounts;
+      const failed = executions?.failed ?? 0;
+      const total = run.itemCounts?.total ?? 0;
+      const percentage = run.toleratedFailurePercentage ?? 0;
+      const count = run.toleratedFailureCount ?? 0;
+      const pastTolerance =
+        (percentage > 0 && failed * 100 > percentage * total) ||
+        (count > 0 && failed > count) ||
+        (percentage === 0 && count === 0 && failed > 0);
+      if (pastTolerance) return undefined;
+      rerun += (executions?.aborted ?? 0) + (executions?.timedOut ?? 0);
+      unstarted += run.itemCounts?.pending ?? 0;
+    }
+  }
+  return rerun + unstarted > 0 ? { rerun, unstarted } : undefined;
 }
 
 function stepFunctionsRedrive(sfn: SFNClient): RedriveClient {
