@@ -258,14 +258,14 @@ export class LocalStepFunctions {
     if (entry.stateMachineArn !== stateMachine.arn)
       throw refuse(`it is not an execution of ${stateMachine.arn}`);
     const record = live ?? this.revive(entry);
-    const resumeAt = entry.failedState ?? record.failedState;
+    // Stopped where the journal could not tell (a process that ended mid-run): from the start.
+    const resumeAt = (entry.failedState as FailedState | undefined) ?? {
+      name: String(stateMachine.definition.StartAt),
+      input: record.input as Json,
+    };
     this.reopen(record);
     this.redriving.add(record);
-    this.launch(
-      record,
-      this.stateMachineFor(stateMachine.definition, stateMachine.type),
-      resumeAt as FailedState | undefined,
-    );
+    this.launch(record, this.stateMachineFor(stateMachine.definition, stateMachine.type), resumeAt);
     return record;
   }
 
@@ -717,7 +717,7 @@ export class LocalStepFunctions {
       return this.startChild(parent, mapRun, { index: child.mapItemIndex ?? 0, input: child.input }, machine);
     }
     this.reopen(child);
-    // An aborted child has no failed state recorded: it runs again from its start, as a redrive.
+    // Stopped where the journal could not tell (a process that ended mid-run): from the start.
     const resumeAt = child.failedState ?? { name: String(run.processor.StartAt), input: child.input as Json };
     await this.execute(child, machine, resumeAt).catch((error) => this.failWithBug(child, error));
     return child;

@@ -155,6 +155,8 @@ interface Branch {
   readonly tokens: Set<string>;
   /** Its variables: a Map iteration or Parallel branch has a scope of its own inside its parent's. */
   readonly scope: VariableScope;
+  /** The machine's own branch only: the state it is in, where a redrive of a stopped execution resumes. */
+  readonly current?: { name?: string; input?: Json };
 }
 
 /** What a state did: where next, its output, and the variables its Assign sets. */
@@ -225,6 +227,7 @@ export class LocalStateMachine {
       cursor: options.history.cursor(),
       tokens: new Set(),
       scope: new VariableScope(),
+      current: {},
     };
     if (options.resumeAt?.variables) branch.scope.assign(options.resumeAt.variables);
     const history = options.history;
@@ -250,7 +253,14 @@ export class LocalStateMachine {
       if (stopped instanceof ExecutionStopped) {
         const type = stopped.status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionTimedOut';
         history.add(branch.cursor, type, withoutUndefined({ error: stopped.error, cause: stopped.cause }));
-        return { status: stopped.status, error: stopped.error, cause: stopped.cause };
+        // A redrive resumes a stopped execution at the state it was in (which has no Exited event).
+        const { name, input: stateInput } = branch.current!;
+        return {
+          status: stopped.status,
+          error: stopped.error,
+          cause: stopped.cause,
+          failedState: name === undefined ? undefined : failedState(name, stateInput as Json, branch.scope),
+        };
       }
       if (!(error instanceof FailedAt)) throw error;
       const { name, message: cause } = error.error;
@@ -291,6 +301,10 @@ export class LocalStateMachine {
         );
       }
       const state = machine.States[name];
+      if (branch.current) {
+        branch.current.name = name;
+        branch.current.input = input;
+      }
       const enteredTime = new Date(this.clock.now()).toISOString();
       const entry = { previous: branch.cursor.last, id: 0 };
       entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
@@ -956,6 +970,7 @@ export class LocalStateMachine {
           signal: siblings.signal,
           cursor: { last: parent.cursor.last },
           scope: parent.scope.inner(),
+          current: undefined,
         };
         try {
           results[index] = await jobs[index](sub);

@@ -39,14 +39,14 @@ Runs again every execution \`npm run failures\` lists (same options), once the c
     command twice never processes an object twice. (RedriveExecution would resume it at the state
     that failed: the Fail state after a task failure, past the launch gate after a stop.)
   - a backfill run that failed by itself (no failed object): RedriveExecution, up to
-    ${REDRIVE_WINDOW_DAYS} days after it stopped: it resumes its Map, which lists again; past that,
-    start a new one.
-  - a backfill run that failed, was stopped or timed out before its Map Run finished (objects it
-    never started, or aborted): RedriveExecution (without --key-prefix, up to ${REDRIVE_WINDOW_DAYS} days): its
-    Map Run runs again only what did not succeed, its aborted objects under the same executions (so
-    they are not restarted one by one), and starts the objects it never started; the objects that
-    failed are restarted as above (the Map Run would only rerun their Fail state). Not when those
-    failures alone are past the run's tolerated failures: its Map Run would fail again at once.
+    ${REDRIVE_WINDOW_DAYS} days after it stopped: it resumes its Map (which lists again if its Map Run
+    never started; otherwise its Map Run is redriven); past that, start a new one.
+  - a backfill run whose Map Run left objects it never started (it failed, was stopped or timed
+    out): RedriveExecution (without --key-prefix, up to ${REDRIVE_WINDOW_DAYS} days): its Map Run starts them,
+    and reruns nothing that succeeded (its failed objects only their Fail state: they are restarted as
+    above). Not redriven, saying why, when it would resume an aborted or timed-out object past the
+    launch gate, or when its failed objects alone are past its tolerated failures: start a new backfill
+    for the objects it never started.
 Prints one line per execution and a summary; exits 1 if any could not be run again.
 
 Options:
@@ -123,19 +123,20 @@ export async function redrive(
 }
 
 /**
- * The failures with each redrivable backfill run whose Map Runs left work a RedriveExecution does
- * (items never started, children aborted or timed out: a Map Run's redrive reruns those under their
- * ARNs) in place of its aborted and timed-out objects, which would otherwise be restarted one by one
- * and processed twice. Its failed objects stay: a redrive reruns only their Fail state. Not a run
- * whose failed objects alone are past its tolerance: its redriven Map Run would fail again at once.
- * `notes`: what each such run's redrive does, by its ARN.
+ * The failures, with each redrivable backfill run whose Map Runs left objects they never started.
+ * Its redrive starts them (each through the launch gate, as any new child) and reruns only the Fail
+ * state of its failed objects (restarted as ever), so it is redriven; unless it would also resume an
+ * aborted or timed-out object in place, past the launch gate whose slot the cleanup released (those
+ * are restarted too, and the objects never started need a new backfill), or its failed objects alone
+ * are past its tolerance (its redriven Map Run would fail again at once): then it is listed as not
+ * redriven, saying why. `notes`: what each redriven run's redrive does, by its ARN.
  */
 async function withMapRunRedrives(
   sfn: SFNClient,
   listed: readonly FailedExecution[],
 ): Promise<{ failures: FailedExecution[]; notes: Map<string, string> }> {
   const notes = new Map<string, string>();
-  let failures = [...listed];
+  const failures = [...listed];
   const runs = new Set(
     listed
       .filter((failure) => failure.backfillRun?.redriveStatus === 'REDRIVABLE')
@@ -143,24 +144,30 @@ async function withMapRunRedrives(
   );
   for (const runArn of runs) {
     const work = await mapRunWork(sfn, runArn);
-    if (!work) continue;
-    failures = failures.filter((f) => f.backfillRun?.executionArn !== runArn || f.status === 'FAILED');
-    failures.push(await describeFailure(sfn, runArn, 'backfill'));
-    notes.set(
-      runArn,
-      `its Map Run reruns ${work.rerun} aborted or timed-out objects and starts ${work.unstarted} it never started`,
-    );
+    if (work.unstarted === 0) continue;
+    const run = await describeFailure(sfn, runArn, 'backfill');
+    const left = `its Map Run left ${work.unstarted} objects unstarted`;
+    const why =
+      work.inPlace > 0
+        ? `${left}, and would resume ${work.inPlace} aborted or timed-out objects past the launch gate`
+        : work.pastTolerance
+          ? `${left}, and its failed objects alone are past its tolerated failures: it would fail again`
+          : undefined;
+    if (why) failures.push({ ...run, redriveStatus: 'NOT_REDRIVABLE', redriveStatusReason: why });
+    else {
+      failures.push(run);
+      notes.set(runArn, `its Map Run starts the ${work.unstarted} objects it never started`);
+    }
   }
   return { failures: failures.sort((a, b) => a.stopDate.getTime() - b.stopDate.getTime()), notes };
 }
 
-/** What redriving the run would do in its Map Runs (DescribeMapRun); undefined when nothing, or in vain. */
+/** What redriving the run would do in its Map Runs, from DescribeMapRun. */
 async function mapRunWork(
   sfn: SFNClient,
   executionArn: string,
-): Promise<{ rerun: number; unstarted: number } | undefined> {
-  let rerun = 0;
-  let unstarted = 0;
+): Promise<{ unstarted: number; inPlace: number; pastTolerance: boolean }> {
+  const work = { unstarted: 0, inPlace: 0, pastTolerance: false };
   for await (const page of paginateListMapRuns({ client: sfn }, { executionArn })) {
     for (const { mapRunArn } of page.mapRuns ?? []) {
       const run = await sfn.send(new DescribeMapRunCommand({ mapRunArn }));
@@ -169,16 +176,15 @@ async function mapRunWork(
       const total = run.itemCounts?.total ?? 0;
       const percentage = run.toleratedFailurePercentage ?? 0;
       const count = run.toleratedFailureCount ?? 0;
-      const pastTolerance =
+      work.pastTolerance ||=
         (percentage > 0 && failed * 100 > percentage * total) ||
         (count > 0 && failed > count) ||
         (percentage === 0 && count === 0 && failed > 0);
-      if (pastTolerance) return undefined;
-      rerun += (executions?.aborted ?? 0) + (executions?.timedOut ?? 0);
-      unstarted += run.itemCounts?.pending ?? 0;
+      work.inPlace += (executions?.aborted ?? 0) + (executions?.timedOut ?? 0);
+      work.unstarted += run.itemCounts?.pending ?? 0;
     }
   }
-  return rerun + unstarted > 0 ? { rerun, unstarted } : undefined;
+  return work;
 }
 
 function stepFunctionsRedrive(sfn: SFNClient): RedriveClient {

@@ -15,10 +15,11 @@ import { STACK_NAME } from '../../../shared/stack-name';
 
 /**
  * `npm run redrive` against the local endpoint (Step Functions and CloudFormation behind it, SDK v3
- * clients as the command makes them) on a backfill run that was stopped half-way: its failed object
- * is restarted in the event-driven workflow; the run is redriven, so its Map Run reruns the aborted
- * object under its execution and starts the objects it never started, and reruns no object that
- * succeeded. The workflow is the project's in small: a task whose failure is caught into a Fail state.
+ * clients as the command makes them) on a backfill run that was stopped half-way: its failed and
+ * aborted objects are restarted in the event-driven workflow; the run is redriven (its Map Run starts
+ * the objects it never started, and reruns no object that succeeded) unless that would resume an
+ * aborted object in place. The workflow is the project's in small: a task whose failure is caught
+ * into a Fail state. On a virtual clock; each task takes 10 s of it.
  */
 
 const ECS = 'arn:aws:states:::ecs:runTask.sync';
@@ -75,25 +76,54 @@ const template = {
   },
 } as unknown as CfnTemplate;
 
-test('a stopped backfill run: its failed object restarted, the run redriven (aborted object rerun, unstarted ones started), nothing run twice', async () => {
+interface Stopped {
+  readonly stepFunctions: LocalStepFunctions;
+  readonly workflowArn: string;
+  readonly runArn: string;
+  /** The run's children, in start order. */
+  readonly children: ReturnType<LocalStepFunctions['executions']>;
+  /** Task launches, by key. */
+  readonly launches: Map<string, number>;
+  /** The command against the endpoint: its exit code and lines. */
+  redrive(): Promise<{ code: number; lines: string[] }>;
+  describe(executionArn: string): Promise<Record<string, unknown>>;
+}
+
+const opened: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of opened.splice(0)) await close();
+});
+
+/**
+ * A backfill run of the ten keys, on the endpoint, stopped (StopExecution) when `stopAt` says, with
+ * k1's worker failing (1 in 10: within the run's 10%); then k1's worker is fixed.
+ */
+async function stoppedRun(stopAt: {
+  readonly key: string;
+  readonly when: 'running' | 'ended';
+}): Promise<Stopped> {
   const clock = new AutoClock(Date.UTC(2026, 11, 1));
   const deployment = deployLocally(template, { region: 'us-east-1' });
   const [workflow, backfill] = loadStateMachines(deployment);
   const broken = new Set(['incoming/k1']);
   const launches = new Map<string, number>();
   let runArn = '';
-  const stepFunctions = new LocalStepFunctions({
+  const stop = () => stepFunctions.stopExecution(runArn);
+  const stepFunctions: LocalStepFunctions = new LocalStepFunctions({
     clock,
     stateMachines: [workflow, backfill],
     runTask: async ({ parameters, signal }) => {
       const { key } = parameters as { key: string };
       launches.set(key, (launches.get(key) ?? 0) + 1);
-      // The run is stopped (StopExecution) 5 s into k3's first task.
-      if (key === 'incoming/k3' && launches.get(key) === 1)
-        void clock.sleep(5_000).then(() => stepFunctions.stopExecution(runArn));
+      if (stopAt.when === 'running' && key === stopAt.key && launches.get(key) === 1)
+        void clock.sleep(5_000).then(stop);
       await clock.sleep(10_000, signal);
       if (broken.has(key)) throw new StatesError('States.TaskFailed', `worker for ${key} exited 1`);
       return { key };
+    },
+    // Between two children: the one that ended is done, the next not started.
+    onExecutionFinished: async (record) => {
+      if (stopAt.when === 'ended' && record.key === stopAt.key && record.redriveCount === 0) stop();
     },
   });
   const endpoint = await startLocalEndpoint({ port: 0 });
@@ -105,62 +135,102 @@ test('a stopped backfill run: its failed object restarted, the run redriven (abo
   endpoint.register(new CloudFormationApi(deployment, STACK_NAME, new Date(clock.now())));
   const aws = { endpoint: endpoint.url, region: 'us-east-1', credentials: KEY };
   const sfn = new SFNClient(aws);
-  try {
-    const run = stepFunctions.startExecution(backfill, { prefix: 'incoming/', items: KEYS }, { name: 'run' });
-    runArn = run.executionArn;
-    await stepFunctions.onIdle();
-    expect(run.status).toBe('ABORTED');
-    const [k0, k1, k2, k3] = stepFunctions.executions().filter((e) => e.parentExecutionArn === runArn);
-    expect([k0, k1, k2, k3].map((child) => [child.key, child.status])).toEqual([
-      ['incoming/k0', 'SUCCEEDED'],
-      ['incoming/k1', 'FAILED'],
-      ['incoming/k2', 'SUCCEEDED'],
-      ['incoming/k3', 'ABORTED'],
-    ]);
-
-    // The cause fixed, `npm run redrive`.
-    broken.clear();
-    const since = ['--since', '2026-11-30T00:00:00Z'];
-    const lines: string[] = [];
-    expect(await redrive(since, (line) => lines.push(line), aws)).toBe(0);
-    await stepFunctions.onIdle();
-
-    const restart = `${workflow.arn.replace(':stateMachine:', ':execution:')}:${restartExecutionName(k1.executionArn, k1.name)}`;
-    expect(lines).toEqual([
-      `${'restarted'.padEnd(17)}  incoming/k1  ${k1.executionArn} -> ${restart}`,
-      `${'redriven'.padEnd(17)}  incoming/  ${runArn}  (its Map Run reruns 1 aborted or timed-out objects and starts 6 it never started)`,
-      '2 failed executions: 1 restarted, 1 redriven since 2026-11-30T00:00:00.000Z',
-    ]);
-    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: restart }))).toMatchObject({
-      status: 'SUCCEEDED',
-    });
-    // The run's Map Run tolerated k1 (its redrive reran only k1's Fail state): 1 of 10 is 10%.
-    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: runArn }))).toMatchObject({
-      status: 'SUCCEEDED',
-      redriveCount: 1,
-    });
-    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: k3.executionArn }))).toMatchObject({
-      status: 'SUCCEEDED',
-      redriveCount: 1,
-    });
-    expect(await sfn.send(new DescribeExecutionCommand({ executionArn: k1.executionArn }))).toMatchObject({
-      status: 'FAILED',
-      error: 'WorkerFailed',
-      redriveCount: 1,
-    });
-    // Each object's worker ran once to success: k1 in its restart, k3 in its redriven execution.
-    expect(Object.fromEntries(launches)).toEqual({
-      ...Object.fromEntries(KEYS.map((key) => [key, 1])),
-      'incoming/k1': 2,
-      'incoming/k3': 2,
-    });
-
-    // Run again: nothing left to do.
-    const second: string[] = [];
-    expect(await redrive(since, (line) => second.push(line), aws)).toBe(0);
-    expect(second).toEqual([expect.stringMatching(/^0 failed executions since /)]);
-  } finally {
+  opened.push(async () => {
     sfn.destroy();
     await endpoint.close();
-  }
+  });
+
+  const run = stepFunctions.startExecution(backfill, { prefix: 'incoming/', items: KEYS }, { name: 'run' });
+  runArn = run.executionArn;
+  await stepFunctions.onIdle();
+  expect(run.status).toBe('ABORTED');
+  broken.clear();
+  return {
+    stepFunctions,
+    workflowArn: workflow.arn,
+    runArn,
+    children: stepFunctions.executions().filter((e) => e.parentExecutionArn === runArn),
+    launches,
+    async redrive() {
+      const lines: string[] = [];
+      const code = await redrive(['--since', '2026-11-30T00:00:00Z'], (line) => lines.push(line), aws);
+      await stepFunctions.onIdle();
+      return { code, lines };
+    },
+    describe: async (executionArn) => ({
+      ...(await sfn.send(new DescribeExecutionCommand({ executionArn }))),
+    }),
+  };
+}
+
+const restartOf = (workflowArn: string, failed: { executionArn: string; name: string }) =>
+  `${workflowArn.replace(':stateMachine:', ':execution:')}:${restartExecutionName(failed.executionArn, failed.name)}`;
+
+test('a run stopped between two objects: its failed object restarted, the run redriven (its Map Run starts the rest), nothing run twice', async () => {
+  const stopped = await stoppedRun({ key: 'incoming/k2', when: 'ended' });
+  const [k0, k1, k2] = stopped.children;
+  expect(stopped.children.map((child) => [child.key, child.status])).toEqual([
+    ['incoming/k0', 'SUCCEEDED'],
+    ['incoming/k1', 'FAILED'],
+    ['incoming/k2', 'SUCCEEDED'],
+  ]);
+
+  const { code, lines } = await stopped.redrive();
+  expect(code).toBe(0);
+  expect(lines).toEqual([
+    `${'restarted'.padEnd(17)}  incoming/k1  ${k1.executionArn} -> ${restartOf(stopped.workflowArn, k1)}`,
+    `${'redriven'.padEnd(17)}  incoming/  ${stopped.runArn}  (its Map Run starts the 7 objects it never started)`,
+    '2 failed executions: 1 restarted, 1 redriven since 2026-11-30T00:00:00.000Z',
+  ]);
+  expect(await stopped.describe(restartOf(stopped.workflowArn, k1))).toMatchObject({ status: 'SUCCEEDED' });
+  // Its Map Run tolerated k1 (its redrive reran only k1's Fail state): 1 of 10 is 10%.
+  expect(await stopped.describe(stopped.runArn)).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
+  expect(await stopped.describe(k1.executionArn)).toMatchObject({
+    status: 'FAILED',
+    error: 'WorkerFailed',
+    redriveCount: 1,
+  });
+  expect([k0, k2].map((child) => child.redriveCount)).toEqual([0, 0]);
+  // Each object's worker ran to success once: k1 in its restart.
+  expect(Object.fromEntries(stopped.launches)).toEqual({
+    ...Object.fromEntries(KEYS.map((key) => [key, 1])),
+    'incoming/k1': 2,
+  });
+
+  // Run again: nothing left to do.
+  expect(await stopped.redrive()).toEqual({
+    code: 0,
+    lines: [expect.stringMatching(/^0 failed executions since /)],
+  });
+});
+
+test('a run stopped while an object ran: both objects restarted; the run not redriven (it would resume the aborted one past the launch gate), exit 1', async () => {
+  const stopped = await stoppedRun({ key: 'incoming/k3', when: 'running' });
+  const [, k1, , k3] = stopped.children;
+  expect(stopped.children.map((child) => child.status)).toEqual([
+    'SUCCEEDED',
+    'FAILED',
+    'SUCCEEDED',
+    'ABORTED',
+  ]);
+  // A redrive would resume k3 where it was stopped: in its task, whose slot is gone.
+  expect(k3.failedState?.name).toBe('RunWorker');
+
+  const { code, lines } = await stopped.redrive();
+  expect(code).toBe(1);
+  expect(lines).toEqual([
+    `${'restarted'.padEnd(17)}  incoming/k1  ${k1.executionArn} -> ${restartOf(stopped.workflowArn, k1)}`,
+    `${'restarted'.padEnd(17)}  incoming/k3  ${k3.executionArn} -> ${restartOf(stopped.workflowArn, k3)}`,
+    `${'not redriven'.padEnd(17)}  incoming/  ${stopped.runArn}  (the backfill run cannot be redriven ` +
+      '(its Map Run left 6 objects unstarted, and would resume 1 aborted or timed-out objects past the launch gate): ' +
+      'start a new one for the objects it did not process (npm run backfill))',
+    '3 failed executions: 2 restarted, 1 not redriven since 2026-11-30T00:00:00.000Z',
+  ]);
+  expect(await stopped.describe(stopped.runArn)).toMatchObject({ status: 'ABORTED', redriveCount: 0 });
+  expect(Object.fromEntries(stopped.launches)).toEqual({
+    'incoming/k0': 1,
+    'incoming/k1': 2,
+    'incoming/k2': 1,
+    'incoming/k3': 2,
+  });
 });
