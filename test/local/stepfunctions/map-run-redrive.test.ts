@@ -93,12 +93,12 @@ afterEach(async () => {
 });
 
 /** The local Step Functions on `clock` and the journal, served on a fresh endpoint; tasks of `broken` keys exit 1. */
-async function open(clock: Clock, broken: Set<string>): Promise<Local> {
+async function open(clock: Clock, broken: Set<string>, machine = backfill): Promise<Local> {
   const launches = new Map<string, number>();
   const stepFunctions = new LocalStepFunctions({
     clock,
     journal: new ExecutionJournal(journalDir),
-    stateMachines: [backfill],
+    stateMachines: [machine],
     runTask: async ({ parameters, signal }) => {
       const { key } = parameters as { key: string };
       launches.set(key, (launches.get(key) ?? 0) + 1);
@@ -289,4 +289,53 @@ test('after a restart, the redrive finds the Map Run in the journal: its aborted
   expect([...children.keys()].sort()).toEqual(ITEMS);
   expect(children.get('b')).toMatchObject({ status: 'SUCCEEDED', redriveCount: 1 });
   expect(children.get('a')).toMatchObject({ status: 'SUCCEEDED', redriveCount: 0 });
+});
+
+test('DescribeMapRun while a redrive runs: the children waiting their turn are pendingRedrive, the items never started pending', async () => {
+  const clock = new VirtualClock(0);
+  const broken = new Set(['a', 'b']);
+  // One failure tolerated, not two.
+  const oneTolerated: LocalStateMachineResource = {
+    ...backfill,
+    definition: JSON.parse(
+      JSON.stringify(backfill.definition).replace(
+        '"ToleratedFailurePercentage":10',
+        '"ToleratedFailureCount":1',
+      ),
+    ) as StateMachineDefinition,
+  };
+  const { stepFunctions } = await open(clock, broken, oneTolerated);
+  const call = (action: string, request: Record<string, unknown>) => stepFunctions.api.call(action, request);
+  const { executionArn } = (await call('StartExecution', {
+    stateMachineArn: ARN,
+    input: JSON.stringify({ items: ['a', 'b', 'c'] }),
+  })) as { executionArn: string };
+  await clock.runAll();
+  const { mapRuns } = (await call('ListMapRuns', { executionArn })) as {
+    mapRuns: Array<{ mapRunArn: string }>;
+  };
+  const { mapRunArn } = mapRuns[0];
+  // a failed (tolerated), b failed (one too many): c never started.
+  expect(await call('DescribeMapRun', { mapRunArn })).toMatchObject({
+    status: 'FAILED',
+    itemCounts: { pending: 1, failed: 2, pendingRedrive: 0 },
+  });
+
+  broken.clear();
+  await call('RedriveExecution', { executionArn });
+  await clock.advance(5_000);
+  expect(await call('DescribeMapRun', { mapRunArn })).toMatchObject({
+    status: 'RUNNING',
+    redriveCount: 1,
+    itemCounts: { pending: 1, running: 1, failed: 1, pendingRedrive: 1 },
+  });
+  await clock.advance(10_000);
+  expect(await call('DescribeMapRun', { mapRunArn })).toMatchObject({
+    itemCounts: { pending: 1, running: 1, succeeded: 1, failed: 0, pendingRedrive: 0 },
+  });
+  await clock.runAll();
+  expect(await call('DescribeMapRun', { mapRunArn })).toMatchObject({
+    status: 'SUCCEEDED',
+    itemCounts: { pending: 0, running: 0, succeeded: 3, total: 3, pendingRedrive: 0 },
+  });
 });
