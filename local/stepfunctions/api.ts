@@ -4,7 +4,7 @@ import { StatesError } from './asl/errors';
 import { type HistoryEvent, MAX_HISTORY_EVENTS } from './asl/history';
 import type { LocalStateMachineResource } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
-import type { JournalEntry } from './execution-journal';
+import { type JournalEntry, unstartedItems } from './execution-journal';
 import type { LocalStepFunctions, MapRunRecord } from './executions';
 
 /**
@@ -279,7 +279,7 @@ export class StepFunctionsApi implements LocalAwsService {
       maxConcurrency: run.maxConcurrency,
       toleratedFailurePercentage: run.toleratedFailurePercentage,
       toleratedFailureCount: run.toleratedFailureCount,
-      itemCounts: { ...counts, pending: run.unstarted.length, total: run.items },
+      itemCounts: { ...counts, pending: run.unstarted.size, total: run.items },
       executionCounts: { ...counts, pending: 0, total: run.children.length },
       redriveCount: run.redriveCount,
       redriveDate: run.redriveDate === undefined ? undefined : seconds(run.redriveDate),
@@ -338,6 +338,7 @@ export class StepFunctionsApi implements LocalAwsService {
       startDate: Date.parse(entry.startDate),
       stopDate: epoch(entry.stopDate),
       redriveDate: epoch(entry.redriveDate),
+      unstarted: unstartedItems(entry),
       pendingRedrive: 0,
       children,
     };

@@ -76,6 +76,11 @@ export interface MapRunEntry {
   readonly redriveDate?: string;
 }
 
+/** A Map Run entry's items with no child yet: their inputs by index. */
+export function unstartedItems(entry: MapRunEntry): Map<number, unknown> {
+  return new Map(entry.unstarted.map(({ index, input }) => [index, input]));
+}
+
 const DAY_MS = 86_400_000;
 
 /**

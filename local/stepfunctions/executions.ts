@@ -15,6 +15,7 @@ import {
   type JournalEntry,
   type MapRunEntry,
   redriveStatusOf,
+  unstartedItems,
 } from './execution-journal';
 import { ExecutionQueue } from './execution-queue';
 import type { LocalServices } from './integrations';
@@ -96,8 +97,8 @@ export interface MapRunRecord {
   readonly toleratedFailurePercentage: number;
   readonly toleratedFailureCount: number;
   readonly items: number;
-  /** Items with no child yet (waiting for their turn, or not started because the run failed), with their inputs. */
-  unstarted: ReadonlyArray<{ readonly index: number; readonly input: unknown }>;
+  /** Items with no child yet (waiting for their turn, or not started because the run failed): their inputs by index. */
+  readonly unstarted: Map<number, unknown>;
   /** Unsuccessful children waiting to be redriven. */
   pendingRedrive: number;
   redriveCount: number;
@@ -317,7 +318,7 @@ export class LocalStepFunctions {
   }
 
   /** An execution of an earlier process, from its entry, as this process's record of it. */
-  private revive(entry: JournalEntry): ExecutionRecord {
+  private revive(entry: JournalEntry, register = true): ExecutionRecord {
     const record = this.newRecord({
       name: entry.name,
       executionArn: entry.executionArn,
@@ -328,6 +329,7 @@ export class LocalStepFunctions {
       mapRunArn: entry.mapRunArn,
       parentExecutionArn: entry.backfillRunArn,
       mapItemIndex: entry.mapItemIndex,
+      register,
     });
     record.status = entry.status;
     record.error = entry.error;
@@ -361,6 +363,8 @@ export class LocalStepFunctions {
     history?: readonly HistoryEvent[];
     startDate?: number;
     express?: boolean;
+    /** Among this process's executions (listed, stoppable). @default true */
+    register?: boolean;
   }): ExecutionRecord {
     const { input } = init;
     const record: ExecutionRecord = {
@@ -382,6 +386,7 @@ export class LocalStepFunctions {
       attempts: [],
       tokenWaits: [],
     };
+    if (init.register === false) return record;
     this.records.push(record);
     this.byArn.set(record.executionArn, record);
     return record;
@@ -500,7 +505,7 @@ export class LocalStepFunctions {
         toleratedFailurePercentage: run.toleratedFailurePercentage,
         toleratedFailureCount: run.toleratedFailureCount,
         items: run.items,
-        unstarted: run.unstarted,
+        unstarted: [...run.unstarted].map(([index, input]) => ({ index, input })),
         redriveCount: run.redriveCount,
         redriveDate: iso(run.redriveDate),
       })),
@@ -575,16 +580,18 @@ export class LocalStepFunctions {
       toleratedFailureCount:
         typeof state.ToleratedFailureCount === 'number' ? state.ToleratedFailureCount : 0,
       items: items.length,
-      unstarted: items.map((value, index) => {
-        const itemContext = {
-          ...(context as Record<string, Json>),
-          Map: { Item: { Index: index, Value: value } },
-        };
-        return {
-          index,
-          input: selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
-        };
-      }),
+      unstarted: new Map(
+        items.map((value, index) => {
+          const itemContext = {
+            ...(context as Record<string, Json>),
+            Map: { Item: { Index: index, Value: value } },
+          };
+          return [
+            index,
+            selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
+          ];
+        }),
+      ),
       pendingRedrive: 0,
       redriveCount: 0,
       children: [],
@@ -627,12 +634,12 @@ export class LocalStepFunctions {
         ? failed > 0
         : (typeof percentage === 'number' && failed * 100 > percentage * mapRun.items) ||
           (typeof count === 'number' && failed > count);
-    const started = new Set(mapRun.children.map((child) => child.mapItemIndex));
+    // A process that ended mid-run journaled its items before their children started.
+    for (const child of mapRun.children) mapRun.unstarted.delete(child.mapItemIndex ?? -1);
     const toRedrive = mapRun.children.filter(
       (child) => child.status !== 'SUCCEEDED' && child.status !== 'RUNNING',
     );
-    const toStart = mapRun.unstarted.filter(({ index }) => !started.has(index));
-    mapRun.unstarted = toStart;
+    const toStart = [...mapRun.unstarted.keys()];
     mapRun.pendingRedrive = toRedrive.length;
     const queue = new ExecutionQueue(
       mapRun.maxConcurrency > 0 ? mapRun.maxConcurrency : Math.max(1, toRedrive.length + toStart.length),
@@ -648,14 +655,15 @@ export class LocalStepFunctions {
           queue.add(async () => {
             mapRun.pendingRedrive--;
             if (exceeded() || run.signal.aborted) return;
-            settle(await this.redriveChild(mapRun, child, machine, run));
+            settle(await this.redriveChild(parent, mapRun, child, machine, run));
           }),
         ),
-        ...toStart.map((item) =>
+        ...toStart.map((index) =>
           queue.add(async () => {
             if (exceeded() || run.signal.aborted) return;
-            mapRun.unstarted = mapRun.unstarted.filter((other) => other !== item);
-            settle(await this.startChild(parent, mapRun, item, machine));
+            const input = mapRun.unstarted.get(index);
+            mapRun.unstarted.delete(index);
+            settle(await this.startChild(parent, mapRun, index, input, machine));
           }),
         ),
       ]);
@@ -686,7 +694,8 @@ export class LocalStepFunctions {
   private async startChild(
     parent: ExecutionRecord,
     mapRun: MapRunRecord,
-    item: { readonly index: number; readonly input: unknown },
+    index: number,
+    input: unknown,
     machine: LocalStateMachine,
   ): Promise<ExecutionRecord> {
     const name = randomUUID();
@@ -694,10 +703,10 @@ export class LocalStepFunctions {
       name,
       executionArn: `${mapRun.mapRunArn.replace(':mapRun:', ':execution:').replace(/:[^:]+$/, '')}:${name}`,
       stateMachineArn: mapRun.stateMachineArn,
-      input: item.input,
+      input,
       mapRunArn: mapRun.mapRunArn,
       parentExecutionArn: parent.executionArn,
-      mapItemIndex: item.index,
+      mapItemIndex: index,
     });
     mapRun.children.push(child);
     await this.execute(child, machine).catch((error) => this.failWithBug(child, error));
@@ -706,15 +715,15 @@ export class LocalStepFunctions {
 
   /** A Map Run's unsuccessful child, run again: a Standard one redriven, an Express one started anew. */
   private async redriveChild(
+    parent: ExecutionRecord,
     mapRun: MapRunRecord,
     child: ExecutionRecord,
     machine: LocalStateMachine,
     run: DistributedMapRun,
   ): Promise<ExecutionRecord> {
     if (run.childType === 'EXPRESS') {
-      const parent = this.byArn.get(mapRun.executionArn)!;
       mapRun.children.splice(mapRun.children.indexOf(child), 1);
-      return this.startChild(parent, mapRun, { index: child.mapItemIndex ?? 0, input: child.input }, machine);
+      return this.startChild(parent, mapRun, child.mapItemIndex ?? 0, child.input, machine);
     }
     this.reopen(child);
     // Stopped where the journal could not tell (a process that ended mid-run): from the start.
@@ -740,14 +749,15 @@ export class LocalStepFunctions {
   private reviveMapRun(parent: ExecutionRecord, entry: MapRunEntry): MapRunRecord {
     const children = (this.options.journal?.entries() ?? [])
       .filter((child) => child.mapRunArn === entry.mapRunArn)
-      .map((child) => this.byArn.get(child.executionArn) ?? this.revive(child));
+      // Only those to redrive become this process's executions; the others are read for their outputs.
+      .map((child) => this.byArn.get(child.executionArn) ?? this.revive(child, child.status !== 'SUCCEEDED'));
     const mapRun: MapRunRecord = {
       ...entry,
       executionArn: parent.executionArn,
       startDate: Date.parse(entry.startDate),
       stopDate: entry.stopDate === undefined ? undefined : Date.parse(entry.stopDate),
       redriveDate: entry.redriveDate === undefined ? undefined : Date.parse(entry.redriveDate),
-      unstarted: [...entry.unstarted],
+      unstarted: unstartedItems(entry),
       pendingRedrive: 0,
       children,
     };
