@@ -423,11 +423,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       options.onExecutionStatusChange?.(event);
       void bus.put(event);
     },
-    runTask: async ({ record, stateName, parameters, signal }) =>
+    runTask: async ({ record, stateName, parameters, signal, onSubmitted }) =>
       (await ecs.run({
         stateName,
         parameters,
         signal,
+        onSubmitted: (response) => onSubmitted(response as Json),
         onAttempt: (attempt) => record.attempts.push(attempt),
       })) as Json,
     onExecutionFinished: async (record) => {

@@ -63,15 +63,49 @@ export interface StoppedTask {
   readonly stoppedAt: number;
 }
 
+/**
+ * RunTask's response for a task just launched (`{ Tasks, Failures }`, PascalCase as Step Functions
+ * records it in TaskSubmitted): the task PROVISIONING, its container PENDING.
+ */
+export function runTaskResponse(
+  task: LaunchedTask,
+  parameters: RunTaskParameters,
+  where: TaskLocation,
+): Record<string, unknown> {
+  return {
+    Failures: [],
+    Tasks: [
+      {
+        ClusterArn: clusterArnOf(parameters, where),
+        Containers: [{ LastStatus: 'PENDING', Name: task.container.name, TaskArn: task.taskArn }],
+        Cpu: task.taskDefinition.cpu,
+        CreatedAt: task.createdAt,
+        DesiredStatus: 'RUNNING',
+        Group: `family:${task.taskDefinition.family}`,
+        LastStatus: 'PROVISIONING',
+        LaunchType: 'FARGATE',
+        Memory: task.taskDefinition.memory,
+        TaskArn: task.taskArn,
+        TaskDefinitionArn: task.taskDefinition.arn,
+        Version: 1,
+      },
+    ],
+  };
+}
+
+function clusterArnOf(parameters: RunTaskParameters, where: TaskLocation): string {
+  return parameters.Cluster?.startsWith('arn:')
+    ? parameters.Cluster
+    : `${ecsArn(where, 'cluster')}/${parameters.Cluster ?? 'default'}`;
+}
+
 export function describeStoppedTask(
   task: LaunchedTask,
   stopped: StoppedTask,
   parameters: RunTaskParameters,
   where: TaskLocation,
 ): EcsTaskDescription {
-  const clusterArn = parameters.Cluster?.startsWith('arn:')
-    ? parameters.Cluster
-    : `${ecsArn(where, 'cluster')}/${parameters.Cluster ?? 'default'}`;
+  const clusterArn = clusterArnOf(parameters, where);
   return {
     Attachments: [],
     AvailabilityZone: `${where.region}a`,

@@ -15,6 +15,7 @@ import {
   type EcsTaskDescription,
   type LaunchedTask,
   type RunTaskParameters,
+  runTaskResponse,
   type StoppedTask,
   type TaskLocation,
 } from './task-description';
@@ -64,6 +65,8 @@ export interface RunTaskRequest {
    */
   readonly signal?: AbortSignal;
   readonly onAttempt?: (attempt: TaskAttempt) => void;
+  /** RunTask's response, once the task is launched (Step Functions records it as TaskSubmitted). */
+  readonly onSubmitted?: (response: Record<string, unknown>) => void;
 }
 
 export interface EcsTaskRunnerOptions extends TaskLocation {
@@ -196,6 +199,7 @@ export class LocalEcsTaskRunner {
       record({ error: (error as Error).name });
       throw error;
     }
+    request.onSubmitted?.(runTaskResponse(task, parameters, this.options));
     const interrupt = onSpot && this.faults.takeSpotInterruption();
     const stopped = await this.waitForStop(task, {
       interrupt,

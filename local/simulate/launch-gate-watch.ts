@@ -78,8 +78,15 @@ export class IdleSlotWatch {
     const inUse = holdersOf(slots).filter((arn) => {
       const execution = this.execution(arn);
       // Granted but not yet woken: it still waits on its token, its history's last event the
-      // TaskSubmitted of its `.waitForTaskToken` task (nothing else happens in it while it waits).
-      return execution?.status === 'RUNNING' && execution.history.events.at(-1)?.type !== 'TaskSubmitted';
+      // TaskSubmitted of its `.waitForTaskToken` task (nothing else happens in it while it waits;
+      // a running `runTask.sync` task's last event is a TaskSubmitted too, of another resource).
+      const last = execution?.history.events.at(-1);
+      const waiting =
+        last?.type === 'TaskSubmitted' &&
+        String((last.taskSubmittedEventDetails as { resource?: string }).resource).endsWith(
+          '.waitForTaskToken',
+        );
+      return execution?.status === 'RUNNING' && !waiting;
     }).length;
     return inUse < limit;
   }

@@ -398,7 +398,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       beside.put(event);
     },
     // The task, modelled: the same quotas as the local ECS, then a sampled time on the clock.
-    runTask: async ({ record, parameters: raw, signal }) => {
+    runTask: async ({ record, parameters: raw, signal, onSubmitted }) => {
       observe();
       const parameters = raw as unknown as RunTaskParameters & {
         NetworkConfiguration?: { AwsvpcConfiguration?: { AssignPublicIp?: string } };
@@ -417,6 +417,11 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         throw new StatesError(error.name, error.cause);
       }
       capacitiesUsed.add(capacity);
+      const taskArn = `arn:aws:ecs:simulated:task/${record.name}`;
+      onSubmitted({
+        Tasks: [{ TaskArn: taskArn, LastStatus: 'PROVISIONING', CreatedAt: launched }],
+        Failures: [],
+      });
       if (!launchedAt.has(record)) launchedAt.set(record, nowSeconds);
       const seconds = sampleTaskSeconds(options.taskSeconds, options.taskSpread, random);
       tasks.running++;
@@ -469,7 +474,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       // 0; its times in epoch milliseconds on the simulation's clock. The sampled time includes
       // Fargate's start, so the task started when it was created (as the local ECS says too).
       return {
-        TaskArn: `arn:aws:ecs:simulated:task/${record.name}`,
+        TaskArn: taskArn,
         StopCode: 'EssentialContainerExited',
         StoppedReason: 'Essential container in task exited',
         Containers: [{ ExitCode: 0 }],

@@ -1,10 +1,10 @@
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { StatesError } from './asl/errors';
-import type { HistoryEvent } from './asl/history';
+import { type HistoryEvent, MAX_HISTORY_EVENTS } from './asl/history';
 import type { LocalStateMachineResource } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
-import type { JournalEntry } from './execution-journal';
+import { type JournalEntry, unstartedItems } from './execution-journal';
 import type { LocalStepFunctions, MapRunRecord } from './executions';
 
 /**
@@ -232,18 +232,11 @@ export class StepFunctionsApi implements LocalAwsService {
 
   private listMapRuns(request: Request): Response {
     const arn = this.executionArn(request.executionArn);
-    this.entry(arn);
+    const parent = this.entry(arn);
     const live = [...this.stepFunctions.mapRuns.values()].filter((run) => run.executionArn === arn);
-    const earlier = [
-      ...new Set(
-        this.stepFunctions
-          .entries()
-          .filter((e) => e.backfillRunArn === arn && e.mapRunArn !== undefined)
-          .map((e) => e.mapRunArn!),
-      ),
-    ]
-      .filter((mapRunArn) => !this.stepFunctions.mapRuns.has(mapRunArn))
-      .map((mapRunArn) => this.mapRun(mapRunArn));
+    const earlier = (parent.mapRuns ?? [])
+      .filter((run) => !this.stepFunctions.mapRuns.has(run.mapRunArn))
+      .map((run) => this.mapRun(run.mapRunArn));
     const items = [...live, ...earlier].map((run) =>
       withoutUndefined({
         executionArn: run.executionArn,
@@ -260,17 +253,22 @@ export class StepFunctionsApi implements LocalAwsService {
   private describeMapRun(request: Request): Response {
     const run = this.mapRun(request.mapRunArn);
     const count = (status: string) => run.children.filter((child) => child.status === status).length;
+    // A child that reached the history limit cannot be redriven (AWS: "Execution history event limit exceeded").
+    const notRedrivable = run.children.filter(
+      (child) =>
+        child.status !== 'RUNNING' &&
+        child.status !== 'SUCCEEDED' &&
+        (child.history?.length ?? 0) >= MAX_HISTORY_EVENTS,
+    ).length;
     const counts = {
-      pending: run.items - run.children.length - run.notStarted,
       running: count('RUNNING'),
       succeeded: count('SUCCEEDED'),
       failed: count('FAILED'),
       timedOut: count('TIMED_OUT'),
       aborted: count('ABORTED'),
-      total: run.items,
       resultsWritten: 0,
-      failuresNotRedrivable: 0,
-      pendingRedrive: 0,
+      failuresNotRedrivable: notRedrivable,
+      pendingRedrive: run.pendingRedrive,
     };
     return withoutUndefined({
       mapRunArn: run.mapRunArn,
@@ -281,9 +279,10 @@ export class StepFunctionsApi implements LocalAwsService {
       maxConcurrency: run.maxConcurrency,
       toleratedFailurePercentage: run.toleratedFailurePercentage,
       toleratedFailureCount: run.toleratedFailureCount,
-      itemCounts: counts,
-      executionCounts: { ...counts, pending: 0 },
-      redriveCount: 0,
+      itemCounts: { ...counts, pending: run.unstarted.size, total: run.items },
+      executionCounts: { ...counts, pending: 0, total: run.children.length },
+      redriveCount: run.redriveCount,
+      redriveDate: run.redriveDate === undefined ? undefined : seconds(run.redriveDate),
     });
   }
 
@@ -315,9 +314,8 @@ export class StepFunctionsApi implements LocalAwsService {
 
   /**
    * A Map Run with its children as the journal keeps them: one of this process, or one of an earlier
-   * run of the journal, rebuilt from its children's entries (they name their Map Run and its
-   * execution), so the commands see a backfill's failed objects after a restart as on AWS. What the
-   * journal does not keep (the run's settings, items never started) reads as 0.
+   * run of the journal, from its execution's entry and its children's, so the commands see a
+   * backfill's failed objects after a restart as on AWS.
    */
   private mapRun(arn: unknown): MapRunView {
     if (typeof arn !== 'string' || !/^arn:[^:]+:states:[^:]*:[^:]*:mapRun:/.test(arn)) {
@@ -328,21 +326,20 @@ export class StepFunctionsApi implements LocalAwsService {
     }
     const run = this.stepFunctions.mapRuns.get(arn);
     if (run) return { ...run, children: run.children.map((child) => this.stepFunctions.entryOf(child)) };
-    const children = this.stepFunctions.entries().filter((e) => e.mapRunArn === arn);
-    const parent = children[0]?.backfillRunArn && this.stepFunctions.describe(children[0].backfillRunArn);
-    if (!parent) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
+    const entries = this.stepFunctions.entries();
+    const children = entries.filter((e) => e.mapRunArn === arn);
+    const parent = entries.find((e) => e.mapRuns?.some((run) => run.mapRunArn === arn));
+    const entry = parent?.mapRuns?.find((run) => run.mapRunArn === arn);
+    if (!parent || !entry) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
+    const epoch = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
     return {
-      mapRunArn: arn,
+      ...entry,
       executionArn: parent.executionArn,
-      stateMachineArn: children[0].stateMachineArn,
-      status: parent.status === 'RUNNING' || parent.status === 'SUCCEEDED' ? parent.status : 'FAILED',
-      startDate: Math.min(...children.map((child) => Date.parse(child.startDate))),
-      stopDate: parent.stopDate === undefined ? undefined : Date.parse(parent.stopDate),
-      maxConcurrency: 0,
-      toleratedFailurePercentage: 0,
-      toleratedFailureCount: 0,
-      items: children.length,
-      notStarted: 0,
+      startDate: Date.parse(entry.startDate),
+      stopDate: epoch(entry.stopDate),
+      redriveDate: epoch(entry.redriveDate),
+      unstarted: unstartedItems(entry),
+      pendingRedrive: 0,
       children,
     };
   }

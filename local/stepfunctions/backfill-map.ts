@@ -65,7 +65,7 @@ export async function runBackfill(
     status: execution.status,
     items: mapRun?.items ?? 0,
     failed: children.filter((child) => child.status !== 'SUCCEEDED').length,
-    notStarted: mapRun?.notStarted ?? 0,
+    notStarted: mapRun?.unstarted.size ?? 0,
     toleratedFailurePercentage:
       typeof map.ToleratedFailurePercentage === 'number' ? map.ToleratedFailurePercentage : undefined,
     toleratedFailureCount:

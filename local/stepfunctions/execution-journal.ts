@@ -34,9 +34,12 @@ export interface JournalEntry {
   readonly stopDate?: string;
   readonly redriveCount: number;
   readonly redriveDate?: string;
-  /** For a Distributed Map's child: the execution whose Map started it, and its Map Run. */
+  /** For a Distributed Map's child: the execution whose Map started it, its Map Run and its item's index. */
   readonly backfillRunArn?: string;
   readonly mapRunArn?: string;
+  readonly mapItemIndex?: number;
+  /** The Map Runs this execution's Distributed Map states started, as a redrive finds them. */
+  readonly mapRuns?: readonly MapRunEntry[];
   /** The output, JSON text, once it succeeded. */
   readonly output?: string;
   /** Where a redrive resumes: the state that did not succeed, its input and the variables then. */
@@ -47,6 +50,35 @@ export interface JournalEntry {
   };
   /** The execution's history events, as GetExecutionHistory returns them. */
   readonly history?: readonly HistoryEvent[];
+}
+
+/**
+ * A Map Run as the journal keeps it in its execution's entry (its children have entries of their
+ * own): what DescribeMapRun shows, and the items it has not started yet, with their inputs, which a
+ * redrive of the execution starts (the listing is not read again).
+ */
+export interface MapRunEntry {
+  readonly mapRunArn: string;
+  /** The Distributed Map state that started it. */
+  readonly stateName: string;
+  /** The children's state machine: `<state machine ARN>/<label>`. */
+  readonly stateMachineArn: string;
+  readonly status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
+  /** ISO 8601. */
+  readonly startDate: string;
+  readonly stopDate?: string;
+  readonly maxConcurrency: number;
+  readonly toleratedFailurePercentage: number;
+  readonly toleratedFailureCount: number;
+  readonly items: number;
+  readonly unstarted: ReadonlyArray<{ readonly index: number; readonly input: unknown }>;
+  readonly redriveCount: number;
+  readonly redriveDate?: string;
+}
+
+/** A Map Run entry's items with no child yet: their inputs by index. */
+export function unstartedItems(entry: MapRunEntry): Map<number, unknown> {
+  return new Map(entry.unstarted.map(({ index, input }) => [index, input]));
 }
 
 const DAY_MS = 86_400_000;
@@ -98,6 +130,9 @@ export class ExecutionJournal {
         status: 'ABORTED',
         cause,
         stopDate: now.toISOString(),
+        mapRuns: entry.mapRuns?.map((run) =>
+          run.status === 'RUNNING' ? { ...run, status: 'ABORTED', stopDate: now.toISOString() } : run,
+        ),
         history: [
           ...history,
           {
@@ -131,8 +166,8 @@ export class ExecutionJournal {
 
   /**
    * The failed, timed-out and aborted executions, as DescribeExecution describes them: redrivable
-   * for 14 days after they stopped. A backfill item is redrivable only through its run's Map Run,
-   * which the local Step Functions does not redrive (RedriveExecution of a Map Run is not served).
+   * for 14 days after they stopped. A backfill item is redrivable only through its run's Map Run:
+   * by RedriveExecution of the run, when the run is redrivable.
    */
   failures(now: Date = new Date()): FailedExecution[] {
     const entries = this.entries();
@@ -142,6 +177,10 @@ export class ExecutionJournal {
         const stopDate = new Date(entry.stopDate ?? entry.startDate);
         const redrive = redriveStatusOf(entry, now.getTime());
         const runArn = entry.backfillRunArn;
+        const run = runArn === undefined ? undefined : entries.find((e) => e.executionArn === runArn);
+        const runRedrive = run
+          ? redriveStatusOf(run, now.getTime())
+          : { status: 'NOT_REDRIVABLE' as const, reason: 'the backfill run is not in the journal' };
         return {
           executionArn: entry.executionArn,
           name: entry.name,
@@ -161,8 +200,8 @@ export class ExecutionJournal {
                 status: entries.some((e) => e.backfillRunArn === runArn && e.status === 'RUNNING')
                   ? 'RUNNING'
                   : 'ENDED',
-                redriveStatus: 'NOT_REDRIVABLE',
-                redriveStatusReason: 'the local Step Functions does not redrive Map Runs',
+                redriveStatus: runRedrive.status,
+                redriveStatusReason: runRedrive.reason,
               }
             : undefined,
         };

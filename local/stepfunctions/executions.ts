@@ -10,7 +10,13 @@ import { ExecutionHistory, type HistoryEvent } from './asl/history';
 import { fillPayload, type Json, readPath } from './asl/paths';
 import type { LocalStateMachineResource, StateMachineDefinition } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
-import { type ExecutionJournal, type JournalEntry, redriveStatusOf } from './execution-journal';
+import {
+  type ExecutionJournal,
+  type JournalEntry,
+  type MapRunEntry,
+  redriveStatusOf,
+  unstartedItems,
+} from './execution-journal';
 import { ExecutionQueue } from './execution-queue';
 import type { LocalServices } from './integrations';
 import { listObjectItems, type S3ItemReaderOptions } from './item-reader';
@@ -57,8 +63,9 @@ export interface ExecutionRecord {
   durationMs?: number;
   redriveCount: number;
   redriveDate?: number;
-  /** For a Distributed Map's child: its Map Run and the execution that ran the Map. */
+  /** For a Distributed Map's child: its Map Run, its item's index and the execution that ran the Map. */
   readonly mapRunArn?: string;
+  readonly mapItemIndex?: number;
   /**
    * Of an EXPRESS state machine: as on AWS, neither journaled (no history kept, not listed after this
    * run) nor reported by status-change events, which Step Functions sends for Standard ones only.
@@ -79,6 +86,8 @@ export interface ExecutionRecord {
 export interface MapRunRecord {
   readonly mapRunArn: string;
   readonly executionArn: string;
+  /** The Distributed Map state that started it. */
+  readonly stateName: string;
   /** The children's state machine: `<state machine ARN>/<label>`. */
   readonly stateMachineArn: string;
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
@@ -88,8 +97,12 @@ export interface MapRunRecord {
   readonly toleratedFailurePercentage: number;
   readonly toleratedFailureCount: number;
   readonly items: number;
-  /** Items not started because the run had already failed. */
-  notStarted: number;
+  /** Items with no child yet (waiting for their turn, or not started because the run failed): their inputs by index. */
+  readonly unstarted: Map<number, unknown>;
+  /** Unsuccessful children waiting to be redriven. */
+  pendingRedrive: number;
+  redriveCount: number;
+  redriveDate?: number;
   readonly children: ExecutionRecord[];
 }
 
@@ -148,6 +161,10 @@ export class LocalStepFunctions {
   private readonly running = new Map<ExecutionRecord, Promise<void>>();
   readonly mapRuns = new Map<string, MapRunRecord>();
   private readonly queue = new ExecutionQueue(Number.MAX_SAFE_INTEGER);
+  /** Executions being redriven: the first Distributed Map state each runs redrives its failed Map Run. */
+  private readonly redriving = new Set<ExecutionRecord>();
+  /** The Map Runs of executions revived from the journal, until a redrive revives them too. */
+  private readonly revivedMapRuns = new Map<ExecutionRecord, readonly MapRunEntry[]>();
   readonly tokens: TaskTokens;
   readonly clock: Clock;
   /** The Step Functions API on these executions, for the local endpoint and `aws-sdk:sfn:*` alike. */
@@ -241,26 +258,15 @@ export class LocalStepFunctions {
     if (redrive.status !== 'REDRIVABLE') throw refuse(redrive.reason ?? redrive.status);
     if (entry.stateMachineArn !== stateMachine.arn)
       throw refuse(`it is not an execution of ${stateMachine.arn}`);
-    const record =
-      live ??
-      this.newRecord({
-        name: entry.name,
-        executionArn,
-        stateMachineArn: entry.stateMachineArn,
-        input: JSON.parse(entry.input),
-        history: entry.history,
-        startDate: Date.parse(entry.startDate),
-      });
-    record.status = 'RUNNING';
-    record.redriveCount = entry.redriveCount + 1;
-    record.redriveDate = this.clock.now();
-    record.error = record.cause = record.stopDate = undefined;
-    const resumeAt = entry.failedState ?? record.failedState;
-    this.launch(
-      record,
-      this.stateMachineFor(stateMachine.definition, stateMachine.type),
-      resumeAt as FailedState | undefined,
-    );
+    const record = live ?? this.revive(entry);
+    // Stopped where the journal could not tell (a process that ended mid-run): from the start.
+    const resumeAt = (entry.failedState as FailedState | undefined) ?? {
+      name: String(stateMachine.definition.StartAt),
+      input: record.input as Json,
+    };
+    this.reopen(record);
+    this.redriving.add(record);
+    this.launch(record, this.stateMachineFor(stateMachine.definition, stateMachine.type), resumeAt);
     return record;
   }
 
@@ -311,6 +317,40 @@ export class LocalStepFunctions {
     await this.running.get(record);
   }
 
+  /** An execution of an earlier process, from its entry, as this process's record of it. */
+  private revive(entry: JournalEntry, register = true): ExecutionRecord {
+    const record = this.newRecord({
+      name: entry.name,
+      executionArn: entry.executionArn,
+      stateMachineArn: entry.stateMachineArn,
+      input: JSON.parse(entry.input),
+      history: entry.history,
+      startDate: Date.parse(entry.startDate),
+      mapRunArn: entry.mapRunArn,
+      parentExecutionArn: entry.backfillRunArn,
+      mapItemIndex: entry.mapItemIndex,
+      register,
+    });
+    record.status = entry.status;
+    record.error = entry.error;
+    record.cause = entry.cause;
+    record.output = entry.output === undefined ? undefined : JSON.parse(entry.output);
+    record.stopDate = entry.stopDate === undefined ? undefined : Date.parse(entry.stopDate);
+    record.redriveCount = entry.redriveCount;
+    record.redriveDate = entry.redriveDate === undefined ? undefined : Date.parse(entry.redriveDate);
+    record.failedState = entry.failedState as FailedState | undefined;
+    if (entry.mapRuns) this.revivedMapRuns.set(record, entry.mapRuns);
+    return record;
+  }
+
+  /** A redrive begins: RUNNING again under the same ARN, redriveCount + 1. */
+  private reopen(record: ExecutionRecord): void {
+    record.status = 'RUNNING';
+    record.redriveCount++;
+    record.redriveDate = this.clock.now();
+    record.error = record.cause = record.stopDate = undefined;
+  }
+
   private newRecord(init: {
     name: string;
     executionArn: string;
@@ -318,10 +358,13 @@ export class LocalStepFunctions {
     input: unknown;
     event?: unknown;
     mapRunArn?: string;
+    mapItemIndex?: number;
     parentExecutionArn?: string;
     history?: readonly HistoryEvent[];
     startDate?: number;
     express?: boolean;
+    /** Among this process's executions (listed, stoppable). @default true */
+    register?: boolean;
   }): ExecutionRecord {
     const { input } = init;
     const record: ExecutionRecord = {
@@ -336,12 +379,14 @@ export class LocalStepFunctions {
       startDate: init.startDate ?? this.clock.now(),
       redriveCount: 0,
       mapRunArn: init.mapRunArn,
+      mapItemIndex: init.mapItemIndex,
       parentExecutionArn: init.parentExecutionArn,
       express: init.express,
       history: new ExecutionHistory(this.clock, init.history),
       attempts: [],
       tokenWaits: [],
     };
+    if (init.register === false) return record;
     this.records.push(record);
     this.byArn.set(record.executionArn, record);
     return record;
@@ -389,6 +434,7 @@ export class LocalStepFunctions {
       this.end(record, outcome);
     } finally {
       this.controllers.delete(record);
+      this.redriving.delete(record);
     }
     await this.options.onExecutionFinished?.(record);
   }
@@ -433,9 +479,37 @@ export class LocalStepFunctions {
       redriveDate: iso(record.redriveDate),
       backfillRunArn: record.parentExecutionArn,
       mapRunArn: record.mapRunArn,
+      mapItemIndex: record.mapItemIndex,
+      mapRuns: this.mapRunEntries(record),
       failedState: record.failedState,
       history: record.history.events,
     };
+  }
+
+  /** The Map Runs `record`'s Distributed Map states started, as its entry keeps them; undefined if none. */
+  private mapRunEntries(record: ExecutionRecord): readonly MapRunEntry[] | undefined {
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    const runs = [...this.mapRuns.values()].filter((run) => run.executionArn === record.executionArn);
+    const earlier = (this.revivedMapRuns.get(record) ?? []).filter((run) => !this.mapRuns.has(run.mapRunArn));
+    if (runs.length === 0 && earlier.length === 0) return undefined;
+    return [
+      ...earlier,
+      ...runs.map((run) => ({
+        mapRunArn: run.mapRunArn,
+        stateName: run.stateName,
+        stateMachineArn: run.stateMachineArn,
+        status: run.status,
+        startDate: iso(run.startDate)!,
+        stopDate: iso(run.stopDate),
+        maxConcurrency: run.maxConcurrency,
+        toleratedFailurePercentage: run.toleratedFailurePercentage,
+        toleratedFailureCount: run.toleratedFailureCount,
+        items: run.items,
+        unstarted: [...run.unstarted].map(([index, input]) => ({ index, input })),
+        redriveCount: run.redriveCount,
+        redriveDate: iso(run.redriveDate),
+      })),
+    ];
   }
 
   private journal(record: ExecutionRecord): void {
@@ -477,18 +551,26 @@ export class LocalStepFunctions {
    * ItemSelector (`$$.Map.Item`), one child execution per item, at most MaxConcurrency at once; the
    * run fails with States.ExceedToleratedFailureThreshold past ToleratedFailurePercentage /
    * ToleratedFailureCount (none tolerated unless set), and then starts no more children. Stopping
-   * the parent stops the children.
+   * the parent stops the children. In a redrive of the parent, the state's Map Run that did not
+   * succeed is redriven instead of a new one started: see redriveMapRun.
    */
   private async distributedMap(parent: ExecutionRecord, run: DistributedMapRun): Promise<Json> {
+    const earlier = this.redriving.delete(parent) ? this.failedMapRun(parent, run.stateName) : undefined;
+    const mapRun = earlier ? this.redriveMapRun(parent, earlier, run) : await this.startMapRun(parent, run);
+    return this.runMapRun(parent, mapRun, run);
+  }
+
+  private async startMapRun(parent: ExecutionRecord, run: DistributedMapRun): Promise<MapRunRecord> {
     const { state, input, context } = run;
     const items = await this.mapItems(run);
     const label = typeof state.Label === 'string' ? state.Label : run.stateName;
-    const mapRunId = randomUUID();
     const stateMachineName = parent.stateMachineArn.split(':').pop();
     const base = parent.stateMachineArn.replace(/:stateMachine:.*$/, '');
+    const selector = state.ItemSelector as Json | undefined;
     const mapRun: MapRunRecord = {
-      mapRunArn: `${base}:mapRun:${stateMachineName}/${label}:${mapRunId}`,
+      mapRunArn: `${base}:mapRun:${stateMachineName}/${label}:${randomUUID()}`,
       executionArn: parent.executionArn,
+      stateName: run.stateName,
       stateMachineArn: `${parent.stateMachineArn}/${label}`,
       status: 'RUNNING',
       startDate: this.clock.now(),
@@ -498,57 +580,93 @@ export class LocalStepFunctions {
       toleratedFailureCount:
         typeof state.ToleratedFailureCount === 'number' ? state.ToleratedFailureCount : 0,
       items: items.length,
-      notStarted: 0,
+      unstarted: new Map(
+        items.map((value, index) => {
+          const itemContext = {
+            ...(context as Record<string, Json>),
+            Map: { Item: { Index: index, Value: value } },
+          };
+          return [
+            index,
+            selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
+          ];
+        }),
+      ),
+      pendingRedrive: 0,
+      redriveCount: 0,
       children: [],
     };
     this.mapRuns.set(mapRun.mapRunArn, mapRun);
     run.onStarted(mapRun.mapRunArn);
-    const tolerance = { percentage: state.ToleratedFailurePercentage, count: state.ToleratedFailureCount };
-    const exceeded = (failed: number) =>
-      tolerance.percentage === undefined && tolerance.count === undefined
-        ? failed > 0
-        : (typeof tolerance.percentage === 'number' && failed * 100 > tolerance.percentage * items.length) ||
-          (typeof tolerance.count === 'number' && failed > tolerance.count);
-    const selector = state.ItemSelector as Json | undefined;
-    const outputs: Json[] = new Array(items.length).fill(null);
-    const queue = new ExecutionQueue(
-      mapRun.maxConcurrency > 0 ? mapRun.maxConcurrency : Math.max(1, items.length),
-    );
+    // The parent's entry keeps the items to start, so a redrive after a restart finds them.
+    this.journal(parent);
+    return mapRun;
+  }
+
+  /**
+   * Redrives a Map Run as Step Functions does: the same Map Run (redriveCount + 1, MapRunRedriven in
+   * the parent's history), with the items it had (no new listing): its unsuccessful Standard children
+   * are redriven (same ARN, redriveCount + 1, from the state that did not succeed), Express ones
+   * started again, and the items it never started are started; its successful children are not run
+   * again. Its tolerance counts the children that fail in it.
+   */
+  private redriveMapRun(parent: ExecutionRecord, mapRun: MapRunRecord, run: DistributedMapRun): MapRunRecord {
+    mapRun.status = 'RUNNING';
+    mapRun.redriveCount++;
+    mapRun.redriveDate = this.clock.now();
+    mapRun.stopDate = undefined;
+    run.onRedriven(mapRun.mapRunArn, mapRun.redriveCount);
+    this.journal(parent);
+    return mapRun;
+  }
+
+  private async runMapRun(
+    parent: ExecutionRecord,
+    mapRun: MapRunRecord,
+    run: DistributedMapRun,
+  ): Promise<Json> {
+    const machine = this.stateMachineFor(run.processor, run.childType);
+    const percentage = run.state.ToleratedFailurePercentage;
+    const count = run.state.ToleratedFailureCount;
     let failed = 0;
+    const exceeded = () =>
+      percentage === undefined && count === undefined
+        ? failed > 0
+        : (typeof percentage === 'number' && failed * 100 > percentage * mapRun.items) ||
+          (typeof count === 'number' && failed > count);
+    // A process that ended mid-run journaled its items before their children started.
+    for (const child of mapRun.children) mapRun.unstarted.delete(child.mapItemIndex ?? -1);
+    const toRedrive = mapRun.children.filter(
+      (child) => child.status !== 'SUCCEEDED' && child.status !== 'RUNNING',
+    );
+    const toStart = [...mapRun.unstarted.keys()];
+    mapRun.pendingRedrive = toRedrive.length;
+    const queue = new ExecutionQueue(
+      mapRun.maxConcurrency > 0 ? mapRun.maxConcurrency : Math.max(1, toRedrive.length + toStart.length),
+    );
     const stopChildren = () => mapRun.children.forEach((child) => this.stopExecution(child.executionArn));
     run.signal.addEventListener('abort', stopChildren, { once: true });
+    const settle = (child: ExecutionRecord) => {
+      if (child.status !== 'SUCCEEDED') failed++;
+    };
     try {
-      await Promise.all(
-        items.map((value, index) =>
+      await Promise.all([
+        ...toRedrive.map((child) =>
           queue.add(async () => {
-            if (exceeded(failed) || run.signal.aborted) {
-              mapRun.notStarted++;
-              return;
-            }
-            const itemContext = {
-              ...(context as Record<string, Json>),
-              Map: { Item: { Index: index, Value: value } },
-            };
-            const itemInput =
-              selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector');
-            const name = randomUUID();
-            const child = this.newRecord({
-              name,
-              executionArn: `${base}:execution:${stateMachineName}/${label}:${name}`,
-              stateMachineArn: mapRun.stateMachineArn,
-              input: itemInput,
-              mapRunArn: mapRun.mapRunArn,
-              parentExecutionArn: parent.executionArn,
-            });
-            mapRun.children.push(child);
-            await this.execute(child, this.stateMachineFor(run.processor, run.childType)).catch((error) =>
-              this.failWithBug(child, error),
-            );
-            if (child.status === 'SUCCEEDED') outputs[index] = (child.output ?? null) as Json;
-            else failed++;
+            mapRun.pendingRedrive--;
+            if (exceeded() || run.signal.aborted) return;
+            settle(await this.redriveChild(parent, mapRun, child, machine, run));
           }),
         ),
-      );
+        ...toStart.map((index) =>
+          queue.add(async () => {
+            if (exceeded() || run.signal.aborted) return;
+            const input = mapRun.unstarted.get(index);
+            mapRun.unstarted.delete(index);
+            settle(await this.startChild(parent, mapRun, index, input, machine));
+          }),
+        ),
+      ]);
     } finally {
       run.signal.removeEventListener('abort', stopChildren);
     }
@@ -557,7 +675,7 @@ export class LocalStepFunctions {
       mapRun.status = 'ABORTED';
       throw run.signal.reason;
     }
-    if (exceeded(failed)) {
+    if (exceeded()) {
       mapRun.status = 'FAILED';
       throw new StatesError(
         'States.ExceedToleratedFailureThreshold',
@@ -565,7 +683,86 @@ export class LocalStepFunctions {
       );
     }
     mapRun.status = 'SUCCEEDED';
+    const outputs: Json[] = new Array(mapRun.items).fill(null);
+    for (const child of mapRun.children) {
+      if (child.status === 'SUCCEEDED' && child.mapItemIndex !== undefined)
+        outputs[child.mapItemIndex] = (child.output ?? null) as Json;
+    }
     return outputs;
+  }
+
+  private async startChild(
+    parent: ExecutionRecord,
+    mapRun: MapRunRecord,
+    index: number,
+    input: unknown,
+    machine: LocalStateMachine,
+  ): Promise<ExecutionRecord> {
+    const name = randomUUID();
+    const child = this.newRecord({
+      name,
+      executionArn: `${mapRun.mapRunArn.replace(':mapRun:', ':execution:').replace(/:[^:]+$/, '')}:${name}`,
+      stateMachineArn: mapRun.stateMachineArn,
+      input,
+      mapRunArn: mapRun.mapRunArn,
+      parentExecutionArn: parent.executionArn,
+      mapItemIndex: index,
+    });
+    mapRun.children.push(child);
+    await this.execute(child, machine).catch((error) => this.failWithBug(child, error));
+    return child;
+  }
+
+  /** A Map Run's unsuccessful child, run again: a Standard one redriven, an Express one started anew. */
+  private async redriveChild(
+    parent: ExecutionRecord,
+    mapRun: MapRunRecord,
+    child: ExecutionRecord,
+    machine: LocalStateMachine,
+    run: DistributedMapRun,
+  ): Promise<ExecutionRecord> {
+    if (run.childType === 'EXPRESS') {
+      mapRun.children.splice(mapRun.children.indexOf(child), 1);
+      return this.startChild(parent, mapRun, child.mapItemIndex ?? 0, child.input, machine);
+    }
+    this.reopen(child);
+    // Stopped where the journal could not tell (a process that ended mid-run): from the start.
+    const resumeAt = child.failedState ?? { name: String(run.processor.StartAt), input: child.input as Json };
+    await this.execute(child, machine, resumeAt).catch((error) => this.failWithBug(child, error));
+    return child;
+  }
+
+  /** The Map Run of `stateName` of this execution that did not succeed, of this process or from the journal. */
+  private failedMapRun(parent: ExecutionRecord, stateName: string): MapRunRecord | undefined {
+    const live = [...this.mapRuns.values()].filter(
+      (run) => run.executionArn === parent.executionArn && run.stateName === stateName,
+    );
+    const journaled = (this.revivedMapRuns.get(parent) ?? []).filter(
+      (run) => run.stateName === stateName && !this.mapRuns.has(run.mapRunArn),
+    );
+    const runs = [...live, ...journaled.map((run) => this.reviveMapRun(parent, run))];
+    const latest = runs.sort((a, b) => a.startDate - b.startDate).at(-1);
+    return latest && latest.status !== 'SUCCEEDED' && latest.status !== 'RUNNING' ? latest : undefined;
+  }
+
+  /** A Map Run of an earlier process, from its parent's entry and its children's. */
+  private reviveMapRun(parent: ExecutionRecord, entry: MapRunEntry): MapRunRecord {
+    const children = (this.options.journal?.entries() ?? [])
+      .filter((child) => child.mapRunArn === entry.mapRunArn)
+      // Only those to redrive become this process's executions; the others are read for their outputs.
+      .map((child) => this.byArn.get(child.executionArn) ?? this.revive(child, child.status !== 'SUCCEEDED'));
+    const mapRun: MapRunRecord = {
+      ...entry,
+      executionArn: parent.executionArn,
+      startDate: Date.parse(entry.startDate),
+      stopDate: entry.stopDate === undefined ? undefined : Date.parse(entry.stopDate),
+      redriveDate: entry.redriveDate === undefined ? undefined : Date.parse(entry.redriveDate),
+      unstarted: unstartedItems(entry),
+      pendingRedrive: 0,
+      children,
+    };
+    this.mapRuns.set(mapRun.mapRunArn, mapRun);
+    return mapRun;
   }
 
   private async mapItems(run: DistributedMapRun): Promise<Json[]> {

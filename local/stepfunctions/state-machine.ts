@@ -70,6 +70,8 @@ export interface TaskCall {
   /** Aborted when the state times out or the execution ends: the task is to be stopped. */
   readonly signal: AbortSignal;
   readonly timeoutSeconds?: number;
+  /** To call once RunTask has answered (the task is launched), with its response: recorded as TaskSubmitted. */
+  readonly onSubmitted: (response: Json) => void;
 }
 
 export type TaskHandler = (call: TaskCall) => Promise<Json>;
@@ -106,6 +108,8 @@ export interface DistributedMapRun {
   readonly signal: AbortSignal;
   /** Called once the Map Run exists, with its ARN (recorded as MapRunStarted). */
   readonly onStarted: (mapRunArn: string) => void;
+  /** Called instead when a redrive of the execution redrives the state's failed Map Run (MapRunRedriven). */
+  readonly onRedriven: (mapRunArn: string, redriveCount: number) => void;
 }
 
 export interface RunOptions {
@@ -151,6 +155,8 @@ interface Branch {
   readonly tokens: Set<string>;
   /** Its variables: a Map iteration or Parallel branch has a scope of its own inside its parent's. */
   readonly scope: VariableScope;
+  /** The machine's own branch only: the state it is in, where a redrive of a stopped execution resumes. */
+  readonly current?: { name?: string; input?: Json };
 }
 
 /** What a state did: where next, its output, and the variables its Assign sets. */
@@ -221,6 +227,7 @@ export class LocalStateMachine {
       cursor: options.history.cursor(),
       tokens: new Set(),
       scope: new VariableScope(),
+      current: {},
     };
     if (options.resumeAt?.variables) branch.scope.assign(options.resumeAt.variables);
     const history = options.history;
@@ -246,7 +253,14 @@ export class LocalStateMachine {
       if (stopped instanceof ExecutionStopped) {
         const type = stopped.status === 'ABORTED' ? 'ExecutionAborted' : 'ExecutionTimedOut';
         history.add(branch.cursor, type, withoutUndefined({ error: stopped.error, cause: stopped.cause }));
-        return { status: stopped.status, error: stopped.error, cause: stopped.cause };
+        // A redrive resumes a stopped execution at the state it was in (which has no Exited event).
+        const { name, input: stateInput } = branch.current!;
+        return {
+          status: stopped.status,
+          error: stopped.error,
+          cause: stopped.cause,
+          failedState: name === undefined ? undefined : failedState(name, stateInput as Json, branch.scope),
+        };
       }
       if (!(error instanceof FailedAt)) throw error;
       const { name, message: cause } = error.error;
@@ -287,6 +301,10 @@ export class LocalStateMachine {
         );
       }
       const state = machine.States[name];
+      if (branch.current) {
+        branch.current.name = name;
+        branch.current.input = input;
+      }
       const enteredTime = new Date(this.clock.now()).toISOString();
       const entry = { previous: branch.cursor.last, id: 0 };
       entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
@@ -754,6 +772,15 @@ export class LocalStateMachine {
         ...(heartbeatSeconds !== undefined && { heartbeatInSeconds: heartbeatSeconds }),
       });
       history.add(branch.cursor, 'TaskStarted', events);
+      // `.sync` and `.waitForTaskToken` (never request-response): the submit call's answer.
+      const submitted = (response: Json) => {
+        if (task.signal.aborted) return;
+        history.add(branch.cursor, 'TaskSubmitted', {
+          ...events,
+          output: JSON.stringify(response),
+          outputDetails: { truncated: false },
+        });
+      };
       const timedOut = new StatesError('States.Timeout', '');
       if (timeoutSeconds !== undefined) {
         this.clock.sleep(timeoutSeconds * 1000, timer.signal).then(
@@ -770,21 +797,18 @@ export class LocalStateMachine {
             parameters,
             signal: task.signal,
             timeoutSeconds,
+            onSubmitted: submitted,
           });
         }
         const send = () => {
-          const request = integration.call(parameters) as Promise<Json>;
+          const request = integration.call(parameters, submitted) as Promise<Json>;
           return integration.io ? this.clock.track(request) : request;
         };
         const response = await (branch.run.callService
           ? branch.run.callService({ stateName: name, resource: String(state.Resource), parameters }, send)
           : send());
         if (token === undefined) return response;
-        history.add(branch.cursor, 'TaskSubmitted', {
-          ...events,
-          output: '{}',
-          outputDetails: { truncated: false },
-        });
+        submitted(response);
         const waitStarted = this.clock.now();
         try {
           return await this.options.tokens.wait(token, heartbeatSeconds);
@@ -875,6 +899,8 @@ export class LocalStateMachine {
           childType: processor.ProcessorConfig?.ExecutionType === 'EXPRESS' ? 'EXPRESS' : 'STANDARD',
           signal: branch.signal,
           onStarted: (mapRunArn) => history.add(branch.cursor, 'MapRunStarted', { mapRunArn }),
+          onRedriven: (mapRunArn, redriveCount) =>
+            history.add(branch.cursor, 'MapRunRedriven', { mapRunArn, redriveCount }),
         });
         history.add(branch.cursor, 'MapRunSucceeded');
         return outputs;
@@ -944,6 +970,7 @@ export class LocalStateMachine {
           signal: siblings.signal,
           cursor: { last: parent.cursor.last },
           scope: parent.scope.inner(),
+          current: undefined,
         };
         try {
           results[index] = await jobs[index](sub);

@@ -5,6 +5,7 @@ import type { Clock } from '../../clock';
 import { TemplateError } from '../../cloudformation/template';
 import type { LocalSqs } from '../../sqs/queues';
 import { StatesError } from '../asl/errors';
+import type { Json } from '../asl/paths';
 import type { AslState } from '../definitions';
 import type { TaskTokens } from '../task-tokens';
 import { callService, type ServiceCall } from './aws-service';
@@ -43,7 +44,8 @@ export type TaskIntegration =
       readonly waitForTaskToken: boolean;
       /** The call is I/O outside the clock (dynalite): the engine tracks it on the clock. */
       readonly io?: boolean;
-      call(parameters: unknown): Promise<unknown>;
+      /** `submitted`: a `.sync` call's first answer (StartExecution's), recorded as TaskSubmitted. */
+      call(parameters: unknown, submitted: (response: Json) => void): Promise<unknown>;
     };
 
 const RESOURCE = /^arn:[^:]+:states:::(aws-sdk:)?([a-z0-9-]+):([A-Za-z0-9]+)(?:\.([A-Za-z0-9:]+))?$/;
@@ -83,7 +85,10 @@ export function taskIntegration(
   const waitForTaskToken = pattern === 'waitForTaskToken';
   const sync = pattern === 'sync' || pattern === 'sync:2';
   if (pattern !== undefined && !waitForTaskToken && !sync) throw unserved();
-  const served = (call: (parameters: unknown) => Promise<unknown>, io = false): TaskIntegration => ({
+  const served = (
+    call: (parameters: unknown, submitted: (response: Json) => void) => Promise<unknown>,
+    io = false,
+  ): TaskIntegration => ({
     kind: 'service',
     waitForTaskToken,
     io,
@@ -97,7 +102,9 @@ export function taskIntegration(
     if (!sdk && service === 'states' && action === 'startExecution') {
       const api = needs(services.stepFunctions, 'Step Functions API');
       const clock = needs(services.clock, 'clock');
-      return served((parameters) => startExecutionSync(api(), clock, parameters, pattern === 'sync:2'));
+      return served((parameters, submitted) =>
+        startExecutionSync(api(), clock, parameters, pattern === 'sync:2', submitted),
+      );
     }
     throw unserved();
   }
@@ -184,12 +191,15 @@ async function startExecutionSync(
   clock: Clock,
   parameters: unknown,
   parsed: boolean,
+  submitted: (response: Json) => void,
 ): Promise<unknown> {
   const call = (action: string, request: unknown) =>
     callService({ service: api, action, camelCase: true, errorPrefix: 'StepFunctions' }, request) as Promise<
       Record<string, unknown>
     >;
-  const { ExecutionArn } = await call('StartExecution', inputAsText(parameters));
+  const started = await call('StartExecution', inputAsText(parameters));
+  submitted(started as Json);
+  const { ExecutionArn } = started;
   for (;;) {
     const described = await call('DescribeExecution', { ExecutionArn });
     if (described.Status !== 'RUNNING') {

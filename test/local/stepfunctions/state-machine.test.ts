@@ -307,6 +307,8 @@ describe('the execution', () => {
       status: 'TIMED_OUT',
       error: 'States.Timeout',
       cause: 'The execution timed out',
+      // where a redrive resumes: the state it was in
+      failedState: { name: 'Run', input: {} },
       at: 300_000,
     });
     expect(signal?.aborted).toBe(true);
@@ -325,7 +327,12 @@ describe('the execution', () => {
     const running = run({}, () => new Promise(() => undefined), { signal: stop.signal });
     await clock.advance(42_000);
     stop.abort(new ExecutionStopped('ABORTED', 'Operator', 'stopped by hand'));
-    expect(await running).toEqual({ status: 'ABORTED', error: 'Operator', cause: 'stopped by hand' });
+    expect(await running).toEqual({
+      status: 'ABORTED',
+      error: 'Operator',
+      cause: 'stopped by hand',
+      failedState: { name: 'Run', input: {} },
+    });
     expect(history.events.at(-1)).toMatchObject({
       type: 'ExecutionAborted',
       timestamp: 42_000,

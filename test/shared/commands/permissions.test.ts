@@ -118,6 +118,7 @@ test("docs/operations.md's statements allow every call npm run redrive makes", a
   expect([...actions].sort()).toEqual([
     'cloudformation:DescribeStacks',
     'states:DescribeExecution',
+    'states:DescribeMapRun',
     'states:ListExecutions',
     'states:ListMapRuns',
     'states:RedriveExecution',
