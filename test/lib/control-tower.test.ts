@@ -12,6 +12,7 @@ import {
   type ControlId,
   controlRuleId,
 } from '../../lib/control-tower-acknowledgements';
+import { rememberedReports } from '../support/remembered-validation';
 import { acknowledgementsIn } from './support/acknowledgements';
 import { type ConfigurationName, CONFIGURATIONS, pipelineApp } from './support/synth';
 
@@ -55,13 +56,14 @@ interface Validated {
 /**
  * GIVEN the app (with `change` made to its stack), synthesized with the cfn-guard plugin: the
  * validation report aws-cdk-lib writes (it throws when a finding is unacknowledged, after writing it).
+ * cfn-guard's own report is kept under `slot` while the template stays the same (test/support/remembered-validation.ts).
  */
-function validate(context: Record<string, unknown>, change?: (app: App) => void): Validated {
+function validate(slot: string, context: Record<string, unknown>, change?: (app: App) => void): Validated {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-guard-'));
   try {
     const { app } = pipelineApp(context, outdir);
     change?.(app);
-    Validations.of(app).addPlugins(new CfnGuardValidator());
+    Validations.of(app).addPlugins(rememberedReports(new CfnGuardValidator(), `control-tower-${slot}`));
     try {
       app.synth();
     } catch (error) {
@@ -102,7 +104,7 @@ const NAMES = Object.keys(CONFIGURATIONS) as ConfigurationName[];
 const byName = new Map<ConfigurationName, Validated>();
 /** The named configuration, validated once for this file. */
 function validated(name: ConfigurationName): Validated {
-  if (!byName.has(name)) byName.set(name, validate(CONFIGURATIONS[name]));
+  if (!byName.has(name)) byName.set(name, validate(name, CONFIGURATIONS[name]));
   return byName.get(name)!;
 }
 
@@ -183,7 +185,7 @@ describe('Control Tower: what passes in which mode', () => {
   });
 
   test('a resource nobody reviewed fails: the suite reports what is neither fixed nor acknowledged', () => {
-    const { guard } = validate(CONFIGURATIONS.default, (app) => {
+    const { guard } = validate('unreviewed', CONFIGURATIONS.default, (app) => {
       new s3.Bucket(app.node.findChild('TestPipeline'), 'Unreviewed');
     });
     expect(lines(guard.violations)).toEqual(

@@ -127,7 +127,7 @@ describe('object records, as the deployed state machines write them', () => {
     rig = await recordsRig(synth.template, synth.ids.objectRecordsTable);
     workflow = rig.definitionOf(synth.ids.workflowStateMachine);
     recorder = rig.definitionOf(synth.ids.objectRecorder);
-  }, 120_000);
+  });
   afterAll(() => rig?.close());
   beforeEach(() => {
     announced.length = 0;

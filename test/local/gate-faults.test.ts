@@ -26,7 +26,7 @@ const CLOCK_SPEED = 200;
 let template: string;
 beforeAll(async () => {
   template = await synthesizedTemplate({ cpu: '512', memoryMiB: '1024', fargateVcpuQuota: '1' });
-}, 120_000);
+});
 
 const used = releasedAfterEach();
 
@@ -42,9 +42,9 @@ interface Burst {
 
 /**
  * Uploads the burst; resolves when every execution has ended. With `during`, the first `SLOTS` tasks
- * run until they are stopped (5 s) and `during` runs once both run; the next two wait for each other
- * (up to 2 s, so that a lost slot shows as one running alone, whatever the machine's load); every
- * other task takes 0.1 s.
+ * run until they are stopped and `during` runs once both run; the next two wait for each other, however
+ * long the machine's load makes that (a lost slot leaves one waiting alone until its TimeoutSeconds,
+ * 18 s of wall time at this speed, fails it); every other task takes 0.1 s.
  */
 async function burst(
   faults: FaultOptions,
@@ -55,13 +55,13 @@ async function burst(
   const long = `mkdir "${dirs.dataDir}-long-a" 2>/dev/null || mkdir "${dirs.dataDir}-long-b" 2>/dev/null`;
   const met = `${dirs.dataDir}-met`;
   const meet =
-    `mkdir -p "${met}"; touch "${met}/$$"; i=0; ` +
-    `while [ "$(ls "${met}" | wc -l)" -lt ${SLOTS} ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.1`;
+    `mkdir -p "${met}"; touch "${met}/$$"; ` +
+    `while [ "$(ls "${met}" | wc -l)" -lt ${SLOTS} ]; do sleep 0.05; done; sleep 0.1`;
   const pipeline = (used.pipeline = await startTestPipeline(template, {
     dataDir: dirs.dataDir,
     deadLetterDir: dirs.deadLetterDir,
     clock: new RealClock(CLOCK_SPEED),
-    workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 5; else ${meet}; fi` : 'sleep 0.1'],
+    workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 600; else ${meet}; fi` : 'sleep 0.1'],
     faults,
     onServiceCall,
   }));
@@ -144,7 +144,7 @@ test('holders stopped mid-burst: their slots are used again, and the gate comes 
   await expectGateAtRest(run, stopped);
   // Both freed slots ran tasks at once again.
   expect(run.holdersAfter).toBe(SLOTS);
-}, 20_000);
+});
 
 test('holders stopped and their status-change events missed: the reconciler frees the slots', async () => {
   const stopped: string[] = [];
@@ -162,7 +162,7 @@ test('holders stopped and their status-change events missed: the reconciler free
   expect(cleanups).toHaveLength(0);
   await expectGateAtRest(run, stopped);
   expect(run.holdersAfter).toBe(SLOTS);
-}, 20_000);
+});
 
 test.each([
   ['its status-change event delivered (the cleanup hands on)', []],
@@ -199,7 +199,6 @@ test.each([
     expect(run.pipeline.gateFaultsInjected()?.['missed-event'] ?? 0).toBe(gate.length);
     await expectGateAtRest(run, [releaser!]);
   },
-  20_000,
 );
 
 /** Each gate call of the workflow: its first four calls throttled, lost before, lost after, delivered twice. */
@@ -226,7 +225,6 @@ test.each([
     );
     await expectGateAtRest(run);
   },
-  20_000,
 );
 
 test('every fault at a rate over every gate call and event, with holders stopped: seeded, at rest', async () => {
@@ -247,7 +245,7 @@ test('every fault at a rate over every gate call and event, with holders stopped
   for (const kind of EVERY_KIND) expect([kind, injected[kind] > 0]).toEqual([kind, true]);
   // Retried claims come late: fewer may find every slot taken.
   await expectGateAtRest(run, stopped, { waited: 1 });
-}, 20_000);
+});
 
 /** `SLOTS` objects whose tasks run until both are stopped, with `faults`; resolves once nothing runs. */
 async function stopBothHolders(faults: FaultOptions) {
@@ -256,7 +254,7 @@ async function stopBothHolders(faults: FaultOptions) {
     dataDir: dirs.dataDir,
     deadLetterDir: dirs.deadLetterDir,
     clock: new RealClock(CLOCK_SPEED),
-    workerCommand: ['/bin/sh', '-c', 'sleep 5'],
+    workerCommand: ['/bin/sh', '-c', 'sleep 600'],
     faults,
   }));
   await Promise.all(
@@ -282,7 +280,7 @@ test('holders stopped last, their events missed: released by the reconciler befo
   expect(repairs(pipeline, 'HoldersNotRunning')).toBe(SLOTS);
   expect(pipeline.gateFaultsInjected()).toMatchObject({ 'missed-event': SLOTS });
   expect(pipeline.executions().map((e) => e.status)).toEqual(['ABORTED', 'ABORTED']);
-}, 20_000);
+});
 
 test("the reconciler's own calls throttled, lost before and after, duplicated: a later run finishes the repair", async () => {
   const gate: GateFault[] = [
@@ -299,4 +297,4 @@ test("the reconciler's own calls throttled, lost before and after, duplicated: a
     'lost-after': 2,
     duplicate: 2,
   });
-}, 20_000);
+});

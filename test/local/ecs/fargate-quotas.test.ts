@@ -160,7 +160,7 @@ describe('a burst through the local pipeline', () => {
     expect(await gate(pipeline)).toEqual({ holders: 0, waiters: 0, limit: '24' });
     // the reconciler ran on the same engine and clock (its schedule, every minute of it), unlisted
     expect(pipeline.stepFunctions.executions().filter((e) => e.express).length).toBeGreaterThan(0);
-  }, 120_000);
+  });
 
   test('the same burst against a stack synthesized with -c fargateVcpuQuota=1 (4 slots): executions wait in line, one launch each', async () => {
     // GIVEN the gate sized for the account: 4 slots
@@ -186,5 +186,5 @@ describe('a burst through the local pipeline', () => {
       ]);
       expect(executionLine(execution)).toMatch(/ \(waited \d+ ms in WaitForLaunchSlot\)$/);
     }
-  }, 120_000);
+  });
 });

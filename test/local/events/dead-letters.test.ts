@@ -48,12 +48,21 @@ async function replayed(pipeline: LocalPipeline): Promise<ReplayDocument> {
 test('events that cannot start an execution are retried, dead-lettered, and replayed once', async () => {
   const dirs = (used.dirs = testDirectories());
   // The pipeline's one clock at 2,000 times real time: the deployed 185 retries (about 8 hours of
-  // EventBridge's backoff) take ~15 s, and a worker's 3600 s TimeoutSeconds is still 1.8 s of wall
-  // time; the retries' exact times are target-delivery.test.ts's.
+  // EventBridge's backoff) take ~15 s; the retries' exact times are target-delivery.test.ts's. (At
+  // 5,000 the every-minute reconciler's own task timeouts strike on a loaded machine.) The clock
+  // stands still until the 2 executions that start have ended: their tasks are real processes, which
+  // a loaded machine could slow past a worker's 3600 s TimeoutSeconds, 1.8 s of wall time here.
+  const clock = new RealClock(2_000);
+  let ended = 0;
+  let bothEnded!: () => void;
+  void clock.track(new Promise<void>((resolve) => (bothEnded = resolve)));
   let pipeline = (used.pipeline = await startTestPipeline(templatePath, {
     ...dirs,
-    clock: new RealClock(2_000),
+    clock,
     faults: { startFailures: 3 },
+    onExecutionFinished: () => {
+      if (++ended === 2) bothEnded();
+    },
   }));
   for (const key of keys) await pipeline.upload(key, objects[key]);
   await pipeline.waitForIdle();

@@ -62,7 +62,7 @@ beforeAll(async () => {
   // The stack with 4 slots (fargateVcpuQuota 1): its table is the launch gate's.
   gateTemplate = await synthesizedTemplate({ fargateVcpuQuota: '1' });
   dynamodb = await startLocalDynamoDb(deployLocally(readTemplateFile(gateTemplate), { region: 'us-east-1' }));
-}, 120_000);
+});
 afterAll(() => dynamodb?.close());
 const tableName = () => dynamodb.tables[0].tableName;
 
@@ -219,7 +219,7 @@ test('the launch gate: a waiter whose wait timed out leaves the line and fails; 
   } finally {
     await fresh.close();
   }
-}, 60_000);
+});
 
 test('the launch gate cleanup: a holder that ended without its release is released, and its slot handed to the oldest waiter', async () => {
   // GIVEN 4 slots, one held by an execution that was aborted (it never released), and tasks of 3 s, on
@@ -274,7 +274,7 @@ test('the launch gate cleanup: a holder that ended without its release is releas
   } finally {
     await fresh.close();
   }
-}, 60_000);
+});
 
 test('the launch gate claim, as deployed: repeated (its first answer lost) it holds one slot; past the limit it is refused', async () => {
   // GIVEN the deployed ClaimLaunchSlot state alone, on a fresh table (4 slots)
@@ -317,7 +317,7 @@ test('the launch gate claim, as deployed: repeated (its first answer lost) it ho
   } finally {
     await fresh.close();
   }
-}, 60_000);
+});
 
 test('aws-sdk:dynamodb:* reaches dynalite with any action; errors are DynamoDb.<name>Exception; .waitForTaskToken works on it', async () => {
   const clock = new AutoClock();

@@ -30,7 +30,7 @@ beforeAll(async () => {
     .filter(([id]) => id.startsWith('LaunchGateReconciler'));
   definition = loadStateMachine(deployment, reconcilerId).definition;
   dynamodb = await startLocalDynamoDb(deployment);
-}, 120_000);
+});
 afterAll(() => dynamodb?.close());
 
 const TableName = () => dynamodb.tables[0].tableName;
@@ -133,4 +133,4 @@ test('releases holders that are not running or gone, wakes waiters into the free
   expect(await reconcile(statuses, waiting)).toEqual(['HoldersNotRunning']);
   expect(await reconcile(statuses, waiting)).toEqual([]);
   expect(await gate()).toEqual({ holders: [arn('A'), arn('W1')].sort(), limit: '4', waiters: [] });
-}, 60_000);
+});

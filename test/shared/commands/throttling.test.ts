@@ -59,7 +59,7 @@ test('throttled ListExecutions calls are retried by the client until they succee
   ]);
   // one successful call per failed status of the workflow, and one for the backfill runs
   expect(exchanges.filter((e) => e.status === 200)).toHaveLength(4);
-}, 30_000);
+});
 
 test('the client is in adaptive retry mode with 10 attempts', async () => {
   const sfn = stepFunctionsClient({ region: 'us-east-1', credentials });
