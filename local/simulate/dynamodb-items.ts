@@ -28,7 +28,19 @@ type Item = Record<string, AttributeValue>;
 export interface TableSchema {
   readonly hashKey: string;
   readonly rangeKey?: string;
-  readonly indexes: Readonly<Record<string, { readonly hashKey: string; readonly rangeKey?: string }>>;
+  readonly indexes: Readonly<Record<string, IndexSchema>>;
+}
+
+/** A secondary index (local or global): its keys and the attributes it projects beside them. */
+export interface IndexSchema {
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+  /**
+   * The non-key attributes it projects (INCLUDE's NonKeyAttributes; none for KEYS_ONLY): a change
+   * to another attribute writes nothing to the index.
+   * @default - every attribute (ProjectionType ALL)
+   */
+  readonly nonKeyAttributes?: readonly string[];
 }
 
 /** The template's tables by their local name (the Ref). */
@@ -57,12 +69,25 @@ export function loadTableSchemas(deployment: LocalDeployment): Record<string, Ta
         {
           ...keysOf(properties.KeySchema),
           indexes: Object.fromEntries(
-            indexes.map((index) => [String(index.IndexName), keysOf(index.KeySchema)]),
+            indexes.map((index) => [
+              String(index.IndexName),
+              { ...keysOf(index.KeySchema), ...projectionOf(index.Projection) },
+            ]),
           ),
         },
       ];
     }),
   );
+}
+
+/** An index's projected non-key attributes, where it does not project them all. */
+function projectionOf(projection: unknown): { nonKeyAttributes?: string[] } {
+  const { ProjectionType: type, NonKeyAttributes: names } = isPlainObject(projection)
+    ? projection
+    : ({} as Record<string, unknown>);
+  if (type === 'KEYS_ONLY') return { nonKeyAttributes: [] };
+  if (type === 'INCLUDE') return { nonKeyAttributes: (Array.isArray(names) ? names : []).map(String) };
+  return {};
 }
 
 interface Parsed {
@@ -213,14 +238,24 @@ export class DynamoDbItemsError extends Error {
 }
 
 export class DynamoDbItems {
-  private readonly items = new Map<string, { tableName: string; item: Item }>();
+  /** Each item by its id, with the number of the write that last stored it. */
+  private readonly items = new Map<string, { tableName: string; item: Item; write: number }>();
+  private writes = 0;
   /**
-   * Per table (or index) and partition key value, the ids of its items in sort-key order, kept on
-   * every write: a Query of the oldest waiter among thousands stays a lookup.
+   * Per table (or index) and partition key value, its items in sort-key order, ties in the order they
+   * were last written: a Query of the oldest waiter among thousands stays a lookup. Kept on every
+   * write, but only for the tables and indexes queried so far (`ordered`): the others' orders, such
+   * as every object's record in one partition, would cost each write a splice and serve no one.
    */
-  private readonly orders = new Map<string, Array<{ id: string; sortKey: AttributeValue | undefined }>>();
+  private readonly orders = new Map<string, OrderEntry[]>();
+  private readonly ordered = new Set<string>();
   /** Write requests made; each of these small items costs one write request unit. */
   writeRequests = 0;
+  /**
+   * Writes the tables' secondary indexes took (`indexWrites`): on AWS each is a write request unit
+   * more, local indexes' and global indexes' alike.
+   */
+  indexWriteRequests = 0;
   /** Read requests made (a consistent Query of one page is one read request unit). */
   readRequests = 0;
 
@@ -299,6 +334,7 @@ export class DynamoDbItems {
         `Query on ${tableName}${indexName ? ` index ${indexName}` : ''}: the simulator needs the table's schema and "<partition key> = :value"`,
       );
     }
+    this.keepOrder(tableName, indexName, keys);
     const stored = this.orders.get(orderKey(tableName, indexName, partition)) ?? [];
     const ordered = parameters.ScanIndexForward === false ? [...stored].reverse() : stored;
     const limit = typeof parameters.Limit === 'number' ? parameters.Limit : Infinity;
@@ -332,39 +368,44 @@ export class DynamoDbItems {
     }));
   }
 
-  /** Writes (or, with no item, deletes) the item `id`, keeping the table's and its indexes' orders. */
+  /** Writes (or, with no item, deletes) the item `id`, keeping the orders and counting the index writes. */
   private store(id: string, tableName: string, item: Item | undefined): void {
     const schema = this.schemas[tableName];
-    const orderings = schema
-      ? [
-          { name: undefined, keys: schema as { hashKey: string; rangeKey?: string } },
-          ...Object.entries(schema.indexes).map(([name, keys]) => ({ name, keys })),
-        ]
-      : [];
-    const old = this.items.get(id)?.item;
-    for (const { name, keys } of orderings) {
-      // an index holds only the items that have its keys
-      const inIndex = (it: Item | undefined): it is Item =>
-        it !== undefined && keys.hashKey in it && (keys.rangeKey === undefined || keys.rangeKey in it);
-      if (inIndex(old)) {
-        const list = this.orders.get(orderKey(tableName, name, old[keys.hashKey]))!;
-        const sortKey = keys.rangeKey === undefined ? undefined : old[keys.rangeKey];
-        // from the first entry of its sort key (a line of thousands of waiters: no walk from the start)
-        let at = firstAtOrAfter(list, sortKey, false);
-        while (list[at].id !== id) at++;
-        list.splice(at, 1);
+    const previous = this.items.get(id);
+    const write = ++this.writes;
+    for (const [name, keys] of [[undefined, schema] as const, ...Object.entries(schema?.indexes ?? {})]) {
+      if (!keys) continue;
+      if (name !== undefined) this.indexWriteRequests += indexWrites(keys, previous?.item, item);
+      if (!this.ordered.has(`${tableName}\n${name ?? ''}`)) continue;
+      if (previous && holds(keys, previous.item)) {
+        const list = this.orders.get(orderKey(tableName, name, previous.item[keys.hashKey]))!;
+        list.splice(positionOf(list, orderEntry(id, previous.item, keys, previous.write)), 1);
       }
-      if (inIndex(item)) {
+      if (holds(keys, item)) {
         const key = orderKey(tableName, name, item[keys.hashKey]);
         const list = this.orders.get(key) ?? [];
         this.orders.set(key, list);
-        const sortKey = keys.rangeKey === undefined ? undefined : item[keys.rangeKey];
-        // after every equal sort key: insertion order breaks ties
-        list.splice(firstAtOrAfter(list, sortKey, true), 0, { id, sortKey });
+        const entry = orderEntry(id, item, keys, write);
+        list.splice(positionOf(list, entry), 0, entry);
       }
     }
-    if (item) this.items.set(id, { tableName, item });
+    if (item) this.items.set(id, { tableName, item, write });
     else this.items.delete(id);
+  }
+
+  /** Starts keeping the order of a table or index: from its items as they stand, then on every write. */
+  private keepOrder(tableName: string, indexName: string | undefined, keys: IndexSchema): void {
+    const name = `${tableName}\n${indexName ?? ''}`;
+    if (this.ordered.has(name)) return;
+    this.ordered.add(name);
+    for (const [id, stored] of this.items) {
+      if (stored.tableName !== tableName || !holds(keys, stored.item)) continue;
+      const key = orderKey(tableName, indexName, stored.item[keys.hashKey]);
+      const list = this.orders.get(key) ?? [];
+      this.orders.set(key, list);
+      list.push(orderEntry(id, stored.item, keys, stored.write));
+    }
+    for (const [key, list] of this.orders) if (key.startsWith(`${name}\n`)) list.sort(compareEntries);
   }
 
   private parsed(parameters: Record<string, Json>): Parsed {
@@ -397,6 +438,27 @@ export class DynamoDbItems {
     }
     return id;
   }
+}
+
+/** Whether `item` is in the index (or table) `keys`: an index holds only the items that have its keys. */
+function holds(keys: IndexSchema, item: Item | undefined): item is Item {
+  return item !== undefined && keys.hashKey in item && (keys.rangeKey === undefined || keys.rangeKey in item);
+}
+
+/**
+ * The writes a table write takes on one secondary index, as DynamoDB bills them (Developer Guide,
+ * "Provisioned throughput considerations for Global Secondary Indexes", and the same for local
+ * ones): one to put an item that comes into the index, one to delete one that leaves it, two (delete
+ * and put) when its index key changes, one when only an attribute it projects changes, none when the
+ * item is in it neither before nor after. Each entry here is under 1 KB: one write request unit.
+ */
+function indexWrites(index: IndexSchema, before: Item | undefined, after: Item | undefined): number {
+  if (!holds(index, before) || !holds(index, after))
+    return Number(holds(index, before)) + Number(holds(index, after));
+  const same = (name: string) => JSON.stringify(before[name]) === JSON.stringify(after[name]);
+  if (!same(index.hashKey) || (index.rangeKey !== undefined && !same(index.rangeKey))) return 2;
+  const projected = index.nonKeyAttributes ?? new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...projected].every(same) ? 0 : 1;
 }
 
 /** A copy of `item`, or of the attributes a parsed ProjectionExpression names. */
@@ -479,27 +541,31 @@ function orderKey(
   return `${tableName}\n${indexName ?? ''}\n${JSON.stringify(partition)}`;
 }
 
-/**
- * The index in `list` (sorted by sort key) of its first entry whose key is at or after `sortKey`, or
- * with `after`, strictly after it.
- */
-function firstAtOrAfter(
-  list: ReadonlyArray<{ readonly sortKey: AttributeValue | undefined }>,
-  sortKey: AttributeValue | undefined,
-  after: boolean,
-): number {
+/** An item's place in an order: its sort key's value, then the write that last stored it. */
+interface OrderEntry {
+  readonly id: string;
+  readonly sortValue: number | string;
+  readonly write: number;
+}
+
+function orderEntry(id: string, item: Item, keys: IndexSchema, write: number): OrderEntry {
+  const sortKey = keys.rangeKey === undefined ? undefined : item[keys.rangeKey];
+  const sortValue = sortKey?.N !== undefined ? Number(sortKey.N) : String(sortKey?.S ?? '');
+  return { id, sortValue, write };
+}
+
+function compareEntries(a: OrderEntry, b: OrderEntry): number {
+  const [x, y] = [a.sortValue, b.sortValue];
+  return x < y ? -1 : x > y ? 1 : a.write - b.write;
+}
+
+/** Where `entry` is, or goes, in `list` (in order: no two entries of one write). */
+function positionOf(list: readonly OrderEntry[], entry: OrderEntry): number {
   let low = 0;
   for (let high = list.length; low < high;) {
     const middle = (low + high) >>> 1;
-    const order = compareKeys(list[middle].sortKey, sortKey);
-    if (order < 0 || (after && order === 0)) low = middle + 1;
+    if (compareEntries(list[middle], entry) < 0) low = middle + 1;
     else high = middle;
   }
   return low;
-}
-
-function compareKeys(a: AttributeValue | undefined, b: AttributeValue | undefined): number {
-  const value = (v: AttributeValue | undefined) => (v?.N !== undefined ? Number(v.N) : String(v?.S ?? ''));
-  const [x, y] = [value(a), value(b)];
-  return x < y ? -1 : x > y ? 1 : 0;
 }
