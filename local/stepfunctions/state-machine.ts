@@ -267,6 +267,8 @@ export class LocalStateMachine {
   ): Promise<Json> {
     let name = startName;
     let input = startInput;
+    // The JSON of `input` once the state before has written it as its output: written once, not twice.
+    let inputText: string | undefined;
     for (;;) {
       if (branch.signal.aborted) throw branch.signal.reason;
       if (branch.run.history.full) {
@@ -280,7 +282,7 @@ export class LocalStateMachine {
       const entry = { previous: branch.cursor.last, id: 0 };
       entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
         name,
-        input: JSON.stringify(input),
+        input: inputText ?? JSON.stringify(input),
         inputDetails: { truncated: false },
       });
       const context = this.contextObject(branch, executionInput, name, enteredTime);
@@ -337,6 +339,7 @@ export class LocalStateMachine {
       if (step.next === undefined) return step.output;
       name = step.next;
       input = step.output;
+      inputText = output;
     }
   }
 
@@ -453,10 +456,13 @@ export class LocalStateMachine {
       branch.tokens.add(token);
       context = { ...context, Task: { Token: token } };
     }
-    const task = new AbortController();
-    const onAbort = () => task.abort(branch.signal.reason);
-    branch.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = timeoutSeconds === undefined ? undefined : new AbortController();
+    // The task ends when its branch does, or at its timeout: without one, the branch's signal is the
+    // task's (a controller per call, made and dropped, was among the planner's costliest calls).
+    const task = timeoutSeconds === undefined ? undefined : new AbortController();
+    const onAbort = () => task?.abort(branch.signal.reason);
+    if (task) branch.signal.addEventListener('abort', onAbort, { once: true });
+    const signal = task?.signal ?? branch.signal;
+    const timer = task && new AbortController();
     try {
       const parameters = await io.parameters(context);
       history.add(branch.cursor, 'TaskScheduled', {
@@ -467,7 +473,7 @@ export class LocalStateMachine {
         ...(heartbeatSeconds !== undefined && { heartbeatInSeconds: heartbeatSeconds }),
       });
       history.add(branch.cursor, 'TaskStarted', events);
-      if (timer) {
+      if (task && timer) {
         this.clock.sleep(Number(timeoutSeconds) * 1000, timer.signal).then(
           () => task.abort(new StatesError('States.Timeout', '')),
           () => undefined,
@@ -480,7 +486,7 @@ export class LocalStateMachine {
             stateName: name,
             state,
             parameters,
-            signal: task.signal,
+            signal,
             timeoutSeconds,
           });
         }
@@ -505,7 +511,7 @@ export class LocalStateMachine {
         }
       };
       try {
-        const output = await untilAborted(call(), task.signal);
+        const output = await untilAborted(call(), signal);
         history.add(branch.cursor, 'TaskSucceeded', {
           ...events,
           output: JSON.stringify(output),
@@ -525,7 +531,7 @@ export class LocalStateMachine {
       }
     } finally {
       timer?.abort(SETTLED);
-      branch.signal.removeEventListener('abort', onAbort);
+      if (task) branch.signal.removeEventListener('abort', onAbort);
       if (token !== undefined) {
         this.options.tokens.close(token);
         branch.tokens.delete(token);
