@@ -111,7 +111,10 @@ interface Section {
  * request's once its stand-ins are swapped for the request's values. (Every gate call names its own
  * execution in its values; parsing each took a sixth of the planner's time.)
  */
-const parsedExpressions = new Map<string, { parsed: Parsed | string; standIns: Map<unknown, string> }>();
+const parsedExpressions = new Map<
+  string,
+  { parsed: Parsed | string; standIns: Map<unknown, string>; holdingStandIns: Set<unknown> }
+>();
 
 function parseExpressions(parameters: Record<string, Json>): Parsed | string {
   const values = (parameters.ExpressionAttributeValues ?? {}) as Record<string, AttributeValue>;
@@ -128,22 +131,38 @@ function parseExpressions(parameters: Record<string, Json>): Parsed | string {
     const standIns = Object.fromEntries(
       Object.entries(values).map(([name, value]) => [name, standInOfType(Object.keys(value)[0])]),
     );
-    entry = {
-      parsed: parseWith({ ...parameters, ExpressionAttributeValues: standIns }),
-      standIns: new Map(Object.entries(standIns).map(([name, standIn]) => [standIn, name])),
-    };
+    const parsed = parseWith({ ...parameters, ExpressionAttributeValues: standIns });
+    const byStandIn = new Map(Object.entries(standIns).map(([name, standIn]) => [standIn, name]));
+    entry = { parsed, standIns: byStandIn, holdingStandIns: nodesHolding(parsed, byStandIn) };
     parsedExpressions.set(key, entry);
   }
   if (typeof entry.parsed === 'string') return entry.parsed;
-  const { standIns } = entry;
+  const { standIns, holdingStandIns } = entry;
+  // Only the nodes on the way to a value are copied; the rest of the tree (paths, operators) is
+  // shared by every call of the expression: nothing reads it but to evaluate it.
   const swap = (node: unknown): unknown => {
     const name = standIns.get(node);
     if (name !== undefined) return values[name];
+    if (!holdingStandIns.has(node)) return node;
     if (Array.isArray(node)) return node.map(swap);
-    if (node === null || typeof node !== 'object') return node;
-    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, swap(v)]));
+    return Object.fromEntries(Object.entries(node as object).map(([k, v]) => [k, swap(v)]));
   };
   return swap(entry.parsed) as Parsed;
+}
+
+/** The nodes of `tree` that hold a stand-in, themselves or deeper. */
+function nodesHolding(tree: unknown, standIns: ReadonlyMap<unknown, string>): Set<unknown> {
+  const holding = new Set<unknown>();
+  const visit = (node: unknown): boolean => {
+    if (standIns.has(node)) return true;
+    if (node === null || typeof node !== 'object') return false;
+    let holds = false;
+    for (const child of Object.values(node)) holds = visit(child) || holds;
+    if (holds) holding.add(node);
+    return holds;
+  };
+  visit(tree);
+  return holding;
 }
 
 /** A value of DynamoDB type `type` (`S`, `N`, `SS`...), for parsing only. */
@@ -377,15 +396,24 @@ export class DynamoDbItems {
       if (!keys) continue;
       if (name !== undefined) this.indexWriteRequests += indexWrites(keys, previous?.item, item);
       if (!this.ordered.has(`${tableName}\n${name ?? ''}`)) continue;
+      const key = holds(keys, item) ? orderKey(tableName, name, item[keys.hashKey]) : undefined;
+      const entry = key === undefined ? undefined : orderEntry(id, item!, keys, write);
       if (previous && holds(keys, previous.item)) {
-        const list = this.orders.get(orderKey(tableName, name, previous.item[keys.hashKey]))!;
-        list.splice(positionOf(list, orderEntry(id, previous.item, keys, previous.write)), 1);
+        const previousKey = orderKey(tableName, name, previous.item[keys.hashKey]);
+        const list = this.orders.get(previousKey)!;
+        const at = positionOf(list, orderEntry(id, previous.item, keys, previous.write));
+        // Its place unchanged (the same partition and sort key, none of that key after it): no splice,
+        // which for an open record among thousands moved them all on each of its writes.
+        const stays = (other: OrderEntry | undefined) => other && compareEntries(other, entry!) <= 0;
+        if (key === previousKey && stays(list[at]) && !stays(list[at + 1])) {
+          list[at] = entry!;
+          continue;
+        }
+        list.splice(at, 1);
       }
-      if (holds(keys, item)) {
-        const key = orderKey(tableName, name, item[keys.hashKey]);
+      if (key !== undefined && entry) {
         const list = this.orders.get(key) ?? [];
         this.orders.set(key, list);
-        const entry = orderEntry(id, item, keys, write);
         list.splice(positionOf(list, entry), 0, entry);
       }
     }
