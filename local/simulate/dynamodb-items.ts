@@ -287,10 +287,16 @@ export class DynamoDbItems {
     const id = this.idOf(parameters);
     const existing = this.items.get(id)?.item;
     this.check(parsed, existing);
-    const item: Item = structuredClone(existing ?? (parameters.Key as Item));
+    // The stored item is never changed in place: a top-level SET, ADD, DELETE or REMOVE puts or
+    // drops a value of the copy; a nested path's attribute is copied whole first. (A deep copy
+    // would copy every attribute of a record on each of its writes.)
+    const item: Item = { ...(existing ?? (parameters.Key as Item)) };
     const touched = new Set<string>();
     for (const section of parsed.update?.sections ?? []) {
-      touched.add(String(section.path[0]));
+      const attribute = String(section.path[0]);
+      if (section.path.length > 1 && !touched.has(attribute) && attribute in item)
+        item[attribute] = structuredClone(item[attribute]);
+      touched.add(attribute);
       applySection(section, item);
     }
     this.store(id, String(parameters.TableName), item);
