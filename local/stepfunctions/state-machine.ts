@@ -317,7 +317,8 @@ export class LocalStateMachine {
       }
       const output = JSON.stringify(step.output);
       // Step Functions' payload limit: a state output above 256 KiB fails the execution, uncaught.
-      if (Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
+      // (A UTF-16 unit is at most 3 bytes of UTF-8: most outputs need no count.)
+      if (output.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
         throw new FailedAt(
           new StatesError(
             'States.DataLimitExceeded',
