@@ -30,6 +30,18 @@ const release = (holder: string) => ({
   UpdateExpression: 'DELETE holders :holders',
   ExpressionAttributeValues: { ':holders': { SS: [holder] } },
 });
+/** The waiters' keys in the order of the gate's ByArrival index, at most `limit` of them. */
+const waitersInLine = (items: DynamoDbItems, limit?: number) =>
+  (
+    items.query({
+      TableName: 'Gate',
+      IndexName: 'ByArrival',
+      KeyConditionExpression: 'pk = :w',
+      ExpressionAttributeValues: { ':w': { S: 'waiters' } },
+      ConsistentRead: true,
+      ...(limit !== undefined && { Limit: limit }),
+    }) as { Items: Array<{ sk: { S: string } }> }
+  ).Items.map((item) => item.sk.S);
 const refusal = (call: () => unknown) => {
   try {
     call();
@@ -70,17 +82,7 @@ test('waiters: a query of the index gives the oldest first, Limit counts, a cond
   wait('z', '2026-12-01T00:00:01.000Z', 't1');
   wait('a', '2026-12-01T00:00:03.000Z', 't2');
   wait('m', '2026-12-01T00:00:02.000Z', 't3');
-  const oldest = (limit: number) =>
-    (
-      items.query({
-        TableName: 'Gate',
-        IndexName: 'ByArrival',
-        KeyConditionExpression: 'pk = :w',
-        ExpressionAttributeValues: { ':w': { S: 'waiters' } },
-        ConsistentRead: true,
-        Limit: limit,
-      }) as { Items: Array<{ sk: { S: string } }> }
-    ).Items.map((item) => item.sk.S);
+  const oldest = (limit: number) => waitersInLine(items, limit);
   expect(oldest(10)).toEqual(['z', 'm', 'a']);
   expect(oldest(1)).toEqual(['z']);
   // z retried its wait: a new token, the same key and arrival
@@ -196,15 +198,7 @@ test('an order kept from the first Query on: the same as kept from the start, ti
     // c written again: after b among the arrivals at 2
     wait('c', '2');
   };
-  const line = (items: DynamoDbItems) =>
-    (
-      items.query({
-        TableName: 'Gate',
-        IndexName: 'ByArrival',
-        KeyConditionExpression: 'pk = :w',
-        ExpressionAttributeValues: { ':w': { S: 'waiters' } },
-      }) as { Items: Array<{ sk: { S: string } }> }
-    ).Items.map((item) => item.sk.S);
+  const line = (items: DynamoDbItems) => waitersInLine(items);
   const late = fresh();
   writes(late);
   const early = fresh();
