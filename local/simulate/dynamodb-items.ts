@@ -28,7 +28,19 @@ type Item = Record<string, AttributeValue>;
 export interface TableSchema {
   readonly hashKey: string;
   readonly rangeKey?: string;
-  readonly indexes: Readonly<Record<string, { readonly hashKey: string; readonly rangeKey?: string }>>;
+  readonly indexes: Readonly<Record<string, IndexSchema>>;
+}
+
+/** A secondary index (local or global): its keys and the attributes it projects beside them. */
+export interface IndexSchema {
+  readonly hashKey: string;
+  readonly rangeKey?: string;
+  /**
+   * The non-key attributes it projects (INCLUDE's NonKeyAttributes; none for KEYS_ONLY): a change
+   * to another attribute writes nothing to the index.
+   * @default - every attribute (ProjectionType ALL)
+   */
+  readonly nonKeyAttributes?: readonly string[];
 }
 
 /** The template's tables by their local name (the Ref). */
@@ -57,12 +69,25 @@ export function loadTableSchemas(deployment: LocalDeployment): Record<string, Ta
         {
           ...keysOf(properties.KeySchema),
           indexes: Object.fromEntries(
-            indexes.map((index) => [String(index.IndexName), keysOf(index.KeySchema)]),
+            indexes.map((index) => [
+              String(index.IndexName),
+              { ...keysOf(index.KeySchema), ...projectionOf(index.Projection) },
+            ]),
           ),
         },
       ];
     }),
   );
+}
+
+/** An index's projected non-key attributes, where it does not project them all. */
+function projectionOf(projection: unknown): { nonKeyAttributes?: string[] } {
+  const { ProjectionType: type, NonKeyAttributes: names } = isPlainObject(projection)
+    ? projection
+    : ({} as Record<string, unknown>);
+  if (type === 'KEYS_ONLY') return { nonKeyAttributes: [] };
+  if (type === 'INCLUDE') return { nonKeyAttributes: (Array.isArray(names) ? names : []).map(String) };
+  return {};
 }
 
 interface Parsed {
@@ -86,7 +111,10 @@ interface Section {
  * request's once its stand-ins are swapped for the request's values. (Every gate call names its own
  * execution in its values; parsing each took a sixth of the planner's time.)
  */
-const parsedExpressions = new Map<string, { parsed: Parsed | string; standIns: Map<unknown, string> }>();
+const parsedExpressions = new Map<
+  string,
+  { parsed: Parsed | string; standIns: Map<unknown, string>; holdingStandIns: Set<unknown> }
+>();
 
 function parseExpressions(parameters: Record<string, Json>): Parsed | string {
   const values = (parameters.ExpressionAttributeValues ?? {}) as Record<string, AttributeValue>;
@@ -103,22 +131,38 @@ function parseExpressions(parameters: Record<string, Json>): Parsed | string {
     const standIns = Object.fromEntries(
       Object.entries(values).map(([name, value]) => [name, standInOfType(Object.keys(value)[0])]),
     );
-    entry = {
-      parsed: parseWith({ ...parameters, ExpressionAttributeValues: standIns }),
-      standIns: new Map(Object.entries(standIns).map(([name, standIn]) => [standIn, name])),
-    };
+    const parsed = parseWith({ ...parameters, ExpressionAttributeValues: standIns });
+    const byStandIn = new Map(Object.entries(standIns).map(([name, standIn]) => [standIn, name]));
+    entry = { parsed, standIns: byStandIn, holdingStandIns: nodesHolding(parsed, byStandIn) };
     parsedExpressions.set(key, entry);
   }
   if (typeof entry.parsed === 'string') return entry.parsed;
-  const { standIns } = entry;
+  const { standIns, holdingStandIns } = entry;
+  // Only the nodes on the way to a value are copied; the rest of the tree (paths, operators) is
+  // shared by every call of the expression: nothing reads it but to evaluate it.
   const swap = (node: unknown): unknown => {
     const name = standIns.get(node);
     if (name !== undefined) return values[name];
+    if (!holdingStandIns.has(node)) return node;
     if (Array.isArray(node)) return node.map(swap);
-    if (node === null || typeof node !== 'object') return node;
-    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, swap(v)]));
+    return Object.fromEntries(Object.entries(node as object).map(([k, v]) => [k, swap(v)]));
   };
   return swap(entry.parsed) as Parsed;
+}
+
+/** The nodes of `tree` that hold a stand-in, themselves or deeper. */
+function nodesHolding(tree: unknown, standIns: ReadonlyMap<unknown, string>): Set<unknown> {
+  const holding = new Set<unknown>();
+  const visit = (node: unknown): boolean => {
+    if (standIns.has(node)) return true;
+    if (node === null || typeof node !== 'object') return false;
+    let holds = false;
+    for (const child of Object.values(node)) holds = visit(child) || holds;
+    if (holds) holding.add(node);
+    return holds;
+  };
+  visit(tree);
+  return holding;
 }
 
 /** A value of DynamoDB type `type` (`S`, `N`, `SS`...), for parsing only. */
@@ -213,14 +257,24 @@ export class DynamoDbItemsError extends Error {
 }
 
 export class DynamoDbItems {
-  private readonly items = new Map<string, { tableName: string; item: Item }>();
+  /** Each item by its id, with the number of the write that last stored it. */
+  private readonly items = new Map<string, { tableName: string; item: Item; write: number }>();
+  private writes = 0;
   /**
-   * Per table (or index) and partition key value, the ids of its items in sort-key order, kept on
-   * every write: a Query of the oldest waiter among thousands stays a lookup.
+   * Per table (or index) and partition key value, its items in sort-key order, ties in the order they
+   * were last written: a Query of the oldest waiter among thousands stays a lookup. Kept on every
+   * write, but only for the tables and indexes queried so far (`ordered`): the others' orders, such
+   * as every object's record in one partition, would cost each write a splice and serve no one.
    */
-  private readonly orders = new Map<string, Array<{ id: string; sortKey: AttributeValue | undefined }>>();
+  private readonly orders = new Map<string, OrderEntry[]>();
+  private readonly ordered = new Set<string>();
   /** Write requests made; each of these small items costs one write request unit. */
   writeRequests = 0;
+  /**
+   * Writes the tables' secondary indexes took (`indexWrites`): on AWS each is a write request unit
+   * more, local indexes' and global indexes' alike.
+   */
+  indexWriteRequests = 0;
   /** Read requests made (a consistent Query of one page is one read request unit). */
   readRequests = 0;
 
@@ -233,10 +287,16 @@ export class DynamoDbItems {
     const id = this.idOf(parameters);
     const existing = this.items.get(id)?.item;
     this.check(parsed, existing);
-    const item: Item = structuredClone(existing ?? (parameters.Key as Item));
+    // The stored item is never changed in place: a top-level SET, ADD, DELETE or REMOVE puts or
+    // drops a value of the copy; a nested path's attribute is copied whole first. (A deep copy
+    // would copy every attribute of a record on each of its writes.)
+    const item: Item = { ...(existing ?? (parameters.Key as Item)) };
     const touched = new Set<string>();
     for (const section of parsed.update?.sections ?? []) {
-      touched.add(String(section.path[0]));
+      const attribute = String(section.path[0]);
+      if (section.path.length > 1 && !touched.has(attribute) && attribute in item)
+        item[attribute] = structuredClone(item[attribute]);
+      touched.add(attribute);
       applySection(section, item);
     }
     this.store(id, String(parameters.TableName), item);
@@ -299,6 +359,7 @@ export class DynamoDbItems {
         `Query on ${tableName}${indexName ? ` index ${indexName}` : ''}: the simulator needs the table's schema and "<partition key> = :value"`,
       );
     }
+    this.keepOrder(tableName, indexName, keys);
     const stored = this.orders.get(orderKey(tableName, indexName, partition)) ?? [];
     const ordered = parameters.ScanIndexForward === false ? [...stored].reverse() : stored;
     const limit = typeof parameters.Limit === 'number' ? parameters.Limit : Infinity;
@@ -332,39 +393,53 @@ export class DynamoDbItems {
     }));
   }
 
-  /** Writes (or, with no item, deletes) the item `id`, keeping the table's and its indexes' orders. */
+  /** Writes (or, with no item, deletes) the item `id`, keeping the orders and counting the index writes. */
   private store(id: string, tableName: string, item: Item | undefined): void {
     const schema = this.schemas[tableName];
-    const orderings = schema
-      ? [
-          { name: undefined, keys: schema as { hashKey: string; rangeKey?: string } },
-          ...Object.entries(schema.indexes).map(([name, keys]) => ({ name, keys })),
-        ]
-      : [];
-    const old = this.items.get(id)?.item;
-    for (const { name, keys } of orderings) {
-      // an index holds only the items that have its keys
-      const inIndex = (it: Item | undefined): it is Item =>
-        it !== undefined && keys.hashKey in it && (keys.rangeKey === undefined || keys.rangeKey in it);
-      if (inIndex(old)) {
-        const list = this.orders.get(orderKey(tableName, name, old[keys.hashKey]))!;
-        const sortKey = keys.rangeKey === undefined ? undefined : old[keys.rangeKey];
-        // from the first entry of its sort key (a line of thousands of waiters: no walk from the start)
-        let at = firstAtOrAfter(list, sortKey, false);
-        while (list[at].id !== id) at++;
+    const previous = this.items.get(id);
+    const write = ++this.writes;
+    for (const [name, keys] of [[undefined, schema] as const, ...Object.entries(schema?.indexes ?? {})]) {
+      if (!keys) continue;
+      if (name !== undefined) this.indexWriteRequests += indexWrites(keys, previous?.item, item);
+      if (!this.ordered.has(`${tableName}\n${name ?? ''}`)) continue;
+      const key = holds(keys, item) ? orderKey(tableName, name, item[keys.hashKey]) : undefined;
+      const entry = key === undefined ? undefined : orderEntry(id, item!, keys, write);
+      if (previous && holds(keys, previous.item)) {
+        const previousKey = orderKey(tableName, name, previous.item[keys.hashKey]);
+        const list = this.orders.get(previousKey)!;
+        const at = positionOf(list, orderEntry(id, previous.item, keys, previous.write));
+        // Its place unchanged (the same partition and sort key, none of that key after it): no splice,
+        // which for an open record among thousands moved them all on each of its writes.
+        const stays = (other: OrderEntry | undefined) => other && compareEntries(other, entry!) <= 0;
+        if (key === previousKey && stays(list[at]) && !stays(list[at + 1])) {
+          list[at] = entry!;
+          continue;
+        }
         list.splice(at, 1);
       }
-      if (inIndex(item)) {
-        const key = orderKey(tableName, name, item[keys.hashKey]);
+      if (key !== undefined && entry) {
         const list = this.orders.get(key) ?? [];
         this.orders.set(key, list);
-        const sortKey = keys.rangeKey === undefined ? undefined : item[keys.rangeKey];
-        // after every equal sort key: insertion order breaks ties
-        list.splice(firstAtOrAfter(list, sortKey, true), 0, { id, sortKey });
+        list.splice(positionOf(list, entry), 0, entry);
       }
     }
-    if (item) this.items.set(id, { tableName, item });
+    if (item) this.items.set(id, { tableName, item, write });
     else this.items.delete(id);
+  }
+
+  /** Starts keeping the order of a table or index: from its items as they stand, then on every write. */
+  private keepOrder(tableName: string, indexName: string | undefined, keys: IndexSchema): void {
+    const name = `${tableName}\n${indexName ?? ''}`;
+    if (this.ordered.has(name)) return;
+    this.ordered.add(name);
+    for (const [id, stored] of this.items) {
+      if (stored.tableName !== tableName || !holds(keys, stored.item)) continue;
+      const key = orderKey(tableName, indexName, stored.item[keys.hashKey]);
+      const list = this.orders.get(key) ?? [];
+      this.orders.set(key, list);
+      list.push(orderEntry(id, stored.item, keys, stored.write));
+    }
+    for (const [key, list] of this.orders) if (key.startsWith(`${name}\n`)) list.sort(compareEntries);
   }
 
   private parsed(parameters: Record<string, Json>): Parsed {
@@ -397,6 +472,27 @@ export class DynamoDbItems {
     }
     return id;
   }
+}
+
+/** Whether `item` is in the index (or table) `keys`: an index holds only the items that have its keys. */
+function holds(keys: IndexSchema, item: Item | undefined): item is Item {
+  return item !== undefined && keys.hashKey in item && (keys.rangeKey === undefined || keys.rangeKey in item);
+}
+
+/**
+ * The writes a table write takes on one secondary index, as DynamoDB bills them (Developer Guide,
+ * "Provisioned throughput considerations for Global Secondary Indexes", and the same for local
+ * ones): one to put an item that comes into the index, one to delete one that leaves it, two (delete
+ * and put) when its index key changes, one when only an attribute it projects changes, none when the
+ * item is in it neither before nor after. Each entry here is under 1 KB: one write request unit.
+ */
+function indexWrites(index: IndexSchema, before: Item | undefined, after: Item | undefined): number {
+  if (!holds(index, before) || !holds(index, after))
+    return Number(holds(index, before)) + Number(holds(index, after));
+  const same = (name: string) => JSON.stringify(before[name]) === JSON.stringify(after[name]);
+  if (!same(index.hashKey) || (index.rangeKey !== undefined && !same(index.rangeKey))) return 2;
+  const projected = index.nonKeyAttributes ?? new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...projected].every(same) ? 0 : 1;
 }
 
 /** A copy of `item`, or of the attributes a parsed ProjectionExpression names. */
@@ -479,27 +575,31 @@ function orderKey(
   return `${tableName}\n${indexName ?? ''}\n${JSON.stringify(partition)}`;
 }
 
-/**
- * The index in `list` (sorted by sort key) of its first entry whose key is at or after `sortKey`, or
- * with `after`, strictly after it.
- */
-function firstAtOrAfter(
-  list: ReadonlyArray<{ readonly sortKey: AttributeValue | undefined }>,
-  sortKey: AttributeValue | undefined,
-  after: boolean,
-): number {
+/** An item's place in an order: its sort key's value, then the write that last stored it. */
+interface OrderEntry {
+  readonly id: string;
+  readonly sortValue: number | string;
+  readonly write: number;
+}
+
+function orderEntry(id: string, item: Item, keys: IndexSchema, write: number): OrderEntry {
+  const sortKey = keys.rangeKey === undefined ? undefined : item[keys.rangeKey];
+  const sortValue = sortKey?.N !== undefined ? Number(sortKey.N) : String(sortKey?.S ?? '');
+  return { id, sortValue, write };
+}
+
+function compareEntries(a: OrderEntry, b: OrderEntry): number {
+  const [x, y] = [a.sortValue, b.sortValue];
+  return x < y ? -1 : x > y ? 1 : a.write - b.write;
+}
+
+/** Where `entry` is, or goes, in `list` (in order: no two entries of one write). */
+function positionOf(list: readonly OrderEntry[], entry: OrderEntry): number {
   let low = 0;
   for (let high = list.length; low < high;) {
     const middle = (low + high) >>> 1;
-    const order = compareKeys(list[middle].sortKey, sortKey);
-    if (order < 0 || (after && order === 0)) low = middle + 1;
+    if (compareEntries(list[middle], entry) < 0) low = middle + 1;
     else high = middle;
   }
   return low;
-}
-
-function compareKeys(a: AttributeValue | undefined, b: AttributeValue | undefined): number {
-  const value = (v: AttributeValue | undefined) => (v?.N !== undefined ? Number(v.N) : String(v?.S ?? ''));
-  const [x, y] = [value(a), value(b)];
-  return x < y ? -1 : x > y ? 1 : 0;
 }

@@ -128,7 +128,7 @@ export function formatResult(result: SimulationResult): string {
     ['stateTransitions', String(result.stateTransitions)],
     [
       'requests',
-      `${result.dynamodbWriteRequests} DynamoDB writes, ${result.dynamodbReadRequests} reads, ${result.sqsRequests} SQS, ${result.eventsPut} events put; ${result.messagesLeft} messages left`,
+      `${result.dynamodbWriteRequests} DynamoDB writes (and ${result.dynamodbIndexWriteRequests} to their indexes), ${result.dynamodbReadRequests} reads, ${result.sqsRequests} SQS, ${result.eventsPut} events put; ${result.messagesLeft} messages left`,
     ],
     [
       'costUsd',

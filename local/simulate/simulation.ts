@@ -126,7 +126,8 @@ export interface SimulationResult {
   readonly stateTransitions: number;
   /**
    * Fargate, public IPv4, state transitions (Standard) and runs (Express: the gate's and the records'
-   * housekeeping), DynamoDB request units, SQS requests and the events put (PutEvents).
+   * housekeeping), DynamoDB request units (the writes to the tables' indexes included), SQS requests
+   * and the events put (PutEvents).
    */
   readonly costUsd: number;
   /**
@@ -137,6 +138,7 @@ export interface SimulationResult {
    * can only be reached through them, plus each later entry of a state this execution had already
    * passed that it re-enters from there (the second ReleaseLaunchSlot and IsAnyoneWaiting after a stale
    * token or an empty poll). Where an execution would go anyway (its one release, its Succeed) is not.
+   * A request counts its own unit, not the index writes it causes (the waiter items' ByArrival entries).
    */
   readonly waitCostUsd: number;
   /** Most executions waiting for a task token at once (in line for a launch slot). */
@@ -144,6 +146,11 @@ export interface SimulationResult {
   /** SendTaskSuccess/SendTaskFailure calls refused because the token's task was no longer waiting. */
   readonly refusedTaskTokens: number;
   readonly dynamodbWriteRequests: number;
+  /**
+   * The writes those took on the tables' secondary indexes (an entry put, deleted, or changed: two
+   * when its index key changes), each billed as a write request unit as well.
+   */
+  readonly dynamodbIndexWriteRequests: number;
   readonly dynamodbReadRequests: number;
   readonly sqsRequests: number;
   /** Events put on the default bus by PutEvents (the object recorder's result events), each billed. */
@@ -548,7 +555,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   const servicesUsd =
     costs.transitions * PRICES.stateTransition +
     expressRuns.reduce((sum, run) => sum + expressPrice(run), 0) +
-    items.writeRequests * PRICES.dynamodbWriteRequestUnit +
+    (items.writeRequests + items.indexWriteRequests) * PRICES.dynamodbWriteRequestUnit +
     items.readRequests * PRICES.dynamodbReadRequestUnit +
     sqsRequests * PRICES.sqsRequest +
     eventsPut * PRICES.eventBridgeEvent;
@@ -574,6 +581,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     peakWaitingExecutions: stepFunctions.tokens.peakWaiting,
     refusedTaskTokens: costs.refusedTokens,
     dynamodbWriteRequests: items.writeRequests,
+    dynamodbIndexWriteRequests: items.indexWriteRequests,
     dynamodbReadRequests: items.readRequests,
     sqsRequests,
     eventsPut,

@@ -1,11 +1,13 @@
 import type { Clock } from '../clock';
-import { ruleMatches } from './asl/choice-rules';
 import { checkDefinition } from './asl/definition-check';
 import { QueryEvaluationError, StatesError } from './asl/errors';
 import { ExecutionHistory, type HistoryCursor } from './asl/history';
-import { JsonataEvaluator, jsonataText, type StatesBinding } from './asl/jsonata';
-import { applyResultPath, evaluateExpression, fillPayload, type Json, lookUp, readPath } from './asl/paths';
-import { type Catcher, errorMatches, maxAttemptsOf, type Retrier, retryDelaySeconds } from './asl/retry';
+import { JsonataEvaluator } from './asl/jsonata';
+import { JsonataState } from './asl/jsonata-states';
+import { JsonPathState } from './asl/jsonpath-states';
+import type { Json } from './asl/paths';
+import { errorMatches, maxAttemptsOf, type Retrier, retryDelaySeconds } from './asl/retry';
+import type { CatchRule, MapIo, StateFields, Step, TaskIo } from './asl/state-fields';
 import { assignedVariables, VARIABLES, VariableScope } from './asl/variables';
 import type { AslState, StateMachineDefinition } from './definitions';
 import { type LocalServices, type TaskIntegration, taskIntegration } from './integrations';
@@ -21,13 +23,22 @@ import type { TaskTokens } from './task-tokens';
  * BackoffRate, MaxDelaySeconds, JitterStrategy FULL) and Catch (never for States.Runtime or
  * States.DataLimitExceeded); a Task's TimeoutSeconds and HeartbeatSeconds; the execution's own
  * TimeoutSeconds (TIMED_OUT); StopExecution (ABORTED: no Catch runs, running tasks are told through
- * their AbortSignal, open task tokens closed); the history AWS records.
+ * their AbortSignal, open task tokens closed); the history AWS records. What a state does is written
+ * here once; its fields are read in its query language by asl/jsonpath-states.ts or
+ * asl/jsonata-states.ts.
  *
  * Why our own interpreter and not aws-local-stepfunctions: the library runs in real time only (its
  * waits and retries are timers of its own), has no task tokens, no Distributed Map, evaluates a Fail
  * state's ErrorPath/CausePath without intrinsics and records no AWS history, so each needed a
  * workaround; a planner of 10,000 executions needs a virtual clock. It stays as a test oracle.
  */
+
+/**
+ * Why a timer that is no longer needed is aborted: with a reason given, AbortController makes no
+ * DOMException (with its stack trace), which at one per task call was among the planner's costliest
+ * calls.
+ */
+const SETTLED = 'settled';
 
 /** The largest input or output a state may have: 256 KiB. */
 const MAX_PAYLOAD_BYTES = 262_144;
@@ -159,28 +170,6 @@ interface Branch {
   readonly current?: { name?: string; input?: Json };
 }
 
-/** What a state did: where next, its output, and the variables its Assign sets. */
-interface Step {
-  readonly next?: string;
-  readonly output: Json;
-  readonly assign?: Record<string, Json>;
-}
-
-/** A Task's call, in either query language. */
-interface TaskIo {
-  /** The call's parameters, given the context object (which carries the task token, if any). */
-  parameters(context: Record<string, Json>): Json | Promise<Json>;
-  readonly timeoutSeconds?: number;
-  readonly heartbeatSeconds?: number;
-}
-
-/** An inline Map's items and each one's input, in either query language. */
-interface MapIo {
-  items(): Promise<Json>;
-  itemInput(value: Json, itemContext: Record<string, Json>): Json | Promise<Json>;
-  readonly maxConcurrency: number;
-}
-
 export class LocalStateMachine {
   private readonly integrations = new Map<AslState, TaskIntegration>();
   private readonly jsonataStates = new Set<AslState>();
@@ -212,10 +201,10 @@ export class LocalStateMachine {
     const onStop = () => controller.abort(options.signal?.reason);
     if (options.signal?.aborted) onStop();
     options.signal?.addEventListener('abort', onStop, { once: true });
-    const timer = new AbortController();
     const timeoutSeconds = this.definition.TimeoutSeconds;
-    if (typeof timeoutSeconds === 'number') {
-      this.clock.sleep(timeoutSeconds * 1000, timer.signal).then(
+    const timer = typeof timeoutSeconds === 'number' ? new AbortController() : undefined;
+    if (timer) {
+      this.clock.sleep(Number(timeoutSeconds) * 1000, timer.signal).then(
         () =>
           controller.abort(new ExecutionStopped('TIMED_OUT', 'States.Timeout', 'The execution timed out')),
         () => undefined,
@@ -276,7 +265,7 @@ export class LocalStateMachine {
         failedState: error.state,
       };
     } finally {
-      timer.abort();
+      timer?.abort(SETTLED);
       options.signal?.removeEventListener('abort', onStop);
       for (const token of branch.tokens) this.options.tokens.close(token);
     }
@@ -292,6 +281,8 @@ export class LocalStateMachine {
   ): Promise<Json> {
     let name = startName;
     let input = startInput;
+    // The JSON of `input` once the state before has written it as its output: written once, not twice.
+    let inputText: string | undefined;
     for (;;) {
       if (branch.signal.aborted) throw branch.signal.reason;
       if (branch.run.history.full) {
@@ -309,16 +300,16 @@ export class LocalStateMachine {
       const entry = { previous: branch.cursor.last, id: 0 };
       entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
         name,
-        input: JSON.stringify(input),
+        input: inputText ?? JSON.stringify(input),
         inputDetails: { truncated: false },
       });
       const context = this.contextObject(branch, executionInput, name, enteredTime);
-      const jsonata = this.jsonataStates.has(state);
+      const fields: StateFields = this.jsonataStates.has(state)
+        ? new JsonataState(name, state, input, context, branch.scope, this.jsonata, this.clock)
+        : new JsonPathState(name, state, input, context, this.clock);
       let step: Step;
       try {
-        step = jsonata
-          ? await this.runJsonataState(name, state, input, context, branch, executionInput)
-          : await this.runState(name, state, input, context, branch, executionInput);
+        step = await this.runState(name, state, fields, context, branch, executionInput);
       } catch (thrown) {
         if (branch.signal.aborted) throw branch.signal.reason;
         if (thrown instanceof FailedAt) throw thrown;
@@ -327,12 +318,12 @@ export class LocalStateMachine {
           thrown instanceof QueryEvaluationError
             ? this.evaluationFailed(branch, name, entry, thrown)
             : thrown;
-        const catcher = ((state.Catch as Catcher[] | undefined) ?? []).find((c) =>
+        const catcher = ((state.Catch as CatchRule[] | undefined) ?? []).find((c) =>
           errorMatches(c.ErrorEquals, error.name),
         );
         if (!catcher) throw new FailedAt(error, failedState(name, input, branch.scope));
         try {
-          step = await this.caught(catcher, input, error, context, branch, jsonata);
+          step = await fields.caught(catcher, error);
         } catch (failure) {
           if (!(failure instanceof StatesError)) throw failure;
           const reported =
@@ -344,7 +335,8 @@ export class LocalStateMachine {
       }
       const output = JSON.stringify(step.output);
       // Step Functions' payload limit: a state output above 256 KiB fails the execution, uncaught.
-      if (Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
+      // (A UTF-16 unit is at most 3 bytes of UTF-8: most outputs need no count.)
+      if (output.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(output) > MAX_PAYLOAD_BYTES) {
         throw new FailedAt(
           new StatesError(
             'States.DataLimitExceeded',
@@ -366,289 +358,55 @@ export class LocalStateMachine {
       if (step.next === undefined) return step.output;
       name = step.next;
       input = step.output;
+      inputText = output;
     }
   }
 
-  /** A JSONPath state. */
+  /** Runs one state, reading its fields through `fields` (JSONPath or JSONata); what it did. */
   private async runState(
     name: string,
     state: AslState,
-    rawInput: Json,
+    fields: StateFields,
     context: Record<string, Json>,
     branch: Branch,
     executionInput: Json,
   ): Promise<Step> {
-    const next = state.End === true ? undefined : (state.Next as string | undefined);
-    if (state.Type === 'Fail') {
-      const text = (path: unknown, literal: unknown, field: string) => {
-        if (typeof path === 'string') {
-          const value = evaluateExpression(path, rawInput, context, field);
-          return typeof value === 'string' ? value : JSON.stringify(value);
-        }
-        return typeof literal === 'string' ? literal : '';
-      };
-      throw new StatesError(
-        text(state.ErrorPath, state.Error, 'ErrorPath'),
-        text(state.CausePath, state.Cause, 'CausePath'),
-      );
-    }
-    const input = inputOf(state, rawInput, context);
-    // Assign reads the state's result as `$` (a Task's, Map's or Parallel's before ResultSelector;
-    // its input where it has none), and the variables as they were when the state began:
-    // OutputPath too reads them before the Assign is made.
-    const assign = (result: Json, fields: AslState = state) =>
-      fields.Assign === undefined
-        ? undefined
-        : (fillPayload(fields.Assign as Json, result, context, 'Assign') as Record<string, Json>);
-    const finish = (result: Json, raw = result): Step => ({
-      next,
-      output: outputOf(
-        state,
-        applyResultPath(rawInput, state.ResultPath as string | null | undefined, result),
-        context,
-      ),
-      assign: assign(raw),
-    });
-    switch (state.Type) {
-      case 'Succeed':
-        return { output: outputOf(state, input, context) };
-      case 'Pass':
-        return finish(
-          state.Parameters !== undefined
-            ? fillPayload(state.Parameters as Json, input, context)
-            : state.Result !== undefined
-              ? (state.Result as Json)
-              : input,
-        );
-      case 'Choice': {
-        const rule = (state.Choices as Array<Record<string, Json>>).find((r) =>
-          ruleMatches(r, input, context),
-        );
-        const target = rule ? String(rule.Next) : (state.Default as string | undefined);
-        if (target === undefined) {
-          throw new StatesError(
-            'States.NoChoiceMatched',
-            `No Choice rule matched and there was no Default in state "${name}"`,
-          );
-        }
-        // The matched rule's Assign; the state's when none matched (the Default), as AWS does.
-        const fields = rule ? (rule as AslState) : state;
-        return { next: target, output: outputOf(state, input, context), assign: assign(input, fields) };
-      }
-      case 'Wait': {
-        await this.clock.sleep(this.waitMs(state, input, context), branch.signal);
-        return { next, output: outputOf(state, input, context), assign: assign(input) };
-      }
-      case 'Task': {
-        let attemptContext = context;
-        const output = await this.withRetry(state, branch.signal, (retryCount) => {
-          attemptContext = { ...context, State: { ...(context.State as object), RetryCount: retryCount } };
-          return this.runTask(name, state, attemptContext, branch, {
-            parameters: (withToken) =>
-              state.Parameters === undefined
-                ? input
-                : fillPayload(state.Parameters as Json, input, withToken),
-            timeoutSeconds: secondsOf(state, 'TimeoutSeconds', input, attemptContext),
-            heartbeatSeconds: secondsOf(state, 'HeartbeatSeconds', input, attemptContext),
-          });
-        });
-        return finish(selectResult(state, output, attemptContext), output);
-      }
-      case 'Parallel': {
-        const outputs = await this.withRetry(state, branch.signal, async () => {
-          const effective =
-            state.Parameters === undefined ? input : fillPayload(state.Parameters as Json, input, context);
-          return this.runParallel(state, effective, branch, executionInput);
-        });
-        return finish(selectResult(state, outputs, context), outputs);
-      }
-      case 'Map': {
-        const selector = (state.ItemSelector ?? state.Parameters) as Json | undefined;
-        const map: MapIo = {
-          items: async () =>
-            state.ItemsPath === undefined
-              ? input
-              : readPath(String(state.ItemsPath), input, context, 'ItemsPath'),
-          itemInput: (value, itemContext) =>
-            selector === undefined ? value : fillPayload(selector, input, itemContext, 'ItemSelector'),
-          maxConcurrency: typeof state.MaxConcurrency === 'number' ? state.MaxConcurrency : 0,
-        };
-        const outputs = await this.withRetry(state, branch.signal, () =>
-          this.runMap(name, state, input, context, branch, executionInput, map),
-        );
-        return finish(selectResult(state, outputs, context), outputs);
-      }
-      default:
-        throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);
-    }
-  }
-
-  /**
-   * A JSONata state: `$states.input` is its input, Arguments its call's (a Task's; a Parallel's
-   * branches' input), Output its output (by default its result, or its input where it has none),
-   * Assign its variables; Output and Assign both see the variables as they were when it began.
-   */
-  private async runJsonataState(
-    name: string,
-    state: AslState,
-    input: Json,
-    context: Record<string, Json>,
-    branch: Branch,
-    executionInput: Json,
-  ): Promise<Step> {
-    const next = state.End === true ? undefined : (state.Next as string | undefined);
-    const states: StatesBinding = { input, context };
-    const fill = (value: unknown, location: string, binding: StatesBinding = states) =>
-      this.jsonata.fill(value, binding, branch.scope, location);
-    const finish = async (
-      result: Json | undefined,
-      nextState: string | undefined = next,
-      fields: { readonly Output?: unknown; readonly Assign?: unknown } = {
-        Output: state.Output,
-        Assign: state.Assign,
-      },
-    ): Promise<Step> => {
-      const binding = result === undefined ? states : { ...states, result };
-      return {
-        next: nextState,
-        output:
-          fields.Output === undefined ? (result ?? input) : await fill(fields.Output, 'Output', binding),
-        assign:
-          fields.Assign === undefined
-            ? undefined
-            : ((await fill(fields.Assign, 'Assign', binding)) as Record<string, Json>),
-      };
-    };
     switch (state.Type) {
       case 'Fail':
-        throw new StatesError(
-          await this.jsonataString(state.Error, 'Error', states, branch),
-          await this.jsonataString(state.Cause, 'Cause', states, branch),
-        );
+        throw await fields.failure();
       case 'Succeed':
-        return finish(undefined, undefined);
+        return fields.succeed();
       case 'Pass':
-        return finish(undefined);
-      case 'Choice': {
-        for (const rule of state.Choices as Array<Record<string, unknown>>) {
-          const holds = await fill(rule.Condition, 'Condition');
-          if (typeof holds !== 'boolean') throw unexpectedType(rule.Condition, 'Condition', 'boolean', holds);
-          if (!holds) continue;
-          // The matched rule's Output and Assign; the state's are the Default's.
-          return finish(undefined, String(rule.Next), { Output: rule.Output, Assign: rule.Assign });
-        }
-        if (state.Default === undefined) {
-          throw new StatesError(
-            'States.NoChoiceMatched',
-            `No Choice rule matched and there was no Default in state "${name}"`,
-          );
-        }
-        return finish(undefined, String(state.Default));
+        return fields.pass();
+      case 'Choice':
+        return fields.choice();
+      case 'Wait':
+        await this.clock.sleep(await fields.waitMs(), branch.signal);
+        return fields.waited();
+      case 'Task': {
+        let attemptContext = context;
+        const result = await this.withRetry(state, branch.signal, async (retryCount) => {
+          attemptContext = { ...context, State: { ...(context.State as object), RetryCount: retryCount } };
+          return this.runTask(name, state, attemptContext, branch, await fields.task(attemptContext));
+        });
+        return fields.finish(result, attemptContext);
       }
-      case 'Wait': {
-        const ms =
-          state.Seconds !== undefined
-            ? (await this.jsonataNumber(state.Seconds, 'Seconds', states, branch, 0)) * 1000
-            : await this.jsonataTimestampMs(state.Timestamp, states, branch);
-        await this.clock.sleep(ms, branch.signal);
-        return finish(undefined);
+      case 'Parallel': {
+        const result = await this.withRetry(state, branch.signal, async () =>
+          this.runParallel(state, await fields.branchInput(), branch, executionInput),
+        );
+        return fields.finish(result, context);
       }
-      case 'Task':
-        return finish(
-          await this.withRetry(state, branch.signal, async (retryCount) => {
-            const attemptContext = {
-              ...context,
-              State: { ...(context.State as object), RetryCount: retryCount },
-            };
-            const binding = { input, context: attemptContext };
-            const seconds = (field: 'TimeoutSeconds' | 'HeartbeatSeconds') =>
-              state[field] === undefined
-                ? undefined
-                : this.jsonataNumber(state[field], field, binding, branch, 1);
-            return this.runTask(name, state, attemptContext, branch, {
-              parameters: (withToken) =>
-                state.Arguments === undefined
-                  ? {}
-                  : fill(state.Arguments, 'Arguments', { input, context: withToken }),
-              timeoutSeconds: await seconds('TimeoutSeconds'),
-              heartbeatSeconds: await seconds('HeartbeatSeconds'),
-            });
-          }),
-        );
-      case 'Parallel':
-        return finish(
-          await this.withRetry(state, branch.signal, async () =>
-            this.runParallel(
-              state,
-              state.Arguments === undefined ? input : await fill(state.Arguments, 'Arguments'),
-              branch,
-              executionInput,
-            ),
-          ),
-        );
       case 'Map': {
-        const map: MapIo = {
-          items: async () => {
-            if (state.Items === undefined) return input;
-            const items = await fill(state.Items, 'Items');
-            if (!Array.isArray(items)) throw unexpectedType(state.Items, 'Items', 'array', items);
-            return items;
-          },
-          itemInput: (value, itemContext) =>
-            state.ItemSelector === undefined
-              ? value
-              : fill(state.ItemSelector, 'ItemSelector', { input, context: itemContext }),
-          maxConcurrency:
-            state.MaxConcurrency === undefined
-              ? 0
-              : await this.jsonataNumber(state.MaxConcurrency, 'MaxConcurrency', states, branch, 0),
-        };
-        return finish(
-          await this.withRetry(state, branch.signal, () =>
-            this.runMap(name, state, input, context, branch, executionInput, map),
-          ),
+        const map = await fields.map();
+        const result = await this.withRetry(state, branch.signal, () =>
+          this.runMap(name, state, fields.input, context, branch, executionInput, map),
         );
+        return fields.finish(result, context);
       }
       default:
         throw new Error(`Unreachable: state type ${state.Type} passed the definition check`);
     }
-  }
-
-  /** Where a caught error goes: a Catch's ResultPath (JSONPath) or Output (JSONata), and its Assign. */
-  private async caught(
-    catcher: Catcher & { readonly Output?: unknown; readonly Assign?: unknown },
-    input: Json,
-    error: StatesError,
-    context: Record<string, Json>,
-    branch: Branch,
-    jsonata: boolean,
-  ): Promise<Step> {
-    const errorOutput = { Error: error.name, Cause: error.message };
-    if (!jsonata) {
-      return {
-        next: catcher.Next,
-        output: applyResultPath(input, catcher.ResultPath, errorOutput),
-        assign:
-          catcher.Assign === undefined
-            ? undefined
-            : (fillPayload(catcher.Assign as Json, errorOutput, context, 'Assign') as Record<string, Json>),
-      };
-    }
-    const binding: StatesBinding = { input, context, errorOutput };
-    return {
-      next: catcher.Next,
-      output:
-        catcher.Output === undefined
-          ? errorOutput
-          : await this.jsonata.fill(catcher.Output, binding, branch.scope, 'Output'),
-      assign:
-        catcher.Assign === undefined
-          ? undefined
-          : ((await this.jsonata.fill(catcher.Assign, binding, branch.scope, 'Assign')) as Record<
-              string,
-              Json
-            >),
-    };
   }
 
   /**
@@ -676,47 +434,6 @@ export class LocalStateMachine {
   }
 
   /** A Fail state's Error or Cause in JSONata: a string, literal or evaluated. */
-  private async jsonataString(
-    value: unknown,
-    field: string,
-    states: StatesBinding,
-    branch: Branch,
-  ): Promise<string> {
-    if (value === undefined) return '';
-    const text = await this.jsonata.fill(value, states, branch.scope, field);
-    if (typeof text !== 'string') throw unexpectedType(value, field, 'string', text);
-    return text;
-  }
-
-  /** A whole number of at least `min`, literal or evaluated (Seconds, TimeoutSeconds, MaxConcurrency). */
-  private async jsonataNumber(
-    value: unknown,
-    field: string,
-    states: StatesBinding,
-    branch: Branch,
-    min: number,
-  ): Promise<number> {
-    const number = await this.jsonata.fill(value, states, branch.scope, field);
-    if (typeof number !== 'number' || !Number.isInteger(number) || number < min)
-      throw unexpectedType(value, field, min > 0 ? 'positive integer' : 'non-negative integer', number);
-    return number;
-  }
-
-  /** A Wait's Timestamp in JSONata: an ISO 8601 time with its offset; how long until then. */
-  private async jsonataTimestampMs(value: unknown, states: StatesBinding, branch: Branch): Promise<number> {
-    const timestamp = await this.jsonata.fill(value, states, branch.scope, 'Timestamp');
-    const at =
-      typeof timestamp === 'string' && ISO_TIMESTAMP.test(timestamp) ? Date.parse(timestamp) : Number.NaN;
-    if (Number.isNaN(at)) {
-      throw new QueryEvaluationError(
-        'Timestamp',
-        `The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: ${typeof timestamp === 'string' ? timestamp : JSON.stringify(timestamp)}`,
-      );
-    }
-    return Math.max(0, at - this.clock.now());
-  }
-
-  /** Runs `attempt` under the state's Retry: each retrier counts its own attempts. */
   private async withRetry(
     state: AslState,
     signal: AbortSignal,
@@ -758,10 +475,13 @@ export class LocalStateMachine {
       branch.tokens.add(token);
       context = { ...context, Task: { Token: token } };
     }
-    const task = new AbortController();
-    const onAbort = () => task.abort(branch.signal.reason);
-    branch.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = new AbortController();
+    // The task ends when its branch does, or at its timeout: without one, the branch's signal is the
+    // task's (a controller per call, made and dropped, was among the planner's costliest calls).
+    const task = timeoutSeconds === undefined ? undefined : new AbortController();
+    const onAbort = () => task?.abort(branch.signal.reason);
+    if (task) branch.signal.addEventListener('abort', onAbort, { once: true });
+    const signal = task?.signal ?? branch.signal;
+    const timer = task && new AbortController();
     try {
       const parameters = await io.parameters(context);
       history.add(branch.cursor, 'TaskScheduled', {
@@ -774,17 +494,16 @@ export class LocalStateMachine {
       history.add(branch.cursor, 'TaskStarted', events);
       // `.sync` and `.waitForTaskToken` (never request-response): the submit call's answer.
       const submitted = (response: Json) => {
-        if (task.signal.aborted) return;
+        if (signal.aborted) return;
         history.add(branch.cursor, 'TaskSubmitted', {
           ...events,
           output: JSON.stringify(response),
           outputDetails: { truncated: false },
         });
       };
-      const timedOut = new StatesError('States.Timeout', '');
-      if (timeoutSeconds !== undefined) {
-        this.clock.sleep(timeoutSeconds * 1000, timer.signal).then(
-          () => task.abort(timedOut),
+      if (task && timer) {
+        this.clock.sleep(Number(timeoutSeconds) * 1000, timer.signal).then(
+          () => task.abort(new StatesError('States.Timeout', '')),
           () => undefined,
         );
       }
@@ -795,7 +514,7 @@ export class LocalStateMachine {
             stateName: name,
             state,
             parameters,
-            signal: task.signal,
+            signal,
             timeoutSeconds,
             onSubmitted: submitted,
           });
@@ -817,7 +536,7 @@ export class LocalStateMachine {
         }
       };
       try {
-        const output = await untilAborted(call(), task.signal);
+        const output = await untilAborted(call(), signal);
         history.add(branch.cursor, 'TaskSucceeded', {
           ...events,
           output: JSON.stringify(output),
@@ -836,8 +555,8 @@ export class LocalStateMachine {
         throw error;
       }
     } finally {
-      timer.abort();
-      branch.signal.removeEventListener('abort', onAbort);
+      timer?.abort(SETTLED);
+      if (task) branch.signal.removeEventListener('abort', onAbort);
       if (token !== undefined) {
         this.options.tokens.close(token);
         branch.tokens.delete(token);
@@ -993,33 +712,6 @@ export class LocalStateMachine {
     return results;
   }
 
-  private waitMs(state: AslState, input: Json, context: Json): number {
-    if (typeof state.Seconds === 'number') return state.Seconds * 1000;
-    if (state.SecondsPath !== undefined) {
-      const seconds = readPath(String(state.SecondsPath), input, context, 'SecondsPath');
-      if (typeof seconds !== 'number' || seconds < 0) {
-        throw new StatesError(
-          'States.Runtime',
-          `SecondsPath ${String(state.SecondsPath)} gave ${JSON.stringify(seconds)}, not a number of seconds`,
-        );
-      }
-      return seconds * 1000;
-    }
-    const timestamp =
-      state.Timestamp !== undefined
-        ? state.Timestamp
-        : readPath(String(state.TimestampPath), input, context, 'TimestampPath');
-    const at = typeof timestamp === 'string' ? Date.parse(timestamp) : NaN;
-    if (Number.isNaN(at)) {
-      throw new StatesError(
-        'States.Runtime',
-        `The Wait state's timestamp ${JSON.stringify(timestamp)} is not an ISO 8601 time`,
-      );
-    }
-    return Math.max(0, at - this.clock.now());
-  }
-
-  /** The context object (`$$`, `$states.context`), which also carries the variables in scope. */
   private contextObject(
     branch: Branch,
     executionInput: Json,
@@ -1057,64 +749,6 @@ class FailedAt extends Error {
 function failedState(name: string, input: Json, scope: VariableScope): FailedState {
   const variables = scope.all();
   return Object.keys(variables).length > 0 ? { name, input, variables } : { name, input };
-}
-
-function inputOf(state: AslState, input: Json, context: Json): Json {
-  if (state.InputPath === null) return {};
-  return state.InputPath === undefined
-    ? input
-    : readPath(String(state.InputPath), input, context, 'InputPath');
-}
-
-function outputOf(state: AslState, output: Json, context: Json): Json {
-  if (state.OutputPath === null) return {};
-  return state.OutputPath === undefined
-    ? output
-    : readPath(String(state.OutputPath), output, context, 'OutputPath');
-}
-
-/** A valid ISO 8601 time with its offset, as a JSONata Wait's Timestamp must be. */
-const ISO_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
-
-/** A JSONata field whose value is not of the type the field takes, as AWS words it. */
-function unexpectedType(
-  field: unknown,
-  location: string,
-  expected: string,
-  value: Json,
-): QueryEvaluationError {
-  const text = jsonataText(field) ?? JSON.stringify(field);
-  const type = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return new QueryEvaluationError(
-    location,
-    `The JSONata expression '${text}' specified for the field '${location}' returned an unexpected result type. Expected '${expected}', but was '${type}' for value: ${JSON.stringify(value)}`,
-  );
-}
-
-function selectResult(state: AslState, result: Json, context: Json): Json {
-  return state.ResultSelector === undefined
-    ? result
-    : fillPayload(state.ResultSelector as Json, result, context, 'ResultSelector');
-}
-
-/** TimeoutSeconds / HeartbeatSeconds, or their `…Path` form read from the effective input. */
-function secondsOf(
-  state: AslState,
-  field: 'TimeoutSeconds' | 'HeartbeatSeconds',
-  input: Json,
-  context: Json,
-): number | undefined {
-  if (typeof state[field] === 'number') return state[field] as number;
-  const path = state[`${field}Path`];
-  if (path === undefined) return undefined;
-  const value = lookUp(String(path), input, context);
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new StatesError(
-      'States.Runtime',
-      `${field}Path ${String(path)} gave ${JSON.stringify(value)}, not a positive integer`,
-    );
-  }
-  return value;
 }
 
 /** `promise`, or the signal's reason as soon as it is aborted. */

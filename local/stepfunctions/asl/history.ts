@@ -59,9 +59,16 @@ export class ExecutionHistory {
   }
 }
 
-/** The field an event's details sit under, as AWS names it. */
+/** The field an event's details sit under, as AWS names it; worked out once per event type. */
+const detailsFields = new Map<string, string>();
+
 function detailsField(type: string): string {
-  if (type.endsWith('StateEntered')) return 'stateEnteredEventDetails';
-  if (type.endsWith('StateExited')) return 'stateExitedEventDetails';
-  return `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
+  let field = detailsFields.get(type);
+  if (field === undefined) {
+    if (type.endsWith('StateEntered')) field = 'stateEnteredEventDetails';
+    else if (type.endsWith('StateExited')) field = 'stateExitedEventDetails';
+    else field = `${type[0].toLowerCase()}${type.slice(1)}EventDetails`;
+    detailsFields.set(type, field);
+  }
+  return field;
 }

@@ -117,6 +117,8 @@ export class JsonataEvaluator {
   ): Promise<Json> {
     const text = jsonataText(template);
     if (text !== undefined) return this.evaluate(text, states, variables, location);
+    // A part with no expression in it is copied as it is, without a turn per value.
+    if (!holdsJsonata(template)) return copyOf(template);
     if (Array.isArray(template)) {
       const out: Json[] = [];
       for (let i = 0; i < template.length; i++)
@@ -155,6 +157,31 @@ export class JsonataEvaluator {
     );
     expression.registerFunction('parse', (text: Json) => intrinsic('$parse', 'States.StringToJson', [text]));
   }
+}
+
+/** Whether a template holds a `{% %}` string anywhere: known once per object of the definition. */
+const holding = new WeakMap<object, boolean>();
+
+function holdsJsonata(template: unknown): boolean {
+  if (jsonataText(template) !== undefined) return true;
+  if (template === null || typeof template !== 'object') return false;
+  let known = holding.get(template);
+  if (known === undefined) {
+    known = Object.values(template).some(holdsJsonata);
+    holding.set(template, known);
+  }
+  return known;
+}
+
+/** A copy of a literal part of a template, as filling it in gives it: new arrays and objects. */
+function copyOf(template: unknown): Json {
+  if (Array.isArray(template)) return template.map(copyOf);
+  if (isPlainObject(template)) {
+    const out: Record<string, Json> = {};
+    for (const [key, value] of Object.entries(template)) out[key] = copyOf(value);
+    return out;
+  }
+  return template as Json;
 }
 
 /** Runs the intrinsic function that implements a JSONata function; its errors name the JSONata one. */

@@ -103,7 +103,7 @@ test('reads the workflow the rule starts from the template: the gate, its table,
     rangeKey: 'objectVersion',
     indexes: {
       ByFailure: { hashKey: 'bucket', rangeKey: 'failedAt' },
-      ByOpen: { hashKey: 'bucket', rangeKey: 'openSince' },
+      ByOpen: { hashKey: 'bucket', rangeKey: 'openSince', nonKeyAttributes: ['executionArn'] },
     },
   });
   expect(workflow.taskDefinitions.map((t) => [t.cpu, t.memory])).toEqual([['256', '512']]);
@@ -154,6 +154,10 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
     // 6 WAITING_FOR_CAPACITY, and the recorder's 8 endings; the sweep's one run (at the same phase,
     // then every 15 minutes) queries the open records, none old enough
     dynamodbWriteRequests: 34 + 5 + 12 + (8 + 8 + 6 + 8),
+    // the indexes: each waiter item in and out of the gate's ByArrival (6 + 6); each record into the
+    // sweep's ByOpen when put and out of it when its ending removes openSince (8 + 8); a status
+    // write changes nothing ByOpen projects, no record failed (ByFailure), a refused write writes none
+    dynamodbIndexWriteRequests: 6 + 6 + (8 + 8),
     dynamodbReadRequests: 8 + 5 + 1,
     sqsRequests: 0,
     // the recorder's result event of each object
@@ -177,7 +181,7 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
   // 8 tasks of 0.5 vCPU and 1 GB for 60 s, each with a public IPv4, the transitions and the requests
   const fargate = 8 * (0.5 * PRICES.fargateVcpuHour.ARM64 + 1 * PRICES.fargateGbHour.ARM64) * (60 / 3600);
   const ipv4 = 8 * PRICES.publicIpv4Hour * (60 / 3600);
-  const requests = 81 * PRICES.dynamodbWriteRequestUnit + 14 * PRICES.dynamodbReadRequestUnit;
+  const requests = (81 + 28) * PRICES.dynamodbWriteRequestUnit + 14 * PRICES.dynamodbReadRequestUnit;
   // 14 Express runs (the reconciler's 5, the recorder's 8, the sweep's 1), each a request and 100 ms
   // at 64 MB (service calls take no time here); the 8 result events
   const express = 14 * (PRICES.expressRequest + 0.1 * PRICES.expressGbSecond * (64 / 1024));
