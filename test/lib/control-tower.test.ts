@@ -260,7 +260,8 @@ describe('Control Tower rules judged by the resource types they name (test/suppo
     try {
       const templatePath = path.join(dir, 'TestPipeline.template.json');
       fs.writeFileSync(templatePath, JSON.stringify(storedTemplate('default'), undefined, 1));
-      const context = { templatePaths: [templatePath] };
+      // (both plugins read only the template paths of the context aws-cdk-lib passes them)
+      const context = { templatePaths: [templatePath], stackTemplates: [], appConstruct: new App() };
       const applicable = applicableControlTowerRules().validate(context);
       expect(applicable.violations.length).toBeGreaterThan(0);
       expect(applicable).toEqual(new CfnGuardValidator().validate(context));
