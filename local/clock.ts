@@ -1,4 +1,23 @@
 /**
+ * How much faster than real time `npm start` runs its clock: retries, waits, long polls, visibility
+ * timeouts, task and execution timeouts, EventBridge's delivery retries and the schedules alike. 100
+ * turns a 5-minute retry cap into 3 s and the reconciler's minute into 0.6 s; a task's 3600 s
+ * TimeoutSeconds is then 36 s of wall time, ample for a local worker run.
+ */
+export const LOCAL_CLOCK_SPEED = 100;
+/**
+ * The fastest the local clock may run. The engine's own work is pipeline time too (a RealClock stands
+ * still only while tracked I/O is in flight), and so is a task's real run: at speed s each
+ * millisecond of either is s ms. Measured on a loaded 2-core machine (load 8) with samples/:
+ * at 5,000 the longest execution took 705 s of the worker's 3600 s TimeoutSeconds and the idle
+ * pipeline's housekeeping 40% of a core; at 10,000 the longest took 2,360 s; at 50,000 the
+ * every-minute reconciler's runs (AWS's schedules fire whether or not the last run ended) outlast
+ * their period and pile up, the run 3 times slower; at 100,000 they never stop and the run never
+ * ends. So 5,000: a fifth of the task timeout, a tenth of the speed where the reconciler piles up.
+ */
+export const MAX_CLOCK_SPEED = 5_000;
+
+/**
  * The only source of time for the local services: retries, waits, long polls, visibility timeouts,
  * task durations and execution timeouts all ask a Clock, so one run can go by real time (`npm start`,
  * scaled so that a 5-minute backoff takes 3 s), or by virtual time (the planner, and every test that

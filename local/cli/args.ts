@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util';
 
 import { UsageError } from '../../shared/commands/command';
 import { parseSince } from '../../shared/commands/execution-history';
+import { LOCAL_CLOCK_SPEED, MAX_CLOCK_SPEED } from '../clock';
 import { DEFAULT_VCPU_QUOTA } from '../ecs/fargate-quotas';
 import { LAUNCH_ERROR_KINDS, type LaunchErrorKind } from '../ecs/launch-faults';
 import { type GateFault, GateFaultError, parseGateFault } from '../faults/gate-faults';
-import { type FaultOptions, LOCAL_CLOCK_SPEED, MAX_CLOCK_SPEED } from '../pipeline';
+import type { FaultOptions } from '../pipeline';
 
 export const DEFAULT_PORT = 4566;
 export const DEFAULT_DATA_DIR = '.local';

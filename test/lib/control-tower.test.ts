@@ -12,21 +12,17 @@ import {
   type ControlId,
   controlRuleId,
 } from '../../lib/control-tower-acknowledgements';
+import { applicableControlTowerRules, controlTowerRuleFiles } from '../support/applicable-guard-rules';
 import { rememberedReports } from '../support/remembered-validation';
 import { acknowledgementsIn } from './support/acknowledgements';
-import { type ConfigurationName, CONFIGURATIONS, pipelineApp } from './support/synth';
+import { type ConfigurationName, CONFIGURATIONS, pipelineApp, storedTemplate } from './support/synth';
 
 // The AWS Control Tower proactive controls (the CloudFormation Guard rules that
 // @cdklabs/cdk-validator-cfnguard ships, run by its cfn-guard binary) over the template of every
 // configuration mode, through aws-cdk-lib's policy validation: what `cdk synth` reports with the
-// plugin registered, acknowledgements applied by aws-cdk-lib itself.
-
-const RULES_DIR = path.join(
-  path.dirname(require.resolve('@cdklabs/cdk-validator-cfnguard/package.json')),
-  'rules',
-  'control-tower',
-  'cfn-guard',
-);
+// plugin registered, acknowledgements applied by aws-cdk-lib itself. Each template is judged by the
+// rule files that name its resource types (test/support/applicable-guard-rules.ts; the last tests
+// here show that this leaves the report unchanged).
 
 interface ReportedConstruct {
   readonly constructPath: string;
@@ -63,7 +59,7 @@ function validate(slot: string, context: Record<string, unknown>, change?: (app:
   try {
     const { app } = pipelineApp(context, outdir);
     change?.(app);
-    Validations.of(app).addPlugins(rememberedReports(new CfnGuardValidator(), `control-tower-${slot}`));
+    Validations.of(app).addPlugins(rememberedReports(applicableControlTowerRules(), `control-tower-${slot}`));
     try {
       app.synth();
     } catch (error) {
@@ -202,14 +198,10 @@ describe('Control Tower: what passes in which mode', () => {
 
 describe('Control Tower acknowledgements (lib/control-tower-acknowledgements.ts)', () => {
   /** Every control's guard file in the package: its `[CT.…]` tag and the rule it defines. */
-  const guardRules = fs
-    .readdirSync(RULES_DIR, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.guard'))
-    .map((file) => fs.readFileSync(path.join(RULES_DIR, file), 'utf8'))
-    .map((text) => ({
-      control: /\[(CT\.[A-Z0-9]+\.PR\.\d+)\]/.exec(text)?.[1],
-      rule: /^rule (\w+) when is_cfn_template/m.exec(text)?.[1],
-    }));
+  const guardRules = controlTowerRuleFiles().map(({ code }) => ({
+    control: /\[(CT\.[A-Z0-9]+\.PR\.\d+)\]/.exec(code)?.[1],
+    rule: /^rule (\w+) when is_cfn_template/m.exec(code)?.[1],
+  }));
 
   test.each(Object.entries(CONTROL_RULES))('%s is checked by the guard rule %s', (control, rule) => {
     expect(guardRules).toContainEqual({ control, rule });
@@ -223,5 +215,58 @@ describe('Control Tower acknowledgements (lib/control-tower-acknowledgements.ts)
     const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'control-tower.md'), 'utf8');
     const rows = doc.split('\n').filter((line) => line.startsWith('| CT.'));
     expect(Object.keys(CONTROL_RULES).filter((c) => !rows.some((r) => r.startsWith(`| ${c} `)))).toEqual([]);
+  });
+});
+
+describe('Control Tower rules judged by the resource types they name (test/support/applicable-guard-rules.ts)', () => {
+  test('every rule file selects resources only by a type it names, and its rules run only on a selection that is not empty', () => {
+    const files = controlTowerRuleFiles();
+    expect(files.length).toBeGreaterThan(200);
+    const typeTerm = /^Type == (%\w+|"AWS::\w+::\w+"|'AWS::\w+::\w+')$/;
+    const offending = files.flatMap(({ name, code, resourceTypes }) => {
+      // the file's own selections of resources (let x = Resources.*[ Type == %T or ... ])
+      const selections = [...code.matchAll(/^let \w+\s*=\s*Resources(?:\.\*)?\[([^\]]*)\]/gm)].map(
+        (m) => m[1],
+      );
+      const typesBound = [...code.matchAll(/^let (\w+)\s*=\s*["'](AWS::\w+::\w+)["']/gm)].map((m) => m[1]);
+      const badSelections = selections.filter((body) =>
+        body
+          .split(/\bor\b/)
+          .map((term) => term.trim())
+          .some((term) => {
+            const literal = typeTerm.exec(term)?.[1];
+            return (
+              literal === undefined || (literal.startsWith('%') && !typesBound.includes(literal.slice(1)))
+            );
+          }),
+      );
+      // each rule on a template: `rule r when is_cfn_template(%INPUT_DOCUMENT) %selection not empty {`
+      const ungated = [...code.matchAll(/^rule (\w+) when is_cfn_template\([^)]*\)([^{]*)\{/gm)].filter(
+        (m) => !/\bnot empty\b/.test(m[2]),
+      );
+      return [
+        ...(selections.length === 0 || resourceTypes.length === 0
+          ? [`${name}: selects no resource type`]
+          : []),
+        ...badSelections.map((body) => `${name}: selects by more than a type: [${body.trim()}]`),
+        ...ungated.map((m) => `${name}: rule ${m[1]} runs on an empty selection`),
+      ];
+    });
+    expect(offending).toEqual([]);
+  });
+
+  test("judged by the rule files that name its resource types, a template gets the whole rule set's report", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cfn-guard-rules-'));
+    try {
+      const templatePath = path.join(dir, 'TestPipeline.template.json');
+      fs.writeFileSync(templatePath, JSON.stringify(storedTemplate('default'), undefined, 1));
+      // (both plugins read only the template paths of the context aws-cdk-lib passes them)
+      const context = { templatePaths: [templatePath], stackTemplates: [], appConstruct: new App() };
+      const applicable = applicableControlTowerRules().validate(context);
+      expect(applicable.violations.length).toBeGreaterThan(0);
+      expect(applicable).toEqual(new CfnGuardValidator().validate(context));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { parseCliArgs, UsageError } from '../../../local/cli/args';
-import { LOCAL_CLOCK_SPEED, MAX_CLOCK_SPEED } from '../../../local/pipeline';
+import { LOCAL_CLOCK_SPEED, MAX_CLOCK_SPEED } from '../../../local/clock';
 
 test('--clock-speed: 100 by default, 1 to 5000 taken as given', () => {
   expect(parseCliArgs([]).clockSpeed).toBe(LOCAL_CLOCK_SPEED);
