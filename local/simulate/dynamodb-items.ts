@@ -246,12 +246,19 @@ function standIn(value: AttributeValue): AttributeValue {
   return byJsonata ? standInOfType(key) : value;
 }
 
-/** An error as the SDK throws a DynamoDB refusal: the integrations name it `DynamoDb.<name>`. */
+/**
+ * An error as the SDK throws a DynamoDB refusal: the integrations name it `DynamoDb.<name>`. It has
+ * no stack trace: a refusal is an answer, not a bug (every full gate's claim is one), and capturing
+ * the stack was among the planner's costliest calls.
+ */
 export class DynamoDbItemsError extends Error {
   readonly $metadata = {};
 
   constructor(name: string, message: string) {
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = stackTraceLimit;
     this.name = name;
   }
 }

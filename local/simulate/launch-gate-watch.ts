@@ -75,19 +75,25 @@ export class IdleSlotWatch {
     const limit = Number((slots?.limit as { N?: string } | undefined)?.N);
     // No limit written yet: no claim has run, so no one can be in line for a slot either.
     if (!Number.isFinite(limit)) return false;
-    const inUse = holdersOf(slots).filter((arn) => {
+    const holders = holdersOf(slots);
+    // Fewer holders than slots: one stands free, whatever the holders do. Otherwise count the
+    // holders in use until they fill every slot (this runs at every write: no more than needed).
+    if (holders.length < limit) return true;
+    let inUse = 0;
+    for (const arn of holders) {
       const execution = this.execution(arn);
+      if (execution?.status !== 'RUNNING') continue;
       // Granted but not yet woken: it still waits on its token, its history's last event the
       // TaskSubmitted of its `.waitForTaskToken` task (nothing else happens in it while it waits;
       // a running `runTask.sync` task's last event is a TaskSubmitted too, of another resource).
-      const last = execution?.history.events.at(-1);
+      const last = execution.history.events.at(-1);
       const waiting =
         last?.type === 'TaskSubmitted' &&
         String((last.taskSubmittedEventDetails as { resource?: string }).resource).endsWith(
           '.waitForTaskToken',
         );
-      return execution?.status === 'RUNNING' && !waiting;
-    }).length;
+      if (!waiting && ++inUse >= limit) return false;
+    }
     return inUse < limit;
   }
 }

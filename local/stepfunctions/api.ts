@@ -187,7 +187,15 @@ export class StepFunctionsApi implements LocalAwsService {
   }
 
   private getExecutionHistory(request: Request): Response {
-    const entry = this.entry(this.executionArn(request.executionArn));
+    const arn = this.executionArn(request.executionArn);
+    // As on AWS: an Express execution has no history here (its record is CloudWatch Logs).
+    if (arn.split(':')[5] === 'express') {
+      throw new AwsServiceError(
+        'InvalidArn',
+        "Invalid Arn: 'Resource type not valid in this context: express'",
+      );
+    }
+    const entry = this.entry(arn);
     const includeData = request.includeExecutionData !== false;
     const events = [...(entry.history ?? [])].map((event) => apiEvent(event, includeData));
     if (request.reverseOrder === true) events.reverse();

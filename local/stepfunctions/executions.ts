@@ -382,7 +382,7 @@ export class LocalStepFunctions {
       mapItemIndex: init.mapItemIndex,
       parentExecutionArn: init.parentExecutionArn,
       express: init.express,
-      history: new ExecutionHistory(this.clock, init.history),
+      history: new ExecutionHistory(this.clock, init.history, !init.express),
       attempts: [],
       tokenWaits: [],
     };

@@ -223,19 +223,19 @@ export class LocalStateMachine {
     if (options.resumeAt) {
       history.add(branch.cursor, 'ExecutionRedriven', { redriveCount: options.identity.redriveCount ?? 1 });
     } else {
-      history.add(branch.cursor, 'ExecutionStarted', {
+      history.add(branch.cursor, 'ExecutionStarted', () => ({
         input: JSON.stringify(input),
         inputDetails: { truncated: false },
         roleArn: options.identity.roleArn,
-      });
+      }));
     }
     const start = options.resumeAt ?? { name: String(this.definition.StartAt), input };
     try {
       const output = await this.runStates(this.definition, start.name, start.input, branch, input);
-      history.add(branch.cursor, 'ExecutionSucceeded', {
+      history.add(branch.cursor, 'ExecutionSucceeded', () => ({
         output: JSON.stringify(output),
         outputDetails: { truncated: false },
-      });
+      }));
       return { status: 'SUCCEEDED', output };
     } catch (error) {
       const stopped = controller.signal.aborted ? controller.signal.reason : error;
@@ -298,11 +298,11 @@ export class LocalStateMachine {
       }
       const enteredTime = new Date(this.clock.now()).toISOString();
       const entry = { previous: branch.cursor.last, id: 0 };
-      entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, {
+      entry.id = branch.run.history.add(branch.cursor, `${state.Type}StateEntered`, () => ({
         name,
         input: inputText ?? JSON.stringify(input),
         inputDetails: { truncated: false },
-      });
+      }));
       const context = this.contextObject(branch, executionInput, name, enteredTime);
       const fields: StateFields = this.jsonataStates.has(state)
         ? new JsonataState(name, state, input, context, branch.scope, this.jsonata, this.clock)
@@ -484,22 +484,22 @@ export class LocalStateMachine {
     const timer = task && new AbortController();
     try {
       const parameters = await io.parameters(context);
-      history.add(branch.cursor, 'TaskScheduled', {
+      history.add(branch.cursor, 'TaskScheduled', () => ({
         ...events,
         region: this.options.region ?? 'us-east-1',
         parameters: JSON.stringify(parameters),
         ...(timeoutSeconds !== undefined && { timeoutInSeconds: timeoutSeconds }),
         ...(heartbeatSeconds !== undefined && { heartbeatInSeconds: heartbeatSeconds }),
-      });
+      }));
       history.add(branch.cursor, 'TaskStarted', events);
       // `.sync` and `.waitForTaskToken` (never request-response): the submit call's answer.
       const submitted = (response: Json) => {
         if (signal.aborted) return;
-        history.add(branch.cursor, 'TaskSubmitted', {
+        history.add(branch.cursor, 'TaskSubmitted', () => ({
           ...events,
           output: JSON.stringify(response),
           outputDetails: { truncated: false },
-        });
+        }));
       };
       if (task && timer) {
         this.clock.sleep(Number(timeoutSeconds) * 1000, timer.signal).then(
@@ -537,11 +537,11 @@ export class LocalStateMachine {
       };
       try {
         const output = await untilAborted(call(), signal);
-        history.add(branch.cursor, 'TaskSucceeded', {
+        history.add(branch.cursor, 'TaskSucceeded', () => ({
           ...events,
           output: JSON.stringify(output),
           outputDetails: { truncated: false },
-        });
+        }));
         return output;
       } catch (error) {
         if (branch.signal.aborted) throw branch.signal.reason;

@@ -16,6 +16,8 @@ export interface HistoryEvent {
   readonly [details: string]: unknown;
 }
 
+type EventDetails = Record<string, unknown>;
+
 /** Step Functions Standard's limit: an execution that would record more fails. */
 export const MAX_HISTORY_EVENTS = 25_000;
 
@@ -26,36 +28,50 @@ export interface HistoryCursor {
 
 export class ExecutionHistory {
   readonly events: HistoryEvent[];
+  /** Events recorded so far, kept or not: the last one's id. */
+  private count: number;
 
+  /**
+   * @param kept Whether the events are kept. An Express execution's are not: Step Functions keeps no
+   * history of one (GetExecutionHistory refuses its ARN; its record is CloudWatch Logs), and it has
+   * no 25,000-event limit. Its events are still numbered, as its log's are.
+   */
   constructor(
     private readonly clock: Clock,
     earlier: readonly HistoryEvent[] = [],
+    readonly kept = true,
   ) {
     this.events = [...earlier];
+    this.count = this.events.at(-1)?.id ?? 0;
   }
 
   /** A cursor at the latest event: where a new branch of the run starts. */
   cursor(): HistoryCursor {
-    return { last: this.events.at(-1)?.id ?? 0 };
+    return { last: this.count };
   }
 
-  /** Records an event after the cursor's and moves the cursor to it; returns its id. */
-  add(cursor: HistoryCursor, type: string, details?: Record<string, unknown>): number {
-    const id = this.events.length + 1;
-    const event: HistoryEvent = {
-      timestamp: this.clock.now(),
-      type,
-      id,
-      previousEventId: cursor.last,
-      ...(details && { [detailsField(type)]: details }),
-    };
-    this.events.push(event);
+  /**
+   * Records an event after the cursor's and moves the cursor to it; returns its id. Details that
+   * take work to make (the JSON of an input or output) are given as a function: made only if kept.
+   */
+  add(cursor: HistoryCursor, type: string, details?: EventDetails | (() => EventDetails)): number {
+    const id = ++this.count;
+    if (this.kept) {
+      if (typeof details === 'function') details = details();
+      this.events.push({
+        timestamp: this.clock.now(),
+        type,
+        id,
+        previousEventId: cursor.last,
+        ...(details && { [detailsField(type)]: details }),
+      });
+    }
     cursor.last = id;
     return id;
   }
 
   get full(): boolean {
-    return this.events.length >= MAX_HISTORY_EVENTS;
+    return this.kept && this.count >= MAX_HISTORY_EVENTS;
   }
 }
 

@@ -383,7 +383,7 @@ test('errors are AwsServiceErrors', async () => {
   await expect(api.call('DescribeExecution', {})).rejects.toBeInstanceOf(AwsServiceError);
 });
 
-test('an EXPRESS state machine: names may repeat, its ARNs are express: ones, no status-change event; .sync is refused at load', async () => {
+test('an EXPRESS state machine: names may repeat, its ARNs are express: ones, no status-change event, no history; .sync is refused at load', async () => {
   const clock = new AutoClock(0);
   const events: StatusChangeEvent[] = [];
   const express = {
@@ -419,6 +419,13 @@ test('an EXPRESS state machine: names may repeat, its ARNs are express: ones, no
     ['SUCCEEDED', { looked: true }],
   ]);
   expect(events).toEqual([]);
+  // As on AWS, whose record of an Express execution is CloudWatch Logs: none kept, none answered.
+  expect(stepFunctions.executions().map((e) => e.history.events)).toEqual([[], []]);
+  await expect(
+    stepFunctions.api.call('GetExecutionHistory', { executionArn: first.executionArn }),
+  ).rejects.toEqual(
+    refusal('InvalidArn', /^Invalid Arn: 'Resource type not valid in this context: express'$/),
+  );
   expect(
     () =>
       new LocalStepFunctions({
