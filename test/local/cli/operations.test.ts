@@ -16,6 +16,20 @@ beforeAll(async () => {
 });
 afterAll(() => dirs?.remove());
 
+/**
+ * A pipeline on the CLI's --data-dir layout with the rule disabled: what it writes there, nothing
+ * processes until the CLI under test runs.
+ */
+function seedingPipeline() {
+  const layout = dataLayout(dirs.dataDir);
+  return startTestPipeline(templatePath, {
+    dataDir: layout.s3,
+    deadLetterDir: layout.deadLetters,
+    journalDir: layout.executions,
+    ruleState: 'DISABLED',
+  });
+}
+
 const objects: Record<string, string> = {
   'incoming/cli/one.txt': 'one\n',
   'incoming/cli/two words.csv': 'a,b\n',
@@ -25,13 +39,7 @@ const objects: Record<string, string> = {
 test('npm start -- --backfill --json processes the objects already in the bucket and prints one JSON document', async () => {
   // Written while the rule is disabled, where the CLI's --data-dir keeps its objects: nothing
   // processed them before the backfill.
-  const layout = dataLayout(dirs.dataDir);
-  const seeding = await startTestPipeline(templatePath, {
-    dataDir: layout.s3,
-    deadLetterDir: layout.deadLetters,
-    journalDir: layout.executions,
-    ruleState: 'DISABLED',
-  });
+  const seeding = await seedingPipeline();
   for (const [key, body] of Object.entries(objects)) await seeding.upload(key, body);
   await seeding.stop();
 
@@ -107,13 +115,7 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
 test('without --json: the lines npm run replay-dead-letters prints, then the execution it started', async () => {
   // GIVEN a dead letter (put as EventBridge's delivery puts one: the test above goes through its
   // retries) and its object, in the CLI's --data-dir
-  const layout = dataLayout(dirs.dataDir);
-  const seeding = await startTestPipeline(templatePath, {
-    dataDir: layout.s3,
-    deadLetterDir: layout.deadLetters,
-    journalDir: layout.executions,
-    ruleState: 'DISABLED',
-  });
+  const seeding = await seedingPipeline();
   const key = 'incoming/lines/order.json';
   await seeding.upload(key, '{"order":1}');
   // (the event names the version written: the worker skips an object that changed since its event)
