@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 
 import { RealClock } from '../../local/clock';
@@ -20,6 +22,8 @@ import { synthesizedTemplate } from './support/synthesized-template';
 
 const SLOTS = 2;
 const OBJECTS = 8;
+/** Seconds of wall time from a task's launch to its command's first step: 20 s of pipeline time. */
+const TASK_START = 0.1;
 /** Fast enough that the reconciler's minute is 0.3 s; a task of 0.1 s is 20 s of pipeline time. */
 const CLOCK_SPEED = 200;
 
@@ -42,17 +46,30 @@ interface Burst {
 
 /**
  * Uploads the burst; resolves when every execution has ended. With `during`, the first `SLOTS` tasks
- * run until they are stopped and `during` runs once both run; the next two wait for each other, however
- * long the machine's load makes that (a lost slot leaves one waiting alone until its TimeoutSeconds,
- * 18 s of wall time at this speed, fails it); every other task takes 0.1 s.
+ * run until they are stopped, and `during` gets their executions once all of them run; the next two
+ * wait for each other, however long the machine's load makes that (a lost slot leaves one waiting
+ * alone until its TimeoutSeconds, 18 s of wall time at this speed, fails it); every other task takes
+ * 0.1 s.
+ *
+ * Which tasks run long is decided by the tasks themselves (the first `SLOTS` to start), so `during`
+ * waits for each to name its object, not for executions to enter RunWorker: a task starts a while
+ * after its state is entered (here `TASK_START` of wall time, as Fargate provisions a task before its
+ * container runs), and an execution stopped in that while never runs its task, so the next task would
+ * run long in its place, unstopped, holding its slot until its timeout.
  */
 async function burst(
   faults: FaultOptions,
-  during?: (pipeline: LocalPipeline) => Promise<void>,
+  during?: (pipeline: LocalPipeline, longRunning: readonly ExecutionRecord[]) => Promise<void>,
   onServiceCall?: ServiceCallHook,
 ): Promise<Burst> {
   const dirs = (used.dirs = testDirectories());
-  const long = `mkdir "${dirs.dataDir}-long-a" 2>/dev/null || mkdir "${dirs.dataDir}-long-b" 2>/dev/null`;
+  const markers = Array.from({ length: SLOTS }, (_, i) => `${dirs.dataDir}-long-${i}`);
+  // A task that takes a marker names its object's key in it (one mkdir: never half written).
+  const long = markers
+    .map(
+      (marker) => `if mkdir "${marker}" 2>/dev/null; then mkdir "${marker}/\${KEY##*/}"; exec sleep 600; fi`,
+    )
+    .join('; ');
   const met = `${dirs.dataDir}-met`;
   const meet =
     `mkdir -p "${met}"; touch "${met}/$$"; ` +
@@ -61,7 +78,7 @@ async function burst(
     dataDir: dirs.dataDir,
     deadLetterDir: dirs.deadLetterDir,
     clock: new RealClock(CLOCK_SPEED),
-    workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 600; else ${meet}; fi` : 'sleep 0.1'],
+    workerCommand: ['/bin/sh', '-c', during ? `sleep ${TASK_START}; ${long}; ${meet}` : 'sleep 0.1'],
     faults,
     onServiceCall,
   }));
@@ -71,9 +88,9 @@ async function burst(
   );
   let holdersAfter = 0;
   if (during) {
-    while (holders(pipeline).length < SLOTS) await tick();
-    const before = new Set(holders(pipeline));
-    await during(pipeline);
+    const longRunning = await namedIn(pipeline, markers);
+    const before = new Set(longRunning);
+    await during(pipeline, longRunning);
     let idle = false;
     const settled = pipeline.waitForIdle().then(() => (idle = true));
     while (!idle) {
@@ -87,6 +104,20 @@ async function burst(
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
+
+/** The executions of the objects named in `markers` (their keys' last segment), once each names one. */
+async function namedIn(pipeline: LocalPipeline, markers: readonly string[]): Promise<ExecutionRecord[]> {
+  for (;;) {
+    const named = markers.flatMap((marker) => (existsSync(marker) ? readdirSync(marker) : []));
+    if (named.length === markers.length) {
+      const keys = named.map((name) => `incoming/${name}`).sort();
+      const executions = pipeline.executions().filter((e) => keys.includes(e.key));
+      expect(executions.map((e) => [e.key, e.status]).sort()).toEqual(keys.map((key) => [key, 'RUNNING']));
+      return executions;
+    }
+    await tick();
+  }
+}
 
 /** The executions running their task. */
 function holders(pipeline: LocalPipeline): ExecutionRecord[] {
@@ -115,18 +146,20 @@ async function expectGateAtRest(
   expect(executions.filter((e) => e.tokenWaits.length > 0).length).toBeGreaterThanOrEqual(waited);
 }
 
-/** Stops every execution whose task runs, through the SDK's StopExecution on the local endpoint. */
-async function stopHolders(pipeline: LocalPipeline, stopped: string[] = []): Promise<void> {
+/** Stops `executions` through the SDK's StopExecution on the local endpoint, adding each to `stopped`. */
+async function stopExecutions(
+  pipeline: LocalPipeline,
+  executions: readonly ExecutionRecord[],
+  stopped: string[] = [],
+): Promise<void> {
   const sfn = new SFNClient({
     endpoint: pipeline.endpoint,
     region: LOCAL_REGION,
     credentials: { ...LOCAL_S3_CREDENTIALS },
   });
-  for (const holder of holders(pipeline)) {
-    await sfn.send(
-      new StopExecutionCommand({ executionArn: holder.executionArn, cause: 'stopped mid-burst' }),
-    );
-    stopped.push(holder.executionArn);
+  for (const { executionArn } of executions) {
+    await sfn.send(new StopExecutionCommand({ executionArn, cause: 'stopped mid-burst' }));
+    stopped.push(executionArn);
   }
   sfn.destroy();
 }
@@ -139,8 +172,8 @@ function lastStateEntered(e: ExecutionRecord): string | undefined {
 
 test('holders stopped mid-burst: their slots are used again, and the gate comes to rest', async () => {
   const stopped: string[] = [];
-  const run = await burst({}, async (pipeline) => {
-    await stopHolders(pipeline, stopped);
+  const run = await burst({}, async (pipeline, longRunning) => {
+    await stopExecutions(pipeline, longRunning, stopped);
   });
   expect(stopped).toHaveLength(SLOTS);
   await expectGateAtRest(run, stopped);
@@ -152,8 +185,8 @@ test('holders stopped and their status-change events missed: the reconciler free
   const stopped: string[] = [];
   const run = await burst(
     { gate: [{ kind: 'missed-event', amount: { count: SLOTS } }] },
-    async (pipeline) => {
-      await stopHolders(pipeline, stopped);
+    async (pipeline, longRunning) => {
+      await stopExecutions(pipeline, longRunning, stopped);
     },
   );
   expect(run.pipeline.gateFaultsInjected()).toMatchObject({ 'missed-event': SLOTS });
@@ -237,8 +270,8 @@ test('every fault at a rate over every gate call and event, with holders stopped
       seed: 19,
       gate: [...EVERY_KIND, 'missed-event' as const].map((kind) => ({ kind, amount: rate })),
     },
-    async (pipeline) => {
-      await stopHolders(pipeline, stopped);
+    async (pipeline, longRunning) => {
+      await stopExecutions(pipeline, longRunning, stopped);
     },
   );
   const injected = run.pipeline.gateFaultsInjected()!;
@@ -262,8 +295,9 @@ async function stopBothHolders(faults: FaultOptions) {
   await Promise.all(
     Array.from({ length: SLOTS }, (_, i) => pipeline.upload(`incoming/last-${i}.txt`, `last ${i}`)),
   );
+  // No object waits for these slots: whether a task started before its execution stopped changes nothing.
   while (holders(pipeline).length < SLOTS) await tick();
-  await stopHolders(pipeline);
+  await stopExecutions(pipeline, holders(pipeline));
   return pipeline;
 }
 
