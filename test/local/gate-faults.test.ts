@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 
+import { GATE_RETRY } from '../../lib/launch-gate';
 import { RealClock } from '../../local/clock';
 import type { GateFault, GateFaultKind } from '../../local/faults/gate-faults';
 import type { ExecutionRecord, FaultOptions, LocalPipeline } from '../../local/pipeline';
@@ -126,22 +127,29 @@ function holders(pipeline: LocalPipeline): ExecutionRecord[] {
 
 /**
  * What every case asserts: the gate at rest, never more tasks than slots, every object run once (and
- * at least `waited` of them waited in line).
+ * at least `waited` of them waited in line). With `givingUp`, an object whose claim or wait in line
+ * gave up (`gaveUp`) fails with that call's error instead, as a gate call failing past its retries
+ * fails its object (docs/launch-gate.md, "The calls"): a schedule of faults at a rate can strike
+ * every attempt of a call.
  */
 async function expectGateAtRest(
   { pipeline, executions }: Burst,
   stopped: readonly string[] = [],
-  { waited = OBJECTS / 2 } = {},
+  { waited = OBJECTS / 2, givingUp = false } = {},
 ) {
   expect(await pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
   expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(SLOTS);
   expect(executions.map((e) => e.key).sort()).toEqual(
     Array.from({ length: OBJECTS }, (_, i) => `incoming/object-${i}.txt`).sort(),
   );
-  const outcome = (e: ExecutionRecord) => (stopped.includes(e.executionArn) ? 'ABORTED' : 'SUCCEEDED');
+  const outcome = (e: ExecutionRecord) => {
+    if (stopped.includes(e.executionArn)) return ['ABORTED'];
+    const call = givingUp ? gaveUp(e) : undefined;
+    return call ? ['FAILED', call.error, expect.stringContaining('(injected')] : ['SUCCEEDED'];
+  };
   // A failure's error and cause are in the diff, so a failing run explains itself.
   const ending = (e: ExecutionRecord) => (e.status === 'FAILED' ? [e.status, e.error, e.cause] : [e.status]);
-  expect(executions.map((e) => [e.key, ...ending(e)])).toEqual(executions.map((e) => [e.key, outcome(e)]));
+  expect(executions.map((e) => [e.key, ...ending(e)])).toEqual(executions.map((e) => [e.key, ...outcome(e)]));
   // It was a burst: objects waited in line (so releases handed slots on).
   expect(executions.filter((e) => e.tokenWaits.length > 0).length).toBeGreaterThanOrEqual(waited);
 }
@@ -164,10 +172,40 @@ async function stopExecutions(
   sfn.destroy();
 }
 
+/** The states `e` entered, in order. */
+function statesEntered(e: ExecutionRecord): string[] {
+  return e.history.events
+    .filter((h) => h.type.endsWith('StateEntered'))
+    .map((h) => (h.stateEnteredEventDetails as { name: string }).name);
+}
+
 /** The state `e` entered last. */
-function lastStateEntered(e: ExecutionRecord): string | undefined {
-  const entered = e.history.events.filter((h) => h.type.endsWith('StateEntered')).at(-1);
-  return (entered?.stateEnteredEventDetails as { name: string } | undefined)?.name;
+const lastStateEntered = (e: ExecutionRecord) => statesEntered(e).at(-1);
+
+/** Attempts of a gate call before it gives up: the first, then GATE_RETRY's retries. */
+const GATE_ATTEMPTS = 1 + GATE_RETRY.maxAttempts!;
+
+/**
+ * The claim or wait in line of `e` that gave up, each of its GATE_ATTEMPTS attempts failed by an
+ * injected fault, and the error it gave up with; undefined when none did.
+ */
+function gaveUp(e: ExecutionRecord): { readonly stateName: string; readonly error: string } | undefined {
+  const events = e.history.events;
+  const nameAt = (i: number) => (events[i].stateEnteredEventDetails as { name?: string } | undefined)?.name;
+  let entered = events.length - 1;
+  while (entered >= 0 && nameAt(entered) !== 'ClaimLaunchSlot' && nameAt(entered) !== 'WaitForLaunchSlot') {
+    entered--;
+  }
+  if (entered < 0) return undefined;
+  const injected: string[] = [];
+  for (const event of events.slice(entered + 1)) {
+    if (event.type === 'TaskStateExited') break;
+    const failed = event.taskFailedEventDetails as { error: string; cause: string } | undefined;
+    if (event.type === 'TaskFailed' && failed?.cause.includes('(injected')) injected.push(failed.error);
+  }
+  return injected.length === GATE_ATTEMPTS
+    ? { stateName: nameAt(entered)!, error: injected.at(-1)! }
+    : undefined;
 }
 
 test('holders stopped mid-burst: their slots are used again, and the gate comes to rest', async () => {
@@ -262,6 +300,35 @@ test.each([
   },
 );
 
+test('a claim whose every attempt took effect but lost its answer: each object fails, releasing any slot it took', async () => {
+  const run = await burst({
+    gate: [{ kind: 'lost-after', amount: { rate: 1.0 }, stateName: 'ClaimLaunchSlot' }],
+  });
+  // Every attempt of every claim reached DynamoDB (applied, or refused: every slot taken) and lost its answer.
+  expect(run.pipeline.gateFaultsInjected()).toMatchObject({ 'lost-after': OBJECTS * GATE_ATTEMPTS });
+  expect(run.executions.map((e) => [e.key, e.status, gaveUp(e)])).toEqual(
+    run.executions.map((e) => [
+      e.key,
+      'FAILED',
+      { stateName: 'ClaimLaunchSlot', error: 'DynamoDb.InternalServerErrorException' },
+    ]),
+  );
+  // None of them ran a task; each released what its claim may have taken, then failed.
+  expect(run.pipeline.peakRunningTasks()).toBe(0);
+  for (const e of run.executions) {
+    expect(statesEntered(e)).toEqual([
+      'RecordObject',
+      'ClaimLaunchSlot',
+      'ReleaseLaunchSlot',
+      'FindWaitingExecution',
+      'IsAnyoneWaiting',
+      'WasObjectProcessed',
+      'ObjectFailed',
+    ]);
+  }
+  expect(await run.pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
+});
+
 test('every fault at a rate over every gate call and event, with holders stopped: seeded, at rest', async () => {
   const stopped: string[] = [];
   const rate = { rate: 0.15 };
@@ -278,8 +345,9 @@ test('every fault at a rate over every gate call and event, with holders stopped
   // Which call draws which fault depends on the order calls come in, which real processes vary; over
   // the ~150 gate calls of a burst each kind strikes (none would with odds of about 1 in 10^7).
   for (const kind of EVERY_KIND) expect([kind, injected[kind] > 0]).toEqual([kind, true]);
-  // Retried claims come late: fewer may find every slot taken.
-  await expectGateAtRest(run, stopped, { waited: 1 });
+  // Retried claims come late: fewer may find every slot taken. At these rates a claim or a wait in line
+  // gives up about once in 50 bursts (each attempt fails with odds 0.386: 1 - 0.85^3), its object failed.
+  await expectGateAtRest(run, stopped, { waited: 1, givingUp: true });
 });
 
 /** `SLOTS` objects whose tasks run until both are stopped, with `faults`; resolves once nothing runs. */
