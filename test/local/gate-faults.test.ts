@@ -17,8 +17,9 @@ import { synthesizedTemplate } from './support/synthesized-template';
  * on its schedule, all on one fast clock. A burst of 8 objects on 2 slots (0.5 vCPU tasks on a
  * quota of 1 vCPU in the template; the local Fargate quota allows 12, so only the gate bounds them).
  * In each case, once every execution has ended: the gate is at rest (no holder, no waiter), no more
- * tasks ran at once than slots, and every object not stopped succeeded, once. What struck is
- * asserted too, so no case passes without its faults.
+ * tasks ran at once than slots, and every object not stopped succeeded, once, unless faults struck
+ * every attempt of its claim or its wait in line (then it failed with that call's error, as on AWS).
+ * What struck is asserted too, so no case passes without its faults.
  */
 
 const SLOTS = 2;
