@@ -43,10 +43,11 @@ export const ARRIVAL_INDEX = 'ByArrival';
  */
 export const GATE_CALL_TIMEOUT = Duration.seconds(30);
 /**
- * Every gate call retries every error for about a minute (6 retries, 1 s doubling, full jitter: 63 s
- * of delays at most): each call is idempotent, so repeating one whose answer was lost changes nothing,
- * and an outage shorter than that costs nothing. What still fails is healed by the cleanup and the
- * reconciler.
+ * Every gate call retries every error 6 times (1 s doubling, full jitter: each delay drawn from 0 to
+ * its ceiling, so 63 s of delays at most and about half that on average): each call is idempotent, so
+ * repeating one whose answer was lost changes nothing. A call whose every attempt fails gives up; a
+ * claim or a wait in line then fails its object (npm run redrive starts it again), any other call
+ * leaves the rest to the cleanup or the reconciler.
  */
 export const GATE_RETRY: sfn.RetryProps = {
   errors: ['States.ALL'],

@@ -1,5 +1,8 @@
+import { existsSync, readdirSync } from 'node:fs';
+
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 
+import { GATE_RETRY } from '../../lib/launch-gate';
 import { RealClock } from '../../local/clock';
 import type { GateFault, GateFaultKind } from '../../local/faults/gate-faults';
 import type { ExecutionRecord, FaultOptions, LocalPipeline } from '../../local/pipeline';
@@ -14,12 +17,15 @@ import { synthesizedTemplate } from './support/synthesized-template';
  * on its schedule, all on one fast clock. A burst of 8 objects on 2 slots (0.5 vCPU tasks on a
  * quota of 1 vCPU in the template; the local Fargate quota allows 12, so only the gate bounds them).
  * In each case, once every execution has ended: the gate is at rest (no holder, no waiter), no more
- * tasks ran at once than slots, and every object not stopped succeeded, once. What struck is
- * asserted too, so no case passes without its faults.
+ * tasks ran at once than slots, and every object not stopped succeeded, once, unless faults struck
+ * every attempt of its claim or its wait in line (then it failed with that call's error, as on AWS).
+ * What struck is asserted too, so no case passes without its faults.
  */
 
 const SLOTS = 2;
 const OBJECTS = 8;
+/** Seconds of wall time from a task's launch to its command's first step: 20 s of pipeline time. */
+const TASK_START = 0.1;
 /** Fast enough that the reconciler's minute is 0.3 s; a task of 0.1 s is 20 s of pipeline time. */
 const CLOCK_SPEED = 200;
 
@@ -42,17 +48,30 @@ interface Burst {
 
 /**
  * Uploads the burst; resolves when every execution has ended. With `during`, the first `SLOTS` tasks
- * run until they are stopped and `during` runs once both run; the next two wait for each other, however
- * long the machine's load makes that (a lost slot leaves one waiting alone until its TimeoutSeconds,
- * 18 s of wall time at this speed, fails it); every other task takes 0.1 s.
+ * run until they are stopped, and `during` gets their executions once all of them run; the next two
+ * wait for each other, however long the machine's load makes that (a lost slot leaves one waiting
+ * alone until its TimeoutSeconds, 18 s of wall time at this speed, fails it); every other task takes
+ * 0.1 s.
+ *
+ * Which tasks run long is decided by the tasks themselves (the first `SLOTS` to start), so `during`
+ * waits for each to name its object, not for executions to enter RunWorker: a task starts a while
+ * after its state is entered (here `TASK_START` of wall time, as Fargate provisions a task before its
+ * container runs), and an execution stopped in that while never runs its task, so the next task would
+ * run long in its place, unstopped, holding its slot until its timeout.
  */
 async function burst(
   faults: FaultOptions,
-  during?: (pipeline: LocalPipeline) => Promise<void>,
+  during?: (pipeline: LocalPipeline, longRunning: readonly ExecutionRecord[]) => Promise<void>,
   onServiceCall?: ServiceCallHook,
 ): Promise<Burst> {
   const dirs = (used.dirs = testDirectories());
-  const long = `mkdir "${dirs.dataDir}-long-a" 2>/dev/null || mkdir "${dirs.dataDir}-long-b" 2>/dev/null`;
+  const markers = Array.from({ length: SLOTS }, (_, i) => `${dirs.dataDir}-long-${i}`);
+  // A task that takes a marker names its object's key in it (one mkdir: never half written).
+  const long = markers
+    .map(
+      (marker) => `if mkdir "${marker}" 2>/dev/null; then mkdir "${marker}/\${KEY##*/}"; exec sleep 600; fi`,
+    )
+    .join('; ');
   const met = `${dirs.dataDir}-met`;
   const meet =
     `mkdir -p "${met}"; touch "${met}/$$"; ` +
@@ -61,7 +80,7 @@ async function burst(
     dataDir: dirs.dataDir,
     deadLetterDir: dirs.deadLetterDir,
     clock: new RealClock(CLOCK_SPEED),
-    workerCommand: ['/bin/sh', '-c', during ? `if ${long}; then sleep 600; else ${meet}; fi` : 'sleep 0.1'],
+    workerCommand: ['/bin/sh', '-c', during ? `sleep ${TASK_START}; ${long}; ${meet}` : 'sleep 0.1'],
     faults,
     onServiceCall,
   }));
@@ -71,9 +90,9 @@ async function burst(
   );
   let holdersAfter = 0;
   if (during) {
-    while (holders(pipeline).length < SLOTS) await tick();
-    const before = new Set(holders(pipeline));
-    await during(pipeline);
+    const longRunning = await namedIn(pipeline, markers);
+    const before = new Set(longRunning);
+    await during(pipeline, longRunning);
     let idle = false;
     const settled = pipeline.waitForIdle().then(() => (idle = true));
     while (!idle) {
@@ -88,6 +107,20 @@ async function burst(
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 2));
 
+/** The executions of the objects named in `markers` (their keys' last segment), once each names one. */
+async function namedIn(pipeline: LocalPipeline, markers: readonly string[]): Promise<ExecutionRecord[]> {
+  for (;;) {
+    const named = markers.flatMap((marker) => (existsSync(marker) ? readdirSync(marker) : []));
+    if (named.length === markers.length) {
+      const keys = named.map((name) => `incoming/${name}`).sort();
+      const executions = pipeline.executions().filter((e) => keys.includes(e.key));
+      expect(executions.map((e) => [e.key, e.status]).sort()).toEqual(keys.map((key) => [key, 'RUNNING']));
+      return executions;
+    }
+    await tick();
+  }
+}
+
 /** The executions running their task. */
 function holders(pipeline: LocalPipeline): ExecutionRecord[] {
   return pipeline.executions().filter((e) => e.status === 'RUNNING' && lastStateEntered(e) === 'RunWorker');
@@ -95,52 +128,91 @@ function holders(pipeline: LocalPipeline): ExecutionRecord[] {
 
 /**
  * What every case asserts: the gate at rest, never more tasks than slots, every object run once (and
- * at least `waited` of them waited in line).
+ * at least `waited` of them waited in line). With `givingUp`, an object whose claim or wait in line
+ * gave up (`gaveUp`) fails with that call's error instead, as a gate call failing past its retries
+ * fails its object (docs/launch-gate.md, "The calls"): a schedule of faults at a rate can strike
+ * every attempt of a call.
  */
 async function expectGateAtRest(
   { pipeline, executions }: Burst,
   stopped: readonly string[] = [],
-  { waited = OBJECTS / 2 } = {},
+  { waited = OBJECTS / 2, givingUp = false } = {},
 ) {
   expect(await pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
   expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(SLOTS);
   expect(executions.map((e) => e.key).sort()).toEqual(
     Array.from({ length: OBJECTS }, (_, i) => `incoming/object-${i}.txt`).sort(),
   );
-  const outcome = (e: ExecutionRecord) => (stopped.includes(e.executionArn) ? 'ABORTED' : 'SUCCEEDED');
+  const outcome = (e: ExecutionRecord) => {
+    if (stopped.includes(e.executionArn)) return ['ABORTED'];
+    const call = givingUp ? gaveUp(e) : undefined;
+    return call ? ['FAILED', call.error, expect.stringContaining('(injected')] : ['SUCCEEDED'];
+  };
   // A failure's error and cause are in the diff, so a failing run explains itself.
   const ending = (e: ExecutionRecord) => (e.status === 'FAILED' ? [e.status, e.error, e.cause] : [e.status]);
-  expect(executions.map((e) => [e.key, ...ending(e)])).toEqual(executions.map((e) => [e.key, outcome(e)]));
+  expect(executions.map((e) => [e.key, ...ending(e)])).toEqual(executions.map((e) => [e.key, ...outcome(e)]));
   // It was a burst: objects waited in line (so releases handed slots on).
   expect(executions.filter((e) => e.tokenWaits.length > 0).length).toBeGreaterThanOrEqual(waited);
 }
 
-/** Stops every execution whose task runs, through the SDK's StopExecution on the local endpoint. */
-async function stopHolders(pipeline: LocalPipeline, stopped: string[] = []): Promise<void> {
+/** Stops `executions` through the SDK's StopExecution on the local endpoint, adding each to `stopped`. */
+async function stopExecutions(
+  pipeline: LocalPipeline,
+  executions: readonly ExecutionRecord[],
+  stopped: string[] = [],
+): Promise<void> {
   const sfn = new SFNClient({
     endpoint: pipeline.endpoint,
     region: LOCAL_REGION,
     credentials: { ...LOCAL_S3_CREDENTIALS },
   });
-  for (const holder of holders(pipeline)) {
-    await sfn.send(
-      new StopExecutionCommand({ executionArn: holder.executionArn, cause: 'stopped mid-burst' }),
-    );
-    stopped.push(holder.executionArn);
+  for (const { executionArn } of executions) {
+    await sfn.send(new StopExecutionCommand({ executionArn, cause: 'stopped mid-burst' }));
+    stopped.push(executionArn);
   }
   sfn.destroy();
 }
 
+/** The states `e` entered, in order. */
+function statesEntered(e: ExecutionRecord): string[] {
+  return e.history.events
+    .filter((h) => h.type.endsWith('StateEntered'))
+    .map((h) => (h.stateEnteredEventDetails as { name: string }).name);
+}
+
 /** The state `e` entered last. */
-function lastStateEntered(e: ExecutionRecord): string | undefined {
-  const entered = e.history.events.filter((h) => h.type.endsWith('StateEntered')).at(-1);
-  return (entered?.stateEnteredEventDetails as { name: string } | undefined)?.name;
+const lastStateEntered = (e: ExecutionRecord) => statesEntered(e).at(-1);
+
+/** Attempts of a gate call before it gives up: the first, then GATE_RETRY's retries. */
+const GATE_ATTEMPTS = 1 + GATE_RETRY.maxAttempts!;
+
+/**
+ * The claim or wait in line of `e` that gave up, each of its GATE_ATTEMPTS attempts failed by an
+ * injected fault, and the error it gave up with; undefined when none did.
+ */
+function gaveUp(e: ExecutionRecord): { readonly stateName: string; readonly error: string } | undefined {
+  const events = e.history.events;
+  const nameAt = (i: number) => (events[i].stateEnteredEventDetails as { name?: string } | undefined)?.name;
+  let entered = events.length - 1;
+  while (entered >= 0 && nameAt(entered) !== 'ClaimLaunchSlot' && nameAt(entered) !== 'WaitForLaunchSlot') {
+    entered--;
+  }
+  if (entered < 0) return undefined;
+  const injected: string[] = [];
+  for (const event of events.slice(entered + 1)) {
+    if (event.type === 'TaskStateExited') break;
+    const failed = event.taskFailedEventDetails as { error: string; cause: string } | undefined;
+    if (event.type === 'TaskFailed' && failed?.cause.includes('(injected')) injected.push(failed.error);
+  }
+  return injected.length === GATE_ATTEMPTS
+    ? { stateName: nameAt(entered)!, error: injected.at(-1)! }
+    : undefined;
 }
 
 test('holders stopped mid-burst: their slots are used again, and the gate comes to rest', async () => {
   const stopped: string[] = [];
-  const run = await burst({}, async (pipeline) => {
-    await stopHolders(pipeline, stopped);
+  const run = await burst({}, async (pipeline, longRunning) => {
+    await stopExecutions(pipeline, longRunning, stopped);
   });
   expect(stopped).toHaveLength(SLOTS);
   await expectGateAtRest(run, stopped);
@@ -152,8 +224,8 @@ test('holders stopped and their status-change events missed: the reconciler free
   const stopped: string[] = [];
   const run = await burst(
     { gate: [{ kind: 'missed-event', amount: { count: SLOTS } }] },
-    async (pipeline) => {
-      await stopHolders(pipeline, stopped);
+    async (pipeline, longRunning) => {
+      await stopExecutions(pipeline, longRunning, stopped);
     },
   );
   expect(run.pipeline.gateFaultsInjected()).toMatchObject({ 'missed-event': SLOTS });
@@ -229,6 +301,35 @@ test.each([
   },
 );
 
+test('a claim whose every attempt took effect but lost its answer: each object fails, releasing any slot it took', async () => {
+  const run = await burst({
+    gate: [{ kind: 'lost-after', amount: { rate: 1.0 }, stateName: 'ClaimLaunchSlot' }],
+  });
+  // Every attempt of every claim reached DynamoDB (applied, or refused: every slot taken) and lost its answer.
+  expect(run.pipeline.gateFaultsInjected()).toMatchObject({ 'lost-after': OBJECTS * GATE_ATTEMPTS });
+  expect(run.executions.map((e) => [e.key, e.status, gaveUp(e)])).toEqual(
+    run.executions.map((e) => [
+      e.key,
+      'FAILED',
+      { stateName: 'ClaimLaunchSlot', error: 'DynamoDb.InternalServerErrorException' },
+    ]),
+  );
+  // None of them ran a task; each released what its claim may have taken, then failed.
+  expect(run.pipeline.peakRunningTasks()).toBe(0);
+  for (const e of run.executions) {
+    expect(statesEntered(e)).toEqual([
+      'RecordObject',
+      'ClaimLaunchSlot',
+      'ReleaseLaunchSlot',
+      'FindWaitingExecution',
+      'IsAnyoneWaiting',
+      'WasObjectProcessed',
+      'ObjectFailed',
+    ]);
+  }
+  expect(await run.pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
+});
+
 test('every fault at a rate over every gate call and event, with holders stopped: seeded, at rest', async () => {
   const stopped: string[] = [];
   const rate = { rate: 0.15 };
@@ -237,16 +338,17 @@ test('every fault at a rate over every gate call and event, with holders stopped
       seed: 19,
       gate: [...EVERY_KIND, 'missed-event' as const].map((kind) => ({ kind, amount: rate })),
     },
-    async (pipeline) => {
-      await stopHolders(pipeline, stopped);
+    async (pipeline, longRunning) => {
+      await stopExecutions(pipeline, longRunning, stopped);
     },
   );
   const injected = run.pipeline.gateFaultsInjected()!;
   // Which call draws which fault depends on the order calls come in, which real processes vary; over
   // the ~150 gate calls of a burst each kind strikes (none would with odds of about 1 in 10^7).
   for (const kind of EVERY_KIND) expect([kind, injected[kind] > 0]).toEqual([kind, true]);
-  // Retried claims come late: fewer may find every slot taken.
-  await expectGateAtRest(run, stopped, { waited: 1 });
+  // Retried claims come late: fewer may find every slot taken. At these rates a claim or a wait in line
+  // gives up about once in 50 bursts (each attempt fails with odds 0.386: 1 - 0.85^3), its object failed.
+  await expectGateAtRest(run, stopped, { waited: 1, givingUp: true });
 });
 
 /** `SLOTS` objects whose tasks run until both are stopped, with `faults`; resolves once nothing runs. */
@@ -262,8 +364,9 @@ async function stopBothHolders(faults: FaultOptions) {
   await Promise.all(
     Array.from({ length: SLOTS }, (_, i) => pipeline.upload(`incoming/last-${i}.txt`, `last ${i}`)),
   );
+  // No object waits for these slots: whether a task started before its execution stopped changes nothing.
   while (holders(pipeline).length < SLOTS) await tick();
-  await stopHolders(pipeline);
+  await stopExecutions(pipeline, holders(pipeline));
   return pipeline;
 }
 
