@@ -216,7 +216,7 @@ export class LocalStepFunctions {
     const existing = this.byArn.get(executionArn);
     if (existing?.status === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input))
       return existing;
-    if (existing || this.options.journal?.has(executionArn)) throw new ExecutionAlreadyExists(name);
+    if (existing || this.options.journal?.has(executionArn)) throw new ExecutionAlreadyExists(executionArn);
     const record = this.newRecord({
       name,
       executionArn,

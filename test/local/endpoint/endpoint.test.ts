@@ -164,7 +164,14 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
     sqs = new SQSClient(config);
   });
   afterAll(() => sqs.destroy());
-  afterEach(() => sqs.send(new PurgeQueueCommand({ QueueUrl: dlqUrl })));
+  // SQS takes one PurgeQueue a minute per queue: each test's waits out the last one on the pipeline's clock.
+  let purgedAt: number | undefined;
+  afterEach(async () => {
+    if (purgedAt !== undefined)
+      await pipeline.clock.sleep(Math.max(0, purgedAt + 60_000 - pipeline.clock.now()));
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: dlqUrl }));
+    purgedAt = pipeline.clock.now();
+  });
 
   test("lists and finds the template's queues", async () => {
     const { QueueUrls } = await sqs.send(new ListQueuesCommand({}));
