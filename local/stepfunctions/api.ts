@@ -1,7 +1,7 @@
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { StatesError } from './asl/errors';
-import { type HistoryEvent, MAX_HISTORY_EVENTS } from './asl/history';
+import type { HistoryEvent } from './asl/history';
 import { forEachState, type LocalStateMachineResource } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
 import { type JournalEntry, unstartedItems } from './execution-journal';
@@ -313,12 +313,13 @@ export class StepFunctionsApi implements LocalAwsService {
   private describeMapRun(request: Request): Response {
     const run = this.mapRun(request.mapRunArn);
     const count = (status: string) => run.children.filter((child) => child.status === status).length;
-    // A child that reached the history limit cannot be redriven (AWS: "Execution history event limit exceeded").
+    // Unsuccessful children no redrive of the parent would run again (its Map Run succeeded, the
+    // parent is past its redrive window, the history limit...): AWS's failuresNotRedrivable.
     const notRedrivable = run.children.filter(
       (child) =>
         child.status !== 'RUNNING' &&
         child.status !== 'SUCCEEDED' &&
-        (child.history?.length ?? 0) >= MAX_HISTORY_EVENTS,
+        this.redriveStatus(child).status === 'NOT_REDRIVABLE',
     ).length;
     const counts = {
       running: count('RUNNING'),

@@ -14,6 +14,8 @@ import {
   type ExecutionJournal,
   type JournalEntry,
   type MapRunEntry,
+  type MapRunParent,
+  type RedriveFacts,
   redriveStatusOf,
   unstartedItems,
 } from './execution-journal';
@@ -289,12 +291,24 @@ export class LocalStepFunctions {
     return [...byArn.values()];
   }
 
-  /** DescribeExecution's redriveStatus (execution-journal.ts), on this clock. */
+  /** DescribeExecution's redriveStatus (execution-journal.ts), on this clock; a Map Run's child's by its parent's. */
   redriveStatus(
-    entry: JournalEntry,
+    entry: RedriveFacts,
     type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
   ): { readonly status: RedriveStatus; readonly reason?: string } {
-    return redriveStatusOf(entry, this.clock.now(), type);
+    return redriveStatusOf(entry, this.clock.now(), type, this.mapRunParent(entry));
+  }
+
+  /** A Map Run's child's parent and Map Run, as redriveStatus reads them (live ones without an entry made). */
+  private mapRunParent(child: RedriveFacts): MapRunParent | undefined {
+    const { backfillRunArn: parentArn, mapRunArn } = child;
+    if (parentArn === undefined || mapRunArn === undefined) return undefined;
+    const live = this.byArn.get(parentArn);
+    const parent = live ? redriveFactsOf(live) : this.options.journal?.get(parentArn);
+    const mapRunStatus =
+      this.mapRuns.get(mapRunArn)?.status ??
+      this.options.journal?.get(parentArn)?.mapRuns?.find((run) => run.mapRunArn === mapRunArn)?.status;
+    return parent && { parent, mapRunStatus };
   }
 
   /** An execution of this run, by ARN. */
@@ -518,8 +532,6 @@ export class LocalStepFunctions {
 
   private statusChanged(record: ExecutionRecord): void {
     if (!this.options.onStatusChange || record.express) return;
-    const ended = record.status !== 'RUNNING';
-    const redrivable = ended && record.status !== 'SUCCEEDED' && !record.mapRunArn;
     this.options.onStatusChange(
       statusChangeEvent(
         {
@@ -535,11 +547,7 @@ export class LocalStepFunctions {
           cause: record.cause,
           redriveCount: record.redriveCount,
           redriveDate: record.redriveDate,
-          redriveStatus: redrivable
-            ? 'REDRIVABLE'
-            : record.mapRunArn && ended
-              ? 'REDRIVABLE_BY_MAP_RUN'
-              : 'NOT_REDRIVABLE',
+          redriveStatus: this.redriveStatus(redriveFactsOf(record)).status,
         },
         this.clock.now(),
       ),
@@ -648,6 +656,8 @@ export class LocalStepFunctions {
     run.signal.addEventListener('abort', stopChildren, { once: true });
     const settle = (child: ExecutionRecord) => {
       if (child.status !== 'SUCCEEDED') failed++;
+      // A Map Run that fails stops its children still running, as Step Functions does (they end ABORTED).
+      if (exceeded()) stopChildren();
     };
     try {
       await Promise.all([
@@ -791,4 +801,16 @@ export class LocalStepFunctions {
     const listing = listObjectItems(this.options.itemReader, parameters, maxItems);
     return (await this.clock.track(listing)) as unknown as Json[];
   }
+}
+
+/** What redriveStatus reads of a live execution, without making its whole entry. */
+function redriveFactsOf(record: ExecutionRecord): RedriveFacts {
+  return {
+    status: record.status,
+    startDate: new Date(record.startDate).toISOString(),
+    stopDate: record.stopDate === undefined ? undefined : new Date(record.stopDate).toISOString(),
+    history: record.history.events,
+    mapRunArn: record.mapRunArn,
+    backfillRunArn: record.parentExecutionArn,
+  };
 }

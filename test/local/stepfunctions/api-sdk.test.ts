@@ -2,6 +2,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import {
   DescribeExecutionCommand,
+  DescribeMapRunCommand,
   DescribeStateMachineCommand,
   DescribeStateMachineForExecutionCommand,
   ListExecutionsCommand,
@@ -96,7 +97,7 @@ beforeEach(async () => {
     clock,
     stateMachines: [work, fan, express, parent],
     runTask: async ({ parameters, signal }) => {
-      const seconds = Number(parameters as unknown as number) || (parameters as { seconds: number }).seconds;
+      const { seconds } = parameters as { seconds: number };
       await clock.sleep(Math.abs(seconds) * 1000, signal);
       if (seconds < 0) throw new StatesError('States.TaskFailed', 'exit code 1');
       return { ran: seconds };
@@ -259,5 +260,79 @@ test("a request without a required member is refused before the action runs, as 
     message:
       "1 validation error detected: Value null at 'executionArn' failed to satisfy constraint: Member must not be null",
     status: 400,
+  });
+});
+
+describe("a Map Run's children", () => {
+  /** A Map of three children at once; `tolerated` failures allowed. */
+  const mapOf = (tolerated: number): LocalStateMachineResource => ({
+    logicalId: `Map${tolerated}`,
+    arn: `${ACCOUNT}:stateMachine:Map${tolerated}`,
+    definition: {
+      StartAt: 'Each',
+      States: {
+        Each: {
+          Type: 'Map',
+          ItemsPath: '$.items',
+          MaxConcurrency: 3,
+          ToleratedFailureCount: tolerated,
+          ItemProcessor: processor,
+          End: true,
+        },
+      },
+    } as unknown as StateMachineDefinition,
+  });
+
+  async function run(tolerated: number, items: number[]) {
+    const machine = mapOf(tolerated);
+    const local = new LocalStepFunctions({
+      clock,
+      stateMachines: [machine],
+      runTask: async ({ parameters, signal }) => {
+        const { seconds } = parameters as { seconds: number };
+        await clock.sleep(Math.abs(seconds) * 1000, signal);
+        if (seconds < 0) throw new StatesError('States.TaskFailed', 'exit code 1');
+        return { ran: seconds };
+      },
+    });
+    endpoint.register(local.api);
+    const { executionArn } = await start('run', { items }, machine.arn);
+    await clock.runAll();
+    const [{ mapRunArn }] = (await sfn.send(new ListMapRunsCommand({ executionArn }))).mapRuns ?? [];
+    const children = (await sfn.send(new ListExecutionsCommand({ mapRunArn }))).executions ?? [];
+    const described = await Promise.all(
+      children.map((child) => sfn.send(new DescribeExecutionCommand({ executionArn: child.executionArn }))),
+    );
+    const byItem = new Map(described.map((child) => [JSON.parse(child.input!) as number, child]));
+    return { executionArn, mapRun: await sfn.send(new DescribeMapRunCommand({ mapRunArn })), byItem };
+  }
+
+  test('a Map Run that fails stops its children still running: ABORTED when it failed', async () => {
+    const { mapRun, byItem } = await run(0, [-1, 10, 20]);
+    expect(mapRun).toMatchObject({
+      status: 'FAILED',
+      stopDate: new Date(START + 1000),
+      executionCounts: { total: 3, failed: 1, aborted: 2, running: 0, succeeded: 0 },
+    });
+    expect([-1, 10, 20].map((item) => [byItem.get(item)?.status, byItem.get(item)?.stopDate])).toEqual([
+      ['FAILED', new Date(START + 1000)],
+      ['ABORTED', new Date(START + 1000)],
+      ['ABORTED', new Date(START + 1000)],
+    ]);
+    // Its parent failed: a redrive of it redrives this Map Run, and so these children.
+    expect(byItem.get(10)).toMatchObject({ redriveStatus: 'REDRIVABLE_BY_MAP_RUN' });
+  });
+
+  test('a failed child of a Map Run that succeeded is NOT_REDRIVABLE: no redrive runs it again', async () => {
+    const { mapRun, byItem } = await run(1, [-1, 2, 3]);
+    expect(mapRun).toMatchObject({
+      status: 'SUCCEEDED',
+      executionCounts: { failed: 1, succeeded: 2, failuresNotRedrivable: 1 },
+    });
+    expect(byItem.get(-1)).toMatchObject({
+      status: 'FAILED',
+      redriveStatus: 'NOT_REDRIVABLE',
+      redriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+    });
   });
 });
