@@ -4,8 +4,8 @@ import { StatesError } from './asl/errors';
 import type { HistoryEvent } from './asl/history';
 import { forEachState, type LocalStateMachineResource } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
-import { type JournalEntry, unstartedItems } from './execution-journal';
-import type { LocalStepFunctions, MapRunRecord } from './executions';
+import type { JournalEntry } from './execution-journal';
+import { type LocalStepFunctions, mapRunOf, type MapRunRecord } from './executions';
 
 /**
  * The Step Functions API, locally (signing name `states`): the actions of the API reference with
@@ -392,17 +392,7 @@ export class StepFunctionsApi implements LocalAwsService {
     const parent = entries.find((e) => e.mapRuns?.some((run) => run.mapRunArn === arn));
     const entry = parent?.mapRuns?.find((run) => run.mapRunArn === arn);
     if (!parent || !entry) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
-    const epoch = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
-    return {
-      ...entry,
-      executionArn: parent.executionArn,
-      startDate: Date.parse(entry.startDate),
-      stopDate: epoch(entry.stopDate),
-      redriveDate: epoch(entry.redriveDate),
-      unstarted: unstartedItems(entry),
-      pendingRedrive: 0,
-      children,
-    };
+    return mapRunOf(entry, parent.executionArn, children);
   }
 
   private entry(arn: string): JournalEntry {
