@@ -235,6 +235,8 @@ export class StepFunctionsApi implements LocalAwsService {
           startDate: seconds(Date.parse(e.startDate)),
           stopDate: e.stopDate === undefined ? undefined : seconds(Date.parse(e.stopDate)),
           mapRunArn: e.mapRunArn,
+          // A Map Run's child processes one item (the Map has no ItemBatcher locally); listed by Map Run only.
+          itemCount: mapRunArn === undefined ? undefined : 1,
           redriveCount: e.redriveCount,
           redriveDate: e.redriveDate === undefined ? undefined : seconds(Date.parse(e.redriveDate)),
         }),
@@ -413,9 +415,10 @@ export class StepFunctionsApi implements LocalAwsService {
  */
 function checkName(name: string): void {
   if (name.length < 1 || name.length > MAX_NAME_LENGTH) {
-    throw new AwsServiceError(
-      'ValidationException',
-      `1 validation error detected: Value '${name}' at 'name' failed to satisfy constraint: Member must have length ${name.length < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_NAME_LENGTH}`}`,
+    throw constraintError(
+      name,
+      'name',
+      `Member must have length ${name.length < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_NAME_LENGTH}`}`,
     );
   }
   // Control characters, U+FFFE-FFFF and lone surrogates (a pair is one code point here).
@@ -437,10 +440,7 @@ function checkName(name: string): void {
 /** A value of an enum member, as the API model constrains it. */
 function checkEnum(value: unknown, member: string, values: readonly string[]): void {
   if (value !== undefined && !values.includes(String(value))) {
-    throw new AwsServiceError(
-      'ValidationException',
-      `1 validation error detected: Value '${String(value)}' at '${member}' failed to satisfy constraint: Member must satisfy enum value set: [${values.join(', ')}]`,
-    );
+    throw constraintError(value, member, `Member must satisfy enum value set: [${values.join(', ')}]`);
   }
 }
 
@@ -457,21 +457,29 @@ function refuseExpress(executionArn: string): void {
 function optionalString(value: unknown, field: string, max: number): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length > max) {
-    throw new AwsServiceError(
-      'ValidationException',
-      `${field} must be a string of at most ${max} characters`,
-    );
+    throw constraintError(value, field, `Member must have length less than or equal to ${max}`);
   }
   return value;
+}
+
+/** A value outside a constraint of the API model, refused as AWS's request validation words it. */
+function constraintError(value: unknown, member: string, constraint: string): AwsServiceError {
+  return new AwsServiceError(
+    'ValidationException',
+    `1 validation error detected: Value '${String(value)}' at '${member}' failed to satisfy constraint: ${constraint}`,
+  );
 }
 
 /** maxResults (0 or absent: 100; at most 1000) and nextToken (the offset, opaque). */
 function paginate<T>(items: readonly T[], request: Request): { page: T[]; nextToken?: string } {
   const max = request.maxResults === undefined ? 0 : Number(request.maxResults);
   if (!Number.isInteger(max) || max < 0 || max > 1000) {
-    throw new AwsServiceError(
-      'ValidationException',
-      `maxResults ${String(request.maxResults)} must be an integer from 0 to 1000`,
+    throw constraintError(
+      request.maxResults,
+      'maxResults',
+      max > 1000
+        ? 'Member must have value less than or equal to 1000'
+        : 'Member must have value greater than or equal to 0',
     );
   }
   let start = 0;

@@ -194,6 +194,13 @@ test('ListExecutions: redriveFilter; PENDING_REDRIVE needs a Map Run; an EXPRESS
       "1 validation error detected: Value 'SOME' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]",
     status: 400,
   });
+  expect(
+    await refusal(sfn.send(new ListExecutionsCommand({ stateMachineArn: work.arn, maxResults: 1001 }))),
+  ).toMatchObject({
+    name: 'ValidationException',
+    message:
+      "1 validation error detected: Value '1001' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000",
+  });
   expect(await refusal(sfn.send(new ListExecutionsCommand({ stateMachineArn: express.arn })))).toMatchObject({
     name: 'StateMachineTypeNotSupported',
     status: 400,
@@ -325,6 +332,8 @@ describe("a Map Run's children", () => {
 
   test('a failed child of a Map Run that succeeded is NOT_REDRIVABLE: no redrive runs it again', async () => {
     const { mapRun, byItem } = await run(1, [-1, 2, 3]);
+    const listed = await sfn.send(new ListExecutionsCommand({ mapRunArn: mapRun.mapRunArn }));
+    expect(listed.executions?.map((child) => child.itemCount)).toEqual([1, 1, 1]);
     expect(mapRun).toMatchObject({
       status: 'SUCCEEDED',
       executionCounts: { failed: 1, succeeded: 2, failuresNotRedrivable: 1 },
