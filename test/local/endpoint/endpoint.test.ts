@@ -197,7 +197,7 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
           QueueUrl: dlqUrl,
           MaxNumberOfMessages: 10,
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp'],
           VisibilityTimeout: 60,
         }),
       );
@@ -206,7 +206,10 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       expect.objectContaining({
         MessageId: sent.MessageId,
         Body: '{"hello":"world"}',
-        Attributes: { ApproximateReceiveCount: '1' },
+        Attributes: {
+          ApproximateReceiveCount: '1',
+          ApproximateFirstReceiveTimestamp: expect.stringMatching(/^\d+$/),
+        },
         MessageAttributes: { ERROR_CODE: { DataType: 'String', StringValue: 'THROTTLING' } },
         MD5OfMessageAttributes: sent.MD5OfMessageAttributes,
       }),
@@ -232,9 +235,13 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       }),
     );
     const second = await receive();
+    // Received again: the count goes up, the first receive's time stays.
     expect(second.Messages?.[0]).toMatchObject({
       MessageId: sent.MessageId,
-      Attributes: { ApproximateReceiveCount: '2' },
+      Attributes: {
+        ApproximateReceiveCount: '2',
+        ApproximateFirstReceiveTimestamp: first.Messages![0].Attributes!.ApproximateFirstReceiveTimestamp,
+      },
     });
 
     const deleted = await sqs.send(
