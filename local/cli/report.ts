@@ -85,9 +85,10 @@ export function backfillLine(result: BackfillResult): string {
     result.toleratedFailurePercentage === undefined ? '' : `more than ${result.toleratedFailurePercentage}%`,
     result.toleratedFailureCount === undefined ? '' : `more than ${result.toleratedFailureCount} items`,
   ].filter((part) => part !== '');
+  const aborted = result.aborted > 0 ? `, ${result.aborted} stopped as the run failed` : '';
   const notStarted = result.notStarted > 0 ? `, ${result.notStarted} not started` : '';
   return (
-    `backfill of "${result.prefix}": ${result.status}, ${result.items} items, ${result.failed} failed${notStarted} ` +
+    `backfill of "${result.prefix}": ${result.status}, ${result.items} items, ${result.failed} failed${aborted}${notStarted} ` +
     `(fails the run: ${tolerated.join(' or ') || 'any failure'}; at most ${result.maxConcurrency} at once)`
   );
 }

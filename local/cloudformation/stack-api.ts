@@ -57,13 +57,16 @@ export class CloudFormationApi implements LocalAwsService {
     }
   }
 
-  /** CloudFormation takes a stack's name or its id. */
+  /** CloudFormation takes a stack's name or its id; it words its refusals exactly so (clients match them). */
   private checkStack(name: unknown): void {
-    if (name !== this.stackName && name !== this.stackId) {
+    if (name === undefined) {
       throw new AwsServiceError(
         'ValidationError',
-        `Stack with id ${String(name)} does not exist (the local endpoint serves the stack ${this.stackName})`,
+        "1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null",
       );
+    }
+    if (name !== this.stackName && name !== this.stackId) {
+      throw new AwsServiceError('ValidationError', `Stack with id ${String(name)} does not exist`);
     }
   }
 

@@ -8,7 +8,7 @@ import { type CredentialScope, credentialScope } from './credential-scope';
 import { decodeJsonRequest, encodeJsonError, encodeJsonResponse } from './json-protocol';
 import { decodeQueryRequest, encodeQueryError, encodeQueryResponse } from './query-protocol';
 import { signatureMatches } from './signature';
-import { WIRE_MODELS, type WireModel } from './wire-models';
+import { WIRE_MODELS, type WireModel, type WireOperation } from './wire-models';
 import { endpointError, inProtocol, type WireResponse } from './wire-response';
 
 /**
@@ -108,10 +108,32 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       return s3(request, response);
     }
     const protocol = target ? 'json' : 'query';
-    const model = target ? byTargetPrefix.get(target.split('.')[0]) : WIRE_MODELS.get(scope!.service);
+    const model =
+      (target ? byTargetPrefix.get(target.split('.')[0]) : undefined) ??
+      (scope ? WIRE_MODELS.get(scope.service) : undefined);
     const entry = model && services.get(model.signingName);
     if (!model || !entry) {
       return write(response, request, notServed(model?.signingName ?? scope?.service ?? target!, protocol));
+    }
+    if (!(protocol === 'json' ? model.json : model.query)) {
+      // A client of the service expects its own protocol's answer, whatever this request spoke.
+      const spoken = model.json ? 'json' : 'query';
+      const how = model.json
+        ? `the AWS JSON protocol (X-Amz-Target: ${model.json.targetPrefix}.<Action>)`
+        : 'the query protocol (a form with Action=<Action>, no X-Amz-Target)';
+      const error = endpointError(
+        'unknownAction',
+        spoken,
+        `The ${model.signingName} service speaks ${how}: this request spoke the ${protocol === 'json' ? 'JSON protocol' : 'query protocol'}`,
+      );
+      const requestId = randomUUID();
+      return write(
+        response,
+        request,
+        spoken === 'json'
+          ? encodeJsonError(model, error, requestId)
+          : encodeQueryError(model, error, requestId),
+      );
     }
     const body = (await readBody(request)).toString('utf8');
     const requestId = randomUUID();
@@ -142,6 +164,8 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       const refused = await refusal(request, body, scope, model.signingName, action, protocol);
       if (refused) throw refused;
       const input = form ? decodeQueryRequest(form, operation.input) : decodeJsonRequest(body);
+      // SQS names each missing parameter itself (MissingParameter), as it did before it spoke JSON.
+      if (protocol === 'json' && !model.queryCompatible) refuseMissing(operation, input);
       const output = await entry.service.call(action, input);
       return write(
         response,
@@ -231,6 +255,26 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       ? encodeJsonError(undefined, error, requestId)
       : encodeQueryError(undefined, error, requestId);
   }
+}
+
+/**
+ * A JSON service refuses a request without one of the operation's required members before the
+ * action runs, as AWS's request validation does (`Value null at 'executionArn' failed to satisfy
+ * constraint: Member must not be null`).
+ */
+function refuseMissing(operation: WireOperation, input: Record<string, unknown>): void {
+  const missing = operation.required.filter(
+    (member) => input[member] === undefined || input[member] === null,
+  );
+  if (missing.length === 0) return;
+  throw endpointError(
+    'invalidParameter',
+    'json',
+    `${missing.length} validation error${missing.length > 1 ? 's' : ''} detected: ` +
+      missing
+        .map((member) => `Value null at '${member}' failed to satisfy constraint: Member must not be null`)
+        .join('; '),
+  );
 }
 
 function internalFailure(error: unknown): AwsServiceError {

@@ -14,11 +14,15 @@ import { NormalizedSchema } from '@smithy/core/schema';
 
 /** An SDK operation schema: `[9, namespace, name, traits, input, output]`. */
 type OperationSchema = readonly [9, string, string, unknown, unknown, unknown];
+/** An SDK structure schema: `[3, namespace, name, traits, memberNames, members, requiredCount?]`. */
+type StructureSchema = readonly [3, string, string, unknown, readonly string[], unknown, number?];
 
 export interface WireOperation {
   readonly name: string;
   readonly input: NormalizedSchema;
   readonly output: NormalizedSchema;
+  /** The input's required members (the SDK's schemas list them first, and say how many). */
+  readonly required: readonly string[];
 }
 
 export interface WireModel {
@@ -52,10 +56,12 @@ function wireModel(
     if (value[0] === 9) {
       const [, ns, name, , input, output] = value as unknown as OperationSchema;
       namespace = ns;
+      const inputSchema = NormalizedSchema.of(input as never);
       operations.set(name, {
         name,
-        input: NormalizedSchema.of(input as never),
+        input: inputSchema,
         output: NormalizedSchema.of(output as never),
+        required: requiredMembers(inputSchema),
       });
     } else if (value[0] === -3) {
       errors.set(value[2] as string, NormalizedSchema.of(value as never));
@@ -67,6 +73,13 @@ function wireModel(
     operation: (action) => operations.get(action),
     error: (code) => errors.get(code),
   };
+}
+
+/** A structure's required members: the first n of its member names, n the schema's seventh field. */
+function requiredMembers(schema: NormalizedSchema): string[] {
+  if (!schema.isStructSchema()) return [];
+  const [, , , , names, , count] = schema.getSchema() as unknown as StructureSchema;
+  return names.slice(0, count ?? 0);
 }
 
 /** The services the endpoint can serve, by signing name (S3 and DynamoDB are served by s3rver and dynalite). */

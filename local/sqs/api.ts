@@ -179,6 +179,8 @@ export class SqsApi implements LocalAwsService {
             SentTimestamp:
               details?.sentTimestampMs === undefined ? undefined : String(details.sentTimestampMs),
             ApproximateReceiveCount: String(details?.receives ?? 1),
+            ApproximateFirstReceiveTimestamp:
+              details?.firstReceiveMs === undefined ? undefined : String(details.firstReceiveMs),
           }).filter(
             ([name, value]) => value !== undefined && (system.includes('All') || system.includes(name)),
           ),

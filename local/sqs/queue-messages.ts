@@ -69,6 +69,8 @@ interface StoredMessage {
   /** The sender's message attributes and SentTimestamp (epoch ms), as ReceiveMessage returns them. */
   readonly messageAttributes?: MessageAttributes;
   readonly sentTimestampMs?: number;
+  /** When it was first received (epoch ms), as ApproximateFirstReceiveTimestamp reports it. */
+  firstReceiveMs?: number;
 }
 
 /** A message's attributes as SendMessage takes them (`{ name: { DataType, StringValue } }`). */
@@ -140,6 +142,7 @@ export class QueueMessages {
       if (message.visibleAt > nowSeconds) continue;
       message.visibleAt = nowSeconds + visibilitySeconds;
       message.receives++;
+      message.firstReceiveMs ??= Math.round(nowSeconds * 1000);
       taken.push({
         MessageId: message.messageId,
         ReceiptHandle: `${message.messageId}#${message.receives}`,
@@ -189,15 +192,21 @@ export class QueueMessages {
   }
 
   /** What ReceiveMessage reports of a message beside its body: attributes, receive count, sent time. */
-  details(
-    messageId: string,
-  ): { messageAttributes?: MessageAttributes; receives: number; sentTimestampMs?: number } | undefined {
+  details(messageId: string):
+    | {
+        messageAttributes?: MessageAttributes;
+        receives: number;
+        sentTimestampMs?: number;
+        firstReceiveMs?: number;
+      }
+    | undefined {
     const message = this.messages.get(messageId);
     return (
       message && {
         messageAttributes: message.messageAttributes,
         receives: message.receives,
         sentTimestampMs: message.sentTimestampMs,
+        firstReceiveMs: message.firstReceiveMs,
       }
     );
   }

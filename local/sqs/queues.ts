@@ -43,11 +43,16 @@ interface Poller {
   readonly timer: AbortController;
 }
 
+/** SQS's interval between two PurgeQueue calls on one queue. */
+const PURGE_INTERVAL_MS = 60_000;
+
 export class LocalQueue {
   private readonly messages: QueueMessages;
   private readonly pollers: Poller[] = [];
   private wakeTimer?: AbortController;
   private readonly deleteListeners: Array<(messageId: string) => void> = [];
+  /** When the last PurgeQueue was taken, on the clock. */
+  private purgedAtMs?: number;
 
   constructor(
     readonly url: string,
@@ -122,8 +127,19 @@ export class LocalQueue {
     this.serve();
   }
 
-  /** PurgeQueue. */
+  /**
+   * PurgeQueue: SQS takes one per queue every 60 seconds, and refuses the next ones within them
+   * (PurgeQueueInProgress), as a client retrying a purge meets it.
+   */
   purge(): void {
+    const now = this.clock.now();
+    if (this.purgedAtMs !== undefined && now - this.purgedAtMs < PURGE_INTERVAL_MS) {
+      throw new SqsError(
+        'PurgeQueueInProgress',
+        `Only one PurgeQueue operation on ${this.url.slice(this.url.lastIndexOf('/') + 1)} is allowed every 60 seconds.`,
+      );
+    }
+    this.purgedAtMs = now;
     for (const deleted of this.messages.purge())
       for (const listener of this.deleteListeners) listener(deleted);
   }

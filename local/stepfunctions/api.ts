@@ -1,11 +1,11 @@
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { StatesError } from './asl/errors';
-import { type HistoryEvent, MAX_HISTORY_EVENTS } from './asl/history';
-import type { LocalStateMachineResource } from './definitions';
+import type { HistoryEvent } from './asl/history';
+import { forEachState, type LocalStateMachineResource } from './definitions';
 import { ExecutionAlreadyExists } from './errors';
-import { type JournalEntry, unstartedItems } from './execution-journal';
-import type { LocalStepFunctions, MapRunRecord } from './executions';
+import type { JournalEntry } from './execution-journal';
+import { type LocalStepFunctions, mapRunOf, type MapRunRecord } from './executions';
 
 /**
  * The Step Functions API, locally (signing name `states`): the actions of the API reference with
@@ -19,14 +19,27 @@ type Request = Record<string, unknown>;
 type MapRunView = Omit<MapRunRecord, 'children'> & { readonly children: readonly JournalEntry[] };
 type Response = Record<string, unknown>;
 
+/**
+ * DescribeExecution as Step Functions itself reads a child's outcome for `startExecution.sync`: any
+ * Express child too (a client may describe an Express execution only when a Map Run started it). Not
+ * an API action: the endpoint passes on only the actions of the service's model.
+ */
+export const DESCRIBE_OWN_CHILD = 'DescribeExecution (startExecution.sync)';
+
 const STATUSES = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'];
+const REDRIVE_FILTERS = ['REDRIVEN', 'NOT_REDRIVEN'];
+/** StartExecution's `name`: at most 80 characters (the API's length constraint). */
+const MAX_NAME_LENGTH = 80;
 
 export class StepFunctionsApi implements LocalAwsService {
   readonly signingName = 'states';
   private readonly machines: ReadonlyMap<string, LocalStateMachineResource>;
+  /** When the template's state machines were "created": when this API was, at the pipeline's start. */
+  private readonly creationDate: number;
   private readonly actions: Record<string, (request: Request) => Response | Promise<Response>> = {
     ListStateMachines: (r) => this.listStateMachines(r),
     DescribeStateMachine: (r) => this.describeStateMachine(r),
+    DescribeStateMachineForExecution: (r) => this.describeStateMachineForExecution(r),
     StartExecution: (r) => this.startExecution(r),
     StopExecution: (r) => this.stopExecution(r),
     DescribeExecution: (r) => this.describeExecution(r),
@@ -45,9 +58,11 @@ export class StepFunctionsApi implements LocalAwsService {
     stateMachines: readonly LocalStateMachineResource[],
   ) {
     this.machines = new Map(stateMachines.map((machine) => [machine.arn, machine]));
+    this.creationDate = seconds(stepFunctions.clock.now());
   }
 
   async call(action: string, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (action === DESCRIBE_OWN_CHILD) return this.describeExecution(request, true);
     const handler = Object.hasOwn(this.actions, action) ? this.actions[action] : undefined;
     if (!handler) {
       throw new AwsServiceError(
@@ -69,7 +84,7 @@ export class StepFunctionsApi implements LocalAwsService {
       stateMachineArn: machine.arn,
       name: nameOf(machine.arn),
       type: machine.type ?? 'STANDARD',
-      creationDate: seconds(this.stepFunctions.clock.now()),
+      creationDate: this.creationDate,
     }));
     const { page, nextToken } = paginate(items, request);
     return { stateMachines: page, ...(nextToken && { nextToken }) };
@@ -84,8 +99,36 @@ export class StepFunctionsApi implements LocalAwsService {
       definition: JSON.stringify(machine.definition),
       roleArn: machine.roleArn ?? '',
       type: machine.type ?? 'STANDARD',
-      creationDate: seconds(this.stepFunctions.clock.now()),
+      creationDate: this.creationDate,
     };
+  }
+
+  /**
+   * The state machine an execution ran: for a Distributed Map's child, the Map's ItemProcessor as
+   * the child's state machine (`<parent ARN>/<label>`), with its Map Run and label, as AWS answers.
+   */
+  private describeStateMachineForExecution(request: Request): Response {
+    const arn = this.executionArn(request.executionArn);
+    refuseExpress(arn);
+    const entry = this.entry(arn);
+    const [parentArn, label] = entry.stateMachineArn.split('/');
+    const machine = this.machine(parentArn);
+    let definition: unknown = machine.definition;
+    if (label !== undefined) {
+      forEachState(machine.definition, (state, name) => {
+        if ((state.Label ?? name) === label && state.ItemProcessor !== undefined)
+          definition = state.ItemProcessor;
+      });
+    }
+    return withoutUndefined({
+      stateMachineArn: entry.stateMachineArn,
+      name: nameOf(entry.stateMachineArn),
+      definition: JSON.stringify(definition),
+      roleArn: machine.roleArn ?? '',
+      updateDate: this.creationDate,
+      mapRunArn: entry.mapRunArn,
+      label,
+    });
   }
 
   private startExecution(request: Request): Response {
@@ -105,6 +148,7 @@ export class StepFunctionsApi implements LocalAwsService {
 
   private stopExecution(request: Request): Response {
     const arn = this.executionArn(request.executionArn);
+    refuseExpress(arn);
     const entry = this.entry(arn);
     if (entry.status === 'RUNNING') {
       this.stepFunctions.stopExecution(
@@ -121,8 +165,12 @@ export class StepFunctionsApi implements LocalAwsService {
     };
   }
 
-  private describeExecution(request: Request): Response {
-    const entry = this.entry(this.executionArn(request.executionArn));
+  /** `internal`: DESCRIBE_OWN_CHILD. */
+  private describeExecution(request: Request, internal = false): Response {
+    const arn = this.executionArn(request.executionArn);
+    const entry = this.stepFunctions.describe(arn);
+    if (!internal && !entry?.mapRunArn) refuseExpress(arn);
+    if (!entry) throw new AwsServiceError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
     const redrive = this.redriveStatus(entry);
     return withoutUndefined({
       executionArn: entry.executionArn,
@@ -146,28 +194,37 @@ export class StepFunctionsApi implements LocalAwsService {
   }
 
   private listExecutions(request: Request): Response {
-    const { stateMachineArn, mapRunArn, statusFilter } = request;
+    const { stateMachineArn, mapRunArn, statusFilter, redriveFilter } = request;
     if ((stateMachineArn === undefined) === (mapRunArn === undefined)) {
       throw new AwsServiceError(
         'ValidationException',
         'Exactly one of stateMachineArn and mapRunArn must be given',
       );
     }
-    if (statusFilter !== undefined && !STATUSES.includes(String(statusFilter))) {
-      throw new AwsServiceError(
-        'ValidationException',
-        `1 validation error detected: Value '${String(statusFilter)}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${STATUSES.join(', ')}]`,
-      );
-    }
+    checkEnum(statusFilter, 'statusFilter', STATUSES);
+    checkEnum(redriveFilter, 'redriveFilter', REDRIVE_FILTERS);
     let entries: readonly JournalEntry[];
     if (mapRunArn !== undefined) {
       entries = this.mapRun(mapRunArn).children;
     } else {
+      if (statusFilter === 'PENDING_REDRIVE') {
+        throw new AwsServiceError(
+          'ValidationException',
+          'The PENDING_REDRIVE statusFilter lists the children of a Map Run: give mapRunArn, not stateMachineArn',
+        );
+      }
       const machine = this.machine(stateMachineArn);
+      if (machine.type === 'EXPRESS') {
+        throw new AwsServiceError(
+          'StateMachineTypeNotSupported',
+          `This operation is not supported by this type of state machine: ${machine.arn} is EXPRESS`,
+        );
+      }
       entries = this.stepFunctions.entries().filter((e) => e.stateMachineArn === machine.arn);
     }
     const items = entries
       .filter((e) => statusFilter === undefined || e.status === statusFilter)
+      .filter((e) => redriveFilter === undefined || e.redriveCount > 0 === (redriveFilter === 'REDRIVEN'))
       .sort((a, b) => b.startDate.localeCompare(a.startDate))
       .map((e) =>
         withoutUndefined({
@@ -178,6 +235,8 @@ export class StepFunctionsApi implements LocalAwsService {
           startDate: seconds(Date.parse(e.startDate)),
           stopDate: e.stopDate === undefined ? undefined : seconds(Date.parse(e.stopDate)),
           mapRunArn: e.mapRunArn,
+          // A Map Run's child processes one item (the Map has no ItemBatcher locally); listed by Map Run only.
+          itemCount: mapRunArn === undefined ? undefined : 1,
           redriveCount: e.redriveCount,
           redriveDate: e.redriveDate === undefined ? undefined : seconds(Date.parse(e.redriveDate)),
         }),
@@ -189,12 +248,7 @@ export class StepFunctionsApi implements LocalAwsService {
   private getExecutionHistory(request: Request): Response {
     const arn = this.executionArn(request.executionArn);
     // As on AWS: an Express execution has no history here (its record is CloudWatch Logs).
-    if (arn.split(':')[5] === 'express') {
-      throw new AwsServiceError(
-        'InvalidArn',
-        "Invalid Arn: 'Resource type not valid in this context: express'",
-      );
-    }
+    refuseExpress(arn);
     const entry = this.entry(arn);
     const includeData = request.includeExecutionData !== false;
     const events = [...(entry.history ?? [])].map((event) => apiEvent(event, includeData));
@@ -261,12 +315,13 @@ export class StepFunctionsApi implements LocalAwsService {
   private describeMapRun(request: Request): Response {
     const run = this.mapRun(request.mapRunArn);
     const count = (status: string) => run.children.filter((child) => child.status === status).length;
-    // A child that reached the history limit cannot be redriven (AWS: "Execution history event limit exceeded").
+    // Unsuccessful children no redrive of the parent would run again (its Map Run succeeded, the
+    // parent is past its redrive window, the history limit...): AWS's failuresNotRedrivable.
     const notRedrivable = run.children.filter(
       (child) =>
         child.status !== 'RUNNING' &&
         child.status !== 'SUCCEEDED' &&
-        (child.history?.length ?? 0) >= MAX_HISTORY_EVENTS,
+        this.redriveStatus(child).status === 'NOT_REDRIVABLE',
     ).length;
     const counts = {
       running: count('RUNNING'),
@@ -339,17 +394,7 @@ export class StepFunctionsApi implements LocalAwsService {
     const parent = entries.find((e) => e.mapRuns?.some((run) => run.mapRunArn === arn));
     const entry = parent?.mapRuns?.find((run) => run.mapRunArn === arn);
     if (!parent || !entry) throw new AwsServiceError('ResourceNotFound', `Map Run Does Not Exist: '${arn}'`);
-    const epoch = (iso: string | undefined) => (iso === undefined ? undefined : Date.parse(iso));
-    return {
-      ...entry,
-      executionArn: parent.executionArn,
-      startDate: Date.parse(entry.startDate),
-      stopDate: epoch(entry.stopDate),
-      redriveDate: epoch(entry.redriveDate),
-      unstarted: unstartedItems(entry),
-      pendingRedrive: 0,
-      children,
-    };
+    return mapRunOf(entry, parent.executionArn, children);
   }
 
   private entry(arn: string): JournalEntry {
@@ -363,34 +408,78 @@ export class StepFunctionsApi implements LocalAwsService {
   }
 }
 
-/** An execution name as StartExecution accepts it: 1 to 80 characters, none of AWS's excluded ones. */
+/**
+ * An execution name as StartExecution accepts it: past the API's length constraint (1 to 80) a
+ * ValidationException, as every constraint of the API model is refused; then none of the characters
+ * the API reference excludes (InvalidName).
+ */
 function checkName(name: string): void {
-  const control = [...name].some(
-    (c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f),
-  );
-  if (control || name.length < 1 || name.length > 80 || /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/.test(name)) {
+  if (name.length < 1 || name.length > MAX_NAME_LENGTH) {
+    throw constraintError(
+      name,
+      'name',
+      `Member must have length ${name.length < 1 ? 'greater than or equal to 1' : `less than or equal to ${MAX_NAME_LENGTH}`}`,
+    );
+  }
+  // Control characters, U+FFFE-FFFF and lone surrogates (a pair is one code point here).
+  const control = [...name].some((c) => {
+    const code = c.codePointAt(0)!;
+    return (
+      code < 0x20 ||
+      (code >= 0x7f && code <= 0x9f) ||
+      (code >= 0xd800 && code <= 0xdfff) ||
+      code === 0xfffe ||
+      code === 0xffff
+    );
+  });
+  if (control || /[\s<>{}[\]?*"#%\\^|~`$&,;:/]/.test(name)) {
     throw new AwsServiceError('InvalidName', `Invalid Name: '${name}'`);
+  }
+}
+
+/** A value of an enum member, as the API model constrains it. */
+function checkEnum(value: unknown, member: string, values: readonly string[]): void {
+  if (value !== undefined && !values.includes(String(value))) {
+    throw constraintError(value, member, `Member must satisfy enum value set: [${values.join(', ')}]`);
+  }
+}
+
+/** As on AWS: an Express execution is not one the Standard actions serve. */
+function refuseExpress(executionArn: string): void {
+  if (executionArn.split(':')[5] === 'express') {
+    throw new AwsServiceError(
+      'InvalidArn',
+      "Invalid Arn: 'Resource type not valid in this context: express'",
+    );
   }
 }
 
 function optionalString(value: unknown, field: string, max: number): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value.length > max) {
-    throw new AwsServiceError(
-      'ValidationException',
-      `${field} must be a string of at most ${max} characters`,
-    );
+    throw constraintError(value, field, `Member must have length less than or equal to ${max}`);
   }
   return value;
+}
+
+/** A value outside a constraint of the API model, refused as AWS's request validation words it. */
+function constraintError(value: unknown, member: string, constraint: string): AwsServiceError {
+  return new AwsServiceError(
+    'ValidationException',
+    `1 validation error detected: Value '${String(value)}' at '${member}' failed to satisfy constraint: ${constraint}`,
+  );
 }
 
 /** maxResults (0 or absent: 100; at most 1000) and nextToken (the offset, opaque). */
 function paginate<T>(items: readonly T[], request: Request): { page: T[]; nextToken?: string } {
   const max = request.maxResults === undefined ? 0 : Number(request.maxResults);
   if (!Number.isInteger(max) || max < 0 || max > 1000) {
-    throw new AwsServiceError(
-      'ValidationException',
-      `maxResults ${String(request.maxResults)} must be an integer from 0 to 1000`,
+    throw constraintError(
+      request.maxResults,
+      'maxResults',
+      max > 1000
+        ? 'Member must have value less than or equal to 1000'
+        : 'Member must have value greater than or equal to 0',
     );
   }
   let start = 0;

@@ -29,7 +29,10 @@ export interface BackfillResult {
   readonly status: string;
   /** Objects listed. */
   readonly items: number;
+  /** Items whose execution failed or timed out. */
   readonly failed: number;
+  /** Items whose execution was stopped when the run failed (Step Functions stops a failed Map Run's children). */
+  readonly aborted: number;
   /** Items not started because the run had already failed (Step Functions stops a failed Map Run). */
   readonly notStarted: number;
   readonly toleratedFailurePercentage?: number;
@@ -64,7 +67,8 @@ export async function runBackfill(
     prefix,
     status: execution.status,
     items: mapRun?.items ?? 0,
-    failed: children.filter((child) => child.status !== 'SUCCEEDED').length,
+    failed: children.filter((child) => child.status === 'FAILED' || child.status === 'TIMED_OUT').length,
+    aborted: children.filter((child) => child.status === 'ABORTED').length,
     notStarted: mapRun?.unstarted.size ?? 0,
     toleratedFailurePercentage:
       typeof map.ToleratedFailurePercentage === 'number' ? map.ToleratedFailurePercentage : undefined,

@@ -1,10 +1,10 @@
 /** The errors of the local Step Functions, named as AWS names them. */
 export { StatesError } from './asl/errors';
 
-/** Step Functions' error for a second StartExecution with the same name (and another input). */
+/** Step Functions' error for a second StartExecution with the same name (and another input), naming its ARN as AWS does. */
 export class ExecutionAlreadyExists extends Error {
-  constructor(name: string) {
-    super(`Execution Already Exists: '${name}'`);
+  constructor(executionArn: string) {
+    super(`Execution Already Exists: '${executionArn}'`);
     this.name = 'ExecutionAlreadyExists';
   }
 }

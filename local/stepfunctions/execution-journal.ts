@@ -4,12 +4,11 @@ import { join } from 'node:path';
 
 import {
   FAILED_STATUSES,
-  type FailedExecution,
   type FailedStatus,
   REDRIVE_WINDOW_DAYS,
   type RedriveStatus,
 } from '../../shared/failed-executions';
-import type { HistoryEvent } from './asl/history';
+import { type HistoryEvent, MAX_HISTORY_EVENTS } from './asl/history';
 
 /**
  * Step Functions' executions, locally: a directory with one JSON file per execution (input, status,
@@ -83,20 +82,48 @@ export function unstartedItems(entry: MapRunEntry): Map<number, unknown> {
 
 const DAY_MS = 86_400_000;
 
+/** What DescribeExecution's redriveStatus is decided on: an entry, or a live execution as one. */
+export type RedriveFacts = Pick<
+  JournalEntry,
+  'status' | 'startDate' | 'stopDate' | 'history' | 'mapRunArn' | 'backfillRunArn'
+>;
+
+/** A Distributed Map's child's parent (the execution that ran the Map), and its Map Run's status. */
+export interface MapRunParent {
+  readonly parent: RedriveFacts;
+  readonly mapRunStatus?: MapRunEntry['status'];
+}
+
 /**
- * DescribeExecution's redriveStatus, by AWS's rules: an execution that failed, timed out or was
- * aborted, of a Standard state machine, within 14 days of its stop; a Distributed Map's child only
- * through its Map Run.
+ * DescribeExecution's redriveStatus, by AWS's rules (the API reference's DescribeExecution and
+ * RedriveExecution): an execution that failed, timed out or was aborted, of a Standard state
+ * machine, within 14 days of its stop, with fewer than 24,999 history events (a redrive adds at
+ * least two). A Distributed Map's child only through its Map Run: REDRIVABLE_BY_MAP_RUN while a
+ * redrive of its parent would redrive that Map Run (the parent redrivable, the Map Run not
+ * succeeded); otherwise NOT_REDRIVABLE.
  */
 export function redriveStatusOf(
-  entry: JournalEntry,
+  entry: RedriveFacts,
   nowMs: number,
   type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
+  mapRun?: MapRunParent,
 ): { readonly status: RedriveStatus; readonly reason?: string } {
   if (!(FAILED_STATUSES as readonly string[]).includes(entry.status)) {
     return { status: 'NOT_REDRIVABLE', reason: `Execution is ${entry.status} and cannot be redriven` };
   }
-  if (entry.mapRunArn ?? entry.backfillRunArn) return { status: 'REDRIVABLE_BY_MAP_RUN' };
+  if ((entry.history?.length ?? 0) >= MAX_HISTORY_EVENTS - 1) {
+    return { status: 'NOT_REDRIVABLE', reason: 'Execution history event limit exceeded' };
+  }
+  if (entry.mapRunArn ?? entry.backfillRunArn) {
+    if (!mapRun)
+      return { status: 'NOT_REDRIVABLE', reason: 'The execution that ran its Map Run is not known' };
+    const parent = redriveStatusOf(mapRun.parent, nowMs);
+    if (parent.status !== 'REDRIVABLE') return { status: 'NOT_REDRIVABLE', reason: parent.reason };
+    if (mapRun.mapRunStatus === 'SUCCEEDED') {
+      return { status: 'NOT_REDRIVABLE', reason: 'Map Run is SUCCEEDED and cannot be redriven' };
+    }
+    return { status: 'REDRIVABLE_BY_MAP_RUN' };
+  }
   if (type === 'EXPRESS')
     return { status: 'NOT_REDRIVABLE', reason: 'Express executions cannot be redriven' };
   if (nowMs - Date.parse(entry.stopDate ?? entry.startDate) > REDRIVE_WINDOW_DAYS * DAY_MS) {
@@ -162,50 +189,6 @@ export class ExecutionJournal {
       .filter((file) => file.endsWith('.json'))
       .map((file) => JSON.parse(readFileSync(join(this.directory, file), 'utf8')) as JournalEntry)
       .sort((a, b) => a.startDate.localeCompare(b.startDate));
-  }
-
-  /**
-   * The failed, timed-out and aborted executions, as DescribeExecution describes them: redrivable
-   * for 14 days after they stopped. A backfill item is redrivable only through its run's Map Run:
-   * by RedriveExecution of the run, when the run is redrivable.
-   */
-  failures(now: Date = new Date()): FailedExecution[] {
-    const entries = this.entries();
-    return entries
-      .filter((entry) => (FAILED_STATUSES as readonly string[]).includes(entry.status))
-      .map((entry): FailedExecution => {
-        const stopDate = new Date(entry.stopDate ?? entry.startDate);
-        const redrive = redriveStatusOf(entry, now.getTime());
-        const runArn = entry.backfillRunArn;
-        const run = runArn === undefined ? undefined : entries.find((e) => e.executionArn === runArn);
-        const runRedrive = run
-          ? redriveStatusOf(run, now.getTime())
-          : { status: 'NOT_REDRIVABLE' as const, reason: 'the backfill run is not in the journal' };
-        return {
-          executionArn: entry.executionArn,
-          name: entry.name,
-          stateMachineArn: entry.stateMachineArn,
-          kind: 'object',
-          status: entry.status as FailedStatus,
-          startDate: new Date(entry.startDate),
-          stopDate,
-          input: entry.input,
-          error: entry.error,
-          cause: entry.cause,
-          redriveStatus: redrive.status,
-          redriveStatusReason: redrive.reason,
-          backfillRun: runArn
-            ? {
-                executionArn: runArn,
-                status: entries.some((e) => e.backfillRunArn === runArn && e.status === 'RUNNING')
-                  ? 'RUNNING'
-                  : 'ENDED',
-                redriveStatus: runRedrive.status,
-                redriveStatusReason: runRedrive.reason,
-              }
-            : undefined,
-        };
-      });
   }
 
   private fileOf(executionArn: string): string {

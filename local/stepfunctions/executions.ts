@@ -14,6 +14,8 @@ import {
   type ExecutionJournal,
   type JournalEntry,
   type MapRunEntry,
+  type MapRunParent,
+  type RedriveFacts,
   redriveStatusOf,
   unstartedItems,
 } from './execution-journal';
@@ -216,7 +218,7 @@ export class LocalStepFunctions {
     const existing = this.byArn.get(executionArn);
     if (existing?.status === 'RUNNING' && JSON.stringify(existing.input) === JSON.stringify(input))
       return existing;
-    if (existing || this.options.journal?.has(executionArn)) throw new ExecutionAlreadyExists(name);
+    if (existing || this.options.journal?.has(executionArn)) throw new ExecutionAlreadyExists(executionArn);
     const record = this.newRecord({
       name,
       executionArn,
@@ -289,12 +291,24 @@ export class LocalStepFunctions {
     return [...byArn.values()];
   }
 
-  /** DescribeExecution's redriveStatus (execution-journal.ts), on this clock. */
+  /** DescribeExecution's redriveStatus (execution-journal.ts), on this clock; a Map Run's child's by its parent's. */
   redriveStatus(
-    entry: JournalEntry,
+    entry: RedriveFacts,
     type: 'STANDARD' | 'EXPRESS' = 'STANDARD',
   ): { readonly status: RedriveStatus; readonly reason?: string } {
-    return redriveStatusOf(entry, this.clock.now(), type);
+    return redriveStatusOf(entry, this.clock.now(), type, this.mapRunParent(entry));
+  }
+
+  /** A Map Run's child's parent and Map Run, as redriveStatus reads them (live ones without an entry made). */
+  private mapRunParent(child: RedriveFacts): MapRunParent | undefined {
+    const { backfillRunArn: parentArn, mapRunArn } = child;
+    if (parentArn === undefined || mapRunArn === undefined) return undefined;
+    const live = this.byArn.get(parentArn);
+    const parent = live ? redriveFactsOf(live) : this.options.journal?.get(parentArn);
+    const mapRunStatus =
+      this.mapRuns.get(mapRunArn)?.status ??
+      this.options.journal?.get(parentArn)?.mapRuns?.find((run) => run.mapRunArn === mapRunArn)?.status;
+    return parent && { parent, mapRunStatus };
   }
 
   /** An execution of this run, by ARN. */
@@ -335,9 +349,9 @@ export class LocalStepFunctions {
     record.error = entry.error;
     record.cause = entry.cause;
     record.output = entry.output === undefined ? undefined : JSON.parse(entry.output);
-    record.stopDate = entry.stopDate === undefined ? undefined : Date.parse(entry.stopDate);
+    record.stopDate = epochMs(entry.stopDate);
     record.redriveCount = entry.redriveCount;
-    record.redriveDate = entry.redriveDate === undefined ? undefined : Date.parse(entry.redriveDate);
+    record.redriveDate = epochMs(entry.redriveDate);
     record.failedState = entry.failedState as FailedState | undefined;
     if (entry.mapRuns) this.revivedMapRuns.set(record, entry.mapRuns);
     return record;
@@ -463,7 +477,6 @@ export class LocalStepFunctions {
 
   /** The record as the journal (and DescribeExecution) keeps it. */
   entryOf(record: ExecutionRecord): JournalEntry {
-    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     return {
       executionArn: record.executionArn,
       name: record.name,
@@ -473,10 +486,10 @@ export class LocalStepFunctions {
       status: record.status,
       error: record.error,
       cause: record.cause,
-      startDate: iso(record.startDate)!,
-      stopDate: iso(record.stopDate),
+      startDate: isoDate(record.startDate),
+      stopDate: isoDate(record.stopDate),
       redriveCount: record.redriveCount,
-      redriveDate: iso(record.redriveDate),
+      redriveDate: isoDate(record.redriveDate),
       backfillRunArn: record.parentExecutionArn,
       mapRunArn: record.mapRunArn,
       mapItemIndex: record.mapItemIndex,
@@ -488,28 +501,10 @@ export class LocalStepFunctions {
 
   /** The Map Runs `record`'s Distributed Map states started, as its entry keeps them; undefined if none. */
   private mapRunEntries(record: ExecutionRecord): readonly MapRunEntry[] | undefined {
-    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
     const runs = [...this.mapRuns.values()].filter((run) => run.executionArn === record.executionArn);
     const earlier = (this.revivedMapRuns.get(record) ?? []).filter((run) => !this.mapRuns.has(run.mapRunArn));
     if (runs.length === 0 && earlier.length === 0) return undefined;
-    return [
-      ...earlier,
-      ...runs.map((run) => ({
-        mapRunArn: run.mapRunArn,
-        stateName: run.stateName,
-        stateMachineArn: run.stateMachineArn,
-        status: run.status,
-        startDate: iso(run.startDate)!,
-        stopDate: iso(run.stopDate),
-        maxConcurrency: run.maxConcurrency,
-        toleratedFailurePercentage: run.toleratedFailurePercentage,
-        toleratedFailureCount: run.toleratedFailureCount,
-        items: run.items,
-        unstarted: [...run.unstarted].map(([index, input]) => ({ index, input })),
-        redriveCount: run.redriveCount,
-        redriveDate: iso(run.redriveDate),
-      })),
-    ];
+    return [...earlier, ...runs.map(mapRunEntryOf)];
   }
 
   private journal(record: ExecutionRecord): void {
@@ -518,8 +513,6 @@ export class LocalStepFunctions {
 
   private statusChanged(record: ExecutionRecord): void {
     if (!this.options.onStatusChange || record.express) return;
-    const ended = record.status !== 'RUNNING';
-    const redrivable = ended && record.status !== 'SUCCEEDED' && !record.mapRunArn;
     this.options.onStatusChange(
       statusChangeEvent(
         {
@@ -535,11 +528,7 @@ export class LocalStepFunctions {
           cause: record.cause,
           redriveCount: record.redriveCount,
           redriveDate: record.redriveDate,
-          redriveStatus: redrivable
-            ? 'REDRIVABLE'
-            : record.mapRunArn && ended
-              ? 'REDRIVABLE_BY_MAP_RUN'
-              : 'NOT_REDRIVABLE',
+          redriveStatus: this.redriveStatus(redriveFactsOf(record)).status,
         },
         this.clock.now(),
       ),
@@ -648,6 +637,8 @@ export class LocalStepFunctions {
     run.signal.addEventListener('abort', stopChildren, { once: true });
     const settle = (child: ExecutionRecord) => {
       if (child.status !== 'SUCCEEDED') failed++;
+      // A Map Run that fails stops its children still running, as Step Functions does (they end ABORTED).
+      if (exceeded()) stopChildren();
     };
     try {
       await Promise.all([
@@ -751,16 +742,7 @@ export class LocalStepFunctions {
       .filter((child) => child.mapRunArn === entry.mapRunArn)
       // Only those to redrive become this process's executions; the others are read for their outputs.
       .map((child) => this.byArn.get(child.executionArn) ?? this.revive(child, child.status !== 'SUCCEEDED'));
-    const mapRun: MapRunRecord = {
-      ...entry,
-      executionArn: parent.executionArn,
-      startDate: Date.parse(entry.startDate),
-      stopDate: entry.stopDate === undefined ? undefined : Date.parse(entry.stopDate),
-      redriveDate: entry.redriveDate === undefined ? undefined : Date.parse(entry.redriveDate),
-      unstarted: unstartedItems(entry),
-      pendingRedrive: 0,
-      children,
-    };
+    const mapRun = mapRunOf(entry, parent.executionArn, children);
     this.mapRuns.set(mapRun.mapRunArn, mapRun);
     return mapRun;
   }
@@ -791,4 +773,69 @@ export class LocalStepFunctions {
     const listing = listObjectItems(this.options.itemReader, parameters, maxItems);
     return (await this.clock.track(listing)) as unknown as Json[];
   }
+}
+
+/** What redriveStatus reads of a live execution, without making its whole entry. */
+function redriveFactsOf(record: ExecutionRecord): RedriveFacts {
+  return {
+    status: record.status,
+    startDate: isoDate(record.startDate),
+    stopDate: isoDate(record.stopDate),
+    history: record.history.events,
+    mapRunArn: record.mapRunArn,
+    backfillRunArn: record.parentExecutionArn,
+  };
+}
+
+/**
+ * A Map Run as its parent's entry keeps it, and back: the one pair of conversions between the
+ * record and the entry. Every field is the record's but the dates (epoch ms in the record, ISO 8601
+ * in the entry) and the unstarted items (a Map in the record, a list in the entry); what only a
+ * running Map Run has (its children, its count of pending redrives, its parent's ARN) is not kept.
+ */
+export function mapRunEntryOf(run: MapRunRecord): MapRunEntry {
+  const { startDate, stopDate, redriveDate, unstarted } = run;
+  return {
+    mapRunArn: run.mapRunArn,
+    stateName: run.stateName,
+    stateMachineArn: run.stateMachineArn,
+    status: run.status,
+    maxConcurrency: run.maxConcurrency,
+    toleratedFailurePercentage: run.toleratedFailurePercentage,
+    toleratedFailureCount: run.toleratedFailureCount,
+    items: run.items,
+    redriveCount: run.redriveCount,
+    startDate: isoDate(startDate),
+    stopDate: isoDate(stopDate),
+    redriveDate: isoDate(redriveDate),
+    unstarted: [...unstarted].map(([index, input]) => ({ index, input })),
+  };
+}
+
+/** The reverse of mapRunEntryOf, with the parent's ARN and the children (records, or entries for the API). */
+export function mapRunOf<Child>(
+  entry: MapRunEntry,
+  executionArn: string,
+  children: Child[],
+): Omit<MapRunRecord, 'children'> & { children: Child[] } {
+  return {
+    ...entry,
+    executionArn,
+    startDate: Date.parse(entry.startDate),
+    stopDate: epochMs(entry.stopDate),
+    redriveDate: epochMs(entry.redriveDate),
+    unstarted: unstartedItems(entry),
+    pendingRedrive: 0,
+    children,
+  };
+}
+
+function isoDate(ms: number): string;
+function isoDate(ms: number | undefined): string | undefined;
+function isoDate(ms: number | undefined): string | undefined {
+  return ms === undefined ? undefined : new Date(ms).toISOString();
+}
+
+function epochMs(iso: string | undefined): number | undefined {
+  return iso === undefined ? undefined : Date.parse(iso);
 }

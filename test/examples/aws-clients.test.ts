@@ -19,6 +19,8 @@ const run = promisify(execFile);
 
 let pipeline: LocalPipeline;
 let environment: NodeJS.ProcessEnv;
+/** The CLI's exit code for a service's error: 254 from version 2 (Debian's 2.9), 255 before. */
+let serviceErrorExit: number;
 
 beforeAll(async () => {
   for (const [command, args, pkg] of [
@@ -31,6 +33,8 @@ beforeAll(async () => {
       );
     });
   }
+  const { stdout: version } = await run('aws', ['--version']);
+  serviceErrorExit = /^aws-cli\/1\./.test(version) ? 255 : 254;
   pipeline = await startTestPipeline(await synthesizedTemplate());
   environment = {
     PATH: process.env.PATH,
@@ -47,7 +51,7 @@ afterAll(async () => {
   await pipeline?.stop({ drain: false });
 });
 
-/** The AWS CLI against the endpoint: its output parsed, or its error and exit code (2.9 exits 255 on a service's error). */
+/** The AWS CLI against the endpoint: its output parsed, or its error and exit code. */
 async function aws(...args: string[]): Promise<{ json?: unknown; error?: string; code: number }> {
   try {
     const { stdout } = await run('aws', ['--endpoint-url', pipeline.endpoint, '--output', 'json', ...args], {
@@ -120,7 +124,7 @@ describe('awscli 2.9', () => {
     expect(pipeline.deadLetters.queue.size).toBe(0);
 
     const missing = await aws('sqs', 'get-queue-url', '--queue-name', 'no-such-queue');
-    expect(missing.code).toBe(255);
+    expect(missing.code).toBe(serviceErrorExit);
     expect(missing.error).toBe(
       'An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl operation: The specified queue does not exist.',
     );
@@ -164,10 +168,54 @@ describe('awscli 2.9', () => {
       '--execution-arn',
       `${execution.executionArn}-missing`,
     );
-    expect(missing.code).toBe(255);
+    expect(missing.code).toBe(serviceErrorExit);
     expect(missing.error).toContain(
       'An error occurred (ExecutionDoesNotExist) when calling the DescribeExecution operation',
     );
+  });
+
+  test('Step Functions refuses as AWS words it: a name too long, a name used before; the state machine of an execution', async () => {
+    const arn = pipeline.stateMachine.arn;
+    const long = await aws(
+      'stepfunctions',
+      'start-execution',
+      '--state-machine-arn',
+      arn,
+      '--name',
+      'n'.repeat(81),
+    );
+    expect(long.error).toBe(
+      `An error occurred (ValidationException) when calling the StartExecution operation: 1 validation error detected: Value '${'n'.repeat(81)}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 80`,
+    );
+    const { json: started } = await aws(
+      'stepfunctions',
+      'start-execution',
+      '--state-machine-arn',
+      arn,
+      '--name',
+      'once',
+    );
+    const { executionArn } = started as { executionArn: string };
+    const again = await aws(
+      'stepfunctions',
+      'start-execution',
+      '--state-machine-arn',
+      arn,
+      '--name',
+      'once',
+      '--input',
+      '{"other":1}',
+    );
+    expect(again.error).toBe(
+      `An error occurred (ExecutionAlreadyExists) when calling the StartExecution operation: Execution Already Exists: '${executionArn}'`,
+    );
+    const { json: machine } = await aws(
+      'stepfunctions',
+      'describe-state-machine-for-execution',
+      '--execution-arn',
+      executionArn,
+    );
+    expect(machine).toMatchObject({ stateMachineArn: arn, roleArn: expect.stringContaining(':role/') });
   });
 
   test('CloudFormation outputs, DynamoDB tables, and what is not served', async () => {
@@ -184,12 +232,38 @@ describe('awscli 2.9', () => {
       TableNames: pipeline.dynamodb.tables.map((table) => table.tableName),
     });
     const lambda = await aws('lambda', 'list-functions');
-    expect(lambda.code).toBe(255);
+    expect(lambda.code).toBe(serviceErrorExit);
     expect(lambda.error).toContain('The local endpoint serves no service "lambda"');
   });
 });
 
 describe('boto3 1.26', () => {
+  test('SQS over the query protocol: one PurgeQueue a minute; CloudFormation names an unknown stack as AWS does', async () => {
+    const script = `
+import json, sys, boto3, botocore
+endpoint, queue_url = sys.argv[1:3]
+out = {}
+sqs = boto3.client('sqs', endpoint_url=endpoint)
+sqs.purge_queue(QueueUrl=queue_url)
+try:
+    sqs.purge_queue(QueueUrl=queue_url)
+except botocore.exceptions.ClientError as error:
+    out['purge'] = [error.response['Error']['Code'], error.response['ResponseMetadata']['HTTPStatusCode']]
+try:
+    boto3.client('cloudformation', endpoint_url=endpoint).describe_stacks(StackName='Other')
+except botocore.exceptions.ClientError as error:
+    out['stack'] = error.response['Error']['Message']
+print(json.dumps(out))
+`;
+    const { stdout } = await run(PYTHON, ['-c', script, pipeline.endpoint, pipeline.deadLetters.queue.url], {
+      env: environment,
+    });
+    expect(JSON.parse(stdout)).toEqual({
+      purge: ['AWS.SimpleQueueService.PurgeQueueInProgress', 403],
+      stack: 'Stack with id Other does not exist',
+    });
+  });
+
   test('S3, SQS, DynamoDB, CloudFormation and Step Functions through endpoint_url=, with their errors', async () => {
     const script = `
 import json, sys, boto3, botocore

@@ -4,6 +4,7 @@ import type { LocalAwsService } from '../../aws-service';
 import type { Clock } from '../../clock';
 import { TemplateError } from '../../cloudformation/template';
 import type { LocalSqs } from '../../sqs/queues';
+import { DESCRIBE_OWN_CHILD } from '../api';
 import { StatesError } from '../asl/errors';
 import type { Json } from '../asl/paths';
 import type { AslState } from '../definitions';
@@ -201,7 +202,8 @@ async function startExecutionSync(
   submitted(started as Json);
   const { ExecutionArn } = started;
   for (;;) {
-    const described = await call('DescribeExecution', { ExecutionArn });
+    // Step Functions' own read: an Express child too, which a client's DescribeExecution is refused.
+    const described = await call(DESCRIBE_OWN_CHILD, { ExecutionArn });
     if (described.Status !== 'RUNNING') {
       const answer = parsed
         ? {

@@ -164,7 +164,14 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
     sqs = new SQSClient(config);
   });
   afterAll(() => sqs.destroy());
-  afterEach(() => sqs.send(new PurgeQueueCommand({ QueueUrl: dlqUrl })));
+  // SQS takes one PurgeQueue a minute per queue: each test's waits out the last one on the pipeline's clock.
+  let purgedAt: number | undefined;
+  afterEach(async () => {
+    if (purgedAt !== undefined)
+      await pipeline.clock.sleep(Math.max(0, purgedAt + 60_000 - pipeline.clock.now()));
+    await sqs.send(new PurgeQueueCommand({ QueueUrl: dlqUrl }));
+    purgedAt = pipeline.clock.now();
+  });
 
   test("lists and finds the template's queues", async () => {
     const { QueueUrls } = await sqs.send(new ListQueuesCommand({}));
@@ -190,7 +197,7 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
           QueueUrl: dlqUrl,
           MaxNumberOfMessages: 10,
           MessageAttributeNames: ['All'],
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageSystemAttributeNames: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp'],
           VisibilityTimeout: 60,
         }),
       );
@@ -199,7 +206,10 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       expect.objectContaining({
         MessageId: sent.MessageId,
         Body: '{"hello":"world"}',
-        Attributes: { ApproximateReceiveCount: '1' },
+        Attributes: {
+          ApproximateReceiveCount: '1',
+          ApproximateFirstReceiveTimestamp: expect.stringMatching(/^\d+$/),
+        },
         MessageAttributes: { ERROR_CODE: { DataType: 'String', StringValue: 'THROTTLING' } },
         MD5OfMessageAttributes: sent.MD5OfMessageAttributes,
       }),
@@ -225,9 +235,13 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
       }),
     );
     const second = await receive();
+    // Received again: the count goes up, the first receive's time stays.
     expect(second.Messages?.[0]).toMatchObject({
       MessageId: sent.MessageId,
-      Attributes: { ApproximateReceiveCount: '2' },
+      Attributes: {
+        ApproximateReceiveCount: '2',
+        ApproximateFirstReceiveTimestamp: first.Messages![0].Attributes!.ApproximateFirstReceiveTimestamp,
+      },
     });
 
     const deleted = await sqs.send(
@@ -357,6 +371,24 @@ describe('SQS (query protocol, as Debian’s awscli 2.9 and boto3 1.26 speak it)
     expect(stranger.status).toBe(403);
     expect(stranger.text).toContain('<Code>InvalidClientTokenId</Code>');
   });
+
+  test('one PurgeQueue a minute: the next within it is PurgeQueueInProgress, in either protocol', async () => {
+    // The JSON suite's last purge may be less than a minute old: wait it out on the pipeline's clock.
+    await pipeline.clock.sleep(60_000);
+    const purge = `Action=PurgeQueue&Version=2012-11-05&QueueUrl=${encodeURIComponent(dlqUrl)}`;
+    expect((await raw('sqs', { body: purge })).status).toBe(200);
+    const again = await raw('sqs', { body: purge });
+    expect(again.status).toBe(403);
+    expect(again.text).toContain(
+      `<Code>AWS.SimpleQueueService.PurgeQueueInProgress</Code><Message>Only one PurgeQueue operation on ${dlqUrl.split('/').pop()} is allowed every 60 seconds.</Message>`,
+    );
+    const sqs = new SQSClient(config);
+    await expect(sqs.send(new PurgeQueueCommand({ QueueUrl: dlqUrl }))).rejects.toMatchObject({
+      name: 'PurgeQueueInProgress',
+      $metadata: { httpStatusCode: 403 },
+    });
+    sqs.destroy();
+  });
 });
 
 describe('CloudFormation', () => {
@@ -386,13 +418,25 @@ describe('CloudFormation', () => {
       expect.objectContaining({ ResourceType: 'AWS::SQS::Queue', PhysicalResourceId: dlqUrl }),
     );
 
+    // Worded exactly as CloudFormation words them: tools match these messages.
     await expect(
       cloudformation.send(new DescribeStacksCommand({ StackName: 'Other' })),
     ).rejects.toMatchObject({
       name: 'ValidationError',
-      message: expect.stringContaining('Stack with id Other does not exist'),
+      message: 'Stack with id Other does not exist',
       $metadata: { httpStatusCode: 400 },
     });
+    await expect(
+      cloudformation.send(new ListStackResourcesCommand({ StackName: undefined as unknown as string })),
+    ).rejects.toMatchObject({
+      name: 'ValidationError',
+      message:
+        "1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null",
+    });
+    const { Stacks: byId } = await cloudformation.send(
+      new DescribeStacksCommand({ StackName: Stacks![0].StackId }),
+    );
+    expect(byId?.map((stack) => stack.StackName)).toEqual([STACK_NAME]);
     cloudformation.destroy();
   });
 
@@ -457,6 +501,26 @@ describe('what the endpoint does not serve', () => {
     expect(query.status).toBe(400);
     expect(query.text).toContain(
       '<Code>InvalidAction</Code><Message>The local endpoint serves no service "iam"',
+    );
+  });
+
+  test("a request in a protocol the service does not speak is refused in the service's own", async () => {
+    const form = await raw('states', { body: 'Action=ListStateMachines' });
+    expect(form.status).toBe(400);
+    expect(form.headers.get('content-type')).toBe('application/x-amz-json-1.0');
+    expect(JSON.parse(form.text)).toEqual({
+      __type: 'UnknownOperationException',
+      message:
+        'The states service speaks the AWS JSON protocol (X-Amz-Target: AWSStepFunctions.<Action>): this request spoke the query protocol',
+    });
+    const json = await raw('cloudformation', {
+      target: 'CloudFormation.DescribeStacks',
+      contentType: 'application/x-amz-json-1.0',
+      body: '{}',
+    });
+    expect(json.status).toBe(400);
+    expect(json.text).toContain(
+      '<Code>InvalidAction</Code><Message>The cloudformation service speaks the query protocol (a form with Action=&#60;Action&#62;, no X-Amz-Target): this request spoke the JSON protocol</Message>',
     );
   });
 });

@@ -369,9 +369,14 @@ test('a Distributed Map: ListMapRuns, DescribeMapRun, ListExecutions by mapRunAr
   >;
   expect(children).toHaveLength(4);
   expect(children.every((child) => child.mapRunArn === mapRunArn)).toBe(true);
+  // Its Map Run succeeded (one failure tolerated): no redrive of the parent runs the failed child again.
   const failedChild = children.find((child) => child.status === 'FAILED')!;
   expect(await api.call('DescribeExecution', { executionArn: failedChild.executionArn })).toMatchObject({
-    redriveStatus: 'REDRIVABLE_BY_MAP_RUN',
+    redriveStatus: 'NOT_REDRIVABLE',
+    redriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+  });
+  expect(await api.call('DescribeMapRun', { mapRunArn })).toMatchObject({
+    executionCounts: { failed: 1, failuresNotRedrivable: 1 },
   });
   await expect(api.call('DescribeMapRun', { mapRunArn: `${mapRunArn}0` })).rejects.toEqual(
     refusal('ResourceNotFound'),

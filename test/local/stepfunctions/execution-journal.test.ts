@@ -2,9 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ExecutionJournal, type JournalEntry } from '../../../local/stepfunctions/execution-journal';
+import {
+  ExecutionJournal,
+  type JournalEntry,
+  redriveStatusOf,
+} from '../../../local/stepfunctions/execution-journal';
 
-/** The local execution history: what --failures and --redrive read, across restarts. */
+/** The local execution journal (what DescribeExecution reads across restarts), and redriveStatus's rules. */
 
 const WORKFLOW = 'arn:aws:states:us-east-1:000000000000:stateMachine:Workflow';
 const BACKFILL = 'arn:aws:states:us-east-1:000000000000:stateMachine:Backfill';
@@ -42,34 +46,56 @@ test('entries survive a new journal on the same directory, and a rewrite replace
   expect(reopened.has(entry('two').executionArn)).toBe(false);
 });
 
-test('failures: redrivable for 14 days after they stopped; backfill items only by their Map Run', () => {
-  const journal = new ExecutionJournal(dir);
-  journal.write(entry('recent', { stopDate: daysAgo(13.9) }));
-  journal.write(entry('old', { stopDate: daysAgo(14.1) }));
-  journal.write(entry('fine', { status: 'SUCCEEDED', error: undefined }));
-  journal.write({
+test("redriveStatus: 14 days after the stop; not past the history limit; a Map Run's child only while its parent would redrive its Map Run", () => {
+  const at = NOW.getTime();
+  expect(redriveStatusOf(entry('recent', { stopDate: daysAgo(13.9) }), at)).toEqual({ status: 'REDRIVABLE' });
+  expect(redriveStatusOf(entry('old', { stopDate: daysAgo(14.1) }), at)).toEqual({
+    status: 'NOT_REDRIVABLE',
+    reason: 'Execution redrivable period exceeded',
+  });
+  expect(redriveStatusOf(entry('fine', { status: 'SUCCEEDED' }), at)).toEqual({
+    status: 'NOT_REDRIVABLE',
+    reason: 'Execution is SUCCEEDED and cannot be redriven',
+  });
+  const full = { ...entry('full'), history: Array(24_999).fill({}) as JournalEntry['history'] };
+  expect(redriveStatusOf(full, at)).toEqual({
+    status: 'NOT_REDRIVABLE',
+    reason: 'Execution history event limit exceeded',
+  });
+  expect(redriveStatusOf(entry('express'), at, 'EXPRESS')).toMatchObject({ status: 'NOT_REDRIVABLE' });
+
+  const item = {
     ...entry('item'),
-    stateMachineArn: BACKFILL,
+    stateMachineArn: `${BACKFILL}/Map`,
+    mapRunArn: 'arn:aws:states:us-east-1:000000000000:mapRun:Backfill/Map:1',
     backfillRunArn: `${BACKFILL.replace(':stateMachine:', ':execution:')}:run`,
+  };
+  const run = { ...entry('run'), stateMachineArn: BACKFILL };
+  expect(redriveStatusOf(item, at, 'STANDARD', { parent: run, mapRunStatus: 'FAILED' })).toEqual({
+    status: 'REDRIVABLE_BY_MAP_RUN',
   });
-  const failures = Object.fromEntries(journal.failures(NOW).map((f) => [f.name, f]));
-  expect(Object.keys(failures).sort()).toEqual(['item', 'old', 'recent']);
-  expect(failures.recent).toMatchObject({ redriveStatus: 'REDRIVABLE', kind: 'object', status: 'FAILED' });
-  expect(failures.old).toMatchObject({
-    redriveStatus: 'NOT_REDRIVABLE',
-    redriveStatusReason: 'Execution redrivable period exceeded',
+  // Its Map Run succeeded (the failure was tolerated): no redrive of the parent runs it again.
+  expect(redriveStatusOf(item, at, 'STANDARD', { parent: run, mapRunStatus: 'SUCCEEDED' })).toEqual({
+    status: 'NOT_REDRIVABLE',
+    reason: 'Map Run is SUCCEEDED and cannot be redriven',
   });
-  expect(failures.item).toMatchObject({
-    redriveStatus: 'REDRIVABLE_BY_MAP_RUN',
-    backfillRun: { status: 'ENDED', redriveStatus: 'NOT_REDRIVABLE' },
-  });
+  expect(
+    redriveStatusOf(item, at, 'STANDARD', { parent: { ...run, status: 'RUNNING' }, mapRunStatus: 'RUNNING' }),
+  ).toEqual({ status: 'NOT_REDRIVABLE', reason: 'Execution is RUNNING and cannot be redriven' });
+  expect(
+    redriveStatusOf(item, at, 'STANDARD', {
+      parent: { ...run, stopDate: daysAgo(15) },
+      mapRunStatus: 'FAILED',
+    }),
+  ).toEqual({ status: 'NOT_REDRIVABLE', reason: 'Execution redrivable period exceeded' });
 });
 
-test('executions an earlier process left running are recorded as ABORTED, and listed', () => {
+test('executions an earlier process left running are recorded as ABORTED, redrivable', () => {
   const journal = new ExecutionJournal(dir);
   journal.write(entry('cut-short', { status: 'RUNNING', error: undefined, stopDate: undefined }));
   journal.abortLeftovers(NOW);
-  expect(journal.failures(NOW)).toMatchObject([
-    { name: 'cut-short', status: 'ABORTED', redriveStatus: 'REDRIVABLE', stopDate: NOW },
-  ]);
+  const [aborted] = journal.entries();
+  expect(aborted).toMatchObject({ name: 'cut-short', status: 'ABORTED', stopDate: NOW.toISOString() });
+  expect(aborted.history?.map((event) => event.type)).toEqual(['ExecutionAborted']);
+  expect(redriveStatusOf(aborted, NOW.getTime())).toEqual({ status: 'REDRIVABLE' });
 });
