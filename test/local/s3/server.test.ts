@@ -14,6 +14,7 @@ import {
   S3ServiceException,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
 
 import { localS3Client, type LocalS3Server, startLocalS3Server } from '../../../local/s3/server';
 
@@ -191,4 +192,11 @@ describe('UploadPartCopy', () => {
 
     await expect(copying).rejects.toMatchObject({ name: code, $metadata: { httpStatusCode: status } });
   });
+});
+
+test("s3rver's request logger (koa-logger, which formats every line though none is printed) is left out", () => {
+  const handlers = (app: unknown) =>
+    (app as { middleware: ((...args: unknown[]) => unknown)[] }).middleware.map((handler) => handler.name);
+  expect(handlers(new S3rver({ silent: true, directory }))).toContain('logger');
+  expect(handlers(server.server)).not.toContain('logger');
 });
