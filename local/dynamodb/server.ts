@@ -89,6 +89,9 @@ export async function startLocalDynamoDb(
       server.emit('request', request, response),
     ),
   });
+  // The SDK's logger middleware makes each call's log record (walking the input and output for
+  // sensitive fields) even for its no-op logger, and the engine makes thousands of calls.
+  client.middlewareStack.remove('loggerMiddleware');
   const tables: LocalTable[] = [];
   for (const [logicalId, resource] of deployment.resourcesOfType('AWS::DynamoDB::Table')) {
     const properties = deployment.resolve(resource.Properties ?? {}) as Record<string, unknown>;

@@ -97,3 +97,10 @@ test('many writes to one item at once all land, one after the other', async () =
   );
   expect(Item?.n).toEqual({ N: '50' });
 });
+
+test("the own client makes no log records (the SDK's logger middleware walks every input and output)", () => {
+  expect(outside.middlewareStack.identify()).toContainEqual(expect.stringMatching(/^loggerMiddleware/));
+  expect(local.client.middlewareStack.identify()).not.toContainEqual(
+    expect.stringMatching(/^loggerMiddleware/),
+  );
+});
