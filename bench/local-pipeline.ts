@@ -112,6 +112,7 @@ export async function benchLocalPipeline(options: { templatePath?: string } = {}
     notes: [
       'Both sides include uploading the objects to the embedded S3 server; each worker run is a new Node process.',
       "The pipeline side adds the S3 event, rule matching, input transformer, the Step Functions engine (local/stepfunctions: the launch gate's DynamoDB calls, the object records and their recorder) and the ECS task emulation.",
+      'CPU is user plus system time: of this process (the emulated AWS, the uploads and the spawning) and of the worker processes that ended, as the kernel counts them; on a shared machine compare CPU, not wall.',
     ],
   };
 }
