@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -39,6 +39,7 @@ export async function benchLocalPipeline(options: { templatePath?: string } = {}
     const s3 = localS3Client(server.endpoint);
     const queue = new ExecutionQueue(TASKS_AT_ONCE);
     const started = performance.now();
+    const cpuBefore = cpuSeconds();
     await Promise.all(
       keys.map((Key) => s3.send(new PutObjectCommand({ Bucket: bucket, Key, Body: body(Key) }))),
     );
@@ -56,21 +57,24 @@ export async function benchLocalPipeline(options: { templatePath?: string } = {}
       ),
     );
     const wallMs = performance.now() - started;
+    const cpu = cpuSeconds(cpuBefore);
     s3.destroy();
     await server.close();
-    return { wallMs, failed: exitCodes.filter((code) => code !== 0).length };
+    return { wallMs, cpu, failed: exitCodes.filter((code) => code !== 0).length };
   });
 
   const pipelined = await withDataDir(async (dataDir) => {
     const pipeline = await startLocalPipeline({ templatePath, dataDir });
     const started = performance.now();
+    const cpuBefore = cpuSeconds();
     await Promise.all(keys.map((key) => pipeline.upload(key, body(key))));
     await pipeline.waitForIdle();
     const wallMs = performance.now() - started;
+    const cpu = cpuSeconds(cpuBefore);
     const failed = pipeline.executions().filter((e) => e.status !== 'SUCCEEDED').length;
     const executions = pipeline.executions().length;
     await pipeline.stop();
-    return { wallMs, failed: failed + (OBJECTS - executions) };
+    return { wallMs, cpu, failed: failed + (OBJECTS - executions) };
   });
 
   const overhead = pipelined.wallMs / direct.wallMs - 1;
@@ -87,6 +91,18 @@ export async function benchLocalPipeline(options: { templatePath?: string } = {}
         met: overhead <= TARGET_OVERHEAD,
       },
       {
+        metric: 'CPU of this process, direct / pipeline',
+        value: `${seconds(direct.cpu.main * 1000)} / ${seconds(pipelined.cpu.main * 1000)}`,
+      },
+      ...(direct.cpu.workers === undefined || pipelined.cpu.workers === undefined
+        ? []
+        : [
+            {
+              metric: 'CPU of the worker processes, direct / pipeline',
+              value: `${seconds(direct.cpu.workers * 1000)} / ${seconds(pipelined.cpu.workers * 1000)}`,
+            },
+          ]),
+      {
         metric: 'failed runs (direct / pipeline)',
         value: `${direct.failed} / ${pipelined.failed}`,
         target: '0 / 0',
@@ -96,8 +112,36 @@ export async function benchLocalPipeline(options: { templatePath?: string } = {}
     notes: [
       'Both sides include uploading the objects to the embedded S3 server; each worker run is a new Node process.',
       "The pipeline side adds the S3 event, rule matching, input transformer, the Step Functions engine (local/stepfunctions: the launch gate's DynamoDB calls, the object records and their recorder) and the ECS task emulation.",
+      'CPU is user plus system time: of this process (the emulated AWS, the uploads and the spawning) and of the worker processes that ended, as the kernel counts them; on a shared machine compare CPU, not wall.',
     ],
   };
+}
+
+interface CpuSeconds {
+  /** User plus system CPU of this process. */
+  readonly main: number;
+  /** The same of the child processes that ended (the worker runs); undefined where /proc is not. */
+  readonly workers?: number;
+}
+
+/**
+ * CPU used so far (or since `since`): this process's from Node, its ended children's from
+ * /proc/self/stat (cutime and cstime, in the kernel's USER_HZ of 100 per second), which Node does
+ * not expose.
+ */
+function cpuSeconds(since: CpuSeconds = { main: 0, workers: 0 }): CpuSeconds {
+  const { user, system } = process.cpuUsage();
+  const main = (user + system) / 1e6 - since.main;
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/self/stat', 'utf8');
+  } catch {
+    return { main };
+  }
+  // The fields after the command name (which may hold spaces) start at field 3, state.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const children = (Number(fields[13]) + Number(fields[14])) / 100;
+  return { main, workers: since.workers === undefined ? undefined : children - since.workers };
 }
 
 function runWorker(env: Record<string, string>): Promise<number | null> {

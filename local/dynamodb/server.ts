@@ -15,6 +15,7 @@ import dynalite from 'dynalite';
 
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { type LocalDeployment, TemplateError } from '../cloudformation/template';
+import { InjectedRequestHandler } from './injected-requests';
 
 /**
  * DynamoDB, locally: dynalite (a DynamoDB API server on LevelDB) on 127.0.0.1, with the template's
@@ -82,7 +83,15 @@ export async function startLocalDynamoDb(
     credentials: { ...(mount?.credentials ?? LOCAL_DYNAMODB_CREDENTIALS) },
     // Retries are the state machine's (its Retry on DynamoDB's throttling errors), not the client's.
     maxAttempts: 1,
+    // This process's own client (the engine's, the gate's readers) hands its requests to dynalite's
+    // handler directly, as the endpoint would after checking the administrator's signature.
+    requestHandler: new InjectedRequestHandler((request, response) =>
+      server.emit('request', request, response),
+    ),
   });
+  // The SDK's logger middleware makes each call's log record (walking the input and output for
+  // sensitive fields) even for its no-op logger, and the engine makes thousands of calls.
+  client.middlewareStack.remove('loggerMiddleware');
   const tables: LocalTable[] = [];
   for (const [logicalId, resource] of deployment.resourcesOfType('AWS::DynamoDB::Table')) {
     const properties = deployment.resolve(resource.Properties ?? {}) as Record<string, unknown>;

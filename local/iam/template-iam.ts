@@ -1,6 +1,14 @@
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { asArray, type LocalDeployment, refOf } from '../cloudformation/template';
-import { ANONYMOUS, decide, type Decision, type PolicyDocument } from './policy-evaluator';
+import { decisionKey, type PolicyFacts, policyFacts } from './decision-key';
+import {
+  type AccessRequest,
+  ANONYMOUS,
+  type ApplicablePolicies,
+  decide,
+  type Decision,
+  type PolicyDocument,
+} from './policy-evaluator';
 
 /** Who makes a request: one of the template's roles (as a session of it), or any other principal. */
 export type Caller =
@@ -21,6 +29,9 @@ export type Caller =
 export class TemplateIam {
   private readonly resourcePolicies = new Map<string, Record<string, unknown>[]>();
   private readonly identityPoliciesByRole = new Map<string, PolicyDocument[]>();
+  /** Each decision made, by decision-key.ts's key: the policies do not change while this lives. */
+  private readonly decisions = new Map<string, Promise<Decision>>();
+  private readonly factsByPolicies = new Map<string, PolicyFacts>();
 
   /**
    * `outside` holds the policies of resources the template uses but does not define, by ARN (an
@@ -66,6 +77,8 @@ export class TemplateIam {
   /**
    * Decides a request as IAM would in the deployed stack: by `caller`'s identity policies and the
    * resource's policy. `resource` is an ARN; an S3 ARN's account is taken to be this deployment's.
+   * The policy evaluator decides each request it has not decided one like before (decision-key.ts
+   * says which are alike); a request like an earlier one gets that one's decision.
    */
   decide(
     caller: Caller,
@@ -74,17 +87,38 @@ export class TemplateIam {
     context: Readonly<Record<string, string | readonly string[]>> = {},
   ): Promise<Decision> {
     const principal = this.principalOf(caller);
-    const identity = 'role' in caller ? this.identityPolicies(caller.role) : (caller.identity ?? []);
-    return decide(
-      {
-        principal,
-        action,
-        resource,
-        resourceAccount: resource.split(':')[4] || this.deployment.accountId,
-        context,
-      },
-      { identity: principal === ANONYMOUS ? [] : identity, resource: this.resourcePolicyFor(resource) },
-    );
+    const request: AccessRequest = {
+      principal,
+      action,
+      resource,
+      resourceAccount: resource.split(':')[4] || this.deployment.accountId,
+      context,
+    };
+    // A role's identity policies are its logical ID's; any other caller brings its own.
+    const identityKey = 'role' in caller ? `role ${caller.role}` : JSON.stringify(caller);
+    const policiesKey = `${identityKey}\0${this.resourcePolicyArn(resource)}`;
+    let policies: ApplicablePolicies | undefined;
+    const applicable = () =>
+      (policies ??= {
+        identity:
+          principal === ANONYMOUS
+            ? []
+            : 'role' in caller
+              ? this.identityPolicies(caller.role)
+              : (caller.identity ?? []),
+        resource: this.resourcePolicyFor(resource),
+      });
+    let facts = this.factsByPolicies.get(policiesKey);
+    if (!facts) this.factsByPolicies.set(policiesKey, (facts = policyFacts(applicable())));
+    const key = decisionKey(identityKey, request, facts);
+    let decision = this.decisions.get(key);
+    if (!decision) {
+      decision = decide(request, applicable());
+      this.decisions.set(key, decision);
+      // An evaluation error (a typo in an action) is thrown again for each request that makes it.
+      decision.catch(() => this.decisions.delete(key));
+    }
+    return decision;
   }
 
   /** The caller's ARN (for a role, its session's `assumed-role` ARN), as a denial names it. */
@@ -127,9 +161,13 @@ export class TemplateIam {
    * in it); undefined when the template gives it none.
    */
   resourcePolicyFor(arn: string): PolicyDocument | undefined {
-    const bucketArn = arn.startsWith('arn:') && arn.split(':')[2] === 's3' ? arn.split('/')[0] : arn;
-    const statements = this.resourcePolicies.get(bucketArn);
+    const statements = this.resourcePolicies.get(this.resourcePolicyArn(arn));
     return statements && document(statements);
+  }
+
+  /** The ARN whose policy applies to `arn`: for S3, the bucket's. */
+  private resourcePolicyArn(arn: string): string {
+    return arn.startsWith('arn:') && arn.split(':')[2] === 's3' ? arn.split('/')[0] : arn;
   }
 
   private role(roleLogicalId: string): Record<string, unknown> {

@@ -31,6 +31,12 @@ interface FilesystemStore {
     replacementMetadata: Record<string, unknown> | null,
   ): Promise<Record<string, unknown>>;
   deleteObject(bucket: string, key: string): Promise<void>;
+  getBucket(bucket: string): Promise<unknown>;
+  putBucket(bucket: string): Promise<unknown>;
+  deleteBucket(bucket: string): Promise<void>;
+  getSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<unknown>;
+  putSubresource(bucket: string, key: string | undefined, resource: { readonly type: string }): Promise<void>;
+  deleteSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<void>;
   putPart(
     bucket: string,
     uploadId: string,
@@ -92,6 +98,16 @@ class KeyLocks {
 
 export class AtomicFilesystemStore extends FilesystemStoreBase {
   private readonly locks = new KeyLocks();
+  /**
+   * What s3rver asks of a bucket on every request (does it exist; has it a CORS or website
+   * configuration), kept from the first answer: each of those is a file read, and a missing
+   * configuration an ENOENT error, per request. Every change to them goes through this store, which
+   * forgets the answer then. Only a bucket found and a configuration found missing are kept.
+   */
+  private readonly buckets = new Map<string, Promise<unknown>>();
+  private readonly missingConfigurations = new Set<string>();
+  /** Counts changes to buckets and their configurations, so a read under way during one keeps nothing. */
+  private changes = 0;
 
   override getMetadata(bucket: string, key: string) {
     return this.locks.read(`${bucket}/${key}`, () => super.getMetadata(bucket, key));
@@ -171,5 +187,58 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
 
   override deleteObject(bucket: string, key: string) {
     return this.locks.write(`${bucket}/${key}`, () => super.deleteObject(bucket, key));
+  }
+
+  override getBucket(bucket: string) {
+    const known = this.buckets.get(bucket);
+    if (known) return known;
+    const asked = this.changes;
+    const found = super.getBucket(bucket);
+    void found.then(
+      (model) => model && this.changes === asked && this.buckets.set(bucket, found),
+      () => undefined,
+    );
+    return found;
+  }
+
+  override putBucket(bucket: string) {
+    return this.changing(() => super.putBucket(bucket));
+  }
+
+  override deleteBucket(bucket: string) {
+    return this.changing(() => super.deleteBucket(bucket));
+  }
+
+  override async getSubresource(bucket: string, key: string | undefined, resourceType: string) {
+    const configuration = key === undefined ? `${bucket}/${resourceType}` : undefined;
+    if (configuration !== undefined && this.missingConfigurations.has(configuration)) return null;
+    const asked = this.changes;
+    const found = await super.getSubresource(bucket, key, resourceType);
+    if (found === null && configuration !== undefined && this.changes === asked) {
+      this.missingConfigurations.add(configuration);
+    }
+    return found;
+  }
+
+  override putSubresource(bucket: string, key: string | undefined, resource: { readonly type: string }) {
+    return this.changing(() => super.putSubresource(bucket, key, resource));
+  }
+
+  override deleteSubresource(bucket: string, key: string | undefined, resourceType: string) {
+    return this.changing(() => super.deleteSubresource(bucket, key, resourceType));
+  }
+
+  /** A change to a bucket or its configuration: what was kept is forgotten, also by reads under way. */
+  private async changing<T>(change: () => Promise<T>): Promise<T> {
+    this.changes++;
+    this.buckets.clear();
+    this.missingConfigurations.clear();
+    try {
+      return await change();
+    } finally {
+      this.changes++;
+      this.buckets.clear();
+      this.missingConfigurations.clear();
+    }
   }
 }

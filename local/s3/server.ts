@@ -21,6 +21,9 @@ const { DUMMY_ACCOUNT: S3RVER_ACCOUNT } = require('s3rver/lib/models/account') a
   };
 };
 
+/** The name of the request handler koa-logger returns (s3rver's first middleware). */
+const KOA_LOGGER = 'logger';
+
 /** Credentials s3rver accepts by default; they grant nothing anywhere else. */
 export const LOCAL_S3_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
 export const LOCAL_REGION = 'us-east-1';
@@ -73,9 +76,15 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
     directory: options.directory,
     configureBuckets: options.buckets.map((name) => ({ name, configs: [] })),
   });
+  // s3rver logs each request through koa-logger, which formats the line (colours, sizes, and a
+  // counting stream around each object it sends) even when `silent` then drops it: nothing reads
+  // those lines, so the middleware is left out. (s3rver is a Koa application; its typings leave out
+  // the Koa side.)
+  const middleware = (server as unknown as { middleware: ((...args: unknown[]) => unknown)[] }).middleware;
+  const logger = middleware.findIndex((handler) => handler.name === KOA_LOGGER);
+  if (logger !== -1) middleware.splice(logger, 1);
   // Every request handler reads the store from the context s3rver gives it.
   const store = new AtomicFilesystemStore(options.directory);
-  // (s3rver is a Koa application; its typings leave out the Koa side.)
   Object.assign(server, { store });
   Object.assign((server as unknown as { context: object }).context, { store });
   await server.configureBuckets();

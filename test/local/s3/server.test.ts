@@ -6,14 +6,21 @@ import { Readable } from 'node:stream';
 
 import {
   CompleteMultipartUploadCommand,
+  CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteBucketCorsCommand,
+  GetBucketCorsCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
+  PutBucketCorsCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
 
 import { localS3Client, type LocalS3Server, startLocalS3Server } from '../../../local/s3/server';
 
@@ -191,4 +198,32 @@ describe('UploadPartCopy', () => {
 
     await expect(copying).rejects.toMatchObject({ name: code, $metadata: { httpStatusCode: status } });
   });
+});
+
+test("s3rver's request logger (koa-logger, which formats every line though none is printed) is left out", () => {
+  const handlers = (app: unknown) =>
+    (app as { middleware: ((...args: unknown[]) => unknown)[] }).middleware.map((handler) => handler.name);
+  expect(handlers(new S3rver({ silent: true, directory }))).toContain('logger');
+  expect(handlers(server.server)).not.toContain('logger');
+});
+
+test("a bucket's configuration and existence, read on every request, follow each change made through the API", async () => {
+  const cors = () => s3.send(new GetBucketCorsCommand({ Bucket: BUCKET }));
+  await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
+  await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
+  const rule = { AllowedMethods: ['GET'], AllowedOrigins: ['https://example.com'] };
+  await s3.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: { CORSRules: [rule] } }));
+  expect((await cors()).CORSRules).toMatchObject([rule]);
+  await s3.send(new DeleteBucketCorsCommand({ Bucket: BUCKET }));
+  await expect(cors()).rejects.toMatchObject({ name: 'NoSuchCORSConfiguration' });
+
+  await s3.send(new CreateBucketCommand({ Bucket: 'other' }));
+  await s3.send(new HeadBucketCommand({ Bucket: 'other' }));
+  await s3.send(new DeleteBucketCommand({ Bucket: 'other' }));
+  await expect(s3.send(new HeadBucketCommand({ Bucket: 'other' }))).rejects.toMatchObject({
+    name: 'NotFound',
+  });
+  await expect(s3.send(new PutObjectCommand({ Bucket: 'other', Key: 'a', Body: 'x' }))).rejects.toMatchObject(
+    { name: 'NoSuchBucket' },
+  );
 });
