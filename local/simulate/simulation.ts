@@ -371,13 +371,6 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   let watch: IdleSlotWatch | undefined;
   const observe = () => watch?.observe(clock.now());
   const startTarget = targetExecutionStarter([workflow, ...housekeeping.stateMachines], () => stepFunctions);
-  const beside = new PlannerHousekeeping({
-    housekeeping,
-    clock,
-    random: housekeepingRandom,
-    startExecution: startTarget,
-    missed: gateFaults.active ? gateFaults.missesEvent : undefined,
-  });
   // The recorder's result events go on the same default bus as the status changes (no rule of the
   // template matches them: nothing re-triggers the pipeline), each entry a billed event.
   let eventsPut = 0;
@@ -490,6 +483,15 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
         StoppedAt: clock.now(),
       };
     },
+  });
+  // Started once the engine has accepted every definition: its schedules run on the clock until
+  // untilAtRest stops them, so a refused definition must not leave them running (on an AutoClock, forever).
+  const beside = new PlannerHousekeeping({
+    housekeeping,
+    clock,
+    random: housekeepingRandom,
+    startExecution: startTarget,
+    missed: gateFaults.active ? gateFaults.missesEvent : undefined,
   });
   if (gateTable) {
     watch = new IdleSlotWatch(items, gateTable, stepFunctions.tokens, (arn) => stepFunctions.execution(arn));

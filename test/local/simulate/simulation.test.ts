@@ -1,4 +1,4 @@
-import { RealClock } from '../../../local/clock';
+import { AutoClock, RealClock } from '../../../local/clock';
 import { loadSimulatedWorkflow, simulateTemplate } from '../../../local/simulate/planner';
 import { PRICES } from '../../../local/simulate/prices';
 import {
@@ -385,9 +385,12 @@ describe('a workflow the planner cannot model (or the engine cannot run) is refu
       /^State "Only": the aws-sdk:dynamodb:getItem parameter AttributesToGet/,
     ],
   ])('%j', async (state, message) => {
-    await expect(simulate({ ...BY_HAND, ...workflow, definition: withState(state) })).rejects.toThrow(
+    const clock = new AutoClock(0);
+    await expect(simulate({ ...BY_HAND, ...workflow, definition: withState(state), clock })).rejects.toThrow(
       message,
     );
+    // AND nothing was left running on its clock (the housekeeping's schedules would run forever)
+    expect(clock.pending).toBe(0);
   });
 });
 

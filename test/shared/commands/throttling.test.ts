@@ -37,6 +37,8 @@ function throttlingHandler(throttledCalls: number, exchanges: Exchange[]) {
   };
 }
 
+afterEach(() => jest.useRealTimers());
+
 const query = { workflowArn: WORKFLOW_ARN, backfillArn: BACKFILL_ARN, since: new Date(0) };
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
 
@@ -48,8 +50,18 @@ test('throttled ListExecutions calls are retried by the client until they succee
     credentials,
     requestHandler: throttlingHandler(2, exchanges),
   });
-  // WHEN the commands list the failures
-  const failures = await listFailures(sfn, query);
+  // WHEN the commands list the failures, the retries' back-off and the adaptive mode's send-rate
+  // waits passing on a clock the test runs (seconds of real time otherwise)
+  jest.useFakeTimers({ now: 0 });
+  const listing = listFailures(sfn, query);
+  let settled = false;
+  listing.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  // (the client schedules each wait only after some promise turns: step the clock until it is done)
+  while (!settled) await jest.advanceTimersByTimeAsync(100);
+  const failures = await listing;
   // THEN the throttled call was sent again until it succeeded, and every later call went through
   expect(failures).toEqual([]);
   expect(exchanges.slice(0, 3)).toEqual([
