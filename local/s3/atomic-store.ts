@@ -32,6 +32,10 @@ interface FilesystemStore {
   ): Promise<Record<string, unknown>>;
   deleteObject(bucket: string, key: string): Promise<void>;
   getBucket(bucket: string): Promise<unknown>;
+  listObjects(
+    bucket: string,
+    options: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys?: number },
+  ): Promise<ListedObjects>;
   putBucket(bucket: string): Promise<unknown>;
   deleteBucket(bucket: string): Promise<void>;
   getSubresource(bucket: string, key: string | undefined, resourceType: string): Promise<unknown>;
@@ -43,6 +47,21 @@ interface FilesystemStore {
     partNumber: number,
     content: NodeJS.ReadableStream,
   ): Promise<{ size: number; md5: string }>;
+}
+
+/**
+ * A listing of s3rver's store: the keys after `startAfter` under `prefix`, at most `maxKeys` of them,
+ * and the common prefixes met on the way (not counted).
+ */
+export interface ListedObjects {
+  readonly objects: readonly {
+    readonly key: string;
+    readonly size: number;
+    readonly lastModifiedDate: Date;
+    readonly metadata: Record<string, string>;
+  }[];
+  readonly commonPrefixes: readonly string[];
+  readonly isTruncated: boolean;
 }
 
 /** s3rver's S3Object model, as putObject receives it. */

@@ -6,6 +6,7 @@ import S3rver from 's3rver';
 
 import { accessDeniedXml } from './access-control';
 import { AtomicFilesystemStore } from './atomic-store';
+import { isListObjectsV2, listObjectsV2 } from './list-objects-v2';
 import { isUploadPartCopy, uploadPartCopy } from './upload-part-copy';
 
 /**
@@ -68,7 +69,8 @@ export interface LocalS3Server {
  * Starts s3rver on 127.0.0.1 (loopback only) with the given buckets, behind `authorize`: s3rver
  * serves as the request handler of an HTTP server of ours (its documented embedding), so each
  * request is decided before s3rver reads it. Its store is made atomic per object (atomic-store.ts),
- * and UploadPartCopy, which s3rver does not implement, is served beside it (upload-part-copy.ts).
+ * UploadPartCopy, which s3rver does not implement, is served beside it (upload-part-copy.ts), and so
+ * is ListObjectsV2, which it cannot page (list-objects-v2.ts).
  */
 export async function startLocalS3Server(options: LocalS3ServerOptions): Promise<LocalS3Server> {
   const server = new S3rver({
@@ -95,6 +97,7 @@ export async function startLocalS3Server(options: LocalS3ServerOptions): Promise
       (denied) => {
         if (denied === undefined && isUploadPartCopy(request))
           return uploadPartCopy(store, request, response);
+        if (denied === undefined && isListObjectsV2(request)) return listObjectsV2(store, request, response);
         if (denied === undefined) return serve(request, response);
         response.writeHead(403, { 'Content-Type': 'application/xml', 'x-amz-error-code': 'AccessDenied' });
         response.end(request.method === 'HEAD' ? undefined : accessDeniedXml(denied));
