@@ -1,4 +1,4 @@
-import { ListObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 
 import { StatesError } from './asl/errors';
 
@@ -30,17 +30,15 @@ export async function listObjectItems(
   maxItems = Infinity,
 ): Promise<ListedObject[]> {
   const objects: ListedObject[] = [];
-  // ListObjects (v1), paged by Marker, lists what ListObjectsV2 lists. s3rver 3.7 cannot page v2: it
-  // encrypts continuation tokens with DES, which the OpenSSL 3 of Node >= 17 lacks (InternalError).
-  let marker: string | undefined;
+  let token: string | undefined;
   do {
     let page;
     try {
       page = await options.s3.send(
-        new ListObjectsCommand({
+        new ListObjectsV2Command({
           Bucket: String(request.Bucket),
           Prefix: request.Prefix === undefined ? undefined : String(request.Prefix),
-          Marker: marker,
+          ContinuationToken: token,
           MaxKeys: options.pageSize,
         }),
       );
@@ -57,8 +55,7 @@ export async function listObjectItems(
         StorageClass: entry.StorageClass ?? 'STANDARD',
       });
     }
-    // Without a delimiter S3 sends no NextMarker: the next page starts after the last key.
-    marker = page.IsTruncated ? contents.at(-1)?.Key : undefined;
-  } while (marker !== undefined && objects.length < maxItems);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token !== undefined && objects.length < maxItems);
   return objects.slice(0, maxItems);
 }

@@ -78,6 +78,14 @@ describe('awscli 2.9', () => {
     expect(pipeline.executions().map((e) => [e.key, e.status])).toContainEqual([key, 'SUCCEEDED']);
   });
 
+  test('lists the bucket one key a page, as it lists it whole', async () => {
+    const list = (...more: string[]) =>
+      aws('s3api', 'list-objects-v2', '--bucket', pipeline.bucket, '--query', 'Contents[].Key', ...more);
+    const whole = await list();
+    expect((whole.json as string[]).length).toBeGreaterThanOrEqual(2);
+    expect(await list('--page-size', '1')).toEqual(whole);
+  });
+
   test('SQS over the query protocol: send, receive with attributes, delete; a missing queue', async () => {
     const queueName = pipeline.deadLetters.queue.url.split('/').pop()!;
     const { json: found } = await aws('sqs', 'get-queue-url', '--queue-name', queueName);
