@@ -136,7 +136,7 @@ export function tableCall(
   scope: Construct,
   id: string,
   gate: LaunchGate,
-  action: 'updateItem' | 'deleteItem' | 'query' | 'putItem',
+  action: 'updateItem' | 'deleteItem' | 'query' | 'putItem' | 'getItem',
   props: {
     comment?: string;
     parameters: Record<string, unknown>;
@@ -182,6 +182,8 @@ export function addHolder(
   gate: LaunchGate,
   holderPath: string,
   comment: string,
+  /** What a fault is retried with. @default GATE_RETRY */
+  retry: sfn.RetryProps = GATE_RETRY,
 ) {
   return tableCall(scope, id, gate, 'updateItem', {
     comment,
@@ -198,7 +200,7 @@ export function addHolder(
       },
     },
     // The condition failing is an answer (every slot is taken), not a fault to retry.
-    retry: [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, GATE_RETRY],
+    retry: [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, retry],
   });
 }
 
@@ -212,7 +214,8 @@ export interface ReleaseStates {
 /**
  * Releasing the slot of the execution at `holderPath` (its own `$$.Execution.Id`, or the ARN in a
  * status-change event) and handing it on: the states, in `scope`, that end at `done` whatever
- * happens (a call that fails past its retries leaves the rest to the reconciler). `resultPrefix` is
+ * happens (a call that fails past its retries leaves the rest to the reconciler; leaving the line
+ * that fails still releases). `resultPrefix` is
  * where in the state they keep their results.
  */
 export function releaseStates(
@@ -316,7 +319,10 @@ export function releaseStates(
   wake.addCatch(dropStale, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
   wake.addCatch(wakeAgain, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
   wakeAgain.addCatch(dropWaiter, { errors: STALE_TOKEN_ERRORS, resultPath: `${resultPath}.error` });
-  for (const task of [leaveLine, release, findWaiter, grant, wakeAgain, dropWaiter]) onFailure(task);
+  // A waiter item left behind (its delete failed every attempt) holds nobody's slot: the slot is still
+  // released, and the item, whose token is stale, is deleted by the next hand-on or the reconciler.
+  leaveLine.addCatch(release, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
+  for (const task of [release, findWaiter, grant, wakeAgain, dropWaiter]) onFailure(task);
   // Its condition failing (someone deleted it first) or not, the next waiter is looked for.
   dropStale.addCatch(countRound, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
 

@@ -174,6 +174,16 @@ describe('the launch gate states built alone', () => {
     });
   });
 
+  test('leaving the line that fails every attempt still releases: a waiter item left behind holds no slot', () => {
+    expect(States.LeaveLaunchLine.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'ReleaseLaunchSlot' },
+    ]);
+    // the release itself, failing past its retries, leaves the rest to the cleanup and the reconciler
+    expect(States.ReleaseLaunchSlot.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'Done' },
+    ]);
+  });
+
   test("the hand-on grants on the claim's condition, wakes, and deletes the waiter item only if it still holds that token", () => {
     expect(States.GrantLaunchSlot).toMatchObject({
       Parameters: {
