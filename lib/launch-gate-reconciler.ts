@@ -290,6 +290,9 @@ export class LaunchGateReconciler extends Construct {
         .otherwise(findWaiters),
     );
     checkHolders.next(findWaiters);
+    // Without the slot item this run cannot check the holders, but it can still wake the waiters
+    // (under the limit as stored): a slot free while someone waits is the costlier miss.
+    writeLimit.addCatch(findWaiters, { errors: ['States.ALL'], resultPath: '$.error' });
     findWaiters.next(
       new sfn.Choice(this, 'IsAnyoneWaiting')
         .when(sfn.Condition.isPresent('$.line.Items[0]'), wakeWaiters)

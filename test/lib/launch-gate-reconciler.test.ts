@@ -50,6 +50,10 @@ describe('LaunchGateReconciler: the state machine', () => {
       },
       ResultPath: '$.slots',
     });
+    // failing every attempt, the run still wakes the waiters (the holders wait for the next run)
+    expect(definition.States.WriteLaunchLimit.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FindWaiters' },
+    ]);
     // a deploy that changes fargateVcpuQuota changes the limit every execution reads
     const small = synthPipeline({ fargateVcpuQuota: '1' });
     const smallDefinition = definitionOf(
