@@ -403,3 +403,17 @@ test("the reconciler's own calls throttled, lost before and after, duplicated: a
     duplicate: 2,
   });
 });
+
+test("the cleanup's LeaveLaunchLine failing every attempt: it still releases (here the reconciler never can)", async () => {
+  const pipeline = await stopBothHolders({
+    gate: [
+      { kind: 'throttle', amount: { rate: 1.0 }, stateName: 'LeaveLaunchLine' },
+      { kind: 'lost-before', amount: { rate: 1.0 }, stateName: 'ReleaseStaleHolder' },
+    ],
+  });
+  expect(await pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
+  // Each holder's cleanup ran once, and its delete of the (absent) waiter item failed every attempt.
+  expect(pipeline.gateFaultsInjected()?.throttle).toBe(SLOTS * GATE_ATTEMPTS);
+  expect(repairs(pipeline, 'HoldersNotRunning')).toBe(0);
+  expect(pipeline.executions().map((e) => e.status)).toEqual(['ABORTED', 'ABORTED']);
+});
