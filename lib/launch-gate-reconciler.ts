@@ -12,6 +12,7 @@ import {
   ARRIVAL_INDEX,
   GATE_CALL_TIMEOUT,
   type LaunchGate,
+  RELEASE_RETRY,
   SLOTS_KEY,
   SLOTS_TAKEN,
   STALE_TOKEN_ERRORS,
@@ -41,23 +42,6 @@ export const REPAIR_METRICS = {
   staleWaiter: 'WaitersGone',
   any: 'Repairs',
 } as const;
-
-/**
- * The reconciler's calls retry every error more often and sooner than the workflow's (GATE_RETRY):
- * a slot stays idle while a run retries, and the run's own retry is the next run a period later, so
- * the backoff is capped at 2 s (full jitter: about 1 s a retry, 19 s of delays at most for 10). At a
- * rate of 0.3 of each fault (an attempt fails with odds 0.66) a call still fails all 11 attempts about
- * once in 100; under GATE_RETRY's 7, once in 20, after up to 63 s. The load it adds is one run's
- * calls, a few a second at most.
- */
-export const RECONCILER_RETRY: sfn.RetryProps = {
-  errors: ['States.ALL'],
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxDelay: Duration.seconds(2),
-  maxAttempts: 10,
-  jitterStrategy: sfn.JitterType.FULL,
-};
 
 export interface LaunchGateReconcilerProps extends StateMachineLogProps {
   readonly gate: LaunchGate;
@@ -92,7 +76,7 @@ export class LaunchGateReconciler extends Construct {
     const { gate } = props;
     const table = gate.table;
     const slotsKey = { pk: { S: SLOTS_KEY.pk }, sk: { S: SLOTS_KEY.sk } };
-    const retryUnlessRefused = [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, RECONCILER_RETRY];
+    const retryUnlessRefused = [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, RELEASE_RETRY];
     const dynamoCall = (
       stateId: string,
       action: 'updateItem' | 'query' | 'deleteItem',
@@ -118,7 +102,7 @@ export class LaunchGateReconciler extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
       });
-      task.addRetry(RECONCILER_RETRY);
+      task.addRetry(RELEASE_RETRY);
       return task;
     };
 
@@ -168,7 +152,7 @@ export class LaunchGateReconciler extends Construct {
         taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
       });
       describe.addRetry({ errors: ['Sfn.ExecutionDoesNotExistException'], maxAttempts: 0 });
-      describe.addRetry(RECONCILER_RETRY);
+      describe.addRetry(RELEASE_RETRY);
       describe.addCatch(next.ended, {
         errors: ['Sfn.ExecutionDoesNotExistException'],
         resultPath: '$.error',
@@ -213,7 +197,7 @@ export class LaunchGateReconciler extends Construct {
       gate,
       '$.waiter.sk.S',
       'Gives the waiter a free slot, or the one it already holds (its wake-up was lost).',
-      RECONCILER_RETRY,
+      RELEASE_RETRY,
     );
     grant.addCatch(waiterDone, { errors: ['States.ALL'], resultPath: '$.error' });
     const wake = new tasks.CallAwsService(this, 'WakeWaiter', {
@@ -226,7 +210,7 @@ export class LaunchGateReconciler extends Construct {
       taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
     });
     wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
-    wake.addRetry(RECONCILER_RETRY);
+    wake.addRetry(RELEASE_RETRY);
     const removeWaiter = (stateId: string, then: sfn.IChainable) => {
       const task = dynamoCall(stateId, 'deleteItem', {
         Key: { pk: { S: WAITERS_PARTITION }, sk: { S: sfn.JsonPath.stringAt('$.waiter.sk.S') } },
@@ -261,7 +245,7 @@ export class LaunchGateReconciler extends Construct {
         ConsistentRead: true,
       },
       resultPath: '$.inLine',
-      retry: [RECONCILER_RETRY],
+      retry: [RELEASE_RETRY],
     });
     readWaiter.addCatch(waiterDone, { errors: ['States.ALL'], resultPath: '$.error' });
     readWaiter.next(

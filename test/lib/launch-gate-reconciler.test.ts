@@ -1,9 +1,5 @@
-import {
-  RECONCILER_PERIOD,
-  RECONCILER_RETRY,
-  REPAIR_NAMESPACE,
-  WAITERS_PER_RUN,
-} from '../../lib/launch-gate-reconciler';
+import { RELEASE_RETRY } from '../../lib/launch-gate';
+import { RECONCILER_PERIOD, REPAIR_NAMESPACE, WAITERS_PER_RUN } from '../../lib/launch-gate-reconciler';
 import { type AslDefinition, definitionOf } from './support/asl';
 import { constructIds, type Synthesized, synthesized, synthPipeline } from './support/synth';
 import { type Resource } from './support/template';
@@ -190,7 +186,7 @@ describe('LaunchGateReconciler: the state machine', () => {
       JitterStrategy: 'FULL',
     };
     for (const [name, state] of tasks) expect([name, state.Retry?.at(-1)]).toEqual([name, retryAll]);
-    expect(RECONCILER_RETRY.maxAttempts).toBe(10);
+    expect(RELEASE_RETRY.maxAttempts).toBe(10);
   });
 });
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 
-import { GATE_RETRY } from '../../lib/launch-gate';
+import { GATE_RETRY, RELEASE_RETRY } from '../../lib/launch-gate';
 import { RealClock } from '../../local/clock';
 import type { GateFault, GateFaultKind } from '../../local/faults/gate-faults';
 import type { ExecutionRecord, FaultOptions, LocalPipeline } from '../../local/pipeline';
@@ -413,7 +413,7 @@ test("the cleanup's LeaveLaunchLine failing every attempt: it still releases (he
   });
   expect(await pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
   // Each holder's cleanup ran once, and its delete of the (absent) waiter item failed every attempt.
-  expect(pipeline.gateFaultsInjected()?.throttle).toBe(SLOTS * GATE_ATTEMPTS);
+  expect(pipeline.gateFaultsInjected()?.throttle).toBe(SLOTS * (1 + RELEASE_RETRY.maxAttempts!));
   expect(repairs(pipeline, 'HoldersNotRunning')).toBe(0);
   expect(pipeline.executions().map((e) => e.status)).toEqual(['ABORTED', 'ABORTED']);
 });
