@@ -11,8 +11,8 @@ import {
   addHolder,
   ARRIVAL_INDEX,
   GATE_CALL_TIMEOUT,
-  GATE_RETRY,
   type LaunchGate,
+  RELEASE_RETRY,
   SLOTS_KEY,
   SLOTS_TAKEN,
   STALE_TOKEN_ERRORS,
@@ -57,9 +57,11 @@ export interface LaunchGateReconcilerProps extends StateMachineLogProps {
  *    fargateVcpuQuota acts on every execution within a period);
  * 2. asks DescribeExecution about every holder and releases each that is not RUNNING or no longer
  *    exists;
- * 3. grants each of the WAITERS_PER_RUN oldest waiters a slot on the claim's own condition (free
- *    slots only, or the one it already holds) and wakes it: a waiter left in line while a slot was
- *    free, or whose wake-up was lost, runs; one whose execution stopped waiting is deleted;
+ * 3. takes the WAITERS_PER_RUN oldest waiters one at a time: one no longer in line with the token the
+ *    run read (woken meanwhile) is skipped; one whose execution is not RUNNING has its item deleted;
+ *    any other is granted a slot on the claim's own condition (free slots only, or the one it already
+ *    holds) and woken: a waiter left in line while a slot was free, or whose wake-up was lost, runs;
+ *    one that stopped waiting is deleted;
  * 4. publishes one data point per repair (REPAIR_METRICS), which the alarms watch.
  * The gate keeps no count apart from its records (the holders set is the count), so there is nothing
  * else to re-derive.
@@ -74,7 +76,7 @@ export class LaunchGateReconciler extends Construct {
     const { gate } = props;
     const table = gate.table;
     const slotsKey = { pk: { S: SLOTS_KEY.pk }, sk: { S: SLOTS_KEY.sk } };
-    const retryUnlessRefused = [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, GATE_RETRY];
+    const retryUnlessRefused = [{ errors: [SLOTS_TAKEN], maxAttempts: 0 }, RELEASE_RETRY];
     const dynamoCall = (
       stateId: string,
       action: 'updateItem' | 'query' | 'deleteItem',
@@ -100,7 +102,7 @@ export class LaunchGateReconciler extends Construct {
         resultPath: sfn.JsonPath.DISCARD,
         taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
       });
-      task.addRetry(GATE_RETRY);
+      task.addRetry(RELEASE_RETRY);
       return task;
     };
 
@@ -132,28 +134,41 @@ export class LaunchGateReconciler extends Construct {
     });
     releaseHolder.addCatch(holderDone, { errors: ['States.ALL'], resultPath: '$.error' });
     releaseHolder.next(report('ReportStaleHolder', REPAIR_METRICS.staleHolder));
-    const describe = new tasks.CallAwsService(this, 'DescribeHolder', {
-      service: 'sfn',
-      action: 'describeExecution',
-      parameters: { ExecutionArn: sfn.JsonPath.stringAt('$.holder') },
-      iamAction: 'states:DescribeExecution',
-      iamResources: props.stateMachines.flatMap((machine) => executionArnsOf(this, machine)),
-      resultSelector: { 'status.$': '$.Status' },
-      resultPath: '$.execution',
-      taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
+    /** DescribeExecution of the ARN at `arnPath`: RUNNING goes to `running`, any other status or none to `ended`. */
+    const describeExecution = (
+      stateId: string,
+      choiceId: string,
+      arnPath: string,
+      next: { running: sfn.IChainable; ended: sfn.IChainable; failed: sfn.IChainable },
+    ) => {
+      const describe = new tasks.CallAwsService(this, stateId, {
+        service: 'sfn',
+        action: 'describeExecution',
+        parameters: { ExecutionArn: sfn.JsonPath.stringAt(arnPath) },
+        iamAction: 'states:DescribeExecution',
+        iamResources: props.stateMachines.flatMap((machine) => executionArnsOf(this, machine)),
+        resultSelector: { 'status.$': '$.Status' },
+        resultPath: '$.execution',
+        taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
+      });
+      describe.addRetry({ errors: ['Sfn.ExecutionDoesNotExistException'], maxAttempts: 0 });
+      describe.addRetry(RELEASE_RETRY);
+      describe.addCatch(next.ended, {
+        errors: ['Sfn.ExecutionDoesNotExistException'],
+        resultPath: '$.error',
+      });
+      describe.addCatch(next.failed, { errors: ['States.ALL'], resultPath: '$.error' });
+      return describe.next(
+        new sfn.Choice(this, choiceId)
+          .when(sfn.Condition.stringEquals('$.execution.status', 'RUNNING'), next.running)
+          .otherwise(next.ended),
+      );
+    };
+    const describe = describeExecution('DescribeHolder', 'IsHolderRunning', '$.holder', {
+      running: holderDone,
+      ended: releaseHolder,
+      failed: holderDone,
     });
-    describe.addRetry({ errors: ['Sfn.ExecutionDoesNotExistException'], maxAttempts: 0 });
-    describe.addRetry(GATE_RETRY);
-    describe.addCatch(releaseHolder, {
-      errors: ['Sfn.ExecutionDoesNotExistException'],
-      resultPath: '$.error',
-    });
-    describe.addCatch(holderDone, { errors: ['States.ALL'], resultPath: '$.error' });
-    describe.next(
-      new sfn.Choice(this, 'IsHolderRunning')
-        .when(sfn.Condition.stringEquals('$.execution.status', 'RUNNING'), holderDone)
-        .otherwise(releaseHolder),
-    );
     const checkHolders = new sfn.Map(this, 'CheckHolders', {
       itemsPath: '$.slots.Attributes.holders.SS',
       itemSelector: { 'holder.$': '$$.Map.Item.Value' },
@@ -182,6 +197,7 @@ export class LaunchGateReconciler extends Construct {
       gate,
       '$.waiter.sk.S',
       'Gives the waiter a free slot, or the one it already holds (its wake-up was lost).',
+      RELEASE_RETRY,
     );
     grant.addCatch(waiterDone, { errors: ['States.ALL'], resultPath: '$.error' });
     const wake = new tasks.CallAwsService(this, 'WakeWaiter', {
@@ -194,7 +210,7 @@ export class LaunchGateReconciler extends Construct {
       taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
     });
     wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
-    wake.addRetry(GATE_RETRY);
+    wake.addRetry(RELEASE_RETRY);
     const removeWaiter = (stateId: string, then: sfn.IChainable) => {
       const task = dynamoCall(stateId, 'deleteItem', {
         Key: { pk: { S: WAITERS_PARTITION }, sk: { S: sfn.JsonPath.stringAt('$.waiter.sk.S') } },
@@ -205,13 +221,44 @@ export class LaunchGateReconciler extends Construct {
       task.next(then);
       return task;
     };
-    wake.addCatch(removeWaiter('RemoveGoneWaiter', report('ReportGoneWaiter', REPAIR_METRICS.staleWaiter)), {
-      errors: STALE_TOKEN_ERRORS,
-      resultPath: '$.error',
-    });
+    const removeGone = removeWaiter(
+      'RemoveGoneWaiter',
+      report('ReportGoneWaiter', REPAIR_METRICS.staleWaiter),
+    );
+    wake.addCatch(removeGone, { errors: STALE_TOKEN_ERRORS, resultPath: '$.error' });
     wake.addCatch(waiterDone, { errors: ['States.ALL'], resultPath: '$.error' });
     wake.next(removeWaiter('RemoveWokenWaiter', report('ReportWokenWaiter', REPAIR_METRICS.wokenWaiter)));
     grant.next(wake);
+    // Before granting, the waiter as it is now, not as the run found it: one woken meanwhile (its item
+    // deleted, or replaced by a new wait's) is done, an outcome with nothing to retry; one whose
+    // execution ended with its item left behind is deleted without a grant, which nobody would release
+    // before the next run.
+    const describeWaiter = describeExecution('DescribeWaiter', 'IsWaiterRunning', '$.waiter.sk.S', {
+      running: grant,
+      ended: removeGone,
+      failed: waiterDone,
+    });
+    const readWaiter = tableCall(this, 'ReadWaiter', gate, 'getItem', {
+      parameters: {
+        Key: { pk: { S: WAITERS_PARTITION }, sk: { S: sfn.JsonPath.stringAt('$.waiter.sk.S') } },
+        ProjectionExpression: 'taskToken',
+        ConsistentRead: true,
+      },
+      resultPath: '$.inLine',
+      retry: [RELEASE_RETRY],
+    });
+    readWaiter.addCatch(waiterDone, { errors: ['States.ALL'], resultPath: '$.error' });
+    readWaiter.next(
+      new sfn.Choice(this, 'IsWaiterStillInLine')
+        .when(
+          sfn.Condition.and(
+            sfn.Condition.isPresent('$.inLine.Item.taskToken.S'),
+            sfn.Condition.stringEqualsJsonPath('$.inLine.Item.taskToken.S', '$.waiter.taskToken.S'),
+          ),
+          describeWaiter,
+        )
+        .otherwise(waiterDone),
+    );
     // One at a time, oldest first: each grant sees the slots the previous one took.
     const wakeWaiters = new sfn.Map(this, 'WakeWaiters', {
       itemsPath: '$.line.Items',
@@ -219,7 +266,7 @@ export class LaunchGateReconciler extends Construct {
       maxConcurrency: 1,
       resultPath: sfn.JsonPath.DISCARD,
     });
-    wakeWaiters.itemProcessor(grant);
+    wakeWaiters.itemProcessor(readWaiter);
 
     writeLimit.next(
       new sfn.Choice(this, 'AreSlotsHeld')
@@ -227,6 +274,9 @@ export class LaunchGateReconciler extends Construct {
         .otherwise(findWaiters),
     );
     checkHolders.next(findWaiters);
+    // Without the slot item this run cannot check the holders, but it can still wake the waiters
+    // (under the limit as stored): a slot free while someone waits is the costlier miss.
+    writeLimit.addCatch(findWaiters, { errors: ['States.ALL'], resultPath: '$.error' });
     findWaiters.next(
       new sfn.Choice(this, 'IsAnyoneWaiting')
         .when(sfn.Condition.isPresent('$.line.Items[0]'), wakeWaiters)

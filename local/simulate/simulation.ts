@@ -99,6 +99,8 @@ export interface SimulationResult {
   readonly succeeded: number;
   /** Objects that did not succeed, the stopped ones aside. */
   readonly failed: number;
+  /** The failed objects (`failed`), counted by their execution's error. */
+  readonly failedWith: Readonly<Record<string, number>>;
   /** Objects stopped by `stopRate` (not failures of the run). */
   readonly stopped: number;
   /** First upload to last result. */
@@ -565,6 +567,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     objects: options.objects,
     succeeded,
     failed: options.objects - succeeded - stopped,
+    failedWith: countBy(
+      executions.filter(
+        (e) => e.status !== 'SUCCEEDED' && !(stoppedByPlanner.has(e) && e.status === 'ABORTED'),
+      ),
+      (e) => String(e.error),
+    ),
     stopped,
     makespanSeconds: round(lastResult - firstUpload),
     lowerBoundSeconds: round(Math.max(launchBound, slots > 0 ? sum(taskSecondsRan) / slots : Infinity)),
@@ -603,6 +611,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
 function expressPrice(run: ExecutionRecord): number {
   const billedSeconds = Math.max(1, Math.ceil((run.durationMs ?? 0) / 100)) / 10;
   return PRICES.expressRequest + billedSeconds * PRICES.expressGbSecond * (64 / 1024);
+}
+
+function countBy<T>(values: readonly T[], key: (value: T) => string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[key(value)] = (counts[key(value)] ?? 0) + 1;
+  return counts;
 }
 
 function sum(values: readonly number[]): number {

@@ -75,6 +75,10 @@ describe('LaunchGateCleanup: the state machine', () => {
         'Released',
       ].sort(),
     );
+    // the release does not depend on the waiter item's delete: that failing past its retries still releases
+    expect(States.LeaveLaunchLine.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'ReleaseLaunchSlot' },
+    ]);
     // SDK integrations only: no Lambda, no waiting
     for (const state of Object.values(States).filter((s) => s.Type === 'Task')) {
       expect(state.Resource).toMatch(/^arn:aws:states:::aws-sdk:(dynamodb|sfn):\w+$/);

@@ -1,3 +1,4 @@
+import { RELEASE_RETRY } from '../../lib/launch-gate';
 import { RECONCILER_PERIOD, REPAIR_NAMESPACE, WAITERS_PER_RUN } from '../../lib/launch-gate-reconciler';
 import { type AslDefinition, definitionOf } from './support/asl';
 import { constructIds, type Synthesized, synthesized, synthPipeline } from './support/synth';
@@ -45,6 +46,10 @@ describe('LaunchGateReconciler: the state machine', () => {
       },
       ResultPath: '$.slots',
     });
+    // failing every attempt, the run still wakes the waiters (the holders wait for the next run)
+    expect(definition.States.WriteLaunchLimit.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'FindWaiters' },
+    ]);
     // a deploy that changes fargateVcpuQuota changes the limit every execution reads
     const small = synthPipeline({ fargateVcpuQuota: '1' });
     const smallDefinition = definitionOf(
@@ -102,6 +107,47 @@ describe('LaunchGateReconciler: the state machine', () => {
     expect(wakeWaiters.ItemsPath).toBe('$.line.Items');
     expect(wakeWaiters.MaxConcurrency).toBe(1);
     const { States } = wakeWaiters.ItemProcessor;
+    // the waiter as it is now: still in line with the token the run read, and its execution RUNNING
+    expect(wakeWaiters.ItemProcessor.StartAt).toBe('ReadWaiter');
+    expect(States.ReadWaiter).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:dynamodb:getItem',
+      Parameters: {
+        Key: { pk: { S: 'waiters' }, sk: { 'S.$': '$.waiter.sk.S' } },
+        ProjectionExpression: 'taskToken',
+        ConsistentRead: true,
+      },
+      ResultPath: '$.inLine',
+      Next: 'IsWaiterStillInLine',
+    });
+    // woken meanwhile (its item gone, or a new wait's token in it): done, nothing to retry or grant
+    expect(States.IsWaiterStillInLine).toEqual({
+      Type: 'Choice',
+      Choices: [
+        {
+          And: [
+            { Variable: '$.inLine.Item.taskToken.S', IsPresent: true },
+            { Variable: '$.inLine.Item.taskToken.S', StringEqualsPath: '$.waiter.taskToken.S' },
+          ],
+          Next: 'DescribeWaiter',
+        },
+      ],
+      Default: 'WaiterChecked',
+    });
+    // an execution that ended with its item left behind gets no grant (nobody would release it): its item goes
+    expect(States.DescribeWaiter).toMatchObject({
+      Resource: 'arn:aws:states:::aws-sdk:sfn:describeExecution',
+      Parameters: { 'ExecutionArn.$': '$.waiter.sk.S' },
+    });
+    expect(States.DescribeWaiter.Catch?.[0]).toEqual({
+      ErrorEquals: ['Sfn.ExecutionDoesNotExistException'],
+      ResultPath: '$.error',
+      Next: 'RemoveGoneWaiter',
+    });
+    expect(States.IsWaiterRunning).toEqual({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.execution.status', StringEquals: 'RUNNING', Next: 'GrantWaiter' }],
+      Default: 'RemoveGoneWaiter',
+    });
     expect(States.GrantWaiter.Parameters).toMatchObject({
       ConditionExpression:
         'attribute_not_exists(holders) OR contains(holders, :holder) OR size(holders) < #limit',
@@ -111,4 +157,45 @@ describe('LaunchGateReconciler: the state machine', () => {
     expect(States.WakeWaiter.Catch?.[0].Next).toBe('RemoveGoneWaiter');
     expect(States.RemoveGoneWaiter.Next).toBe('ReportGoneWaiter');
   });
+
+  test('every call retries every error (the condition failures and stale tokens aside) within 2 s a retry: a slot idles while a run retries', () => {
+    const tasks = Object.entries(allStates(definition)).filter(([, state]) => state.Type === 'Task');
+    expect(tasks.map(([name]) => name).sort()).toEqual(
+      [
+        'WriteLaunchLimit',
+        'DescribeHolder',
+        'ReleaseStaleHolder',
+        'ReportStaleHolder',
+        'FindWaiters',
+        'ReadWaiter',
+        'DescribeWaiter',
+        'GrantWaiter',
+        'WakeWaiter',
+        'RemoveWokenWaiter',
+        'ReportWokenWaiter',
+        'RemoveGoneWaiter',
+        'ReportGoneWaiter',
+      ].sort(),
+    );
+    const retryAll = {
+      ErrorEquals: ['States.ALL'],
+      IntervalSeconds: 1,
+      BackoffRate: 2,
+      MaxDelaySeconds: 2,
+      MaxAttempts: 10,
+      JitterStrategy: 'FULL',
+    };
+    for (const [name, state] of tasks) expect([name, state.Retry?.at(-1)]).toEqual([name, retryAll]);
+    expect(RELEASE_RETRY.maxAttempts).toBe(10);
+  });
 });
+
+/** Every state of `definition`, those of its Maps' item processors included. */
+function allStates(definition: AslDefinition): AslDefinition['States'] {
+  const states = { ...definition.States };
+  for (const state of Object.values(definition.States)) {
+    const processor = (state as unknown as Partial<MapState>).ItemProcessor;
+    if (processor) Object.assign(states, allStates(processor));
+  }
+  return states;
+}

@@ -9,6 +9,7 @@ import {
   LaunchGate,
   MAX_HAND_ON_ROUNDS,
   MAX_SLOTS,
+  RELEASE_RETRY,
   SLOTS_TAKEN,
   STALE_TOKEN_ERRORS,
 } from '../../lib/launch-gate';
@@ -43,6 +44,8 @@ const RETRY_ALL = {
   MaxAttempts: 6,
   JitterStrategy: 'FULL',
 };
+/** The release's and hand-on's calls: sooner and more often, a slot idles while they retry. */
+const RETRY_RELEASE = { ...RETRY_ALL, MaxAttempts: 10, MaxDelaySeconds: 2 };
 
 describe('LaunchGate built alone', () => {
   test('one on-demand table keyed by pk and sk, waiters ordered by a local (consistent) index, deleted with the stack', () => {
@@ -174,6 +177,16 @@ describe('the launch gate states built alone', () => {
     });
   });
 
+  test('leaving the line that fails every attempt still releases: a waiter item left behind holds no slot', () => {
+    expect(States.LeaveLaunchLine.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'ReleaseLaunchSlot' },
+    ]);
+    // the release itself, failing past its retries, leaves the rest to the cleanup and the reconciler
+    expect(States.ReleaseLaunchSlot.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'Done' },
+    ]);
+  });
+
   test("the hand-on grants on the claim's condition, wakes, and deletes the waiter item only if it still holds that token", () => {
     expect(States.GrantLaunchSlot).toMatchObject({
       Parameters: {
@@ -235,7 +248,7 @@ describe('the launch gate states built alone', () => {
     // the second call, after a failure without an answer, is retried; a stale token then may be its own success: it stops
     expect(States.HandOnLaunchSlotAgain.Retry).toEqual([
       { ErrorEquals: STALE_TOKEN_ERRORS, MaxAttempts: 0 },
-      RETRY_ALL,
+      RETRY_RELEASE,
     ]);
     expect(States.HandOnLaunchSlotAgain.Catch?.[0]).toEqual({
       ErrorEquals: STALE_TOKEN_ERRORS,
@@ -260,11 +273,14 @@ describe('the launch gate states built alone', () => {
         'RemoveStaleWaiter',
       ].sort(),
     );
+    const joining = ['ClaimLaunchSlot', 'WaitForLaunchSlot'];
     for (const [name, state] of calls.filter(([n]) => n !== 'HandOnLaunchSlot')) {
-      expect([name, state.Retry?.at(-1)]).toEqual([name, RETRY_ALL]);
+      const retry = joining.includes(name) ? RETRY_ALL : RETRY_RELEASE;
+      expect([name, state.Retry?.at(-1)]).toEqual([name, retry]);
     }
     for (const [, state] of calls) expect(state.TimeoutSeconds).toBeGreaterThan(0);
     expect(GATE_RETRY.maxAttempts).toBe(6);
+    expect(RELEASE_RETRY.maxAttempts).toBe(10);
   });
 
   test('the release ends at `done` on every path, failures included: it never returns to the claim or the wait', () => {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 
 import { SFNClient, StopExecutionCommand } from '@aws-sdk/client-sfn';
 
-import { GATE_RETRY } from '../../lib/launch-gate';
+import { GATE_RETRY, RELEASE_RETRY } from '../../lib/launch-gate';
 import { RealClock } from '../../local/clock';
 import type { GateFault, GateFaultKind } from '../../local/faults/gate-faults';
 import type { ExecutionRecord, FaultOptions, LocalPipeline } from '../../local/pipeline';
@@ -402,4 +402,18 @@ test("the reconciler's own calls throttled, lost before and after, duplicated: a
     'lost-after': 2,
     duplicate: 2,
   });
+});
+
+test("the cleanup's LeaveLaunchLine failing every attempt: it still releases (here the reconciler never can)", async () => {
+  const pipeline = await stopBothHolders({
+    gate: [
+      { kind: 'throttle', amount: { rate: 1.0 }, stateName: 'LeaveLaunchLine' },
+      { kind: 'lost-before', amount: { rate: 1.0 }, stateName: 'ReleaseStaleHolder' },
+    ],
+  });
+  expect(await pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
+  // Each holder's cleanup ran once, and its delete of the (absent) waiter item failed every attempt.
+  expect(pipeline.gateFaultsInjected()?.throttle).toBe(SLOTS * (1 + RELEASE_RETRY.maxAttempts!));
+  expect(repairs(pipeline, 'HoldersNotRunning')).toBe(0);
+  expect(pipeline.executions().map((e) => e.status)).toEqual(['ABORTED', 'ABORTED']);
 });

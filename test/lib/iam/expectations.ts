@@ -368,7 +368,10 @@ export function launchGateHousekeepingExpectations(stack: DeployedStack): Expect
       'denied',
     ),
     row('cleanup role', cleanup, 'cloudwatch:PutMetricData', '*', 'denied', namespace),
+    row('cleanup role', cleanup, 'dynamodb:GetItem', stack.arn(ids.launchGateTable), 'denied', TLS),
     ...gateTableRows(stack, 'reconciler role', reconciler),
+    // it reads each waiter's item again before granting it
+    row('reconciler role', reconciler, 'dynamodb:GetItem', stack.arn(ids.launchGateTable), 'allowed', TLS),
     row('reconciler role', reconciler, 'states:SendTaskSuccess', '*', 'allowed'),
     row('reconciler role', reconciler, 'states:SendTaskFailure', '*', 'denied'),
     row(

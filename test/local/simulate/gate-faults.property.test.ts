@@ -53,6 +53,64 @@ test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed
   expect(result.succeeded + result.stopped).toBe(result.objects);
 });
 
+/**
+ * Beyond the rates the first property covers: 0.15 to 0.30 of each kind, where an attempt of a gate
+ * call fails with odds 0.39 to 0.66 and a call fails every attempt now and then. What still holds
+ * (docs/launch-gate.md, "What the gate promises"): the gate at rest, never more tasks than slots, and
+ * every object not stopped succeeded or failed because its claim or its wait in line failed every
+ * attempt (with that call's error). No slot stands free while someone waits longer than two reconciler
+ * periods plus 10 s, and longer than one period plus 10 s in few bursts: before the release's and the
+ * reconciler's calls retried within 2 s, a cleanup whose leave of the line failed skipped its
+ * release, and the reconciler checked a waiter before granting it, 6% of such bursts did.
+ */
+const HIGH_RATE_SEEDS = Array.from({ length: 150 }, (_, i) => 1000 + i);
+const highRate: SimulationResult[] = [];
+test.each(HIGH_RATE_SEEDS)('seed %i at rates of 0.15 to 0.30: the gate holds', async (seed) => {
+  const draw = mulberry32(seed * 104729);
+  const result = await simulate({
+    ...twoSlots,
+    seed,
+    objects: 4 + Math.floor(draw() * 9),
+    arrivalSeconds: seed % 2 ? 0 : Math.floor(draw() * 240),
+    vcpuQuota: 2,
+    spotVcpuQuota: 2,
+    taskSeconds: 20 + Math.floor(draw() * 80),
+    taskSpread: 0.5,
+    stopRate: draw() * 0.4,
+    gateFaults: GATE_FAULT_KINDS.map((kind): GateFault => ({
+      kind,
+      amount: { rate: Math.round((0.15 + draw() * 0.15) * 100) / 100 },
+    })),
+  });
+  highRate.push(result);
+  expect(result.slotsLostAtRest).toBe(0);
+  expect(result.peakTasksOfRunningExecutions).toBeLessThanOrEqual(SLOTS);
+  expect(result.peakRunningTasks).toBeLessThanOrEqual(SLOTS + result.peakStoppingTasks);
+  expect(result.maxIdleSlotSecondsWhileWaiting).toBeLessThanOrEqual(2 * reconcilerPeriodSeconds() + 10);
+  // A claim or a wait in line that failed every attempt fails its object with that call's error.
+  for (const error of Object.keys(result.failedWith)) {
+    expect(GAVE_UP_ERRORS).toContain(error);
+  }
+  expect(result.succeeded + result.stopped + result.failed).toBe(result.objects);
+});
+
+/** What a claim or a wait in line gives up with: the gate faults' errors on DynamoDB. */
+const GAVE_UP_ERRORS = [
+  'DynamoDb.ProvisionedThroughputExceededException',
+  'DynamoDb.InternalServerErrorException',
+];
+
+test('at rates of 0.15 to 0.30, a slot stood free longer than one reconciler period plus 10 s in few bursts', () => {
+  expect(highRate).toHaveLength(HIGH_RATE_SEEDS.length);
+  const over = highRate.filter((r) => r.maxIdleSlotSecondsWhileWaiting > reconcilerPeriodSeconds() + 10);
+  // Before the fixes 8 of these 150 did (the longest 148 s); now none does. A sweep of 400 other
+  // bursts at these rates finds 5 (1.25%): the bound leaves room for a reshuffled schedule, not for 6%.
+  expect(over.length).toBeLessThanOrEqual(4);
+  // the schedules were harsh: objects failed for their claims or waits, holders were stopped
+  expect(highRate.reduce((sum, r) => sum + r.failed, 0)).toBeGreaterThan(0);
+  expect(highRate.reduce((sum, r) => sum + r.stopped, 0)).toBeGreaterThan(10);
+});
+
 /** The reconciler's period, from its schedule in the template (rate(1 minute)). */
 function reconcilerPeriodSeconds(): number {
   const schedule = twoSlots.housekeeping?.schedules.find((s) =>

@@ -149,8 +149,9 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
     // the gate: 8 claims (6 refused), 6 waiter items, 8 releases, 6 grants, 6 waiter items deleted, 8
     // queries of the line; the reconciler (its phase drawn from seed 7 puts its runs between the task
     // ends, at 5 moments up to 240 s and one after): each run writes the limit and queries the line,
-    // and tries to grant each waiter a slot, refused while both are held (6 waiters at its first
-    // run, 4, 2, then none): 5 writes, 12 refused grants, 5 queries. The records: 8 puts, 8 RUNNING,
+    // and reads each waiter's item again, then tries to grant it a slot, refused while both are held
+    // (6 waiters at its first run, 4, 2, then none): 5 writes, 12 reads and 12 refused grants, 5
+    // queries. The records: 8 puts, 8 RUNNING,
     // 6 WAITING_FOR_CAPACITY, and the recorder's 8 endings; the sweep's one run (at the same phase,
     // then every 15 minutes) queries the open records, none old enough
     dynamodbWriteRequests: 34 + 5 + 12 + (8 + 8 + 6 + 8),
@@ -158,7 +159,7 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
     // sweep's ByOpen when put and out of it when its ending removes openSince (8 + 8); a status
     // write changes nothing ByOpen projects, no record failed (ByFailure), a refused write writes none
     dynamodbIndexWriteRequests: 6 + 6 + (8 + 8),
-    dynamodbReadRequests: 8 + 5 + 1,
+    dynamodbReadRequests: 8 + 5 + 12 + 1,
     sqsRequests: 0,
     // the recorder's result event of each object
     eventsPut: 8,
