@@ -5,6 +5,7 @@ import { XmlShapeSerializer } from '@aws-sdk/core/protocols';
 import { NormalizedSchema } from '@smithy/core/schema';
 
 import type { AtomicFilesystemStore, ListedObjects } from './atomic-store';
+import { answerS3Error, S3Error } from './s3-errors';
 
 /**
  * ListObjectsV2, served beside s3rver: s3rver 3.7 encrypts its continuation tokens with DES, which
@@ -16,12 +17,6 @@ import type { AtomicFilesystemStore, ListedObjects } from './atomic-store';
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
  */
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3Error = require('s3rver/lib/models/error') as new (
-  code: string,
-  message: string,
-  detail?: Record<string, string>,
-) => Error & { status: number; toXML(): string };
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { DUMMY_ACCOUNT } = require('s3rver/lib/models/account') as {
   DUMMY_ACCOUNT: { id: number; displayName: string };
@@ -100,12 +95,7 @@ export async function listObjectsV2(
     response.writeHead(200, { 'Content-Type': 'application/xml' });
     response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${String(serializer.flush())}`);
   } catch (error) {
-    const s3Error =
-      error instanceof Error && 'toXML' in error
-        ? (error as InstanceType<typeof S3Error>)
-        : new S3Error('InternalError', `ListObjectsV2 failed: ${(error as Error).message}`);
-    response.writeHead(s3Error.status, { 'Content-Type': 'application/xml' });
-    response.end(s3Error.toXML());
+    answerS3Error(response, 'ListObjectsV2', error);
   }
 }
 

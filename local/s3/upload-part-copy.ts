@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 
 import type { AtomicFilesystemStore } from './atomic-store';
+import { answerS3Error, S3Error } from './s3-errors';
 
 /**
  * UploadPartCopy, which s3rver refuses as NotImplemented: a part of a multipart upload copied from
@@ -11,13 +12,6 @@ import type { AtomicFilesystemStore } from './atomic-store';
  * and stores the part as s3rver's own UploadPart would, so CompleteMultipartUpload takes it as any part.
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
  */
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const S3Error = require('s3rver/lib/models/error') as new (
-  code: string,
-  message: string,
-  detail?: Record<string, string>,
-) => Error & { status: number; toXML(): string };
 
 interface StoredObject {
   readonly content: NodeJS.ReadableStream | null;
@@ -73,12 +67,7 @@ export async function uploadPartCopy(
         `<CopyPartResult><LastModified>${new Date().toISOString()}</LastModified><ETag>"${md5}"</ETag></CopyPartResult>`,
     );
   } catch (error) {
-    const s3Error =
-      error instanceof Error && 'toXML' in error
-        ? (error as InstanceType<typeof S3Error>)
-        : new S3Error('InternalError', `UploadPartCopy failed: ${(error as Error).message}`);
-    response.writeHead(s3Error.status, { 'Content-Type': 'application/xml' });
-    response.end(s3Error.toXML());
+    answerS3Error(response, 'UploadPartCopy', error);
   }
 }
 
