@@ -25,23 +25,35 @@ beforeAll(async () => {
   );
 });
 
-test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed) => {
-  const draw = mulberry32(seed * 7919);
-  const result = await simulate({
+/**
+ * A burst of 4 to 12 objects on the 2 slots, drawn from `draw`: its arrival window and each fault
+ * kind's rate from the functions given (each called in its turn, so a seed draws the same burst).
+ */
+function randomBurst(
+  seed: number,
+  draw: () => number,
+  drawn: { arrivalSeconds: () => number; rate: () => number },
+): Promise<SimulationResult> {
+  return simulate({
     ...twoSlots,
     seed,
     objects: 4 + Math.floor(draw() * 9),
-    arrivalSeconds: Math.floor(draw() * 120),
+    arrivalSeconds: drawn.arrivalSeconds(),
     // room for 2 more tasks than the gate's slots: only the gate bounds them
     vcpuQuota: 2,
     spotVcpuQuota: 2,
     taskSeconds: 20 + Math.floor(draw() * 80),
     taskSpread: 0.5,
     stopRate: draw() * 0.4,
-    gateFaults: GATE_FAULT_KINDS.map((kind): GateFault => ({
-      kind,
-      amount: { rate: Math.round(draw() * 15) / 100 },
-    })),
+    gateFaults: GATE_FAULT_KINDS.map((kind): GateFault => ({ kind, amount: { rate: drawn.rate() } })),
+  });
+}
+
+test.each(SEEDS)('seed %i: the gate holds under its fault schedule', async (seed) => {
+  const draw = mulberry32(seed * 7919);
+  const result = await randomBurst(seed, draw, {
+    arrivalSeconds: () => Math.floor(draw() * 120),
+    rate: () => Math.round(draw() * 15) / 100,
   });
   results.push(result);
   expect(result.slotsLostAtRest).toBe(0);
@@ -67,20 +79,9 @@ const HIGH_RATE_SEEDS = Array.from({ length: 150 }, (_, i) => 1000 + i);
 const highRate: SimulationResult[] = [];
 test.each(HIGH_RATE_SEEDS)('seed %i at rates of 0.15 to 0.30: the gate holds', async (seed) => {
   const draw = mulberry32(seed * 104729);
-  const result = await simulate({
-    ...twoSlots,
-    seed,
-    objects: 4 + Math.floor(draw() * 9),
-    arrivalSeconds: seed % 2 ? 0 : Math.floor(draw() * 240),
-    vcpuQuota: 2,
-    spotVcpuQuota: 2,
-    taskSeconds: 20 + Math.floor(draw() * 80),
-    taskSpread: 0.5,
-    stopRate: draw() * 0.4,
-    gateFaults: GATE_FAULT_KINDS.map((kind): GateFault => ({
-      kind,
-      amount: { rate: Math.round((0.15 + draw() * 0.15) * 100) / 100 },
-    })),
+  const result = await randomBurst(seed, draw, {
+    arrivalSeconds: () => (seed % 2 ? 0 : Math.floor(draw() * 240)),
+    rate: () => Math.round((0.15 + draw() * 0.15) * 100) / 100,
   });
   highRate.push(result);
   expect(result.slotsLostAtRest).toBe(0);
