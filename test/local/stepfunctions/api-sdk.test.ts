@@ -15,13 +15,14 @@ import {
 } from '@aws-sdk/client-sfn';
 
 import { VirtualClock } from '../../../local/clock';
-import { type LocalEndpoint, startLocalEndpoint } from '../../../local/endpoint/server';
+import type { LocalEndpoint } from '../../../local/endpoint/server';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
 import type {
   LocalStateMachineResource,
   StateMachineDefinition,
 } from '../../../local/stepfunctions/definitions';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
+import { startTestEndpoint, testClientOptions } from '../support/test-endpoint';
 
 /**
  * The Step Functions API where the local one answered otherwise than AWS, through the SDK v3 client
@@ -30,7 +31,6 @@ import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
  */
 
 const ACCOUNT = 'arn:aws:states:us-east-1:000000000000';
-const KEY = { accessKeyId: 'AKIALOCALTEST', secretAccessKey: 'local-secret' };
 const ECS = 'arn:aws:states:::ecs:runTask.sync';
 const START = Date.UTC(2026, 11, 1);
 
@@ -103,13 +103,8 @@ beforeEach(async () => {
       return { ran: seconds };
     },
   });
-  endpoint = await startLocalEndpoint({ port: 0 });
-  endpoint.authorizeWith({
-    secretOf: (id) => (id === KEY.accessKeyId ? KEY.secretAccessKey : undefined),
-    authorize: async () => undefined,
-  });
-  endpoint.register(stepFunctions.api);
-  sfn = new SFNClient({ endpoint: endpoint.url, region: 'us-east-1', credentials: KEY, maxAttempts: 1 });
+  endpoint = await startTestEndpoint(stepFunctions.api);
+  sfn = new SFNClient({ ...testClientOptions(endpoint), maxAttempts: 1 });
 });
 
 afterEach(async () => {

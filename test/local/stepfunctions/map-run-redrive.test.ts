@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-sfn';
 
 import { AutoClock, type Clock, VirtualClock } from '../../../local/clock';
-import { type LocalEndpoint, startLocalEndpoint } from '../../../local/endpoint/server';
+import type { LocalEndpoint } from '../../../local/endpoint/server';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
 import type {
   LocalStateMachineResource,
@@ -26,6 +26,7 @@ import type {
 } from '../../../local/stepfunctions/definitions';
 import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
+import { startTestEndpoint, testClientOptions } from '../support/test-endpoint';
 
 /**
  * RedriveExecution of a backfill-like run whose Distributed Map failed, through the SDK v3 client
@@ -36,7 +37,6 @@ import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
  */
 
 const ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:Backfill';
-const KEY = { accessKeyId: 'AKIALOCALTEST', secretAccessKey: 'local-secret' };
 const ITEMS = ['a', 'b', 'c', 'd', 'e'];
 
 /** The backfill's shape: items through an ItemSelector, one Standard child each, 10% tolerated. */
@@ -107,13 +107,8 @@ async function open(clock: Clock, broken: Set<string>, machine = backfill): Prom
       return { key };
     },
   });
-  const endpoint = await startLocalEndpoint({ port: 0 });
-  endpoint.authorizeWith({
-    secretOf: (id) => (id === KEY.accessKeyId ? KEY.secretAccessKey : undefined),
-    authorize: async () => undefined,
-  });
-  endpoint.register(stepFunctions.api);
-  const sfn = new SFNClient({ endpoint: endpoint.url, region: 'us-east-1', credentials: KEY });
+  const endpoint = await startTestEndpoint(stepFunctions.api);
+  const sfn = new SFNClient(testClientOptions(endpoint));
   const local = { stepFunctions, endpoint, sfn, launches };
   opened.push(local);
   return local;

@@ -5,13 +5,13 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { AutoClock } from '../../../local/clock';
 import { CloudFormationApi } from '../../../local/cloudformation/stack-api';
 import { type CfnTemplate, deployLocally } from '../../../local/cloudformation/template';
-import { startLocalEndpoint } from '../../../local/endpoint/server';
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
 import { loadStateMachines } from '../../../local/stepfunctions/definitions';
 import { LocalStepFunctions } from '../../../local/stepfunctions/executions';
 import { redrive } from '../../../shared/commands/redrive';
 import { restartExecutionName } from '../../../shared/redrive';
 import { STACK_NAME } from '../../../shared/stack-name';
+import { startTestEndpoint, testClientOptions } from '../support/test-endpoint';
 
 /**
  * `npm run redrive` against the local endpoint (Step Functions and CloudFormation behind it, SDK v3
@@ -23,7 +23,6 @@ import { STACK_NAME } from '../../../shared/stack-name';
  */
 
 const ECS = 'arn:aws:states:::ecs:runTask.sync';
-const KEY = { accessKeyId: 'AKIALOCALTEST', secretAccessKey: 'local-secret' };
 const KEYS = Array.from({ length: 10 }, (_, i) => `incoming/k${i}`);
 
 const processObject = {
@@ -126,14 +125,11 @@ async function stoppedRun(stopAt: {
       if (stopAt.when === 'ended' && record.key === stopAt.key && record.redriveCount === 0) stop();
     },
   });
-  const endpoint = await startLocalEndpoint({ port: 0 });
-  endpoint.authorizeWith({
-    secretOf: (id) => (id === KEY.accessKeyId ? KEY.secretAccessKey : undefined),
-    authorize: async () => undefined,
-  });
-  endpoint.register(stepFunctions.api);
-  endpoint.register(new CloudFormationApi(deployment, STACK_NAME, new Date(clock.now())));
-  const aws = { endpoint: endpoint.url, region: 'us-east-1', credentials: KEY };
+  const endpoint = await startTestEndpoint(
+    stepFunctions.api,
+    new CloudFormationApi(deployment, STACK_NAME, new Date(clock.now())),
+  );
+  const aws = testClientOptions(endpoint);
   const sfn = new SFNClient(aws);
   opened.push(async () => {
     sfn.destroy();
