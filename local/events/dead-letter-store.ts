@@ -9,7 +9,8 @@ import type { LocalQueue } from '../sqs/queues';
  * endpoint as they read it on AWS; and a directory with one JSON file per message in it, so dead
  * letters survive a restart of `npm start` the way SQS messages outlive a deployment. A message's
  * file is written when EventBridge dead-letters it and removed when any client deletes (or purges)
- * it; on start, the files are put back in the queue under their message ids. Each file is the
+ * it, or when it passes the queue's retention period (14 days of pipeline time, as SQS drops it); on
+ * start, the files are put back in the queue under their message ids. Each file is the
  * message as `aws sqs receive-message --message-attribute-names All` shows it: the ORIGINAL event as
  * the body (EventBridge does not send the target input) and the attributes EventBridge adds
  * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
@@ -45,32 +46,35 @@ export class DeadLetterStore {
     /** The template's dead-letter queue. */
     readonly queue: LocalQueue,
   ) {
-    for (const file of this.fileNames()) {
-      const message = messageOf(file);
-      queue.sendMessage(message.Body, {
-        messageId: message.MessageId,
-        messageAttributes: message.MessageAttributes,
-        sentTimestampMs: Number(message.Attributes.SentTimestamp),
-      });
-      this.files.set(message.MessageId, file);
-    }
+    // Listening first: a message kept past the queue's retention period (on the pipeline's clock) is
+    // deleted as it goes back in, file and all, as SQS would have deleted it.
     queue.onDelete((messageId) => {
       const file = this.files.get(messageId);
       if (file) rmSync(file, { force: true });
       this.files.delete(messageId);
     });
+    for (const file of this.fileNames()) {
+      const message = messageOf(file);
+      this.files.set(message.MessageId, file);
+      queue.sendMessage(message.Body, {
+        messageId: message.MessageId,
+        messageAttributes: message.MessageAttributes,
+        sentTimestampMs: Number(message.Attributes.SentTimestamp),
+      });
+    }
   }
 
   /** Sends `event` to the queue with its attributes, and keeps it in a file; returns the file written. */
   put(event: unknown, attributes: DeadLetterAttributes): string {
-    const sentAt = Date.now();
     const body = JSON.stringify(event);
     const messageAttributes = Object.fromEntries(
       Object.entries(attributes)
         .filter(([, value]) => value !== undefined)
         .map(([name, value]) => [name, { DataType: 'String', StringValue: String(value) }]),
     ) as DeadLetterMessage['MessageAttributes'];
-    const { MessageId } = this.queue.sendMessage(body, { messageAttributes, sentTimestampMs: sentAt });
+    const { MessageId } = this.queue.sendMessage(body, { messageAttributes });
+    // Sent on the pipeline's clock, which the queue's retention period runs on too.
+    const sentAt = this.queue.details(MessageId)!.sentTimestampMs!;
     const message: DeadLetterMessage = {
       MessageId,
       Body: body,

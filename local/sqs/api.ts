@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 
+import { QueueAttributeName } from '@aws-sdk/client-sqs';
+
 import { AwsServiceError, type LocalAwsService } from '../aws-service';
-import { type MessageAttributes, SqsError } from './queue-messages';
+import { MAX_DELAY_SECONDS, type MessageAttributes, SqsError } from './queue-messages';
 import type { LocalQueue, LocalSqs } from './queues';
 
 /**
@@ -30,14 +32,6 @@ const SERVED = [
 ] as const;
 
 type Request = Record<string, unknown>;
-
-/** SQS's defaults for what the template leaves unset, as GetQueueAttributes reports them. */
-const FIXED_ATTRIBUTES = {
-  DelaySeconds: '0',
-  MaximumMessageSize: '1048576',
-  MessageRetentionPeriod: '345600',
-  ApproximateNumberOfMessagesDelayed: '0',
-};
 
 export class SqsApi implements LocalAwsService {
   readonly signingName = 'sqs';
@@ -126,20 +120,32 @@ export class SqsApi implements LocalAwsService {
   }
 
   private attributes(queue: LocalQueue, names: readonly string[]): Record<string, string> {
-    const { visible, inFlight } = queue.counts();
+    const { visible, inFlight, delayed } = queue.counts();
+    const { settings } = queue;
+    const created = String(Math.floor(queue.createdAtMs / 1000));
     const all: Record<string, string> = {
       QueueArn: `arn:${this.where.partition}:sqs:${this.where.region}:${this.where.accountId}:${nameOf(queue.url)}`,
       ApproximateNumberOfMessages: String(visible),
       ApproximateNumberOfMessagesNotVisible: String(inFlight),
-      VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
-      ReceiveMessageWaitTimeSeconds: String(queue.receiveMessageWaitTimeSeconds),
-      ...FIXED_ATTRIBUTES,
+      ApproximateNumberOfMessagesDelayed: String(delayed),
+      CreatedTimestamp: created,
+      // The template is the queue's only writer (no SetQueueAttributes): unchanged since it was made.
+      LastModifiedTimestamp: created,
+      VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
+      ReceiveMessageWaitTimeSeconds: String(settings.receiveWaitTimeSeconds),
+      DelaySeconds: String(settings.delaySeconds),
+      MaximumMessageSize: String(settings.maximumMessageSize),
+      MessageRetentionPeriod: String(settings.retentionSeconds),
+      ...settings.reported,
     };
     if (names.includes('All')) return all;
+    const known: readonly string[] = Object.values(QueueAttributeName);
     for (const name of names) {
-      if (!(name in all)) throw new AwsServiceError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      if (!known.includes(name))
+        throw new AwsServiceError('InvalidAttributeName', `Unknown Attribute ${name}.`);
     }
-    return Object.fromEntries(names.map((name) => [name, all[name]]));
+    // A name SQS knows that this queue has no value for (a FIFO setting, a policy it lacks) is left out.
+    return Object.fromEntries(names.filter((name) => name in all).map((name) => [name, all[name]]));
   }
 
   private send(queue: LocalQueue, request: Request): Record<string, unknown> {
@@ -148,7 +154,9 @@ export class SqsApi implements LocalAwsService {
       throw new AwsServiceError('InvalidParameterValue', 'The request must contain a non-empty MessageBody.');
     }
     const attributes = request.MessageAttributes as MessageAttributes | undefined;
-    const sent = queue.sendMessage(body, { messageAttributes: attributes });
+    const delaySeconds =
+      request.DelaySeconds === undefined ? undefined : integer(request, 'DelaySeconds', 0, MAX_DELAY_SECONDS);
+    const sent = queue.sendMessage(body, { messageAttributes: attributes, delaySeconds });
     const attributesMd5 =
       attributes && Object.keys(attributes).length > 0 ? md5OfAttributes(attributes) : undefined;
     return { ...sent, ...(attributesMd5 && { MD5OfMessageAttributes: attributesMd5 }) };

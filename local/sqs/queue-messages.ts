@@ -8,6 +8,10 @@ import type { LocalDeployment } from '../cloudformation/template';
  * polling.
  *
  * - Messages come out oldest first, the best effort a standard queue makes.
+ * - A message sent with a delay (its own DelaySeconds, or the queue's) is received only after it.
+ * - A message older than the queue's MessageRetentionPeriod is gone, received or not, as SQS deletes
+ *   it: a dead letter left past 14 days is lost on AWS, so it is here.
+ * - A message whose body and attributes together pass the queue's MaximumMessageSize is refused.
  * - A received message is invisible for the visibility timeout, then received again under a new
  *   receipt handle, unless deleted by then.
  * - DeleteMessage takes a handle this queue gave out. The latest handle deletes the message; an
@@ -34,9 +38,14 @@ export interface ReceivedMessage {
   readonly Body: string;
 }
 
-/** SQS's defaults, for a queue whose template sets none. */
+/** SQS's defaults, for a queue whose template sets none (AWS::SQS::Queue's documented defaults). */
 export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
 export const DEFAULT_RECEIVE_WAIT_SECONDS = 0;
+export const DEFAULT_RETENTION_SECONDS = 345_600;
+export const DEFAULT_DELAY_SECONDS = 0;
+export const DEFAULT_MAXIMUM_MESSAGE_SIZE = 1_048_576;
+/** The longest delay SendMessage takes. */
+export const MAX_DELAY_SECONDS = 900;
 
 export interface QueueSettings {
   /** Where the queue is: its `Ref`, locally. */
@@ -44,19 +53,81 @@ export interface QueueSettings {
   readonly visibilityTimeoutSeconds: number;
   /** The long poll of a ReceiveMessage that sets no WaitTimeSeconds. */
   readonly receiveWaitTimeSeconds: number;
+  /** How long a message is kept, received or not (MessageRetentionPeriod). */
+  readonly retentionSeconds: number;
+  /** The delay of a message sent without its own DelaySeconds. */
+  readonly delaySeconds: number;
+  /** The most bytes a message's body and attributes may hold together. */
+  readonly maximumMessageSize: number;
+  /**
+   * What GetQueueAttributes reports besides the above and the counts, as the template sets it
+   * (SqsManagedSseEnabled or the KMS key, the queue policy, the redrive policy).
+   */
+  readonly reported: Readonly<Record<string, string>>;
 }
 
-/** Every `AWS::SQS::Queue` of the template, at its local URL, with the settings that shape receiving. */
+/** Every `AWS::SQS::Queue` of the template, at its local URL, with its settings. */
 export function queueSettings(deployment: LocalDeployment): QueueSettings[] {
+  const policies = queuePolicies(deployment);
   return deployment.resourcesOfType('AWS::SQS::Queue').map(([logicalId, resource]) => {
     const properties = (deployment.resolve(resource.Properties ?? {}) ?? {}) as Record<string, unknown>;
     const seconds = (value: unknown, otherwise: number) => (value === undefined ? otherwise : Number(value));
+    const url = deployment.ref(logicalId);
+    const kmsKey = properties.KmsMasterKeyId;
+    const text = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+    const reported = Object.fromEntries(
+      Object.entries({
+        // Queues made since October 2022 have SSE-SQS on unless a KMS key is set.
+        SqsManagedSseEnabled:
+          kmsKey === undefined ? String(properties.SqsManagedSseEnabled ?? true) : undefined,
+        KmsMasterKeyId: kmsKey === undefined ? undefined : text(kmsKey),
+        KmsDataKeyReusePeriodSeconds:
+          kmsKey === undefined ? undefined : String(properties.KmsDataKeyReusePeriodSeconds ?? 300),
+        Policy: policies.get(url),
+        RedrivePolicy: properties.RedrivePolicy === undefined ? undefined : text(properties.RedrivePolicy),
+        RedriveAllowPolicy:
+          properties.RedriveAllowPolicy === undefined ? undefined : text(properties.RedriveAllowPolicy),
+      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
     return {
-      url: deployment.ref(logicalId),
+      url,
       visibilityTimeoutSeconds: seconds(properties.VisibilityTimeout, DEFAULT_VISIBILITY_TIMEOUT_SECONDS),
       receiveWaitTimeSeconds: seconds(properties.ReceiveMessageWaitTimeSeconds, DEFAULT_RECEIVE_WAIT_SECONDS),
+      retentionSeconds: seconds(properties.MessageRetentionPeriod, DEFAULT_RETENTION_SECONDS),
+      delaySeconds: seconds(properties.DelaySeconds, DEFAULT_DELAY_SECONDS),
+      maximumMessageSize: seconds(properties.MaximumMessageSize, DEFAULT_MAXIMUM_MESSAGE_SIZE),
+      reported,
     };
   });
+}
+
+/** Each queue's policy document as GetQueueAttributes returns it (JSON), by queue URL. */
+function queuePolicies(deployment: LocalDeployment): Map<string, string> {
+  const policies = new Map<string, string>();
+  for (const [, resource] of deployment.resourcesOfType('AWS::SQS::QueuePolicy')) {
+    const { PolicyDocument, Queues } = (deployment.resolve(resource.Properties ?? {}) ?? {}) as {
+      PolicyDocument?: unknown;
+      Queues?: unknown;
+    };
+    if (!Array.isArray(Queues)) continue;
+    for (const url of Queues) if (typeof url === 'string') policies.set(url, JSON.stringify(PolicyDocument));
+  }
+  return policies;
+}
+
+/** A queue's settings: the template's where given, SQS's defaults for the rest. */
+export function withQueueDefaults(
+  settings: Partial<QueueSettings> & { readonly url: string },
+): QueueSettings {
+  return {
+    visibilityTimeoutSeconds: DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
+    receiveWaitTimeSeconds: DEFAULT_RECEIVE_WAIT_SECONDS,
+    retentionSeconds: DEFAULT_RETENTION_SECONDS,
+    delaySeconds: DEFAULT_DELAY_SECONDS,
+    maximumMessageSize: DEFAULT_MAXIMUM_MESSAGE_SIZE,
+    reported: { SqsManagedSseEnabled: 'true' },
+    ...settings,
+  };
 }
 
 interface StoredMessage {
@@ -65,6 +136,8 @@ interface StoredMessage {
   readonly md5: string;
   /** Seconds from which it can be received. */
   visibleAt: number;
+  /** Seconds from which it is gone: its sent time plus the queue's retention period. */
+  readonly expiresAt: number;
   receives: number;
   /** The sender's message attributes and SentTimestamp (epoch ms), as ReceiveMessage returns them. */
   readonly messageAttributes?: MessageAttributes;
@@ -86,7 +159,14 @@ export interface SendOptions {
   readonly messageAttributes?: MessageAttributes;
   readonly sentTimestampMs?: number;
   readonly messageId?: string;
+  /** 0 to 900. @default the queue's DelaySeconds */
+  readonly delaySeconds?: number;
 }
+
+type MessageLimits = Pick<
+  QueueSettings,
+  'visibilityTimeoutSeconds' | 'retentionSeconds' | 'delaySeconds' | 'maximumMessageSize'
+>;
 
 export class QueueMessages {
   /** In the order sent: a Map keeps insertion order and deletes in O(1). */
@@ -97,7 +177,11 @@ export class QueueMessages {
   sent = 0;
   deleted = 0;
 
-  constructor(readonly visibilityTimeoutSeconds: number = DEFAULT_VISIBILITY_TIMEOUT_SECONDS) {}
+  constructor(private readonly limits: MessageLimits) {}
+
+  get visibilityTimeoutSeconds(): number {
+    return this.limits.visibilityTimeoutSeconds;
+  }
 
   /** Messages not yet deleted, visible or in flight. */
   get size(): number {
@@ -109,11 +193,27 @@ export class QueueMessages {
     nowSeconds: number,
     options: SendOptions = {},
   ): { MessageId: string; MD5OfMessageBody: string } {
+    const size = messageSize(body, options.messageAttributes);
+    if (size > this.limits.maximumMessageSize) {
+      throw new SqsError(
+        'InvalidParameterValue',
+        `One or more parameters are invalid. Reason: Message must be shorter than ${this.limits.maximumMessageSize} bytes.`,
+      );
+    }
+    const delay = options.delaySeconds ?? this.limits.delaySeconds;
+    if (!Number.isInteger(delay) || delay < 0 || delay > MAX_DELAY_SECONDS) {
+      throw new SqsError(
+        'InvalidParameterValue',
+        `Value ${delay} for parameter DelaySeconds is invalid. Reason: must be between 0 and ${MAX_DELAY_SECONDS}, if provided.`,
+      );
+    }
+    const sentSeconds = options.sentTimestampMs === undefined ? nowSeconds : options.sentTimestampMs / 1000;
     const message: StoredMessage = {
       messageId: options.messageId ?? randomUUID(),
       body,
       md5: createHash('md5').update(body, 'utf8').digest('hex'),
-      visibleAt: nowSeconds,
+      visibleAt: nowSeconds + delay,
+      expiresAt: sentSeconds + this.limits.retentionSeconds,
       receives: 0,
       messageAttributes: options.messageAttributes,
       sentTimestampMs: options.sentTimestampMs,
@@ -184,11 +284,31 @@ export class QueueMessages {
     return ids;
   }
 
-  /** Messages receivable now, and messages in flight (ApproximateNumberOfMessages[NotVisible]). */
-  counts(nowSeconds: number): { visible: number; inFlight: number } {
+  /**
+   * Deletes the messages past the retention period at `nowSeconds`, as SQS does whether or not they
+   * were received; returns their ids.
+   */
+  expire(nowSeconds: number): string[] {
+    const expired: string[] = [];
+    for (const message of this.messages.values()) {
+      if (message.expiresAt <= nowSeconds) expired.push(message.messageId);
+    }
+    for (const id of expired) this.messages.delete(id);
+    return expired;
+  }
+
+  /**
+   * Messages receivable now, in flight, and not yet delivered for their delay
+   * (ApproximateNumberOfMessages, ...NotVisible, ...Delayed).
+   */
+  counts(nowSeconds: number): { visible: number; inFlight: number; delayed: number } {
     let visible = 0;
-    for (const message of this.messages.values()) if (message.visibleAt <= nowSeconds) visible++;
-    return { visible, inFlight: this.messages.size - visible };
+    let delayed = 0;
+    for (const message of this.messages.values()) {
+      if (message.visibleAt <= nowSeconds) visible++;
+      else if (message.receives === 0) delayed++;
+    }
+    return { visible, inFlight: this.messages.size - visible - delayed, delayed };
   }
 
   /** What ReceiveMessage reports of a message beside its body: attributes, receive count, sent time. */
@@ -230,4 +350,17 @@ export class QueueMessages {
     }
     return next;
   }
+}
+
+/**
+ * What counts against MaximumMessageSize: the body and each attribute's name, type and value, in
+ * bytes (the SQS developer guide, "Amazon SQS message attributes").
+ */
+function messageSize(body: string, attributes: MessageAttributes = {}): number {
+  let size = Buffer.byteLength(body, 'utf8');
+  for (const [name, { DataType, StringValue, BinaryValue }] of Object.entries(attributes)) {
+    size += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(DataType, 'utf8');
+    size += BinaryValue === undefined ? Buffer.byteLength(StringValue ?? '', 'utf8') : BinaryValue.length;
+  }
+  return size;
 }

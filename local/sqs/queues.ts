@@ -1,13 +1,13 @@
 import type { Clock } from '../clock';
 import type { LocalDeployment } from '../cloudformation/template';
 import {
-  DEFAULT_RECEIVE_WAIT_SECONDS,
-  DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
   QueueMessages,
+  type QueueSettings,
   queueSettings,
   type ReceivedMessage,
   type SendOptions,
   SqsError,
+  withQueueDefaults,
 } from './queue-messages';
 
 /**
@@ -53,19 +53,22 @@ export class LocalQueue {
   private readonly deleteListeners: Array<(messageId: string) => void> = [];
   /** When the last PurgeQueue was taken, on the clock. */
   private purgedAtMs?: number;
+  readonly url: string;
+  /** When the queue was made (the pipeline's start), on the clock: CreatedTimestamp. */
+  readonly createdAtMs: number;
 
   constructor(
-    readonly url: string,
-    visibilityTimeoutSeconds: number,
+    readonly settings: QueueSettings,
     private readonly clock: Clock,
-    /** The queue's ReceiveMessageWaitTimeSeconds: the long poll of a receive that sets none. */
-    private readonly receiveWaitTimeSeconds = DEFAULT_RECEIVE_WAIT_SECONDS,
   ) {
-    this.messages = new QueueMessages(visibilityTimeoutSeconds);
+    this.url = settings.url;
+    this.createdAtMs = clock.now();
+    this.messages = new QueueMessages(settings);
   }
 
-  /** Messages not yet deleted, visible or in flight. */
+  /** Messages not yet deleted (nor past the retention period), visible, in flight or delayed. */
   get size(): number {
+    this.expire();
     return this.messages.size;
   }
 
@@ -96,8 +99,9 @@ export class LocalQueue {
     this.requests++;
     const max = request.MaxNumberOfMessages ?? 1;
     const visibilitySeconds = request.VisibilityTimeout ?? this.messages.visibilityTimeoutSeconds;
+    this.expire();
     const now = this.messages.receive(this.nowSeconds(), max, visibilitySeconds);
-    const waitSeconds = request.WaitTimeSeconds ?? this.receiveWaitTimeSeconds;
+    const waitSeconds = request.WaitTimeSeconds ?? this.settings.receiveWaitTimeSeconds;
     if (now.length > 0 || !waitSeconds) return now.length > 0 ? { Messages: now } : {};
     const messages = await new Promise<SqsMessage[]>((resolve) => {
       const poller: Poller = { max, visibilitySeconds, resolve, timer: new AbortController() };
@@ -149,13 +153,15 @@ export class LocalQueue {
     this.deleteListeners.push(listener);
   }
 
-  /** ApproximateNumberOfMessages and ApproximateNumberOfMessagesNotVisible, now. */
-  counts(): { visible: number; inFlight: number } {
+  /** ApproximateNumberOfMessages, ...NotVisible and ...Delayed, now. */
+  counts(): { visible: number; inFlight: number; delayed: number } {
+    this.expire();
     return this.messages.counts(this.nowSeconds());
   }
 
   /** A message's attributes, receive count and sent time (see QueueMessages.details). */
   details(messageId: string): ReturnType<QueueMessages['details']> {
+    this.expire();
     return this.messages.details(messageId);
   }
 
@@ -163,12 +169,15 @@ export class LocalQueue {
     return this.messages.visibilityTimeoutSeconds;
   }
 
-  get receiveMessageWaitTimeSeconds(): number {
-    return this.receiveWaitTimeSeconds;
+  /** Drops the messages past the retention period, as deleted (their dead-letter files go too). */
+  private expire(): void {
+    for (const expired of this.messages.expire(this.nowSeconds()))
+      for (const listener of this.deleteListeners) listener(expired);
   }
 
   /** Hands visible messages to waiting long polls, oldest poll first; wakes itself when one turns visible. */
   private serve(): void {
+    this.expire();
     while (this.pollers.length > 0) {
       const poller = this.pollers[0];
       const messages = this.messages.receive(this.nowSeconds(), poller.max, poller.visibilitySeconds);
@@ -200,27 +209,16 @@ export class LocalSqs {
   private readonly queues = new Map<string, LocalQueue>();
 
   constructor(
-    queues: ReadonlyArray<{
-      url: string;
-      visibilityTimeoutSeconds?: number;
-      receiveWaitTimeSeconds?: number;
-    }>,
+    /** Each queue's settings; SQS's defaults for those not given. */
+    queues: ReadonlyArray<Partial<QueueSettings> & { readonly url: string }>,
     clock: Clock,
   ) {
-    for (const { url, visibilityTimeoutSeconds, receiveWaitTimeSeconds } of queues) {
-      this.queues.set(
-        url,
-        new LocalQueue(
-          url,
-          visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
-          clock,
-          receiveWaitTimeSeconds,
-        ),
-      );
+    for (const settings of queues) {
+      this.queues.set(settings.url, new LocalQueue(withQueueDefaults(settings), clock));
     }
   }
 
-  /** Every `AWS::SQS::Queue` of the template, with its VisibilityTimeout. */
+  /** Every `AWS::SQS::Queue` of the template, with its settings. */
   static fromDeployment(deployment: LocalDeployment, clock: Clock): LocalSqs {
     return new LocalSqs(queueSettings(deployment), clock);
   }

@@ -260,6 +260,67 @@ describe('SQS (JSON protocol, as SDK v3 speaks it)', () => {
     expect(pipeline.deadLetters.queue.size).toBe(0);
   });
 
+  test("GetQueueAttributes reports the template's settings; SendMessage keeps the queue's limits", async () => {
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['All'] }),
+    );
+    const createdAt = String(Math.floor(pipeline.deadLetters.queue.createdAtMs / 1000));
+    expect(Attributes).toEqual({
+      QueueArn: expect.stringMatching(/^arn:aws:sqs:us-east-1:\d{12}:DeadLettersQueue/),
+      ApproximateNumberOfMessages: '0',
+      ApproximateNumberOfMessagesNotVisible: '0',
+      ApproximateNumberOfMessagesDelayed: '0',
+      CreatedTimestamp: createdAt,
+      LastModifiedTimestamp: createdAt,
+      VisibilityTimeout: '30',
+      ReceiveMessageWaitTimeSeconds: '0',
+      DelaySeconds: '0',
+      MaximumMessageSize: '1048576',
+      MessageRetentionPeriod: '1209600', // the template's 14 days, not SQS's default 4
+      SqsManagedSseEnabled: 'true',
+      Policy: expect.any(String),
+    });
+    // The queue policy as the template resolves it: TLS only, and EventBridge's rule may send.
+    expect(JSON.parse(Attributes!.Policy!)).toMatchObject({
+      Statement: expect.arrayContaining([
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        expect.objectContaining({ Effect: 'Allow', Action: 'sqs:SendMessage' }),
+      ]),
+    });
+    // A name SQS knows but this queue has no value for is left out; an unknown one is refused.
+    expect(
+      (
+        await sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['FifoQueue', 'DelaySeconds'] }),
+        )
+      ).Attributes,
+    ).toEqual({ DelaySeconds: '0' });
+    await expect(
+      sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['Colour' as 'All'] })),
+    ).rejects.toMatchObject({ name: 'InvalidAttributeName', message: 'Unknown Attribute Colour.' });
+
+    await sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'later', DelaySeconds: 30 }));
+    expect(
+      (
+        await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: dlqUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],
+          }),
+        )
+      ).Attributes,
+    ).toEqual({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesDelayed: '1' });
+    await expect(
+      sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'x', DelaySeconds: 901 })),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue', $metadata: { httpStatusCode: 400 } });
+    await expect(
+      sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: 'x'.repeat(1_048_577) })),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+      message: 'One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.',
+    });
+  });
+
   test("refuses as SQS does: the SDK's error, and the bytes of the JSON protocol", async () => {
     await expect(sqs.send(new GetQueueUrlCommand({ QueueName: 'no-such-queue' }))).rejects.toMatchObject({
       name: 'QueueDoesNotExist',

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { RealClock } from '../../../local/clock';
+import { VirtualClock } from '../../../local/clock';
 import { type DeadLetterAttributes, DeadLetterStore } from '../../../local/events/dead-letter-store';
 import { LocalSqs } from '../../../local/sqs/queues';
 
@@ -27,9 +27,18 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(join(directory, '..'), { recursive: true, force: true }));
 
-/** A store over a fresh queue, as `npm start` builds it on each start. */
+const RETENTION_SECONDS = 1_209_600; // the template's 14 days
+let clock: VirtualClock;
+beforeEach(() => {
+  clock = new VirtualClock();
+});
+
+/** A store over a fresh queue, as `npm start` builds it on each start (on one clock across starts here). */
 function start(): DeadLetterStore {
-  return new DeadLetterStore(directory, new LocalSqs([{ url: URL }], new RealClock()).queue(URL));
+  return new DeadLetterStore(
+    directory,
+    new LocalSqs([{ url: URL, retentionSeconds: RETENTION_SECONDS }], clock).queue(URL),
+  );
 }
 
 test('a message sent survives a restart with its id, body and attributes; deleting it removes its file', async () => {
@@ -71,5 +80,27 @@ test('a file that is not a message goes back in the queue as its text, and stays
   const { Messages } = await store.queue.receiveMessage();
   expect(Messages?.map((m) => [m.MessageId, m.Body])).toEqual([['hand-written.json', 'not json']]);
   store.queue.deleteMessage(Messages![0].ReceiptHandle);
+  expect(readdirSync(directory)).toEqual([]);
+});
+
+test("a dead letter past the queue's retention period is gone, file and all, as SQS deletes it; one within it stays", async () => {
+  const store = start();
+  const old = store.put({ id: 'old' }, ATTRIBUTES);
+  await clock.advance(RETENTION_SECONDS * 1000 - 1_000);
+  const recent = store.put({ id: 'recent' }, ATTRIBUTES);
+  // Its SentTimestamp is the pipeline clock's, the clock the retention period runs on.
+  expect(readdirSync(directory).sort()).toEqual(
+    [old, recent].map((file) => file.slice(directory.length + 1)).sort(),
+  );
+  expect(recent).toContain(`${clock.now()}-`);
+  await clock.advance(1_000);
+  // Restarted 14 days after the first was sent: only the second goes back in.
+  const restarted = start();
+  expect(readdirSync(directory)).toEqual([recent.slice(directory.length + 1)]);
+  const { Messages } = await restarted.queue.receiveMessage({ MaxNumberOfMessages: 10 });
+  expect(Messages?.map((m) => m.Body)).toEqual(['{"id":"recent"}']);
+  // And in a running pipeline, when the second's 14 days pass.
+  await clock.advance(RETENTION_SECONDS * 1000);
+  expect(restarted.count()).toBe(0);
   expect(readdirSync(directory)).toEqual([]);
 });

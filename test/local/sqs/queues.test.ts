@@ -1,7 +1,16 @@
 import { VirtualClock } from '../../../local/clock';
+import { withQueueDefaults } from '../../../local/sqs/queue-messages';
 import { LocalQueue, LocalSqs } from '../../../local/sqs/queues';
 
 /** The in-process queue on a virtual clock: long polling, visibility timeouts, deletion, at exact times. */
+
+/** A queue with SQS's defaults but for `settings`. */
+function queueOn(
+  clock: VirtualClock,
+  settings: Parameters<typeof withQueueDefaults>[0] extends infer S ? Omit<S, 'url'> : never,
+): LocalQueue {
+  return new LocalQueue(withQueueDefaults({ url: 'url', ...settings }), clock);
+}
 
 /** A receive's answer and the clock's time when it came. */
 async function timed<T>(clock: VirtualClock, work: Promise<T>): Promise<{ at: number; value: T }> {
@@ -16,7 +25,7 @@ async function timed<T>(clock: VirtualClock, work: Promise<T>): Promise<{ at: nu
 
 test('a long poll answers as soon as a message is sent, not after its wait', async () => {
   const clock = new VirtualClock(0);
-  const queue = new LocalQueue('url', 60, clock);
+  const queue = queueOn(clock, { visibilityTimeoutSeconds: 60 });
   const received = queue.receiveMessage({ WaitTimeSeconds: 20 });
   void clock.sleep(3_000).then(() => queue.sendMessage('token-1'));
   const { at, value } = await timed(clock, received);
@@ -33,14 +42,14 @@ test('a long poll answers as soon as a message is sent, not after its wait', asy
 
 test('an empty queue answers {} after the wait, and at once without one', async () => {
   const clock = new VirtualClock(0);
-  const queue = new LocalQueue('url', 60, clock);
+  const queue = queueOn(clock, { visibilityTimeoutSeconds: 60 });
   expect(await queue.receiveMessage({})).toEqual({});
   expect(await timed(clock, queue.receiveMessage({ WaitTimeSeconds: 5 }))).toEqual({ at: 5_000, value: {} });
 });
 
 test('oldest first, MaxNumberOfMessages at most; a received message is invisible for the visibility timeout', async () => {
   const clock = new VirtualClock(0);
-  const queue = new LocalQueue('url', 30, clock);
+  const queue = queueOn(clock, { visibilityTimeoutSeconds: 30 });
   const sent = ['a', 'b', 'c'].map((body) => queue.sendMessage(body));
   expect(sent[0]).toEqual({ MessageId: expect.any(String), MD5OfMessageBody: expect.any(String) });
   const first = await queue.receiveMessage({ MaxNumberOfMessages: 2 });
@@ -62,7 +71,7 @@ test('oldest first, MaxNumberOfMessages at most; a received message is invisible
 
 test("DeleteMessage: the latest handle deletes; an earlier one, or a deleted message's, succeeds without deleting; a made-up one is ReceiptHandleIsInvalid", async () => {
   const clock = new VirtualClock(0);
-  const queue = new LocalQueue('url', 5, clock);
+  const queue = queueOn(clock, { visibilityTimeoutSeconds: 5 });
   queue.sendMessage('x');
   const first = (await queue.receiveMessage({})).Messages![0];
   expect(() => queue.deleteMessage('nope')).toThrow(
@@ -93,10 +102,67 @@ test('a URL that is no queue of the template is QueueDoesNotExist', () => {
 
 test("a receive that sets no WaitTimeSeconds long-polls for the queue's ReceiveMessageWaitTimeSeconds", async () => {
   const clock = new VirtualClock(0);
-  const queue = new LocalQueue('url', 60, clock, 10);
+  const queue = queueOn(clock, { visibilityTimeoutSeconds: 60, receiveWaitTimeSeconds: 10 });
   const received = queue.receiveMessage({});
   void clock.sleep(3_000).then(() => queue.sendMessage('late'));
   const { at, value } = await timed(clock, received);
   expect([at, value.Messages?.map((m) => m.Body)]).toEqual([3_000, ['late']]);
   expect(await timed(clock, queue.receiveMessage({}))).toEqual({ at: 13_000, value: {} });
+});
+
+test("a message is gone after the queue's retention period, received or not; its deletion is announced", async () => {
+  const clock = new VirtualClock(0);
+  const queue = queueOn(clock, { retentionSeconds: 60, visibilityTimeoutSeconds: 120 });
+  const gone: string[] = [];
+  queue.onDelete((id) => gone.push(id));
+  const kept = queue.sendMessage('received');
+  await clock.advance(10_000);
+  const late = queue.sendMessage('never received');
+  expect((await queue.receiveMessage({})).Messages?.map((m) => m.Body)).toEqual(['received']);
+  await clock.advance(49_999);
+  expect(queue.counts()).toEqual({ visible: 1, inFlight: 1, delayed: 0 });
+  await clock.advance(1); // 60 s after the first was sent
+  // Dropped when the queue is next read (every read does so first): nothing runs on a timer.
+  expect(queue.counts()).toEqual({ visible: 1, inFlight: 0, delayed: 0 });
+  expect(gone).toEqual([kept.MessageId]);
+  await clock.advance(10_000);
+  expect([gone, queue.size]).toEqual([[kept.MessageId, late.MessageId], 0]);
+  expect(await queue.receiveMessage({})).toEqual({});
+  // A message restored with an old SentTimestamp (a dead letter kept across runs) keeps its age.
+  queue.sendMessage('restored', { sentTimestampMs: clock.now() - 60_000 });
+  expect(queue.size).toBe(0);
+});
+
+test("a message is delayed by its own DelaySeconds or else the queue's; a long poll gets it when the delay ends", async () => {
+  const clock = new VirtualClock(0);
+  const queue = queueOn(clock, { delaySeconds: 5 });
+  queue.sendMessage('queue delay');
+  queue.sendMessage('own delay', { delaySeconds: 2 });
+  queue.sendMessage('no delay', { delaySeconds: 0 });
+  expect(queue.counts()).toEqual({ visible: 1, inFlight: 0, delayed: 2 });
+  expect((await queue.receiveMessage({})).Messages?.map((m) => m.Body)).toEqual(['no delay']);
+  const next = await timed(clock, queue.receiveMessage({ WaitTimeSeconds: 20, MaxNumberOfMessages: 10 }));
+  expect([next.at, next.value.Messages?.map((m) => m.Body)]).toEqual([2_000, ['own delay']]);
+  expect(queue.counts()).toEqual({ visible: 0, inFlight: 2, delayed: 1 });
+  expect(() => queue.sendMessage('x', { delaySeconds: 901 })).toThrow(
+    expect.objectContaining({
+      name: 'InvalidParameterValue',
+      message:
+        'Value 901 for parameter DelaySeconds is invalid. Reason: must be between 0 and 900, if provided.',
+    }),
+  );
+});
+
+test("a message whose body and attributes pass the queue's MaximumMessageSize is refused, as SQS words it", () => {
+  const queue = queueOn(new VirtualClock(0), { maximumMessageSize: 16 });
+  // 'k' + 'String' + 'v' = 8 bytes of attributes: a body of 8 bytes fits, 9 do not; 'é' is 2 bytes.
+  const attributes = { k: { DataType: 'String', StringValue: 'v' } };
+  expect(queue.sendMessage('12345678', { messageAttributes: attributes })).toHaveProperty('MessageId');
+  const refused = expect.objectContaining({
+    name: 'InvalidParameterValue',
+    message: 'One or more parameters are invalid. Reason: Message must be shorter than 16 bytes.',
+  });
+  expect(() => queue.sendMessage('123456789', { messageAttributes: attributes })).toThrow(refused);
+  expect(() => queue.sendMessage('1234567890123456é')).toThrow(refused);
+  expect(queue.size).toBe(1);
 });
