@@ -211,7 +211,7 @@ test('npm run replay-dead-letters replays the dead-letter queue once; a dry run 
     ),
     '1 would be replayed, 0 would stay in the queue (dry run: nothing changed)',
   ]);
-  expect(pipeline.deadLetters.queue.counts()).toEqual({ visible: 1, inFlight: 0 });
+  expect(pipeline.deadLetters.queue.counts()).toEqual({ visible: 1, inFlight: 0, delayed: 0 });
 
   // WHEN it is replayed
   const replayed = await npmRun('replay-dead-letters');
