@@ -63,8 +63,16 @@ export async function benchLocalPipeline(options: { templatePath?: string } = {}
     return { wallMs, cpu, failed: exitCodes.filter((code) => code !== 0).length };
   });
 
-  const pipelined = await withDataDir(async (dataDir) => {
-    const pipeline = await startLocalPipeline({ templatePath, dataDir });
+  const pipelined = await withDataDir(async (dir) => {
+    // The journal and the dead letters in this run's directory too: by default they are kept beside
+    // the data directory, here the system's temporary directory, where every earlier run's executions
+    // would be read (and their JSON held) when the pipeline starts.
+    const pipeline = await startLocalPipeline({
+      templatePath,
+      dataDir: join(dir, 'objects'),
+      journalDir: join(dir, 'executions'),
+      deadLetterDir: join(dir, 'dead-letters'),
+    });
     const started = performance.now();
     const cpuBefore = cpuSeconds();
     await Promise.all(keys.map((key) => pipeline.upload(key, body(key))));

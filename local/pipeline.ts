@@ -394,7 +394,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     clock,
     journal,
     region: deployment.region,
-    services: { dynamodb: dynamodb.client, sqs, cloudwatch, events },
+    services: { dynamodb: dynamodb.stepFunctionsRequests, sqs, cloudwatch, events },
     // Every definition is checked before anything starts: one the engine cannot run is refused, named.
     stateMachines,
     itemReader: { s3, pageSize: options.listPageSize },

@@ -26,6 +26,8 @@ export class InjectedRequestHandler implements RequestHandler<HttpRequest, HttpR
       url: `${request.path}${search}`,
       headers: request.headers,
       payload: payloadOf(request.body),
+      // The SDK's requests and the JSON requests are well formed: no schema check of each one's options.
+      validate: false,
     });
     if (options?.abortSignal?.aborted) throw abortError();
     const headers: Record<string, string> = {};

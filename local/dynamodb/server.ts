@@ -16,6 +16,7 @@ import dynalite from 'dynalite';
 import { isPlainObject } from '../cloudformation/intrinsics';
 import { type LocalDeployment, TemplateError } from '../cloudformation/template';
 import { InjectedRequestHandler } from './injected-requests';
+import { DynamoDbJsonRequests, type DynamoDbSender } from './json-requests';
 
 /**
  * DynamoDB, locally: dynalite (a DynamoDB API server on LevelDB) on 127.0.0.1, with the template's
@@ -25,7 +26,8 @@ import { InjectedRequestHandler } from './injected-requests';
  * same bytes see it, as on AWS), and what the launch gate held for executions of an earlier run is
  * released by its reconciler, since the journal marks those ABORTED. A table whose keys or indexes
  * the template changed is created again, empty. Clients reach it with the SDK's DynamoDB client, so
- * requests, validation and errors are the DynamoDB API's. Behind the local endpoint the endpoint
+ * requests, validation and errors are the DynamoDB API's; Step Functions' own calls reach it with
+ * their JSON as it is (json-requests.ts). Behind the local endpoint the endpoint
  * hands it each DynamoDB request.
  */
 
@@ -41,6 +43,11 @@ export interface LocalDynamoDb {
   /** e.g. `http://127.0.0.1:40123` */
   readonly endpoint: string;
   readonly client: DynamoDBClient;
+  /**
+   * For Step Functions' own calls (the engine's Task states): their JSON handed to dynalite in the
+   * process, without the SDK's serializing, signing and parsing; the same answers and error names.
+   */
+  readonly stepFunctionsRequests: DynamoDbSender;
   readonly tables: readonly LocalTable[];
   close(): Promise<void>;
 }
@@ -77,17 +84,18 @@ export async function startLocalDynamoDb(
     mount.serveDynamoDb((request, response) => server.emit('request', request, response));
     endpoint = mount.url;
   }
+  // This process's own callers (the engine, the gate's readers) hand their requests to dynalite's
+  // handler directly, as the endpoint would after checking the administrator's signature.
+  const inProcess = new InjectedRequestHandler((request, response) =>
+    server.emit('request', request, response),
+  );
   const client = new DynamoDBClient({
     region: deployment.region,
     endpoint,
     credentials: { ...(mount?.credentials ?? LOCAL_DYNAMODB_CREDENTIALS) },
     // Retries are the state machine's (its Retry on DynamoDB's throttling errors), not the client's.
     maxAttempts: 1,
-    // This process's own client (the engine's, the gate's readers) hands its requests to dynalite's
-    // handler directly, as the endpoint would after checking the administrator's signature.
-    requestHandler: new InjectedRequestHandler((request, response) =>
-      server.emit('request', request, response),
-    ),
+    requestHandler: inProcess,
   });
   // The SDK's logger middleware makes each call's log record (walking the input and output for
   // sensitive fields) even for its no-op logger, and the engine makes thousands of calls.
@@ -131,6 +139,7 @@ export async function startLocalDynamoDb(
   return {
     endpoint,
     client,
+    stepFunctionsRequests: new DynamoDbJsonRequests(inProcess),
     tables,
     close: () =>
       new Promise<void>((resolve, reject) => {

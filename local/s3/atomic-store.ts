@@ -128,8 +128,30 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
   /** Counts changes to buckets and their configurations, so a read under way during one keeps nothing. */
   private changes = 0;
 
+  /**
+   * Each object's metadata (its ETag, size, time and stored headers), kept from its first read until
+   * a write to its key: s3rver reads it on every GET and HEAD with a stat and two file reads. A read
+   * holds the key's lock and every write to an object takes it and forgets the metadata first, so
+   * what is kept is what a read of the files would find.
+   */
+  private readonly objectMetadata = new Map<string, Record<string, unknown>>();
+
   override getMetadata(bucket: string, key: string) {
-    return this.locks.read(`${bucket}/${key}`, () => super.getMetadata(bucket, key));
+    const id = `${bucket}/${key}`;
+    return this.locks.read(id, async () => {
+      let metadata = this.objectMetadata.get(id);
+      if (!metadata) this.objectMetadata.set(id, (metadata = await super.getMetadata(bucket, key)));
+      return { ...metadata };
+    });
+  }
+
+  /** A write to an object, under its key's lock, once its kept metadata is forgotten. */
+  private writing<T>(bucket: string, key: string, write: () => Promise<T>): Promise<T> {
+    const id = `${bucket}/${key}`;
+    return this.locks.write(id, () => {
+      this.objectMetadata.delete(id);
+      return write();
+    });
   }
 
   override existsObject(bucket: string, key: string) {
@@ -158,7 +180,7 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
     try {
       await pipeline(content, measure, createWriteStream(temporary));
       const digest = md5.digest('hex');
-      await this.locks.write(`${object.bucket}/${object.key}`, async () => {
+      await this.writing(object.bucket, object.key, async () => {
         await this.putMetadata(object.bucket, object.key, object.metadata, digest);
         await rename(temporary, objectPath);
       });
@@ -194,7 +216,7 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
         await super.getMetadata(srcBucket, srcKey);
         for (const file of files) await copyFile(file.from, file.temporary);
       });
-      await this.locks.write(`${destBucket}/${destKey}`, async () => {
+      await this.writing(destBucket, destKey, async () => {
         if (replacementMetadata) await this.putMetadata(destBucket, destKey, replacementMetadata);
         for (const file of files) await rename(file.temporary, file.to);
       });
@@ -205,7 +227,7 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
   }
 
   override deleteObject(bucket: string, key: string) {
-    return this.locks.write(`${bucket}/${key}`, () => super.deleteObject(bucket, key));
+    return this.writing(bucket, key, () => super.deleteObject(bucket, key));
   }
 
   override getBucket(bucket: string) {
@@ -225,6 +247,8 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
   }
 
   override deleteBucket(bucket: string) {
+    for (const id of this.objectMetadata.keys())
+      if (id.startsWith(`${bucket}/`)) this.objectMetadata.delete(id);
     return this.changing(() => super.deleteBucket(bucket));
   }
 

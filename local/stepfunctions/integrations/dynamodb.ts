@@ -1,5 +1,6 @@
 import * as DynamoDb from '@aws-sdk/client-dynamodb';
 
+import type { DynamoDbSender } from '../../dynamodb/json-requests';
 import { StatesError } from '../asl/errors';
 import { integrationErrorName } from './error-names';
 
@@ -8,7 +9,9 @@ import { integrationErrorName } from './error-names';
  * optimized integration (`dynamodb:getItem|putItem|deleteItem|updateItem`, errors `DynamoDB.<name>`)
  * and the AWS SDK integration (`aws-sdk:dynamodb:<any action>`, errors `DynamoDb.<name>Exception`).
  * The state's Parameters are the API request; the result is the API response without the SDK's
- * `$metadata`. A request that never got an answer is `<prefix>.AmazonDynamoDBException`.
+ * `$metadata`. A request that never got an answer is `<prefix>.AmazonDynamoDBException`. The local
+ * pipeline sends through the local DynamoDB's JSON requests (local/dynamodb/json-requests.ts), which
+ * fail as the SDK's client does; any SDK client serves too (the tests' and the planner's models).
  */
 
 /** The actions of the optimized integration, as AWS offers it. */
@@ -26,7 +29,7 @@ export function dynamoDbCommand(action: string): Command | undefined {
 }
 
 export async function callDynamoDb(
-  client: DynamoDb.DynamoDBClient,
+  client: DynamoDbSender,
   command: Command,
   parameters: unknown,
   errorPrefix: 'DynamoDB' | 'DynamoDb',

@@ -1,8 +1,7 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-
 import type { LocalAwsService } from '../../aws-service';
 import type { Clock } from '../../clock';
 import { TemplateError } from '../../cloudformation/template';
+import type { DynamoDbSender } from '../../dynamodb/json-requests';
 import type { LocalSqs } from '../../sqs/queues';
 import { DESCRIBE_OWN_CHILD } from '../api';
 import { StatesError } from '../asl/errors';
@@ -26,7 +25,8 @@ import { callSqs, SQS_SDK_ACTIONS } from './sqs';
 
 /** The local services the state machines call (ECS aside: its handler comes with each run). */
 export interface LocalServices {
-  readonly dynamodb?: DynamoDBClient;
+  /** The SDK's client, or the local DynamoDB's `stepFunctionsRequests`. */
+  readonly dynamodb?: DynamoDbSender;
   readonly sqs?: LocalSqs;
   /** @default - the engine's own */
   readonly tokens?: TaskTokens;

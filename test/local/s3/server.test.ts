@@ -6,10 +6,12 @@ import { Readable } from 'node:stream';
 
 import {
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteBucketCommand,
   DeleteBucketCorsCommand,
+  DeleteObjectCommand,
   GetBucketCorsCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -226,4 +228,48 @@ test("a bucket's configuration and existence, read on every request, follow each
   await expect(s3.send(new PutObjectCommand({ Bucket: 'other', Key: 'a', Body: 'x' }))).rejects.toMatchObject(
     { name: 'NoSuchBucket' },
   );
+});
+
+test("an object's metadata, read on every GET and HEAD, follows each write made through the API", async () => {
+  const head = (Key: string) => s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key }));
+  const put = (Key: string, Body: string, color: string) =>
+    s3.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body, Metadata: { color } }));
+  const md5 = (text: string) => `"${createHash('md5').update(text).digest('hex')}"`;
+
+  await put('kept/a', 'first', 'red');
+  expect(await head('kept/a')).toMatchObject({
+    ETag: md5('first'),
+    ContentLength: 5,
+    Metadata: { color: 'red' },
+  });
+  await head('kept/a');
+  await put('kept/a', 'second body', 'blue');
+  expect(await head('kept/a')).toMatchObject({
+    ETag: md5('second body'),
+    ContentLength: 11,
+    Metadata: { color: 'blue' },
+  });
+  const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'kept/a' }));
+  expect(await got.Body?.transformToString()).toBe('second body');
+  expect(got.ETag).toBe(md5('second body'));
+
+  await put('kept/b', 'other', 'green');
+  await head('kept/b');
+  await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'kept/b', CopySource: `${BUCKET}/kept/a` }));
+  expect(await head('kept/b')).toMatchObject({ ETag: md5('second body'), Metadata: { color: 'blue' } });
+  await s3.send(
+    new CopyObjectCommand({
+      Bucket: BUCKET,
+      Key: 'kept/b',
+      CopySource: `${BUCKET}/kept/a`,
+      MetadataDirective: 'REPLACE',
+      Metadata: { color: 'white' },
+    }),
+  );
+  expect(await head('kept/b')).toMatchObject({ ETag: md5('second body'), Metadata: { color: 'white' } });
+
+  await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'kept/b' }));
+  await expect(head('kept/b')).rejects.toMatchObject({ name: 'NotFound' });
+  await put('kept/b', 'again', 'black');
+  expect(await head('kept/b')).toMatchObject({ ETag: md5('again'), Metadata: { color: 'black' } });
 });

@@ -88,14 +88,14 @@ test('dynamodb:updateItem sends the effective Parameters to dynalite; its errors
       },
       ResultSelector: { 'demand.$': 'States.StringToJson($.Attributes.demand.N)' },
     });
-  const local = engine(machine({ Count: update('unit-test') }), { dynamodb: dynamodb.client });
+  const local = engine(machine({ Count: update('unit-test') }), { dynamodb: dynamodb.stepFunctionsRequests });
   const outcomes = await Promise.all([1, 2, 3].map(() => local.run({})));
   expect(outcomes.map((o) => (o.output as { demand: number }).demand).sort()).toEqual([1, 2, 3]);
 
   const conditional = engine(
     machine({ Count: update('absent', { ConditionExpression: 'attribute_exists(pk)' }) }),
     {
-      dynamodb: dynamodb.client,
+      dynamodb: dynamodb.stepFunctionsRequests,
     },
   );
   expect(await conditional.run({})).toMatchObject({
@@ -157,7 +157,7 @@ async function gatedWorkflow(waitSeconds: number, taskMs: number, clock: Virtual
   const fresh = await startLocalDynamoDb(deployment);
   const stepFunctions = new LocalStepFunctions({
     clock,
-    services: { dynamodb: fresh.client },
+    services: { dynamodb: fresh.stepFunctionsRequests },
     runTask: async () => {
       await clock.sleep(taskMs);
       return {
@@ -250,7 +250,11 @@ test('the launch gate cleanup: a holder that ended without its release is releas
     const cleanup = loadStateMachine(deployment, 'LaunchGateCleanupStateMachine664DA2A5');
     const local = engine(
       cleanup.definition,
-      { dynamodb: fresh.client, tokens: stepFunctions.tokens, stepFunctions: () => stepFunctions.api },
+      {
+        dynamodb: fresh.stepFunctionsRequests,
+        tokens: stepFunctions.tokens,
+        stepFunctions: () => stepFunctions.api,
+      },
       clock,
     );
     const event = {
@@ -288,7 +292,7 @@ test('the launch gate claim, as deployed: repeated (its first answer lost) it ho
   const claim = new LocalStateMachine(machine({ ClaimLaunchSlot: claimState }), {
     clock,
     tokens,
-    services: { dynamodb: fresh.client, tokens },
+    services: { dynamodb: fresh.stepFunctionsRequests, tokens },
   });
   const claimAs = (name: string) =>
     claim.run(
@@ -326,7 +330,7 @@ test('aws-sdk:dynamodb:* reaches dynalite with any action; errors are DynamoDb.<
     runTask: () => Promise.reject(new Error('no ECS here')),
   });
   const services = {
-    dynamodb: dynamodb.client,
+    dynamodb: dynamodb.stepFunctionsRequests,
     tokens: stepFunctions.tokens,
     stepFunctions: () => stepFunctions.api,
   };

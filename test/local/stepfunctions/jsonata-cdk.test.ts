@@ -74,7 +74,7 @@ test('a state machine of .jsonata() constructs runs as synthesized: Assign, Wait
   const engine = new LocalStateMachine(recorder.definition, {
     clock,
     tokens: new TaskTokens(clock),
-    services: { dynamodb: local.client },
+    services: { dynamodb: local.stepFunctionsRequests },
   });
   const history = new ExecutionHistory(clock);
   const outcome = await engine.run(

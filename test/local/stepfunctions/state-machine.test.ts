@@ -1,5 +1,5 @@
 import { StatesError } from '../../../local/stepfunctions/asl/errors';
-import type { Json } from '../../../local/stepfunctions/asl/paths';
+import { applyResultPath, type Json } from '../../../local/stepfunctions/asl/paths';
 import { ExecutionStopped, type TaskHandler } from '../../../local/stepfunctions/state-machine';
 import { ECS, engine, machine, settle } from './engine-harness';
 
@@ -135,6 +135,27 @@ describe('paths and payloads', () => {
       status: 'SUCCEEDED',
       output: { text: 'a string', error: { Error: 'States.ResultPathMatchFailure' } },
     });
+  });
+
+  test('ResultPath leaves the input as it was, at every depth, and creates what the path lacks', () => {
+    const input = { a: { b: [{ c: 1 }, { c: 2 }], keep: { d: 1 } }, other: [1, 2] };
+    const before = JSON.stringify(input);
+    expect(applyResultPath(input, '$.a.b[1].c', 'new')).toEqual({
+      a: { b: [{ c: 1 }, { c: 'new' }], keep: { d: 1 } },
+      other: [1, 2],
+    });
+    expect(applyResultPath(input, '$.a.made.deeper', true)).toEqual({
+      a: { b: [{ c: 1 }, { c: 2 }], keep: { d: 1 }, made: { deeper: true } },
+      other: [1, 2],
+    });
+    expect(applyResultPath(input, '$.other[0]', { x: 1 })).toEqual({
+      a: input.a,
+      other: [{ x: 1 }, 2],
+    });
+    expect(JSON.stringify(input)).toBe(before);
+    expect(() => applyResultPath(input, '$.other[5].x', 1)).toThrow(/Unable to apply ResultPath/);
+    expect(() => applyResultPath(input, '$.a.b[0].c.d', 1)).toThrow(/Unable to apply ResultPath/);
+    expect(JSON.stringify(input)).toBe(before);
   });
 });
 
