@@ -115,7 +115,9 @@ export function checkGateFaultStates(
   const gateStates = new Set<string>();
   for (const definition of definitions) {
     forEachState(definition, (state, name) => {
-      if (state.Type === 'Task' && gateServiceOf(String(state.Resource), state.Parameters as Json, tables))
+      // A JSONata state names its table in Arguments.
+      const request = (state.Arguments ?? state.Parameters) as Json;
+      if (state.Type === 'Task' && gateServiceOf(String(state.Resource), request, tables))
         gateStates.add(name);
     });
   }
