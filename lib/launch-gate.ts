@@ -22,10 +22,11 @@ import { PipelineTable } from './pipeline-table';
  *   twice changes nothing, so a retried or late call cannot count anyone twice.
  * - each waiting execution has one waiter item (`pk` = "waiters", `sk` = its ARN) with its task token
  *   and arrival time; the `ByArrival` index (local, so it reads consistently) gives the oldest first.
- * - a release wakes the oldest waiter: it adds the waiter to `holders` with the claim's own condition
- *   (so it cannot give out more than `limit` slots), sends SendTaskSuccess with its token, then
- *   deletes its waiter item on condition that it still holds that token (a waiter that retried its
- *   wait has a new one).
+ * - a release counts itself on the slot item (`releases`: its ticket) and wakes one of the oldest
+ *   waiters, the one its ticket picks (HAND_ON_CHOICES): it adds the waiter to `holders` with the
+ *   claim's own condition (so it cannot give out more than `limit` slots), sends SendTaskSuccess with
+ *   its token, then deletes its waiter item on condition that it still holds that token (a waiter
+ *   that retried its wait has a new one).
  *
  * The limit is written into the slot item by the reconciler (lib/launch-gate-reconciler.ts) from the
  * deployed configuration every minute, and by the first claim on an empty table; no definition
@@ -89,6 +90,17 @@ export const STALE_TOKEN_ERRORS = [
   'Sfn.InvalidTokenException',
   'Sfn.TaskDoesNotExistException',
 ];
+/**
+ * How many of the oldest waiters a hand-on reads and picks among: the one at its release's ticket,
+ * modulo those read. Releasers that finish together read the line at once; all taking its oldest
+ * waiter, all but one would find its token answered and read again. Their tickets are consecutive,
+ * so up to this many pick different waiters of one read (more than a default account's 24 slots).
+ * The price: the line is served in arrival order only roughly, a waiter among the this many oldest
+ * being woken after this many hand-ons on average, as in arrival order, and after at most ~120
+ * (docs/launch-gate.md, "Releasers that finish together"). The items read (~1 KB each, a task token
+ * the most of it) stay far within the 256 KB a task result may hold.
+ */
+export const HAND_ON_CHOICES = 25;
 /**
  * How many waiters one release tries to wake at most: it looks for the next one only when the last
  * was not waiting any more, and each round deletes that one's item, so the loop ends anyway; the cap
@@ -162,25 +174,32 @@ export function tableCall(
     parameters: Record<string, unknown>;
     resultPath?: string;
     resultSelector?: Record<string, unknown>;
+    /** A JSONata state instead, whose output is this expression (no resultPath or resultSelector). */
+    outputs?: string;
     integrationPattern?: sfn.IntegrationPattern;
     taskTimeout?: Duration;
     retry?: sfn.RetryProps[];
   },
 ): tasks.CallAwsService {
-  const iamAction = `dynamodb:${action[0].toUpperCase()}${action.slice(1)}`;
-  const task = new tasks.CallAwsService(scope, id, {
+  const common = {
     comment: props.comment,
     service: 'dynamodb',
     action,
     parameters: { TableName: gate.table.tableName, ...props.parameters },
-    iamAction,
+    iamAction: `dynamodb:${action[0].toUpperCase()}${action.slice(1)}`,
     iamResources:
       action === 'query' ? [`${gate.table.tableArn}/index/${ARRIVAL_INDEX}`] : [gate.table.tableArn],
-    resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,
-    resultSelector: props.resultSelector,
     integrationPattern: props.integrationPattern,
     taskTimeout: sfn.Timeout.duration(props.taskTimeout ?? GATE_CALL_TIMEOUT),
-  });
+  };
+  const task =
+    props.outputs === undefined
+      ? new tasks.CallAwsService(scope, id, {
+          ...common,
+          resultPath: props.resultPath ?? sfn.JsonPath.DISCARD,
+          resultSelector: props.resultSelector,
+        })
+      : tasks.CallAwsService.jsonata(scope, id, { ...common, outputs: props.outputs });
   for (const retry of props.retry ?? [GATE_RETRY]) task.addRetry(retry);
   return task;
 }
@@ -262,36 +281,45 @@ export function releaseStates(
     retry: [RELEASE_RETRY],
   });
   const release = tableCall(scope, 'ReleaseLaunchSlot', gate, 'updateItem', {
-    comment: 'Gives the slot back: deleting a member that is not in the set changes nothing.',
+    comment:
+      'Gives the slot back (deleting a member that is not in the set changes nothing) and draws this release\u2019s ticket.',
     parameters: {
       Key: { pk: { S: SLOTS_KEY.pk }, sk: { S: SLOTS_KEY.sk } },
-      UpdateExpression: 'DELETE holders :holders',
-      ExpressionAttributeValues: { ':holders': stringSetOf(holderPath) },
+      UpdateExpression: 'DELETE holders :holders ADD releases :one',
+      ExpressionAttributeValues: { ':holders': stringSetOf(holderPath), ':one': { N: '1' } },
+      ReturnValues: 'UPDATED_NEW',
     },
-    // The hand-on's rounds start at 0 (see CountHandOnRound).
-    resultSelector: { count: 0 },
+    // The hand-on's rounds start at 0 (see CountHandOnRound); the ticket picks its waiter.
+    resultSelector: { count: 0, 'ticket.$': 'States.StringToJson($.Attributes.releases.N)' },
     resultPath: `${resultPath}.rounds`,
     retry: [RELEASE_RETRY],
   });
+  // The JSONata query keeps the waiter its ticket picks of the line it read, under
+  // `${resultPath}.line.waiter`; none if no one waits.
+  const resultKey = /^\$\.([A-Za-z]\w*)$/.exec(resultPath)?.[1];
+  if (!resultKey) throw new Error(`releaseStates: resultPath ${resultPath} is not $.<name>`);
   const findWaiter = tableCall(scope, 'FindWaitingExecution', gate, 'query', {
-    comment: 'The oldest waiter, read consistently.',
+    comment: `The ${HAND_ON_CHOICES} oldest waiters, read consistently: this release\u2019s ticket picks one.`,
     parameters: {
       IndexName: ARRIVAL_INDEX,
       KeyConditionExpression: 'pk = :waiters',
       ExpressionAttributeValues: { ':waiters': { S: WAITERS_PARTITION } },
       ConsistentRead: true,
-      Limit: 1,
+      Limit: HAND_ON_CHOICES,
     },
-    resultPath: `${resultPath}.line`,
+    outputs:
+      `{% ( $items := $states.result.Items; $slot := $states.input.${resultKey}; ` +
+      `$merge([$states.input, {'${resultKey}': $merge([$slot, {'line': $count($items) = 0 ? {} : ` +
+      `{'waiter': $items[$slot.rounds.ticket % $count($items)]}}])}]) ) %}`,
     retry: [RELEASE_RETRY],
   });
-  const waiter = `${resultPath}.line.Items[0]`;
+  const waiter = `${resultPath}.line.waiter`;
   const grant = addHolder(
     scope,
     'GrantLaunchSlot',
     gate,
     `${waiter}.sk.S`,
-    'Gives the oldest waiter the free slot, on the claim\u2019s own condition: someone may have claimed it meanwhile.',
+    'Gives the waiter the free slot, on the claim\u2019s own condition: someone may have claimed it meanwhile.',
     RELEASE_RETRY,
   );
   const sendTaskSuccess = (id: string, comment: string) =>
@@ -307,9 +335,10 @@ export function releaseStates(
       taskTimeout: sfn.Timeout.duration(GATE_CALL_TIMEOUT),
     });
   // The first call has no retry: a stale token on it means no call of this release woke the waiter,
-  // so someone else did (two releasers read the same oldest waiter: this grant changed nothing) or it
-  // stopped waiting (its own ending releases what it was granted). Either way this release looks for
-  // the next waiter. A stale token on a retry may be this release's own lost success: it stops.
+  // so someone else did (two releasers whose reads of the line differed picked the same waiter, or
+  // the reconciler woke it: this grant changed nothing) or it stopped waiting (its own ending releases
+  // what it was granted). Either way this release looks for the next waiter. A stale token on a retry
+  // may be this release's own lost success: it stops.
   const wake = sendTaskSuccess('HandOnLaunchSlot', 'Wakes the waiter: it runs in the slot it was granted.');
   const wakeAgain = sendTaskSuccess(
     'HandOnLaunchSlotAgain',
@@ -336,7 +365,10 @@ export function releaseStates(
     'Deletes the item of a waiter that was not waiting any more.',
   );
   const countRound = new sfn.Pass(scope, 'CountHandOnRound', {
-    parameters: { 'count.$': `States.MathAdd(${resultPath}.rounds.count, 1)` },
+    parameters: {
+      'count.$': `States.MathAdd(${resultPath}.rounds.count, 1)`,
+      'ticket.$': `${resultPath}.rounds.ticket`,
+    },
     resultPath: `${resultPath}.rounds`,
   });
   wake.addRetry({ errors: STALE_TOKEN_ERRORS, maxAttempts: 0 });
@@ -346,7 +378,13 @@ export function releaseStates(
   // A waiter item left behind (its delete failed every attempt) holds nobody's slot: the slot is still
   // released, and the item, whose token is stale, is deleted by the next hand-on or the reconciler.
   leaveLine.addCatch(release, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
-  for (const task of [release, findWaiter, grant, wakeAgain, dropWaiter]) onFailure(task);
+  for (const task of [release, grant, wakeAgain, dropWaiter]) onFailure(task);
+  findWaiter.addCatch(done, {
+    errors: ['States.ALL'],
+    outputs:
+      `{% $merge([$states.input, {'${resultKey}': $merge([$states.input.${resultKey}, ` +
+      `{'error': $states.errorOutput}])}]) %}`,
+  });
   // Its condition failing (someone deleted it first) or not, the next waiter is looked for.
   dropStale.addCatch(countRound, { errors: ['States.ALL'], resultPath: `${resultPath}.error` });
 

@@ -59,6 +59,12 @@ export interface GateFaultsOptions {
   readonly seed: number;
   /** The gate's DynamoDB table name(s): calls with this TableName are the gate's. */
   readonly tableNames: readonly string[];
+  /**
+   * How long each gate call takes before it takes effect, on the caller's clock. Not a fault: on AWS
+   * a call takes milliseconds, in which other executions' calls run, so releasers that finish together
+   * race for one waiter; on a virtual clock whose calls take no time they never do. @default none
+   */
+  readonly callLatency?: { readonly ms: number; readonly sleep: (ms: number) => Promise<void> };
 }
 
 /** One line per problem, naming the input and the fix (the CLI and the planner print it, exit 2). */
@@ -109,7 +115,9 @@ export function checkGateFaultStates(
   const gateStates = new Set<string>();
   for (const definition of definitions) {
     forEachState(definition, (state, name) => {
-      if (state.Type === 'Task' && gateServiceOf(String(state.Resource), state.Parameters as Json, tables))
+      // A JSONata state names its table in Arguments.
+      const request = (state.Arguments ?? state.Parameters) as Json;
+      if (state.Type === 'Task' && gateServiceOf(String(state.Resource), request, tables))
         gateStates.add(name);
     });
   }
@@ -132,6 +140,7 @@ export class GateFaults {
   private readonly faults: readonly FaultState[];
   private readonly rng: RandomGenerator;
   private readonly tables: ReadonlySet<string>;
+  private readonly latency: GateFaultsOptions['callLatency'];
   readonly injected: InjectedFaults = Object.fromEntries(
     GATE_FAULT_KINDS.map((kind) => [kind, 0]),
   ) as InjectedFaults;
@@ -144,10 +153,12 @@ export class GateFaults {
       .map((fault) => ({ ...fault, left: 'count' in fault.amount ? fault.amount.count : 0 }));
     this.rng = xoroshiro128plus(options.seed);
     this.tables = new Set(options.tableNames);
+    this.latency = options.callLatency?.ms ? options.callLatency : undefined;
   }
 
-  /** Whether any fault is configured. */
+  /** Whether any fault (or a call latency) is configured. */
   get active(): boolean {
+    if (this.latency) return true;
     return this.faults.some((fault) => ('rate' in fault.amount ? fault.amount.rate > 0 : fault.left > 0));
   }
 
@@ -158,6 +169,7 @@ export class GateFaults {
   readonly onServiceCall = async (call: ExecutionServiceCall, send: () => Promise<Json>): Promise<Json> => {
     const service = gateServiceOf(call.resource, call.parameters, this.tables);
     if (!service) return send();
+    if (this.latency) await this.latency.sleep(this.latency.ms);
     switch (this.strike(call.stateName, ['throttle', 'lost-before', 'lost-after', 'duplicate'])) {
       case 'throttle':
         throw service.error(service.throttled, `Rate exceeded (injected: --gate-fault throttle)`);

@@ -92,6 +92,11 @@ export interface SimulationOptions {
   readonly gateTableName?: string;
   /** Faults of the gate's calls and of the status-change events (local/faults/gate-faults.ts). @default none */
   readonly gateFaults?: readonly GateFault[];
+  /**
+   * How long each of the gate's calls takes on the clock before it takes effect. @default 0: calls
+   * take no time, so executions that finish together never race for one waiter
+   */
+  readonly gateCallMs?: number;
 }
 
 export interface SimulationResult {
@@ -369,6 +374,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     faults: options.gateFaults ?? [],
     seed: options.seed,
     tableNames: gateTable === undefined ? [] : [gateTable],
+    callLatency: { ms: options.gateCallMs ?? 0, sleep: (ms) => clock.sleep(ms) },
   });
   let watch: IdleSlotWatch | undefined;
   const observe = () => watch?.observe(clock.now());

@@ -56,7 +56,7 @@ describe('LaunchGateCleanup: the state machine', () => {
       Key: { pk: { S: 'waiters' }, sk: { 'S.$': '$.detail.executionArn' } },
     });
     expect(States.ReleaseLaunchSlot.Parameters).toMatchObject({
-      UpdateExpression: 'DELETE holders :holders',
+      UpdateExpression: 'DELETE holders :holders ADD releases :one',
       ExpressionAttributeValues: { ':holders': { 'SS.$': 'States.Array($.detail.executionArn)' } },
     });
     expect(Object.keys(States).sort()).toEqual(

@@ -1,11 +1,13 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import jsonata from 'jsonata';
 
 import {
   ARRIVAL_INDEX,
   CLAIM_CONDITION,
   GATE_RETRY,
   gateStates,
+  HAND_ON_CHOICES,
   LaunchGate,
   MAX_HAND_ON_ROUNDS,
   MAX_SLOTS,
@@ -13,6 +15,7 @@ import {
   SLOTS_TAKEN,
   STALE_TOKEN_ERRORS,
 } from '../../lib/launch-gate';
+import { jsonataText } from '../../local/stepfunctions/asl/jsonata';
 import { type AslDefinition, definitionOf, successors } from './support/asl';
 import { definitionIn, freshStack, only } from './support/constructs';
 import { synthesized, synthPipeline } from './support/synth';
@@ -145,7 +148,7 @@ describe('the launch gate states built alone', () => {
     ]);
   });
 
-  test('the release deletes the set member, then wakes the oldest waiter read consistently', () => {
+  test('the release deletes the set member and draws a ticket, then reads the oldest waiters consistently and keeps the one its ticket picks', () => {
     expect(States.LeaveLaunchLine).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:dynamodb:deleteItem',
       Parameters: { Key: { pk: { S: 'waiters' }, sk: { 'S.$': '$$.Execution.Id' } } },
@@ -155,26 +158,59 @@ describe('the launch gate states built alone', () => {
       Resource: 'arn:aws:states:::aws-sdk:dynamodb:updateItem',
       Parameters: {
         Key: SLOTS_ITEM,
-        UpdateExpression: 'DELETE holders :holders',
-        ExpressionAttributeValues: { ':holders': { 'SS.$': 'States.Array($$.Execution.Id)' } },
+        UpdateExpression: 'DELETE holders :holders ADD releases :one',
+        ExpressionAttributeValues: {
+          ':holders': { 'SS.$': 'States.Array($$.Execution.Id)' },
+          ':one': { N: '1' },
+        },
+        ReturnValues: 'UPDATED_NEW',
       },
+      // releases counted on the slot item: consecutive releases hold consecutive tickets
+      ResultSelector: { count: 0, 'ticket.$': 'States.StringToJson($.Attributes.releases.N)' },
+      ResultPath: '$.launchSlot.rounds',
       Next: 'FindWaitingExecution',
     });
     expect(States.FindWaitingExecution).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
-      Parameters: {
+      QueryLanguage: 'JSONata',
+      Arguments: {
         IndexName: ARRIVAL_INDEX,
         KeyConditionExpression: 'pk = :waiters',
+        ExpressionAttributeValues: { ':waiters': { S: 'waiters' } },
         ConsistentRead: true,
-        Limit: 1,
+        Limit: HAND_ON_CHOICES,
       },
-      ResultPath: '$.launchSlot.line',
     });
+    expect(HAND_ON_CHOICES).toBeGreaterThan(24);
     expect(States.IsAnyoneWaiting).toEqual({
       Type: 'Choice',
-      Choices: [{ Variable: '$.launchSlot.line.Items[0]', IsPresent: true, Next: 'GrantLaunchSlot' }],
+      Choices: [{ Variable: '$.launchSlot.line.waiter', IsPresent: true, Next: 'GrantLaunchSlot' }],
       Default: 'Done',
     });
+  });
+
+  test('the ticket picks the waiter at its position, modulo the waiters read: consecutive tickets pick different waiters; none read, no waiter', async () => {
+    const output = jsonata(jsonataText(States.FindWaitingExecution.Output)!);
+    const items = ['a', 'b', 'c'].map((name) => ({ sk: { S: name }, arrivedAt: { S: `t-${name}` } }));
+    const pick = async (ticket: number, read: typeof items) =>
+      (await output.evaluate(
+        {},
+        {
+          states: {
+            input: { other: 1, launchSlot: { rounds: { count: 0, ticket } } },
+            result: { Items: read },
+          },
+        },
+      )) as { other: number; launchSlot: { rounds: unknown; line: { waiter?: unknown } } };
+    expect(await pick(7, items)).toEqual({
+      other: 1,
+      launchSlot: { rounds: { count: 0, ticket: 7 }, line: { waiter: items[1] } },
+    });
+    expect(
+      await Promise.all([8, 9, 10].map(async (t) => (await pick(t, items)).launchSlot.line.waiter)),
+    ).toEqual([items[2], items[0], items[1]]);
+    expect((await pick(5, [items[0]])).launchSlot.line).toEqual({ waiter: items[0] });
+    expect((await pick(5, [])).launchSlot.line).toEqual({});
   });
 
   test('leaving the line that fails every attempt still releases: a waiter item left behind holds no slot', () => {
@@ -192,21 +228,21 @@ describe('the launch gate states built alone', () => {
       Parameters: {
         ConditionExpression: CLAIM_CONDITION,
         ExpressionAttributeValues: {
-          ':holders': { 'SS.$': 'States.Array($.launchSlot.line.Items[0].sk.S)' },
+          ':holders': { 'SS.$': 'States.Array($.launchSlot.line.waiter.sk.S)' },
         },
       },
       Next: 'HandOnLaunchSlot',
     });
     expect(States.HandOnLaunchSlot).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:sfn:sendTaskSuccess',
-      Parameters: { 'TaskToken.$': '$.launchSlot.line.Items[0].taskToken.S', Output: '{}' },
+      Parameters: { 'TaskToken.$': '$.launchSlot.line.waiter.taskToken.S', Output: '{}' },
       Next: 'RemoveWokenWaiter',
     });
     expect(States.RemoveWokenWaiter).toMatchObject({
       Resource: 'arn:aws:states:::aws-sdk:dynamodb:deleteItem',
       Parameters: {
         ConditionExpression: 'taskToken = :token',
-        ExpressionAttributeValues: { ':token': { 'S.$': '$.launchSlot.line.Items[0].taskToken.S' } },
+        ExpressionAttributeValues: { ':token': { 'S.$': '$.launchSlot.line.waiter.taskToken.S' } },
       },
       Next: 'Done',
     });
@@ -223,13 +259,12 @@ describe('the launch gate states built alone', () => {
     expect(States.RemoveStaleWaiter.Catch).toEqual([
       { ErrorEquals: ['States.ALL'], ResultPath: '$.launchSlot.error', Next: 'CountHandOnRound' },
     ]);
-    expect(States.ReleaseLaunchSlot).toMatchObject({
-      ResultSelector: { count: 0 },
-      ResultPath: '$.launchSlot.rounds',
-    });
     expect(States.CountHandOnRound).toMatchObject({
       Type: 'Pass',
-      Parameters: { 'count.$': 'States.MathAdd($.launchSlot.rounds.count, 1)' },
+      Parameters: {
+        'count.$': 'States.MathAdd($.launchSlot.rounds.count, 1)',
+        'ticket.$': '$.launchSlot.rounds.ticket',
+      },
       ResultPath: '$.launchSlot.rounds',
       Next: 'IsHandOnRoundLeft',
     });

@@ -250,6 +250,14 @@ describe('checkGateFaultStates', () => {
         Type: 'Task',
         Resource: 'arn:aws:states:::aws-sdk:dynamodb:putItem',
         Parameters: { TableName: 'Records' },
+        Next: 'Find',
+      },
+      // a JSONata state names its table in Arguments
+      Find: {
+        Type: 'Task',
+        QueryLanguage: 'JSONata',
+        Resource: 'arn:aws:states:::aws-sdk:dynamodb:query',
+        Arguments: { TableName: TABLE },
         Next: 'Each',
       },
       Each: {
@@ -269,13 +277,13 @@ describe('checkGateFaultStates', () => {
     const at = (stateName: string): GateFault => ({ kind: 'throttle', amount: { count: 1 }, stateName });
     expect(() =>
       checkGateFaultStates(
-        [at('Claim'), at('Wake'), { kind: 'throttle', amount: { count: 1 } }],
+        [at('Claim'), at('Find'), at('Wake'), { kind: 'throttle', amount: { count: 1 } }],
         [definition],
         [TABLE],
       ),
     ).not.toThrow();
     expect(() => checkGateFaultStates([at('Other')], [definition], [TABLE])).toThrow(
-      'no state machine has a Task state "Other" that calls the launch gate: use one of Claim, Wake',
+      'no state machine has a Task state "Other" that calls the launch gate: use one of Claim, Find, Wake',
     );
   });
 });
