@@ -24,7 +24,7 @@ export interface LaunchGateCleanupProps extends StateMachineLogProps {
  * Frees what an execution that ended without its release held: an EventBridge rule on "Step
  * Functions Execution Status Change" (FAILED, TIMED_OUT, ABORTED) of the gate's state machines
  * starts an Express state machine (SDK integrations only) that deletes the execution's waiter item,
- * deletes it from the holders and wakes the oldest waiter into the freed slot: the workflow's own
+ * deletes it from the holders and wakes one of the oldest waiters into the freed slot: the workflow's own
  * release states (lib/launch-gate.ts `releaseStates`), on the event's `detail.executionArn`.
  *
  * Every step is idempotent, so the at-least-once delivery of the events is harmless; they are

@@ -159,7 +159,7 @@ export class LaunchGate extends Construct {
 export interface GateStates {
   /** Claims a slot, or waits for one, then goes to `onSlot`. */
   readonly claim: sfn.State;
-  /** Gives this execution's slot back and wakes the oldest waiter into it, then goes to `done`. */
+  /** Gives this execution's slot back and wakes one of the oldest waiters (its ticket's) into it, then goes to `done`. */
   readonly release: sfn.State;
 }
 
@@ -246,7 +246,7 @@ export function addHolder(
 export interface ReleaseStates {
   /** Deletes `holder`'s waiter item, then releases. */
   readonly leaveLine: sfn.State;
-  /** Deletes `holder` from the holders, then wakes the oldest waiter into the free slot. */
+  /** Deletes `holder` from the holders, then wakes one of the oldest waiters (its ticket's) into the free slot. */
   readonly release: sfn.State;
 }
 

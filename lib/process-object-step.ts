@@ -32,7 +32,7 @@ export const FAILED_TO_START_CAUSE = '*"StopCode":"TaskFailedToStart"*';
 export const MAX_RELAUNCHES = 2;
 /**
  * What the release may take, in the execution's timeout: its calls (leave the line, release, find
- * the oldest waiter, grant, wake, delete) take seconds, and about 6 minutes each at worst (11
+ * one of the oldest waiters, grant, wake, delete) take seconds, and about 6 minutes each at worst (11
  * attempts of 30 s and 19 s of delays: RELEASE_RETRY in launch-gate.ts). A release still running at the timeout (a hand-on that
  * looked again and again, every call at its worst) ends TIMED_OUT, and the cleanup releases it.
  */
