@@ -82,11 +82,14 @@ export function unstartedItems(entry: MapRunEntry): Map<number, unknown> {
 
 const DAY_MS = 86_400_000;
 
-/** What DescribeExecution's redriveStatus is decided on: an entry, or a live execution as one. */
+/**
+ * What DescribeExecution's redriveStatus is decided on: an entry, or a live execution as one (of its
+ * history, only how many events it has).
+ */
 export type RedriveFacts = Pick<
   JournalEntry,
-  'status' | 'startDate' | 'stopDate' | 'history' | 'mapRunArn' | 'backfillRunArn'
->;
+  'status' | 'startDate' | 'stopDate' | 'mapRunArn' | 'backfillRunArn'
+> & { readonly history?: { readonly length: number } };
 
 /** A Distributed Map's child's parent (the execution that ran the Map), and its Map Run's status. */
 export interface MapRunParent {
