@@ -82,11 +82,14 @@ export function unstartedItems(entry: MapRunEntry): Map<number, unknown> {
 
 const DAY_MS = 86_400_000;
 
-/** What DescribeExecution's redriveStatus is decided on: an entry, or a live execution as one. */
+/**
+ * What DescribeExecution's redriveStatus is decided on: an entry, or a live execution as one (of its
+ * history, only how many events it has).
+ */
 export type RedriveFacts = Pick<
   JournalEntry,
-  'status' | 'startDate' | 'stopDate' | 'history' | 'mapRunArn' | 'backfillRunArn'
->;
+  'status' | 'startDate' | 'stopDate' | 'mapRunArn' | 'backfillRunArn'
+> & { readonly history?: { readonly length: number } };
 
 /** A Distributed Map's child's parent (the execution that ran the Map), and its Map Run's status. */
 export interface MapRunParent {
@@ -135,11 +138,22 @@ export function redriveStatusOf(
 export class ExecutionJournal {
   constructor(readonly directory: string) {}
 
-  /** Writes (or replaces) an execution's entry; written then renamed, so a reader never sees half. */
+  /**
+   * Writes (or replaces) an execution's entry; written then renamed, so a reader never sees half.
+   * Compact JSON: no command shows the file as text, every reader parses it (pretty entries of
+   * earlier runs too), and an entry is mostly its history's JSON text, which indenting barely helps.
+   */
   write(entry: JournalEntry): void {
-    mkdirSync(this.directory, { recursive: true });
     const file = this.fileOf(entry.executionArn);
-    writeFileSync(`${file}.tmp`, `${JSON.stringify(entry, null, 2)}\n`);
+    const text = `${JSON.stringify(entry)}\n`;
+    try {
+      writeFileSync(`${file}.tmp`, text);
+    } catch (error) {
+      // The directory is made when the first write finds it missing, not checked on every write.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(this.directory, { recursive: true });
+      writeFileSync(`${file}.tmp`, text);
+    }
     renameSync(`${file}.tmp`, file);
   }
 

@@ -287,7 +287,11 @@ export class LocalStepFunctions {
     const byArn = new Map(
       (this.options.journal?.entries() ?? []).map((entry) => [entry.executionArn, entry]),
     );
-    for (const record of this.records) byArn.set(record.executionArn, this.entryOf(record));
+    // An ended execution's entry as the journal has it already (its history not read back twice).
+    for (const record of this.records) {
+      if (!record.history.released || !byArn.has(record.executionArn))
+        byArn.set(record.executionArn, this.entryOf(record));
+    }
     return [...byArn.values()];
   }
 
@@ -463,6 +467,10 @@ export class LocalStepFunctions {
     record.durationMs = record.stopDate - (record.redriveDate ?? record.startDate);
     this.journal(record);
     this.statusChanged(record);
+    // Journaled with its history: read back from there when asked for (GetExecutionHistory, a redrive).
+    const { journal } = this.options;
+    if (journal && !record.express)
+      record.history.release(() => journal.get(record.executionArn)?.history ?? []);
   }
 
   /** Only a bug in the local pipeline gets here (a failed execution is an outcome, not an error). */
@@ -781,7 +789,7 @@ function redriveFactsOf(record: ExecutionRecord): RedriveFacts {
     status: record.status,
     startDate: isoDate(record.startDate),
     stopDate: isoDate(record.stopDate),
-    history: record.history.events,
+    history: record.history,
     mapRunArn: record.mapRunArn,
     backfillRunArn: record.parentExecutionArn,
   };

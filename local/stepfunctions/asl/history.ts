@@ -27,7 +27,11 @@ export interface HistoryCursor {
 }
 
 export class ExecutionHistory {
-  readonly events: HistoryEvent[];
+  /** The events, while held in memory: undefined once released (see release). */
+  private held: HistoryEvent[] | undefined;
+  /** Where released events are read back from. */
+  private readBack?: () => readonly HistoryEvent[];
+  private releasedLength = 0;
   /** Events recorded so far, kept or not: the last one's id. */
   private count: number;
 
@@ -41,8 +45,35 @@ export class ExecutionHistory {
     earlier: readonly HistoryEvent[] = [],
     readonly kept = true,
   ) {
-    this.events = [...earlier];
-    this.count = this.events.at(-1)?.id ?? 0;
+    this.held = [...earlier];
+    this.count = this.held.at(-1)?.id ?? 0;
+  }
+
+  /** The events, in order: read back from where they were released to, if they were. */
+  get events(): readonly HistoryEvent[] {
+    return this.held ?? this.readBack?.() ?? [];
+  }
+
+  /** How many events are kept (what the 25,000-event limit counts), without reading them back. */
+  get length(): number {
+    return this.held?.length ?? this.releasedLength;
+  }
+
+  /** Whether the events were released and are read back on demand. */
+  get released(): boolean {
+    return this.held === undefined;
+  }
+
+  /**
+   * Lets go of the events once they are kept where `readBack` reads them (an ended execution's, in
+   * the journal): the process every local task is forked from holds no ended execution's history
+   * (some 170 KB each). Adding an event (a redrive) holds them again.
+   */
+  release(readBack: () => readonly HistoryEvent[]): void {
+    if (!this.held) return;
+    this.releasedLength = this.held.length;
+    this.held = undefined;
+    this.readBack = readBack;
   }
 
   /** A cursor at the latest event: where a new branch of the run starts. */
@@ -58,7 +89,9 @@ export class ExecutionHistory {
     const id = ++this.count;
     if (this.kept) {
       if (typeof details === 'function') details = details();
-      this.events.push({
+      this.held ??= [...this.events];
+      this.readBack = undefined;
+      this.held.push({
         timestamp: this.clock.now(),
         type,
         id,

@@ -507,3 +507,61 @@ test('executions of an earlier run, from the journal: described, listed, their h
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("with a journal, an ended execution's history is not held but read back from it: the same answers, a redrive in the same process", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'api-journal-'));
+  try {
+    let fail = true;
+    const start = (journal?: ExecutionJournal) =>
+      new LocalStepFunctions({
+        clock: new AutoClock(Date.UTC(2026, 11, 1)),
+        journal,
+        stateMachines: [{ logicalId: 'Work', arn: ARN, definition }],
+        runTask: async () => {
+          if (fail) throw new StatesError('States.TaskFailed', 'exit code 1');
+          return { ran: 1 };
+        },
+      });
+    const held = start();
+    const journaled = start(new ExecutionJournal(dir));
+    const both = [held, journaled];
+    const answers = (operation: string, request: Record<string, unknown>) =>
+      Promise.all(both.map((stepFunctions) => stepFunctions.api.call(operation, request)));
+    const [{ executionArn }] = (await answers('StartExecution', {
+      stateMachineArn: ARN,
+      name: 'once',
+      input: '{"seconds":1}',
+    })) as Array<{ executionArn: string }>;
+    await Promise.all(both.map((stepFunctions) => stepFunctions.onIdle()));
+    const releasedOf = () => both.map((stepFunctions) => stepFunctions.executions()[0].history.released);
+    expect(releasedOf()).toEqual([false, true]);
+    const same = async (operation: string, request: Record<string, unknown>) => {
+      const [fromMemory, fromJournal] = await answers(operation, request);
+      expect(fromJournal).toEqual(fromMemory);
+      return fromJournal;
+    };
+    expect(await same('DescribeExecution', { executionArn })).toMatchObject({ redriveStatus: 'REDRIVABLE' });
+    await same('ListExecutions', { stateMachineArn: ARN });
+    const failed = (await same('GetExecutionHistory', { executionArn })).events as unknown[];
+    expect(failed.length).toBeGreaterThan(3);
+
+    // A redrive appends to the history read back, ids going on from its last one.
+    fail = false;
+    await answers('RedriveExecution', { executionArn });
+    await Promise.all(both.map((stepFunctions) => stepFunctions.onIdle()));
+    expect(releasedOf()).toEqual([false, true]);
+    expect(await same('DescribeExecution', { executionArn })).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 1,
+    });
+    const events = (await same('GetExecutionHistory', { executionArn })).events as Array<{
+      id: number;
+      type: string;
+    }>;
+    expect(events.slice(0, failed.length)).toEqual(failed);
+    expect(events[failed.length]).toMatchObject({ id: failed.length + 1, type: 'ExecutionRedriven' });
+    expect(events.at(-1)?.type).toBe('ExecutionSucceeded');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

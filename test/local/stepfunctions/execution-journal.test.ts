@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -44,6 +44,21 @@ test('entries survive a new journal on the same directory, and a rewrite replace
   expect(new ExecutionJournal(dir).entries().map((e) => e.status)).toEqual(['SUCCEEDED']);
   expect(reopened.has(entry('one').executionArn)).toBe(true);
   expect(reopened.has(entry('two').executionArn)).toBe(false);
+});
+
+test('an entry is one line of JSON; pretty entries of earlier runs still read; a removed directory is made again', () => {
+  const executions = join(dir, 'executions');
+  const journal = new ExecutionJournal(executions);
+  journal.write(entry('one'));
+  const [file] = readdirSync(executions);
+  expect(readFileSync(join(executions, file), 'utf8')).toBe(`${JSON.stringify(entry('one'))}\n`);
+  // As journals before compact entries wrote them.
+  writeFileSync(join(executions, file), `${JSON.stringify(entry('one'), null, 2)}\n`);
+  expect(journal.get(entry('one').executionArn)).toEqual(entry('one'));
+  expect(new ExecutionJournal(executions).entries()).toEqual([entry('one')]);
+  rmSync(executions, { recursive: true });
+  journal.write(entry('two'));
+  expect(journal.entries()).toEqual([entry('two')]);
 });
 
 test("redriveStatus: 14 days after the stop; not past the history limit; a Map Run's child only while its parent would redrive its Map Run", () => {
