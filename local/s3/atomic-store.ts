@@ -135,12 +135,23 @@ export class AtomicFilesystemStore extends FilesystemStoreBase {
    * what is kept is what a read of the files would find.
    */
   private readonly objectMetadata = new Map<string, Record<string, unknown>>();
+  /**
+   * The most objects whose metadata is kept, the first kept forgotten first: a pipeline reads an
+   * object's metadata a few times within seconds, and a backfill of 100,000 objects would otherwise
+   * keep them all in the process every local task is forked from.
+   */
+  private static readonly METADATA_KEPT = 1_000;
 
   override getMetadata(bucket: string, key: string) {
     const id = `${bucket}/${key}`;
     return this.locks.read(id, async () => {
       let metadata = this.objectMetadata.get(id);
-      if (!metadata) this.objectMetadata.set(id, (metadata = await super.getMetadata(bucket, key)));
+      if (!metadata) {
+        this.objectMetadata.set(id, (metadata = await super.getMetadata(bucket, key)));
+        if (this.objectMetadata.size > AtomicFilesystemStore.METADATA_KEPT) {
+          this.objectMetadata.delete(this.objectMetadata.keys().next().value!);
+        }
+      }
       return { ...metadata };
     });
   }
