@@ -39,11 +39,15 @@ export interface ReceivedMessage {
 }
 
 /** SQS's defaults, for a queue whose template sets none (AWS::SQS::Queue's documented defaults). */
-export const DEFAULT_VISIBILITY_TIMEOUT_SECONDS = 30;
-export const DEFAULT_RECEIVE_WAIT_SECONDS = 0;
-export const DEFAULT_RETENTION_SECONDS = 345_600;
-export const DEFAULT_DELAY_SECONDS = 0;
-export const DEFAULT_MAXIMUM_MESSAGE_SIZE = 1_048_576;
+const DEFAULTS = {
+  visibilityTimeoutSeconds: 30,
+  receiveWaitTimeSeconds: 0,
+  retentionSeconds: 345_600,
+  delaySeconds: 0,
+  maximumMessageSize: 1_048_576,
+  // Queues made since October 2022 have SSE-SQS on unless a KMS key is set.
+  reported: { SqsManagedSseEnabled: 'true' },
+} satisfies Omit<QueueSettings, 'url'>;
 /** The longest delay SendMessage takes. */
 export const MAX_DELAY_SECONDS = 900;
 
@@ -71,34 +75,40 @@ export function queueSettings(deployment: LocalDeployment): QueueSettings[] {
   const policies = queuePolicies(deployment);
   return deployment.resourcesOfType('AWS::SQS::Queue').map(([logicalId, resource]) => {
     const properties = (deployment.resolve(resource.Properties ?? {}) ?? {}) as Record<string, unknown>;
-    const seconds = (value: unknown, otherwise: number) => (value === undefined ? otherwise : Number(value));
     const url = deployment.ref(logicalId);
     const kmsKey = properties.KmsMasterKeyId;
     const text = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
-    const reported = Object.fromEntries(
-      Object.entries({
-        // Queues made since October 2022 have SSE-SQS on unless a KMS key is set.
-        SqsManagedSseEnabled:
-          kmsKey === undefined ? String(properties.SqsManagedSseEnabled ?? true) : undefined,
-        KmsMasterKeyId: kmsKey === undefined ? undefined : text(kmsKey),
-        KmsDataKeyReusePeriodSeconds:
-          kmsKey === undefined ? undefined : String(properties.KmsDataKeyReusePeriodSeconds ?? 300),
-        Policy: policies.get(url),
-        RedrivePolicy: properties.RedrivePolicy === undefined ? undefined : text(properties.RedrivePolicy),
-        RedriveAllowPolicy:
-          properties.RedriveAllowPolicy === undefined ? undefined : text(properties.RedriveAllowPolicy),
-      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
-    );
-    return {
+    const reported = definedOnly({
+      SqsManagedSseEnabled:
+        kmsKey === undefined ? String(properties.SqsManagedSseEnabled ?? true) : undefined,
+      KmsMasterKeyId: kmsKey === undefined ? undefined : text(kmsKey),
+      KmsDataKeyReusePeriodSeconds:
+        kmsKey === undefined ? undefined : String(properties.KmsDataKeyReusePeriodSeconds ?? 300),
+      Policy: policies.get(url),
+      RedrivePolicy: properties.RedrivePolicy === undefined ? undefined : text(properties.RedrivePolicy),
+      RedriveAllowPolicy:
+        properties.RedriveAllowPolicy === undefined ? undefined : text(properties.RedriveAllowPolicy),
+    });
+    const number = (value: unknown) => (value === undefined ? undefined : Number(value));
+    return withQueueDefaults({
       url,
-      visibilityTimeoutSeconds: seconds(properties.VisibilityTimeout, DEFAULT_VISIBILITY_TIMEOUT_SECONDS),
-      receiveWaitTimeSeconds: seconds(properties.ReceiveMessageWaitTimeSeconds, DEFAULT_RECEIVE_WAIT_SECONDS),
-      retentionSeconds: seconds(properties.MessageRetentionPeriod, DEFAULT_RETENTION_SECONDS),
-      delaySeconds: seconds(properties.DelaySeconds, DEFAULT_DELAY_SECONDS),
-      maximumMessageSize: seconds(properties.MaximumMessageSize, DEFAULT_MAXIMUM_MESSAGE_SIZE),
+      ...definedOnly({
+        visibilityTimeoutSeconds: number(properties.VisibilityTimeout),
+        receiveWaitTimeSeconds: number(properties.ReceiveMessageWaitTimeSeconds),
+        retentionSeconds: number(properties.MessageRetentionPeriod),
+        delaySeconds: number(properties.DelaySeconds),
+        maximumMessageSize: number(properties.MaximumMessageSize),
+      }),
       reported,
-    };
+    });
   });
+}
+
+/** `record` without its undefined members, so they leave SQS's defaults in place. */
+function definedOnly<T>(record: Record<string, T | undefined>): Record<string, T> {
+  return Object.fromEntries(
+    Object.entries(record).filter((entry): entry is [string, T] => entry[1] !== undefined),
+  );
 }
 
 /** Each queue's policy document as GetQueueAttributes returns it (JSON), by queue URL. */
@@ -119,15 +129,7 @@ function queuePolicies(deployment: LocalDeployment): Map<string, string> {
 export function withQueueDefaults(
   settings: Partial<QueueSettings> & { readonly url: string },
 ): QueueSettings {
-  return {
-    visibilityTimeoutSeconds: DEFAULT_VISIBILITY_TIMEOUT_SECONDS,
-    receiveWaitTimeSeconds: DEFAULT_RECEIVE_WAIT_SECONDS,
-    retentionSeconds: DEFAULT_RETENTION_SECONDS,
-    delaySeconds: DEFAULT_DELAY_SECONDS,
-    maximumMessageSize: DEFAULT_MAXIMUM_MESSAGE_SIZE,
-    reported: { SqsManagedSseEnabled: 'true' },
-    ...settings,
-  };
+  return { ...DEFAULTS, ...settings };
 }
 
 interface StoredMessage {
@@ -177,11 +179,10 @@ export class QueueMessages {
   sent = 0;
   deleted = 0;
 
-  constructor(private readonly limits: MessageLimits) {}
+  /** The earliest time a message kept expires: nothing is looked at before it. */
+  private nextExpiry = Infinity;
 
-  get visibilityTimeoutSeconds(): number {
-    return this.limits.visibilityTimeoutSeconds;
-  }
+  constructor(private readonly limits: MessageLimits) {}
 
   /** Messages not yet deleted, visible or in flight. */
   get size(): number {
@@ -219,6 +220,7 @@ export class QueueMessages {
       sentTimestampMs: options.sentTimestampMs,
     };
     this.messages.set(message.messageId, message);
+    this.nextExpiry = Math.min(this.nextExpiry, message.expiresAt);
     this.sentIds.add(message.messageId);
     this.sent++;
     return { MessageId: message.messageId, MD5OfMessageBody: message.md5 };
@@ -228,7 +230,7 @@ export class QueueMessages {
   receive(
     nowSeconds: number,
     max: number,
-    visibilitySeconds = this.visibilityTimeoutSeconds,
+    visibilitySeconds = this.limits.visibilityTimeoutSeconds,
   ): ReceivedMessage[] {
     if (!Number.isInteger(max) || max < 1 || max > 10) {
       throw new SqsError(
@@ -289,9 +291,12 @@ export class QueueMessages {
    * were received; returns their ids.
    */
   expire(nowSeconds: number): string[] {
+    if (nowSeconds < this.nextExpiry) return [];
     const expired: string[] = [];
+    this.nextExpiry = Infinity;
     for (const message of this.messages.values()) {
       if (message.expiresAt <= nowSeconds) expired.push(message.messageId);
+      else this.nextExpiry = Math.min(this.nextExpiry, message.expiresAt);
     }
     for (const id of expired) this.messages.delete(id);
     return expired;

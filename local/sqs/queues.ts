@@ -53,7 +53,6 @@ export class LocalQueue {
   private readonly deleteListeners: Array<(messageId: string) => void> = [];
   /** When the last PurgeQueue was taken, on the clock. */
   private purgedAtMs?: number;
-  readonly url: string;
   /** When the queue was made (the pipeline's start), on the clock: CreatedTimestamp. */
   readonly createdAtMs: number;
 
@@ -61,9 +60,12 @@ export class LocalQueue {
     readonly settings: QueueSettings,
     private readonly clock: Clock,
   ) {
-    this.url = settings.url;
     this.createdAtMs = clock.now();
     this.messages = new QueueMessages(settings);
+  }
+
+  get url(): string {
+    return this.settings.url;
   }
 
   /** Messages not yet deleted (nor past the retention period), visible, in flight or delayed. */
@@ -98,7 +100,7 @@ export class LocalQueue {
   async receiveMessage(request: ReceiveMessageRequest = {}): Promise<{ Messages?: SqsMessage[] }> {
     this.requests++;
     const max = request.MaxNumberOfMessages ?? 1;
-    const visibilitySeconds = request.VisibilityTimeout ?? this.messages.visibilityTimeoutSeconds;
+    const visibilitySeconds = request.VisibilityTimeout ?? this.settings.visibilityTimeoutSeconds;
     this.expire();
     const now = this.messages.receive(this.nowSeconds(), max, visibilitySeconds);
     const waitSeconds = request.WaitTimeSeconds ?? this.settings.receiveWaitTimeSeconds;
@@ -163,10 +165,6 @@ export class LocalQueue {
   details(messageId: string): ReturnType<QueueMessages['details']> {
     this.expire();
     return this.messages.details(messageId);
-  }
-
-  get visibilityTimeoutSeconds(): number {
-    return this.messages.visibilityTimeoutSeconds;
   }
 
   /** Drops the messages past the retention period, as deleted (their dead-letter files go too). */
