@@ -45,15 +45,7 @@ function importDirections(folder, forbidden, message, siblings = {}) {
 
 export default tseslint.config(
   {
-    ignores: [
-      'node_modules/',
-      'bin/app.js',
-      'cdk.out/',
-      'container/dist/',
-      '.local/',
-      'bench/out/',
-      'coverage/',
-    ],
+    ignores: ['node_modules/', 'cdk.out/', 'container/dist/', '.local/', 'bench/out/', 'coverage/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -1,4 +1,4 @@
-import * as path from 'node:path';
+import { join } from 'node:path';
 
 import { RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -11,6 +11,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
+import { PROJECT_ROOT } from '../shared/paths';
 import { type Architecture, ConfigError, describe, resultsRetrigger } from './config';
 import { acknowledgeWildcardResource } from './nag-acknowledgements';
 import { privateNetworkImageProblem, type WorkerImage } from './worker-image';
@@ -19,7 +20,7 @@ import { privateNetworkImageProblem, type WorkerImage } from './worker-image';
 const WORKER_CONTAINER_NAME = 'worker';
 /** The `node` user of the official Node images. */
 const NON_ROOT_USER = '1000:1000';
-const CONTAINER_DIR = path.join(__dirname, '..', 'container');
+const CONTAINER_DIR = join(PROJECT_ROOT, 'container');
 
 export interface WorkerProps {
   /** The VPC of the cluster. */

@@ -3,6 +3,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { cdkApp } from '../support/project-commands';
+
 const ROOT = join(__dirname, '..', '..');
 
 /**
@@ -19,7 +21,7 @@ describe('bin/app.ts', () => {
     // GIVEN cdk.json's context, passed the way the CDK CLI passes it to the app
     const context = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')).context;
     // WHEN the app synthesizes
-    result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+    result = spawnSync(...cdkApp(), {
       cwd: ROOT,
       env: { ...process.env, CDK_OUTDIR: outdir, CDK_CONTEXT_JSON: JSON.stringify(context) },
       encoding: 'utf8',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,11 +14,12 @@ import { PROJECT_ROOT, WORKER_BUNDLE } from '../../shared/paths';
 import { executionArnOf, restartExecutionName } from '../../shared/redrive';
 import { sha256, startTestPipeline } from '../local/support/pipeline';
 import { synthesizedTemplate } from '../local/support/synthesized-template';
+import { npmScript } from '../support/project-commands';
 
 /**
- * The project's AWS commands as a user runs them (`npm run failures` is `node --import tsx
- * bin/failures.ts`), as child processes against one local pipeline, with nothing set but the
- * environment block `npm start`'s banner prints: they read the stack's outputs from the local
+ * The project's AWS commands as a user runs them (`npm run failures`: package.json's script), as
+ * child processes against one local pipeline, with nothing set but the environment block `npm
+ * start`'s banner prints: they read the stack's outputs from the local
  * CloudFormation, the rule's target from EventBridge, the dead-letter queue through SQS, and list,
  * describe and start executions through the Step Functions API.
  */
@@ -53,14 +54,9 @@ interface Run {
   readonly lines: string[];
 }
 
-/** package.json's scripts: what `npm run <script>` runs. */
-const SCRIPTS = (
-  JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
-).scripts;
-
 /**
- * `npm run <script> -- <args>` (package.json's `node --import tsx bin/...`, without npm's own
- * start-up) with the banner's environment and no other AWS setting of this machine.
+ * `npm run <script> -- <args>` (package.json's script, without npm's own start-up) with the
+ * banner's environment and no other AWS setting of this machine.
  */
 async function npmRun(
   script: string,
@@ -77,9 +73,7 @@ async function npmRun(
   };
   let result: { code: number; stdout: string; stderr: string };
   try {
-    const [node, ...nodeArgs] = SCRIPTS[script].split(' ');
-    expect(node).toBe('node');
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [...nodeArgs, ...args], {
+    const { stdout, stderr } = await promisify(execFile)(...npmScript(script, args), {
       cwd: PROJECT_ROOT,
       env,
     });

@@ -7,8 +7,7 @@ import { runWithoutAws } from '../support/command-without-aws';
  * reads and prints is tested against the local endpoint (test/local/records/records.test.ts).
  */
 
-const run = (args: readonly string[], env: Record<string, string> = {}) =>
-  runWithoutAws('bin/status.ts', args, env);
+const run = (args: readonly string[], env: Record<string, string> = {}) => runWithoutAws('status', args, env);
 
 test.each([
   [

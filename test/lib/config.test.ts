@@ -11,6 +11,7 @@ import {
   DEFAULT_CONFIG,
   parseConfig,
 } from '../../lib/config';
+import { cdkApp } from '../support/project-commands';
 
 /** Context as cdk.json and `-c key=value` would provide it. */
 function parse(context: Partial<Record<ConfigKey, unknown>>) {
@@ -290,7 +291,7 @@ describe('bin/app.ts with an invalid configuration', () => {
     const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdk-out-'));
     try {
       // WHEN the app entry runs the way cdk.json's "app" command runs it
-      const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      const result = spawnSync(...cdkApp(), {
         cwd: root,
         env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify({ cpu: 300 }), CDK_OUTDIR: outdir },
         encoding: 'utf8',

@@ -1,19 +1,20 @@
 import { spawnSync } from 'node:child_process';
 
 import { PROJECT_ROOT } from '../../shared/paths';
+import { npmScript } from './project-commands';
 
 /**
- * One of the project's AWS commands (`bin/<name>.ts`) as npm runs it, on a machine with no AWS
+ * One of the project's AWS commands (`npm run <script>`, e.g. `failures`) as npm runs it, on a machine with no AWS
  * configuration at all: no AWS_* variables but `env`, no config or credentials files, no instance
  * metadata. The real SDK, and no network reached.
  */
 export function runWithoutAws(
-  script: string,
+  script: 'failures' | 'status' | 'redrive' | 'replay-dead-letters' | 'backfill',
   args: readonly string[] = [],
   env: Record<string, string> = {},
 ) {
   const bare = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^AWS_/.test(name)));
-  return spawnSync(process.execPath, ['--import', 'tsx', script, ...args], {
+  return spawnSync(...npmScript(script, args), {
     cwd: PROJECT_ROOT,
     encoding: 'utf8',
     env: {

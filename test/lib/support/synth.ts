@@ -172,9 +172,7 @@ export function synthesisKey(): string {
     ...['lib', 'bin', 'shared', 'examples', path.join('test', 'lib', 'support')]
       .map((dir) => path.join(ROOT, dir))
       .filter((dir) => fs.existsSync(dir))
-      .flatMap(filesUnder)
-      // the esbuild output of bin/app.ts and lib/: derived from files already hashed
-      .filter((file) => file !== path.join(ROOT, 'bin', 'app.js')),
+      .flatMap(filesUnder),
     path.join(ROOT, 'cdk.json'),
     ...['aws-cdk-lib', 'constructs', 'cdk-nag'].map((pkg) =>
       path.join(ROOT, 'node_modules', pkg, 'package.json'),

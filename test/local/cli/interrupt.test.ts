@@ -13,6 +13,7 @@ import { join } from 'node:path';
 
 import type { JournalEntry } from '../../../local/stepfunctions/execution-journal';
 import { PROJECT_ROOT } from '../../../shared/paths';
+import { npmScript } from '../../support/project-commands';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /**
@@ -52,7 +53,7 @@ function startRun(taskScript: string, objects: readonly string[], through: 'node
   const child =
     through === 'npm'
       ? spawn('npm', ['start', '--silent', '--', ...args], { cwd: PROJECT_ROOT })
-      : spawn(process.execPath, ['--import', 'tsx', 'local/cli/main.ts', ...args], { cwd: PROJECT_ROOT });
+      : spawn(...npmScript('start', args), { cwd: PROJECT_ROOT });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

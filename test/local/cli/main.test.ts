@@ -9,7 +9,7 @@ import { runCli, runCliOnce } from '../support/cli';
 import { sha256 } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
-/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/cli/main.ts ...`), as a child process. */
+/** The CLI as a user runs it (`npm start -- ...`: package.json's script), as a child process. */
 
 let templatePath: string;
 let dataDir: string;

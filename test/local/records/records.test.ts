@@ -147,7 +147,7 @@ test("a failed object's record has the worker's exit code; npm run redrive runs 
   ]);
 
   // WHEN `npm run redrive` runs against the endpoint
-  const redrive = await aws.command('redrive.ts', []);
+  const redrive = await aws.command('redrive', []);
   expect(redrive.stderr).not.toMatch(/error/);
   expect(redrive.code).toBe(0);
   await pipeline.waitForIdle();
@@ -168,7 +168,7 @@ test("a failed object's record has the worker's exit code; npm run redrive runs 
   ]);
 
   // AND a second redrive finds nothing to run
-  expect((await aws.command('redrive.ts', [])).code).toBe(0);
+  expect((await aws.command('redrive', [])).code).toBe(0);
   await pipeline.waitForIdle();
   expect(pipeline.executions()).toHaveLength(2);
 });
@@ -186,7 +186,7 @@ describe('npm run status against the local endpoint', () => {
     const [failed] = await aws.records(failedKey);
     const [succeeded] = await aws.records(okKey);
 
-    const table = await aws.command('status.ts', [failedKey]);
+    const table = await aws.command('status', [failedKey]);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(2);
@@ -208,7 +208,7 @@ describe('npm run status against the local endpoint', () => {
       failed.executionArn,
     ]);
 
-    const json = await aws.command('status.ts', [
+    const json = await aws.command('status', [
       '--json',
       `s3://${pipeline.bucket}/${pipeline.inputPrefix}status/`,
     ]);
@@ -232,21 +232,21 @@ describe('npm run status against the local endpoint', () => {
     const aws = await start();
     const { pipeline } = aws;
 
-    const none = await aws.command('status.ts', [`${pipeline.inputPrefix}never-uploaded.txt`]);
+    const none = await aws.command('status', [`${pipeline.inputPrefix}never-uploaded.txt`]);
     expect([none.code, none.stdout, lastLine(none.stderr)]).toEqual([
       1,
       '',
       `no records of s3://${pipeline.bucket}/${pipeline.inputPrefix}never-uploaded.txt (as a key or a prefix): records expire, and only objects under the input prefix have them`,
     ]);
-    const other = await aws.command('status.ts', ['s3://someone-elses-bucket/incoming/a.txt']);
+    const other = await aws.command('status', ['s3://someone-elses-bucket/incoming/a.txt']);
     expect(other.code).toBe(2);
     expect(lastLine(other.stderr)).toMatch(
       /^error: s3:\/\/someone-elses-bucket\/incoming\/a\.txt: bucket "someone-elses-bucket" is not the stack's/,
     );
-    const outside = await aws.command('status.ts', ['a.txt']);
+    const outside = await aws.command('status', ['a.txt']);
     expect(outside.code).toBe(2);
     expect(lastLine(outside.stderr)).toMatch(/^error: "a\.txt" lies outside the input prefix/);
-    const nothing = await aws.command('status.ts', []);
+    const nothing = await aws.command('status', []);
     expect(nothing.code).toBe(2);
     expect(lastLine(nothing.stderr)).toMatch(/^error: no object given: pass an object key or a key prefix/);
   });

@@ -18,6 +18,7 @@ import {
 import { findRecords } from '../../../shared/object-records';
 import { PROJECT_ROOT } from '../../../shared/paths';
 import { STACK_NAME } from '../../../shared/stack-name';
+import { npmScript } from '../../support/project-commands';
 
 /**
  * What a user of the deployed pipeline has, on the local one: the records table read with the SDK
@@ -109,17 +110,16 @@ export class PipelineClient {
     }
   }
 
-  /** A project command (`npm run <name>` is `node --import tsx bin/<file>`) against the endpoint. */
+  /** A project command (`npm run <script>`) against the endpoint. */
   async command(
-    file: string,
+    script: 'redrive' | 'status',
     args: readonly string[],
   ): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
-      const { stdout, stderr } = await promisify(execFile)(
-        process.execPath,
-        ['--import', 'tsx', `bin/${file}`, ...args],
-        { cwd: PROJECT_ROOT, env: { ...process.env, ...this.environment } },
-      );
+      const { stdout, stderr } = await promisify(execFile)(...npmScript(script, args), {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, ...this.environment },
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 import { PROJECT_ROOT } from '../../../shared/paths';
+import { npmScript } from '../../support/project-commands';
 
 export interface CliResult {
   readonly code: number;
@@ -9,14 +10,13 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** The CLI as a user runs it (`npm start -- ...` is `node --import tsx local/cli/main.ts ...`), as a child process. */
+/** The CLI as a user runs it (`npm start -- ...`: package.json's script), as a child process. */
 export async function runCli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ['--import', 'tsx', 'local/cli/main.ts', ...args],
-      { cwd: PROJECT_ROOT, env: env && { ...process.env, ...env } },
-    );
+    const { stdout, stderr } = await promisify(execFile)(...npmScript('start', args), {
+      cwd: PROJECT_ROOT,
+      env: env && { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };

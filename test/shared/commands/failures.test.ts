@@ -180,7 +180,7 @@ describe('npm run failures', () => {
 
 describe('npm run failures without AWS set up', () => {
   /** The command as npm runs it, on a machine with no AWS configuration at all (the real SDK, no network reached). */
-  const runWithout = (env: Record<string, string>) => runWithoutAws('bin/failures.ts', [], env);
+  const runWithout = (env: Record<string, string>) => runWithoutAws('failures', [], env);
 
   test.each([
     [{}, 'no AWS region is set'],
