@@ -1,3 +1,6 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 
 import { dataLayout } from '../../../local/cli/args';
@@ -28,6 +31,21 @@ function seedingPipeline() {
     journalDir: layout.executions,
     ruleState: 'DISABLED',
   });
+}
+
+/** The template at `path` with every rule target's RetryPolicy allowing `retries` retries. */
+function withRuleRetries(path: string, retries: number): unknown {
+  const template = JSON.parse(readFileSync(path, 'utf8')) as {
+    Resources: Record<string, { Type: string; Properties: { Targets?: Array<{ RetryPolicy?: object }> } }>;
+  };
+  const policies = Object.values(template.Resources)
+    .filter((resource) => resource.Type === 'AWS::Events::Rule')
+    .flatMap((rule) => rule.Properties.Targets ?? [])
+    .filter((target) => target.RetryPolicy);
+  expect(policies).not.toHaveLength(0);
+  for (const target of policies)
+    target.RetryPolicy = { ...target.RetryPolicy, MaximumRetryAttempts: retries };
+  return template;
 }
 
 const objects: Record<string, string> = {
@@ -71,20 +89,18 @@ test('npm start -- --backfill --json processes the objects already in the bucket
 });
 
 test('an event that cannot start is dead-lettered, then --replay-dead-letters processes it', async () => {
-  const common = ['--template', templatePath, '--port', '0', '--data-dir', dirs.dataDir];
-  // EventBridge's retries (about 8 hours of backoff) on a clock 2,000 times real time: ~15 s
-  const failed = await runCli([
-    ...common,
-    '--clock-speed',
-    '2000',
-    '--inject-start-failures',
-    '1',
-    'samples/order.json',
-  ]);
+  // The template with its rule's target retrying twice, not 185 times: the deployed policy's backoff
+  // is about 8 hours of pipeline time, a minute and more of this test's at any --clock-speed that
+  // keeps the every-minute reconciler on time (test/local/events/dead-letters.test.ts goes through
+  // all 185 on a virtual clock). The CLI reports the retries the template gives.
+  const twoRetries = join(dirname(dirs.dataDir), 'two-retries.template.json');
+  writeFileSync(twoRetries, JSON.stringify(withRuleRetries(templatePath, 2)));
+  const common = ['--template', twoRetries, '--port', '0', '--data-dir', dirs.dataDir];
+  const failed = await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
 
   expect(failed.code).toBe(1);
   expect(failed.stdout).toMatch(
-    /^DEAD-LETTER {2}incoming\/order\.json {2}THROTTLING after 185 retries {2}-> /m,
+    /^DEAD-LETTER {2}incoming\/order\.json {2}THROTTLING after 2 retries {2}-> /m,
   );
   expect(failed.stdout).toMatch(
     /^1 event in .*dead-letters: npm start -- --data-dir .* --replay-dead-letters$/m,
