@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import { localClientSettings } from '../../../local/cli/aws-command';
-import { RealClock } from '../../../local/clock';
+import { AutoClock } from '../../../local/clock';
 import type { LocalPipeline } from '../../../local/pipeline';
 import { replayCommand } from '../../../shared/commands/replay-dead-letters';
 import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
@@ -47,12 +47,13 @@ async function replayed(pipeline: LocalPipeline): Promise<ReplayDocument> {
 
 test('events that cannot start an execution are retried, dead-lettered, and replayed once', async () => {
   const dirs = (used.dirs = testDirectories());
-  // The pipeline's one clock at 2,000 times real time: the deployed 185 retries (about 8 hours of
-  // EventBridge's backoff) take ~15 s; the retries' exact times are target-delivery.test.ts's. (At
-  // 5,000 the every-minute reconciler's own task timeouts strike on a loaded machine.) The clock
-  // stands still until the 2 executions that start have ended: their tasks are real processes, which
-  // a loaded machine could slow past a worker's 3600 s TimeoutSeconds, 1.8 s of wall time here.
-  const clock = new RealClock(2_000);
+  // The pipeline's one clock virtual, moving by itself (AutoClock): the deployed 185 retries (about 8
+  // hours of EventBridge's backoff, and the every-minute reconciler's runs meanwhile) take as long as
+  // their work; the retries' exact times are target-delivery.test.ts's. It starts now, so the dead
+  // letters are within the queue's retention when the restart below reads them on a real clock. The
+  // clock stands still until the 2 executions that start have ended: their tasks are real processes,
+  // which virtual time would otherwise run past a worker's 3600 s TimeoutSeconds at once.
+  const clock = new AutoClock(Date.now());
   let ended = 0;
   let bothEnded!: () => void;
   void clock.track(new Promise<void>((resolve) => (bothEnded = resolve)));
