@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, parse } from 'node:path';
 
@@ -56,7 +57,9 @@ export function applicableControlTowerRules(): IPolicyValidationPlugin {
   const ruleFiles = controlTowerRuleFiles();
   return {
     name: plugin.name,
-    version: plugin.version,
+    // The selection is part of what decides the report: a kept one (remembered-validation.ts) is
+    // judged afresh when this file changes.
+    version: `${plugin.version} (rules selected by ${SELECTION_CODE})`,
     ruleIds: plugin.ruleIds,
     validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
       const present = new Set(context.templatePaths.flatMap(resourceTypesIn));
@@ -67,6 +70,9 @@ export function applicableControlTowerRules(): IPolicyValidationPlugin {
     },
   };
 }
+
+/** A hash of this file, where the rule files are selected. */
+const SELECTION_CODE = createHash('sha256').update(readFileSync(__filename)).digest('hex').slice(0, 16);
 
 function resourceTypesIn(templatePath: string): string[] {
   const { Resources = {} } = JSON.parse(readFileSync(templatePath, 'utf8')) as {
