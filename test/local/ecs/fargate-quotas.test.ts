@@ -108,6 +108,12 @@ describe('a burst through the local pipeline', () => {
     { length: 40 },
     (_, i) => `incoming/burst/object-${String(i).padStart(2, '0')}.txt`,
   );
+  /**
+   * Tasks that run 0.2 s and exit 0: what these tests count is how many run at once and how often
+   * they are launched, not what they do (pipeline.test.ts bursts the bundled worker, ~0.2 s of CPU a
+   * task; 80 of them were most of this file's time).
+   */
+  const workerCommand = ['/bin/sh', '-c', 'sleep 0.2'];
   const burst = async (pipeline: LocalPipeline) => {
     // every execution starts at once, none is queued
     await Promise.all(keys.map((key) => pipeline.upload(key, `body of ${key}\n`)));
@@ -143,6 +149,7 @@ describe('a burst through the local pipeline', () => {
     // GIVEN a 1-vCPU account (4 tasks of 0.25 vCPU) and a gate sized for 6 vCPU: 24 executions hold a slot
     const pipeline = (used.pipeline = await startTestPipeline(await synthesizedTemplate(), {
       fargateVcpuQuota: 1,
+      workerCommand,
     }));
     // WHEN 40 objects arrive at once
     const executions = await burst(pipeline);
@@ -166,7 +173,7 @@ describe('a burst through the local pipeline', () => {
     // GIVEN the gate sized for the account: 4 slots
     const pipeline = (used.pipeline = await startTestPipeline(
       await synthesizedTemplate({ fargateVcpuQuota: '1' }),
-      { fargateVcpuQuota: 1 },
+      { fargateVcpuQuota: 1, workerCommand },
     ));
     // WHEN 40 objects arrive at once
     const executions = await burst(pipeline);
