@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeMapRunCommand, ListMapRunsCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -10,11 +8,11 @@ import { DescribeMapRunCommand, ListMapRunsCommand, SFNClient } from '@aws-sdk/c
 import { localClientSettings } from '../../local/cli/aws-command';
 import { endpointEnvironment } from '../../local/cli/banner';
 import type { LocalPipeline } from '../../local/pipeline';
-import { PROJECT_ROOT, WORKER_BUNDLE } from '../../shared/paths';
+import { WORKER_BUNDLE } from '../../shared/paths';
 import { executionArnOf, restartExecutionName } from '../../shared/redrive';
 import { sha256, startTestPipeline } from '../local/support/pipeline';
 import { synthesizedTemplate } from '../local/support/synthesized-template';
-import { npmScript } from '../support/project-commands';
+import { runNpmScript } from '../support/project-commands';
 
 /**
  * The project's AWS commands as a user runs them (`npm run failures`: package.json's script), as
@@ -71,17 +69,7 @@ async function npmRun(
     AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/credentials',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
-  let result: { code: number; stdout: string; stderr: string };
-  try {
-    const { stdout, stderr } = await promisify(execFile)(...npmScript(script, args), {
-      cwd: PROJECT_ROOT,
-      env,
-    });
-    result = { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    result = { code, stdout, stderr };
-  }
+  const result = await runNpmScript(script, args, env);
   return { ...result, lines: result.stdout.trim().split('\n') };
 }
 

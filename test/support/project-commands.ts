@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { PROJECT_ROOT } from '../../shared/paths';
 
@@ -33,4 +35,31 @@ function nodeCommand(what: string, command: string, args: readonly string[]): [s
   const [node, ...commandArgs] = command.split(' ');
   if (node !== 'node') throw new Error(`${what} does not run node: ${command}`);
   return [process.execPath, [...commandArgs, ...args]];
+}
+
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/**
+ * `npm run <name> -- <args>` as a child process in the project root, to its end: its exit code and
+ * output (`env`: the whole environment, this process's by default).
+ */
+export async function runNpmScript(
+  name: string,
+  args: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CommandResult> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(...npmScript(name, args), {
+      cwd: PROJECT_ROOT,
+      env,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as CommandResult;
+    return { code, stdout, stderr };
+  }
 }

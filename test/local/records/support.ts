@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -16,9 +14,8 @@ import {
   RESULT_EVENT_SOURCE,
 } from '../../../shared/object-record';
 import { findRecords } from '../../../shared/object-records';
-import { PROJECT_ROOT } from '../../../shared/paths';
 import { STACK_NAME } from '../../../shared/stack-name';
-import { npmScript } from '../../support/project-commands';
+import { type CommandResult, runNpmScript } from '../../support/project-commands';
 
 /**
  * What a user of the deployed pipeline has, on the local one: the records table read with the SDK
@@ -111,20 +108,8 @@ export class PipelineClient {
   }
 
   /** A project command (`npm run <script>`) against the endpoint. */
-  async command(
-    script: 'redrive' | 'status',
-    args: readonly string[],
-  ): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(...npmScript(script, args), {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, ...this.environment },
-      });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-      return { code, stdout, stderr };
-    }
+  command(script: 'redrive' | 'status', args: readonly string[]): Promise<CommandResult> {
+    return runNpmScript(script, args, { ...process.env, ...this.environment });
   }
 
   destroy(): void {

@@ -1,24 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-
-import { PROJECT_ROOT } from '../../../shared/paths';
-import { npmScript } from '../../support/project-commands';
+import { runNpmScript } from '../../support/project-commands';
 import { synthesizedTemplate } from '../support/synthesized-template';
 
 /** `npm run simulate -- <args>` as a user runs it, as a child process. */
-async function runSimulate(
-  args: readonly string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(...npmScript('simulate', args), {
-      cwd: PROJECT_ROOT,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const runSimulate = (args: readonly string[]) => runNpmScript('simulate', args);
 
 let template: string;
 beforeAll(async () => {
