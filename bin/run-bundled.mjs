@@ -9,7 +9,7 @@
 // file does. cdk.json's `app` runs bin/app.ts through it too. The bundle is what tsx would
 // run: esbuild transforms both, packages stay in node_modules, and type-checking stays in
 // `npm run typecheck`.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,12 @@ if (!entryArg) {
   process.exit(2);
 }
 const entry = relative(ROOT, resolve(entryArg));
+if (!existsSync(join(ROOT, entry))) {
+  console.error(
+    `error: bin/run-bundled.mjs: ${entryArg} does not exist: give a TypeScript entry point of this repository, e.g. local/cli/main.ts`,
+  );
+  process.exit(2);
+}
 const bundle = join(CACHE_DIR, `${entry.replace(/[/\\]/g, '__')}.js`);
 const manifest = `${bundle}.inputs.json`;
 
