@@ -219,15 +219,18 @@ test('8 objects, 2 slots, 60-second tasks: worked out by hand', async () => {
   expect(records.filter((r) => r.openSince !== undefined)).toEqual([]);
 });
 
-test('one scenario, two clocks: the by-hand case on a real clock 200 times as fast ends as on the virtual one', async () => {
+test('one scenario, two clocks: the by-hand case on a real clock 100 times as fast ends as on the virtual one', async () => {
   // The workflow alone: on a real clock the reconciler's runs fall at other moments, and one that runs
-  // while a releaser is between its release and its grant (a millisecond is 0.2 s here) wakes the
+  // while a releaser is between its release and its grant (a millisecond is 0.1 s here) wakes the
   // waiter itself, a repair that changes the releaser's path.
   const workflowAlone = { ...BY_HAND, ...twoSlots, housekeeping: undefined };
   const virtual = await simulate(workflowAlone);
-  // 200 times as fast: 1.2 s of wall time. At 600, a stall of the loaded machine was minutes of
-  // pipeline time, and one run under load (at a load of 11) ended with one write and one transition more.
-  const real = await simulate({ ...workflowAlone, clock: new RealClock(200) });
+  // 100 times as fast: 2.4 s of wall time. A stall of the machine is pipeline time too: at 600 one
+  // run under load (at a load of 11) ended with one write and one transition more; at 200 one ended
+  // with 2 objects that never waited in line (6 transitions, 2 writes and 1 read fewer each), as if
+  // their claims had come after the first tasks ended at 60 s: a stall of 0.3 s while the 8 executions
+  // started. At 100 that takes a stall of 0.6 s.
+  const real = await simulate({ ...workflowAlone, clock: new RealClock(100) });
   // Real time lets the two releasers of an instant read the line at once: their tickets pick different
   // waiters. A wake-up that still found its token answered would cost a second look (7 transitions:
   // delete the stale item, count, choice, find, choice, grant, wake; 2 writes and 1 read). With those
@@ -243,7 +246,7 @@ test('one scenario, two clocks: the by-hand case on a real clock 200 times as fa
     gate: gateAtRest(result),
   });
   expect(outcome(real)).toEqual(outcome(virtual));
-  // Real time adds the machine's own delays (a millisecond is 0.2 s here), never removes any.
+  // Real time adds the machine's own delays (a millisecond is 0.1 s here), never removes any.
   expect(virtual.makespanSeconds).toBe(240);
   expect(real.makespanSeconds).toBeGreaterThanOrEqual(240);
 });
