@@ -751,7 +751,8 @@ function sampleTaskSeconds(mean: number, spread: number, random: () => number): 
   return Math.exp(Math.log(mean) - sigma2 / 2 + Math.sqrt(sigma2) * normal);
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+/** The nearest-rank percentile `p` (0 to 1) of values sorted in ascending order; 0 for none. */
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
 }
