@@ -4,9 +4,9 @@ import { PROJECT_ROOT } from '../../shared/paths';
 import { npmScript } from './project-commands';
 
 /**
- * One of the project's AWS commands (`npm run <script>`, e.g. `failures`) as npm runs it, on a machine with no AWS
- * configuration at all: no AWS_* variables but `env`, no config or credentials files, no instance
- * metadata. The real SDK, and no network reached.
+ * One of the project's AWS commands (`npm run <script>`, e.g. `failures`) as npm runs it, on a
+ * machine with no AWS configuration at all: no AWS_* variables but `env`, no config or credentials
+ * files, no instance metadata. The real SDK, and no network reached.
  */
 export function runWithoutAws(
   script: 'failures' | 'status' | 'redrive' | 'replay-dead-letters' | 'backfill',

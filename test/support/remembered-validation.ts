@@ -37,7 +37,9 @@ interface Kept {
 /**
  * `plugin`, remembering its last report under `slot` (one file in `directory`: a slot holds one
  * report, so the cache never grows beyond the slots a suite uses). Only for a plugin whose report
- * follows from its name, version, rule IDs and the templates (cfn-guard with the rules it ships).
+ * follows from its name, version, rule IDs and the templates (cfn-guard with the rules it ships); a
+ * report that follows from more names it in the version (the CloudFormation validation names
+ * aws-cdk-lib's, whose schemas it reads; the selected Control Tower rules, the selecting code).
  */
 export function rememberedReports(
   plugin: IPolicyValidationPlugin,
