@@ -70,10 +70,10 @@ test('the same templates elsewhere: the kept report, naming the templates where 
   const plugin = countingPlugin();
   const cacheDir = join(root, 'cache');
   const first = contextFor('A', 'B');
-  const fresh = rememberedReports(plugin, 'slot', cacheDir).validate(first);
+  const fresh = rememberedReports(plugin, 'slot', { directory: cacheDir }).validate(first);
 
   const second = contextFor('A', 'B');
-  const kept = rememberedReports(plugin, 'slot', cacheDir).validate(second);
+  const kept = rememberedReports(plugin, 'slot', { directory: cacheDir }).validate(second);
 
   expect(plugin.runs).toBe(1);
   expect(kept).toEqual(plugin.validate(second));
@@ -81,26 +81,35 @@ test('the same templates elsewhere: the kept report, naming the templates where 
   expect(fresh.violations[0].violatingResources.map((r) => r.templatePath)).toEqual(first.templatePaths);
 });
 
-test('a changed template, another plugin version or another slot is judged afresh', () => {
+test('a changed template, another plugin version, another slot or what else it depends on is judged afresh', () => {
   const plugin = countingPlugin();
   const cacheDir = join(root, 'cache');
-  rememberedReports(plugin, 'slot', cacheDir).validate(contextFor('A', 'B'));
+  rememberedReports(plugin, 'slot', { directory: cacheDir }).validate(contextFor('A', 'B'));
 
-  const changed = rememberedReports(plugin, 'slot', cacheDir).validate(contextFor('A', 'C'));
+  const changed = rememberedReports(plugin, 'slot', { directory: cacheDir }).validate(contextFor('A', 'C'));
   expect(plugin.runs).toBe(2);
   expect(changed.violations[0].violatingResources.map((r) => r.resourceLogicalId)).toEqual(['A', 'C']);
 
   const upgraded = countingPlugin('2.0.0');
-  rememberedReports(upgraded, 'slot', cacheDir).validate(contextFor('A', 'C'));
+  rememberedReports(upgraded, 'slot', { directory: cacheDir }).validate(contextFor('A', 'C'));
   expect(upgraded.runs).toBe(1);
 
-  rememberedReports(plugin, 'other', cacheDir).validate(contextFor('A', 'C'));
+  rememberedReports(plugin, 'other', { directory: cacheDir }).validate(contextFor('A', 'C'));
   expect(plugin.runs).toBe(3);
+
+  // what else decides the report (the version of the data the plugin reads) changed
+  const dependent = (dependsOn: string[]) =>
+    rememberedReports(plugin, 'dependent', { directory: cacheDir, dependsOn }).validate(contextFor('A', 'C'));
+  dependent(['data 1']);
+  dependent(['data 1']);
+  expect(plugin.runs).toBe(4);
+  dependent(['data 2']);
+  expect(plugin.runs).toBe(5);
 });
 
 test('the plugin keeps the name, version and rules aws-cdk-lib reports it under', () => {
   const plugin: IPolicyValidationPlugin = { ...countingPlugin(), ruleIds: ['r1'] };
-  const remembered = rememberedReports(plugin, 'slot', join(root, 'cache'));
+  const remembered = rememberedReports(plugin, 'slot', { directory: join(root, 'cache') });
   expect([remembered.name, remembered.version, remembered.ruleIds]).toEqual(['counting', '1.0.0', ['r1']]);
 });
 
@@ -109,7 +118,7 @@ function reportWith(plugin: IPolicyValidationPlugin, cacheDir: string): unknown 
   const outdir = mkdtempSync(join(root, 'cdk.out-'));
   const app = new App({ outdir });
   new s3.Bucket(new Stack(app, 'Bucket'), 'Bucket');
-  Validations.of(app).addPlugins(rememberedReports(plugin, 'guard', cacheDir));
+  Validations.of(app).addPlugins(rememberedReports(plugin, 'guard', { directory: cacheDir }));
   expect(() => app.synth()).toThrow(/CT\.S3\.PR\.11/);
   const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')) as {
     pluginReports: unknown[];

@@ -37,14 +37,16 @@ interface Kept {
 /**
  * `plugin`, remembering its last report under `slot` (one file in `directory`: a slot holds one
  * report, so the cache never grows beyond the slots a suite uses). Only for a plugin whose report
- * follows from its name, version, rule IDs and the templates (cfn-guard with the rules it ships); a
- * report that follows from more names it in the version (the CloudFormation validation names
- * aws-cdk-lib's, whose schemas it reads; the selected Control Tower rules, the selecting code).
+ * follows from its name, version, rule IDs and the templates (cfn-guard with the rules it ships), and
+ * `dependsOn`: what else decides it, e.g. the version of the package whose data the plugin reads.
  */
 export function rememberedReports(
   plugin: IPolicyValidationPlugin,
   slot: string,
-  directory = VALIDATION_CACHE_DIR,
+  {
+    directory = VALIDATION_CACHE_DIR,
+    dependsOn = [],
+  }: { directory?: string; dependsOn?: readonly string[] } = {},
 ): IPolicyValidationPlugin {
   const file = join(directory, `${slot}.json`);
   return {
@@ -52,7 +54,7 @@ export function rememberedReports(
     version: plugin.version,
     ruleIds: plugin.ruleIds,
     validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
-      const key = reportKey(plugin, context.templatePaths);
+      const key = reportKey(plugin, dependsOn, context.templatePaths);
       const kept = readKept(file);
       if (kept?.key === key) {
         return withTemplatePaths(kept.report, (index) => context.templatePaths[Number(index)]);
@@ -71,10 +73,14 @@ export function rememberedReports(
   };
 }
 
-/** A hash of what decides the report: the plugin (its name, version and rules) and the templates. */
-function reportKey(plugin: IPolicyValidationPlugin, templatePaths: readonly string[]): string {
+/** A hash of what decides the report: the plugin (its name, version and rules), `dependsOn` and the templates. */
+function reportKey(
+  plugin: IPolicyValidationPlugin,
+  dependsOn: readonly string[],
+  templatePaths: readonly string[],
+): string {
   const { name, version, ruleIds } = plugin;
-  const hash = createHash('sha256').update(JSON.stringify({ name, version, ruleIds }));
+  const hash = createHash('sha256').update(JSON.stringify({ name, version, ruleIds, dependsOn }));
   for (const path of templatePaths) hash.update('\0').update(readFileSync(path));
   return hash.digest('hex');
 }
