@@ -1,13 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 
 import { dataLayout } from '../../../local/cli/args';
 import { ExecutionJournal } from '../../../local/stepfunctions/execution-journal';
 import { runCli } from '../support/cli';
 import { sha256, startTestPipeline, type TestDirectories, testDirectories } from '../support/pipeline';
-import { synthesizedTemplate } from '../support/synthesized-template';
+import { editedTemplate, synthesizedTemplate } from '../support/synthesized-template';
 
 /** `npm start -- --backfill` and `--replay-dead-letters` as a user runs them, as child processes. */
 
@@ -33,11 +30,11 @@ function seedingPipeline() {
   });
 }
 
-/** The template at `path` with every rule target's RetryPolicy allowing `retries` retries. */
-function withRuleRetries(path: string, retries: number): unknown {
-  const template = JSON.parse(readFileSync(path, 'utf8')) as {
-    Resources: Record<string, { Type: string; Properties: { Targets?: Array<{ RetryPolicy?: object }> } }>;
-  };
+/** Lets every rule target's RetryPolicy in `template` allow `retries` retries. */
+type RuleTemplate = {
+  Resources: Record<string, { Type: string; Properties: { Targets?: Array<{ RetryPolicy?: object }> } }>;
+};
+function setRuleRetries(template: RuleTemplate, retries: number): void {
   const policies = Object.values(template.Resources)
     .filter((resource) => resource.Type === 'AWS::Events::Rule')
     .flatMap((rule) => rule.Properties.Targets ?? [])
@@ -45,7 +42,6 @@ function withRuleRetries(path: string, retries: number): unknown {
   expect(policies).not.toHaveLength(0);
   for (const target of policies)
     target.RetryPolicy = { ...target.RetryPolicy, MaximumRetryAttempts: retries };
-  return template;
 }
 
 const objects: Record<string, string> = {
@@ -93,8 +89,9 @@ test('an event that cannot start is dead-lettered, then --replay-dead-letters pr
   // is about 8 hours of pipeline time, a minute and more of this test's at any --clock-speed that
   // keeps the every-minute reconciler on time (test/local/events/dead-letters.test.ts goes through
   // all 185 on a virtual clock). The CLI reports the retries the template gives.
-  const twoRetries = join(dirname(dirs.dataDir), 'two-retries.template.json');
-  writeFileSync(twoRetries, JSON.stringify(withRuleRetries(templatePath, 2)));
+  const twoRetries = editedTemplate<RuleTemplate>(templatePath, dirs.dataDir, 'two-retries', (template) =>
+    setRuleRetries(template, 2),
+  );
   const common = ['--template', twoRetries, '--port', '0', '--data-dir', dirs.dataDir];
   const failed = await runCli([...common, '--inject-start-failures', '1', 'samples/order.json']);
 

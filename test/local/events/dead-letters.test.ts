@@ -1,12 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-
 import { localClientSettings } from '../../../local/cli/aws-command';
 import { AutoClock } from '../../../local/clock';
 import type { LocalPipeline } from '../../../local/pipeline';
 import { replayCommand } from '../../../shared/commands/replay-dead-letters';
 import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
-import { synthesizedTemplate } from '../support/synthesized-template';
+import { editedTemplate, synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * The rule target's delivery, retries and dead-letter queue, and the replay, through the real pieces.
@@ -143,18 +140,26 @@ test('an event whose target input is not JSON goes to the dead-letter queue at o
     InputPathsMap: Record<string, string>;
     InputTemplate: string;
   }
-  const template = JSON.parse(readFileSync(templatePath, 'utf8')) as {
+  type Template = {
     Resources: Record<
       string,
       { Type: string; Properties: { Targets?: [{ InputTransformer: InputTransformer }] } }
     >;
   };
-  const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
-  const transformer = rule!.Properties.Targets![0].InputTransformer;
-  transformer.InputPathsMap['detail-object'] = '$.detail.object';
-  transformer.InputTemplate = transformer.InputTemplate.replace(/}$/, ',"note":"object <detail-object>"}');
-  const brokenTemplatePath = join(dirname(dirs.dataDir), 'broken-input.template.json');
-  writeFileSync(brokenTemplatePath, JSON.stringify(template));
+  const brokenTemplatePath = editedTemplate<Template>(
+    templatePath,
+    dirs.dataDir,
+    'broken-input',
+    (template) => {
+      const rule = Object.values(template.Resources).find((r) => r.Type === 'AWS::Events::Rule');
+      const transformer = rule!.Properties.Targets![0].InputTransformer;
+      transformer.InputPathsMap['detail-object'] = '$.detail.object';
+      transformer.InputTemplate = transformer.InputTemplate.replace(
+        /}$/,
+        ',"note":"object <detail-object>"}',
+      );
+    },
+  );
 
   const pipeline = (used.pipeline = await startTestPipeline(brokenTemplatePath, { ...dirs }));
   await pipeline.upload('incoming/dlq/not-json.txt', 'x\n');

@@ -1,11 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 
 import { VirtualClock } from '../../../local/clock';
-import type { CfnResource, CfnTemplate } from '../../../local/cloudformation/template';
+import type { CfnResource } from '../../../local/cloudformation/template';
 import { releasedAfterEach, sha256, startTestPipeline, testDirectories } from '../support/pipeline';
-import { synthesizedTemplate } from '../support/synthesized-template';
+import { editedTemplate, synthesizedTemplate } from '../support/synthesized-template';
 
 /**
  * Every rule and schedule of the template through the whole local pipeline: the synthesized template
@@ -23,16 +21,12 @@ const used = releasedAfterEach();
 
 /** The synthesized template with `extra(workflowId)` added, written beside the test's data. */
 function templateWith(dataDir: string, extra: (workflowId: string) => Record<string, CfnResource>): string {
-  const template = JSON.parse(readFileSync(templatePath, 'utf8')) as CfnTemplate;
-  const [workflowId] = Object.entries(template.Resources).find(
-    ([id, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith('Workflow'),
-  )!;
-  const path = join(dirname(dataDir), 'with-extra.template.json');
-  writeFileSync(
-    path,
-    JSON.stringify({ ...template, Resources: { ...template.Resources, ...extra(workflowId) } }),
-  );
-  return path;
+  return editedTemplate(templatePath, dataDir, 'with-extra', (template) => {
+    const [workflowId] = Object.entries(template.Resources).find(
+      ([id, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine' && id.startsWith('Workflow'),
+    )!;
+    return { ...template, Resources: { ...template.Resources, ...extra(workflowId) } };
+  });
 }
 
 /** The workflow's input for `key` in the pipeline's bucket, as the Object Created rule would give it. */

@@ -1,8 +1,18 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 import { synthesize } from '../../../local/cloudformation/synth';
+import type { CfnTemplate } from '../../../local/cloudformation/template';
 import { PROJECT_ROOT, WORKER_BUNDLE } from '../../../shared/paths';
 import { STACK_NAME } from '../../../shared/stack-name';
 import { withCacheLock } from '../../support/cache-lock';
@@ -44,6 +54,23 @@ export async function synthesizedTemplate(context: Record<string, string> = {}):
     }
     return template;
   });
+}
+
+/**
+ * The template at `templatePath` as `edit` makes it (in place, or the template it returns), written
+ * as `<name>.template.json` beside `dataDir`, a test's data directory: a case the stack cannot
+ * synthesize. Returns its path.
+ */
+export function editedTemplate<T = CfnTemplate>(
+  templatePath: string,
+  dataDir: string,
+  name: string,
+  edit: (template: T) => T | void,
+): string {
+  const template = JSON.parse(readFileSync(templatePath, 'utf8')) as T;
+  const path = join(dirname(dataDir), `${name}.template.json`);
+  writeFileSync(path, JSON.stringify(edit(template) ?? template));
+  return path;
 }
 
 /** Where the template for `context` and the current sources is cached. */
