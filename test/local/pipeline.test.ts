@@ -163,6 +163,9 @@ test('a burst of 200 objects gives 200 results', async () => {
 
   const executions = pipeline.executions();
   expect(executions.filter((e) => e.status === 'SUCCEEDED')).toHaveLength(200);
+  // Every worker said it processed its object (a missing result below is then the emulator's).
+  const unprocessed = executions.filter((e) => e.attempts.at(-1)?.summary?.outcome !== 'processed');
+  expect(unprocessed.map((e) => ({ key: e.key, attempts: e.attempts }))).toEqual([]);
   expect(executions.map((e) => e.key).sort()).toEqual(keys);
   expect(await keysUnder(pipeline, 'processed/')).toEqual(keys.map((k) => `processed/${k}.json`));
   expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(8);

@@ -113,7 +113,14 @@ test('a backfill of 50 existing objects processes each once, correctly, at most 
       versionId: '',
     });
     expect(execution.status).toBe('SUCCEEDED');
-    expect(await pipeline.readResult(execution)).toMatchObject({ key: execution.key, sha256: sha256(body) });
+    // Beside the worker's summary line: a missing result then shows how the worker ended, if it did.
+    expect({
+      worker: execution.attempts.at(-1)?.summary,
+      result: await pipeline.readResult(execution),
+    }).toMatchObject({
+      worker: { outcome: 'processed' },
+      result: { key: execution.key, sha256: sha256(body) },
+    });
   }
   const most = mostTasksAtOnce(result.executions);
   expect(most).toBeLessThanOrEqual(10);
