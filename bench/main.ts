@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- synth worker local simulate tests]`: measures the targets the issues set and
+ * `npm run bench [-- synth worker local simulate tests tests-cold]`: measures the targets the issues set and
  * prints one table per section (also written to bench/out/results.md). Targets are
  * shown here, never asserted in timed tests.
  */
@@ -10,7 +10,7 @@ import { benchLocalPipeline } from './local-pipeline';
 import { benchSimulate } from './simulate';
 import { benchSynth } from './synth';
 import { BenchSection, formatSection } from './table';
-import { benchTests } from './tests';
+import { benchTests, benchTestsCold } from './tests';
 import { benchWorker } from './worker';
 
 const SECTIONS: Record<string, () => Promise<BenchSection>> = {
@@ -19,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<BenchSection>> = {
   local: benchLocalPipeline,
   simulate: benchSimulate,
   tests: benchTests,
+  'tests-cold': benchTestsCold,
 };
 
 async function main(): Promise<void> {

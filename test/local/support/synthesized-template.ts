@@ -29,12 +29,12 @@ const SYNTH_INPUTS = [
 ];
 /** The installed packages that shape the template (the CLI too: it writes the assembly). */
 const SYNTH_PACKAGES = ['aws-cdk-lib', 'cdk-nag', 'constructs', 'aws-cdk'];
-const CACHE_DIR = join(PROJECT_ROOT, '.local', 'test-synth');
+const CACHE_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 's3-fargate-pipeline-tests', 'cdk-synth');
 
 /**
  * The template `cdk synth -c <context>` produces from the current sources, synthesized once and
- * cached under .local/test-synth/<hash of sources, installed CDK versions and context> (cdk synth takes ~5 s; the local
- * tests need it in several files). The synth also rebuilds container/dist/worker.js.
+ * cached under node_modules/.cache/s3-fargate-pipeline-tests/cdk-synth/<hash of sources, installed CDK
+ * versions and context> (cdk synth takes ~5 s; the local tests need it in several files). The synth also rebuilds container/dist/worker.js.
  */
 export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
   const { dir, template } = cacheEntry(context);
