@@ -113,7 +113,12 @@ export async function startLocalEndpoint(options: LocalEndpointOptions): Promise
       (scope ? WIRE_MODELS.get(scope.service) : undefined);
     const entry = model && services.get(model.signingName);
     if (!model || !entry) {
-      return write(response, request, notServed(model?.signingName ?? scope?.service ?? target!, protocol));
+      const service = model?.signingName ?? scope?.service ?? target!;
+      return write(
+        response,
+        request,
+        notServed(service, target ? 'json' : unknownServiceProtocol(request, service)),
+      );
     }
     if (!(protocol === 'json' ? model.json : model.query)) {
       // A client of the service expects its own protocol's answer, whatever this request spoke.
@@ -291,6 +296,22 @@ function header(request: IncomingMessage, name: string): string | undefined {
 }
 
 /** A query request's fields: the URL's query string, and a form-encoded POST body. */
+/** The services besides S3 that answer in REST-XML: their clients read an error as the query protocol's XML. */
+const REST_XML_SERVICES = new Set(['route53', 'cloudfront']);
+
+/**
+ * The protocol a client of a service the endpoint does not serve reads an error in, from a request
+ * without X-Amz-Target: XML for the query protocol (a form with Action=) and the REST-XML
+ * services, JSON for the REST-JSON ones (Lambda, EventBridge Scheduler, ...), whose clients cannot
+ * read XML.
+ */
+function unknownServiceProtocol(request: IncomingMessage, service: string): 'json' | 'query' {
+  const form =
+    (header(request, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded') ||
+    new URL(request.url ?? '/', 'http://localhost').searchParams.has('Action');
+  return form || REST_XML_SERVICES.has(service) ? 'query' : 'json';
+}
+
 function queryForm(request: IncomingMessage, body: string): URLSearchParams {
   const form = new URL(request.url ?? '/', 'http://localhost').searchParams;
   for (const [name, value] of new URLSearchParams(body)) form.append(name, value);

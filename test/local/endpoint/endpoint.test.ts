@@ -11,6 +11,7 @@ import {
   EventBridgeClient,
   ListTargetsByRuleCommand,
 } from '@aws-sdk/client-eventbridge';
+import { LambdaClient, ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   ChangeMessageVisibilityCommand,
@@ -563,6 +564,17 @@ describe('what the endpoint does not serve', () => {
     expect(query.text).toContain(
       '<Code>InvalidAction</Code><Message>The local endpoint serves no service "iam"',
     );
+  });
+
+  test("a REST-JSON service's own client reads the refusal: JSON, though its request names no target", async () => {
+    // Lambda's ListFunctions is `GET /2015-03-31/functions/`: no X-Amz-Target, no form; XML would
+    // reach the client as an unreadable 400.
+    await expect(new LambdaClient(config).send(new ListFunctionsCommand({}))).rejects.toMatchObject({
+      name: 'UnknownOperationException',
+      message:
+        'The local endpoint serves no service "lambda": it serves s3, dynamodb, sqs, cloudformation, events, states',
+      $metadata: { httpStatusCode: 400 },
+    });
   });
 
   test("a request in a protocol the service does not speak is refused in the service's own", async () => {
