@@ -17,6 +17,7 @@ import {
   type ObjectRecords,
   RECORDED_CAUSE_CHARS,
   recordKeyOf,
+  versionIdOf,
 } from './object-records';
 import type { StateMachineLogProps } from './traced-state-machine';
 
@@ -85,7 +86,7 @@ export class ObjectRecorder extends Construct {
             'bucket': $object.bucket,
             'key': $object.key,
             'etag': $type($object.etag) = 'string' ? $replace($object.etag, '"', '') : '',
-            'versionId': $type($object.versionId) = 'string' ? $object.versionId : ''
+            'versionId': ${versionIdOf('$object')}
           },
           'executionArn': $d.executionArn,
           'status': $succeeded ? 'SUCCEEDED' : 'FAILED',

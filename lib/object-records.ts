@@ -111,6 +111,14 @@ export function recordKeyOf(object: string) {
 }
 
 /**
+ * JSONata: the version id of an object input at `object`, '' (the latest version) when it is not a
+ * string: null from the rule on a bucket without versioning, or left out of a hand-written input.
+ */
+export function versionIdOf(object: string): string {
+  return `($type(${object}.versionId) = 'string' ? ${object}.versionId : '')`;
+}
+
+/**
  * ExpressionAttributeNames for every `#name` in `expressions`: DynamoDB refuses a name no expression
  * uses, and several of ours are reserved words (bucket, status, error).
  */
@@ -180,8 +188,10 @@ export function recordStates(
     ' #resultKey = :resultKey, #expiresAt = :expiresAt' +
     ' ADD #executionArns :mine' +
     ' REMOVE #error, #cause, #exitCode, #failedAt, #startedAt, #endedAt, #waitingMs, #launchMs, #runMs';
-  // The result's location is known now: naming it here spares the workflow a state.
-  const named = `{% $merge([${input}, {'result': {'bucket': '${props.outputBucket.bucketName}', 'key': ${resultKey}}, 'receivedAtMs': $toMillis(${started})}]) %}`;
+  // The result's location is known now: naming it here spares the workflow a state. The version id
+  // is made a string here too: the task's VERSION_ID override reads it, and a path to a member the
+  // input lacks would fail the execution (States.Runtime, no Catch) after it took a launch slot.
+  const named = `{% $merge([${input}, {'versionId': ${versionIdOf(input)}, 'result': {'bucket': '${props.outputBucket.bucketName}', 'key': ${resultKey}}, 'receivedAtMs': $toMillis(${started})}]) %}`;
   // A retry whose first answer was lost finds its own ARN; a restart may reopen a FAILED record only.
   const putCondition = 'attribute_not_exists(#bucket) OR #executionArn = :me OR #status = :reopenable';
   const put = call(
@@ -194,8 +204,7 @@ export function recordStates(
       ExpressionAttributeValues: {
         ':key': { S: `{% ${input}.key %}` },
         ':etag': { S: `{% $replace(${input}.etag, '"', '') %}` },
-        // No version id without versioning: EventBridge's input transformer then gives null.
-        ':versionId': { S: `{% $type(${input}.versionId) = 'string' ? ${input}.versionId : '' %}` },
+        ':versionId': { S: `{% ${versionIdOf(input)} %}` },
         ':queued': { S: 'QUEUED' satisfies RecordStatus },
         ':me': { S: `{% ${me} %}` },
         ':mine': { SS: [`{% ${me} %}`] },

@@ -82,7 +82,8 @@ export interface ProcessObjectStepProps {
  * Each object is first taken in its record (lib/object-records.ts): an object another execution
  * holds (a duplicate event) ends at once, in ObjectAlreadyHeld, with no slot and no task.
  *
- * Input: `{ bucket, key, etag, versionId }` (strings; an empty versionId means "latest").
+ * Input: `{ bucket, key, etag, versionId }` (strings; a versionId that is empty, null or left out
+ * means "latest": RecordObject makes it '' for the states after it).
  * On success its output is the input plus `result: { bucket, key }`, the location of the result the
  * worker writes, `receivedAtMs` (the execution's start), `task` (the task's ARN, stop code, exit
  * codes and ECS times) and `launchSlot` (the line as the release found it: the waiter it woke, if any).

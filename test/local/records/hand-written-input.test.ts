@@ -1,16 +1,17 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 
 import { localClientSettings } from '../../../local/cli/aws-command';
 import { VirtualClock } from '../../../local/clock';
 import { failures } from '../../../shared/commands/failures';
-import { releasedAfterEach, startTestPipeline } from '../support/pipeline';
+import { releasedAfterEach, sha256, startTestPipeline } from '../support/pipeline';
 import { synthesizedTemplate } from '../support/synthesized-template';
 import { PipelineClient, tasksRun } from './support';
 
 /**
- * A hand-written StartExecution whose input has no ETag, on the local pipeline (the synthesized
- * template, its records table, its recorder on the local bus), through the SDK against the local
- * endpoint. Its clock is virtual and never advanced: the execution fails before any wait.
+ * Hand-written StartExecutions, on the local pipeline (the synthesized template, its records table,
+ * its recorder on the local bus), through the SDK against the local endpoint. One whose input has no
+ * ETag runs on a virtual clock never advanced: it fails before any wait.
  */
 
 const START_MS = Date.UTC(2026, 11, 2, 6);
@@ -77,3 +78,36 @@ test.each([
     ]);
   },
 );
+
+test.each([
+  ['null', { versionId: null }],
+  ['no', {}],
+])('an input with %s versionId processes the latest version, as an empty one does', async (_, versionId) => {
+  // DISABLED: the upload starts nothing; the execution started by hand is the only one.
+  const pipeline = (used.pipeline = await startTestPipeline(await synthesizedTemplate(), {
+    ruleState: 'DISABLED',
+  }));
+  client = await PipelineClient.of(pipeline);
+  sfn = new SFNClient(localClientSettings(pipeline));
+  const key = `${pipeline.inputPrefix}by hand, no version.csv`;
+  await pipeline.upload(key, 'a,b\n');
+  const { ETag: etag } = await pipeline.s3.send(new HeadObjectCommand({ Bucket: pipeline.bucket, Key: key }));
+
+  const { executionArn } = await sfn.send(
+    new StartExecutionCommand({
+      stateMachineArn: pipeline.stateMachine.arn,
+      input: JSON.stringify({ bucket: pipeline.bucket, key, etag, ...versionId }),
+    }),
+  );
+  await pipeline.waitForIdle();
+
+  expect(await sfn.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+    status: 'SUCCEEDED',
+  });
+  const [execution] = pipeline.executions();
+  expect(execution.attempts.at(-1)?.environment).toMatchObject({ KEY: key, VERSION_ID: '' });
+  expect(await pipeline.readResult(execution)).toMatchObject({ key, sha256: sha256('a,b\n') });
+  expect(await client.records(key)).toEqual([
+    expect.objectContaining({ objectKey: key, versionId: '', status: 'SUCCEEDED', executionArn }),
+  ]);
+});
