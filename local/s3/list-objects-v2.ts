@@ -12,8 +12,9 @@ import { answerS3Error, S3Error } from './s3-errors';
  * the OpenSSL 3 of Node >= 17 lacks, so every truncated listing (`aws s3 ls` of more than 1,000 keys,
  * `--max-keys`, any paginator) failed with InternalError. It also counts only keys against
  * max-keys, and lists a common prefix again on the page after one ending inside it; S3 counts keys
- * and common prefixes alike, in key order, and never repeats one. This lists through s3rver's store
- * and writes the answer with the SDK's own XML serializer from the operation's output schema.
+ * and common prefixes alike, in key order, and never repeats one. It ignores encoding-type=url too.
+ * This lists through s3rver's store and writes the answer with the SDK's own XML serializer from the
+ * operation's output schema.
  * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
  */
 
@@ -59,6 +60,7 @@ export async function listObjectsV2(
     const shown = page.slice(0, Math.min(maxKeys, PAGE_LIMIT));
     const truncated = shown.length < page.length;
     const fetchOwner = query.get('fetch-owner') === 'true';
+    const encode = encoderFor(query.get('encoding-type'));
     const serializer = new XmlShapeSerializer({
       xmlNamespace: 'http://s3.amazonaws.com/doc/2006-03-01/',
       serviceNamespace: 'com.amazonaws.s3',
@@ -66,19 +68,20 @@ export async function listObjectsV2(
     });
     serializer.write(OUTPUT, {
       Name: bucket,
-      Prefix: prefix,
-      Delimiter: delimiter || undefined,
+      Prefix: encode(prefix),
+      Delimiter: delimiter ? encode(delimiter) : undefined,
+      EncodingType: query.get('encoding-type') ?? undefined,
       MaxKeys: maxKeys,
       KeyCount: shown.length,
       IsTruncated: truncated,
       ContinuationToken: token ?? undefined,
       NextContinuationToken: truncated ? tokenOf(bucket, shown.at(-1)!.name) : undefined,
-      StartAfter: startAfter,
+      StartAfter: startAfter === undefined ? undefined : encode(startAfter),
       Contents: shown.flatMap((entry) =>
         entry.object
           ? [
               {
-                Key: entry.name,
+                Key: encode(entry.name),
                 LastModified: entry.object.lastModifiedDate,
                 ETag: entry.object.metadata.etag,
                 Size: entry.object.size,
@@ -90,7 +93,7 @@ export async function listObjectsV2(
             ]
           : [],
       ),
-      CommonPrefixes: shown.filter((entry) => !entry.object).map((entry) => ({ Prefix: entry.name })),
+      CommonPrefixes: shown.filter((entry) => !entry.object).map((entry) => ({ Prefix: encode(entry.name) })),
     });
     response.writeHead(200, { 'Content-Type': 'application/xml' });
     response.end(`<?xml version="1.0" encoding="UTF-8"?>\n${String(serializer.flush())}`);
@@ -144,6 +147,22 @@ async function entriesAfter(
     if (!listed.isTruncated && startAfter === listed.objects.at(-1)?.key) return entries;
     if (listed.objects.length === 0) return entries;
   }
+}
+
+/**
+ * encoding-type=url: the keys, prefixes, delimiter and start-after of the answer URL-encoded (botocore
+ * and so the AWS CLI ask for it and decode them; a key's '+' or '%' would otherwise be read wrongly),
+ * as S3 does; none: as they are. Spaces become %20, which both '+'-aware and plain decoders read.
+ */
+function encoderFor(encodingType: string | null): (value: string) => string {
+  if (encodingType === null) return (value) => value;
+  if (encodingType !== 'url') {
+    throw new S3Error('InvalidArgument', 'Invalid Encoding Method specified in Request', {
+      ArgumentName: 'encoding-type',
+      ArgumentValue: encodingType,
+    });
+  }
+  return (value) => encodeURIComponent(value).replace(/%2F/g, '/');
 }
 
 function maxKeysOf(value: string | null): number {

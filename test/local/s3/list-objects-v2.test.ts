@@ -117,3 +117,43 @@ test('an unknown bucket: NoSuchBucket', async () => {
   expect((error as S3ServiceException).name).toBe('NoSuchBucket');
   expect((error as S3ServiceException).$metadata.httpStatusCode).toBe(404);
 });
+
+test('EncodingType url: keys, prefixes and StartAfter come URL-encoded, as S3 sends them and botocore decodes them', async () => {
+  // In the other bucket: the listings above see only their own keys.
+  const tricky = ['enc/a+b %.txt', 'enc/dir one/x', 'enc/ü.txt'];
+  for (const Key of tricky) await s3.send(new PutObjectCommand({ Bucket: 'other', Key, Body: Key }));
+  const page = await s3.send(
+    new ListObjectsV2Command({
+      Bucket: 'other',
+      Prefix: 'enc/',
+      Delimiter: '/',
+      StartAfter: 'enc/ ',
+      EncodingType: 'url',
+    }),
+  );
+  expect(page).toMatchObject({
+    EncodingType: 'url',
+    Prefix: 'enc/',
+    Delimiter: '/',
+    StartAfter: 'enc/%20',
+    Contents: [{ Key: 'enc/a%2Bb%20%25.txt' }, { Key: 'enc/%C3%BC.txt' }],
+    CommonPrefixes: [{ Prefix: 'enc/dir%20one/' }],
+  });
+  // Decoded, they are the keys written.
+  const decoded = [...page.Contents!.map((c) => c.Key!), ...page.CommonPrefixes!.map((p) => p.Prefix!)];
+  expect(decoded.map((value) => decodeURIComponent(value))).toEqual([tricky[0], tricky[2], 'enc/dir one/']);
+  // Without it, as they are.
+  const plain = await s3.send(new ListObjectsV2Command({ Bucket: 'other', Prefix: 'enc/a' }));
+  expect(plain.EncodingType).toBeUndefined();
+  expect(plain.Contents!.map((c) => c.Key)).toEqual([tricky[0]]);
+});
+
+test('an EncodingType other than url: InvalidArgument, as S3 refuses it', async () => {
+  const error = await s3
+    .send(new ListObjectsV2Command({ Bucket: BUCKET, EncodingType: 'base64' as 'url' }))
+    .catch((e: unknown) => e);
+  expect([
+    (error as S3ServiceException).name,
+    (error as S3ServiceException).$metadata.httpStatusCode,
+  ]).toEqual(['InvalidArgument', 400]);
+});
