@@ -8,7 +8,7 @@ import type { GateFault, GateFaultKind } from '../../local/faults/gate-faults';
 import type { ExecutionRecord, FaultOptions, LocalPipeline } from '../../local/pipeline';
 import { LOCAL_REGION, LOCAL_S3_CREDENTIALS } from '../../local/s3/server';
 import type { ServiceCallHook } from '../../local/stepfunctions/executions';
-import { releasedAfterEach, startTestPipeline, testDirectories } from './support/pipeline';
+import { mostTasksAtOnce, releasedAfterEach, startTestPipeline, testDirectories } from './support/pipeline';
 import { synthesizedTemplate } from './support/synthesized-template';
 
 /**
@@ -16,9 +16,10 @@ import { synthesizedTemplate } from './support/synthesized-template';
  * synthesized workflow, its gate on dynalite, the cleanup rule on status changes and the reconciler
  * on its schedule, all on one fast clock. A burst of 8 objects on 2 slots (0.5 vCPU tasks on a
  * quota of 1 vCPU in the template; the local Fargate quota allows 12, so only the gate bounds them).
- * In each case, once every execution has ended: the gate is at rest (no holder, no waiter), no more
- * tasks ran at once than slots, and every object not stopped succeeded, once, unless faults struck
- * every attempt of its claim or its wait in line (then it failed with that call's error, as on AWS).
+ * In each case, once every execution has ended: the gate is at rest (no holder, no waiter), the
+ * executions not stopped ran no more tasks at once than slots, and every object not stopped
+ * succeeded, once, unless faults struck every attempt of its claim or its wait in line (then it
+ * failed with that call's error, as on AWS).
  * What struck is asserted too, so no case passes without its faults.
  */
 
@@ -127,7 +128,8 @@ function holders(pipeline: LocalPipeline): ExecutionRecord[] {
 }
 
 /**
- * What every case asserts: the gate at rest, never more tasks than slots, every object run once (and
+ * What every case asserts: the gate at rest, never more tasks than slots (besides stopped executions'
+ * tasks still stopping), every object run once (and
  * at least `waited` of them waited in line). With `givingUp`, an object whose claim or wait in line
  * gave up (`gaveUp`) fails with that call's error instead, as a gate call failing past its retries
  * fails its object (docs/launch-gate.md, "The calls"): a schedule of faults at a rate can strike
@@ -139,7 +141,13 @@ async function expectGateAtRest(
   { waited = OBJECTS / 2, givingUp = false } = {},
 ) {
   expect(await pipeline.gateAtRest()).toEqual({ holders: 0, waiters: 0 });
-  expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(SLOTS);
+  // The executions that held their slots to the end never ran more tasks at once than slots.
+  expect(mostTasksAtOnce(executions.filter((e) => !stopped.includes(e.executionArn)))).toBeLessThanOrEqual(
+    SLOTS,
+  );
+  // A stopped execution's task may still be stopping (SIGTERM, then SIGKILL after its stop timeout)
+  // when its freed slot starts the next task, as on AWS: at most one task more for each.
+  expect(pipeline.peakRunningTasks()).toBeLessThanOrEqual(SLOTS + stopped.length);
   expect(executions.map((e) => e.key).sort()).toEqual(
     Array.from({ length: OBJECTS }, (_, i) => `incoming/object-${i}.txt`).sort(),
   );

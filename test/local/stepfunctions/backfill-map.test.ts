@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 
 import { ListObjectsCommand } from '@aws-sdk/client-s3';
 
-import type { ExecutionRecord } from '../../../local/pipeline';
 import { runBackfill } from '../../../local/stepfunctions/backfill-map';
 import {
+  mostTasksAtOnce,
   releasedAfterEach,
   sha256,
   startTestPipeline,
@@ -39,25 +39,6 @@ async function seed(keys: readonly string[]): Promise<TestDirectories> {
   expect(seeding.executions()).toEqual([]);
   await seeding.stop();
   return directories;
-}
-
-/** The most task runs that were under way at one moment, from the runner's launch times and durations. */
-function mostTasksAtOnce(records: readonly ExecutionRecord[]): number {
-  const edges = records
-    .flatMap((record) => record.attempts)
-    .flatMap((attempt) => [
-      { at: attempt.startedAt, change: 1 },
-      { at: attempt.startedAt + attempt.durationMs, change: -1 },
-    ])
-    // At equal times the end comes first: a task that ends as another starts did not overlap it.
-    .sort((a, b) => a.at - b.at || a.change - b.change);
-  let running = 0;
-  let most = 0;
-  for (const edge of edges) {
-    running += edge.change;
-    most = Math.max(most, running);
-  }
-  return most;
 }
 
 test('a backfill of 50 existing objects processes each once, correctly, at most MaxConcurrency at a time', async () => {

@@ -3,7 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { type LocalPipeline, type LocalPipelineOptions, startLocalPipeline } from '../../../local/pipeline';
+import {
+  type ExecutionRecord,
+  type LocalPipeline,
+  type LocalPipelineOptions,
+  startLocalPipeline,
+} from '../../../local/pipeline';
 
 // The SDK's Node-version notice would be printed once per test file; it says nothing about the tests.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -69,4 +74,27 @@ export function releasedAfterEach(): TestResources {
 
 export function sha256(bytes: string | Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The most tasks of `records` that were running at one moment, from the runner's launch times and
+ * durations (a launch refused has none).
+ */
+export function mostTasksAtOnce(records: readonly ExecutionRecord[]): number {
+  const edges = records
+    .flatMap((record) => record.attempts)
+    .filter((attempt) => attempt.taskArn !== undefined)
+    .flatMap((attempt) => [
+      { at: attempt.startedAt, change: 1 },
+      { at: attempt.startedAt + attempt.durationMs, change: -1 },
+    ])
+    // At equal times the end comes first: a task that ends as another starts did not overlap it.
+    .sort((a, b) => a.at - b.at || a.change - b.change);
+  let running = 0;
+  let most = 0;
+  for (const edge of edges) {
+    running += edge.change;
+    most = Math.max(most, running);
+  }
+  return most;
 }
