@@ -1,7 +1,7 @@
 /**
- * `npm run bench [-- synth worker local simulate tests tests-cold]`: measures the targets the issues set and
- * prints one table per section (also written to bench/out/results.md). Targets are
- * shown here, never asserted in timed tests.
+ * `npm run bench [-- synth worker local simulate tests tests-cold]`: measures the targets the issues
+ * set and prints one table per section (also written to bench/out/results.md). Targets are shown
+ * here, never asserted in timed tests.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -295,7 +295,6 @@ function header(request: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** A query request's fields: the URL's query string, and a form-encoded POST body. */
 /** The services besides S3 that answer in REST-XML: their clients read an error as the query protocol's XML. */
 const REST_XML_SERVICES = new Set(['route53', 'cloudfront']);
 
@@ -312,6 +311,7 @@ function unknownServiceProtocol(request: IncomingMessage, service: string): 'jso
   return form || REST_XML_SERVICES.has(service) ? 'query' : 'json';
 }
 
+/** A query request's fields: the URL's query string, and a form-encoded POST body. */
 function queryForm(request: IncomingMessage, body: string): URLSearchParams {
   const form = new URL(request.url ?? '/', 'http://localhost').searchParams;
   for (const [name, value] of new URLSearchParams(body)) form.append(name, value);

@@ -150,9 +150,10 @@ async function entriesAfter(
 }
 
 /**
- * encoding-type=url: the keys, prefixes, delimiter and start-after of the answer URL-encoded (botocore
- * and so the AWS CLI ask for it and decode them; a key's '+' or '%' would otherwise be read wrongly),
- * as S3 does; none: as they are. Spaces become %20, which both '+'-aware and plain decoders read.
+ * encoding-type=url: the keys, prefixes, delimiter and start-after of the answer URL-encoded, and
+ * EncodingType echoed, as S3 answers (botocore, so the AWS CLI and boto3, asks for it and decodes what
+ * comes back marked so; a caller that asks and decodes anyway misread a key's '+' or '%' sent as is);
+ * none: as they are. Spaces become %20, which both '+'-aware and plain decoders read.
  */
 function encoderFor(encodingType: string | null): (value: string) => string {
   if (encodingType === null) return (value) => value;

@@ -24,7 +24,8 @@ test('a build replaces the worker bundle whole: a task that opened the old one r
   } finally {
     closeSync(opened);
   }
-  // npm test built from the same sources: the same bytes (so the same CDK asset hash), nothing left beside them.
+  // npm test built from the same sources: the same bytes (so the same CDK asset hash), and nothing
+  // is left beside them.
   expect(readFileSync(WORKER_BUNDLE).equals(old)).toBe(true);
   expect(readdirSync(join(PROJECT_ROOT, 'container', 'dist'))).toEqual(['worker.js']);
 });

@@ -128,12 +128,12 @@ function holders(pipeline: LocalPipeline): ExecutionRecord[] {
 }
 
 /**
- * What every case asserts: the gate at rest, never more tasks than slots (besides stopped executions'
- * tasks still stopping), every object run once (and
- * at least `waited` of them waited in line). With `givingUp`, an object whose claim or wait in line
- * gave up (`gaveUp`) fails with that call's error instead, as a gate call failing past its retries
- * fails its object (docs/launch-gate.md, "The calls"): a schedule of faults at a rate can strike
- * every attempt of a call.
+ * What every case asserts: the gate at rest, never more tasks than slots (besides stopped
+ * executions' tasks still stopping), every object run once (and at least `waited` of them waited in
+ * line). With `givingUp`, an object whose claim or wait in line gave up (`gaveUp`) fails with that
+ * call's error instead, as a gate call failing past its retries fails its object
+ * (docs/launch-gate.md, "The calls"): a schedule of faults at a rate can strike every attempt of a
+ * call.
  */
 async function expectGateAtRest(
   { pipeline, executions }: Burst,

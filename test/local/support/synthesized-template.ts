@@ -33,8 +33,9 @@ const CACHE_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 's3-fargate-pipel
 
 /**
  * The template `cdk synth -c <context>` produces from the current sources, synthesized once and
- * cached under node_modules/.cache/s3-fargate-pipeline-tests/cdk-synth/<hash of sources, installed CDK
- * versions and context> (cdk synth takes ~5 s; the local tests need it in several files). The synth also rebuilds container/dist/worker.js.
+ * cached under node_modules/.cache/s3-fargate-pipeline-tests/cdk-synth/<hash of sources, installed
+ * CDK versions and context> (cdk synth takes ~5 s; the local tests need it in several files). The
+ * synth also rebuilds container/dist/worker.js.
  */
 export async function synthesizedTemplate(context: Record<string, string> = {}): Promise<string> {
   const { dir, template } = cacheEntry(context);
