@@ -74,6 +74,7 @@ export async function benchSimulate(options: { templatePath?: string } = {}): Pr
         `${(result.fcfsMakespanSeconds / result.lowerBoundSeconds).toFixed(2)} (${Math.round(result.fcfsMakespanSeconds)} s)`,
       ),
       row('slotsLostAtRest', String(result.slotsLostAtRest), '0', result.slotsLostAtRest === 0),
+      row('recordsOpenAtRest', String(result.recordsOpenAtRest), '0', result.recordsOpenAtRest === 0),
       row(
         'maxIdleSlotSecondsWhileWaiting',
         `${result.maxIdleSlotSecondsWhileWaiting} s`,
@@ -127,7 +128,7 @@ export async function benchSimulate(options: { templatePath?: string } = {}): Pr
       "The launch gate (lib/launch-gate.ts) admits as many executions as the template's slots (24: -c fargateVcpuQuota=6 over 0.25-vCPU tasks); the rest wait in line on their task tokens, with no state transitions, until a finishing execution hands its slot on. RunTask is called about once per object. The gate's cleanup rule and its reconciler (every minute, at a phase drawn from the seed) run beside the burst, from the template, on the same engine and clock.",
       'makespan / lower bound: the lower bound is total task seconds over the slots (or the launch rate); a burst that ends on long tasks cannot reach it. Under faults it counts the seconds the tasks ran until they ended or were stopped. "ideal FCFS makespan" is a perfect first-come-first-served gate with the same task times: the planner runs the same engine as `npm start` on a virtual clock, its service calls taking no time, so a gap to it is the gate\'s order, not its latency.',
       "Faults: --stop-rate stops an execution (StopExecution: ABORTED, no Catch) at a random moment of its task; --lost-answer-rate loses the answer of that share of the gate's calls, half before and half after the call took effect; --missed-event-rate drops that share of the status-change events the cleanup rule matched (local/faults/gate-faults.ts, the model `npm start --gate-fault` uses). A stopped task keeps its vCPU up to its 30 s stopTimeout.",
-      'slotsLostAtRest: holders and waiter items left in the gate once every object has ended and the reconciler has run until a run repairs nothing. maxIdleSlotSecondsWhileWaiting: the longest a slot stood free (its holder not running, or none) while an execution waited in line.',
+      "slotsLostAtRest: holders and waiter items left in the gate once every object has ended and the reconciler has run until a run repairs nothing. recordsOpenAtRest: object records still open after that, once the records' sweep (every 15 minutes) has run while any was: endings the recorder never heard of and the sweep did not repair. maxIdleSlotSecondsWhileWaiting: the longest a slot stood free (its holder not running, or none) while an execution waited in line.",
       'Wait cost: the transitions and DynamoDB requests of waiting in line and handing slots on (about 4 transitions per waiting object) and any retried launch.',
     ],
   };

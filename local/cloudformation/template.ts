@@ -88,6 +88,8 @@ export interface LocalDeployment {
   ref(logicalId: string): string;
   /** `value` with every intrinsic function replaced by its local value. */
   resolve(value: unknown): unknown;
+  /** The local value of the stack output `name`; undefined when the template has none of that name. */
+  output(name: string): string | undefined;
   /** The resources of one type, as `[logicalId, resource]`, in template order. */
   resourcesOfType(type: string): Array<[string, CfnResource]>;
 }
@@ -126,6 +128,11 @@ export function deployLocally(template: CfnTemplate, options: LocalDeploymentOpt
     partition,
     ref: (logicalId) => refs[logicalId],
     resolve: (value) => resolveIntrinsics(value, context),
+    output: (name) => {
+      const outputs = (template.Outputs ?? {}) as Record<string, { Value?: unknown } | undefined>;
+      const output = outputs[name];
+      return output ? String(resolveIntrinsics(output.Value, context)) : undefined;
+    },
     resourcesOfType: (type) =>
       Object.entries(template.Resources).filter(([, resource]) => resource.Type === type),
   };

@@ -21,9 +21,7 @@ export interface LaunchGateState {
 
 /** The gate's table name in `deployment`, or undefined for a template without the gate. */
 export function launchGateTableName(deployment: LocalDeployment): string | undefined {
-  const outputs = (deployment.template.Outputs ?? {}) as Record<string, { Value?: unknown } | undefined>;
-  const output = outputs[LAUNCH_GATE_TABLE_OUTPUT];
-  return output ? String(deployment.resolve(output.Value)) : undefined;
+  return deployment.output(LAUNCH_GATE_TABLE_OUTPUT);
 }
 
 export async function readLaunchGate(client: DynamoDBClient, tableName: string): Promise<LaunchGateState> {

@@ -392,6 +392,14 @@ export class DynamoDbItems {
     return this.items.get(this.idOf({ TableName: tableName, Key: key }))?.item;
   }
 
+  /** How many items of `tableName` pass `test`: the planner's own look, not copied and not counted as a request. */
+  count(tableName: string, test: (item: Readonly<Record<string, Json>>) => boolean): number {
+    let found = 0;
+    for (const stored of this.items.values())
+      if (stored.tableName === tableName && test(stored.item)) found++;
+    return found;
+  }
+
   /** Every item, as DynamoDB JSON. */
   snapshot(): Array<{ readonly tableName: string; readonly item: Record<string, Json> }> {
     return [...this.items.values()].map(({ tableName, item }) => ({

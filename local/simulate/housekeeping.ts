@@ -24,6 +24,11 @@ export interface Housekeeping {
 
 /** Scheduled runs after the last object ended, at most, while each still repairs something. */
 const MAX_RUNS_AT_REST = 60;
+/**
+ * Runs of the most frequent schedule, at most, after the gate came to rest, while records stay open:
+ * the records' sweep closes at most its page of them every 15 minutes, so a day's worth.
+ */
+const MAX_RUNS_FOR_RECORDS = 24 * 60;
 
 export interface PlannerHousekeepingOptions {
   readonly housekeeping: Housekeeping;
@@ -100,22 +105,30 @@ export class PlannerHousekeeping {
 
   /**
    * Once every object has ended (at `lastEnded`), lets the scheduled runs go on until one of the most
-   * frequent schedule that started after it repairs nothing (`repairs` counts what was repaired so far): each run repairs
-   * what it finds, and nothing else runs to undo it. Then the schedules stop.
+   * frequent schedule that started after it repairs nothing (`repairs` counts what was repaired so
+   * far): each run repairs what it finds, and nothing else runs to undo it. Then, while
+   * `recordsOpen()` (records whose ending the recorder never heard, a status-change event missed),
+   * they go on for the records' sweep to close them. Then the schedules stop.
    */
   async untilAtRest(
     lastEnded: number,
     finished: (record: ExecutionRecord) => Promise<void>,
     repairs: () => number,
+    recordsOpen: () => boolean,
   ): Promise<void> {
     await this.schedulerStarted;
     const scheduling = this.options.housekeeping.schedules.some((schedule) => schedule.state !== 'DISABLED');
-    for (let run = 0; run < MAX_RUNS_AT_REST && scheduling; run++) {
-      const before = repairs();
+    const nextRun = async () => {
       const record = await new Promise<ExecutionRecord>((resolve) => this.nextScheduled.push(resolve));
       await finished(record);
+      return record;
+    };
+    for (let run = 0; run < MAX_RUNS_AT_REST && scheduling; run++) {
+      const before = repairs();
+      const record = await nextRun();
       if (record.startDate >= lastEnded && repairs() === before) break;
     }
+    for (let run = 0; run < MAX_RUNS_FOR_RECORDS && scheduling && recordsOpen(); run++) await nextRun();
     this.scheduler?.stop();
   }
 

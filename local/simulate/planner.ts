@@ -1,3 +1,4 @@
+import { OBJECT_RECORDS_TABLE_OUTPUT } from '../../shared/object-record';
 import { deployLocally, readTemplateFile } from '../cloudformation/template';
 import { launchGateTableName } from '../dynamodb/launch-gate-state';
 import { loadTaskDefinitions } from '../ecs/task-definitions';
@@ -22,7 +23,9 @@ type TemplateSlice =
   | 'architecture'
   | 'queueSettings'
   | 'tableSchemas'
-  | 'gateTableName';
+  | 'gateTableName'
+  | 'recordsTableName'
+  | 'bucket';
 
 export interface PlannerOptions extends Omit<SimulationOptions, TemplateSlice> {
   readonly templatePath: string;
@@ -61,6 +64,8 @@ export function loadSimulatedWorkflow(templatePath: string): Pick<SimulationOpti
     queueSettings: queueSettings(deployment),
     tableSchemas: loadTableSchemas(deployment),
     gateTableName: launchGateTableName(deployment),
+    recordsTableName: deployment.output(OBJECT_RECORDS_TABLE_OUTPUT),
+    bucket: deployment.ref(ruleMatch.dataBucketLogicalId),
   };
 }
 
@@ -116,6 +121,10 @@ export function formatResult(result: SimulationResult): string {
     [
       'slotsLostAtRest',
       `${result.slotsLostAtRest}  (holders and waiter items left in the gate once everything is at rest)`,
+    ],
+    [
+      'recordsOpenAtRest',
+      `${result.recordsOpenAtRest}  (object records left open once the records' sweep has run: endings never recorded)`,
     ],
     [
       'maxIdleSlotSecondsWhileWaiting',

@@ -90,6 +90,16 @@ export interface SimulationOptions {
    * reads. @default none: no gate figures, and no gate faults can be asked for
    */
   readonly gateTableName?: string;
+  /**
+   * The bucket the objects are in, as the rule gives it to the workflow: the records' partition, the
+   * one the records' sweep reads. @default 'simulated'
+   */
+  readonly bucket?: string;
+  /**
+   * The object records' table (`ObjectRecordsTableName`): the report counts the records left open at
+   * rest, and the run goes on until the records' sweep has closed them. @default none
+   */
+  readonly recordsTableName?: string;
   /** Faults of the gate's calls and of the status-change events (local/faults/gate-faults.ts). @default none */
   readonly gateFaults?: readonly GateFault[];
   /**
@@ -171,6 +181,11 @@ export interface SimulationResult {
    * scheduled runs that followed (until one repairs nothing). Each is a slot lost for good.
    */
   readonly slotsLostAtRest: number;
+  /**
+   * Object records still open at rest: after the records' sweep ran as long as some were (a day at
+   * most). Each is an ending never recorded. 0 without a records table.
+   */
+  readonly recordsOpenAtRest: number;
   /** The longest time a slot stood free while someone waited (launch-gate-watch.ts). */
   readonly maxIdleSlotSecondsWhileWaiting: number;
   /** What the reconciler reported it repaired: its PutMetricData values summed by metric name. */
@@ -510,7 +525,12 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   for (let i = 0; i < options.objects; i++) {
     const arrivedAt = options.objects <= 1 ? 0 : (i * options.arrivalSeconds) / options.objects;
     arrivals.push(arrivedAt);
-    const input = { bucket: 'simulated', key: `incoming/object-${i}`, etag: '', versionId: '' };
+    const input = {
+      bucket: options.bucket ?? 'simulated',
+      key: `incoming/object-${i}`,
+      etag: '',
+      versionId: '',
+    };
     finished.push(
       clock
         .sleep(arrivedAt * 1000)
@@ -522,7 +542,16 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
   await Promise.all(finished);
   const lastEnded = clock.now();
   const repairCount = () => Object.values(launchGateRepairs(cloudwatch)).reduce((a, b) => a + b, 0);
-  await beside.untilAtRest(lastEnded, (record) => stepFunctions.finished(record), repairCount);
+  // A record is open (in the sweep's index) from its put until the recorder writes its ending.
+  const recordsTable = options.recordsTableName;
+  const openRecords = () =>
+    recordsTable === undefined ? 0 : items.count(recordsTable, (item) => item.openSince !== undefined);
+  await beside.untilAtRest(
+    lastEnded,
+    (record) => stepFunctions.finished(record),
+    repairCount,
+    () => openRecords() > 0,
+  );
   for (;;) {
     await stepFunctions.onIdle();
     await Promise.all(draining);
@@ -603,6 +632,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     eventsPut,
     finalItems,
     slotsLostAtRest: gateAtRest.holders + gateAtRest.waiters,
+    recordsOpenAtRest: openRecords(),
     maxIdleSlotSecondsWhileWaiting: round(watch?.longestSeconds(clock.now()) ?? 0),
     repairs: launchGateRepairs(cloudwatch),
     gateFaultsInjected: { ...gateFaults.injected },
