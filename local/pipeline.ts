@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 
+import { OBJECT_RECORDS_TABLE_OUTPUT } from '../shared/object-record';
 import { WORKER_BUNDLE } from '../shared/paths';
 import { STACK_NAME } from '../shared/stack-name';
 import { type Clock, LOCAL_CLOCK_SPEED, RealClock } from './clock';
@@ -21,6 +22,7 @@ import {
   launchGateTableName,
   readLaunchGate,
 } from './dynamodb/launch-gate-state';
+import { countOpenRecords, recordsAtRest } from './dynamodb/open-records';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
@@ -216,6 +218,13 @@ export interface LocalPipeline {
    * the gate's table. What is left then is lost for good. undefined for a template without the gate.
    */
   gateAtRest(): Promise<LaunchGateState | undefined>;
+  /**
+   * The object records at rest: waits until no execution runs, then (on the clock, a sweep period
+   * apart, while the records' sweep still closes some) until none is open, and returns how many are:
+   * endings the recorder never heard of and the sweep did not repair. undefined for a template
+   * without records.
+   */
+  recordsAtRest(): Promise<number | undefined>;
   /** How many gate faults were injected so far, per kind; undefined when none were asked for. */
   gateFaultsInjected(): InjectedFaults | undefined;
   /** Events the rule target gave up on during this run (see also `deadLetters`). */
@@ -463,11 +472,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
     }
   };
 
-  // The template's one schedule is the gate's reconciler (lib/launch-gate-reconciler.ts).
-  const reconcilerPeriodMs = Math.max(
-    0,
-    ...scheduled.filter((s) => s.state === 'ENABLED').map((s) => s.rate.intervalMs),
-  );
+  // The template's schedules: the gate's reconciler, every minute (lib/launch-gate-reconciler.ts),
+  // and the records' sweep, every 15 (lib/object-record-sweep.ts). The gate's rest is judged on the
+  // most frequent, as the planner judges it; the records' on the least.
+  const periods = scheduled.filter((s) => s.state === 'ENABLED').map((s) => s.rate.intervalMs);
+  const reconcilerPeriodMs = periods.length ? Math.min(...periods) : 0;
+  const sweepPeriodMs = periods.length ? Math.max(...periods) : 0;
+  const recordsTable = deployment.output(OBJECT_RECORDS_TABLE_OUTPUT);
   const gateAtRest = async (): Promise<LaunchGateState | undefined> =>
     gateTable === undefined
       ? undefined
@@ -477,6 +488,15 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
           settle: waitForIdle,
           periodMs: reconcilerPeriodMs,
           periods: GATE_REST_PERIODS,
+        });
+  const recordsRest = async (): Promise<number | undefined> =>
+    recordsTable === undefined
+      ? undefined
+      : recordsAtRest({
+          clock,
+          count: () => countOpenRecords(dynamodb.client, recordsTable, bucket),
+          settle: waitForIdle,
+          periodMs: sweepPeriodMs,
         });
 
   return {
@@ -507,6 +527,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       stepFunctions.executions().filter((e) => !e.express && e.stateMachineArn !== backfill?.arn),
     peakRunningTasks: () => ecs.peakRunningTasks,
     gateAtRest,
+    recordsAtRest: recordsRest,
     gateFaultsInjected: () => gateFaults && { ...gateFaults.injected },
     undelivered: () => bus.undelivered(),
     deadLetters,

@@ -26,9 +26,14 @@ export interface RunSummary {
   readonly gateFaults?: InjectedFaults;
 }
 
-/** The run's executions and, once they have ended, the gate at rest. */
+/**
+ * The run's executions and, once they have ended, the gate at rest; the object records are given
+ * their rest too (the records' sweep closes those whose ending the recorder missed), so the
+ * objects read after this are as AWS would have them some minutes later.
+ */
 export async function summarize(pipeline: LocalPipeline): Promise<RunSummary> {
   const gate = await pipeline.gateAtRest();
+  await pipeline.recordsAtRest();
   const executions = await Promise.all(
     pipeline.executions().map(async (record) => ({
       key: record.key,

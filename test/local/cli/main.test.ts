@@ -194,6 +194,17 @@ test('--gate-fault: the faults strike the gate, the run says how many, and the g
   expect(code).toBe(0);
 });
 
+test("--gate-fault missed-event: the records' sweep closes the record the recorder never heard end, before the run reports", async () => {
+  // A sweep period (15 minutes) is 0.9 s at this speed; the record is swept once it is a period old.
+  const { code, stdout } = await runCli([
+    ...['--template', templatePath, '--port', '0', '--data-dir', join(dataDir, 'missed-event')],
+    ...['--clock-speed', '1000', '--gate-fault', 'missed-event=1', 'samples/order.json'],
+  ]);
+  expect(stdout).toMatch(/^1 object: 1 succeeded, 0 failed$/m);
+  expect(stdout).toMatch(/^launch gate at rest: 0 holders, 0 waiters \(faults injected: 1 missed-event\)$/m);
+  expect(code).toBe(0);
+});
+
 test('a task command the shell cannot find (exit 127) is named as such in the execution line', async () => {
   // GIVEN a command that starts with an assignment, which only the shell reads (not checked up front)
   const { code, stdout } = await runCli([
