@@ -22,7 +22,7 @@ import {
   launchGateTableName,
   readLaunchGate,
 } from './dynamodb/launch-gate-state';
-import { countOpenRecords, recordsAtRest } from './dynamodb/open-records';
+import { openRecordExecutions, recordsAtRest } from './dynamodb/open-records';
 import { type LocalDynamoDb, startLocalDynamoDb } from './dynamodb/server';
 import { FargateQuotas } from './ecs/fargate-quotas';
 import { type LaunchFaultOptions, LaunchFaults } from './ecs/launch-faults';
@@ -219,10 +219,10 @@ export interface LocalPipeline {
    */
   gateAtRest(): Promise<LaunchGateState | undefined>;
   /**
-   * The object records at rest: waits until no execution runs, then (on the clock, a sweep period
-   * apart, while the records' sweep still closes some) until none is open, and returns how many are:
-   * endings the recorder never heard of and the sweep did not repair. undefined for a template
-   * without records.
+   * This run's object records at rest: waits until no execution runs, then (on the clock, a sweep
+   * period apart, while the records' sweep still closes some) until none is open, and returns how
+   * many are: endings the recorder never heard of and the sweep did not repair. undefined for a
+   * template without records.
    */
   recordsAtRest(): Promise<number | undefined>;
   /** How many gate faults were injected so far, per kind; undefined when none were asked for. */
@@ -494,7 +494,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions): Promise
       ? undefined
       : recordsAtRest({
           clock,
-          count: () => countOpenRecords(dynamodb.client, recordsTable, bucket),
+          // This run's: a record an earlier run left open (its journal gone) would hold every run up.
+          count: async () => {
+            const mine = new Set(stepFunctions.executions().map((e) => e.executionArn));
+            const open = await openRecordExecutions(dynamodb.client, recordsTable, bucket);
+            return open.filter((arn) => mine.has(arn)).length;
+          },
           settle: waitForIdle,
           periodMs: sweepPeriodMs,
         });

@@ -4,15 +4,16 @@ import { OPEN_INDEX, RECORD_PARTITION_KEY } from '../../shared/object-record';
 import type { Clock } from '../clock';
 
 /**
- * The object records not yet ended, as the records' sweep finds them: the bucket's partition of the
- * sparse OPEN_INDEX (a record is in it from its put until the recorder writes its ending).
+ * The executions of the object records not yet ended, as the records' sweep finds them: the bucket's
+ * partition of the sparse OPEN_INDEX (a record is in it from its put until the recorder writes its
+ * ending), which projects each record's execution.
  */
-export async function countOpenRecords(
+export async function openRecordExecutions(
   client: DynamoDBClient,
   tableName: string,
   bucket: string,
-): Promise<number> {
-  let count = 0;
+): Promise<string[]> {
+  const executions: string[] = [];
   let startKey: QueryCommandOutput['LastEvaluatedKey'];
   do {
     const page = await client.send(
@@ -20,21 +21,21 @@ export async function countOpenRecords(
         TableName: tableName,
         IndexName: OPEN_INDEX,
         KeyConditionExpression: '#bucket = :bucket',
-        ExpressionAttributeNames: { '#bucket': RECORD_PARTITION_KEY },
+        ExpressionAttributeNames: { '#bucket': RECORD_PARTITION_KEY, '#executionArn': 'executionArn' },
         ExpressionAttributeValues: { ':bucket': { S: bucket } },
-        Select: 'COUNT',
+        ProjectionExpression: '#executionArn',
         ExclusiveStartKey: startKey,
       }),
     );
-    count += page.Count ?? 0;
+    for (const item of page.Items ?? []) executions.push(item.executionArn?.S ?? '');
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return count;
+  return executions;
 }
 
 export interface RecordsAtRestOptions {
   readonly clock: Clock;
-  /** Counts the open records (countOpenRecords). */
+  /** Counts the open records that matter (of openRecordExecutions). */
   readonly count: () => Promise<number>;
   /** Resolves when no execution runs (the sweep's and the recorder's runs end first). */
   readonly settle: () => Promise<void>;
