@@ -35,15 +35,15 @@ export async function holdDataDirectory(
       stale: STALE_MS,
       onCompromised: (error) =>
         onLost(
-          `warning: --data-dir ${shownAs} is no longer held by this run (${error.message}): ` +
-            'another npm start may use it now',
+          `warning: the data directory ${shownAs} (--data-dir) is no longer held by this run ` +
+            `(${error.message}): another npm start may use it now`,
         ),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
     throw new UsageError(
-      `the data directory ${shownAs} (--data-dir) is in use by another npm start: stop that one, point the AWS commands at ` +
-        'its endpoint (AWS_ENDPOINT_URL), or pass --data-dir <another directory>',
+      `the data directory ${shownAs} (--data-dir) is in use by another npm start: stop that one, ` +
+        'point the AWS commands at its endpoint (AWS_ENDPOINT_URL), or pass --data-dir <another directory>',
     );
   }
 }

@@ -45,8 +45,8 @@ test('a second npm start on a data directory in use is refused with exit 2; the 
   const second = await runCli([...common, '--json', uploads]);
   expect([second.code, second.stderr, second.stdout]).toEqual([
     2,
-    `error: the data directory ${data} (--data-dir) is in use by another npm start: stop that one, point the AWS commands at ` +
-      'its endpoint (AWS_ENDPOINT_URL), or pass --data-dir <another directory>\n',
+    `error: the data directory ${data} (--data-dir) is in use by another npm start: stop that one, ` +
+      'point the AWS commands at its endpoint (AWS_ENDPOINT_URL), or pass --data-dir <another directory>\n',
     '',
   ]);
   // The first run still answers on its endpoint (an unsigned request: S3's AccessDenied).
