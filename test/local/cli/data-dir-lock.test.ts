@@ -33,10 +33,14 @@ test('a second npm start on a data directory in use is refused with exit 2; the 
   // The first run watches until Ctrl-C.
   const first = (running = spawn(...npmScript('start', common), { cwd: PROJECT_ROOT }));
   let stdout = '';
+  let stderr = '';
   first.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  first.stderr.resume();
+  first.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => first.once('close', resolve));
-  while (!stdout.includes('Local AWS endpoint:')) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (!stdout.includes('Local AWS endpoint:')) {
+    if (first.exitCode !== null) throw new Error(`the first npm start exited ${first.exitCode}: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   const endpoint = /Local AWS endpoint: (\S+)/.exec(stdout)![1];
 
   const uploads = join(root, 'uploads');
