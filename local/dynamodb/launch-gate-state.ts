@@ -1,4 +1,4 @@
-import { type DynamoDBClient, GetItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, GetItemCommand, paginateQuery } from '@aws-sdk/client-dynamodb';
 
 import type { Clock } from '../clock';
 import type { LocalDeployment } from '../cloudformation/template';
@@ -34,21 +34,17 @@ export async function readLaunchGate(client: DynamoDBClient, tableName: string):
     }),
   );
   let waiters = 0;
-  let startKey: QueryCommand['input']['ExclusiveStartKey'];
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: 'pk = :waiters',
-        ExpressionAttributeValues: { ':waiters': { S: 'waiters' } },
-        ConsistentRead: true,
-        Select: 'COUNT',
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    waiters += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  const pages = paginateQuery(
+    { client },
+    {
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :waiters',
+      ExpressionAttributeValues: { ':waiters': { S: 'waiters' } },
+      ConsistentRead: true,
+      Select: 'COUNT',
+    },
+  );
+  for await (const page of pages) waiters += page.Count ?? 0;
   return { holders: slots.Item?.holders?.SS?.length ?? 0, waiters };
 }
 

@@ -1,4 +1,4 @@
-import { type DynamoDBClient, QueryCommand, type QueryCommandOutput } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBClient, paginateQuery } from '@aws-sdk/client-dynamodb';
 
 import { OPEN_INDEX, RECORD_PARTITION_KEY } from '../../shared/object-record';
 import type { Clock } from '../clock';
@@ -14,22 +14,20 @@ export async function openRecordExecutions(
   bucket: string,
 ): Promise<string[]> {
   const executions: string[] = [];
-  let startKey: QueryCommandOutput['LastEvaluatedKey'];
-  do {
-    const page = await client.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: OPEN_INDEX,
-        KeyConditionExpression: '#bucket = :bucket',
-        ExpressionAttributeNames: { '#bucket': RECORD_PARTITION_KEY, '#executionArn': 'executionArn' },
-        ExpressionAttributeValues: { ':bucket': { S: bucket } },
-        ProjectionExpression: '#executionArn',
-        ExclusiveStartKey: startKey,
-      }),
-    );
+  const pages = paginateQuery(
+    { client },
+    {
+      TableName: tableName,
+      IndexName: OPEN_INDEX,
+      KeyConditionExpression: '#bucket = :bucket',
+      ExpressionAttributeNames: { '#bucket': RECORD_PARTITION_KEY, '#executionArn': 'executionArn' },
+      ExpressionAttributeValues: { ':bucket': { S: bucket } },
+      ProjectionExpression: '#executionArn',
+    },
+  );
+  for await (const page of pages) {
     for (const item of page.Items ?? []) executions.push(item.executionArn?.S ?? '');
-    startKey = page.LastEvaluatedKey;
-  } while (startKey);
+  }
   return executions;
 }
 
