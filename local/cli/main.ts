@@ -44,9 +44,10 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const files = options.paths.flatMap(filesToUpload);
   if (options.taskCommand !== undefined) await taskCommandFound(options.taskCommand);
-  const layout = dataLayout(resolve(options.dataDir));
+  const dataDir = resolve(options.dataDir);
+  const layout = dataLayout(dataDir);
   const { holdDataDirectory } = await import('./data-dir-lock');
-  await holdDataDirectory(resolve(options.dataDir), options.dataDir, (warning) => console.error(warning));
+  await holdDataDirectory(dataDir, options.dataDir, (warning) => console.error(warning));
   // Progress goes to stderr so that --json keeps stdout to the one document.
   const progress = (line: string) => {
     if (!options.json) console.error(line);
